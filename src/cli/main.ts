@@ -1,0 +1,18 @@
+/** The `jinqiao` command: one sub-command per capability, each with --help. */
+import { Command } from 'commander';
+import { psiCommand } from './psi.ts';
+
+export function buildCli(): Command {
+  const program = new Command('jinqiao')
+    .description('privacy-preserving joint credit modeling between banks and public data agencies')
+    .version('0.1.0')
+    .showHelpAfterError()
+    .exitOverride((err) => {
+      // Usage errors (unknown option, missing argument) are bad input: exit 2, no stack.
+      process.exit(err.exitCode === 0 ? 0 : 2);
+    });
+  program.addCommand(psiCommand().exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2)));
+  return program;
+}
+
+await buildCli().parseAsync(process.argv);

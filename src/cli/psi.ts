@@ -1,0 +1,94 @@
+/** `jinqiao psi`: both parties of an ECDH-PSI in one process, on two CSV files. */
+import { Command, Option } from 'commander';
+import { errors } from '../errors.ts';
+import { BACKEND_NAMES, DEFAULT_BACKEND, isBackendName } from '../psi/backends/index.ts';
+import { runLocalPsi } from '../psi/local.ts';
+import { writeIntersectionIds } from '../psi/output.ts';
+import type { Reveal } from '../psi/ecdh.ts';
+import type { IdTypeOption } from '../ids/normalise.ts';
+import { parseThreads } from './options.ts';
+import { runCommand } from './run-command.ts';
+
+interface PsiCliOptions {
+  id: string;
+  out?: string;
+  json?: boolean;
+  idType: IdTypeOption;
+  reveal: Reveal;
+  backend: string;
+  threads?: string;
+  strict?: boolean;
+  jobId?: string;
+}
+
+export function psiCommand(): Command {
+  return new Command('psi')
+    .description('find the enterprises two tables have in common by ECDH-PSI, both parties in one process')
+    .argument('<left.csv>', "the left party's table (its spelling of IDs is used by --out)")
+    .argument('<right.csv>', "the right party's table")
+    .requiredOption('--id <column>', 'name of the ID column in both files')
+    .option('--out <file>', 'write the intersection IDs, one per line, as the left file spells them')
+    .option('--json', 'print one JSON object with the counts and timings on stdout')
+    .addOption(new Option('--id-type <type>', 'how to read IDs: unified social credit codes, plain strings, or decide from the data').choices(['auto', 'uscc', 'plain']).default('auto'))
+    .addOption(new Option('--reveal <who>', 'who learns the intersection: both sides, the left side only, or only its size').choices(['both', 'left', 'cardinality']).default('both'))
+    .addOption(new Option('--backend <name>', 'group backend').choices([...BACKEND_NAMES]).default(DEFAULT_BACKEND))
+    .option('--threads <n>', 'worker threads for the hot loop (default: all cores; 0 = main thread)')
+    .option('--strict', 'make invalid, empty or repeated IDs an error instead of skipping and counting them')
+    .option('--job-id <id>', 'job identifier bound into every hash (default: a fresh UUID)')
+    .action((left: string, right: string, opts: PsiCliOptions) =>
+      runCommand(async () => {
+        if (!isBackendName(opts.backend)) throw errors.optionInvalid('--backend', `unknown backend ${opts.backend}`);
+        if (opts.out !== undefined && opts.reveal === 'cardinality') {
+          throw errors.optionInvalid('--out', 'cannot write IDs when only the size of the intersection is revealed');
+        }
+        const result = await runLocalPsi({
+          left: { file: left, idColumn: opts.id },
+          right: { file: right, idColumn: opts.id },
+          idType: opts.idType,
+          reveal: opts.reveal,
+          backend: opts.backend,
+          threads: parseThreads(opts.threads),
+          strict: opts.strict,
+          jobId: opts.jobId,
+        });
+        if (opts.out !== undefined && result.leftLines) {
+          await writeIntersectionIds({ file: left, idColumn: opts.id }, result.leftLines, opts.out);
+        }
+        const summary = {
+          intersection: result.intersection,
+          left: result.left.rowsRead,
+          right: result.right.rowsRead,
+          seconds: round(result.seconds, 3),
+          idsPerSecond: Math.round(result.idsPerSecond),
+          idType: result.idType,
+          backend: result.backend,
+          reveal: opts.reveal,
+          jobId: result.jobId,
+          invalid: { left: result.left.invalid, right: result.right.invalid, leftLines: result.left.invalidLines, rightLines: result.right.invalidLines },
+          duplicates: { left: result.left.duplicates, right: result.right.duplicates, leftLines: result.left.duplicateLines, rightLines: result.right.duplicateLines },
+          bytesSent: result.bytesSent,
+          out: opts.out ?? null,
+        };
+        if (opts.json) {
+          process.stdout.write(JSON.stringify(summary) + '\n');
+          return;
+        }
+        const lines = [
+          `intersection: ${summary.intersection} enterprises (${summary.idType} IDs, backend ${summary.backend})`,
+          `rows read:    ${left}: ${summary.left}, ${right}: ${summary.right}`,
+          `time:         ${summary.seconds} s, ${summary.idsPerSecond} IDs/s`,
+        ];
+        for (const [side, report] of [[left, result.left], [right, result.right]] as const) {
+          if (report.invalid > 0) lines.push(`skipped:      ${report.invalid} invalid or empty IDs in ${side} (lines ${report.invalidLines.join(', ')}${report.invalid > report.invalidLines.length ? ', …' : ''})`);
+          if (report.duplicates > 0) lines.push(`skipped:      ${report.duplicates} repeated IDs in ${side} (lines ${report.duplicateLines.join(', ')}${report.duplicates > report.duplicateLines.length ? ', …' : ''})`);
+        }
+        if (opts.out) lines.push(`written:      ${opts.out}`);
+        process.stdout.write(lines.join('\n') + '\n');
+      }),
+    );
+}
+
+function round(x: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}

@@ -1,0 +1,188 @@
+/**
+ * Streaming CSV reader (RFC 4180: quoted fields, doubled quotes, quoted line breaks, CRLF).
+ *
+ * Rows are yielded one at a time with their line number, so a 10M-row table never sits in
+ * memory, and every error names the file, line and column (1-based, in characters).
+ */
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
+import { errors, isJinqiaoError } from '../errors.ts';
+
+export interface CsvRow {
+  /** Line number of the row's first physical line (the header is line 1). */
+  readonly line: number;
+  readonly fields: readonly string[];
+  /** 1-based character column where each field starts on its first line. */
+  columnOf(fieldIndex: number): number;
+}
+
+export interface CsvTable {
+  readonly file: string;
+  readonly header: readonly string[];
+  readonly rows: AsyncIterable<CsvRow>;
+}
+
+/** Opens a CSV file and reads its header; the rows stream on iteration. */
+export async function openCsv(file: string): Promise<CsvTable> {
+  try {
+    const info = await stat(file);
+    if (!info.isFile()) throw errors.fileUnreadable(file, 'not a regular file');
+  } catch (e) {
+    if (isJinqiaoError(e)) throw e;
+    throw errors.fileUnreadable(file, describeFsError(e));
+  }
+  const iterator = physicalRows(file)[Symbol.asyncIterator]();
+  const first = await iterator.next();
+  if (first.done) throw errors.csvSyntax({ file, line: 1, column: 1 }, 'the file is empty; a header row is expected');
+  const header = first.value.fields.map((h, i) => (i === 0 ? h.replace(/^\uFEFF/, '') : h).trim());
+  const seen = new Map<string, number>();
+  header.forEach((name, i) => {
+    if (name === '') throw errors.csvSyntax({ file, line: 1, column: first.value.columnOf(i) }, `header field ${i + 1} is empty`);
+    const prior = seen.get(name);
+    if (prior !== undefined) throw errors.csvSyntax({ file, line: 1, column: first.value.columnOf(i) }, `column "${name}" appears twice in the header`);
+    seen.set(name, i);
+  });
+  const rows: AsyncIterable<CsvRow> = {
+    async *[Symbol.asyncIterator]() {
+      for (let r = await iterator.next(); !r.done; r = await iterator.next()) {
+        const row = r.value;
+        if (row.fields.length === 1 && row.fields[0] === '') continue;
+        if (row.fields.length !== header.length) {
+          const column = row.fields.length > header.length ? row.columnOf(header.length) : lastColumn(row);
+          throw errors.csvSyntax(
+            { file, line: row.line, column },
+            `row has ${row.fields.length} fields, the header has ${header.length}`,
+          );
+        }
+        yield row;
+      }
+    },
+  };
+  return { file, header, rows };
+}
+
+/** Index of a named column, or an E_COLUMN_MISSING error listing the columns there are. */
+export function columnIndex(table: CsvTable, name: string): number {
+  const i = table.header.indexOf(name);
+  if (i < 0) throw errors.columnMissing(table.file, name, table.header);
+  return i;
+}
+
+function lastColumn(row: CsvRow): number {
+  const last = row.fields.length - 1;
+  return row.columnOf(last) + row.fields[last]!.length;
+}
+
+async function* physicalRows(file: string): AsyncGenerator<CsvRow> {
+  const stream = createReadStream(file, { encoding: 'utf8', highWaterMark: 1 << 20 });
+  const lines = createInterface({ input: stream, crlfDelay: Infinity });
+  let lineNo = 0;
+  let pending: { text: string; line: number } | undefined;
+  try {
+    for await (const text of lines) {
+      lineNo++;
+      if (pending === undefined) {
+        if (!text.includes('"')) {
+          yield simpleRow(text, lineNo);
+          continue;
+        }
+        pending = { text, line: lineNo };
+      } else {
+        pending.text += '\n' + text;
+      }
+      const parsed = parseQuoted(pending.text, file, pending.line);
+      if (parsed !== undefined) {
+        yield parsed;
+        pending = undefined;
+      }
+    }
+  } catch (e) {
+    if (isJinqiaoError(e)) throw e;
+    throw errors.fileUnreadable(file, describeFsError(e));
+  } finally {
+    lines.close();
+    stream.destroy();
+  }
+  if (pending !== undefined) {
+    throw errors.csvSyntax({ file, line: pending.line, column: pending.text.indexOf('"') + 1 }, 'a quoted field is never closed');
+  }
+}
+
+function simpleRow(text: string, line: number): CsvRow {
+  const fields = text.split(',');
+  return {
+    line,
+    fields,
+    columnOf(k) {
+      let column = 1;
+      for (let i = 0; i < k; i++) column += fields[i]!.length + 1;
+      return column;
+    },
+  };
+}
+
+/** Parses a row that contains quotes; undefined when a quoted field continues on the next line. */
+function parseQuoted(text: string, file: string, line: number): CsvRow | undefined {
+  const fields: string[] = [];
+  const starts: number[] = [];
+  let i = 0;
+  for (;;) {
+    starts.push(i + 1);
+    if (text[i] === '"') {
+      let value = '';
+      let j = i + 1;
+      for (;;) {
+        const q = text.indexOf('"', j);
+        if (q < 0) return undefined;
+        value += text.slice(j, q);
+        if (text[q + 1] === '"') {
+          value += '"';
+          j = q + 2;
+          continue;
+        }
+        j = q + 1;
+        break;
+      }
+      if (j < text.length && text[j] !== ',') {
+        throw errors.csvSyntax(lineAndColumn(file, line, text, j), 'unexpected character after a closing quote');
+      }
+      fields.push(value);
+      if (j >= text.length) break;
+      i = j + 1;
+    } else {
+      const comma = text.indexOf(',', i);
+      const end = comma < 0 ? text.length : comma;
+      const quote = text.indexOf('"', i);
+      if (quote >= 0 && quote < end) {
+        throw errors.csvSyntax(lineAndColumn(file, line, text, quote), 'a quote inside an unquoted field; quote the whole field and double the inner quote');
+      }
+      fields.push(text.slice(i, end));
+      if (comma < 0) break;
+      i = comma + 1;
+    }
+  }
+  return { line, fields, columnOf: (k) => starts[k] ?? 1 };
+}
+
+/** Line and column of a character offset inside a row that may span several lines. */
+function lineAndColumn(file: string, firstLine: number, text: string, offset: number) {
+  const before = text.slice(0, offset);
+  const breaks = before.split('\n').length - 1;
+  const column = offset - (before.lastIndexOf('\n') + 1) + 1;
+  return { file, line: firstLine + breaks, column };
+}
+
+function describeFsError(e: unknown): string {
+  const err = e as NodeJS.ErrnoException;
+  switch (err.code) {
+    case 'ENOENT':
+      return 'no such file';
+    case 'EACCES':
+      return 'permission denied';
+    case 'EISDIR':
+      return 'it is a directory';
+    default:
+      return err.message ?? String(e);
+  }
+}

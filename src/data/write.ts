@@ -1,0 +1,33 @@
+/**
+ * Output files are written to a temporary name beside the target and renamed into place,
+ * so a failure at any point leaves either the old file or none, never half of a new one.
+ */
+import { randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
+import { errors, isJinqiaoError } from '../errors.ts';
+
+export async function writeAtomically(file: string, write: (out: (chunk: string) => Promise<void>) => Promise<void>): Promise<void> {
+  const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
+  const stream = createWriteStream(tmp, { flags: 'wx' });
+  const opened = new Promise<void>((resolve, reject) => {
+    stream.once('open', () => resolve());
+    stream.once('error', reject);
+  });
+  try {
+    await opened;
+    await write(
+      (chunk) =>
+        new Promise<void>((resolve, reject) => {
+          if (stream.write(chunk)) resolve();
+          else stream.once('drain', resolve).once('error', reject);
+        }),
+    );
+    await new Promise<void>((resolve, reject) => stream.end((e?: Error | null) => (e ? reject(e) : resolve())));
+    await rename(tmp, file);
+  } catch (e) {
+    stream.destroy();
+    await rm(tmp, { force: true });
+    throw isJinqiaoError(e) ? e : errors.outputUnwritable(file, (e as Error).message);
+  }
+}

@@ -1,0 +1,18 @@
+/**
+ * A Channel carries typed messages between two parties. Protocols are written against this
+ * interface only, so the same code runs all parties in one process (in-memory channels) or
+ * across machines (network channels).
+ */
+import type { Message, MessageOf, MessageType } from './messages.ts';
+
+export interface Channel {
+  /** Name of the party at the other end, for error messages. */
+  readonly peer: string;
+  send<K extends MessageType>(message: MessageOf<K>): Promise<void>;
+  /** The next message, whatever its type (for protocols that dispatch on it). */
+  next(): Promise<Message>;
+  /** The next message; rejects with E_PROTOCOL when it is not of the expected type. */
+  receive<K extends MessageType>(type: K): Promise<MessageOf<K>>;
+  /** Closes the channel; pending and later receives on the other end reject with the reason. */
+  close(reason?: string): void;
+}

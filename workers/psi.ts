@@ -1,0 +1,18 @@
+/** Piscina task module: one PSI batch (hash-and-blind or re-blind) per call. */
+import { Piscina } from 'piscina';
+import { loadBackend } from '../src/psi/backends/index.ts';
+import { hashAndBlind, reblind } from '../src/psi/batch.ts';
+import type { BackendName } from '../src/psi/group.ts';
+
+type Task =
+  | { op: 'hashAndBlind'; backend: BackendName; prefix: Uint8Array; bytes: Uint8Array; offsets: Uint32Array; scalar: Uint8Array }
+  | { op: 'reblind'; backend: BackendName; points: Uint8Array; scalar: Uint8Array };
+
+export default async function run(task: Task) {
+  const backend = await loadBackend(task.backend);
+  const out =
+    task.op === 'hashAndBlind'
+      ? hashAndBlind(backend, task.prefix, { bytes: task.bytes, offsets: task.offsets }, task.scalar)
+      : reblind(backend, task.points, task.scalar);
+  return Piscina.move(out);
+}
