@@ -10,6 +10,9 @@
 export const USCC_ALPHABET = '0123456789ABCDEFGHJKLMNPQRTUWXY';
 const WEIGHTS = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28] as const;
 const VALUE_OF = new Map<string, number>([...USCC_ALPHABET].map((c, i) => [c, i]));
+/** Character code → value, -1 outside the alphabet (the hot path avoids Map lookups). */
+const VALUE_OF_CODE = new Int8Array(128).fill(-1);
+for (let i = 0; i < USCC_ALPHABET.length; i++) VALUE_OF_CODE[USCC_ALPHABET.charCodeAt(i)] = i;
 const SHAPE = /^[0-9A-HJ-NP-RTUW-Y]{18}$/;
 
 /** Why a string is not a USCC, or undefined when it is one. Expects normalised input. */
@@ -19,7 +22,9 @@ export function usccProblem(code: string): string | undefined {
     const bad = [...code].findIndex((c) => !VALUE_OF.has(c));
     return `character ${bad + 1} (${JSON.stringify(code[bad])}) is not allowed (I, O, S, V and Z never occur)`;
   }
-  const expected = usccCheckCharacter(code.slice(0, 17));
+  let sum = 0;
+  for (let i = 0; i < 17; i++) sum += VALUE_OF_CODE[code.charCodeAt(i)]! * WEIGHTS[i]!;
+  const expected = USCC_ALPHABET[(31 - (sum % 31)) % 31]!;
   if (code[17] !== expected) return `check character is ${code[17]}, expected ${expected}`;
   return undefined;
 }

@@ -4,7 +4,7 @@
  * tests, research and the demo use.
  */
 import { randomUUID } from 'node:crypto';
-import { errors } from '../errors.ts';
+import { errors, isJinqiaoError } from '../errors.ts';
 import type { IdTypeOption } from '../ids/normalise.ts';
 import { memoryChannelPair, type FrameTap } from '../transport/memory.ts';
 import { DEFAULT_BACKEND } from './backends/index.ts';
@@ -66,7 +66,7 @@ export async function runLocalPsi(options: LocalPsiOptions): Promise<LocalPsiRes
   const [leftChannel, rightChannel] = memoryChannelPair('left', 'right', options.tap);
   try {
     const common = { jobId, backend, idType: leftSource.idType, reveal, executor };
-    const [l, r] = await Promise.all([
+    const [l, r] = await settleParties([
       runPsiParty({ ...common, channel: leftChannel, side: 'left', onDuplicate: (a, b) => leftSource.duplicate(a, b) }, leftSource.batches),
       runPsiParty({ ...common, channel: rightChannel, side: 'right', onDuplicate: (a, b) => rightSource.duplicate(a, b) }, rightSource.batches),
     ]);
@@ -87,4 +87,17 @@ export async function runLocalPsi(options: LocalPsiOptions): Promise<LocalPsiRes
   } finally {
     if (!options.executor) await executor.close();
   }
+}
+
+/**
+ * Waits for every party; when one fails, the others fail too (their channel closes), so
+ * the error reported is the first that is not merely a consequence of another's.
+ */
+export async function settleParties<T extends unknown[]>(parties: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
+  const settled = await Promise.allSettled(parties);
+  const failures = settled.filter((s): s is PromiseRejectedResult => s.status === 'rejected').map((s) => s.reason as unknown);
+  if (failures.length > 0) {
+    throw failures.find((e) => !(isJinqiaoError(e) && e.code === 'E_CHANNEL_CLOSED')) ?? failures[0];
+  }
+  return settled.map((s) => (s as PromiseFulfilledResult<unknown>).value) as T;
 }

@@ -46,7 +46,7 @@ export async function openIdSource(options: IdSourceOptions): Promise<IdSource> 
   const { file, strict = false } = options;
   const table = await openCsv(file);
   const col = columnIndex(table, options.idColumn);
-  const iterator = table.rows[Symbol.asyncIterator]();
+  const iterator = table.chunks[Symbol.asyncIterator]();
   const sample: CsvRow[] = [];
   let exhausted = false;
   if (options.idType === undefined || options.idType === 'auto') {
@@ -56,7 +56,7 @@ export async function openIdSource(options: IdSourceOptions): Promise<IdSource> 
         exhausted = true;
         break;
       }
-      sample.push(r.value);
+      sample.push(...r.value);
     }
   }
   const idType: IdType =
@@ -65,8 +65,8 @@ export async function openIdSource(options: IdSourceOptions): Promise<IdSource> 
   const perBatch = options.batchSize ?? 4096;
   const encoder = new TextEncoder();
 
-  async function* rows(): AsyncGenerator<CsvRow> {
-    yield* sample;
+  async function* chunks(): AsyncGenerator<CsvRow[]> {
+    if (sample.length > 0) yield sample;
     if (exhausted) return;
     for (let r = await iterator.next(); !r.done; r = await iterator.next()) yield r.value;
   }
@@ -84,7 +84,7 @@ export async function openIdSource(options: IdSourceOptions): Promise<IdSource> 
       count = 0;
       return batch;
     };
-    for await (const row of rows()) {
+    for await (const chunk of chunks()) for (const row of chunk) {
       report.rowsRead++;
       const normalised = normaliseId(row.fields[col]!, idType);
       if (!normalised.ok) {
@@ -93,16 +93,14 @@ export async function openIdSource(options: IdSourceOptions): Promise<IdSource> 
         if (report.invalidLines.length < REPORTED_LINES) report.invalidLines.push(row.line);
         continue;
       }
+      const id = normalised.id;
       const start = offsets[count]!;
-      const written = encoder.encodeInto(normalised.id, bytes.subarray(start));
-      if (written.read! < normalised.id.length) {
-        const grown = new Uint8Array(bytes.length * 2 + normalised.id.length * 4);
+      if (start + id.length * 3 > bytes.length) {
+        const grown = new Uint8Array(bytes.length * 2 + id.length * 3);
         grown.set(bytes.subarray(0, start));
         bytes = grown;
-        offsets[count + 1] = start + encoder.encodeInto(normalised.id, bytes.subarray(start)).written!;
-      } else {
-        offsets[count + 1] = start + written.written!;
       }
+      offsets[count + 1] = start + writeUtf8(encoder, id, bytes, start);
       lines[count] = row.line;
       count++;
       if (count === perBatch) {
@@ -125,4 +123,14 @@ export async function openIdSource(options: IdSourceOptions): Promise<IdSource> 
       if (report.duplicateLines.length < REPORTED_LINES) report.duplicateLines.push(line);
     },
   };
+}
+
+/** Writes `id` as UTF-8 at `at`; ASCII (nearly every ID) without the encoder's call overhead. */
+function writeUtf8(encoder: TextEncoder, id: string, bytes: Uint8Array, at: number): number {
+  for (let i = 0; i < id.length; i++) {
+    const c = id.charCodeAt(i);
+    if (c > 0x7f) return encoder.encodeInto(id, bytes.subarray(at)).written!;
+    bytes[at + i] = c;
+  }
+  return id.length;
 }

@@ -62,7 +62,7 @@ class MemoryChannel implements Channel {
   }
 
   async send<K extends MessageType>(message: MessageOf<K>): Promise<void> {
-    const frame = encodeMessage(message as Message);
+    const frame = encodeMessage(message as unknown as Message);
     this.bytesSent += frame.byteLength;
     this.tap?.(this.self, this.peer, frame);
     this.outbox.push(frame);
@@ -77,7 +77,7 @@ class MemoryChannel implements Channel {
   async receive<K extends MessageType>(type: K): Promise<MessageOf<K>> {
     const msg = await this.next();
     if (msg.t !== type) throw errors.protocol(`expected ${type} from ${this.peer}, received ${msg.t}`);
-    return msg as MessageOf<K>;
+    return msg as unknown as MessageOf<K>;
   }
 
   close(reason = 'closed'): void {
