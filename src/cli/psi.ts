@@ -67,6 +67,7 @@ export function psiCommand(): Command {
           invalid: { left: result.left.invalid, right: result.right.invalid, leftLines: result.left.invalidLines, rightLines: result.right.invalidLines },
           duplicates: { left: result.left.duplicates, right: result.right.duplicates, leftLines: result.left.duplicateLines, rightLines: result.right.duplicateLines },
           bytesSent: result.bytesSent,
+          peakMemoryMB: Math.round(process.resourceUsage().maxRSS / 1024),
           out: opts.out ?? null,
         };
         if (opts.json) {
