@@ -21,6 +21,7 @@ export type ErrorCode =
   | 'E_INTERSECTION_EMPTY'
   | 'E_TOO_FEW_ROWS'
   | 'E_PARAMS_INSECURE'
+  | 'E_HE_DEPTH_EXHAUSTED'
   | 'E_PROTOCOL'
   | 'E_MESSAGE_MALFORMED'
   | 'E_CHANNEL_CLOSED'
@@ -167,6 +168,12 @@ export const errors = {
       'E_PARAMS_INSECURE',
       `parameter ${field}: ${why}`,
       'use the defaults, which give 128-bit security and 40-bit statistical masking',
+    ),
+  heDepthExhausted: (operation: string, levelsLeft: number, levelsNeeded: number) =>
+    new JinqiaoError(
+      'E_HE_DEPTH_EXHAUSTED',
+      `${operation} needs ${levelsNeeded} more rescale level(s), the ciphertext has ${levelsLeft}`,
+      'use the degree-3 parameter set, or fewer multiplications before decryption',
     ),
   protocol: (what: string) =>
     new JinqiaoError('E_PROTOCOL', `protocol violation: ${what}`, 'the peer does not follow the protocol; check that both run the same jinqiao version'),

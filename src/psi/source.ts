@@ -4,6 +4,7 @@
  * numbers (or an error under `strict`), all as flat buffers so that ten million IDs never
  * become ten million objects.
  */
+import { TextEncoder } from 'node:util';
 import { errors } from '../errors.ts';
 import { columnIndex, openCsv, type CsvRow } from '../data/csv.ts';
 import { detectIdType, normaliseId, type IdType, type IdTypeOption } from '../ids/normalise.ts';
@@ -133,4 +134,40 @@ function writeUtf8(encoder: TextEncoder, id: string, bytes: Uint8Array, at: numb
     bytes[at + i] = c;
   }
   return id.length;
+}
+
+/**
+ * The IDs of an in-memory table (a party's training table) as PSI batches; `rows` are row
+ * indices into the table. Invalid IDs are skipped and counted in the returned report.
+ */
+export function idBatchesFromTable(
+  table: { readonly file: string; readonly ids: readonly string[]; readonly lines: Uint32Array },
+  idType: IdType,
+  batchSize = 4096,
+): { report: IdSourceReport; batches: AsyncIterable<OwnIdBatch> } {
+  const report: IdSourceReport = { file: table.file, idType, rowsRead: table.ids.length, invalid: 0, invalidLines: [], duplicates: 0, duplicateLines: [] };
+  const encoder = new TextEncoder();
+  async function* batches(): AsyncGenerator<OwnIdBatch> {
+    for (let start = 0; start < table.ids.length; start += batchSize) {
+      const end = Math.min(table.ids.length, start + batchSize);
+      const encoded: Uint8Array[] = [];
+      const rows: number[] = [];
+      for (let r = start; r < end; r++) {
+        const n = normaliseId(table.ids[r]!, idType);
+        if (!n.ok) {
+          report.invalid++;
+          if (report.invalidLines.length < REPORTED_LINES) report.invalidLines.push(table.lines[r]!);
+          continue;
+        }
+        encoded.push(encoder.encode(n.id));
+        rows.push(r);
+      }
+      const offsets = new Uint32Array(encoded.length + 1);
+      encoded.forEach((e, i) => (offsets[i + 1] = offsets[i]! + e.length));
+      const bytes = new Uint8Array(offsets[encoded.length]!);
+      encoded.forEach((e, i) => bytes.set(e, offsets[i]!));
+      yield { ids: { bytes, offsets }, rows: Uint32Array.from(rows) };
+    }
+  }
+  return { report, batches: batches() };
 }
