@@ -1,0 +1,112 @@
+/**
+ * The homomorphic-encryption backend that the training protocol is written against.
+ *
+ * Two implementations: `ckks` (node-seal 7, CKKS, the real one) and `mock` (plaintext
+ * Float64 vectors dressed as "ciphertexts", for fast protocol tests only: it hides nothing).
+ * Every value that crosses a party boundary is bytes (`CiphertextBytes`, `MaskedPlainBytes`,
+ * `PublicKeyBundle`); SEAL objects never leave this folder.
+ *
+ * Roles:
+ * - (Arbiter) owns the secret key: `createKeyOwner`, `decryptMasked`.
+ * - (Label, Features) evaluate on ciphertexts with the public bundle: `HeEvaluator`.
+ *
+ * Masked decryption: a party that wants the plaintext of a ciphertext it holds adds a
+ * fresh uniform real mask r, |r| <= 2^maskBits * 2^boundBits, to every slot, sends the
+ * masked ciphertext to the arbiter, who decrypts, decodes, rounds to a grid coarser than
+ * the CKKS noise (Li–Micciancio mitigation) and returns the first `count` rounded values;
+ * the party subtracts r. See masking.ts for the grid and what it costs in precision.
+ */
+
+/** A serialised ciphertext holding up to `slotCount` real values. */
+export type CiphertextBytes = Uint8Array;
+/** Rounded, still-masked decrypted values returned by the arbiter: Float64 little-endian. */
+export type MaskedPlainBytes = Uint8Array;
+
+export interface HeParams {
+  readonly scheme: 'ckks' | 'mock';
+  readonly polyModulusDegree: number;
+  /** Bit sizes of the coefficient-modulus primes, special prime last. */
+  readonly coeffModBits: readonly number[];
+  readonly scaleBits: number;
+  /** Statistical hiding of masks, in bits (>= 40). */
+  readonly maskBits: number;
+  /** Rescales a ciphertext may go through before its masked decryption. */
+  readonly decryptionDepth: number;
+  /** log2 of the largest |value| a party may ask to decrypt (its `valueBound`). */
+  readonly maxBoundBits: number;
+}
+
+/** What the arbiter hands every party: parameters and public, relinearisation and Galois keys. */
+export interface PublicKeyBundle {
+  readonly params: HeParams;
+  /** The rotations the Galois keys allow; only those can be evaluated. */
+  readonly rotationSteps: readonly number[];
+  readonly publicKey: Uint8Array;
+  readonly relinKeys: Uint8Array;
+  readonly galoisKeys: Uint8Array;
+}
+
+/** A party's secret record of the mask it added, kept until the arbiter answers. */
+export interface MaskSecret {
+  /** The masks of the first `count` slots (the only ones the arbiter returns). */
+  readonly mask: Float64Array;
+  readonly count: number;
+  readonly boundBits: number;
+}
+
+/** What a party sends the arbiter for a masked decryption, and what it keeps. */
+export interface MaskedRequest {
+  readonly masked: CiphertextBytes;
+  readonly count: number;
+  /** log2 of the value bound; fixes the mask range and the arbiter's rounding grid. */
+  readonly boundBits: number;
+  readonly secret: MaskSecret;
+}
+
+/** (Arbiter) Holder of the secret key. */
+export interface HeKeyOwner {
+  readonly params: HeParams;
+  readonly slotCount: number;
+  /** The public, relinearisation and Galois keys for every party (seeded, zstd). */
+  publicBundle(): PublicKeyBundle;
+  /**
+   * Decrypts a masked ciphertext and returns its first `count` slots rounded to the grid
+   * fixed by `boundBits`. Rejects a request whose values exceed the bound it declares.
+   */
+  decryptMasked(masked: CiphertextBytes, count: number, boundBits: number): MaskedPlainBytes;
+  dispose(): void;
+}
+
+/** (Label, Features) Computes on ciphertexts with the public bundle only. */
+export interface HeEvaluator {
+  readonly params: HeParams;
+  readonly slotCount: number;
+  /** Encrypts `values` in chunks of `slotCount`, the last one zero-padded. */
+  encrypt(values: Float64Array): CiphertextBytes[];
+  add(a: readonly CiphertextBytes[], b: readonly CiphertextBytes[]): CiphertextBytes[];
+  /** Adds plaintext `values` (laid out like `encrypt`'s input; missing values count as 0). */
+  addPlain(chunks: readonly CiphertextBytes[], values: Float64Array): CiphertextBytes[];
+  /** Multiplies every slot by `scalar`; spends one level. */
+  multiplyScalar(chunks: readonly CiphertextBytes[], scalar: number): CiphertextBytes[];
+  /** c0 + c1 z + c2 z^2 + c3 z^3 slot-wise; spends one level for degree 1, two otherwise. */
+  polyEval(chunks: readonly CiphertextBytes[], coeffs: readonly number[]): CiphertextBytes[];
+  /**
+   * Xᵀd: `X` is rows × F row-major, `d` encrypts `rows` values in chunks. Returns one
+   * ciphertext whose slots 0..F-1 hold Σ_i X[i,j]·d[i]; spends one level.
+   */
+  matvecTransposed(d: readonly CiphertextBytes[], X: Float64Array, rows: number, F: number): CiphertextBytes;
+  /** Σ of the first `count` values of the chunked vector, in slot 0; spends one level. */
+  sumSlots(chunks: readonly CiphertextBytes[], count: number): CiphertextBytes;
+  /** Masks every slot of `ct` for the arbiter; |value| <= valueBound is assumed for hiding. */
+  maskForDecryption(ct: CiphertextBytes, count: number, valueBound: number): MaskedRequest;
+  /** The arbiter's reply minus the mask: the values, within the rounding error of masking.ts. */
+  unmask(reply: MaskedPlainBytes, secret: MaskSecret): Float64Array;
+  dispose(): void;
+}
+
+/** One implementation of the layer; the test suite runs once per backend. */
+export interface HeBackend {
+  readonly name: 'ckks' | 'mock';
+  createKeyOwner(params: HeParams, rotationSteps: readonly number[]): Promise<HeKeyOwner>;
+  createEvaluator(bundle: PublicKeyBundle): Promise<HeEvaluator>;
+}

@@ -1,0 +1,471 @@
+/**
+ * (Label, Features) The CKKS evaluator: computes on ciphertexts with the arbiter's public
+ * bundle (public, relinearisation and Galois keys), never the secret key.
+ *
+ * What it achieves: the label party forms [[z]] = Σ[[u_k]] + X_L·w_L and [[d]] = [[σ̃(z) − y]]
+ * without seeing any u_k; each party forms [[Xᵀd]] without seeing d; a party learns a
+ * value only through masked decryption (masking.ts), the arbiter only masked values.
+ *
+ * Known weaknesses: CKKS is approximate (results carry ~2^-20 absolute noise at scale
+ * 2^40, and masked decryption rounds far coarser, see masking.ts); decryptions returned
+ * unrounded would leak the key (Li–Micciancio), which is why only `decryptMasked` exists.
+ * Ciphertexts are not authenticated: a malicious peer can send a valid ciphertext of
+ * anything. The model is honest-but-curious parties and a non-colluding arbiter.
+ *
+ * Levels: every output is relinearised and rescaled, so its scale stays ≈ 2^scaleBits.
+ * `multiplyScalar`, `matvecTransposed` and `sumSlots` spend one level, `polyEval` one
+ * (degree 1) or two; `add` and `addPlain` none.
+ */
+import type { Ciphertext, CKKSEncoder, ComprModeType, Evaluator, GaloisKeys, ParmsIdType, Plaintext, RelinKeys, SEALContext, Encryptor } from 'node-seal';
+import { errors } from '../errors.ts';
+import type { CiphertextBytes, HeBackend, HeEvaluator, HeParams, MaskedPlainBytes, MaskedRequest, MaskSecret, PublicKeyBundle } from './backend.ts';
+import { checkMatvecShape, fillDiagonal, foldSteps, planMatvec, type MatvecPlan } from './diagonals.ts';
+import { createCkksKeyOwner } from './key-owner.ts';
+import { boundBitsFor, checkCount, checkDecryptionRoom, maskBoundFor, sampleMask, unmaskReply } from './masking.ts';
+import { createContext, guarded, levelModulusBits, levelsLeft, loadChunks, loadCiphertext, loadSeal, SealScope, scoped, type Seal } from './seal.ts';
+
+export interface CkksEvaluatorOptions {
+  /** Serialisation of output ciphertexts: zstd for the wire (default), none between threads. */
+  readonly compression?: 'zstd' | 'none';
+}
+
+/** Scales within this relative distance are the same scale computed in another order. */
+const SCALE_TOLERANCE = 2 ** -10;
+
+export async function createCkksEvaluator(bundle: PublicKeyBundle, options: CkksEvaluatorOptions = {}): Promise<CkksEvaluator> {
+  checkBundleShape(bundle);
+  const seal = await loadSeal();
+  const scope = new SealScope();
+  try {
+    return new CkksEvaluator(seal, bundle, scope, options.compression ?? 'zstd');
+  } catch (e) {
+    scope.dispose();
+    throw e;
+  }
+}
+
+function checkBundleShape(bundle: PublicKeyBundle): void {
+  const b = bundle as Partial<PublicKeyBundle> | null;
+  if (typeof b !== 'object' || b === null) throw errors.messageMalformed('the public key bundle must be an object');
+  for (const field of ['publicKey', 'relinKeys', 'galoisKeys'] as const) {
+    if (!(b[field] instanceof Uint8Array)) throw errors.messageMalformed(`public key bundle: ${field} must be bytes`);
+  }
+  if (!Array.isArray(b.rotationSteps) || !b.rotationSteps.every((s) => Number.isInteger(s))) {
+    throw errors.messageMalformed('public key bundle: rotationSteps must be a list of integers');
+  }
+}
+
+export class CkksEvaluator implements HeEvaluator {
+  readonly params: HeParams;
+  readonly slotCount: number;
+  readonly rotationSteps: readonly number[];
+  readonly #seal: Seal;
+  readonly #scope: SealScope;
+  readonly #context: SEALContext;
+  readonly #encoder: CKKSEncoder;
+  readonly #encryptor: Encryptor;
+  readonly #evaluator: Evaluator;
+  readonly #relinKeys: RelinKeys;
+  readonly #galoisKeys: GaloisKeys;
+  readonly #compression: ComprModeType;
+  readonly #scale: number;
+  /** Encoders whose first level is a lower level of ours, keyed by parms id. */
+  readonly #levelEncoders = new Map<string, CKKSEncoder>();
+
+  constructor(seal: Seal, bundle: PublicKeyBundle, scope: SealScope, compression: 'zstd' | 'none') {
+    this.#seal = seal;
+    this.#scope = scope;
+    this.params = bundle.params;
+    this.rotationSteps = Object.freeze([...bundle.rotationSteps]);
+    this.#context = createContext(seal, bundle.params, scope);
+    const context = this.#context;
+    const load = <T extends { loadFromArray(c: SEALContext, b: Uint8Array): void }>(key: T, bytes: Uint8Array, what: string): T =>
+      guarded(seal, () => (key.loadFromArray(context, bytes), key), () => errors.messageMalformed(`public key bundle: ${what} is not valid for its parameters`));
+    const publicKey = load(scope.add(new seal.PublicKey()), bundle.publicKey, 'publicKey');
+    this.#relinKeys = load(scope.add(new seal.RelinKeys()), bundle.relinKeys, 'relinKeys');
+    this.#galoisKeys = scope.add(new seal.GaloisKeys());
+    if (bundle.galoisKeys.byteLength > 0) load(this.#galoisKeys, bundle.galoisKeys, 'galoisKeys');
+    this.#encoder = scope.add(new seal.CKKSEncoder(context));
+    this.#encryptor = scope.add(new seal.Encryptor(context, publicKey));
+    this.#evaluator = scope.add(new seal.Evaluator(context));
+    this.#compression = compression === 'zstd' ? seal.ComprModeType.zstd : seal.ComprModeType.none;
+    this.#scale = 2 ** bundle.params.scaleBits;
+    this.slotCount = this.#encoder.slotCount();
+  }
+
+  encrypt(values: Float64Array): CiphertextBytes[] {
+    checkValues('values', values);
+    const S = this.slotCount;
+    const chunks: CiphertextBytes[] = [];
+    const slots = new Float64Array(S);
+    for (let first = 0; first < Math.max(values.length, 1); first += S) {
+      slots.fill(0);
+      slots.set(values.subarray(first, first + S));
+      chunks.push(
+        scoped((scope) => {
+          const ct = scope.add(new this.#seal.Ciphertext());
+          this.#encryptor.encrypt(this.#encodeAt(slots, this.#scale, scope.add(this.#context.firstParmsId()), scope), ct);
+          return this.#save(ct);
+        }),
+      );
+    }
+    return chunks;
+  }
+
+  add(a: readonly CiphertextBytes[], b: readonly CiphertextBytes[]): CiphertextBytes[] {
+    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) {
+      throw errors.messageMalformed('add: both operands must be lists of the same number of ciphertexts');
+    }
+    return a.map((bytes, i) =>
+      scoped((scope) => {
+        const x = this.#load(bytes, scope);
+        const y = this.#load(b[i], scope);
+        this.#addInto(x, y, scope);
+        return this.#save(x);
+      }),
+    );
+  }
+
+  addPlain(chunks: readonly CiphertextBytes[], values: Float64Array): CiphertextBytes[] {
+    checkValues('values', values);
+    const S = this.slotCount;
+    if (!Array.isArray(chunks) || values.length > chunks.length * S) {
+      throw errors.optionInvalid('values', `${values.length} values do not fit ${chunks.length} ciphertext(s) of ${S} slots`);
+    }
+    const slots = new Float64Array(S);
+    return chunks.map((bytes, c) =>
+      scoped((scope) => {
+        const ct = this.#load(bytes, scope);
+        slots.fill(0);
+        slots.set(values.subarray(c * S, (c + 1) * S));
+        const plain = this.#encodeAt(slots, ct.scale(), scope.add(ct.parmsId()), scope);
+        this.#evaluator.addPlainInplace(ct, plain);
+        return this.#save(ct);
+      }),
+    );
+  }
+
+  multiplyScalar(chunks: readonly CiphertextBytes[], scalar: number): CiphertextBytes[] {
+    if (!Number.isFinite(scalar)) throw errors.optionInvalid('scalar', `must be a finite number, got ${String(scalar)}`);
+    const constant = new Float64Array(this.slotCount).fill(scalar);
+    return this.#loadAll(chunks).map((bytes) =>
+      scoped((scope) => {
+        const ct = this.#load(bytes, scope);
+        this.#requireLevels('multiplyScalar', ct, 1, scope);
+        if (scalar === 0) return this.#save(this.#zeroAfterRescale(ct, scope));
+        this.#multiplyPlainRescale(ct, constant, this.#scale, scope);
+        return this.#save(ct);
+      }),
+    );
+  }
+
+  polyEval(chunks: readonly CiphertextBytes[], coeffs: readonly number[]): CiphertextBytes[] {
+    if (!Array.isArray(coeffs) || coeffs.length < 2 || coeffs.length > 4 || !coeffs.every(Number.isFinite)) {
+      throw errors.optionInvalid('coeffs', 'must be 2 to 4 finite coefficients [c0, c1, c2?, c3?]');
+    }
+    const c = [0, 1, 2, 3].map((i) => coeffs[i] ?? 0);
+    const degree = c[3] !== 0 ? 3 : c[2] !== 0 ? 2 : c[1] !== 0 ? 1 : 0;
+    if (degree === 0) throw errors.optionInvalid('coeffs', 'needs a non-zero coefficient of degree 1 or more');
+    return this.#loadAll(chunks).map((bytes) => scoped((scope) => this.#save(this.#poly(this.#load(bytes, scope), c, degree, scope))));
+  }
+
+  matvecTransposed(d: readonly CiphertextBytes[], X: Float64Array, rows: number, F: number): CiphertextBytes {
+    return scoped((scope) => {
+      const partial = this.#matvecPartial(d, X, rows, F, scope);
+      this.#fold(partial, planMatvec(F, this.slotCount), scope);
+      return this.#save(partial);
+    });
+  }
+
+  /**
+   * (Pool worker) Xᵀd up to the giant steps, before the fold: the pool sums the partials of
+   * its workers and folds once (`combinePartials`). X and d cover this worker's rows only.
+   */
+  matvecPartial(d: readonly CiphertextBytes[], X: Float64Array, rows: number, F: number): CiphertextBytes {
+    return scoped((scope) => this.#save(this.#matvecPartial(d, X, rows, F, scope)));
+  }
+
+  /** Sums the workers' partial products and folds them into Xᵀd. */
+  combinePartials(partials: readonly CiphertextBytes[], F: number): CiphertextBytes {
+    const plan = planMatvec(F, this.slotCount);
+    return scoped((scope) => {
+      const [sum, ...rest] = loadChunks(this.#seal, this.#context, this.params, partials, scope);
+      for (const partial of rest) this.#addInto(sum, partial, scope);
+      this.#fold(sum, plan, scope);
+      return this.#save(sum);
+    });
+  }
+
+  sumSlots(chunks: readonly CiphertextBytes[], count: number): CiphertextBytes {
+    if (!Number.isInteger(count) || count < 1 || !Array.isArray(chunks) || count > chunks.length * this.slotCount) {
+      throw errors.optionInvalid('count', `must be an integer in 1..${(chunks?.length ?? 0) * this.slotCount}`);
+    }
+    // Σ d[i] is Xᵀd for the all-ones column; its single diagonal also zeroes the slots past `count`.
+    const used = chunks.slice(0, Math.ceil(count / this.slotCount));
+    return this.matvecTransposed(used, new Float64Array(count).fill(1), count, 1);
+  }
+
+  maskForDecryption(ct: CiphertextBytes, count: number, valueBound: number): MaskedRequest {
+    checkCount(count, this.slotCount);
+    const boundBits = boundBitsFor(this.params, valueBound);
+    return scoped((scope) => {
+      const target = this.#load(ct, scope);
+      checkDecryptionRoom(this.params, levelModulusBits(this.#context, target, scope), target.scale(), boundBits);
+      const mask = sampleMask(this.slotCount, maskBoundFor(this.params, boundBits));
+      const plain = this.#encodeAt(mask, target.scale(), scope.add(target.parmsId()), scope);
+      this.#evaluator.addPlainInplace(target, plain);
+      const secret: MaskSecret = { mask: mask.slice(0, count), count, boundBits };
+      mask.fill(0);
+      return { masked: this.#save(target), count, boundBits, secret };
+    });
+  }
+
+  unmask(reply: MaskedPlainBytes, secret: MaskSecret): Float64Array {
+    return unmaskReply(reply, secret);
+  }
+
+  dispose(): void {
+    this.#levelEncoders.clear();
+    this.#scope.dispose();
+  }
+
+  #load(bytes: unknown, scope: SealScope): Ciphertext {
+    return loadCiphertext(this.#seal, this.#context, this.params, bytes, scope);
+  }
+
+  #loadAll(chunks: readonly CiphertextBytes[]): readonly CiphertextBytes[] {
+    if (!Array.isArray(chunks) || chunks.length === 0) throw errors.messageMalformed('expected a non-empty list of ciphertexts');
+    return chunks;
+  }
+
+  #save(ct: Ciphertext): CiphertextBytes {
+    return ct.saveToArray(this.#compression) as Uint8Array;
+  }
+
+  #requireLevels(operation: string, ct: Ciphertext, needed: number, scope: SealScope): void {
+    const left = levelsLeft(this.#context, ct, scope);
+    if (left < needed) throw errors.heDepthExhausted(operation, left, needed);
+  }
+
+  /**
+   * An encoder for `parmsId`. Encoding at the top level and mod-switching down pays for
+   * NTTs over primes the plaintext then drops; an encoder on a context whose first level
+   * is `parmsId` (same primes, so the same parms id) encodes there directly.
+   */
+  #encoderFor(parmsId: ParmsIdType): CKKSEncoder {
+    const key = Array.from(parmsId.values() as BigUint64Array).join(':');
+    const cached = this.#levelEncoders.get(key);
+    if (cached) return cached;
+    const encoder = scoped((scope) => {
+      const first = scope.add(this.#context.firstParmsId());
+      if (Array.from(first.values() as BigUint64Array).join(':') === key) return this.#encoder;
+      const seal = this.#seal;
+      const level = scope.add(scope.add(this.#context.getContextData(parmsId)).parms());
+      const levelModuli = scope.add(level.coeffModulus());
+      const keyModuli = scope.add(scope.add(scope.add(this.#context.keyContextData()).parms()).coeffModulus());
+      const moduli = scope.add(new seal.VectorModulus());
+      for (let i = 0; i < levelModuli.size(); i++) moduli.push_back(scope.add(levelModuli.get(i)!));
+      moduli.push_back(scope.add(keyModuli.get(keyModuli.size() - 1)!));
+      const parms = scope.add(new seal.EncryptionParameters(seal.SchemeType.ckks));
+      parms.setPolyModulusDegree(this.params.polyModulusDegree);
+      parms.setCoeffModulus(moduli);
+      const context = this.#scope.add(new seal.SEALContext(parms, true, seal.SecLevelType.tc128));
+      const levelFirst = scope.add(context.firstParmsId());
+      if (Array.from(levelFirst.values() as BigUint64Array).join(':') !== key) return undefined;
+      return this.#scope.add(new seal.CKKSEncoder(context));
+    });
+    if (encoder === undefined) throw errors.protocol('cannot build an encoder for a ciphertext level');
+    this.#levelEncoders.set(key, encoder);
+    return encoder;
+  }
+
+  #encodeInto(values: Float64Array, scale: number, parmsId: ParmsIdType, plain: Plaintext): void {
+    this.#encoderFor(parmsId).encode(values, scale, plain);
+  }
+
+  #encodeAt(values: Float64Array, scale: number, parmsId: ParmsIdType, scope: SealScope): Plaintext {
+    const plain = scope.add(new this.#seal.Plaintext());
+    this.#encodeInto(values, scale, parmsId, plain);
+    return plain;
+  }
+
+  /** A fresh encryption of zeros where a product of `ct` would land (SEAL refuses zero products). */
+  #zeroAfterRescale(ct: Ciphertext, resultScope: SealScope): Ciphertext {
+    const zero = resultScope.add(new this.#seal.Ciphertext());
+    scoped((scope) => {
+      const data = scope.add(this.#context.getContextData(scope.add(ct.parmsId())));
+      const next = scope.add(scope.add(data.nextContextData()).parmsId());
+      this.#encryptor.encrypt(this.#encodeAt(new Float64Array(this.slotCount), ct.scale(), next, scope), zero);
+    });
+    return zero;
+  }
+
+  #multiplyPlainRescale(ct: Ciphertext, values: Float64Array, plainScale: number, scope: SealScope): void {
+    const plain = this.#encodeAt(values, plainScale, scope.add(ct.parmsId()), scope);
+    this.#evaluator.multiplyPlainInplace(ct, plain);
+    this.#evaluator.rescaleToNextInplace(ct);
+  }
+
+  /** Brings `ct` to `scale` when it differs only by the rounding of another evaluation order. */
+  #alignScale(ct: Ciphertext, scale: number): void {
+    if (ct.scale() === scale) return;
+    if (Math.abs(ct.scale() / scale - 1) > SCALE_TOLERANCE) {
+      throw errors.protocol(`ciphertexts at scales 2^${Math.log2(ct.scale()).toFixed(2)} and 2^${Math.log2(scale).toFixed(2)} cannot be added`);
+    }
+    ct.setScale(scale);
+  }
+
+  /** x += y, mod-switching the higher of the two down to the other's level. */
+  #addInto(x: Ciphertext, y: Ciphertext, scope: SealScope): void {
+    const xLeft = levelsLeft(this.#context, x, scope);
+    const yLeft = levelsLeft(this.#context, y, scope);
+    if (xLeft > yLeft) this.#evaluator.cipherModSwitchToInplace(x, scope.add(y.parmsId()));
+    if (yLeft > xLeft) this.#evaluator.cipherModSwitchToInplace(y, scope.add(x.parmsId()));
+    this.#alignScale(y, x.scale());
+    this.#evaluator.addInplace(x, y);
+  }
+
+  /**
+   * c0 + c1 z + c2 z² + c3 z³ in depth 2, every term landing at the same level with the
+   * same scale computed by the same floating-point operations (so SEAL's exact scale check
+   * passes): with s the scale of z and s2 = s·s/q1 that of z², all terms end at s2·s2/q2.
+   */
+  #poly(z: Ciphertext, c: readonly number[], degree: number, scope: SealScope): Ciphertext {
+    const ev = this.#evaluator;
+    const S = this.slotCount;
+    const constant = (value: number) => new Float64Array(S).fill(value);
+    if (degree === 1) {
+      this.#requireLevels('polyEval', z, 1, scope);
+      const t1 = scope.add(z.copy());
+      this.#multiplyPlainRescale(t1, constant(c[1]), this.#scale, scope);
+      ev.addPlainInplace(t1, this.#encodeAt(constant(c[0]), t1.scale(), scope.add(t1.parmsId()), scope));
+      return t1;
+    }
+    this.#requireLevels('polyEval', z, 2, scope);
+    const s = z.scale();
+    const z2 = scope.add(new this.#seal.Ciphertext());
+    ev.square(z, z2);
+    ev.relinearizeInplace(z2, this.#relinKeys);
+    ev.rescaleToNextInplace(z2);
+    const s2 = z2.scale();
+    const terms: Ciphertext[] = [];
+    if (c[3] !== 0) {
+      const t3 = scope.add(z.copy());
+      this.#multiplyPlainRescale(t3, constant(c[3]), s, scope);
+      this.#alignScale(t3, s2);
+      ev.multiplyInplace(t3, z2);
+      ev.relinearizeInplace(t3, this.#relinKeys);
+      ev.rescaleToNextInplace(t3);
+      terms.push(t3);
+    }
+    if (c[2] !== 0) {
+      const t2 = scope.add(z2.copy());
+      this.#multiplyPlainRescale(t2, constant(c[2]), s2, scope);
+      terms.push(t2);
+    }
+    if (c[1] !== 0) {
+      const t1 = scope.add(z.copy());
+      ev.cipherModSwitchToNextInplace(t1);
+      this.#multiplyPlainRescale(t1, constant(c[1]), (s2 * s2) / s, scope);
+      terms.push(t1);
+    }
+    const [sum, ...rest] = terms;
+    for (const term of rest) this.#addInto(sum, term, scope);
+    ev.addPlainInplace(sum, this.#encodeAt(constant(c[0]), sum.scale(), scope.add(sum.parmsId()), scope));
+    return sum;
+  }
+
+  #rotate(source: Ciphertext, step: number, destination: Ciphertext): void {
+    guarded(
+      this.#seal,
+      () => this.#evaluator.rotateVector(source, step, this.#galoisKeys, destination),
+      () => errors.protocol(`no Galois key for rotation step ${step}: the arbiter must create keys for rotationSteps(F, ${this.slotCount})`),
+    );
+  }
+
+  /** Σ over the chunks and giant steps, before the fold (see diagonals.ts). */
+  #matvecPartial(d: readonly CiphertextBytes[], X: Float64Array, rows: number, F: number, outer: SealScope): Ciphertext {
+    if (!Array.isArray(d)) throw errors.messageMalformed('d must be a list of ciphertexts');
+    checkMatvecShape(d.length, X, rows, F, this.slotCount);
+    const plan = planMatvec(F, this.slotCount);
+    const ev = this.#evaluator;
+    const inner: (Ciphertext | undefined)[] = new Array(plan.giant).fill(undefined);
+    const diagonal = new Float64Array(this.slotCount);
+    let levelOf: { scale: number; key: string } | undefined;
+    return scoped((scope) => {
+      const plain = scope.add(new this.#seal.Plaintext());
+      const product = scope.add(new this.#seal.Ciphertext());
+      for (let chunk = 0; chunk < d.length; chunk++) {
+        scoped((chunkScope) => {
+          const d0 = this.#load(d[chunk], chunkScope);
+          this.#requireLevels('matvecTransposed', d0, 1, chunkScope);
+          const parmsId = chunkScope.add(d0.parmsId());
+          const key = Array.from(parmsId.values() as BigUint64Array).join(':');
+          levelOf ??= { scale: d0.scale(), key };
+          if (levelOf.key !== key || levelOf.scale !== d0.scale()) throw errors.protocol('the chunks of d are at different levels');
+          const babies = [d0];
+          for (let k = 1; k < plan.baby; k++) {
+            const rotated = chunkScope.add(new this.#seal.Ciphertext());
+            this.#rotate(d0, k, rotated);
+            babies.push(rotated);
+          }
+          for (let g = 0; g < plan.giant; g++) {
+            for (let k = 0; k < plan.baby; k++) {
+              if (!fillDiagonal(diagonal, plan, X, rows, chunk, g, k)) continue;
+              this.#encodeInto(diagonal, this.#scale, parmsId, plain);
+              const sum = inner[g];
+              if (sum === undefined) {
+                inner[g] = scope.add(new this.#seal.Ciphertext());
+                ev.multiplyPlain(babies[k], plain, inner[g]!);
+              } else {
+                ev.multiplyPlain(babies[k], plain, product);
+                ev.addInplace(sum, product);
+              }
+            }
+          }
+        });
+      }
+      if (inner.every((sum) => sum === undefined)) {
+        return scoped((last) => this.#zeroAfterRescale(this.#load(d[d.length - 1], last), outer));
+      }
+      let total: Ciphertext | undefined;
+      const accumulate = (term: Ciphertext) => {
+        if (total === undefined) total = outer.add(term.copy());
+        else this.#addInto(total, term, scope);
+      };
+      for (let g = 0; g < plan.giant; g++) {
+        const sum = inner[g];
+        if (sum === undefined) continue;
+        ev.rescaleToNextInplace(sum);
+        if (g === 0) {
+          accumulate(sum);
+        } else {
+          this.#rotate(sum, g * plan.baby, product);
+          accumulate(product);
+        }
+      }
+      return total!;
+    });
+  }
+
+  #fold(ct: Ciphertext, plan: MatvecPlan, scope: SealScope): void {
+    const rotated = scope.add(new this.#seal.Ciphertext());
+    for (const step of foldSteps(plan)) {
+      this.#rotate(ct, step, rotated);
+      this.#evaluator.addInplace(ct, rotated);
+    }
+  }
+}
+
+function checkValues(field: string, values: Float64Array): void {
+  if (!(values instanceof Float64Array)) throw errors.optionInvalid(field, 'must be a Float64Array');
+  for (let i = 0; i < values.length; i++) {
+    if (!Number.isFinite(values[i])) throw errors.optionInvalid(field, `value ${i} is not finite`);
+  }
+}
+
+export const ckksBackend: HeBackend = {
+  name: 'ckks',
+  createKeyOwner: createCkksKeyOwner,
+  createEvaluator: (bundle) => createCkksEvaluator(bundle),
+};

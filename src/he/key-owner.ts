@@ -1,0 +1,73 @@
+/**
+ * (Arbiter) The CKKS key owner: makes the key pair, hands out the public bundle, and
+ * answers masked decryption requests.
+ *
+ * Who learns what: the arbiter sees only masked values g + r (masking.ts) and the one
+ * loss value; it never sees a party's mask. Parties get the public, relinearisation and
+ * Galois keys, never the secret key. Security rests on the arbiter not colluding with the
+ * label party (which holds [[d]] and could ask for it unmasked) and on 128-bit RLWE.
+ *
+ * Known weaknesses: the arbiter decrypts whatever it is sent, so it cannot tell a
+ * gradient from another party's ciphertext relayed by a curious party; the protocol layer
+ * must bind requests to their sender and round. Replies are rounded (Li–Micciancio
+ * mitigation, see masking.ts), not noise-flooded.
+ *
+ * Keys go out in SEAL's seeded (`Serializable`) form with zstd: half the bytes. Galois
+ * keys exist only for the steps asked for (`rotationSteps` in diagonals.ts).
+ */
+import { errors } from '../errors.ts';
+import type { CiphertextBytes, HeKeyOwner, HeParams, MaskedPlainBytes, PublicKeyBundle } from './backend.ts';
+import { checkBoundBits, checkCount, checkDecryptionRoom, roundMaskedReply } from './masking.ts';
+import { createContext, levelModulusBits, loadCiphertext, loadSeal, SealScope, scoped } from './seal.ts';
+
+export function checkRotationSteps(steps: readonly number[], slotCount: number): number[] {
+  if (!Array.isArray(steps) || !steps.every((s) => Number.isInteger(s) && s !== 0 && Math.abs(s) < slotCount)) {
+    throw errors.optionInvalid('rotationSteps', `must be non-zero integers with |step| < ${slotCount}`);
+  }
+  return [...new Set(steps)].sort((a, b) => a - b);
+}
+
+export async function createCkksKeyOwner(params: HeParams, rotationSteps: readonly number[]): Promise<HeKeyOwner> {
+  const seal = await loadSeal();
+  const scope = new SealScope();
+  try {
+    const context = createContext(seal, params, scope);
+    const slotCount = params.polyModulusDegree / 2;
+    const steps = checkRotationSteps(rotationSteps, slotCount);
+    const keygen = scope.add(new seal.KeyGenerator(context));
+    const secretKey = scope.add(keygen.secretKey());
+    const zstd = seal.ComprModeType.zstd;
+    const bundle: PublicKeyBundle = Object.freeze({
+      params,
+      rotationSteps: Object.freeze(steps),
+      publicKey: scoped((s) => s.add(keygen.createPublicKeySerializable()).saveToArray(zstd) as Uint8Array),
+      relinKeys: scoped((s) => s.add(keygen.createRelinKeysSerializable()).saveToArray(zstd) as Uint8Array),
+      galoisKeys:
+        steps.length === 0
+          ? new Uint8Array(0)
+          : scoped((s) => s.add(keygen.createGaloisKeysSerializableWithSteps(Int32Array.from(steps))).saveToArray(zstd) as Uint8Array),
+    });
+    const decryptor = scope.add(new seal.Decryptor(context, secretKey));
+    const encoder = scope.add(new seal.CKKSEncoder(context));
+    return {
+      params,
+      slotCount,
+      publicBundle: () => bundle,
+      decryptMasked(masked: CiphertextBytes, count: number, boundBits: number): MaskedPlainBytes {
+        checkCount(count, slotCount);
+        checkBoundBits(params, boundBits);
+        return scoped((s) => {
+          const ct = loadCiphertext(seal, context, params, masked, s);
+          checkDecryptionRoom(params, levelModulusBits(context, ct, s), ct.scale(), boundBits);
+          const plain = s.add(new seal.Plaintext());
+          decryptor.decrypt(ct, plain);
+          return roundMaskedReply(params, encoder.decodeFloat64(plain) as Float64Array, count, boundBits);
+        });
+      },
+      dispose: () => scope.dispose(),
+    };
+  } catch (e) {
+    scope.dispose();
+    throw e;
+  }
+}

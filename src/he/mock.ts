@@ -1,0 +1,151 @@
+/**
+ * INSECURE. A plaintext stand-in for the CKKS backend, for fast protocol tests only.
+ *
+ * A "ciphertext" here is the tag `JQMOCK01` followed by its slot values as Float64
+ * little-endian: anyone holding the bytes reads the values. It exists so that protocol
+ * state machines can be tested in milliseconds; it must never be selected for a real
+ * job, and the job loader refuses it outside tests.
+ *
+ * It mirrors the CKKS backend where results matter: same slot count, chunking and slot
+ * layout (a matvec leaves Xᵀd in slots 0..F-1), same checks and error codes, and the same
+ * masking and rounding (masking.ts), so that results agree within the documented error.
+ */
+import { errors } from '../errors.ts';
+import type { CiphertextBytes, HeBackend, HeEvaluator, HeKeyOwner, HeParams, MaskedPlainBytes, MaskedRequest, MaskSecret, PublicKeyBundle } from './backend.ts';
+import { checkMatvecShape } from './diagonals.ts';
+import { checkRotationSteps } from './key-owner.ts';
+import { boundBitsFor, checkBoundBits, checkCount, maskBoundFor, roundMaskedReply, sampleMask, unmaskReply } from './masking.ts';
+import { checkParams } from './params.ts';
+
+const TAG = new TextEncoder().encode('JQMOCK01');
+
+function toBytes(slots: Float64Array): CiphertextBytes {
+  const bytes = new Uint8Array(TAG.length + 8 * slots.length);
+  bytes.set(TAG);
+  const view = new DataView(bytes.buffer, TAG.length);
+  for (let i = 0; i < slots.length; i++) view.setFloat64(8 * i, slots[i], true);
+  return bytes;
+}
+
+function fromBytes(bytes: unknown, slotCount: number): Float64Array {
+  if (!(bytes instanceof Uint8Array) || bytes.byteLength !== TAG.length + 8 * slotCount || TAG.some((b, i) => bytes[i] !== b)) {
+    throw errors.messageMalformed('the bytes are not a mock ciphertext for this job\'s parameters');
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset + TAG.length, 8 * slotCount);
+  const slots = new Float64Array(slotCount);
+  for (let i = 0; i < slotCount; i++) slots[i] = view.getFloat64(8 * i, true);
+  return slots;
+}
+
+function checkMockParams(params: HeParams): void {
+  checkParams(params);
+  if (params.scheme !== 'mock') throw errors.paramsInsecure('scheme', `the mock backend needs scheme "mock", got "${params.scheme}"`);
+}
+
+/** (Arbiter, INSECURE mock) */
+export async function createMockKeyOwner(params: HeParams, rotationSteps: readonly number[]): Promise<HeKeyOwner> {
+  checkMockParams(params);
+  const slotCount = params.polyModulusDegree / 2;
+  const steps = checkRotationSteps(rotationSteps, slotCount);
+  const empty = new Uint8Array(0);
+  const bundle: PublicKeyBundle = Object.freeze({ params, rotationSteps: Object.freeze(steps), publicKey: empty, relinKeys: empty, galoisKeys: empty });
+  return {
+    params,
+    slotCount,
+    publicBundle: () => bundle,
+    decryptMasked(masked: CiphertextBytes, count: number, boundBits: number): MaskedPlainBytes {
+      checkCount(count, slotCount);
+      checkBoundBits(params, boundBits);
+      return roundMaskedReply(params, fromBytes(masked, slotCount), count, boundBits);
+    },
+    dispose: () => undefined,
+  };
+}
+
+/** (Label, Features; INSECURE mock) */
+export async function createMockEvaluator(bundle: PublicKeyBundle): Promise<HeEvaluator> {
+  checkMockParams(bundle.params);
+  const params = bundle.params;
+  const S = params.polyModulusDegree / 2;
+  const load = (chunks: readonly CiphertextBytes[]) => {
+    if (!Array.isArray(chunks) || chunks.length === 0) throw errors.messageMalformed('expected a non-empty list of ciphertexts');
+    return chunks.map((bytes) => fromBytes(bytes, S));
+  };
+  const checkFinite = (field: string, values: Float64Array) => {
+    if (!(values instanceof Float64Array) || !values.every(Number.isFinite)) throw errors.optionInvalid(field, 'must be a Float64Array of finite numbers');
+  };
+  const matvec = (d: readonly CiphertextBytes[], X: Float64Array, rows: number, F: number): CiphertextBytes => {
+    checkMatvecShape(Array.isArray(d) ? d.length : 0, X, rows, F, S);
+    const chunks = load(d);
+    const y = new Float64Array(S);
+    for (let i = 0; i < rows; i++) {
+      const di = chunks[Math.floor(i / S)][i % S];
+      for (let j = 0; j < F; j++) y[j] += X[i * F + j] * di;
+    }
+    // Like the CKKS fold, every slot t holds y[t mod P]: a mask must cover all of them.
+    let width = 1;
+    while (width < F) width *= 2;
+    for (let t = width; t < S; t++) y[t] = y[t % width];
+    return toBytes(y);
+  };
+  return {
+    params,
+    slotCount: S,
+    encrypt(values) {
+      checkFinite('values', values);
+      const chunks: CiphertextBytes[] = [];
+      for (let first = 0; first < Math.max(values.length, 1); first += S) {
+        const slots = new Float64Array(S);
+        slots.set(values.subarray(first, first + S));
+        chunks.push(toBytes(slots));
+      }
+      return chunks;
+    },
+    add(a, b) {
+      if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) {
+        throw errors.messageMalformed('add: both operands must be lists of the same number of ciphertexts');
+      }
+      const x = load(a);
+      const y = load(b);
+      return x.map((slots, c) => toBytes(slots.map((v, i) => v + y[c][i])));
+    },
+    addPlain(chunks, values) {
+      checkFinite('values', values);
+      const x = load(chunks);
+      if (values.length > x.length * S) throw errors.optionInvalid('values', `${values.length} values do not fit ${x.length} ciphertext(s)`);
+      return x.map((slots, c) => toBytes(slots.map((v, i) => v + (values[c * S + i] ?? 0))));
+    },
+    multiplyScalar(chunks, scalar) {
+      if (!Number.isFinite(scalar)) throw errors.optionInvalid('scalar', `must be a finite number, got ${String(scalar)}`);
+      return load(chunks).map((slots) => toBytes(slots.map((v) => v * scalar)));
+    },
+    polyEval(chunks, coeffs) {
+      if (!Array.isArray(coeffs) || coeffs.length < 2 || coeffs.length > 4 || !coeffs.every(Number.isFinite)) {
+        throw errors.optionInvalid('coeffs', 'must be 2 to 4 finite coefficients [c0, c1, c2?, c3?]');
+      }
+      const [c0, c1, c2 = 0, c3 = 0] = coeffs;
+      if (c1 === 0 && c2 === 0 && c3 === 0) throw errors.optionInvalid('coeffs', 'needs a non-zero coefficient of degree 1 or more');
+      return load(chunks).map((slots) => toBytes(slots.map((z) => c0 + z * (c1 + z * (c2 + z * c3)))));
+    },
+    matvecTransposed: matvec,
+    sumSlots(chunks, count) {
+      if (!Number.isInteger(count) || count < 1 || !Array.isArray(chunks) || count > chunks.length * S) {
+        throw errors.optionInvalid('count', `must be an integer in 1..${(chunks?.length ?? 0) * S}`);
+      }
+      return matvec(chunks.slice(0, Math.ceil(count / S)), new Float64Array(count).fill(1), count, 1);
+    },
+    maskForDecryption(ct, count, valueBound): MaskedRequest {
+      checkCount(count, S);
+      const boundBits = boundBitsFor(params, valueBound);
+      const slots = fromBytes(ct, S);
+      const mask = sampleMask(S, maskBoundFor(params, boundBits));
+      for (let i = 0; i < S; i++) slots[i] += mask[i];
+      const secret: MaskSecret = { mask: mask.slice(0, count), count, boundBits };
+      return { masked: toBytes(slots), count, boundBits, secret };
+    },
+    unmask: (reply, secret) => unmaskReply(reply, secret),
+    dispose: () => undefined,
+  };
+}
+
+export const mockBackend: HeBackend = { name: 'mock', createKeyOwner: createMockKeyOwner, createEvaluator: createMockEvaluator };

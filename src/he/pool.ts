@@ -1,0 +1,95 @@
+/**
+ * (Label, Features) Xᵀ[[d]] over a piscina pool: each worker takes a contiguous share of
+ * d's chunks (and the rows of X they cover), runs the baby steps, the multiply_plains and
+ * the giant-step rotations of its share, and returns one partial ciphertext; the main
+ * thread adds the partials and folds once (diagonals.ts: rotation is linear).
+ *
+ * The public bundle goes to the workers in SharedArrayBuffers (no copy per task); a
+ * worker parses it once and keeps its SEAL context for every later task of the same
+ * bundle. Pass X backed by a SharedArrayBuffer to avoid copying each worker's rows.
+ * Security is that of ckks.ts: workers hold only the public bundle.
+ */
+import { randomUUID } from 'node:crypto';
+import { availableParallelism } from 'node:os';
+import { Piscina } from 'piscina';
+import { errors } from '../errors.ts';
+import type { CiphertextBytes, PublicKeyBundle } from './backend.ts';
+import { createCkksEvaluator, type CkksEvaluator } from './ckks.ts';
+import { checkMatvecShape } from './diagonals.ts';
+
+export interface ParallelEvaluatorOptions {
+  /** Worker threads; defaults to os.availableParallelism(). */
+  readonly threads?: number;
+}
+
+/** One worker's share of a matvec (the message of workers/he.ts). */
+export interface MatvecTask {
+  readonly bundleKey: string;
+  readonly bundle: PublicKeyBundle;
+  readonly d: readonly CiphertextBytes[];
+  readonly X: Float64Array;
+  readonly rows: number;
+  readonly F: number;
+}
+
+export interface ParallelEvaluator {
+  readonly slotCount: number;
+  readonly threads: number;
+  /** Same contract as HeEvaluator.matvecTransposed. */
+  matvecTransposed(d: readonly CiphertextBytes[], X: Float64Array, rows: number, F: number): Promise<CiphertextBytes>;
+  /** Stops the workers and frees the main thread's SEAL objects. */
+  destroy(): Promise<void>;
+}
+
+function shared(bytes: Uint8Array): Uint8Array {
+  const copy = new Uint8Array(new SharedArrayBuffer(bytes.byteLength));
+  copy.set(bytes);
+  return copy;
+}
+
+export async function createParallelEvaluator(bundle: PublicKeyBundle, options: ParallelEvaluatorOptions = {}): Promise<ParallelEvaluator> {
+  const threads = options.threads ?? availableParallelism();
+  if (!Number.isInteger(threads) || threads < 1) throw errors.optionInvalid('threads', `must be a positive integer, got ${String(threads)}`);
+  const combiner: CkksEvaluator = await createCkksEvaluator(bundle);
+  const sharedBundle: PublicKeyBundle = {
+    params: bundle.params,
+    rotationSteps: [...bundle.rotationSteps],
+    publicKey: shared(bundle.publicKey),
+    relinKeys: shared(bundle.relinKeys),
+    galoisKeys: shared(bundle.galoisKeys),
+  };
+  const bundleKey = randomUUID();
+  const pool = new Piscina<MatvecTask, Uint8Array>({
+    filename: new URL('../../workers/he.ts', import.meta.url).href,
+    minThreads: threads,
+    maxThreads: threads,
+  });
+  const S = combiner.slotCount;
+  return {
+    slotCount: S,
+    threads,
+    async matvecTransposed(d, X, rows, F) {
+      if (!Array.isArray(d)) throw errors.messageMalformed('d must be a list of ciphertexts');
+      checkMatvecShape(d.length, X, rows, F, S);
+      const shares = Math.min(threads, d.length);
+      const tasks: Promise<Uint8Array>[] = [];
+      for (let w = 0; w < shares; w++) {
+        const firstChunk = Math.floor((w * d.length) / shares);
+        const endChunk = Math.floor(((w + 1) * d.length) / shares);
+        const firstRow = firstChunk * S;
+        const endRow = Math.min(rows, endChunk * S);
+        const view = X.subarray(firstRow * F, endRow * F);
+        const rowsX = X.buffer instanceof SharedArrayBuffer ? view : view.slice();
+        const task: MatvecTask = { bundleKey, bundle: sharedBundle, d: d.slice(firstChunk, endChunk), X: rowsX, rows: endRow - firstRow, F };
+        const transferList = rowsX.buffer instanceof ArrayBuffer ? [rowsX.buffer] : [];
+        tasks.push(pool.run(task, { transferList }));
+      }
+      const partials = await Promise.all(tasks);
+      return combiner.combinePartials(partials, F);
+    },
+    async destroy() {
+      await pool.destroy();
+      combiner.dispose();
+    },
+  };
+}

@@ -1,0 +1,26 @@
+/**
+ * Piscina task: one worker's share of Xᵀ[[d]] (see src/he/pool.ts). Holds only the public
+ * bundle; keeps the SEAL context of the last bundle it saw, so a job parses its keys once
+ * per worker.
+ */
+import { Piscina } from 'piscina';
+import { createCkksEvaluator, type CkksEvaluator } from '../src/he/ckks.ts';
+import type { MatvecTask } from '../src/he/pool.ts';
+
+let current: { key: string; evaluator: CkksEvaluator } | undefined;
+
+async function evaluatorFor(task: MatvecTask): Promise<CkksEvaluator> {
+  if (current?.key === task.bundleKey) return current.evaluator;
+  current?.evaluator.dispose();
+  current = undefined;
+  // Partials stay inside this process: skip zstd, which costs more than the copy it saves.
+  const evaluator = await createCkksEvaluator(task.bundle, { compression: 'none' });
+  current = { key: task.bundleKey, evaluator };
+  return evaluator;
+}
+
+export default async function matvecShare(task: MatvecTask) {
+  const evaluator = await evaluatorFor(task);
+  const partial = evaluator.matvecPartial(task.d, task.X, task.rows, task.F);
+  return Piscina.move(partial);
+}
