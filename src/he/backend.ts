@@ -95,6 +95,14 @@ export interface HeEvaluator {
    * ciphertext whose slots 0..F-1 hold Σ_i X[i,j]·d[i]; spends one level.
    */
   matvecTransposed(d: readonly CiphertextBytes[], X: Float64Array, rows: number, F: number): CiphertextBytes;
+  /** Slot-wise z² (relinearised and rescaled); spends one level. */
+  square(chunks: readonly CiphertextBytes[]): CiphertextBytes[];
+  /**
+   * Σ of every slot of every chunk, in every slot, by rotations only: spends no level, so
+   * the caller must know unused slots hold zero (as `encrypt` pads them). Needs the
+   * power-of-two rotations of `rotationSteps(1, slotCount)`.
+   */
+  sumAllSlots(chunks: readonly CiphertextBytes[]): CiphertextBytes;
   /** Σ of the first `count` values of the chunked vector, in slot 0; spends one level. */
   sumSlots(chunks: readonly CiphertextBytes[], count: number): CiphertextBytes;
   /** Masks every slot of `ct` for the arbiter; |value| <= valueBound is assumed for hiding. */

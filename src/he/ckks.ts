@@ -205,6 +205,28 @@ export class CkksEvaluator implements HeEvaluator {
     return this.matvecTransposed(used, new Float64Array(count).fill(1), count, 1);
   }
 
+  square(chunks: readonly CiphertextBytes[]): CiphertextBytes[] {
+    return this.#loadAll(chunks).map((bytes) =>
+      scoped((scope) => {
+        const z = this.#load(bytes, scope);
+        this.#requireLevels('square', z, 1, scope);
+        this.#evaluator.squareInplace(z);
+        this.#evaluator.relinearizeInplace(z, this.#relinKeys);
+        this.#evaluator.rescaleToNextInplace(z);
+        return this.#save(z);
+      }),
+    );
+  }
+
+  sumAllSlots(chunks: readonly CiphertextBytes[]): CiphertextBytes {
+    return scoped((scope) => {
+      const [sum, ...rest] = this.#loadAll(chunks).map((bytes) => this.#load(bytes, scope));
+      for (const chunk of rest) this.#addInto(sum, chunk, scope);
+      this.#fold(sum, planMatvec(1, this.slotCount), scope);
+      return this.#save(sum);
+    });
+  }
+
   maskForDecryption(ct: CiphertextBytes, count: number, valueBound: number): MaskedRequest {
     checkCount(count, this.slotCount);
     const boundBits = boundBitsFor(this.params, valueBound);

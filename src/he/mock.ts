@@ -134,6 +134,13 @@ export async function createMockEvaluator(bundle: PublicKeyBundle): Promise<HeEv
       }
       return matvec(chunks.slice(0, Math.ceil(count / S)), new Float64Array(count).fill(1), count, 1);
     },
+    square(chunks) {
+      return load(chunks).map((slots) => toBytes(slots.map((z) => z * z)));
+    },
+    sumAllSlots(chunks) {
+      const total = load(chunks).reduce((acc, slots) => acc + slots.reduce((a, v) => a + v, 0), 0);
+      return toBytes(new Float64Array(S).fill(total));
+    },
     maskForDecryption(ct, count, valueBound): MaskedRequest {
       checkCount(count, S);
       const boundBits = boundBitsFor(params, valueBound);

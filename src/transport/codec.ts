@@ -56,8 +56,16 @@ function validateMessage(value: unknown): Message {
     if (!fieldMatches(record[key], type)) {
       throw errors.messageMalformed(`${tag}: field "${key}" must be ${type}`);
     }
+    // msgpackr decodes bytes as Node Buffers; consumers such as node-seal need plain
+    // Uint8Arrays (views on the same memory, no copy).
+    if (type === 'bytes') record[key] = plainBytes(record[key] as Uint8Array);
+    if (type === 'bytes[]') record[key] = (record[key] as Uint8Array[]).map(plainBytes);
   }
   return record as unknown as Message;
+}
+
+function plainBytes(b: Uint8Array): Uint8Array {
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 }
 
 function fieldMatches(value: unknown, type: FieldType): boolean {

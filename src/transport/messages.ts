@@ -19,6 +19,38 @@ export const MESSAGE_SCHEMAS = {
   'psi.blinded': { version: 1, fields: { seq: 'uint', points: 'bytes', last: 'bool' } },
   /** The receiver's own blinded batch `seq`, raised to the sender's key, in the order received. */
   'psi.reblinded': { version: 1, fields: { seq: 'uint', points: 'bytes', last: 'bool' } },
+  /**
+   * (Label → feature party) Which rows of the pairwise intersection take part in training,
+   * in the job's row order: positions (Uint32 LE) into the pair's canonical intersection.
+   */
+  'align.positions': { version: 1, fields: { positions: 'bytes' } },
+  /** (Feature party → label) Ready to train: its feature count, so the label can refuse batches too small to hide residuals. */
+  'train.ready': { version: 1, fields: { features: 'uint' } },
+  /** (Any party → arbiter) The rotations its matrix-vector products need. */
+  'he.keyRequest': { version: 1, fields: { rotationSteps: 'number[]' } },
+  /** (Arbiter → every party) Parameters (JSON) and the public, relinearisation and Galois keys. */
+  'he.publicKeys': {
+    version: 1,
+    fields: { params: 'string', rotationSteps: 'number[]', publicKey: 'bytes', relinKeys: 'bytes', galoisKeys: 'bytes' },
+  },
+  /**
+   * (Feature party → label) Encrypted partial linear scores of a batch in row chunks:
+   * [[a·u_k]] for the residual (a folds the sigmoid's slope in, so no level is spent) and
+   * [[u_k/√|B|]] for the loss.
+   */
+  'train.forward': { version: 1, fields: { epoch: 'uint', batch: 'uint', scores: 'bytes[]', lossScores: 'bytes[]' } },
+  /** (Label → feature party) The encrypted residual [[σ̃(z) − y]] of a batch, in row chunks. */
+  'train.residual': { version: 1, fields: { epoch: 'uint', batch: 'uint', residual: 'bytes[]' } },
+  /** (Label → feature party) The epoch is over; `stop` ends training early. */
+  'train.epochEnd': { version: 1, fields: { epoch: 'uint', stop: 'bool' } },
+  /** (Feature party → label) Encrypted partial scores of the validation (or scoring) rows. */
+  'eval.forward': { version: 1, fields: { scores: 'bytes[]' } },
+  /** (Party → arbiter) Decrypt this masked ciphertext's first `count` slots, values bounded by 2^boundBits. */
+  'he.decrypt': { version: 1, fields: { request: 'uint', ciphertext: 'bytes', count: 'uint', boundBits: 'number' } },
+  /** (Arbiter → party) The rounded, still-masked values (Float64 LE). */
+  'he.decrypted': { version: 1, fields: { request: 'uint', values: 'bytes' } },
+  /** (Party → arbiter) No more decryptions for this job. */
+  'he.done': { version: 1, fields: {} },
   /** A party gives up; the peer fails the job with this reason. */
   'job.abort': { version: 1, fields: { reason: 'string' } },
 } as const satisfies Record<string, { version: number; fields: Record<string, FieldType> }>;

@@ -54,6 +54,14 @@ describe.each(backends)('HE evaluator ($name)', (backend) => {
     });
   });
 
+  it('squares slot-wise in one level, and sums every slot of every chunk by rotations alone', () => {
+    const z = uniform(SLOTS + 300, 40).map((v) => v * 0.02);
+    const squares = session.evaluator.square(session.evaluator.encrypt(z));
+    const total = session.evaluator.sumAllSlots(squares);
+    const expected = z.reduce((acc, v) => acc + v * v, 0);
+    expect(Math.abs(reveal(session, total, 1, BOUND)[0]! - expected)).toBeLessThanOrEqual(TOLERANCE);
+  });
+
   it('sums the first count slots across chunks', () => {
     const count = SLOTS + 77;
     const values = uniform(SLOTS + 500, 30).map((v) => v / count);

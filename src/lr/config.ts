@@ -1,0 +1,92 @@
+/**
+ * The parameters of a training job, shared by every party (each validates them itself),
+ * with the defaults that reach the plaintext ceiling on FATE's benchmark data.
+ */
+import { errors } from '../errors.ts';
+import type { IdTypeOption } from '../ids/normalise.ts';
+import type { BackendName } from '../psi/group.ts';
+import { BACKEND_NAMES } from '../psi/backends/index.ts';
+import type { LearningRateSchedule, OptimiserMethod } from './optimiser.ts';
+
+export type SigmoidApproximation = 'taylor1' | 'poly3';
+
+export interface TrainingConfig {
+  readonly jobId: string;
+  /** Shared seed of the split and the mini-batches (not a secret). */
+  readonly seed: string;
+  readonly epochs: number;
+  readonly batchSize: number;
+  readonly validationFraction: number;
+  readonly sigmoid: SigmoidApproximation;
+  readonly optimiser: OptimiserMethod;
+  readonly learningRate: number;
+  readonly schedule: LearningRateSchedule;
+  readonly l2: number;
+  /** Standardised features are clipped to ±clip (0: no clipping). */
+  readonly clip: number;
+  /** 'tail': each party keeps the average of its weights over the second half of training. */
+  readonly averaging: 'tail' | 'none';
+  /** Stop when the encrypted loss has not fallen by minDelta for `patience` epochs. */
+  readonly earlyStopping: { readonly patience: number; readonly minDelta: number } | null;
+  /** 'ckks' (real) or 'mock' (plaintext, INSECURE, for protocol tests only). */
+  readonly he: 'ckks' | 'mock';
+  readonly idType: IdTypeOption;
+  readonly psiBackend: BackendName;
+  /** Worker threads for the hot loops (default: all cores). */
+  readonly threads: number | undefined;
+}
+
+export const TRAINING_DEFAULTS: Omit<TrainingConfig, 'jobId'> = Object.freeze({
+  seed: 'jinqiao',
+  epochs: 10,
+  batchSize: 2048,
+  validationFraction: 0.2,
+  sigmoid: 'taylor1',
+  optimiser: 'adam',
+  learningRate: 0.05,
+  schedule: Object.freeze({ kind: 'inverse-sqrt', decay: 0.01 }),
+  l2: 0,
+  clip: 5,
+  averaging: 'tail',
+  earlyStopping: null,
+  he: 'ckks',
+  idType: 'auto',
+  psiBackend: 'x25519',
+  threads: undefined,
+});
+
+/**
+ * A party may see F linear projections of the |B| residuals of each batch; with |B| close
+ * to F it could solve for them (and so for the labels). Batches must hold this many times
+ * more rows than any party has features.
+ */
+export const MIN_ROWS_PER_FEATURE = 4;
+
+/** Resolves a partial configuration against the defaults, checking every field by name. */
+export function resolveTrainingConfig(partial: Partial<TrainingConfig> & { jobId: string }): TrainingConfig {
+  const c: TrainingConfig = { ...TRAINING_DEFAULTS, ...stripUndefined(partial), jobId: partial.jobId };
+  const positiveInt = (field: keyof TrainingConfig, value: number, max = Number.MAX_SAFE_INTEGER) => {
+    if (!Number.isInteger(value) || value < 1 || value > max) throw errors.optionInvalid(field, `must be a whole number from 1 to ${max}, got ${value}`);
+  };
+  positiveInt('epochs', c.epochs, 10_000);
+  positiveInt('batchSize', c.batchSize);
+  if (!(c.validationFraction > 0 && c.validationFraction < 1)) throw errors.optionInvalid('validationFraction', `must be between 0 and 1, got ${c.validationFraction}`);
+  if (c.sigmoid !== 'taylor1' && c.sigmoid !== 'poly3') throw errors.optionInvalid('sigmoid', `must be taylor1 or poly3, got ${String(c.sigmoid)}`);
+  if (!['sgd', 'adam', 'rmsprop'].includes(c.optimiser)) throw errors.optionInvalid('optimiser', `must be sgd, adam or rmsprop, got ${String(c.optimiser)}`);
+  if (!(c.learningRate > 0 && Number.isFinite(c.learningRate))) throw errors.optionInvalid('learningRate', `must be a positive number, got ${c.learningRate}`);
+  if (!(c.l2 >= 0 && Number.isFinite(c.l2))) throw errors.optionInvalid('l2', `must be zero or positive, got ${c.l2}`);
+  if (!(c.clip >= 0 && Number.isFinite(c.clip))) throw errors.optionInvalid('clip', `must be zero (no clipping) or positive, got ${c.clip}`);
+  if (c.averaging !== 'tail' && c.averaging !== 'none') throw errors.optionInvalid('averaging', `must be tail or none, got ${String(c.averaging)}`);
+  if (c.he !== 'ckks' && c.he !== 'mock') throw errors.optionInvalid('he', `must be ckks or mock, got ${String(c.he)}`);
+  if (!(BACKEND_NAMES as readonly string[]).includes(c.psiBackend)) throw errors.optionInvalid('psiBackend', `unknown backend ${String(c.psiBackend)}`);
+  if (c.earlyStopping) {
+    positiveInt('earlyStopping', c.earlyStopping.patience, 1000);
+    if (!(c.earlyStopping.minDelta >= 0)) throw errors.optionInvalid('earlyStopping', `minDelta must be zero or positive, got ${c.earlyStopping.minDelta}`);
+  }
+  if (c.threads !== undefined && (!Number.isInteger(c.threads) || c.threads < 0)) throw errors.optionInvalid('threads', `must be a whole number, got ${c.threads}`);
+  return c;
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

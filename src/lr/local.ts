@@ -1,0 +1,212 @@
+/**
+ * Every party of a training job in one process: the bank (label), one or more agencies
+ * (features) and the platform (arbiter), each isolated behind encoded in-memory channels
+ * with its own keys, data and state. What `jinqiao train` and `jinqiao run` execute, and
+ * what tests, research and the demo use. Outputs are written only after every party has
+ * finished, into a temporary folder renamed into place: a failed job leaves no model.
+ */
+import { randomUUID } from 'node:crypto';
+import { basename, extname } from 'node:path';
+import { errors } from '../errors.ts';
+import { loadFeatureTable, type FeatureTable } from '../data/table.ts';
+import { ckksBackend } from '../he/ckks.ts';
+import { mockBackend } from '../he/mock.ts';
+import type { HeBackend, PublicKeyBundle } from '../he/backend.ts';
+import { createParallelEvaluator, type ParallelEvaluator } from '../he/pool.ts';
+import { detectIdType, type IdType, type IdTypeOption } from '../ids/normalise.ts';
+import { poolExecutor, inlineExecutor } from '../psi/executor.ts';
+import { settleParties } from '../psi/local.ts';
+import { memoryChannelPair, type FrameTap, type MemoryChannel } from '../transport/memory.ts';
+import { resolveTrainingConfig, type TrainingConfig } from './config.ts';
+import type { ScoreReport } from './metrics.ts';
+import { modelSlice, type ModelSlice } from './model.ts';
+import type { ProgressListener } from './progress.ts';
+import { heParamsFor, type MatvecRunner } from './protocol.ts';
+import { runArbiter } from './roles/arbiter.ts';
+import { runFeatureParty, type FeaturePartyResult } from './roles/features.ts';
+import { runLabelParty, type LabelPartyResult } from './roles/label.ts';
+
+export interface TableSpec {
+  readonly file: string;
+  readonly idColumn: string;
+  /** Feature columns; default: every column but the ID (and label) column. */
+  readonly features?: readonly string[];
+}
+
+export interface LocalTrainingOptions {
+  readonly label: TableSpec & { readonly labelColumn: string; readonly name?: string };
+  readonly features: readonly (TableSpec & { readonly name?: string })[];
+  readonly config?: Partial<TrainingConfig>;
+  readonly onProgress?: ProgressListener;
+  /** Sees every frame on every channel (leak-canary tests, byte counts). */
+  readonly tap?: FrameTap;
+}
+
+export interface PartySummary {
+  readonly name: string;
+  readonly role: 'label' | 'features';
+  readonly file: string;
+  readonly rowsRead: number;
+  readonly features: number;
+  readonly bytesSent: number;
+}
+
+export interface LocalTrainingResult {
+  readonly config: TrainingConfig;
+  readonly idType: IdType;
+  readonly alignedRows: number;
+  readonly trainRows: number;
+  readonly validationRows: number;
+  readonly epochsRun: number;
+  readonly lossCurve: readonly number[];
+  readonly metrics: ScoreReport;
+  /** Validation rows: the label file's IDs, scores and labels. */
+  readonly predictions: { readonly ids: readonly string[]; readonly scores: Float64Array; readonly labels: Uint8Array };
+  readonly models: readonly ModelSlice[];
+  readonly parties: readonly PartySummary[];
+  readonly seconds: number;
+  readonly timings: LabelPartyResult['timings'];
+}
+
+export async function runLocalTraining(options: LocalTrainingOptions): Promise<LocalTrainingResult> {
+  const started = performance.now();
+  if (options.features.length === 0) throw errors.optionInvalid('--features', 'at least one feature party is needed');
+  const config = resolveTrainingConfig({ ...options.config, jobId: options.config?.jobId ?? randomUUID() });
+  const labelName = options.label.name ?? 'label';
+  const featureNames = uniqueNames(options.features);
+  const [labelTable, ...featureTables] = await Promise.all([
+    loadFeatureTable(options.label.file, { idColumn: options.label.idColumn, labelColumn: options.label.labelColumn, features: options.label.features }),
+    ...options.features.map((f) => loadFeatureTable(f.file, { idColumn: f.idColumn, features: f.features })),
+  ]);
+  const idType = agreeOnIdType(config.idType, [labelTable, ...featureTables]);
+  const heBackend: HeBackend = config.he === 'mock' ? mockBackend : ckksBackend;
+  const params = heParamsFor(config);
+
+  const toFeatures = new Map<string, MemoryChannel>();
+  const featureSides: MemoryChannel[] = [];
+  const arbiterSides: MemoryChannel[] = [];
+  const partyToArbiter: MemoryChannel[] = [];
+  for (const name of [labelName, ...featureNames]) {
+    const [party, arbiter] = memoryChannelPair(name, 'arbiter', options.tap);
+    partyToArbiter.push(party);
+    arbiterSides.push(arbiter);
+  }
+  for (const name of featureNames) {
+    const [label, feature] = memoryChannelPair(labelName, name, options.tap);
+    toFeatures.set(name, label);
+    featureSides.push(feature);
+  }
+
+  const threads = config.threads;
+  const psiExecutor = threads === 0 ? inlineExecutor() : poolExecutor({ threads });
+  const pools = config.he === 'ckks' && threads !== 0 ? new SharedMatvecPool(threads) : undefined;
+  try {
+    const common = { config, idType, psiExecutor, heBackend, matvec: pools && ((b: PublicKeyBundle) => pools.for(b)) };
+    const [label, ...rest] = await settleParties<[LabelPartyResult, ...unknown[]]>([
+      runLabelParty({ ...common, table: labelTable, features: toFeatures, arbiter: partyToArbiter[0]!, onProgress: options.onProgress }),
+      ...featureNames.map((name, k) =>
+        runFeatureParty({ ...common, name, table: featureTables[k]!, label: featureSides[k]!, arbiter: partyToArbiter[k + 1]! }),
+      ),
+      runArbiter({ backend: heBackend, params, parties: arbiterSides }),
+    ]);
+    const features = rest.slice(0, featureNames.length) as FeaturePartyResult[];
+    const models = [
+      modelSlice({
+        jobId: config.jobId,
+        party: labelName,
+        role: 'label',
+        featureNames: label.data.featureNames,
+        weights: Array.from(label.weights.subarray(0, label.data.width - 1)),
+        intercept: label.weights[label.data.width - 1]!,
+        scaler: label.data.scaler.toJSON(),
+        trainedWith: config.sigmoid,
+      }),
+      ...features.map((f, k) =>
+        modelSlice({
+          jobId: config.jobId,
+          party: featureNames[k]!,
+          role: 'features',
+          featureNames: f.data.featureNames,
+          weights: Array.from(f.weights),
+          intercept: null,
+          scaler: f.data.scaler.toJSON(),
+          trainedWith: config.sigmoid,
+        }),
+      ),
+    ];
+    const tables = [labelTable, ...featureTables];
+    const parties: PartySummary[] = [labelName, ...featureNames].map((name, i) => ({
+      name,
+      role: i === 0 ? 'label' : 'features',
+      file: tables[i]!.file,
+      rowsRead: tables[i]!.rowCount,
+      features: tables[i]!.featureNames.length,
+      bytesSent: (i === 0 ? [...toFeatures.values()].reduce((s, c) => s + c.bytesSent, 0) : featureSides[i - 1]!.bytesSent) + partyToArbiter[i]!.bytesSent,
+    }));
+    return {
+      config,
+      idType,
+      alignedRows: label.alignedRows.length,
+      trainRows: label.data.trainRows.length,
+      validationRows: label.data.validationRows.length,
+      epochsRun: label.epochsRun,
+      lossCurve: label.lossCurve,
+      metrics: label.metrics,
+      predictions: {
+        ids: Array.from(label.validation.rows, (pos) => labelTable.ids[label.alignedRows[pos]!]!.trim()),
+        scores: label.validation.scores,
+        labels: label.validation.labels,
+      },
+      models,
+      parties,
+      seconds: (performance.now() - started) / 1000,
+      timings: label.timings,
+    };
+  } finally {
+    await psiExecutor.close();
+    await pools?.destroy();
+  }
+}
+
+function uniqueNames(features: readonly { name?: string; file: string }[]): string[] {
+  const names = features.map((f, k) => f.name ?? (basename(f.file, extname(f.file)) || `agency-${k + 1}`));
+  const seen = new Map<string, number>();
+  return names.map((n) => {
+    const count = (seen.get(n) ?? 0) + 1;
+    seen.set(n, count);
+    return count === 1 ? n : `${n}-${count}`;
+  });
+}
+
+/** Every party must read IDs the same way, or nothing would match. */
+function agreeOnIdType(option: IdTypeOption, tables: readonly FeatureTable[]): IdType {
+  if (option === 'uscc' || option === 'plain') return option;
+  const types = tables.map((t) => detectIdType(t.ids.slice(0, 1000)));
+  if (types.some((t) => t !== types[0])) {
+    const described = tables.map((t, i) => `${t.file}: ${types[i]}`).join(', ');
+    throw errors.optionInvalid('--id-type', `the parties' ID columns differ (${described})`, 'pass --id-type uscc or --id-type plain so that every party normalises IDs the same way');
+  }
+  return types[0]!;
+}
+
+/** One worker pool for Xᵀ[[d]] shared by the parties of an in-process job (they hold the same public keys). */
+class SharedMatvecPool {
+  readonly #threads: number | undefined;
+  #pool: { key: Uint8Array; evaluator: Promise<ParallelEvaluator> } | undefined;
+
+  constructor(threads: number | undefined) {
+    this.#threads = threads;
+  }
+
+  for(bundle: PublicKeyBundle): Promise<MatvecRunner> {
+    if (this.#pool && Buffer.compare(this.#pool.key, bundle.publicKey) !== 0) {
+      throw errors.protocol('parties of one job received different public keys');
+    }
+    this.#pool ??= { key: bundle.publicKey, evaluator: createParallelEvaluator(bundle, { threads: this.#threads }) };
+    return this.#pool.evaluator;
+  }
+
+  async destroy(): Promise<void> {
+    if (this.#pool) await (await this.#pool.evaluator).destroy();
+  }
+}

@@ -1,0 +1,52 @@
+/**
+ * A party's slice of the joint model, as it keeps it: its feature names, weights and the
+ * scaler fitted on its own training rows (the label party's slice also holds the
+ * intercept). No slice is enough to score alone; no slice ever leaves its party.
+ */
+import { readFile } from 'node:fs/promises';
+import { errors } from '../errors.ts';
+import type { SigmoidApproximation } from './config.ts';
+import { StandardScaler, type ScalerJson } from './scaler.ts';
+
+export const MODEL_SLICE_KIND = 'jinqiao.model-slice';
+export const MODEL_SLICE_VERSION = 1;
+
+export interface ModelSlice {
+  readonly kind: typeof MODEL_SLICE_KIND;
+  readonly version: typeof MODEL_SLICE_VERSION;
+  readonly jobId: string;
+  readonly party: string;
+  readonly role: 'label' | 'features';
+  readonly featureNames: readonly string[];
+  readonly weights: readonly number[];
+  /** The label party's intercept; null for feature parties. */
+  readonly intercept: number | null;
+  readonly scaler: ScalerJson;
+  /** The sigmoid the slice was trained with (scoring always uses the exact logistic function). */
+  readonly trainedWith: SigmoidApproximation;
+  readonly createdAt: string;
+}
+
+export function modelSlice(fields: Omit<ModelSlice, 'kind' | 'version' | 'createdAt'>): ModelSlice {
+  return { kind: MODEL_SLICE_KIND, version: MODEL_SLICE_VERSION, ...fields, createdAt: new Date().toISOString() };
+}
+
+/** Reads and checks a model slice; every problem names the file and what is wrong. */
+export async function loadModelSlice(file: string): Promise<ModelSlice> {
+  let json: unknown;
+  try {
+    json = JSON.parse(await readFile(file, 'utf8'));
+  } catch (e) {
+    throw errors.modelInvalid(file, (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : `not JSON (${(e as Error).message})`);
+  }
+  const m = json as Partial<ModelSlice>;
+  if (m?.kind !== MODEL_SLICE_KIND) throw errors.modelInvalid(file, 'not a jinqiao model slice');
+  if (m.version !== MODEL_SLICE_VERSION) throw errors.modelInvalid(file, `model version ${String(m.version)} is not supported (this jinqiao reads version ${MODEL_SLICE_VERSION})`);
+  if (!Array.isArray(m.featureNames) || !Array.isArray(m.weights) || m.weights.length !== m.featureNames.length || !m.weights.every(Number.isFinite)) {
+    throw errors.modelInvalid(file, 'weights must be one finite number per feature name');
+  }
+  if (m.role !== 'label' && m.role !== 'features') throw errors.modelInvalid(file, 'role must be label or features');
+  if (m.role === 'label' && !Number.isFinite(m.intercept)) throw errors.modelInvalid(file, 'the label slice needs a finite intercept');
+  StandardScaler.fromJSON(m.scaler, file);
+  return m as ModelSlice;
+}

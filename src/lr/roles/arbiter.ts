@@ -1,0 +1,65 @@
+/**
+ * (Arbiter) The financing credit service platform's role in training: it makes the CKKS
+ * key pair, hands every party the public, relinearisation and Galois keys, and decrypts
+ * masked ciphertexts on request.
+ *
+ * What it learns: the parties' rotation needs (which reveal the power of two above each
+ * party's feature count), the number and size of decryption requests, and masked values
+ * g + r with r uniform over 2^40 times the declared bound, rounded: statistically nothing
+ * about g (distance <= 2^-40). It never sees a feature value, label, ID, score or gradient.
+ * Assumption: it does not collude with any party; a colluding arbiter and label party would
+ * unmask everything.
+ */
+import { errors } from '../../errors.ts';
+import type { HeBackend, HeKeyOwner, HeParams } from '../../he/backend.ts';
+import type { Channel } from '../../transport/channel.ts';
+import { message } from '../../transport/messages.ts';
+
+export interface ArbiterOptions {
+  readonly backend: HeBackend;
+  readonly params: HeParams;
+  /** One channel per party, label first. */
+  readonly parties: readonly Channel[];
+}
+
+export interface ArbiterReport {
+  readonly decryptions: number;
+}
+
+export async function runArbiter(options: ArbiterOptions): Promise<ArbiterReport> {
+  const { parties } = options;
+  const requests = await Promise.all(parties.map((c) => c.receive('he.keyRequest')));
+  const steps = [...new Set(requests.flatMap((r) => r.rotationSteps))].sort((a, b) => a - b);
+  for (const s of steps) {
+    if (!Number.isInteger(s)) throw errors.protocol(`rotation step ${s} is not an integer`);
+  }
+  const owner: HeKeyOwner = await options.backend.createKeyOwner(options.params, steps);
+  let decryptions = 0;
+  try {
+    const bundle = owner.publicBundle();
+    const keys = message('he.publicKeys', {
+      params: JSON.stringify(bundle.params),
+      rotationSteps: [...bundle.rotationSteps],
+      publicKey: bundle.publicKey,
+      relinKeys: bundle.relinKeys,
+      galoisKeys: bundle.galoisKeys,
+    });
+    await Promise.all(parties.map((c) => c.send(keys)));
+    await Promise.all(
+      parties.map(async (channel) => {
+        for (;;) {
+          const msg = await channel.next();
+          if (msg.t === 'he.done') return;
+          if (msg.t !== 'he.decrypt') throw errors.protocol(`the arbiter does not serve ${msg.t}`);
+          if (!Number.isInteger(msg.boundBits)) throw errors.protocol('he.decrypt: boundBits must be an integer');
+          const values = owner.decryptMasked(msg.ciphertext, msg.count, msg.boundBits);
+          decryptions++;
+          await channel.send(message('he.decrypted', { request: msg.request, values }));
+        }
+      }),
+    );
+  } finally {
+    owner.dispose();
+  }
+  return { decryptions };
+}

@@ -1,0 +1,99 @@
+/**
+ * (Features) An agency's role in training: it holds features about enterprises and ends
+ * with its own slice of the model (its weights and scaler), which never leaves it.
+ *
+ * Per mini-batch it sends its partial scores encrypted, receives the encrypted residual,
+ * computes its encrypted gradient Xᵀ[[d]]/|B| and learns that gradient, and nothing else,
+ * through the arbiter's masked decryption. It never sees a label, a residual, another
+ * party's score, or the loss. Protocol details: ../protocol.ts.
+ */
+import { errors } from '../../errors.ts';
+import type { FeatureTable } from '../../data/table.ts';
+import type { HeBackend, PublicKeyBundle } from '../../he/backend.ts';
+import type { IdType } from '../../ids/normalise.ts';
+import type { PsiExecutor } from '../../psi/executor.ts';
+import type { Channel } from '../../transport/channel.ts';
+import { message } from '../../transport/messages.ts';
+import { abortingPeersOnFailure } from '../abort.ts';
+import { alignAsFeatureParty } from '../align.ts';
+import { ArbiterClient } from '../arbiter-client.ts';
+import type { TrainingConfig } from '../config.ts';
+import { gatherRows, linearScores, preparePartyData, type PartyData } from '../party-data.ts';
+import { gradientBound, inlineMatvec, lossScale, residualScale, rotationStepsFor, slotCountFor, type MatvecRunner } from '../protocol.ts';
+import { epochBatches } from '../split.ts';
+import { PartyWeights } from '../weights.ts';
+
+export interface FeaturePartyOptions {
+  readonly name: string;
+  readonly config: TrainingConfig;
+  readonly idType: IdType;
+  readonly table: FeatureTable;
+  readonly label: Channel;
+  readonly arbiter: Channel;
+  readonly psiExecutor: PsiExecutor;
+  readonly heBackend: HeBackend;
+  readonly matvec?: (bundle: PublicKeyBundle) => Promise<MatvecRunner>;
+}
+
+export interface FeaturePartyResult {
+  readonly alignedRows: Uint32Array;
+  readonly data: PartyData;
+  readonly weights: Float64Array;
+  readonly epochsRun: number;
+}
+
+export async function runFeatureParty(options: FeaturePartyOptions): Promise<FeaturePartyResult> {
+  return abortingPeersOnFailure([options.label, options.arbiter], () => featureParty(options));
+}
+
+async function featureParty(options: FeaturePartyOptions): Promise<FeaturePartyResult> {
+  const { config, table, label, name } = options;
+  const alignment = await alignAsFeatureParty(table, name, label, { jobId: config.jobId, seed: config.seed, idType: options.idType, backend: config.psiBackend, executor: options.psiExecutor });
+  const data = preparePartyData(table, alignment.rows, config, false);
+  await label.send(message('train.ready', { features: data.width }));
+
+  const arbiter = new ArbiterClient(options.arbiter);
+  const bundle = await arbiter.requestKeys(rotationStepsFor(data.width, slotCountFor(config), false));
+  const evaluator = await options.heBackend.createEvaluator(bundle);
+  arbiter.use(evaluator);
+  try {
+    const matvec: MatvecRunner = options.matvec ? await options.matvec(bundle) : inlineMatvec(evaluator);
+    const weights = new PartyWeights(data.width, config);
+    const a = residualScale(config.sigmoid);
+    let epoch = 0;
+    for (; epoch < config.epochs; epoch++) {
+      const batches = epochBatches(data.trainRows, config.batchSize, config.seed, epoch);
+      for (let b = 0; b < batches.length; b++) {
+        const batch = batches[b]!;
+        const n = batch.length;
+        const u = linearScores(data.X, data.width, batch, weights.current);
+        await label.send(
+          message('train.forward', {
+            epoch,
+            batch: b,
+            scores: evaluator.encrypt(u.map((v) => a * v)),
+            lossScores: evaluator.encrypt(u.map((v) => v * lossScale(n))),
+          }),
+        );
+        const { residual, epoch: e, batch: rb } = await label.receive('train.residual');
+        if (e !== epoch || rb !== b) throw errors.protocol(`the label party sent the residual of batch ${e}/${rb}, expected ${epoch}/${b}`);
+        const gradientCt = await matvec.matvecTransposed(residual, gatherRows(data.X, data.width, batch, 1 / n), n, data.width);
+        weights.step(await arbiter.reveal(gradientCt, data.width, gradientBound(config)));
+      }
+      weights.endEpoch();
+      const end = await label.receive('train.epochEnd');
+      if (end.epoch !== epoch) throw errors.protocol(`the label party ended epoch ${end.epoch}, expected ${epoch}`);
+      if (end.stop) {
+        epoch++;
+        break;
+      }
+    }
+    const final = weights.final();
+    const validationScores = linearScores(data.X, data.width, data.validationRows, final);
+    await label.send(message('eval.forward', { scores: evaluator.encrypt(validationScores) }));
+    await arbiter.done();
+    return { alignedRows: alignment.rows, data, weights: final, epochsRun: epoch };
+  } finally {
+    evaluator.dispose();
+  }
+}
