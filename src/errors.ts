@@ -155,6 +155,8 @@ export const errors = {
       'see examples/ for a job file that runs',
       { file },
     ),
+  jobSyntax: (loc: SourceLocation, what: string) =>
+    new JinqiaoError('E_JOB_INVALID', `${formatLocation(loc)}: ${what}`, 'fix the job file; see examples/ for one that runs', loc),
   intersectionEmpty: (what: string) =>
     new JinqiaoError(
       'E_INTERSECTION_EMPTY',

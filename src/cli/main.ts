@@ -1,6 +1,7 @@
 /** The `jinqiao` command: one sub-command per capability, each with --help. */
 import { Command } from 'commander';
 import { psiCommand } from './psi.ts';
+import { runJobCommand, trainCommand } from './train.ts';
 
 export function buildCli(): Command {
   const program = new Command('jinqiao')
@@ -11,7 +12,9 @@ export function buildCli(): Command {
       // Usage errors (unknown option, missing argument) are bad input: exit 2, no stack.
       process.exit(err.exitCode === 0 ? 0 : 2);
     });
-  program.addCommand(psiCommand().exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2)));
+  for (const command of [psiCommand(), trainCommand(), runJobCommand()]) {
+    program.addCommand(command.exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2)));
+  }
   return program;
 }
 

@@ -95,6 +95,8 @@ export interface HeEvaluator {
    * ciphertext whose slots 0..F-1 hold Σ_i X[i,j]·d[i]; spends one level.
    */
   matvecTransposed(d: readonly CiphertextBytes[], X: Float64Array, rows: number, F: number): CiphertextBytes;
+  /** Slot-wise product with plaintext `values` (laid out like `encrypt`'s input); spends one level. */
+  multiplyPlain(chunks: readonly CiphertextBytes[], values: Float64Array): CiphertextBytes[];
   /** Slot-wise z² (relinearised and rescaled); spends one level. */
   square(chunks: readonly CiphertextBytes[]): CiphertextBytes[];
   /**

@@ -205,6 +205,26 @@ export class CkksEvaluator implements HeEvaluator {
     return this.matvecTransposed(used, new Float64Array(count).fill(1), count, 1);
   }
 
+  multiplyPlain(chunks: readonly CiphertextBytes[], values: Float64Array): CiphertextBytes[] {
+    checkValues('values', values);
+    const S = this.slotCount;
+    if (values.length > this.#loadAll(chunks).length * S) {
+      throw errors.optionInvalid('values', `${values.length} values do not fit ${chunks.length} ciphertext(s) of ${S} slots`);
+    }
+    const slots = new Float64Array(S);
+    return chunks.map((bytes, c) =>
+      scoped((scope) => {
+        const ct = this.#load(bytes, scope);
+        this.#requireLevels('multiplyPlain', ct, 1, scope);
+        slots.fill(0);
+        slots.set(values.subarray(c * S, (c + 1) * S));
+        if (!slots.some((v) => v !== 0)) return this.#save(this.#zeroAfterRescale(ct, scope));
+        this.#multiplyPlainRescale(ct, slots, this.#scale, scope);
+        return this.#save(ct);
+      }),
+    );
+  }
+
   square(chunks: readonly CiphertextBytes[]): CiphertextBytes[] {
     return this.#loadAll(chunks).map((bytes) =>
       scoped((scope) => {

@@ -134,6 +134,12 @@ export async function createMockEvaluator(bundle: PublicKeyBundle): Promise<HeEv
       }
       return matvec(chunks.slice(0, Math.ceil(count / S)), new Float64Array(count).fill(1), count, 1);
     },
+    multiplyPlain(chunks, values) {
+      checkFinite('values', values);
+      const x = load(chunks);
+      if (values.length > x.length * S) throw errors.optionInvalid('values', `${values.length} values do not fit ${x.length} ciphertext(s)`);
+      return x.map((slots, c) => toBytes(slots.map((v, i) => v * (values[c * S + i] ?? 0))));
+    },
     square(chunks) {
       return load(chunks).map((slots) => toBytes(slots.map((z) => z * z)));
     },

@@ -60,6 +60,8 @@ export interface LocalTrainingResult {
   readonly epochsRun: number;
   readonly lossCurve: readonly number[];
   readonly metrics: ScoreReport;
+  /** The training rows, as the label file spells their IDs. */
+  readonly trainIds: readonly string[];
   /** Validation rows: the label file's IDs, scores and labels. */
   readonly predictions: { readonly ids: readonly string[]; readonly scores: Float64Array; readonly labels: Uint8Array };
   readonly models: readonly ModelSlice[];
@@ -152,6 +154,7 @@ export async function runLocalTraining(options: LocalTrainingOptions): Promise<L
       epochsRun: label.epochsRun,
       lossCurve: label.lossCurve,
       metrics: label.metrics,
+      trainIds: Array.from(label.data.trainRows, (pos) => labelTable.ids[label.alignedRows[pos]!]!.trim()),
       predictions: {
         ids: Array.from(label.validation.rows, (pos) => labelTable.ids[label.alignedRows[pos]!]!.trim()),
         scores: label.validation.scores,

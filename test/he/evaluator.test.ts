@@ -62,6 +62,14 @@ describe.each(backends)('HE evaluator ($name)', (backend) => {
     expect(Math.abs(reveal(session, total, 1, BOUND)[0]! - expected)).toBeLessThanOrEqual(TOLERANCE);
   });
 
+  it('multiplies by a plaintext vector slot-wise in one level', () => {
+    const z = uniform(SLOTS + 10, 41).map((v) => v * 0.4);
+    const w = uniform(SLOTS + 10, 42);
+    const [first, second] = session.evaluator.multiplyPlain(session.evaluator.encrypt(z), w);
+    expect(maxAbsDiff(reveal(session, first!, SLOTS, BOUND), z.map((v, i) => v * w[i]!).subarray(0, SLOTS))).toBeLessThanOrEqual(TOLERANCE);
+    expect(maxAbsDiff(reveal(session, second!, 10, BOUND), z.map((v, i) => v * w[i]!).subarray(SLOTS))).toBeLessThanOrEqual(TOLERANCE);
+  });
+
   it('sums the first count slots across chunks', () => {
     const count = SLOTS + 77;
     const values = uniform(SLOTS + 500, 30).map((v) => v / count);

@@ -14,6 +14,7 @@ import { errors } from '../../errors.ts';
 import type { HeBackend, HeKeyOwner, HeParams } from '../../he/backend.ts';
 import type { Channel } from '../../transport/channel.ts';
 import { message } from '../../transport/messages.ts';
+import { abortingPeersOnFailure } from '../abort.ts';
 
 export interface ArbiterOptions {
   readonly backend: HeBackend;
@@ -27,6 +28,10 @@ export interface ArbiterReport {
 }
 
 export async function runArbiter(options: ArbiterOptions): Promise<ArbiterReport> {
+  return abortingPeersOnFailure(options.parties, () => arbiter(options));
+}
+
+async function arbiter(options: ArbiterOptions): Promise<ArbiterReport> {
   const { parties } = options;
   const requests = await Promise.all(parties.map((c) => c.receive('he.keyRequest')));
   const steps = [...new Set(requests.flatMap((r) => r.rotationSteps))].sort((a, b) => a - b);

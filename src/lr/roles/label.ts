@@ -175,8 +175,8 @@ async function train(
 
       // Taylor loss: log 2 − ½·mean(y′z) + ⅛·mean(z²), from [[a·z]] and [[z/√(8n)]].
       const linear = labels.map((v) => -(2 * v - 1) / (2 * a * n));
-      const lossCt = evaluator.add([evaluator.sumAllSlots(evaluator.square(lossCopy))], [evaluator.matvecTransposed(t, linear, n, 1)]);
-      const [lossValue] = await arbiter.reveal(lossCt[0]!, 1, LOSS_BOUND);
+      const lossTerms = evaluator.add(evaluator.square(lossCopy), evaluator.multiplyPlain(t, linear));
+      const [lossValue] = await arbiter.reveal(evaluator.sumAllSlots(lossTerms), 1, LOSS_BOUND);
       lossSum += (Math.LN2 + lossValue!) * n;
       rowsSeen += n;
       onProgress?.({ phase: 'batch', epoch, epochs: config.epochs, batch: b, batches: batches.length });

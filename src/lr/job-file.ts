@@ -1,0 +1,92 @@
+/**
+ * Job files: the form users keep in version control. YAML or JSON, paths relative to the
+ * file. FATE's role names are accepted as aliases (guest = label, host/hosts = features).
+ * Every problem names the file, the field (and for YAML syntax, line and column).
+ */
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { parseDocument } from 'yaml';
+import { errors } from '../errors.ts';
+import { TRAINING_DEFAULTS, type TrainingConfig } from './config.ts';
+import type { LocalTrainingOptions } from './local.ts';
+
+export interface TrainingJob {
+  readonly training: LocalTrainingOptions;
+  /** Output folder, resolved against the job file; undefined when the file names none. */
+  readonly out: string | undefined;
+}
+
+type Json = Record<string, unknown>;
+
+const TRAINING_FIELDS = new Set<keyof TrainingConfig>(
+  Object.keys(TRAINING_DEFAULTS).filter((k) => k !== 'he' && k !== 'threads') as (keyof TrainingConfig)[],
+);
+
+export async function loadTrainingJob(file: string): Promise<TrainingJob> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    throw errors.fileUnreadable(file, (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message);
+  }
+  const doc = parseDocument(text, { prettyErrors: true });
+  const problem = doc.errors[0];
+  if (problem) {
+    const pos = problem.linePos?.[0];
+    throw errors.jobSyntax({ file, line: pos?.line, column: pos?.col }, `not valid YAML or JSON: ${problem.message.split('\n')[0]}`);
+  }
+  const root = doc.toJS() as unknown;
+  if (!isObject(root)) throw errors.jobInvalid(file, '(top level)', 'must be a mapping with label, features and training');
+  const base = dirname(resolve(file));
+  const field = (path: string, why: string) => errors.jobInvalid(file, path, why);
+  const known = new Set(['job', 'label', 'guest', 'features', 'host', 'hosts', 'training', 'out']);
+  for (const key of Object.keys(root)) if (!known.has(key)) throw field(key, `unknown field (expected one of: ${[...known].join(', ')})`);
+
+  const labelSpec = root.label ?? root.guest;
+  if (!isObject(labelSpec)) throw field('label', 'must describe the label party (file, id, label)');
+  const label = {
+    ...table(labelSpec, 'label', base, field),
+    labelColumn: str(labelSpec.label ?? labelSpec.y, 'label.label', field),
+  };
+  const featureSpecs = root.features ?? root.hosts ?? (root.host === undefined ? undefined : [root.host]);
+  if (!Array.isArray(featureSpecs) || featureSpecs.length === 0) throw field('features', 'must list at least one feature party');
+  const features = featureSpecs.map((spec, k) => {
+    if (!isObject(spec)) throw field(`features[${k}]`, 'must describe a feature party (file, id)');
+    return table(spec, `features[${k}]`, base, field);
+  });
+
+  const trainingSpec = root.training ?? {};
+  if (!isObject(trainingSpec)) throw field('training', 'must be a mapping of training parameters');
+  for (const key of Object.keys(trainingSpec)) {
+    if (!TRAINING_FIELDS.has(key as keyof TrainingConfig)) throw field(`training.${key}`, `unknown parameter (expected one of: ${[...TRAINING_FIELDS].join(', ')})`);
+  }
+  const config: Partial<TrainingConfig> = { ...(trainingSpec as Partial<TrainingConfig>) };
+  if (root.job !== undefined) (config as { jobId?: string }).jobId = str(root.job, 'job', field);
+  const out = root.out === undefined ? undefined : resolve(base, str(root.out, 'out', field));
+  return { training: { label, features, config }, out };
+}
+
+function table(spec: Json, path: string, base: string, field: (path: string, why: string) => Error) {
+  for (const key of Object.keys(spec)) {
+    if (!['name', 'file', 'id', 'label', 'y', 'features'].includes(key)) throw field(`${path}.${key}`, 'unknown field (expected name, file, id, features, and label for the label party)');
+  }
+  const features = spec.features;
+  if (features !== undefined && !(Array.isArray(features) && features.every((f) => typeof f === 'string'))) {
+    throw field(`${path}.features`, 'must be a list of column names');
+  }
+  return {
+    ...(spec.name === undefined ? {} : { name: str(spec.name, `${path}.name`, field) }),
+    file: resolve(base, str(spec.file, `${path}.file`, field)),
+    idColumn: str(spec.id, `${path}.id`, field),
+    ...(features === undefined ? {} : { features: features as string[] }),
+  };
+}
+
+function str(value: unknown, path: string, field: (path: string, why: string) => Error): string {
+  if (typeof value !== 'string' || value === '') throw field(path, 'must be a non-empty string');
+  return value;
+}
+
+function isObject(v: unknown): v is Json {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}

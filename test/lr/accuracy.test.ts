@@ -1,0 +1,40 @@
+/**
+ * Encrypted training reaches the plaintext ceiling: validation AUC within 0.005 of a
+ * centralised plaintext logistic regression trained on the same rows (FATE's benchmark
+ * data, CKKS for real). These are the slowest tests of the suite (~1 min together).
+ */
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runLocalTraining, type LocalTrainingResult } from '../../src/lr/local.ts';
+import type { TrainingConfig } from '../../src/lr/config.ts';
+import { ceilingAuc } from '../helpers/fate-ceiling.ts';
+import { FATE_DATA_DIR } from '../helpers/plaintext-lr.ts';
+
+function fate(dataset: 'default_credit' | 'breast', config: Partial<TrainingConfig>): Promise<LocalTrainingResult> {
+  return runLocalTraining({
+    label: { file: join(FATE_DATA_DIR, `${dataset}_hetero_guest.csv`), idColumn: 'id', labelColumn: 'y' },
+    features: [{ file: join(FATE_DATA_DIR, `${dataset}_hetero_host.csv`), idColumn: 'id' }],
+    config,
+  });
+}
+
+describe('encrypted training accuracy (CKKS)', () => {
+  it('default_credit: validation AUC within 0.005 of the plaintext ceiling on the same rows', async () => {
+    const r = await fate('default_credit', { seed: 'accuracy-test' });
+    const ceiling = ceilingAuc('default_credit', r.trainIds, r.predictions.ids);
+    expect(r.alignedRows).toBe(30000);
+    expect(ceiling).toBeGreaterThan(0.7);
+    expect(r.metrics.auc).toBeGreaterThan(ceiling - 0.005);
+  });
+
+  it('breast: validation AUC within 0.005 of the ceiling, and the same scores as the plaintext mock', async () => {
+    const config = { seed: 'accuracy-test', batchSize: 128, epochs: 20 };
+    const [encrypted, mock] = await Promise.all([fate('breast', config), fate('breast', { ...config, he: 'mock' })]);
+    const ceiling = ceilingAuc('breast', encrypted.trainIds, encrypted.predictions.ids);
+    expect(encrypted.metrics.auc).toBeGreaterThan(ceiling - 0.005);
+    // CKKS noise and masked rounding (2^-12) move scores by far less than a ranking step.
+    expect(mock.predictions.ids).toEqual(encrypted.predictions.ids);
+    const drift = Math.max(...encrypted.predictions.scores.map((s, i) => Math.abs(s - mock.predictions.scores[i]!)));
+    expect(drift).toBeLessThan(0.01);
+  });
+});

@@ -1,0 +1,96 @@
+/**
+ * The training protocol as a specification, on the plaintext mock backend (fast; it
+ * follows every step of the real protocol, and accuracy.test.ts checks CKKS agrees).
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runLocalTraining, type LocalTrainingOptions } from '../../src/lr/local.ts';
+import { FATE_DATA_DIR } from '../helpers/plaintext-lr.ts';
+
+const SME = resolve(import.meta.dirname, '../../examples/sme-credit');
+const dir = mkdtempSync(join(tmpdir(), 'jinqiao-train-'));
+
+function smeJob(extra: Partial<LocalTrainingOptions['config']> = {}): LocalTrainingOptions {
+  return {
+    label: { file: join(SME, 'bank.csv'), idColumn: 'uscc', labelColumn: 'defaulted', name: 'bank' },
+    features: [
+      { file: join(SME, 'tax_bureau.csv'), idColumn: 'uscc', name: 'tax' },
+      { file: join(SME, 'social_insurance.csv'), idColumn: 'uscc', name: 'social' },
+      { file: join(SME, 'utilities.csv'), idColumn: 'uscc', name: 'utilities' },
+    ],
+    config: { he: 'mock', batchSize: 1024, epochs: 6, seed: 'spec', ...extra },
+  };
+}
+
+describe('vertical logistic regression (protocol, mock HE)', () => {
+  it('trains one model across a bank and three agencies, each keeping its own slice', async () => {
+    const r = await runLocalTraining(smeJob());
+    expect(r.parties.map((p) => p.name)).toEqual(['bank', 'tax', 'social', 'utilities']);
+    // bank ∩ tax ∩ social ∩ utilities, as generated: 6,000 − 300 (tax) − 570 (social).
+    expect(r.alignedRows).toBe(5130);
+    expect(r.trainRows + r.validationRows).toBe(5130);
+    expect(r.metrics.auc).toBeGreaterThan(0.78);
+    const slices = new Map(r.models.map((m) => [m.party, m]));
+    expect(slices.get('bank')!.featureNames).toEqual(['loan_amount_wan', 'years_as_customer', 'overdue_count_12m']);
+    expect(slices.get('bank')!.intercept).not.toBeNull();
+    expect(slices.get('tax')!.featureNames).toEqual(['vat_paid_wan', 'tax_credit_grade', 'late_filings_24m']);
+    expect(slices.get('tax')!.intercept).toBeNull();
+    // Agencies' evidence matters: a worse tax grade lowers the default score.
+    expect(slices.get('tax')!.weights[1]!).toBeLessThan(0);
+  });
+
+  it('gives the same result for the same seed, and a different split for another seed', async () => {
+    const [a, b, c] = await Promise.all([runLocalTraining(smeJob()), runLocalTraining(smeJob()), runLocalTraining(smeJob({ seed: 'other' }))]);
+    expect(b.predictions.ids).toEqual(a.predictions.ids);
+    expect(Math.abs(b.metrics.auc - a.metrics.auc)).toBeLessThan(0.002);
+    expect(c.predictions.ids).not.toEqual(a.predictions.ids);
+  });
+
+  it('records a falling loss curve, one value per epoch', async () => {
+    const r = await runLocalTraining(smeJob());
+    expect(r.lossCurve).toHaveLength(6);
+    expect(r.lossCurve[5]!).toBeLessThan(r.lossCurve[0]!);
+    expect(r.lossCurve.every((l) => l > 0 && l < 1)).toBe(true);
+  });
+
+  it('stops early when the encrypted loss stops falling', async () => {
+    const r = await runLocalTraining(smeJob({ epochs: 60, learningRate: 0.2, earlyStopping: { patience: 2, minDelta: 0.001 } }));
+    expect(r.epochsRun).toBeLessThan(60);
+    expect(r.lossCurve).toHaveLength(r.epochsRun);
+  });
+
+  it('supports plain SGD and RMSprop, and the cubic sigmoid', async () => {
+    for (const config of [{ optimiser: 'sgd', learningRate: 0.5 }, { optimiser: 'rmsprop' }, { sigmoid: 'poly3' }] as const) {
+      const r = await runLocalTraining(smeJob(config));
+      expect(r.metrics.auc, JSON.stringify(config)).toBeGreaterThan(0.75);
+    }
+  });
+
+  it('refuses a batch too small to hide the residuals from a party with many features', async () => {
+    const job = smeJob({ batchSize: 8 });
+    await expect(runLocalTraining(job)).rejects.toMatchObject({ code: 'E_TOO_FEW_ROWS', message: expect.stringMatching(/below 4 × 4/) });
+  });
+
+  it('refuses a batch larger than the training rows', async () => {
+    await expect(runLocalTraining(smeJob({ batchSize: 100_000 }))).rejects.toMatchObject({ code: 'E_TOO_FEW_ROWS' });
+  });
+
+  it('fails with a clear error when the parties share no enterprise', async () => {
+    const other = join(dir, 'nobody.csv');
+    writeFileSync(other, 'uscc,x\n91110108000000001X,1\n');
+    const job = smeJob();
+    await expect(runLocalTraining({ ...job, features: [{ file: other, idColumn: 'uscc' }] })).rejects.toMatchObject({ code: 'E_INTERSECTION_EMPTY' });
+  });
+
+  it('reads FATE data (integer IDs) without any flag', async () => {
+    const r = await runLocalTraining({
+      label: { file: join(FATE_DATA_DIR, 'breast_hetero_guest.csv'), idColumn: 'id', labelColumn: 'y' },
+      features: [{ file: join(FATE_DATA_DIR, 'breast_hetero_host.csv'), idColumn: 'id' }],
+      config: { he: 'mock', batchSize: 128, epochs: 5 },
+    });
+    expect(r.idType).toBe('plain');
+    expect(r.alignedRows).toBe(569);
+  });
+});
