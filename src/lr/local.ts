@@ -73,13 +73,39 @@ export interface LocalTrainingResult {
 export async function runLocalTraining(options: LocalTrainingOptions): Promise<LocalTrainingResult> {
   const started = performance.now();
   if (options.features.length === 0) throw errors.optionInvalid('--features', 'at least one feature party is needed');
-  const config = resolveTrainingConfig({ ...options.config, jobId: options.config?.jobId ?? randomUUID() });
-  const labelName = options.label.name ?? 'label';
-  const featureNames = uniqueNames(options.features);
   const [labelTable, ...featureTables] = await Promise.all([
     loadFeatureTable(options.label.file, { idColumn: options.label.idColumn, labelColumn: options.label.labelColumn, features: options.label.features }),
     ...options.features.map((f) => loadFeatureTable(f.file, { idColumn: f.idColumn, features: f.features })),
   ]);
+  return trainOnTables({
+    label: { table: labelTable, name: options.label.name },
+    features: featureTables.map((table, k) => ({ table, name: options.features[k]!.name })),
+    config: options.config,
+    onProgress: options.onProgress,
+    tap: options.tap,
+    started,
+  });
+}
+
+export interface TablesTrainingOptions {
+  readonly label: { readonly table: FeatureTable; readonly name?: string };
+  readonly features: readonly { readonly table: FeatureTable; readonly name?: string }[];
+  readonly config?: Partial<TrainingConfig>;
+  readonly onProgress?: ProgressListener;
+  readonly tap?: FrameTap;
+  /** When the job started (performance.now()), if loading came first. */
+  readonly started?: number;
+}
+
+/** The same job on tables already in memory (integrators reading from their own stores; benchmarks). */
+export async function trainOnTables(options: TablesTrainingOptions): Promise<LocalTrainingResult> {
+  const started = options.started ?? performance.now();
+  if (options.features.length === 0) throw errors.optionInvalid('features', 'at least one feature party is needed');
+  const config = resolveTrainingConfig({ ...options.config, jobId: options.config?.jobId ?? randomUUID() });
+  const labelName = options.label.name ?? 'label';
+  const featureNames = uniqueNames(options.features.map((f) => ({ name: f.name, file: f.table.file })));
+  const labelTable = options.label.table;
+  const featureTables = options.features.map((f) => f.table);
   const idType = agreeOnIdType(config.idType, [labelTable, ...featureTables]);
   const heBackend: HeBackend = config.he === 'mock' ? mockBackend : ckksBackend;
   const params = heParamsFor(config);
