@@ -8,3 +8,4 @@ export { runLocalPsi, type LocalPsiOptions, type LocalPsiResult } from './psi/in
 export { normaliseId, isValidUscc, detectIdType, type IdType } from './ids/index.ts';
 export type { Channel } from './transport/channel.ts';
 export { memoryChannelPair, type FrameTap } from './transport/memory.ts';
+export { runLocalTraining, trainOnTables, type LocalTrainingOptions, type LocalTrainingResult } from './lr/index.ts';
