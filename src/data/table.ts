@@ -7,6 +7,7 @@
  * missing values, imputed later by the party's own scaler.
  */
 import { errors } from '../errors.ts';
+import { detectIdType, type IdType, type IdTypeOption } from '../ids/normalise.ts';
 import { columnIndex, openCsv } from './csv.ts';
 
 export interface FeatureTable {
@@ -101,4 +102,15 @@ export function selectRows(table: FeatureTable, rows: Uint32Array): Float64Array
   const out = new Float64Array(rows.length * width);
   for (let i = 0; i < rows.length; i++) out.set(table.values.subarray(rows[i]! * width, (rows[i]! + 1) * width), i * width);
   return out;
+}
+
+/** Every party must read IDs the same way, or nothing would match. */
+export function agreeOnIdType(option: IdTypeOption, tables: readonly FeatureTable[]): IdType {
+  if (option === 'uscc' || option === 'plain') return option;
+  const types = tables.map((t) => detectIdType(t.ids.slice(0, 1000)));
+  if (types.some((t) => t !== types[0])) {
+    const described = tables.map((t, i) => `${t.file}: ${types[i]}`).join(', ');
+    throw errors.optionInvalid('--id-type', `the parties' ID columns differ (${described})`, 'pass --id-type uscc or --id-type plain so that every party normalises IDs the same way');
+  }
+  return types[0]!;
 }

@@ -8,12 +8,12 @@
 import { randomUUID } from 'node:crypto';
 import { basename, extname } from 'node:path';
 import { errors } from '../errors.ts';
-import { loadFeatureTable, type FeatureTable } from '../data/table.ts';
+import { agreeOnIdType, loadFeatureTable, type FeatureTable } from '../data/table.ts';
 import { ckksBackend } from '../he/ckks.ts';
 import { mockBackend } from '../he/mock.ts';
 import type { HeBackend, PublicKeyBundle } from '../he/backend.ts';
 import { createParallelEvaluator, type ParallelEvaluator } from '../he/pool.ts';
-import { detectIdType, type IdType, type IdTypeOption } from '../ids/normalise.ts';
+import type { IdType } from '../ids/normalise.ts';
 import { poolExecutor, inlineExecutor } from '../psi/executor.ts';
 import { settleParties } from '../psi/local.ts';
 import { memoryChannelPair, type FrameTap, type MemoryChannel } from '../transport/memory.ts';
@@ -205,17 +205,6 @@ function uniqueNames(features: readonly { name?: string; file: string }[]): stri
     seen.set(n, count);
     return count === 1 ? n : `${n}-${count}`;
   });
-}
-
-/** Every party must read IDs the same way, or nothing would match. */
-function agreeOnIdType(option: IdTypeOption, tables: readonly FeatureTable[]): IdType {
-  if (option === 'uscc' || option === 'plain') return option;
-  const types = tables.map((t) => detectIdType(t.ids.slice(0, 1000)));
-  if (types.some((t) => t !== types[0])) {
-    const described = tables.map((t, i) => `${t.file}: ${types[i]}`).join(', ');
-    throw errors.optionInvalid('--id-type', `the parties' ID columns differ (${described})`, 'pass --id-type uscc or --id-type plain so that every party normalises IDs the same way');
-  }
-  return types[0]!;
 }
 
 /** One worker pool for Xᵀ[[d]] shared by the parties of an in-process job (they hold the same public keys). */

@@ -51,6 +51,19 @@ export const MESSAGE_SCHEMAS = {
   'he.decrypted': { version: 1, fields: { request: 'uint', values: 'bytes' } },
   /** (Party → arbiter) No more decryptions for this job. */
   'he.done': { version: 1, fields: {} },
+  /** (Bank → agency) Opens a scoring session for the model of job `modelJobId`. */
+  'score.hello': { version: 1, fields: { modelJobId: 'string', session: 'string' } },
+  /** (Agency → bank) Its model slice belongs to that job. */
+  'score.ready': { version: 1, fields: { modelJobId: 'string' } },
+  /** (Bank → agency) A scoring request follows (a PSI on the query set, then a layout), or the session ends. */
+  'score.request': { version: 1, fields: { request: 'uint', close: 'bool', monitor: 'bool' } },
+  /**
+   * (Bank → agency) For each query slot in the bank's order, the position in the pair's
+   * canonical PSI list (Uint32 LE), or 0xFFFFFFFF where the agency does not hold the enterprise.
+   */
+  'score.layout': { version: 1, fields: { positions: 'bytes' } },
+  /** (Agency → bank) Population stability index of its own partial scores against its last run. */
+  'monitor.drift': { version: 1, fields: { psiIndex: 'number', hasPrevious: 'bool' } },
   /** A party gives up; the peer fails the job with this reason. */
   'job.abort': { version: 1, fields: { reason: 'string' } },
 } as const satisfies Record<string, { version: number; fields: Record<string, FieldType> }>;

@@ -1,0 +1,104 @@
+/**
+ * (Features) An agency's side of joint scoring: for each request it runs a PSI with the bank
+ * on the query set, computes its partial scores for the enterprises it holds from its
+ * current records, and sends them encrypted under the arbiter's key, laid out in the bank's
+ * query order (0, the training mean, where it holds no record).
+ *
+ * What the agency learns per request: how many enterprises the query set holds and which of
+ * its own records are among them — real queries and decoys alike, so with d decoys per query
+ * it cannot tell the real one among d + 1 (and with d = 0 it learns the queried enterprises
+ * it holds). It never sees an ID it does not hold, the bank's scores or other agencies' parts.
+ */
+import { errors } from '../errors.ts';
+import type { FeatureTable } from '../data/table.ts';
+import type { HeBackend } from '../he/backend.ts';
+import type { IdType } from '../ids/normalise.ts';
+import { abortingPeersOnFailure } from '../lr/abort.ts';
+import { ArbiterClient } from '../lr/arbiter-client.ts';
+import type { ModelSlice } from '../lr/model.ts';
+import { runPsiParty } from '../psi/ecdh.ts';
+import type { PsiExecutor } from '../psi/executor.ts';
+import type { BackendName } from '../psi/group.ts';
+import { idBatchesFromTable } from '../psi/source.ts';
+import type { Channel } from '../transport/channel.ts';
+import { message } from '../transport/messages.ts';
+import { partialScores } from './apply.ts';
+import { populationStabilityIndex } from './drift.ts';
+
+export const ABSENT = 0xffffffff;
+
+export interface AgencyScoringOptions {
+  readonly name: string;
+  readonly slice: ModelSlice;
+  readonly table: FeatureTable;
+  readonly bank: Channel;
+  readonly arbiter: Channel;
+  readonly heBackend: HeBackend;
+  readonly psiExecutor: PsiExecutor;
+  readonly idType: IdType;
+  readonly psiBackend: BackendName;
+  /** The agency's own partial scores of its last monitoring run, for its drift index. */
+  readonly previousMonitoring?: Float64Array;
+}
+
+export interface AgencyScoringReport {
+  readonly requests: number;
+  readonly rowsScored: number;
+  /** Partial scores of the latest monitoring run (kept locally for the next drift index). */
+  readonly monitoring: Float64Array | undefined;
+}
+
+export async function serveScoring(options: AgencyScoringOptions): Promise<AgencyScoringReport> {
+  return abortingPeersOnFailure([options.bank, options.arbiter], () => agency(options));
+}
+
+async function agency(options: AgencyScoringOptions): Promise<AgencyScoringReport> {
+  const { bank, slice, table, name } = options;
+  const hello = await bank.receive('score.hello');
+  if (hello.modelJobId !== slice.jobId) {
+    throw errors.modelInvalid(`model slice of ${name}`, `belongs to job ${slice.jobId}, but the bank scores with the model of job ${hello.modelJobId}`);
+  }
+  await bank.send(message('score.ready', { modelJobId: slice.jobId }));
+  const arbiter = new ArbiterClient(options.arbiter);
+  const evaluator = await options.heBackend.createEvaluator(await arbiter.requestKeys([]));
+  arbiter.use(evaluator);
+  let requests = 0;
+  let rowsScored = 0;
+  let monitoring: Float64Array | undefined;
+  try {
+    for (;;) {
+      const request = await bank.receive('score.request');
+      if (request.close) break;
+      requests++;
+      const source = idBatchesFromTable(table, options.idType);
+      const psi = await runPsiParty(
+        { channel: bank, jobId: `${hello.session}/score/${request.request}/${name}`, backend: options.psiBackend, idType: options.idType, reveal: 'both', side: 'right', executor: options.psiExecutor },
+        source.batches,
+      );
+      const held = psi.rows!;
+      const { positions } = await bank.receive('score.layout');
+      if (positions.byteLength % 4 !== 0) throw errors.protocol('score.layout is not a list of 32-bit positions');
+      const view = new DataView(positions.buffer, positions.byteOffset, positions.byteLength);
+      const slots = positions.byteLength / 4;
+      const scores = partialScores(slice, table, held);
+      const laidOut = new Float64Array(slots);
+      for (let i = 0; i < slots; i++) {
+        const p = view.getUint32(i * 4, true);
+        if (p === ABSENT) continue;
+        if (p >= held.length) throw errors.protocol(`score.layout: position ${p} is outside the ${held.length} shared rows`);
+        laidOut[i] = scores[p]!;
+      }
+      rowsScored += held.length;
+      await bank.send(message('eval.forward', { scores: evaluator.encrypt(laidOut) }));
+      if (request.monitor) {
+        const previous = monitoring ?? options.previousMonitoring;
+        await bank.send(message('monitor.drift', { psiIndex: previous ? populationStabilityIndex(previous, scores) : 0, hasPrevious: previous !== undefined }));
+        monitoring = scores;
+      }
+    }
+    await arbiter.done();
+    return { requests, rowsScored, monitoring };
+  } finally {
+    evaluator.dispose();
+  }
+}

@@ -1,0 +1,100 @@
+/**
+ * Joint scoring as a specification (mock HE for speed; the protocol steps are the real
+ * ones): the bank gets the same probabilities the parties' model slices give in the
+ * clear, flags agencies that hold no record, and agencies never see IDs they do not hold.
+ */
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { loadFeatureTable } from '../../src/data/table.ts';
+import { runLocalTraining } from '../../src/lr/local.ts';
+import { writeTrainingOutputs } from '../../src/lr/output.ts';
+import { sigmoid } from '../../src/lr/sigmoid.ts';
+import { partialScores } from '../../src/score/apply.ts';
+import { populationStabilityIndex } from '../../src/score/drift.ts';
+import { openLocalScoringSession, type LocalScoringOptions } from '../../src/score/local.ts';
+import { uscc } from '../helpers/ids.ts';
+
+const SME = resolve(import.meta.dirname, '../../examples/sme-credit');
+const modelDir = join(mkdtempSync(join(tmpdir(), 'jinqiao-score-')), 'model');
+const agencies = [
+  { file: join(SME, 'tax_bureau.csv'), idColumn: 'uscc', name: 'tax' },
+  { file: join(SME, 'social_insurance.csv'), idColumn: 'uscc', name: 'social' },
+];
+const session = (extra: Partial<LocalScoringOptions> = {}) =>
+  openLocalScoringSession({ modelDir, bank: { file: join(SME, 'bank.csv'), idColumn: 'uscc', name: 'bank' }, agencies, he: 'mock', ...extra });
+
+beforeAll(async () => {
+  const r = await runLocalTraining({
+    label: { file: join(SME, 'bank.csv'), idColumn: 'uscc', labelColumn: 'defaulted', name: 'bank' },
+    features: agencies,
+    config: { he: 'mock', batchSize: 1024, epochs: 3, jobId: 'score-spec' },
+  });
+  await writeTrainingOutputs(modelDir, r);
+});
+
+describe('joint scoring', () => {
+  it("gives the probability the parties' slices give in the clear, and flags fallbacks", async () => {
+    const s = await session();
+    // 9111…: bank rows 0 and 200; row 0 is unknown to the tax bureau (it holds rows 300+).
+    const bank = await loadFeatureTable(join(SME, 'bank.csv'), { idColumn: 'uscc', labelColumn: 'defaulted' });
+    const ids = [bank.ids[0]!, bank.ids[400]!];
+    const scores = await s.score(ids);
+    await s.close();
+    const slices = ['bank', 'tax', 'social'].map((p) => JSON.parse(readFileSync(join(modelDir, `model-${p === 'bank' ? 'bank' : p}.json`), 'utf8')));
+    const tax = await loadFeatureTable(agencies[0]!.file, { idColumn: 'uscc' });
+    const social = await loadFeatureTable(agencies[1]!.file, { idColumn: 'uscc' });
+    const rowIn = (table: typeof tax, id: string) => table.ids.indexOf(id);
+    for (const [k, id] of ids.entries()) {
+      let z = partialScores(slices[0], bank, Uint32Array.of(rowIn(bank, id)))[0]!;
+      if (rowIn(tax, id) >= 0) z += partialScores(slices[1], tax, Uint32Array.of(rowIn(tax, id)))[0]!;
+      if (rowIn(social, id) >= 0) z += partialScores(slices[2], social, Uint32Array.of(rowIn(social, id)))[0]!;
+      expect(scores[k]!.probability).toBeCloseTo(sigmoid(z), 3);
+    }
+    expect(scores[0]!.fallbacks).toEqual(['tax']);
+    expect(scores[1]!.fallbacks).toEqual([]);
+  });
+
+  it('hides the real query among decoys and still answers it', async () => {
+    const s = await session();
+    const bank = await loadFeatureTable(join(SME, 'bank.csv'), { idColumn: 'uscc' });
+    const [plain] = await s.score([bank.ids[500]!]);
+    const [hidden] = await s.score([bank.ids[500]!], { decoys: 9 });
+    await s.close();
+    expect(hidden!.probability).toBeCloseTo(plain!.probability, 3);
+  });
+
+  it('rescores the loan book and reports each agency’s drift from its last run', async () => {
+    const s = await session();
+    const first = await s.monitor();
+    const second = await s.monitor();
+    const reports = await s.close();
+    expect(first.scores).toHaveLength(6000);
+    expect([...first.agencyDrift.values()]).toEqual([undefined, undefined]);
+    expect([...second.agencyDrift.values()]).toEqual([0, 0]);
+    expect(reports.get('tax')!.requests).toBe(2);
+  });
+
+  it('refuses IDs of the wrong format, unknown to the bank, and a slice of another job', async () => {
+    const s = await session();
+    await expect(s.score(['91350100M000100Y44'])).rejects.toMatchObject({ code: 'E_OPTION_INVALID', message: expect.stringMatching(/check character/) });
+    await expect(openLocalScoringSession({ modelDir: join(modelDir, 'nope'), bank: { file: join(SME, 'bank.csv'), idColumn: 'uscc' }, agencies, he: 'mock' })).rejects.toMatchObject({ code: 'E_MODEL_INVALID' });
+    const mixed = join(mkdtempSync(join(tmpdir(), 'jinqiao-mixed-')), 'model');
+    cpSync(modelDir, mixed, { recursive: true });
+    const tax = JSON.parse(readFileSync(join(mixed, 'model-tax.json'), 'utf8'));
+    writeFileSync(join(mixed, 'model-tax.json'), JSON.stringify({ ...tax, jobId: 'another-job' }));
+    await expect(session({ modelDir: mixed })).rejects.toMatchObject({ code: 'E_MODEL_INVALID', message: expect.stringMatching(/another-job/) });
+    await expect(s.score([uscc(123)])).rejects.toMatchObject({ code: 'E_OPTION_INVALID', message: expect.stringMatching(/has no row/) });
+    // Refused requests leave the session usable.
+    const bank = await loadFeatureTable(join(SME, 'bank.csv'), { idColumn: 'uscc' });
+    expect(await s.score([bank.ids[7]!])).toHaveLength(1);
+    await s.close();
+  });
+
+  it('computes the population stability index credit teams use', () => {
+    const base = Float64Array.from({ length: 1000 }, (_, i) => i / 1000);
+    expect(populationStabilityIndex(base, base)).toBe(0);
+    expect(populationStabilityIndex(base, base.map((v) => v * 0.5))).toBeGreaterThan(0.25);
+  });
+});
