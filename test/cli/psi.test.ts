@@ -65,7 +65,7 @@ describe('jinqiao psi (CLI contract)', () => {
   });
 
   it('has --help on every command', () => {
-    for (const args of [['--help'], ['psi', '--help']]) {
+    for (const args of [['--help'], ['psi', '--help'], ['train', '--help'], ['run', '--help']]) {
       const r = jinqiao(args);
       expect(r.code).toBe(0);
       expect(r.stdout).toMatch(/Usage: jinqiao/);
