@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { psiCommand } from './psi.ts';
 import { runJobCommand, trainCommand } from './train.ts';
+import { monitorCommand, scoreCommand } from './score.ts';
 
 export function buildCli(): Command {
   const program = new Command('jinqiao')
@@ -12,7 +13,7 @@ export function buildCli(): Command {
       // Usage errors (unknown option, missing argument) are bad input: exit 2, no stack.
       process.exit(err.exitCode === 0 ? 0 : 2);
     });
-  for (const command of [psiCommand(), trainCommand(), runJobCommand()]) {
+  for (const command of [psiCommand(), trainCommand(), runJobCommand(), scoreCommand(), monitorCommand()]) {
     program.addCommand(command.exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2)));
   }
   return program;

@@ -16,3 +16,14 @@ export function parsePositiveNumber(option: string, value: string): number {
   if (!Number.isFinite(n) || n <= 0) throw errors.optionInvalid(option, `"${value}" is not a positive number`);
   return n;
 }
+
+/** `name=path` or `path` (the party is then named after the file, as in training). */
+export function parsePartyFile(spec: string): { name?: string; file: string } {
+  const eq = spec.indexOf('=');
+  if (eq > 0 && !spec.slice(0, eq).includes('/')) return { name: spec.slice(0, eq), file: spec.slice(eq + 1) };
+  return { file: spec };
+}
+
+export function partyName(spec: { name?: string; file: string }): string {
+  return spec.name ?? spec.file.replace(/^.*[\\/]/, '').replace(/\.[^.]*$/, '');
+}

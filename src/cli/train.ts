@@ -5,7 +5,7 @@ import { loadTrainingJob } from '../lr/job-file.ts';
 import { runLocalTraining, type LocalTrainingOptions, type LocalTrainingResult } from '../lr/local.ts';
 import { writeTrainingOutputs } from '../lr/output.ts';
 import type { TrainingConfig } from '../lr/config.ts';
-import { parseNonNegativeInt, parsePositiveNumber, parseThreads } from './options.ts';
+import { parseNonNegativeInt, parsePartyFile, parsePositiveNumber, parseThreads } from './options.ts';
 import { progressPrinter } from './progress.ts';
 import { runCommand } from './run-command.ts';
 
@@ -35,7 +35,7 @@ export function trainCommand(): Command {
     .description('train a logistic regression jointly: the bank (label) and agencies (features) under CKKS, the platform as arbiter, all in one process')
     .requiredOption('--label <bank.csv>', "the label party's table (IDs, the 0/1 outcome and its own features)")
     .requiredOption('--label-column <name>', 'the 0/1 outcome column of the label table')
-    .requiredOption('--features <agency.csv>', "a feature party's table; repeat for several agencies", (v: string, prev: string[] = []) => [...prev, v])
+    .requiredOption('--features <[name=]agency.csv>', "a feature party's table; repeat for several agencies (named after the file unless name= is given)", (v: string, prev: string[] = []) => [...prev, v])
     .requiredOption('--id <column>', 'the ID column, the same name in every table')
     .requiredOption('--out <dir>', 'folder for predictions.csv, metrics.json, manifest.json and one model file per party')
     .option('--epochs <n>', 'passes over the training rows (default 10)')
@@ -69,7 +69,7 @@ export function trainCommand(): Command {
         await trainAndReport(
           {
             label: { file: opts.label, idColumn: opts.id, labelColumn: opts.labelColumn },
-            features: opts.features.map((file) => ({ file, idColumn: opts.id })),
+            features: opts.features.map((spec) => ({ ...parsePartyFile(spec), idColumn: opts.id })),
             config,
           },
           opts.out,

@@ -1,0 +1,140 @@
+/** `jinqiao score` and `jinqiao monitor`: using a trained split model, every party in one process. */
+import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Command, Option } from 'commander';
+import { errors } from '../errors.ts';
+import { writeAtomically } from '../data/write.ts';
+import type { IdTypeOption } from '../ids/normalise.ts';
+import { openLocalScoringSession, type LocalScoringOptions } from '../score/local.ts';
+import { compareRuns, loadRuns, saveRun } from '../score/monitoring.ts';
+import { loadModelSlice, type ModelSlice } from '../lr/model.ts';
+import { parseNonNegativeInt, parsePartyFile, parsePositiveNumber, parseThreads, partyName } from './options.ts';
+import { runCommand } from './run-command.ts';
+
+interface Common {
+  model: string;
+  label: string;
+  features: string[];
+  id: string;
+  idType?: IdTypeOption;
+  threads?: string;
+  json?: boolean;
+}
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+function withParties(command: Command): Command {
+  return command
+    .requiredOption('--model <dir>', 'the output folder of the training job (its model-<party>.json slices)')
+    .requiredOption('--label <bank.csv>', "the bank's current records (a row for every enterprise to score)")
+    .requiredOption('--features <[name=]agency.csv>', "an agency's current records; repeat per agency; name as in training (default: the file's base name)", collect)
+    .requiredOption('--id <column>', 'the ID column, the same name in every table')
+    .addOption(new Option('--id-type <type>', 'how to read IDs (default: decided from the data)').choices(['auto', 'uscc', 'plain']))
+    .option('--threads <n>', 'worker threads (default: all cores)')
+    .option('--json', 'print one JSON object on stdout');
+}
+
+function sessionOptions(opts: Common): Omit<LocalScoringOptions, 'bank'> {
+  return {
+    modelDir: opts.model,
+    agencies: opts.features.map((spec) => ({ ...parsePartyFile(spec), idColumn: opts.id })),
+    idType: opts.idType,
+    threads: parseThreads(opts.threads),
+  };
+}
+
+/** The label party's slice, so that the bank's table is matched to it by name. */
+async function labelSlice(modelDir: string): Promise<ModelSlice> {
+  for (const f of (await readdir(modelDir).catch(() => [])).filter((f) => /^model-.*\.json$/.test(f))) {
+    const slice = await loadModelSlice(join(modelDir, f));
+    if (slice.role === 'label') return slice;
+  }
+  throw errors.modelInvalid(modelDir, 'holds no model slice of a label party (model-*.json with role "label"); train first');
+}
+
+export function scoreCommand(): Command {
+  return withParties(new Command('score').description('joint scoring: probabilities of default for enterprises, from the bank and every agency, through the trained split model'))
+    .requiredOption('--ids <ids>', 'IDs to score, comma-separated, or @file with one ID per line')
+    .option('--decoys <n>', 'decoys per real ID, so agencies cannot tell which enterprise is queried (default 0)')
+    .option('--out <file>', 'write id,probability,fallbacks as CSV')
+    .action((opts: Common & { ids: string; decoys?: string; out?: string }) =>
+      runCommand(async () => {
+        const ids = opts.ids.startsWith('@')
+          ? (await readFile(opts.ids.slice(1), 'utf8').catch((e: Error) => { throw errors.fileUnreadable(opts.ids.slice(1), e.message); })).split(/\r?\n/).map((s) => s.trim()).filter(Boolean)
+          : opts.ids.split(',').map((s) => s.trim()).filter(Boolean);
+        const bank = await labelSlice(opts.model);
+        const session = await openLocalScoringSession({ ...sessionOptions(opts), bank: { file: opts.label, idColumn: opts.id, name: bank.party } });
+        const started = performance.now();
+        let scores;
+        try {
+          scores = await session.score(ids, { decoys: opts.decoys === undefined ? 0 : parseNonNegativeInt('--decoys', opts.decoys) });
+        } finally {
+          await session.close();
+        }
+        const seconds = (performance.now() - started) / 1000;
+        if (opts.out) {
+          await writeAtomically(opts.out, async (write) => {
+            await write('id,probability,fallbacks\n');
+            for (const s of scores) await write(`${s.id},${s.probability.toPrecision(8)},${s.fallbacks.join(';')}\n`);
+          });
+        }
+        if (opts.json) {
+          process.stdout.write(JSON.stringify({ scores: scores.map(({ id, probability, fallbacks }) => ({ id, probability, fallbacks })), seconds }) + '\n');
+          return;
+        }
+        for (const s of scores) process.stdout.write(`${s.id}  ${s.probability.toFixed(4)}${s.fallbacks.length ? `  (no record at ${s.fallbacks.join(', ')}: training mean used)` : ''}\n`);
+      }),
+    );
+}
+
+export function monitorCommand(): Command {
+  return withParties(new Command('monitor').description("loan-book monitoring: rescore the bank's whole book, compare with the last run, raise risk warnings"))
+    .requiredOption('--runs <dir>', 'folder where runs are kept (one file per run)')
+    .option('--threshold <p>', 'warning threshold on the probability of default (default 0.3)')
+    .option('--delta <p>', 'warn when a probability moves by more than this (default 0.1)')
+    .action((opts: Common & { runs: string; threshold?: string; delta?: string }) =>
+      runCommand(async () => {
+        const threshold = opts.threshold === undefined ? 0.3 : parsePositiveNumber('--threshold', opts.threshold);
+        const delta = opts.delta === undefined ? 0.1 : parsePositiveNumber('--delta', opts.delta);
+        const previousRuns = await loadRuns(opts.runs);
+        const agencyState = join(opts.runs, 'agencies');
+        const names = opts.features.map((spec) => partyName(parsePartyFile(spec)));
+        const previousAgencyMonitoring = new Map<string, Float64Array>();
+        for (const name of names) {
+          const saved = await readFile(join(agencyState, `${name}.json`), 'utf8').catch(() => undefined);
+          if (saved) previousAgencyMonitoring.set(name, Float64Array.from(JSON.parse(saved) as number[]));
+        }
+        const bank = await labelSlice(opts.model);
+        const session = await openLocalScoringSession({ ...sessionOptions(opts), bank: { file: opts.label, idColumn: opts.id, name: bank.party }, previousAgencyMonitoring });
+        let current;
+        let reports;
+        try {
+          current = await session.monitor();
+        } finally {
+          reports = await session.close();
+        }
+        const run = compareRuns(current, previousRuns.at(-1), { threshold, delta, modelJobId: bank.jobId });
+        const file = await saveRun(opts.runs, run);
+        // Each agency keeps its own partial scores for its next drift index (its own state, in its own file).
+        await mkdir(agencyState, { recursive: true });
+        for (const [name, report] of reports) {
+          if (!report.monitoring) continue;
+          await writeFile(join(agencyState, `${name}.json.tmp`), JSON.stringify(Array.from(report.monitoring)));
+          await rename(join(agencyState, `${name}.json.tmp`), join(agencyState, `${name}.json`));
+        }
+        if (opts.json) {
+          process.stdout.write(JSON.stringify({ run: file, summary: run.summary, scoreDrift: run.scoreDrift, agencyDrift: run.agencyDrift, alerts: run.alerts, previousRuns: previousRuns.length }) + '\n');
+          return;
+        }
+        process.stdout.write(
+          [
+            `rescored ${run.summary.enterprises} enterprises: mean probability ${run.summary.meanProbability.toFixed(4)}, ${run.summary.aboveThreshold} at or above ${threshold}`,
+            previousRuns.length === 0 ? 'first run: nothing to compare with yet' : `score drift (PSI-index) ${run.scoreDrift!.toFixed(4)}; ${run.alerts.length} warnings`,
+            ...Object.entries(run.agencyDrift).map(([name, v]) => `  ${name}: drift ${v === null ? 'n/a (first run)' : v.toFixed(4)}`),
+            ...run.alerts.slice(0, 20).map((a) => `  ${a.reason.padEnd(12)} ${a.id}  ${a.previous.toFixed(4)} -> ${a.current.toFixed(4)}`),
+            `run saved: ${file}`,
+          ].join('\n') + '\n',
+        );
+      }),
+    );
+}

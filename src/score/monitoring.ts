@@ -1,0 +1,102 @@
+/**
+ * (Label) Loan-book monitoring: rescore every enterprise of the bank's book with the
+ * agencies' current data, compare with the last run, and raise the enterprises whose
+ * probability of default crossed the warning threshold or moved by more than `delta`.
+ * Runs are kept (one JSON file per run, and each agency's own last partial scores in its
+ * own file) so that trends can be shown and drift measured.
+ */
+import { mkdir, readdir, readFile, writeFile, rename } from 'node:fs/promises';
+import { join } from 'node:path';
+import { errors } from '../errors.ts';
+import type { EnterpriseScore, MonitoringScores } from './bank.ts';
+import { populationStabilityIndex } from './drift.ts';
+
+export interface MonitoringRun {
+  readonly kind: 'jinqiao.monitoring-run';
+  readonly version: 1;
+  readonly at: string;
+  readonly modelJobId: string;
+  readonly threshold: number;
+  readonly scores: Record<string, number>;
+  /** PSI-index of the bank's score distribution against the previous run. */
+  readonly scoreDrift: number | null;
+  readonly agencyDrift: Record<string, number | null>;
+  readonly alerts: readonly MonitoringAlert[];
+  readonly summary: { readonly enterprises: number; readonly meanProbability: number; readonly aboveThreshold: number };
+}
+
+export interface MonitoringAlert {
+  readonly id: string;
+  readonly previous: number;
+  readonly current: number;
+  readonly reason: 'crossed-up' | 'crossed-down' | 'moved';
+}
+
+export interface MonitoringOptions {
+  readonly threshold: number;
+  readonly delta: number;
+  readonly modelJobId: string;
+}
+
+export function compareRuns(current: MonitoringScores, previous: MonitoringRun | undefined, options: MonitoringOptions): MonitoringRun {
+  const scores: Record<string, number> = {};
+  for (const s of current.scores) scores[s.id] = s.probability;
+  const alerts: MonitoringAlert[] = [];
+  if (previous) {
+    for (const s of current.scores) {
+      const before = previous.scores[s.id];
+      if (before === undefined) continue;
+      const reason = alertReason(before, s.probability, options);
+      if (reason) alerts.push({ id: s.id, previous: before, current: s.probability, reason });
+    }
+  }
+  const values = current.scores.map((s: EnterpriseScore) => s.probability);
+  return {
+    kind: 'jinqiao.monitoring-run',
+    version: 1,
+    at: new Date().toISOString(),
+    modelJobId: options.modelJobId,
+    threshold: options.threshold,
+    scores,
+    scoreDrift: previous ? populationStabilityIndex(Object.values(previous.scores), values) : null,
+    agencyDrift: Object.fromEntries([...current.agencyDrift].map(([name, v]) => [name, v ?? null])),
+    alerts,
+    summary: {
+      enterprises: values.length,
+      meanProbability: values.reduce((a, b) => a + b, 0) / Math.max(values.length, 1),
+      aboveThreshold: values.filter((v) => v >= options.threshold).length,
+    },
+  };
+}
+
+function alertReason(before: number, now: number, { threshold, delta }: MonitoringOptions): MonitoringAlert['reason'] | undefined {
+  if (before < threshold && now >= threshold) return 'crossed-up';
+  if (before >= threshold && now < threshold) return 'crossed-down';
+  if (Math.abs(now - before) > delta) return 'moved';
+  return undefined;
+}
+
+/** The runs kept in `dir`, oldest first. */
+export async function loadRuns(dir: string): Promise<MonitoringRun[]> {
+  let files: string[];
+  try {
+    files = (await readdir(dir)).filter((f) => /^run-.*\.json$/.test(f)).sort();
+  } catch {
+    return [];
+  }
+  return Promise.all(
+    files.map(async (f) => {
+      const run = JSON.parse(await readFile(join(dir, f), 'utf8')) as MonitoringRun;
+      if (run.kind !== 'jinqiao.monitoring-run' || run.version !== 1) throw errors.modelInvalid(join(dir, f), 'not a jinqiao monitoring run of version 1');
+      return run;
+    }),
+  );
+}
+
+export async function saveRun(dir: string, run: MonitoringRun): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  const file = join(dir, `run-${run.at.replace(/[:.]/g, '-')}.json`);
+  await writeFile(`${file}.tmp`, JSON.stringify(run) + '\n');
+  await rename(`${file}.tmp`, file);
+  return file;
+}
