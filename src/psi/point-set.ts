@@ -47,14 +47,20 @@ export class PointSet {
     }
   }
 
-  has(bytes: Uint8Array, offset: number): boolean {
+  /** The value stored for the key at `bytes[offset..offset+16)`, or -1. */
+  get(bytes: Uint8Array, offset: number): number {
     const view = wordsOf(bytes, offset);
     let slot = view[0]! & this.mask;
     for (;;) {
-      if (this.values[slot] === EMPTY) return false;
-      if (this.matches(slot, view)) return true;
+      const stored = this.values[slot]!;
+      if (stored === EMPTY) return -1;
+      if (this.matches(slot, view)) return stored;
       slot = (slot + 1) & this.mask;
     }
+  }
+
+  has(bytes: Uint8Array, offset: number): boolean {
+    return this.get(bytes, offset) >= 0;
   }
 
   private matches(slot: number, key: Uint32Array): boolean {

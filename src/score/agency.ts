@@ -1,13 +1,15 @@
 /**
- * (Features) An agency's side of joint scoring: for each request it runs a PSI with the bank
- * on the query set, computes its partial scores for the enterprises it holds from its
- * current records, and sends them encrypted under the arbiter's key, laid out in the bank's
- * query order (0, the training mean, where it holds no record).
+ * (Features) An agency's side of joint scoring: once per session it publishes its register
+ * blinded (prepared-set.ts); for each request it answers the bank's blinded query, then
+ * computes its partial scores for the records the bank points to from its current data and
+ * sends them encrypted under the arbiter's key, laid out in the bank's query order (0, the
+ * training mean, where it holds no record).
  *
- * What the agency learns per request: how many enterprises the query set holds and which of
- * its own records are among them — real queries and decoys alike, so with d decoys per query
- * it cannot tell the real one among d + 1 (and with d = 0 it learns the queried enterprises
- * it holds). It never sees an ID it does not hold, the bank's scores or other agencies' parts.
+ * What the agency learns per request: the number of query slots and which of its own
+ * records the bank asks it to score — real queries and decoys alike, so with d decoys per
+ * query it cannot tell the real one among d + 1 (with d = 0 it learns the queried
+ * enterprises it holds). It never sees an ID it does not hold, the bank's scores or other
+ * agencies' parts.
  */
 import { errors } from '../errors.ts';
 import type { FeatureTable } from '../data/table.ts';
@@ -16,14 +18,14 @@ import type { IdType } from '../ids/normalise.ts';
 import { abortingPeersOnFailure } from '../lr/abort.ts';
 import { ArbiterClient } from '../lr/arbiter-client.ts';
 import type { ModelSlice } from '../lr/model.ts';
-import { runPsiParty } from '../psi/ecdh.ts';
+import { loadBackend } from '../psi/backends/index.ts';
 import type { PsiExecutor } from '../psi/executor.ts';
 import type { BackendName } from '../psi/group.ts';
-import { idBatchesFromTable } from '../psi/source.ts';
 import type { Channel } from '../transport/channel.ts';
 import { message } from '../transport/messages.ts';
 import { partialScores } from './apply.ts';
 import { populationStabilityIndex } from './drift.ts';
+import { answerQuery, publishPreparedSet } from './prepared-set.ts';
 
 export const ABSENT = 0xffffffff;
 
@@ -62,6 +64,9 @@ async function agency(options: AgencyScoringOptions): Promise<AgencyScoringRepor
   const arbiter = new ArbiterClient(options.arbiter);
   const evaluator = await options.heBackend.createEvaluator(await arbiter.requestKeys([]));
   arbiter.use(evaluator);
+  const backend = await loadBackend(options.psiBackend);
+  const prepared = { channel: bank, executor: options.psiExecutor, backend: options.psiBackend, hashDomain: `${hello.session}/score/${name}`, scalar: backend.randomScalar() };
+  const published = await publishPreparedSet(prepared, table, options.idType);
   let requests = 0;
   let rowsScored = 0;
   let monitoring: Float64Array | undefined;
@@ -70,25 +75,25 @@ async function agency(options: AgencyScoringOptions): Promise<AgencyScoringRepor
       const request = await bank.receive('score.request');
       if (request.close) break;
       requests++;
-      const source = idBatchesFromTable(table, options.idType);
-      const psi = await runPsiParty(
-        { channel: bank, jobId: `${hello.session}/score/${request.request}/${name}`, backend: options.psiBackend, idType: options.idType, reveal: 'both', side: 'right', executor: options.psiExecutor },
-        source.batches,
-      );
-      const held = psi.rows!;
+      const query = await bank.receive('score.query');
+      await bank.send(message('score.queryReply', { points: await answerQuery(prepared, query.points) }));
       const { positions } = await bank.receive('score.layout');
       if (positions.byteLength % 4 !== 0) throw errors.protocol('score.layout is not a list of 32-bit positions');
       const view = new DataView(positions.buffer, positions.byteOffset, positions.byteLength);
       const slots = positions.byteLength / 4;
-      const scores = partialScores(slice, table, held);
-      const laidOut = new Float64Array(slots);
+      const slotRows: number[] = [];
+      const rows: number[] = [];
       for (let i = 0; i < slots; i++) {
         const p = view.getUint32(i * 4, true);
         if (p === ABSENT) continue;
-        if (p >= held.length) throw errors.protocol(`score.layout: position ${p} is outside the ${held.length} shared rows`);
-        laidOut[i] = scores[p]!;
+        if (p >= published.length) throw errors.protocol(`score.layout: position ${p} is outside the ${published.length} published enterprises`);
+        slotRows.push(i);
+        rows.push(published[p]!);
       }
-      rowsScored += held.length;
+      const scores = partialScores(slice, table, Uint32Array.from(rows));
+      const laidOut = new Float64Array(slots);
+      slotRows.forEach((slot, k) => (laidOut[slot] = scores[k]!));
+      rowsScored += rows.length;
       await bank.send(message('eval.forward', { scores: evaluator.encrypt(laidOut) }));
       if (request.monitor) {
         const previous = monitoring ?? options.previousMonitoring;

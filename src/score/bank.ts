@@ -3,13 +3,15 @@
  * new applicants or the whole loan book — from its own records and every agency's current
  * records, through the model slices each party kept from training.
  *
- * Message flow per request, with every agency k:
+ * Message flow. Once per session, every agency publishes its register blinded
+ * (prepared-set.ts). Per request, with every agency k:
  *
- *   bank → k   score.request   (a request follows)
- *   bank ↔ k   ECDH-PSI        on the query set: the real IDs plus d decoys per real ID
- *   bank → k   score.layout    for each query slot, k's position in the pair's PSI list, or absent
- *   k → bank   eval.forward    [[u_k]] in the bank's slot order, 0 (the training mean) where absent
- *   bank ↔ arbiter             masked decryption of z = Σ u_k + u_bank, slot chunk by chunk
+ *   bank → k   score.request    (a request follows)
+ *   bank → k   score.query      a·H(x) for the query slots: the real IDs plus d decoys each
+ *   k → bank   score.queryReply b·a·H(x): the bank finds each slot in k's prepared register
+ *   bank → k   score.layout     for each slot, the position in k's register, or absent
+ *   k → bank   eval.forward     [[u_k]] in the bank's slot order, 0 (the training mean) where absent
+ *   bank ↔ arbiter              masked decryption of z = Σ u_k + u_bank, slot chunk by chunk
  *
  * What the bank learns: z for every query slot (decoys included) and which agencies hold
  * each enterprise (needed to flag fallbacks), never a single agency's partial score when two
@@ -26,15 +28,17 @@ import { ArbiterClient } from '../lr/arbiter-client.ts';
 import type { ModelSlice } from '../lr/model.ts';
 import { SCORE_BOUND } from '../lr/protocol.ts';
 import { sigmoid } from '../lr/sigmoid.ts';
-import { runPsiParty } from '../psi/ecdh.ts';
+import { loadBackend } from '../psi/backends/index.ts';
 import type { PsiExecutor } from '../psi/executor.ts';
-import type { BackendName } from '../psi/group.ts';
-import { idBatchesFromTable } from '../psi/source.ts';
+import { POINT_BYTES, type BackendName } from '../psi/group.ts';
+import type { PointSet } from '../psi/point-set.ts';
 import type { Channel } from '../transport/channel.ts';
 import { message } from '../transport/messages.ts';
+import { SeededRng } from '../util/rng.ts';
 import { securePermutation } from '../util/secure-shuffle.ts';
 import { ABSENT } from './agency.ts';
 import { partialScores } from './apply.ts';
+import { blindQuery, receivePreparedSet, type PreparedSetContext } from './prepared-set.ts';
 
 export interface BankScoringOptions {
   readonly slice: ModelSlice;
@@ -65,6 +69,16 @@ export interface ScoreRequestOptions {
   readonly decoyPool?: readonly string[];
 }
 
+export interface BankScoringSecrets {
+  /**
+   * Secret that fixes which decoys accompany each enterprise. An agency sees which of its
+   * records it scores; were decoys drawn afresh, asking for the same enterprise twice would
+   * expose it as the one record common to both requests. Keep this key across sessions
+   * (default: random per session, which protects repeated queries within one session only).
+   */
+  readonly decoyKey?: string;
+}
+
 export interface MonitoringScores {
   readonly scores: readonly EnterpriseScore[];
   /** Per agency: PSI-index of its own partial scores against its previous run (undefined on a first run). */
@@ -78,9 +92,14 @@ export class BankScoringSession {
   #arbiter: ArbiterClient | undefined;
   #evaluator: HeEvaluator | undefined;
   #requests = 0;
+  /** Per agency: its prepared register, keyed to positions, and the bank's session key for it. */
+  readonly #registers = new Map<string, { context: PreparedSetContext; set: PointSet; size: number }>();
 
-  constructor(options: BankScoringOptions) {
+  readonly #decoyKey: string;
+
+  constructor(options: BankScoringOptions & BankScoringSecrets) {
     this.#options = options;
+    this.#decoyKey = options.decoyKey ?? randomUUID();
     options.table.ids.forEach((raw, row) => {
       const n = normaliseId(raw, options.idType);
       if (n.ok && !this.#rowOf.has(n.id)) this.#rowOf.set(n.id, row);
@@ -99,6 +118,13 @@ export class BankScoringSession {
       this.#arbiter = new ArbiterClient(this.#options.arbiter);
       this.#evaluator = await this.#options.heBackend.createEvaluator(await this.#arbiter.requestKeys([]));
       this.#arbiter.use(this.#evaluator);
+      const backend = await loadBackend(this.#options.psiBackend);
+      await Promise.all(
+        [...agencies].map(async ([name, channel]) => {
+          const context = { channel, executor: this.#options.psiExecutor, backend: this.#options.psiBackend, hashDomain: `${this.#session}/score/${name}`, scalar: backend.randomScalar() };
+          this.#registers.set(name, { context, ...(await receivePreparedSet(context)) });
+        }),
+      );
     });
   }
 
@@ -131,20 +157,23 @@ export class BankScoringSession {
       return { id: n.id, row };
     });
     if (queries.length === 0) throw errors.optionInvalid('ids', 'no enterprise to score');
-    const slots = withDecoys(queries, options, this.#rowOf, idType);
+    const slots = withDecoys(queries, options, this.#rowOf, idType, this.#decoyKey);
     const request = this.#requests++;
 
     return this.#guard(async () => {
-      const slotTable = { file: 'query', ids: slots.map((s) => s.id), lines: Uint32Array.from(slots, (_, i) => i + 1) };
+      const slotIds = slots.map((s) => s.id);
       const parts = await Promise.all(
         [...agencies].map(async ([name, channel]) => {
+          const register = this.#registers.get(name)!;
           await channel.send(message('score.request', { request, close: false, monitor }));
-          const psi = await runPsiParty(
-            { channel, jobId: `${this.#session}/score/${request}/${name}`, backend: this.#options.psiBackend, idType, reveal: 'both', side: 'left', executor: this.#options.psiExecutor },
-            idBatchesFromTable(slotTable, idType).batches,
-          );
+          await channel.send(message('score.query', { points: await blindQuery(register.context, slotIds, idType) }));
+          const { points } = await channel.receive('score.queryReply');
+          if (points.length !== slots.length * POINT_BYTES) throw errors.protocol(`${name} answered ${points.length / POINT_BYTES} of ${slots.length} query slots`);
           const positions = new Uint32Array(slots.length).fill(ABSENT);
-          psi.rows!.forEach((slot, p) => (positions[slot] = p));
+          for (let i = 0; i < slots.length; i++) {
+            const p = register.set.get(points, i * POINT_BYTES);
+            if (p >= 0) positions[i] = p;
+          }
           await channel.send(message('score.layout', { positions: new Uint8Array(positions.buffer) }));
           const { scores } = await channel.receive('eval.forward');
           const drift = monitor ? await channel.receive('monitor.drift') : undefined;
@@ -191,8 +220,12 @@ interface Slot {
   readonly row: number;
 }
 
-/** The query set: every real ID plus `decoys` others per real ID, in a uniformly random order. */
-function withDecoys(queries: readonly { id: string; row: number }[], options: ScoreRequestOptions, rowOf: ReadonlyMap<string, number>, idType: IdType): Slot[] {
+/**
+ * The query set: every real ID plus `decoys` others per real ID, the same others whenever
+ * the same enterprise is asked for (chosen by a PRF of the decoy key and the ID), in a
+ * uniformly random order.
+ */
+function withDecoys(queries: readonly { id: string; row: number }[], options: ScoreRequestOptions, rowOf: ReadonlyMap<string, number>, idType: IdType, decoyKey: string): Slot[] {
   const decoys = options.decoys ?? 0;
   if (!Number.isInteger(decoys) || decoys < 0) throw errors.optionInvalid('decoys', `must be a whole number, got ${decoys}`);
   const slots: Slot[] = [];
@@ -210,8 +243,17 @@ function withDecoys(queries: readonly { id: string; row: number }[], options: Sc
     });
     const wanted = decoys * slots.length;
     if (pool.length < wanted) throw errors.optionInvalid('decoys', `${wanted} decoys are needed but only ${pool.length} other enterprises are available`);
-    const order = securePermutation(pool.length);
-    for (let k = 0; k < wanted; k++) slots.push(pool[order[k]!]!);
+    pool.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    for (const real of slots.slice()) {
+      const rng = SeededRng.fromSeed(decoyKey, 'jinqiao/score/decoys', real.id);
+      for (let k = 0; k < decoys; ) {
+        const candidate = pool[rng.nextBelow(pool.length)]!;
+        if (taken.has(candidate.id)) continue;
+        taken.add(candidate.id);
+        slots.push(candidate);
+        k++;
+      }
+    }
   }
   const shuffle = securePermutation(slots.length);
   return Array.from(shuffle, (i) => slots[i]!);

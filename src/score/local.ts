@@ -38,6 +38,8 @@ export interface LocalScoringOptions {
   readonly he?: 'ckks' | 'mock';
   readonly threads?: number;
   readonly tap?: FrameTap;
+  /** See BankScoringSecrets: keep it across sessions so decoys stay the same per enterprise. */
+  readonly decoyKey?: string;
   /** Agencies' partial scores of their previous monitoring run, by agency name. */
   readonly previousAgencyMonitoring?: ReadonlyMap<string, Float64Array>;
 }
@@ -97,7 +99,7 @@ export async function openLocalScoringSession(options: LocalScoringOptions): Pro
   const arbiterRun = runArbiter({ backend: heBackend, params, parties: arbiterSides });
   const everyone = settleParties([...agencyRuns, arbiterRun]);
   everyone.catch(() => {});
-  const bank = new BankScoringSession({ slice: bankSlice, table: bankTable, agencies: toAgencies, arbiter: partyToArbiter[0]!, heBackend, psiExecutor, idType, psiBackend: DEFAULT_BACKEND });
+  const bank = new BankScoringSession({ slice: bankSlice, table: bankTable, agencies: toAgencies, arbiter: partyToArbiter[0]!, heBackend, psiExecutor, idType, psiBackend: DEFAULT_BACKEND, decoyKey: options.decoyKey });
   // A request refused before any message (a malformed ID) leaves the session open; a failed
   // protocol step ends every party, and the error reported is the root cause among them.
   const failed = async (e: unknown): Promise<never> => {

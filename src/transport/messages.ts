@@ -57,9 +57,15 @@ export const MESSAGE_SCHEMAS = {
   'score.ready': { version: 1, fields: { modelJobId: 'string' } },
   /** (Bank → agency) A scoring request follows (a PSI on the query set, then a layout), or the session ends. */
   'score.request': { version: 1, fields: { request: 'uint', close: 'bool', monitor: 'bool' } },
+  /** (Agency → bank, once per session) Its enterprises blinded with its session key, b·H(y), shuffled. */
+  'score.prepared': { version: 1, fields: { seq: 'uint', points: 'bytes', last: 'bool' } },
+  /** (Bank → agency) The query slots blinded with the bank's session key, a·H(x), in slot order. */
+  'score.query': { version: 1, fields: { points: 'bytes' } },
+  /** (Agency → bank) The same points raised to the agency's key, b·a·H(x), in the same order. */
+  'score.queryReply': { version: 1, fields: { points: 'bytes' } },
   /**
-   * (Bank → agency) For each query slot in the bank's order, the position in the pair's
-   * canonical PSI list (Uint32 LE), or 0xFFFFFFFF where the agency does not hold the enterprise.
+   * (Bank → agency) For each query slot in the bank's order, the position in the agency's
+   * prepared (shuffled) list (Uint32 LE), or 0xFFFFFFFF where the agency holds no record.
    */
   'score.layout': { version: 1, fields: { positions: 'bytes' } },
   /** (Agency → bank) Population stability index of its own partial scores against its last run. */

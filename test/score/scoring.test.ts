@@ -14,6 +14,7 @@ import { sigmoid } from '../../src/lr/sigmoid.ts';
 import { partialScores } from '../../src/score/apply.ts';
 import { populationStabilityIndex } from '../../src/score/drift.ts';
 import { openLocalScoringSession, type LocalScoringOptions } from '../../src/score/local.ts';
+import { decodeMessage } from '../../src/transport/codec.ts';
 import { uscc } from '../helpers/ids.ts';
 
 const SME = resolve(import.meta.dirname, '../../examples/sme-credit');
@@ -63,6 +64,29 @@ describe('joint scoring', () => {
     const [hidden] = await s.score([bank.ids[500]!], { decoys: 9 });
     await s.close();
     expect(hidden!.probability).toBeCloseTo(plain!.probability, 3);
+  });
+
+  it('asks an agency to score the same records whenever the same enterprise is queried, so decoys cannot be peeled off', async () => {
+    const asked: string[][] = [];
+    const s = await session({
+      tap: (from, to, frame) => {
+        const m = decodeMessage(frame);
+        if (from === 'bank' && to === 'tax' && m.t === 'score.layout') {
+          const view = new DataView(m.positions.buffer, m.positions.byteOffset, m.positions.byteLength);
+          const held = Array.from({ length: m.positions.byteLength / 4 }, (_, i) => view.getUint32(i * 4, true)).filter((p) => p !== 0xffffffff);
+          asked.push(held.map(String).sort());
+        }
+      },
+      decoyKey: 'bank-secret',
+    });
+    const bank = await loadFeatureTable(join(SME, 'bank.csv'), { idColumn: 'uscc' });
+    await s.score([bank.ids[900]!], { decoys: 5 });
+    await s.score([bank.ids[900]!], { decoys: 5 });
+    await s.score([bank.ids[901]!], { decoys: 5 });
+    await s.close();
+    expect(asked[0]!.length).toBeGreaterThan(3);
+    expect(asked[1]).toEqual(asked[0]);
+    expect(asked[2]).not.toEqual(asked[0]);
   });
 
   it('rescores the loan book and reports each agency’s drift from its last run', async () => {
