@@ -29,7 +29,14 @@ export type ErrorCode =
   | 'E_MODEL_INVALID'
   | 'E_OUTPUT_UNWRITABLE'
   | 'E_VALUES_INVALID'
-  | 'E_ONE_CLASS';
+  | 'E_ONE_CLASS'
+  | 'E_POLICY_INVALID'
+  | 'E_POLICY_REFUSED'
+  | 'E_KEY_INVALID'
+  | 'E_CONSENT_FILE_INVALID'
+  | 'E_CONSENT_INVALID'
+  | 'E_AUDIT_BROKEN'
+  | 'E_PEER_UNTRUSTED';
 
 /** Where in an input file a problem sits; lines and columns count from 1. */
 export interface SourceLocation {
@@ -58,6 +65,9 @@ const INPUT_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'E_OUTPUT_UNWRITABLE',
   'E_VALUES_INVALID',
   'E_ONE_CLASS',
+  'E_POLICY_INVALID',
+  'E_KEY_INVALID',
+  'E_CONSENT_FILE_INVALID',
 ]);
 
 export class JinqiaoError extends Error {
@@ -212,5 +222,58 @@ export const errors = {
       'E_ONE_CLASS',
       `${what} is undefined: every label is ${label}`,
       'evaluate on rows that hold both repaid (0) and defaulted (1) loans: use more rows or another split seed',
+    ),
+  /** A data holder's policy file is unusable; `field` is the path inside it, e.g. `partners[0].purposes`. */
+  policyInvalid: (loc: SourceLocation, field: string, why: string) =>
+    new JinqiaoError(
+      'E_POLICY_INVALID',
+      `${formatLocation(loc)}: field "${field}": ${why}`,
+      'fix the policy file; examples/governance/policy.yaml is one that loads',
+      loc,
+    ),
+  /** A job outside the data holder's policy; `rule` is the stable id of the rule that refused it. */
+  policyRefused: <Rule extends string>(rule: Rule, why: string): JinqiaoError & { readonly rule: Rule } =>
+    Object.assign(
+      new JinqiaoError(
+        'E_POLICY_REFUSED',
+        `refused by policy rule ${rule}: ${why}`,
+        "change the job's partner, purpose or fields to fit the policy; only the data holder's operator can change the policy",
+      ),
+      { rule },
+    ),
+  keyInvalid: (file: string, why: string, hint = 'use a key file written by `jinqiao keys generate`') =>
+    new JinqiaoError('E_KEY_INVALID', `${file}: ${why}`, hint, { file }),
+  /** A consent token file or revocation list that cannot be read as one JSON object per line. */
+  consentFileInvalid: (loc: SourceLocation, why: string) =>
+    new JinqiaoError(
+      'E_CONSENT_FILE_INVALID',
+      `${formatLocation(loc)}: ${why}`,
+      'use a file written by `jinqiao consent issue` or `jinqiao consent revoke`: one JSON object per line',
+      loc,
+    ),
+  /** An enterprise's consent does not cover the job; `reason` is the stable id of what failed. */
+  consentInvalid: <Reason extends string>(reason: Reason, why: string): JinqiaoError & { readonly reason: Reason } =>
+    Object.assign(
+      new JinqiaoError(
+        'E_CONSENT_INVALID',
+        `consent ${reason}: ${why}`,
+        'leave the enterprise out of the job, or ask it (through the platform) for an authorisation that covers this partner, purpose and fields',
+      ),
+      { reason },
+    ),
+  /** The first entry of an audit log that fails verification; `seq` is the sequence number the line holds, if readable. */
+  auditBroken: (file: string, line: number, seq: number | undefined, why: string) =>
+    new JinqiaoError(
+      'E_AUDIT_BROKEN',
+      `${file}:${line}: ${seq === undefined ? 'entry' : `entry seq ${seq}`}: ${why}`,
+      'the log no longer holds what its party wrote; compare its head hash with the copy anchored at the partner or the platform, and keep the file for investigation',
+      { file, line },
+    ),
+  /** A TLS peer refused, or was refused, during the handshake: its certificate, name or trust does not match the configuration. */
+  peerUntrusted: (peer: string, reason: string) =>
+    new JinqiaoError(
+      'E_PEER_UNTRUSTED',
+      `the connection to ${peer} was refused during the TLS handshake: ${reason}`,
+      "check that each party's trusted certificates (ca) hold the partner's certificate or CA, compare fingerprints out of band (`jinqiao init-party` prints them), and check the expected party name and the certificate's validity dates",
     ),
 } as const;

@@ -3,6 +3,10 @@ import { Command } from 'commander';
 import { psiCommand } from './psi.ts';
 import { runJobCommand, trainCommand } from './train.ts';
 import { monitorCommand, scoreCommand } from './score.ts';
+import { auditCommand } from './audit.ts';
+import { consentCommand } from './consent.ts';
+import { keysCommand } from './keys.ts';
+import { policyCommand } from './policy.ts';
 
 export function buildCli(): Command {
   const program = new Command('jinqiao')
@@ -13,7 +17,7 @@ export function buildCli(): Command {
       // Usage errors (unknown option, missing argument) are bad input: exit 2, no stack.
       process.exit(err.exitCode === 0 ? 0 : 2);
     });
-  for (const command of [psiCommand(), trainCommand(), runJobCommand(), scoreCommand(), monitorCommand()]) {
+  for (const command of [psiCommand(), trainCommand(), runJobCommand(), scoreCommand(), monitorCommand(), consentCommand(), auditCommand(), policyCommand(), keysCommand()]) {
     program.addCommand(command.exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2)));
   }
   return program;

@@ -104,7 +104,8 @@ async function trainAndReport(options: LocalTrainingOptions, out: string, flags:
   } finally {
     progress?.finish();
   }
-  const files = await writeTrainingOutputs(out, result);
+  const audits = new Map([...(options.governance?.parties ?? [])].flatMap(([name, g]) => (g.audit ? [[name, g.audit] as const] : [])));
+  const files = await writeTrainingOutputs(out, result, audits);
   const summary = {
     auc: result.metrics.auc,
     ks: result.metrics.ks.statistic,

@@ -8,7 +8,12 @@ import { dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { errors } from '../errors.ts';
 import { TRAINING_DEFAULTS, type TrainingConfig } from './config.ts';
-import type { LocalTrainingOptions } from './local.ts';
+import { AuditLog } from '../governance/audit.ts';
+import { loadConsentTokens, loadRevocationList } from '../governance/consent.ts';
+import type { PartyGovernance } from '../governance/gate.ts';
+import { loadPublicKey, loadSecretKey } from '../governance/keys.ts';
+import { loadPolicy } from '../governance/policy.ts';
+import type { JobGovernance, LocalTrainingOptions } from './local.ts';
 
 export interface TrainingJob {
   readonly training: LocalTrainingOptions;
@@ -39,7 +44,7 @@ export async function loadTrainingJob(file: string): Promise<TrainingJob> {
   if (!isObject(root)) throw errors.jobInvalid(file, '(top level)', 'must be a mapping with label, features and training');
   const base = dirname(resolve(file));
   const field = (path: string, why: string) => errors.jobInvalid(file, path, why);
-  const known = new Set(['job', 'label', 'guest', 'features', 'host', 'hosts', 'training', 'out']);
+  const known = new Set(['job', 'label', 'guest', 'features', 'host', 'hosts', 'training', 'out', 'purpose', 'governance']);
   for (const key of Object.keys(root)) if (!known.has(key)) throw field(key, `unknown field (expected one of: ${[...known].join(', ')})`);
 
   const labelSpec = root.label ?? root.guest;
@@ -63,7 +68,8 @@ export async function loadTrainingJob(file: string): Promise<TrainingJob> {
   const config: Partial<TrainingConfig> = { ...(trainingSpec as Partial<TrainingConfig>) };
   if (root.job !== undefined) (config as { jobId?: string }).jobId = str(root.job, 'job', field);
   const out = root.out === undefined ? undefined : resolve(base, str(root.out, 'out', field));
-  return { training: { label, features, config }, out };
+  const governance = root.governance === undefined ? undefined : await loadGovernance(root, base, field, [label.name ?? 'label', ...features.map((f) => f.name)]);
+  return { training: { label, features, config, ...(governance ? { governance } : {}) }, out };
 }
 
 function table(spec: Json, path: string, base: string, field: (path: string, why: string) => Error) {
@@ -90,3 +96,44 @@ function str(value: unknown, path: string, field: (path: string, why: string) =>
 function isObject(v: unknown): v is Json {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
+
+/**
+ * The job file's governance section: per party (by its name in the job), the institution
+ * it is, and its policy, consent tokens, trusted issuers, revocation list, audit log and key.
+ */
+async function loadGovernance(root: Json, base: string, field: (path: string, why: string) => Error, partyNames: readonly (string | undefined)[]): Promise<JobGovernance> {
+  const purpose = str(root.purpose, 'purpose', field);
+  const spec = root.governance;
+  if (!isObject(spec)) throw field('governance', 'must map party names to their governance settings');
+  const parties = new Map<string, PartyGovernance>();
+  for (const [name, party] of Object.entries(spec)) {
+    const at = `governance.${name}`;
+    if (!partyNames.includes(name)) throw field(at, `no party of this job is named ${JSON.stringify(name)} (name parties with "name:")`);
+    if (!isObject(party)) throw field(at, 'must be a mapping');
+    for (const key of Object.keys(party)) {
+      if (!GOVERNANCE_FIELDS.includes(key)) throw field(`${at}.${key}`, `unknown field (expected one of: ${GOVERNANCE_FIELDS.join(', ')})`);
+    }
+    const path = (key: string) => resolve(base, str(party[key], `${at}.${key}`, field));
+    const key = party.key === undefined ? undefined : await loadSecretKey(path('key'));
+    if (party.audit !== undefined && !key) throw field(`${at}.key`, 'an audit log needs the party\'s key to sign its entries');
+    const trust = party.trust === undefined ? [] : Array.isArray(party.trust) ? party.trust : [party.trust];
+    parties.set(name, {
+      institution: str(party.institution, `${at}.institution`, field),
+      ...(party.policy === undefined ? {} : { policy: await loadPolicy(path('policy')) }),
+      ...(party.consent === undefined
+        ? {}
+        : {
+            consent: {
+              tokens: await loadConsentTokens(path('consent')),
+              trustedIssuers: await Promise.all(trust.map((t, i) => loadPublicKey(resolve(base, str(t, `${at}.trust[${i}]`, field))))),
+              revoked: party.revoked === undefined ? new Set<string>() : await loadRevocationList(path('revoked')),
+            },
+          }),
+      ...(party.audit === undefined ? {} : { audit: await AuditLog.open(path('audit'), { party: name, key: key! }) }),
+      ...(party.approved === undefined ? {} : { approved: party.approved === true }),
+    });
+  }
+  return { purpose, parties };
+}
+
+const GOVERNANCE_FIELDS = ['institution', 'policy', 'consent', 'trust', 'revoked', 'audit', 'key', 'approved'];

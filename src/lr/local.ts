@@ -17,6 +17,7 @@ import type { IdType } from '../ids/normalise.ts';
 import { poolExecutor, inlineExecutor } from '../psi/executor.ts';
 import { settleParties } from '../psi/local.ts';
 import { memoryChannelPair, type FrameTap, type MemoryChannel } from '../transport/memory.ts';
+import { admitJob, type PartyGovernance } from '../governance/gate.ts';
 import { resolveTrainingConfig, type TrainingConfig } from './config.ts';
 import type { ScoreReport } from './metrics.ts';
 import { modelSlice, type ModelSlice } from './model.ts';
@@ -40,6 +41,7 @@ export interface LocalTrainingOptions {
   readonly onProgress?: ProgressListener;
   /** Sees every frame on every channel (leak-canary tests, byte counts). */
   readonly tap?: FrameTap;
+  readonly governance?: JobGovernance;
 }
 
 export interface PartySummary {
@@ -78,23 +80,31 @@ export async function runLocalTraining(options: LocalTrainingOptions): Promise<L
     ...options.features.map((f) => loadFeatureTable(f.file, { idColumn: f.idColumn, features: f.features })),
   ]);
   return trainOnTables({
-    label: { table: labelTable, name: options.label.name },
+    label: { table: labelTable, name: options.label.name, labelColumn: options.label.labelColumn },
     features: featureTables.map((table, k) => ({ table, name: options.features[k]!.name })),
     config: options.config,
     onProgress: options.onProgress,
     tap: options.tap,
     started,
+    governance: options.governance,
   });
 }
 
+/** Governance of a job: the declared purpose and, per party name, that party's gate. */
+export interface JobGovernance {
+  readonly purpose: string;
+  readonly parties: ReadonlyMap<string, PartyGovernance>;
+}
+
 export interface TablesTrainingOptions {
-  readonly label: { readonly table: FeatureTable; readonly name?: string };
+  readonly label: { readonly table: FeatureTable; readonly name?: string; readonly labelColumn?: string };
   readonly features: readonly { readonly table: FeatureTable; readonly name?: string }[];
   readonly config?: Partial<TrainingConfig>;
   readonly onProgress?: ProgressListener;
   readonly tap?: FrameTap;
   /** When the job started (performance.now()), if loading came first. */
   readonly started?: number;
+  readonly governance?: JobGovernance;
 }
 
 /** The same job on tables already in memory (integrators reading from their own stores; benchmarks). */
@@ -104,8 +114,7 @@ export async function trainOnTables(options: TablesTrainingOptions): Promise<Loc
   const config = resolveTrainingConfig({ ...options.config, jobId: options.config?.jobId ?? randomUUID() });
   const labelName = options.label.name ?? 'label';
   const featureNames = uniqueNames(options.features.map((f) => ({ name: f.name, file: f.table.file })));
-  const labelTable = options.label.table;
-  const featureTables = options.features.map((f) => f.table);
+  const { labelTable, featureTables } = await admitParties(options, config.jobId, labelName, featureNames);
   const idType = agreeOnIdType(config.idType, [labelTable, ...featureTables]);
   const heBackend: HeBackend = config.he === 'mock' ? mockBackend : ckksBackend;
   const params = heParamsFor(config);
@@ -138,6 +147,7 @@ export async function trainOnTables(options: TablesTrainingOptions): Promise<Loc
       runArbiter({ backend: heBackend, params, parties: arbiterSides }),
     ]);
     const features = rest.slice(0, featureNames.length) as FeaturePartyResult[];
+    await auditRun(options.governance, config.jobId, labelName, featureNames, label, features);
     const models = [
       modelSlice({
         jobId: config.jobId,
@@ -226,5 +236,44 @@ class SharedMatvecPool {
 
   async destroy(): Promise<void> {
     if (this.#pool) await (await this.#pool.evaluator).destroy();
+  }
+}
+
+/**
+ * Runs every governed party's admission gate before any party sends a message: a refusal
+ * stops the job with nothing sent; consent filtering shrinks a party's table to the
+ * enterprises whose consent covers the job.
+ */
+async function admitParties(options: TablesTrainingOptions, jobId: string, labelName: string, featureNames: readonly string[]) {
+  const governance = options.governance;
+  let labelTable = options.label.table;
+  let featureTables = options.features.map((f) => f.table);
+  if (!governance) return { labelTable, featureTables };
+  const institution = (name: string) => governance.parties.get(name)?.institution ?? name;
+  const bankGate = governance.parties.get(labelName);
+  if (bankGate) {
+    const fields = [...labelTable.featureNames, ...(options.label.labelColumn ? [options.label.labelColumn] : [])];
+    labelTable = (await admitJob(bankGate, labelTable, { jobId, purpose: governance.purpose, partners: featureNames.map(institution), fields })).table;
+  }
+  featureTables = await Promise.all(
+    featureTables.map(async (table, k) => {
+      const gate = governance.parties.get(featureNames[k]!);
+      if (!gate) return table;
+      return (await admitJob(gate, table, { jobId, purpose: governance.purpose, partners: [institution(labelName)], fields: table.featureNames })).table;
+    }),
+  );
+  return { labelTable, featureTables };
+}
+
+/** Each governed party records the alignment and the training it took part in. */
+async function auditRun(governance: JobGovernance | undefined, jobId: string, labelName: string, featureNames: readonly string[], label: LabelPartyResult, features: readonly FeaturePartyResult[]) {
+  if (!governance) return;
+  const bankLog = governance.parties.get(labelName)?.audit;
+  await bankLog?.append('psi.run', { job: jobId, partners: [...featureNames], aligned: label.alignedRows.length });
+  await bankLog?.append('training.run', { job: jobId, epochs: label.epochsRun, auc: label.metrics.auc, validationRows: label.validation.rows.length });
+  for (const [k, name] of featureNames.entries()) {
+    const log = governance.parties.get(name)?.audit;
+    await log?.append('psi.run', { job: jobId, partners: [labelName], aligned: features[k]!.alignedRows.length });
+    await log?.append('training.run', { job: jobId, epochs: features[k]!.epochsRun });
   }
 }

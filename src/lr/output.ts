@@ -8,11 +8,16 @@
  */
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { errors, isJinqiaoError } from '../errors.ts';
+import type { AuditLog } from '../governance/audit.ts';
 import type { LocalTrainingResult } from './local.ts';
 
-export async function writeTrainingOutputs(outDir: string, result: LocalTrainingResult): Promise<string[]> {
+/**
+ * Writes the outputs; with `audits` (party name → its audit log), each governed party
+ * records the export of its model slice (and the slice's SHA-256) before it is written.
+ */
+export async function writeTrainingOutputs(outDir: string, result: LocalTrainingResult, audits?: ReadonlyMap<string, AuditLog>): Promise<string[]> {
   const target = resolve(outDir);
   const staging = join(dirname(target), `.${randomBytes(6).toString('hex')}.jinqiao-tmp`);
   const files: [string, string][] = [
@@ -21,6 +26,10 @@ export async function writeTrainingOutputs(outDir: string, result: LocalTraining
     ['manifest.json', JSON.stringify(manifestJson(result), null, 2) + '\n'],
     ...result.models.map((m): [string, string] => [`model-${safeName(m.party)}.json`, JSON.stringify(m, null, 2) + '\n']),
   ];
+  for (const model of result.models) {
+    const text = files.find(([name]) => name === `model-${safeName(model.party)}.json`)![1];
+    await audits?.get(model.party)?.append('model.export', { job: model.jobId, file: join(target, `model-${safeName(model.party)}.json`), sha256: createHash('sha256').update(text).digest('hex') });
+  }
   try {
     await mkdir(staging, { recursive: true });
     for (const [name, text] of files) await writeFile(join(staging, name), text, { flag: 'wx' });

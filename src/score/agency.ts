@@ -13,6 +13,7 @@
  */
 import { errors } from '../errors.ts';
 import type { FeatureTable } from '../data/table.ts';
+import type { AuditLog } from '../governance/audit.ts';
 import type { HeBackend } from '../he/backend.ts';
 import type { IdType } from '../ids/normalise.ts';
 import { abortingPeersOnFailure } from '../lr/abort.ts';
@@ -41,6 +42,8 @@ export interface AgencyScoringOptions {
   readonly psiBackend: BackendName;
   /** The agency's own partial scores of its last monitoring run, for its drift index. */
   readonly previousMonitoring?: Float64Array;
+  /** Where each scoring request is recorded before it is answered. */
+  readonly audit?: AuditLog;
 }
 
 export interface AgencyScoringReport {
@@ -90,6 +93,7 @@ async function agency(options: AgencyScoringOptions): Promise<AgencyScoringRepor
         slotRows.push(i);
         rows.push(published[p]!);
       }
+      await options.audit?.append('scoring.query', { session: hello.session, request: request.request, slots, scored: rows.length, monitoring: request.monitor });
       const scores = partialScores(slice, table, Uint32Array.from(rows));
       const laidOut = new Float64Array(slots);
       slotRows.forEach((slot, k) => (laidOut[slot] = scores[k]!));

@@ -21,6 +21,7 @@
 import { randomUUID } from 'node:crypto';
 import { errors } from '../errors.ts';
 import type { FeatureTable } from '../data/table.ts';
+import type { AuditLog } from '../governance/audit.ts';
 import type { HeBackend, HeEvaluator } from '../he/backend.ts';
 import { normaliseId, type IdType } from '../ids/normalise.ts';
 import { abortingPeersOnFailure } from '../lr/abort.ts';
@@ -50,6 +51,8 @@ export interface BankScoringOptions {
   readonly psiExecutor: PsiExecutor;
   readonly idType: IdType;
   readonly psiBackend: BackendName;
+  /** Where each request is recorded (IDs as salted hashes) before anything is sent. */
+  readonly audit?: AuditLog;
 }
 
 export interface EnterpriseScore {
@@ -159,6 +162,14 @@ export class BankScoringSession {
     if (queries.length === 0) throw errors.optionInvalid('ids', 'no enterprise to score');
     const slots = withDecoys(queries, options, this.#rowOf, idType, this.#decoyKey);
     const request = this.#requests++;
+    const audit = this.#options.audit;
+    await audit?.append('scoring.query', {
+      session: this.#session,
+      request,
+      enterprises: monitor ? queries.length : queries.map((q) => audit.hashId(q.id)),
+      decoys: slots.length - new Set(queries.map((q) => q.id)).size,
+      monitoring: monitor,
+    });
 
     return this.#guard(async () => {
       const slotIds = slots.map((s) => s.id);

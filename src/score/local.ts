@@ -18,6 +18,8 @@ import { inlineExecutor, poolExecutor } from '../psi/executor.ts';
 import { DEFAULT_BACKEND } from '../psi/backends/index.ts';
 import { settleParties } from '../psi/local.ts';
 import { memoryChannelPair, type FrameTap, type MemoryChannel } from '../transport/memory.ts';
+import { admitJob } from '../governance/gate.ts';
+import type { JobGovernance } from '../lr/local.ts';
 import { serveScoring, type AgencyScoringReport } from './agency.ts';
 import { BankScoringSession, type MonitoringScores, type EnterpriseScore, type ScoreRequestOptions } from './bank.ts';
 
@@ -40,6 +42,8 @@ export interface LocalScoringOptions {
   readonly tap?: FrameTap;
   /** See BankScoringSecrets: keep it across sessions so decoys stay the same per enterprise. */
   readonly decoyKey?: string;
+  /** Purpose and per-party gates: checked before the session sends anything; queries are audited. */
+  readonly governance?: JobGovernance;
   /** Agencies' partial scores of their previous monitoring run, by agency name. */
   readonly previousAgencyMonitoring?: ReadonlyMap<string, Float64Array>;
 }
@@ -69,6 +73,18 @@ export async function openLocalScoringSession(options: LocalScoringOptions): Pro
     ...options.agencies.map((a, k) => loadFeatureTable(a.file, { idColumn: a.idColumn, features: agencySlices[k]!.featureNames })),
   ]);
   const idType = agreeOnIdType(options.idType ?? 'auto', [bankTable, ...agencyTables]);
+  const governance = options.governance;
+  const gate = (name: string) => governance?.parties.get(name);
+  const institution = (name: string) => gate(name)?.institution ?? name;
+  if (governance) {
+    const session = `scoring/${bankSlice.jobId}`;
+    const bankGate = gate('bank');
+    if (bankGate) await admitJob(bankGate, bankTable, { jobId: session, purpose: governance.purpose, partners: agencyNames.map(institution), fields: bankSlice.featureNames });
+    for (const [k, name] of agencyNames.entries()) {
+      const agencyGate = gate(name);
+      if (agencyGate) agencyTables[k] = (await admitJob(agencyGate, agencyTables[k]!, { jobId: session, purpose: governance.purpose, partners: [institution('bank')], fields: agencySlices[k]!.featureNames })).table;
+    }
+  }
   const heBackend = options.he === 'mock' ? mockBackend : ckksBackend;
   const psiExecutor = options.threads === 0 ? inlineExecutor() : poolExecutor({ threads: options.threads });
   const toAgencies = new Map<string, MemoryChannel>();
@@ -93,13 +109,14 @@ export async function openLocalScoringSession(options: LocalScoringOptions): Pro
       idType,
       psiBackend: DEFAULT_BACKEND,
       previousMonitoring: options.previousAgencyMonitoring?.get(name),
+      audit: gate(name)?.audit,
     });
   });
   const params = { ...DEGREE1_PARAMS, scheme: heBackend.name };
   const arbiterRun = runArbiter({ backend: heBackend, params, parties: arbiterSides });
   const everyone = settleParties([...agencyRuns, arbiterRun]);
   everyone.catch(() => {});
-  const bank = new BankScoringSession({ slice: bankSlice, table: bankTable, agencies: toAgencies, arbiter: partyToArbiter[0]!, heBackend, psiExecutor, idType, psiBackend: DEFAULT_BACKEND, decoyKey: options.decoyKey });
+  const bank = new BankScoringSession({ slice: bankSlice, table: bankTable, agencies: toAgencies, arbiter: partyToArbiter[0]!, heBackend, psiExecutor, idType, psiBackend: DEFAULT_BACKEND, decoyKey: options.decoyKey, audit: gate('bank')?.audit });
   // A request refused before any message (a malformed ID) leaves the session open; a failed
   // protocol step ends every party, and the error reported is the root cause among them.
   const failed = async (e: unknown): Promise<never> => {

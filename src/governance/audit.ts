@@ -1,0 +1,387 @@
+/**
+ * A party's audit trail: an append-only, hash-chained, signed log of what it did with
+ * whom (jobs admitted and refused, PSI runs, training runs, model exports, scoring
+ * queries).
+ *
+ * Format: JSON Lines. Line 1 is entry 0, `log.opened`, whose details hold the key id of
+ * the party's signing key and the log's random salt. Every entry holds { seq, time, type,
+ * party, details, prevHash, hash, signature }: `hash` is SHA-256 over a domain tag and the
+ * canonical JSON of the other fields, so it covers `prevHash`, the previous entry's hash;
+ * `signature` is the party's Ed25519 signature of `hash`.
+ *
+ * Truncation: a chain alone cannot show that its last entries were dropped, so after each
+ * append the log's signed head — { seq, hash } of the last entry — is written atomically
+ * to `<log>.head`. A log that ends before the head's seq has been truncated. The head is
+ * updated after the entry is synced, so a crash between the two leaves the log one entry
+ * ahead of its head; that is accepted (the extra entry is signed like any other) and
+ * `AuditLog.open` brings the head up to date.
+ *
+ * Durability: `append` resolves only after the entry and the head are fsync'd, so the
+ * action it records proceeds only once the record of it is durable.
+ *
+ * Who learns what: whoever reads the log learns the party's activity: partners, purposes,
+ * fields, counts, job ids. It never holds data values, and enterprise IDs only as salted
+ * hashes (`hashId`); `append` refuses details that contain a valid USCC in clear. Anyone
+ * holding the log also holds its salt, so the hashes are pseudonyms, not secrets: an
+ * auditor can test whether a given enterprise appears by hashing its USCC. The log is
+ * confidential to the party and its auditors.
+ *
+ * What the log proves, and what it does not: with the party's public key, anyone can
+ * check that no entry was altered, removed, reordered or inserted, and that the log was
+ * not cut short of its signed head, since the head was written. It cannot stop the party
+ * itself — which holds the key — from rewriting the whole log and head, or from rolling
+ * both back to an earlier saved copy. Anchoring the head hash outside the party's control
+ * (sending `log.head` to the partner of each job, or to the platform, which keep it)
+ * closes that gap: a rewritten log no longer matches a head someone else holds.
+ *
+ * One process writes a log at a time; two writers would fork the chain (which `verify`
+ * then reports). The check for IDs in clear is a safety net for USCCs only: plain IDs and
+ * data values cannot be recognised, and callers must not put them in details.
+ */
+import { randomBytes } from 'node:crypto';
+import { readFile, stat, truncate } from 'node:fs/promises';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { bytesToHex, concatBytes, hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js';
+import { errors } from '../errors.ts';
+import { normaliseId } from '../ids/normalise.ts';
+import { canonicalJson, type JsonValue } from './canonical.ts';
+import { appendDurably, readTextFile, replaceDurably } from './files.ts';
+import { keyIdOf, sign, verify, type PartyKeyPair, type PublicKeyBytes } from './keys.ts';
+
+export const AUDIT_FORMAT = 'jinqiao.audit-log/1';
+const ENTRY_DOMAIN = 'jinqiao/audit-entry/v1';
+const HEAD_DOMAIN = 'jinqiao/audit-head/v1';
+const ID_DOMAIN = 'jinqiao/audit-id/v1';
+const GENESIS_HASH = '0'.repeat(64);
+const HEX64 = /^[0-9a-f]{64}$/;
+const ENTRY_KEYS = ['seq', 'time', 'type', 'party', 'details', 'prevHash', 'hash', 'signature'];
+const EVENT_TYPE = /^[a-z]+(\.[a-z][a-z0-9-]*)+$/;
+/** A valid USCC anywhere in a string, bounded by non-alphanumerics. */
+const USCC_IN_TEXT = /(?<![0-9A-Za-z])[0-9A-HJ-NP-RTUW-Y]{18}(?![0-9A-Za-z])/gi;
+
+/** Event types jinqiao writes; any dotted lower-case name is accepted for others. */
+export type KnownAuditEventType =
+  | 'log.opened'
+  | 'job.admitted'
+  | 'job.refused'
+  | 'job.approved'
+  | 'consent.filtered'
+  | 'consent.revoked'
+  | 'psi.run'
+  | 'training.run'
+  | 'model.export'
+  | 'scoring.query';
+export type AuditEventType = KnownAuditEventType | (string & {});
+
+export type AuditDetails = { readonly [key: string]: JsonValue };
+
+export interface AuditEntry {
+  readonly seq: number;
+  /** ISO 8601 UTC. */
+  readonly time: string;
+  readonly type: AuditEventType;
+  readonly party: string;
+  readonly details: AuditDetails;
+  /** Hex SHA-256 of the previous entry; 64 zeros for entry 0. */
+  readonly prevHash: string;
+  readonly hash: string;
+  readonly signature: string;
+}
+
+/** The signed last position of a log: what a partner or the platform keeps as an anchor. */
+export interface AuditHead {
+  readonly type: 'jinqiao.audit-head';
+  readonly seq: number;
+  readonly hash: string;
+  readonly time: string;
+  readonly signature: string;
+}
+
+export type AuditVerdict =
+  | { readonly ok: true; readonly party: string; /** entries including entry 0 */ readonly entries: number; readonly head: { readonly seq: number; readonly hash: string } }
+  | { readonly ok: false; /** 1-based line of the first bad entry */ readonly line: number; readonly seq: number | undefined; readonly reason: string };
+
+export interface AuditLogOptions {
+  /** The party writing the log, as it is named in entries. */
+  readonly party: string;
+  readonly key: PartyKeyPair;
+  /** Source of entry timestamps; the system clock by default. */
+  readonly clock?: () => Date;
+}
+
+export function headFileOf(logFile: string): string {
+  return `${logFile}.head`;
+}
+
+/**
+ * A salted hash of an enterprise ID for audit details: 32 hex digits. A USCC is
+ * normalised first, so every spelling of one enterprise hashes alike.
+ */
+export function hashId(salt: string, id: string): string {
+  if (!HEX64.test(salt)) throw errors.optionInvalid('salt', 'an audit log salt is 64 lower-case hex digits');
+  const uscc = normaliseId(id, 'uscc');
+  const normal = uscc.ok ? uscc : normaliseId(id, 'plain');
+  if (!normal.ok) throw errors.optionInvalid('id', normal.why);
+  return bytesToHex(sha256(concatBytes(utf8ToBytes(ID_DOMAIN), new Uint8Array([0]), hexToBytes(salt), utf8ToBytes(normal.id))).subarray(0, 16));
+}
+
+export class AuditLog {
+  readonly file: string;
+  readonly party: string;
+  /** Hex; stored in entry 0, so anyone holding the log can compute `hashId`. */
+  readonly salt: string;
+  readonly #key: PartyKeyPair;
+  readonly #clock: () => Date;
+  #last: { seq: number; hash: string };
+  #tail: Promise<unknown> = Promise.resolve();
+  #failure: Error | undefined;
+
+  private constructor(file: string, options: AuditLogOptions, salt: string, last: { seq: number; hash: string }) {
+    this.file = file;
+    this.party = options.party;
+    this.salt = salt;
+    this.#key = options.key;
+    this.#clock = options.clock ?? (() => new Date());
+    this.#last = last;
+  }
+
+  /**
+   * Opens `file` for appending, creating it (with a fresh salt) if it does not exist. An
+   * existing log is verified first: nothing is appended to a log that is already broken.
+   * A last line cut short by a crash is removed: it was never synced, so the action it
+   * would have recorded never proceeded.
+   */
+  static async open(file: string, options: AuditLogOptions): Promise<AuditLog> {
+    if (typeof options.party !== 'string' || options.party === '') throw errors.optionInvalid('party', 'must name the party writing the log');
+    const size = await stat(file).then(
+      (info) => info.size,
+      () => undefined,
+    );
+    // An empty log without a head is one whose creation a crash cut short: nothing was recorded yet.
+    const headless = await stat(headFileOf(file)).then(
+      () => false,
+      () => true,
+    );
+    if (size === undefined || (size === 0 && headless)) {
+      const salt = randomBytes(32).toString('hex');
+      const log = new AuditLog(file, options, salt, { seq: -1, hash: GENESIS_HASH });
+      await log.#write('log.opened', { format: AUDIT_FORMAT, keyId: options.key.keyId, salt });
+      return log;
+    }
+    const bytes = await readFile(file);
+    const committed = bytes.lastIndexOf(0x0a) + 1;
+    if (committed < bytes.length) await truncate(file, committed);
+    const verdict = await checkLog(file, options.key.publicKey, true);
+    if (!verdict.ok) throw errors.auditBroken(file, verdict.line, verdict.seq, verdict.reason);
+    if (verdict.party !== options.party) throw errors.optionInvalid('party', `the log at ${file} belongs to ${verdict.party}, not ${options.party}`);
+    const opened = JSON.parse(bytes.subarray(0, bytes.indexOf(0x0a)).toString('utf8')) as AuditEntry;
+    const log = new AuditLog(file, options, String(opened.details.salt), verdict.head);
+    await log.#writeHead();
+    return log;
+  }
+
+  /** The last entry's seq and hash: hand it to the partner or platform to anchor the log. */
+  get head(): { readonly seq: number; readonly hash: string } {
+    return { ...this.#last };
+  }
+
+  /** `hashId` with this log's salt. */
+  hashId(id: string): string {
+    return hashId(this.salt, id);
+  }
+
+  /**
+   * Records an event, resolving once it is durable. Appends are serialised in call order.
+   * After a failed write the log refuses further appends: reopen it, which repairs a torn
+   * line and re-verifies the chain.
+   */
+  append(type: AuditEventType, details: AuditDetails): Promise<AuditEntry> {
+    if (!EVENT_TYPE.test(type) || type === 'log.opened') {
+      return Promise.reject(errors.optionInvalid('type', `${JSON.stringify(type)} is not an event type (dotted lower-case, e.g. job.admitted)`));
+    }
+    try {
+      canonicalJson(details, 'details');
+      refuseIdsInClear(details, 'details');
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const written = this.#tail.then(() => this.#write(type, details));
+    this.#tail = written.catch(() => undefined);
+    return written;
+  }
+
+  async #write(type: AuditEventType, details: AuditDetails): Promise<AuditEntry> {
+    if (this.#failure) throw errors.outputUnwritable(this.file, `an earlier append failed (${this.#failure.message}); reopen the log`);
+    const body = { seq: this.#last.seq + 1, time: this.#clock().toISOString(), type, party: this.party, details, prevHash: this.#last.hash };
+    const hash = entryHash(body);
+    const entry: AuditEntry = { ...body, hash, signature: bytesToHex(sign(this.#key.secretKey, ENTRY_DOMAIN, hexToBytes(hash))) };
+    try {
+      // Written in reading order; the hash is over the canonical form, so order on disk is free.
+      await appendDurably(this.file, JSON.stringify(entry) + '\n');
+      this.#last = { seq: entry.seq, hash };
+      await this.#writeHead();
+    } catch (e) {
+      this.#failure = e as Error;
+      throw e;
+    }
+    return entry;
+  }
+
+  async #writeHead(): Promise<void> {
+    const body = { type: 'jinqiao.audit-head' as const, seq: this.#last.seq, hash: this.#last.hash, time: this.#clock().toISOString() };
+    const signature = bytesToHex(sign(this.#key.secretKey, HEAD_DOMAIN, utf8ToBytes(canonicalJson(body))));
+    await replaceDurably(headFileOf(this.file), canonicalJson({ ...body, signature }) + '\n');
+  }
+}
+
+function entryHash(body: Omit<AuditEntry, 'hash' | 'signature'>): string {
+  return bytesToHex(sha256(concatBytes(utf8ToBytes(ENTRY_DOMAIN), new Uint8Array([0]), utf8ToBytes(canonicalJson(body)))));
+}
+
+function refuseIdsInClear(value: JsonValue, path: string): void {
+  if (typeof value === 'string') {
+    for (const match of value.matchAll(USCC_IN_TEXT)) {
+      if (normaliseId(match[0], 'uscc').ok) {
+        throw errors.optionInvalid(path, 'holds an enterprise ID (USCC) in clear', 'record log.hashId(id) instead: the audit log never holds IDs in clear');
+      }
+    }
+  } else if (Array.isArray(value)) {
+    value.forEach((v, i) => refuseIdsInClear(v, `${path}[${i}]`));
+  } else if (typeof value === 'object' && value !== null) {
+    for (const [k, v] of Object.entries(value)) {
+      refuseIdsInClear(k, `${path} (a key)`);
+      refuseIdsInClear(v, `${path}.${k}`);
+    }
+  }
+}
+
+/**
+ * Checks a log against the public key of the party that wrote it, and against its signed
+ * head. Returns the entry count, or the first bad entry: its line, the seq it holds (when
+ * readable) and why it is bad.
+ */
+export function verifyAuditLog(file: string, publicKey: PublicKeyBytes): Promise<AuditVerdict> {
+  return checkLog(file, publicKey, false);
+}
+
+/** `opening`: a head may be missing when the log holds only entry 0 (a crash while it was created). */
+async function checkLog(file: string, publicKey: PublicKeyBytes, opening: boolean): Promise<AuditVerdict> {
+  const text = await readTextFile(file);
+  const lines = text.split('\n');
+  const complete = lines.slice(0, -1);
+  const bad = (line: number, seq: number | undefined, reason: string): AuditVerdict => ({ ok: false, line, seq, reason });
+  if (text === '') return bad(1, undefined, 'the log is empty: entry 0 (log.opened) is missing');
+  const keyId = keyIdOf(publicKey);
+  let party = '';
+  let previous = { seq: -1, hash: GENESIS_HASH };
+  const hashes: string[] = [];
+  for (const [i, content] of complete.entries()) {
+    const line = i + 1;
+    const expected = i;
+    let raw: unknown;
+    try {
+      raw = JSON.parse(content);
+    } catch {
+      return bad(line, undefined, `not a JSON entry (altered or corrupted; expected seq ${expected})`);
+    }
+    const problem = entryProblem(raw);
+    const seq = isRecord(raw) && Number.isSafeInteger(raw.seq) ? (raw.seq as number) : undefined;
+    if (problem) return bad(line, seq, `malformed entry: ${problem}`);
+    const entry = raw as AuditEntry;
+    if (entry.seq !== expected) {
+      return bad(line, entry.seq, entry.seq > expected ? `expected seq ${expected}: entries were deleted or reordered` : `expected seq ${expected}: seq ${entry.seq} is out of order (entries inserted or reordered)`);
+    }
+    if (entry.prevHash !== previous.hash) return bad(line, entry.seq, `prevHash does not match the hash of entry ${previous.seq} (an entry was inserted, removed or replaced)`);
+    const { hash, signature, ...body } = entry;
+    if (entryHash(body) !== hash) return bad(line, entry.seq, 'the content does not match its hash (the entry was altered)');
+    if (expected === 0) {
+      if (entry.type !== 'log.opened' || entry.details.format !== AUDIT_FORMAT || typeof entry.details.salt !== 'string' || !HEX64.test(entry.details.salt)) {
+        return bad(line, 0, `entry 0 must be log.opened with format ${AUDIT_FORMAT} and a salt`);
+      }
+      if (entry.details.keyId !== keyId) return bad(line, 0, `the log was opened by key ${String(entry.details.keyId)}, not by the key given (${keyId})`);
+      party = entry.party;
+    } else if (entry.type === 'log.opened') {
+      return bad(line, entry.seq, 'log.opened may only be entry 0');
+    }
+    if (entry.party !== party) return bad(line, entry.seq, `written for party ${entry.party}, the log belongs to ${party}`);
+    if (!verify(publicKey, ENTRY_DOMAIN, hexToBytes(hash), hexToBytes(signature))) return bad(line, entry.seq, `the signature is not key ${keyId}'s (forged or altered)`);
+    previous = { seq: entry.seq, hash };
+    hashes.push(hash);
+  }
+  const tail = lines[lines.length - 1]!;
+  if (tail !== '') return bad(complete.length + 1, undefined, 'the last line is cut short (a write torn by a crash; opening the log for append removes it)');
+
+  const headFile = headFileOf(file);
+  const headText = await readFile(headFile, 'utf8').catch((e: NodeJS.ErrnoException) => {
+    if (e.code === 'ENOENT') return undefined;
+    throw errors.fileUnreadable(headFile, e.message);
+  });
+  if (headText === undefined) {
+    if (opening && complete.length === 1) return { ok: true, party, entries: 1, head: previous };
+    return bad(complete.length + 1, undefined, `the signed head ${headFile} is missing, so truncation cannot be ruled out`);
+  }
+  const head = parseHead(headText, publicKey);
+  if (typeof head === 'string') return bad(complete.length + 1, undefined, `${headFile}: ${head}`);
+  if (head.seq > previous.seq) {
+    return bad(complete.length + 1, previous.seq + 1, `missing: the log ends at seq ${previous.seq} but its signed head records seq ${head.seq} (the log was truncated)`);
+  }
+  if (hashes[head.seq] !== head.hash) return bad(head.seq + 1, head.seq, `the entry does not match the signed head's hash ${head.hash}`);
+  return { ok: true, party, entries: complete.length, head: previous };
+}
+
+function parseHead(text: string, publicKey: PublicKeyBytes): AuditHead | string {
+  let head: unknown;
+  try {
+    head = JSON.parse(text);
+  } catch {
+    return 'not a JSON head';
+  }
+  if (!isRecord(head) || head.type !== 'jinqiao.audit-head' || !Number.isSafeInteger(head.seq) || (head.seq as number) < 0 || typeof head.hash !== 'string' || typeof head.time !== 'string' || typeof head.signature !== 'string' || !/^[0-9a-f]{128}$/.test(head.signature)) {
+    return 'not a jinqiao audit head';
+  }
+  const { signature, ...body } = head;
+  if (Object.keys(body).length !== 4) return 'not a jinqiao audit head';
+  if (!verify(publicKey, HEAD_DOMAIN, utf8ToBytes(canonicalJson(body)), hexToBytes(signature))) return 'the head signature is not the log key\'s (forged or altered)';
+  return head as unknown as AuditHead;
+}
+
+function entryProblem(raw: unknown): string | undefined {
+  if (!isRecord(raw)) return 'not a JSON object';
+  const keys = Object.keys(raw);
+  const odd = keys.find((k) => !ENTRY_KEYS.includes(k)) ?? ENTRY_KEYS.find((k) => !keys.includes(k));
+  if (odd !== undefined) return `field ${JSON.stringify(odd)} is ${keys.includes(odd) ? 'unknown' : 'missing'}`;
+  if (!Number.isSafeInteger(raw.seq) || (raw.seq as number) < 0) return 'seq must be a whole number';
+  if (typeof raw.time !== 'string' || Number.isNaN(Date.parse(raw.time))) return 'time must be an ISO 8601 time';
+  if (typeof raw.type !== 'string' || !EVENT_TYPE.test(raw.type)) return 'type must be a dotted event name';
+  if (typeof raw.party !== 'string') return 'party must be a string';
+  if (!isRecord(raw.details)) return 'details must be an object';
+  for (const k of ['prevHash', 'hash'] as const) if (typeof raw[k] !== 'string' || !HEX64.test(raw[k] as string)) return `${k} must be 64 hex digits`;
+  if (typeof raw.signature !== 'string' || !/^[0-9a-f]{128}$/.test(raw.signature)) return 'signature must be 128 hex digits';
+  return undefined;
+}
+
+/**
+ * The entries of a log as written, for display, without verifying anything; a line that
+ * is not an entry comes back as its text.
+ */
+export async function readAuditEntries(file: string): Promise<{ line: number; entry: AuditEntry | undefined; text: string }[]> {
+  const text = await readTextFile(file);
+  return text
+    .split('\n')
+    .map((content, i) => ({ content, line: i + 1 }))
+    .filter(({ content }) => content !== '')
+    .map(({ content, line }) => {
+      let entry: AuditEntry | undefined;
+      try {
+        const raw = JSON.parse(content) as unknown;
+        entry = entryProblem(raw) === undefined ? (raw as AuditEntry) : undefined;
+      } catch {
+        entry = undefined;
+      }
+      return { line, entry, text: content };
+    });
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}

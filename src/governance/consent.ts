@@ -1,0 +1,311 @@
+/**
+ * Enterprise consent: a signed token saying that one enterprise authorises named
+ * institutions to use named fields for named purposes during a period.
+ *
+ * Flow: the enterprise authorises on the platform (or another registry the data holders
+ * trust); the platform (issuer) signs a token with its Ed25519 key; data holders receive
+ * the tokens and, before alignment, keep only the rows of enterprises whose token covers
+ * the job (`filterByConsent`). An enterprise withdraws consent by having its token id put
+ * on a revocation list.
+ *
+ * Token: canonical JSON (see canonical.ts) of { type, version, tokenId, issuer (key id),
+ * enterprise (normalised USCC), partners, purposes, fields, notBefore, notAfter }, signed
+ * under the domain tag `jinqiao/consent/v1`; stored one token per line (JSON Lines) with
+ * its hex signature. The validity period is half open: valid from notBefore, expired at
+ * notAfter.
+ *
+ * Who learns what: tokens name the enterprise in clear; they stay with the issuer and the
+ * data holders and never travel to the partner. The partner must only ever learn the
+ * aligned set that PSI yields, never which enterprises were excluded for want of consent
+ * nor how many: the excluded count `filterByConsent` returns is for the holder's own
+ * report and audit log. Because filtering happens before PSI, an enterprise without
+ * consent looks to the partner exactly like one the holder has no record of.
+ *
+ * Weaknesses: a partner that knows an enterprise is on the holder's books can still infer
+ * from its absence in the intersection that it did not consent (the same absence it
+ * would see for an enterprise the holder does not know). Verification is as fresh as the
+ * revocation list the holder has: a revocation it has not yet received is not honoured.
+ * The revocation list is append-only by convention and protected only by the holder's
+ * file permissions; it is not signed.
+ */
+import { randomUUID } from 'node:crypto';
+import { stat } from 'node:fs/promises';
+import { bytesToHex, hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js';
+import { errors } from '../errors.ts';
+import { normaliseId } from '../ids/normalise.ts';
+import { canonicalJson } from './canonical.ts';
+import { appendDurably, readTextFile } from './files.ts';
+import { KEY_ID_PATTERN, sign, verify, type PartyKeyPair, type PublicKeyRecord } from './keys.ts';
+
+const TOKEN_TYPE = 'jinqiao.consent';
+const TOKEN_VERSION = 1;
+const SIGNATURE_DOMAIN = 'jinqiao/consent/v1';
+const TOKEN_KEYS = ['type', 'version', 'tokenId', 'issuer', 'enterprise', 'partners', 'purposes', 'fields', 'notBefore', 'notAfter', 'signature'];
+const TOKEN_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const NAME = /^[^\s,]+$/;
+const SIGNATURE_HEX = /^[0-9a-f]{128}$/;
+
+export interface ConsentToken {
+  readonly type: typeof TOKEN_TYPE;
+  readonly version: typeof TOKEN_VERSION;
+  readonly tokenId: string;
+  /** Key id of the issuer's Ed25519 key. */
+  readonly issuer: string;
+  /** The enterprise's unified social credit code, normalised. */
+  readonly enterprise: string;
+  /** Institutions authorised, by the ids data holders know them by (explicit id or key id). */
+  readonly partners: readonly string[];
+  readonly purposes: readonly string[];
+  readonly fields: readonly string[];
+  /** ISO 8601 UTC, e.g. 2025-01-31T00:00:00.000Z. */
+  readonly notBefore: string;
+  readonly notAfter: string;
+  /** Ed25519 signature, hex. */
+  readonly signature: string;
+}
+
+export interface ConsentGrant {
+  /** The enterprise's USCC as typed; it is normalised and validated. */
+  readonly enterprise: string;
+  readonly partners: readonly string[];
+  readonly purposes: readonly string[];
+  readonly fields: readonly string[];
+  readonly notBefore: Date;
+  readonly notAfter: Date;
+  /** Defaults to a fresh UUID. */
+  readonly tokenId?: string;
+}
+
+/** Every reason a token can fail to cover a job. */
+export const CONSENT_REASONS = {
+  malformed: 'the token is not a well-formed consent token',
+  'untrusted-issuer': 'the token is signed by a key the data holder does not trust',
+  'bad-signature': 'the signature does not match the token (forged or altered)',
+  revoked: 'the token id is on the revocation list',
+  'not-yet-valid': 'the validity period has not begun',
+  expired: 'the validity period has ended',
+  'wrong-partner': 'the token does not authorise this partner',
+  'wrong-purpose': 'the token does not authorise this purpose',
+  'field-outside-grant': 'the job uses a field the token does not grant',
+} as const;
+export type ConsentReason = keyof typeof CONSENT_REASONS;
+
+export interface ConsentContext {
+  /** Keys whose signatures the data holder accepts (the platform's, a registry's). */
+  readonly trustedIssuers: readonly PublicKeyRecord[];
+  readonly now: Date;
+  /** The partner's names (explicit id, key id): a token naming any of them covers it. */
+  readonly partner: string | readonly string[];
+  readonly purpose: string;
+  /** Fields the job uses; every one must be granted. */
+  readonly fields: readonly string[];
+  /** Revoked token ids (see `loadRevocationList`). */
+  readonly revoked: ReadonlySet<string>;
+}
+
+export type ConsentVerdict =
+  | { readonly valid: true; readonly token: ConsentToken }
+  | { readonly valid: false; readonly reason: ConsentReason; readonly message: string; readonly tokenId: string | undefined };
+
+/** (Issuer side: the platform) Signs a consent token for `grant`. */
+export function issueConsent(issuer: PartyKeyPair, grant: ConsentGrant): ConsentToken {
+  const enterprise = normaliseId(String(grant.enterprise), 'uscc');
+  if (!enterprise.ok) throw errors.optionInvalid('enterprise', `${JSON.stringify(grant.enterprise)} is not a unified social credit code: ${enterprise.why}`);
+  const tokenId = grant.tokenId ?? randomUUID();
+  if (!TOKEN_ID.test(tokenId)) throw errors.optionInvalid('tokenId', 'use 1 to 128 letters, digits and . _ : -');
+  for (const key of ['partners', 'purposes', 'fields'] as const) {
+    const problem = nameListProblem(grant[key]);
+    if (problem) throw errors.optionInvalid(key, problem);
+  }
+  for (const key of ['notBefore', 'notAfter'] as const) {
+    if (!(grant[key] instanceof Date) || Number.isNaN(grant[key].getTime())) throw errors.optionInvalid(key, 'must be a valid date');
+  }
+  if (grant.notAfter.getTime() <= grant.notBefore.getTime()) throw errors.optionInvalid('notAfter', 'must be later than notBefore');
+  const body = {
+    type: TOKEN_TYPE,
+    version: TOKEN_VERSION,
+    tokenId,
+    issuer: issuer.keyId,
+    enterprise: enterprise.id,
+    partners: [...grant.partners],
+    purposes: [...grant.purposes],
+    fields: [...grant.fields],
+    notBefore: grant.notBefore.toISOString(),
+    notAfter: grant.notAfter.toISOString(),
+  } as const;
+  const signature = bytesToHex(sign(issuer.secretKey, SIGNATURE_DOMAIN, utf8ToBytes(canonicalJson(body))));
+  return { ...body, signature };
+}
+
+/** One line of a token file. */
+export function encodeConsentToken(token: ConsentToken): string {
+  return canonicalJson(token) + '\n';
+}
+
+/**
+ * (Data-holder side) Whether `token` covers the job described by `context`, or the precise
+ * reason it does not. The signature is checked before any claim in the token is believed,
+ * so an altered token reads as forged, never as (say) expired.
+ */
+export function verifyConsent(token: unknown, context: ConsentContext): ConsentVerdict {
+  const tokenId = isRecord(token) && typeof token.tokenId === 'string' ? token.tokenId : undefined;
+  const fail = (reason: ConsentReason, message: string): ConsentVerdict => ({ valid: false, reason, message, tokenId });
+  const problem = tokenProblem(token);
+  if (problem !== undefined) return fail('malformed', problem);
+  const t = token as ConsentToken;
+  const issuer = context.trustedIssuers.find((k) => k.keyId === t.issuer);
+  if (issuer === undefined) return fail('untrusted-issuer', `token ${t.tokenId} is signed by key ${t.issuer}, which is not a trusted issuer`);
+  const { signature, ...body } = t;
+  if (!verify(issuer.publicKey, SIGNATURE_DOMAIN, utf8ToBytes(canonicalJson(body)), hexToBytes(signature))) {
+    return fail('bad-signature', `token ${t.tokenId}: the signature of ${t.issuer} does not match its content (forged or altered)`);
+  }
+  if (context.revoked.has(t.tokenId)) return fail('revoked', `token ${t.tokenId} has been revoked`);
+  const now = context.now.getTime();
+  if (now < Date.parse(t.notBefore)) return fail('not-yet-valid', `token ${t.tokenId} is valid from ${t.notBefore}`);
+  if (now >= Date.parse(t.notAfter)) return fail('expired', `token ${t.tokenId} expired at ${t.notAfter}`);
+  const partnerNames: readonly string[] = typeof context.partner === 'string' ? [context.partner] : context.partner;
+  if (!t.partners.some((p) => partnerNames.includes(p))) {
+    return fail('wrong-partner', `token ${t.tokenId} authorises ${t.partners.join(', ')}, not ${partnerNames.join(' / ')}`);
+  }
+  if (!t.purposes.includes(context.purpose)) return fail('wrong-purpose', `token ${t.tokenId} authorises ${t.purposes.join(', ')}, not ${context.purpose}`);
+  const outside = context.fields.filter((f) => !t.fields.includes(f));
+  if (outside.length > 0) return fail('field-outside-grant', `token ${t.tokenId} does not grant ${outside.join(', ')} (granted: ${t.fields.join(', ')})`);
+  return { valid: true, token: t };
+}
+
+function tokenProblem(token: unknown): string | undefined {
+  if (!isRecord(token)) return 'a consent token is a JSON object';
+  const extra = Object.keys(token).filter((k) => !TOKEN_KEYS.includes(k));
+  if (extra.length > 0) return `unknown field ${JSON.stringify(extra[0])}`;
+  const missing = TOKEN_KEYS.filter((k) => !(k in token));
+  if (missing.length > 0) return `field ${JSON.stringify(missing[0])} is missing`;
+  if (token.type !== TOKEN_TYPE || token.version !== TOKEN_VERSION) return `not a ${TOKEN_TYPE} token of version ${TOKEN_VERSION}`;
+  if (typeof token.tokenId !== 'string' || !TOKEN_ID.test(token.tokenId)) return 'field "tokenId" must be 1 to 128 letters, digits and . _ : -';
+  if (typeof token.issuer !== 'string' || !KEY_ID_PATTERN.test(token.issuer)) return 'field "issuer" must be a key id (32 hex digits)';
+  if (typeof token.enterprise !== 'string') return 'field "enterprise" must be a unified social credit code';
+  const enterprise = normaliseId(token.enterprise, 'uscc');
+  if (!enterprise.ok) return `field "enterprise": ${enterprise.why}`;
+  if (enterprise.id !== token.enterprise) return 'field "enterprise" is not in normalised form';
+  for (const key of ['partners', 'purposes', 'fields'] as const) {
+    const problem = nameListProblem(token[key]);
+    if (problem) return `field "${key}" ${problem}`;
+  }
+  for (const key of ['notBefore', 'notAfter'] as const) {
+    const value = token[key];
+    if (typeof value !== 'string' || Number.isNaN(Date.parse(value)) || new Date(value).toISOString() !== value) return `field "${key}" must be an ISO 8601 UTC time as toISOString() writes it`;
+  }
+  if (Date.parse(token.notAfter as string) <= Date.parse(token.notBefore as string)) return 'field "notAfter" is not later than "notBefore"';
+  if (typeof token.signature !== 'string' || !SIGNATURE_HEX.test(token.signature)) return 'field "signature" must be 128 lower-case hex digits';
+  return undefined;
+}
+
+function nameListProblem(value: unknown): string | undefined {
+  if (!Array.isArray(value) || value.length === 0) return 'must list at least one name';
+  for (const [i, v] of value.entries()) {
+    if (typeof v !== 'string' || !NAME.test(v)) return `item ${i + 1} must be a name without spaces or commas`;
+    if (value.indexOf(v) !== i) return `lists ${JSON.stringify(v)} twice`;
+  }
+  return undefined;
+}
+
+export type ExclusionReason = ConsentReason | 'no-consent' | 'invalid-id';
+
+export interface ConsentFilter {
+  /** Row indices, ascending, whose enterprise has a token covering the job. */
+  readonly included: readonly number[];
+  /** Rows left out. Report it locally only: the partner must never learn it. */
+  readonly excluded: number;
+  /** Rows left out, by why: an invalid ID, no token at all, or the failure of the enterprise's first token. */
+  readonly excludedByReason: Readonly<Partial<Record<ExclusionReason, number>>>;
+}
+
+/**
+ * (Data-holder side, before alignment) Which rows may enter the job: those whose ID (a
+ * USCC, normalised here) has at least one token that `verifyConsent` accepts for `context`.
+ */
+export function filterByConsent(ids: readonly string[], tokens: readonly unknown[], context: ConsentContext): ConsentFilter {
+  const consented = new Set<string>();
+  const firstFailure = new Map<string, ConsentReason>();
+  for (const token of tokens) {
+    const verdict = verifyConsent(token, context);
+    if (verdict.valid) consented.add(verdict.token.enterprise);
+    // A malformed or forged token's enterprise field is not to be believed.
+    else if (verdict.reason !== 'malformed' && verdict.reason !== 'bad-signature' && verdict.reason !== 'untrusted-issuer') {
+      const enterprise = (token as ConsentToken).enterprise;
+      if (!firstFailure.has(enterprise)) firstFailure.set(enterprise, verdict.reason);
+    }
+  }
+  const included: number[] = [];
+  const excludedByReason: Partial<Record<ExclusionReason, number>> = {};
+  ids.forEach((raw, row) => {
+    const id = normaliseId(raw, 'uscc');
+    if (id.ok && consented.has(id.id)) {
+      included.push(row);
+      return;
+    }
+    const reason: ExclusionReason = !id.ok ? 'invalid-id' : (firstFailure.get(id.id) ?? 'no-consent');
+    excludedByReason[reason] = (excludedByReason[reason] ?? 0) + 1;
+  });
+  return { included, excluded: ids.length - included.length, excludedByReason };
+}
+
+/** Parses a token file: one JSON token per line; blank lines are skipped. */
+export function parseConsentTokens(text: string, file: string): unknown[] {
+  return jsonLines(text, file, false).map((l) => l.value);
+}
+
+export async function loadConsentTokens(file: string): Promise<unknown[]> {
+  return parseConsentTokens(await readTextFile(file), file);
+}
+
+/**
+ * Reads a revocation list: JSON Lines of { tokenId, revokedAt }. Its absence is an error,
+ * not an empty list: a holder that meant to check revocations must not silently skip them.
+ */
+export async function loadRevocationList(file: string): Promise<ReadonlySet<string>> {
+  const revoked = new Set<string>();
+  for (const { value, line } of jsonLines(await readTextFile(file), file, true)) {
+    if (!isRecord(value) || typeof value.tokenId !== 'string' || !TOKEN_ID.test(value.tokenId) || typeof value.revokedAt !== 'string') {
+      throw errors.consentFileInvalid({ file, line, column: 1 }, 'a revocation is {"tokenId": ..., "revokedAt": ...}');
+    }
+    revoked.add(value.tokenId);
+  }
+  return revoked;
+}
+
+/**
+ * Adds `tokenId` to the revocation list at `file` (created if absent) and syncs it before
+ * resolving. Appends only, so earlier revocations are never rewritten. Returns false when
+ * the token was already revoked.
+ */
+export async function revokeConsent(file: string, tokenId: string, now: Date = new Date()): Promise<boolean> {
+  if (!TOKEN_ID.test(tokenId)) throw errors.optionInvalid('tokenId', `${JSON.stringify(tokenId)} is not a token id (1 to 128 letters, digits and . _ : -)`);
+  const listExists = await stat(file).then(
+    () => true,
+    () => false,
+  );
+  if (listExists && (await loadRevocationList(file)).has(tokenId)) return false;
+  await appendDurably(file, canonicalJson({ tokenId, revokedAt: now.toISOString() }) + '\n');
+  return true;
+}
+
+/** `appendOnly`: the file is only ever appended whole lines, so an unterminated last line is a torn write. */
+function jsonLines(text: string, file: string, appendOnly: boolean): { value: unknown; line: number }[] {
+  const out: { value: unknown; line: number }[] = [];
+  const lines = text.split('\n');
+  lines.forEach((content, i) => {
+    if (content.trim() === '') return;
+    if (appendOnly && i === lines.length - 1) throw errors.consentFileInvalid({ file, line: i + 1, column: content.length + 1 }, 'the last line is not terminated (a write cut short?)');
+    try {
+      out.push({ value: JSON.parse(content), line: i + 1 });
+    } catch (e) {
+      const column = /position (\d+)/.exec((e as Error).message)?.[1];
+      throw errors.consentFileInvalid({ file, line: i + 1, column: column === undefined ? undefined : Number(column) + 1 }, `not JSON: ${(e as Error).message}`);
+    }
+  });
+  return out;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}

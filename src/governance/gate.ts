@@ -1,0 +1,105 @@
+/**
+ * (Each party, before any protocol message about data) The admission gate of a job or a
+ * scoring session: the party's policy must admit every partner for the declared purpose
+ * and the fields the job uses, an operator must have approved it where the policy says so,
+ * and — where the purpose needs consent — only enterprises whose valid consent token covers
+ * the job stay in the party's table. Every decision is appended to the party's audit log,
+ * and the append is durable before the job proceeds.
+ *
+ * What partners learn: a refusal reaches them as an error code only (E_POLICY_REFUSED); the
+ * rule that refused and the consent counts stay in the data holder's own log. Excluded
+ * enterprises are simply absent from the PSI, so partners cannot tell which were excluded.
+ */
+import { errors } from '../errors.ts';
+import type { FeatureTable } from '../data/table.ts';
+import type { AuditLog } from './audit.ts';
+import { filterByConsent } from './consent.ts';
+import type { PublicKeyRecord } from './keys.ts';
+import { checkJob, type DataHolderPolicy } from './policy.ts';
+
+export interface ConsentSource {
+  readonly tokens: readonly unknown[];
+  readonly trustedIssuers: readonly PublicKeyRecord[];
+  readonly revoked: ReadonlySet<string>;
+  /** The time consent is judged at (default: now). */
+  readonly now?: Date;
+}
+
+export interface PartyGovernance {
+  /** The institution this party is, as its partners' policies name it (explicit id or key id). */
+  readonly institution: string;
+  readonly policy?: DataHolderPolicy;
+  readonly consent?: ConsentSource;
+  readonly audit?: AuditLog;
+  /** An operator approved this job (needed where the policy's purpose requires approval). */
+  readonly approved?: boolean;
+}
+
+export interface GateRequest {
+  readonly jobId: string;
+  readonly purpose: string;
+  /** The institutions this party will exchange data-derived messages with in the job. */
+  readonly partners: readonly string[];
+  /** The party's own fields the job uses. */
+  readonly fields: readonly string[];
+}
+
+export interface GateResult {
+  readonly table: FeatureTable;
+  readonly excluded: number;
+}
+
+export async function admitJob(governance: PartyGovernance, table: FeatureTable, request: GateRequest): Promise<GateResult> {
+  const { policy, audit } = governance;
+  let consentRequired = false;
+  if (policy) {
+    for (const partner of request.partners) {
+      const decision = checkJob(policy, { partner, purpose: request.purpose, fields: request.fields });
+      if (!decision.admitted) {
+        await audit?.append('job.refused', { job: request.jobId, partner, purpose: request.purpose, rule: decision.refusal.rule });
+        throw decision.refusal;
+      }
+      if (decision.approvalRequired && !governance.approved) {
+        await audit?.append('job.refused', { job: request.jobId, partner, purpose: request.purpose, rule: 'approval.pending' });
+        throw errors.policyRefused('approval.pending', `${policy.party} requires an operator's approval for ${request.purpose} before job ${request.jobId} runs`);
+      }
+      consentRequired ||= decision.consentRequired;
+    }
+  }
+  await audit?.append('job.admitted', {
+    job: request.jobId,
+    partners: [...request.partners],
+    purpose: request.purpose,
+    fields: [...request.fields],
+    policy: policy ? policy.file : null,
+    approved: governance.approved ?? false,
+  });
+  if (!consentRequired) return { table, excluded: 0 };
+  const consent = governance.consent;
+  if (!consent) throw errors.policyRefused('consent.missing', `${policy!.party} requires consent for ${request.purpose}, but no consent tokens were given`);
+  const filter = filterByConsent(table.ids, consent.tokens, {
+    trustedIssuers: consent.trustedIssuers,
+    now: consent.now ?? new Date(),
+    partner: request.partners,
+    purpose: request.purpose,
+    fields: request.fields,
+    revoked: consent.revoked,
+  });
+  await audit?.append('consent.filtered', { job: request.jobId, included: filter.included.length, excluded: filter.excluded, byReason: { ...filter.excludedByReason } });
+  return { table: subsetTable(table, Uint32Array.from(filter.included)), excluded: filter.excluded };
+}
+
+/** The rows `rows` of a table, as a table of their own. */
+export function subsetTable(table: FeatureTable, rows: Uint32Array): FeatureTable {
+  const width = table.featureNames.length;
+  const values = new Float64Array(rows.length * width);
+  rows.forEach((r, i) => values.set(table.values.subarray(r * width, (r + 1) * width), i * width));
+  return {
+    ...table,
+    ids: Array.from(rows, (r) => table.ids[r]!),
+    lines: Uint32Array.from(rows, (r) => table.lines[r]!),
+    values,
+    labels: table.labels ? Uint8Array.from(rows, (r) => table.labels![r]!) : undefined,
+    rowCount: rows.length,
+  };
+}

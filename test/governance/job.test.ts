@@ -1,0 +1,158 @@
+/**
+ * Governance enforced on a real job: every data holder's gate runs before any protocol
+ * message, refusals name their rule in the holder's own audit log and reach partners as a
+ * code only, consent shrinks what a holder contributes, and with full consent the model is
+ * the one trained without governance.
+ */
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { AuditLog, verifyAuditLog } from '../../src/governance/audit.ts';
+import { issueConsent } from '../../src/governance/consent.ts';
+import type { PartyGovernance } from '../../src/governance/gate.ts';
+import { generateKeyPair } from '../../src/governance/keys.ts';
+import { parsePolicy } from '../../src/governance/policy.ts';
+import { runLocalTraining, type LocalTrainingOptions } from '../../src/lr/local.ts';
+import { writeTrainingOutputs } from '../../src/lr/output.ts';
+import { decodeMessage } from '../../src/transport/codec.ts';
+
+const SME = resolve(import.meta.dirname, '../../examples/sme-credit');
+const dir = mkdtempSync(join(tmpdir(), 'jinqiao-governed-'));
+const head = (file: string, lines: number) => {
+  const path = join(dir, file);
+  writeFileSync(path, readFileSync(join(SME, file), 'utf8').split('\n').slice(0, lines).join('\n') + '\n');
+  return path;
+};
+const bankFile = head('bank.csv', 1001);
+const taxFile = head('tax_bureau.csv', 1201);
+const taxIds = readFileSync(taxFile, 'utf8').trim().split('\n').slice(1).map((l) => l.split(',')[0]!);
+const keys = { bank: generateKeyPair(), tax: generateKeyPair(), platform: generateKeyPair() };
+const FIELDS = ['vat_paid_wan', 'tax_credit_grade', 'late_filings_24m'];
+const DAY = 86_400_000;
+
+async function taxPolicy(options: { partner?: string; approval?: boolean; grantSensitive?: boolean } = {}) {
+  const text = `party: tax-bureau
+fields: { vat_paid_wan: internal, tax_credit_grade: sensitive, late_filings_24m: internal, legal_representative_id: restricted }
+purposes:
+  credit-modeling: { fields: [${FIELDS.join(', ')}], consentRequired: true, approvalRequired: ${options.approval ?? false} }
+partners:
+  - id: ${options.partner ?? 'bank-of-example'}
+    publicKey: ${Buffer.from(keys.bank.publicKey).toString('hex')}
+    purposes: [credit-modeling]
+    sensitiveFields: [${options.grantSensitive === false ? '' : 'tax_credit_grade'}]
+`;
+  return parsePolicy(text, join(dir, 'tax-policy.yaml'));
+}
+
+function consents(enterprises: readonly string[]) {
+  const now = Date.now();
+  return enterprises.map((enterprise) =>
+    issueConsent(keys.platform, { enterprise, partners: ['bank-of-example'], purposes: ['credit-modeling'], fields: FIELDS, notBefore: new Date(now - DAY), notAfter: new Date(now + DAY) }),
+  );
+}
+
+let logNo = 0;
+async function governed(tax: Partial<PartyGovernance> & { policy: PartyGovernance['policy'] }, tokens: readonly unknown[]) {
+  const taxLog = await AuditLog.open(join(dir, `tax-${logNo}.audit.jsonl`), { party: 'tax-bureau', key: keys.tax });
+  const bankLog = await AuditLog.open(join(dir, `bank-${logNo++}.audit.jsonl`), { party: 'bank', key: keys.bank });
+  const parties = new Map<string, PartyGovernance>([
+    ['bank', { institution: 'bank-of-example', audit: bankLog }],
+    ['tax', { institution: 'tax-bureau', audit: taxLog, consent: { tokens, trustedIssuers: [keys.platform], revoked: new Set() }, ...tax }],
+  ]);
+  return { parties, taxLog, bankLog };
+}
+
+function job(extra: Partial<LocalTrainingOptions> = {}): LocalTrainingOptions {
+  return {
+    label: { file: bankFile, idColumn: 'uscc', labelColumn: 'defaulted', name: 'bank' },
+    features: [{ file: taxFile, idColumn: 'uscc', name: 'tax' }],
+    config: { he: 'mock', batchSize: 128, epochs: 3, seed: 'governed', jobId: 'governed-job' },
+    ...extra,
+  };
+}
+
+describe('governed jobs', () => {
+  it('with every enterprise consenting, produces the same model as without governance', async () => {
+    const { parties, taxLog, bankLog } = await governed({ policy: await taxPolicy() }, consents(taxIds));
+    const withGovernance = await runLocalTraining(job({ governance: { purpose: 'credit-modeling', parties } }));
+    const without = await runLocalTraining(job());
+    expect(withGovernance.predictions.ids).toEqual(without.predictions.ids);
+    const drift = Math.max(...withGovernance.predictions.scores.map((s, i) => Math.abs(s - without.predictions.scores[i]!)));
+    expect(drift).toBeLessThan(1e-3);
+
+    const out = join(dir, 'governed-model');
+    await writeTrainingOutputs(out, withGovernance, new Map([['bank', bankLog], ['tax', taxLog]]));
+    const verdict = await verifyAuditLog(taxLog.file, keys.tax.publicKey);
+    expect(verdict.ok).toBe(true);
+    const types = readFileSync(taxLog.file, 'utf8').trim().split('\n').map((l) => JSON.parse(l).type);
+    expect(types).toEqual(['log.opened', 'job.admitted', 'consent.filtered', 'psi.run', 'training.run', 'model.export']);
+    // The log never holds an enterprise's ID in clear.
+    const log = readFileSync(taxLog.file, 'utf8');
+    expect(taxIds.some((id) => log.includes(id))).toBe(false);
+  });
+
+  it('audits every scoring query with salted hashes, never IDs in clear', async () => {
+    const { parties, taxLog, bankLog } = await governed({ policy: await taxPolicy() }, consents(taxIds));
+    const trained = await runLocalTraining(job({ governance: { purpose: 'credit-modeling', parties } }));
+    const modelDir = join(dir, 'scored-model');
+    await writeTrainingOutputs(modelDir, trained, new Map([['bank', bankLog], ['tax', taxLog]]));
+    const { openLocalScoringSession } = await import('../../src/score/local.ts');
+    const session = await openLocalScoringSession({
+      modelDir,
+      bank: { file: bankFile, idColumn: 'uscc', name: 'bank' },
+      agencies: [{ file: taxFile, idColumn: 'uscc', name: 'tax' }],
+      he: 'mock',
+      governance: { purpose: 'credit-modeling', parties },
+    });
+    const asked = trained.predictions.ids.slice(0, 3);
+    await session.score(asked, { decoys: 2 });
+    await session.close();
+    const bankEntries = readFileSync(bankLog.file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const query = bankEntries.find((e) => e.type === 'scoring.query');
+    expect(query.details.enterprises).toEqual(asked.map((id) => bankLog.hashId(id)));
+    expect(asked.some((id) => readFileSync(bankLog.file, 'utf8').includes(id))).toBe(false);
+    expect(readFileSync(taxLog.file, 'utf8')).toContain('"scoring.query"');
+    expect((await verifyAuditLog(bankLog.file, keys.bank.publicKey)).ok).toBe(true);
+  });
+
+  it('keeps only enterprises whose consent covers the job, and the partner sees only the smaller alignment', async () => {
+    const consenting = taxIds.filter((_, i) => i % 2 === 0);
+    const { parties, taxLog } = await governed({ policy: await taxPolicy() }, consents(consenting));
+    const full = await runLocalTraining(job());
+    const partial = await runLocalTraining(job({ governance: { purpose: 'credit-modeling', parties } }));
+    expect(partial.alignedRows).toBeLessThan(full.alignedRows * 0.6);
+    expect(partial.alignedRows).toBeGreaterThan(full.alignedRows * 0.4);
+    const filtered = readFileSync(taxLog.file, 'utf8').trim().split('\n').map((l) => JSON.parse(l)).find((e) => e.type === 'consent.filtered');
+    expect(filtered.details).toMatchObject({ included: consenting.length, excluded: taxIds.length - consenting.length });
+  });
+
+  it('refuses an unknown partner before any message is sent, and audits the rule', async () => {
+    const { parties, taxLog } = await governed({ policy: await taxPolicy({ partner: 'another-bank' }) }, consents(taxIds));
+    const frames: Uint8Array[] = [];
+    await expect(runLocalTraining(job({ governance: { purpose: 'credit-modeling', parties }, tap: (_f, _t, frame) => frames.push(frame) }))).rejects.toMatchObject({
+      code: 'E_POLICY_REFUSED',
+      rule: 'partner.unknown',
+    });
+    expect(frames.map((f) => decodeMessage(f).t)).toEqual([]);
+    const refused = readFileSync(taxLog.file, 'utf8').trim().split('\n').map((l) => JSON.parse(l)).at(-1);
+    expect(refused).toMatchObject({ type: 'job.refused', details: { rule: 'partner.unknown' } });
+  });
+
+  it('refuses an undeclared purpose, a sensitive field without grant, and a job awaiting approval', async () => {
+    for (const [policy, purpose, rule] of [
+      [await taxPolicy(), 'marketing', 'purpose.undeclared'],
+      [await taxPolicy({ grantSensitive: false }), 'credit-modeling', 'field.sensitive-not-granted'],
+      [await taxPolicy({ approval: true }), 'credit-modeling', 'approval.pending'],
+    ] as const) {
+      const { parties } = await governed({ policy }, consents(taxIds.slice(0, 10)));
+      await expect(runLocalTraining(job({ governance: { purpose, parties } }))).rejects.toMatchObject({ code: 'E_POLICY_REFUSED', rule });
+    }
+  });
+
+  it('runs a job awaiting approval once an operator approved it', async () => {
+    const { parties } = await governed({ policy: await taxPolicy({ approval: true }), approved: true }, consents(taxIds));
+    const r = await runLocalTraining(job({ governance: { purpose: 'credit-modeling', parties } }));
+    expect(r.alignedRows).toBeGreaterThan(500);
+  });
+});
