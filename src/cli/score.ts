@@ -6,7 +6,8 @@ import { errors } from '../errors.ts';
 import { writeAtomically } from '../data/write.ts';
 import type { IdTypeOption } from '../ids/normalise.ts';
 import { openLocalScoringSession, type LocalScoringOptions } from '../score/local.ts';
-import { compareRuns, loadRuns, saveRun } from '../score/monitoring.ts';
+import { compareRuns, loadRuns, monitoringReport, saveRun } from '../score/monitoring.ts';
+import { writeReport } from '../report/html.ts';
 import { loadModelSlice, type ModelSlice } from '../lr/model.ts';
 import { parseNonNegativeInt, parsePartyFile, parsePositiveNumber, parseThreads, partyName } from './options.ts';
 import { runCommand } from './run-command.ts';
@@ -115,6 +116,7 @@ export function monitorCommand(): Command {
         }
         const run = compareRuns(current, previousRuns.at(-1), { threshold, delta, modelJobId: bank.jobId });
         const file = await saveRun(opts.runs, run);
+        const report = await writeReport(join(opts.runs, 'report.html'), monitoringReport([...previousRuns, run], opts.label.replace(/^.*[\\/]/, '')));
         // Each agency keeps its own partial scores for its next drift index (its own state, in its own file).
         await mkdir(agencyState, { recursive: true });
         for (const [name, report] of reports) {
@@ -123,7 +125,7 @@ export function monitorCommand(): Command {
           await rename(join(agencyState, `${name}.json.tmp`), join(agencyState, `${name}.json`));
         }
         if (opts.json) {
-          process.stdout.write(JSON.stringify({ run: file, summary: run.summary, scoreDrift: run.scoreDrift, agencyDrift: run.agencyDrift, alerts: run.alerts, previousRuns: previousRuns.length }) + '\n');
+          process.stdout.write(JSON.stringify({ run: file, report, summary: run.summary, scoreDrift: run.scoreDrift, agencyDrift: run.agencyDrift, alerts: run.alerts, previousRuns: previousRuns.length }) + '\n');
           return;
         }
         process.stdout.write(
@@ -133,6 +135,7 @@ export function monitorCommand(): Command {
             ...Object.entries(run.agencyDrift).map(([name, v]) => `  ${name}: drift ${v === null ? 'n/a (first run)' : v.toFixed(4)}`),
             ...run.alerts.slice(0, 20).map((a) => `  ${a.reason.padEnd(12)} ${a.id}  ${a.previous.toFixed(4)} -> ${a.current.toFixed(4)}`),
             `run saved: ${file}`,
+            `report: ${report}`,
           ].join('\n') + '\n',
         );
       }),

@@ -1,6 +1,7 @@
 /**
  * The files a training job leaves in its output folder: `predictions.csv` (validation rows,
- * `id,score`), `metrics.json`, `manifest.json` and one `model-<party>.json` per party.
+ * `id,score`), `metrics.json`, `manifest.json`, one `model-<party>.json` per party, and the
+ * bank's self-contained `report.html` (its own weights only, as every party's view is).
  *
  * In production each party writes only its own model slice; in an in-process run the one
  * process holds them all. Everything is written into a temporary folder first and moved
@@ -11,6 +12,7 @@ import { dirname, join, resolve } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import { errors, isJinqiaoError } from '../errors.ts';
 import type { AuditLog } from '../governance/audit.ts';
+import { renderTrainingReport, type TrainingReportInput } from '../report/html.ts';
 import type { LocalTrainingResult } from './local.ts';
 
 /**
@@ -25,6 +27,7 @@ export async function writeTrainingOutputs(outDir: string, result: LocalTraining
     ['metrics.json', JSON.stringify(metricsJson(result), null, 2) + '\n'],
     ['manifest.json', JSON.stringify(manifestJson(result), null, 2) + '\n'],
     ...result.models.map((m): [string, string] => [`model-${safeName(m.party)}.json`, JSON.stringify(m, null, 2) + '\n']),
+    ['report.html', renderTrainingReport(trainingReportInput(result, result.models.find((m) => m.role === 'label')!.party))],
   ];
   for (const model of result.models) {
     const text = files.find(([name]) => name === `model-${safeName(model.party)}.json`)![1];
@@ -87,5 +90,18 @@ export function manifestJson(result: LocalTrainingResult) {
     metrics: { auc: result.metrics.auc, ks: result.metrics.ks.statistic },
     seconds: result.seconds,
     timings: result.timings,
+  };
+}
+
+/** The report as `viewer` sees it: the job's metrics, and of the weights only its own. */
+function trainingReportInput(result: LocalTrainingResult, viewer: string): TrainingReportInput {
+  const manifest = manifestJson(result);
+  return {
+    viewer,
+    metrics: result.metrics,
+    validation: { scores: result.predictions.scores, labels: result.predictions.labels },
+    lossCurve: result.lossCurve,
+    models: result.models.filter((m) => m.party === viewer),
+    manifest: { ...manifest, parameters: { ...manifest.parameters } },
   };
 }

@@ -25,7 +25,7 @@ import type { BackendName } from '../psi/group.ts';
 import type { Channel } from '../transport/channel.ts';
 import { message } from '../transport/messages.ts';
 import { partialScores } from './apply.ts';
-import { populationStabilityIndex } from './drift.ts';
+import { populationStabilityIndex } from './stability.ts';
 import { answerQuery, publishPreparedSet } from './prepared-set.ts';
 
 export const ABSENT = 0xffffffff;
@@ -101,7 +101,8 @@ async function agency(options: AgencyScoringOptions): Promise<AgencyScoringRepor
       await bank.send(message('eval.forward', { scores: evaluator.encrypt(laidOut) }));
       if (request.monitor) {
         const previous = monitoring ?? options.previousMonitoring;
-        await bank.send(message('monitor.drift', { psiIndex: previous ? populationStabilityIndex(previous, scores) : 0, hasPrevious: previous !== undefined }));
+        const comparable = previous !== undefined && previous.length > 0 && scores.length > 0;
+        await bank.send(message('monitor.drift', { psiIndex: comparable ? populationStabilityIndex(previous, scores) : 0, hasPrevious: comparable }));
         monitoring = scores;
       }
     }

@@ -2,4 +2,4 @@ export { openLocalScoringSession, type LocalScoringOptions, type LocalScoringSes
 export { BankScoringSession, type BankScoringOptions, type EnterpriseScore, type ScoreRequestOptions, type MonitoringScores } from './bank.ts';
 export { serveScoring, type AgencyScoringOptions, type AgencyScoringReport } from './agency.ts';
 export { compareRuns, loadRuns, saveRun, type MonitoringRun, type MonitoringAlert } from './monitoring.ts';
-export { populationStabilityIndex } from './drift.ts';
+export { populationStabilityIndex } from './stability.ts';

@@ -9,7 +9,8 @@ import { mkdir, readdir, readFile, writeFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errors } from '../errors.ts';
 import type { EnterpriseScore, MonitoringScores } from './bank.ts';
-import { populationStabilityIndex } from './drift.ts';
+import { renderMonitoringReport, summariseRun } from '../report/html.ts';
+import { populationStabilityIndex } from './stability.ts';
 
 export interface MonitoringRun {
   readonly kind: 'jinqiao.monitoring-run';
@@ -58,7 +59,7 @@ export function compareRuns(current: MonitoringScores, previous: MonitoringRun |
     modelJobId: options.modelJobId,
     threshold: options.threshold,
     scores,
-    scoreDrift: previous ? populationStabilityIndex(Object.values(previous.scores), values) : null,
+    scoreDrift: previous && values.length > 0 && Object.keys(previous.scores).length > 0 ? populationStabilityIndex(Object.values(previous.scores), values) : null,
     agencyDrift: Object.fromEntries([...current.agencyDrift].map(([name, v]) => [name, v ?? null])),
     alerts,
     summary: {
@@ -99,4 +100,24 @@ export async function saveRun(dir: string, run: MonitoringRun): Promise<string> 
   await writeFile(`${file}.tmp`, JSON.stringify(run) + '\n');
   await rename(`${file}.tmp`, file);
   return file;
+}
+
+/** The monitoring report of the latest run against the one before, with the history of every run. */
+export function monitoringReport(runs: readonly MonitoringRun[], bookName: string): string {
+  const current = runs.at(-1)!;
+  const previous = runs.at(-2) ?? current;
+  const asScores = (run: MonitoringRun) => ({ runId: run.at, runAt: run.at, scores: Object.values(run.scores) });
+  const stability = [
+    ...(current.scoreDrift === null ? [] : [{ party: 'total score', psi: current.scoreDrift }]),
+    ...Object.entries(current.agencyDrift).flatMap(([party, psi]) => (psi === null ? [] : [{ party, psi }])),
+  ];
+  return renderMonitoringReport({
+    bookName,
+    threshold: current.threshold,
+    current: asScores(current),
+    previous: asScores(previous),
+    crossings: current.alerts.filter((a) => a.reason !== 'moved').map((a) => ({ enterpriseId: a.id, previousScore: a.previous, currentScore: a.current })),
+    stability,
+    history: runs.map((run) => summariseRun(asScores(run), run.threshold)),
+  });
 }

@@ -45,7 +45,7 @@ describe('jinqiao train (CLI contract)', () => {
     expect(summary.auc).toBeGreaterThan(0.9);
     expect(summary.ks).toBeGreaterThan(0.5);
     expect(summary.seconds).toBeGreaterThan(0);
-    expect(readdirSync(out).sort()).toEqual(['manifest.json', 'metrics.json', 'model-breast_hetero_host.json', 'model-label.json', 'predictions.csv']);
+    expect(readdirSync(out).sort()).toEqual(['manifest.json', 'metrics.json', 'model-breast_hetero_host.json', 'model-label.json', 'predictions.csv', 'report.html']);
     const predictions = readFileSync(join(out, 'predictions.csv'), 'utf8').trim().split('\n');
     expect(predictions[0]).toBe('id,score');
     expect(predictions).toHaveLength(1 + summary.validationRows);

@@ -12,7 +12,7 @@ import { runLocalTraining } from '../../src/lr/local.ts';
 import { writeTrainingOutputs } from '../../src/lr/output.ts';
 import { sigmoid } from '../../src/lr/sigmoid.ts';
 import { partialScores } from '../../src/score/apply.ts';
-import { populationStabilityIndex } from '../../src/score/drift.ts';
+import { populationStabilityIndex } from '../../src/score/stability.ts';
 import { openLocalScoringSession, type LocalScoringOptions } from '../../src/score/local.ts';
 import { decodeMessage } from '../../src/transport/codec.ts';
 import { uscc } from '../helpers/ids.ts';
