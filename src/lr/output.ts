@@ -94,7 +94,7 @@ export function manifestJson(result: LocalTrainingResult) {
 }
 
 /** The report as `viewer` sees it: the job's metrics, and of the weights only its own. */
-function trainingReportInput(result: LocalTrainingResult, viewer: string): TrainingReportInput {
+export function trainingReportInput(result: LocalTrainingResult, viewer: string): TrainingReportInput {
   const manifest = manifestJson(result);
   return {
     viewer,

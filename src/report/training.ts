@@ -14,6 +14,7 @@ import { formatBytes, formatCount, formatFixed, formatPercent, formatSeconds, fo
 import { document, figure, note, table, tiles, type Cell, type Section } from './page.ts';
 import { pointsFor, probabilityFor, scoreBands, scorecard, type Scorecard, type ScorecardOptions } from './scorecard.ts';
 import { COLORS, fixedAxis, horizontalBarChart, niceAxis, xyChart, type Axis, type Point } from './svg.ts';
+import type { LiftRow } from '../lr/metrics.ts';
 
 /** What the report needs of a ScoreReport; a ScoreReport, or metrics.json read back, fits. */
 export interface MetricsView {
@@ -33,18 +34,7 @@ export interface MetricsView {
     readonly f1: number;
   };
   /** Bin 1 holds the highest scores. */
-  readonly lift: readonly {
-    readonly bin: number;
-    readonly rows: number;
-    readonly positives: number;
-    readonly positiveRate: number;
-    readonly cumulativePositives: number;
-    readonly gain: number;
-    readonly lift: number;
-    readonly cumulativeLift: number;
-    readonly minScore: number;
-    readonly maxScore: number;
-  }[];
+  readonly lift: readonly Omit<LiftRow, 'cumulativeRows'>[];
 }
 
 /** A party's model slice as the report shows it; a ModelSlice fits. */

@@ -11,8 +11,8 @@ import { pathToFileURL } from 'node:url';
 import { inflateSync } from 'node:zlib';
 import { chromium, type BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runLocalTraining, type LocalTrainingResult } from '../../src/lr/local.ts';
-import { manifestJson } from '../../src/lr/output.ts';
+import { runLocalTraining } from '../../src/lr/local.ts';
+import { trainingReportInput } from '../../src/lr/output.ts';
 import {
   populationStabilityIndex,
   renderMonitoringReport,
@@ -20,25 +20,11 @@ import {
   summariseRun,
   thresholdCrossings,
   writeReport,
-  type TrainingReportInput,
 } from '../../src/report/html.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const haveChromium = existsSync(CHROMIUM);
 const EXAMPLE = new URL('../../examples/sme-credit/', import.meta.url).pathname;
-
-/** What src/lr/output.ts hands the renderer: the label party's view of a finished job. */
-function trainingReportInput(result: LocalTrainingResult, viewer: string): TrainingReportInput {
-  const manifest = manifestJson(result);
-  return {
-    viewer,
-    metrics: result.metrics,
-    validation: { scores: result.predictions.scores, labels: result.predictions.labels },
-    lossCurve: result.lossCurve,
-    models: result.models.filter((m) => m.party === viewer),
-    manifest: { ...manifest, parameters: { ...manifest.parameters } },
-  };
-}
 
 /** Width, height and number of distinct colours of an 8-bit RGB(A) PNG, decoded with zlib only. */
 function pngColours(png: Buffer): { width: number; height: number; colours: number } {
