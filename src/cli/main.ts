@@ -7,6 +7,7 @@ import { auditCommand } from './audit.ts';
 import { consentCommand } from './consent.ts';
 import { keysCommand } from './keys.ts';
 import { policyCommand } from './policy.ts';
+import { initPartyCommand } from './init-party.ts';
 
 export function buildCli(): Command {
   const program = new Command('jinqiao')
@@ -17,7 +18,7 @@ export function buildCli(): Command {
       // Usage errors (unknown option, missing argument) are bad input: exit 2, no stack.
       process.exit(err.exitCode === 0 ? 0 : 2);
     });
-  for (const command of [psiCommand(), trainCommand(), runJobCommand(), scoreCommand(), monitorCommand(), consentCommand(), auditCommand(), policyCommand(), keysCommand()]) {
+  for (const command of [psiCommand(), trainCommand(), runJobCommand(), scoreCommand(), monitorCommand(), consentCommand(), auditCommand(), policyCommand(), keysCommand(), initPartyCommand()]) {
     program.addCommand(command.exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2)));
   }
   return program;

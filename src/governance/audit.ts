@@ -45,7 +45,7 @@ import { bytesToHex, concatBytes, hexToBytes, utf8ToBytes } from '@noble/hashes/
 import { errors } from '../errors.ts';
 import { normaliseId } from '../ids/normalise.ts';
 import { canonicalJson, type JsonValue } from './canonical.ts';
-import { appendDurably, readTextFile, replaceDurably } from './files.ts';
+import { appendDurably, readTextFile, replaceDurably } from '../util/durable.ts';
 import { keyIdOf, sign, verify, type PartyKeyPair, type PublicKeyBytes } from './keys.ts';
 
 export const AUDIT_FORMAT = 'jinqiao.audit-log/1';

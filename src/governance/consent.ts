@@ -34,7 +34,7 @@ import { bytesToHex, hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js';
 import { errors } from '../errors.ts';
 import { normaliseId } from '../ids/normalise.ts';
 import { canonicalJson } from './canonical.ts';
-import { appendDurably, readTextFile } from './files.ts';
+import { appendDurably, readTextFile } from '../util/durable.ts';
 import { KEY_ID_PATTERN, sign, verify, type PartyKeyPair, type PublicKeyRecord } from './keys.ts';
 
 const TOKEN_TYPE = 'jinqiao.consent';

@@ -16,14 +16,12 @@
  * Key rotation and revocation of a key are out of scope: a trusted-issuer list is edited
  * by hand.
  */
-import { link, open, stat, unlink } from 'node:fs/promises';
-import { dirname } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { stat } from 'node:fs/promises';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, concatBytes, hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js';
 import { errors, isJinqiaoError } from '../errors.ts';
-import { readTextFile, syncDirectory } from './files.ts';
+import { readTextFile, writeNewFile } from '../util/durable.ts';
 
 /** An Ed25519 public key, 32 bytes. */
 export type PublicKeyBytes = Uint8Array;
@@ -156,23 +154,4 @@ async function exists(file: string): Promise<boolean> {
   );
 }
 
-/** Writes, syncs and links into place: the file appears whole with its mode, or not at all. */
-async function writeNewFile(file: string, text: string, mode: number): Promise<void> {
-  const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
-  try {
-    const handle = await open(tmp, 'wx', mode);
-    try {
-      await handle.writeFile(text);
-      await handle.chmod(mode);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await link(tmp, file);
-  } catch (e) {
-    throw errors.outputUnwritable(file, (e as NodeJS.ErrnoException).code === 'EEXIST' ? 'the file exists; a key is never overwritten' : (e as Error).message);
-  } finally {
-    await unlink(tmp).catch(() => undefined);
-  }
-  await syncDirectory(dirname(file));
-}
+

@@ -32,7 +32,7 @@
 import { dirname, resolve } from 'node:path';
 import { isMap, LineCounter, parseDocument, type Document } from 'yaml';
 import { errors, isJinqiaoError, type JinqiaoError, type SourceLocation } from '../errors.ts';
-import { readTextFile } from './files.ts';
+import { readTextFile } from '../util/durable.ts';
 import { KEY_ID_PATTERN, loadPublicKey, publicKeyFromHex, type PublicKeyBytes } from './keys.ts';
 
 export const FIELD_CLASSES = ['public', 'internal', 'sensitive', 'restricted'] as const;

@@ -1,5 +1,6 @@
 /**
- * Durable file operations for governance records (keys, revocation lists, audit logs).
+ * Durable file operations for records that are evidence or secrets (keys, certificates,
+ * revocation lists, audit logs).
  *
  * A governance record is evidence: when a call that writes one resolves, the bytes are on
  * stable storage (fsync of the file, and of its folder after a rename), so the action it
@@ -7,7 +8,7 @@
  * leaves the old version or the new one, never a mixture.
  */
 import { randomBytes } from 'node:crypto';
-import { open, readFile, rename, rm } from 'node:fs/promises';
+import { link, open, readFile, rename, rm, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { errors } from '../errors.ts';
 
@@ -62,4 +63,25 @@ export async function syncDirectory(dir: string): Promise<void> {
   } finally {
     await handle.close();
   }
+}
+
+/** Writes, syncs and links into place: the file appears whole with its mode, or not at all. */
+export async function writeNewFile(file: string, text: string, mode: number): Promise<void> {
+  const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
+  try {
+    const handle = await open(tmp, 'wx', mode);
+    try {
+      await handle.writeFile(text);
+      await handle.chmod(mode);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await link(tmp, file);
+  } catch (e) {
+    throw errors.outputUnwritable(file, (e as NodeJS.ErrnoException).code === 'EEXIST' ? 'the file exists; keys and certificates are never overwritten' : (e as Error).message);
+  } finally {
+    await unlink(tmp).catch(() => undefined);
+  }
+  await syncDirectory(dirname(file));
 }

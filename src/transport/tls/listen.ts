@@ -1,0 +1,125 @@
+/**
+ * (Server side: a party accepting its partners) Listens for mutually authenticated TLS
+ * connections and hands each accepted one to the service as a `Channel`.
+ *
+ * A client is accepted only if it presents a certificate that chains to `ca`; one with no
+ * certificate, an untrusted or expired one, or one that speaks no TLS at all is refused at
+ * the handshake, before any protocol byte is read or written, and reported to `onRefused`
+ * with its address and the reason (for the audit log). The listener learns only the
+ * client's certificate and address from a refused attempt; the refused client learns only
+ * that the connection closed.
+ *
+ * One bad connection never takes the service down: refusals, malformed frames and resets
+ * close that connection only, and an exception thrown by a callback is reported as a
+ * process warning rather than thrown out of a socket handler.
+ */
+import type { AddressInfo } from 'node:net';
+import { createServer, type TLSSocket } from 'node:tls';
+import { errors, isJinqiaoError, type JinqiaoError } from '../../errors.ts';
+import { TlsChannel } from './channel.ts';
+import { ACCEPTED_PREAMBLE, timeoutOf, tlsOptions, type TlsPartyConfig } from './config.ts';
+import { describeRefusal, describeSocketError, describeVerifyFailure } from './reasons.ts';
+
+/** A client the listener turned away during the TLS handshake. */
+export interface TlsRefusal {
+  /** `host:port` the attempt came from. */
+  readonly address: string;
+  readonly reason: string;
+  readonly error: JinqiaoError;
+}
+
+export interface ListenOptions extends TlsPartyConfig {
+  /** Interface to bind, e.g. "0.0.0.0" or one address; 127.0.0.1 for tests. */
+  readonly host: string;
+  /** 0 picks a free port (see `TlsListener.port`). */
+  readonly port: number;
+  /** Called with each accepted partner's channel; the callee owns it and closes it. */
+  readonly onChannel: (channel: TlsChannel) => void | Promise<void>;
+  /** Called for each refused attempt; must not throw. */
+  readonly onRefused: (refusal: TlsRefusal) => void;
+}
+
+export interface TlsListener {
+  readonly host: string;
+  readonly port: number;
+  /** Stops accepting and closes the channels this listener opened that are still open. */
+  close(reason?: string): Promise<void>;
+}
+
+export async function listenChannels(options: ListenOptions): Promise<TlsListener> {
+  const base = tlsOptions(options);
+  const timeoutMs = timeoutOf(options);
+  if (!Number.isInteger(options.port) || options.port < 0 || options.port > 65535) {
+    throw errors.optionInvalid('port', `must be 0-65535, got ${options.port}`);
+  }
+  const open = new Set<TlsChannel>();
+  // Every client must present a certificate that verifies against `ca`. The check is made
+  // here rather than by Node's rejectUnauthorized, which drops such a client without
+  // telling the service who it was or why (Node 24: only a "socket hang up"). Either way
+  // the handshake has completed when the check runs, and no application byte is read from
+  // or written to a refused client.
+  const server = createServer({ ...base, requestCert: true, rejectUnauthorized: false, handshakeTimeout: timeoutMs });
+  const refuse = (address: string, reason: string) =>
+    guarded('onRefused', () => options.onRefused({ address, reason, error: errors.peerUntrusted(address, reason) }));
+
+  server.on('secureConnection', (socket: TLSSocket) => {
+    if (!socket.authorized) {
+      const address = `${socket.remoteAddress}:${socket.remotePort}`;
+      const presented = Object.keys(socket.getPeerCertificate()).length > 0;
+      socket.destroy();
+      refuse(address, presented ? describeVerifyFailure(String(socket.authorizationError)) : 'it presented no certificate');
+      return;
+    }
+    socket.write(ACCEPTED_PREAMBLE);
+    const channel = new TlsChannel(socket, { timeoutMs, tap: options.tap });
+    open.add(channel);
+    socket.once('close', () => open.delete(channel));
+    guarded('onChannel', async () => options.onChannel(channel), (e) => channel.close(`the service failed (${errorCode(e)})`));
+  });
+  // A handshake that failed before any certificate was checked: no TLS at all, a client
+  // that gave up (e.g. it did not trust this party), a timeout. Node may already have
+  // dropped the socket, and its address with it.
+  server.on('tlsClientError', (e: Error, socket: TLSSocket) => {
+    const address = socket.remoteAddress === undefined ? 'an unknown address' : `${socket.remoteAddress}:${socket.remotePort}`;
+    socket.destroy();
+    const brokenOff = (e as NodeJS.ErrnoException).code === 'ECONNRESET';
+    refuse(address, describeRefusal(e) ?? (brokenOff ? "the client broke off the handshake (it may not trust this party's certificate)" : `the handshake failed: ${describeSocketError(e)}`));
+  });
+  // After listening, a server error (e.g. out of file descriptors) concerns one accept, not the service.
+  const warn = (e: Error) => process.emitWarning(`jinqiao TLS listener: ${e.message}`);
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (e: NodeJS.ErrnoException) =>
+      reject(errors.optionInvalid('port', `cannot listen on ${options.host}:${options.port} (${e.code ?? e.message})`, 'choose a free port, or stop the process holding it')),
+    );
+    server.listen(options.port, options.host, () => {
+      server.removeAllListeners('error');
+      server.on('error', warn);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  return {
+    host: address.address,
+    port: address.port,
+    close: (reason = 'the listener closed') =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const channel of open) channel.close(reason);
+      }),
+  };
+}
+
+/** Runs a callback of the service so that its failure cannot escape into a socket handler. */
+function guarded(name: string, body: () => unknown, onFailure?: (e: unknown) => void): void {
+  Promise.resolve()
+    .then(body)
+    .catch((e: unknown) => {
+      process.emitWarning(`jinqiao TLS listener: ${name} failed: ${(e as Error)?.message ?? String(e)}`);
+      onFailure?.(e);
+    });
+}
+
+function errorCode(e: unknown): string {
+  return isJinqiaoError(e) ? e.code : 'E_INTERNAL';
+}
