@@ -273,7 +273,7 @@ export const errors = {
   peerUntrusted: (peer: string, reason: string) =>
     new JinqiaoError(
       'E_PEER_UNTRUSTED',
-      `the connection to ${peer} was refused during the TLS handshake: ${reason}`,
+      `the connection to ${peer} was refused at the TLS handshake: ${reason}`,
       "check that each party's trusted certificates (ca) hold the partner's certificate or CA, compare fingerprints out of band (`jinqiao init-party` prints them), and check the expected party name and the certificate's validity dates",
     ),
 } as const;
