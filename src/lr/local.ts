@@ -218,7 +218,7 @@ function uniqueNames(features: readonly { name?: string; file: string }[]): stri
 }
 
 /** One worker pool for Xᵀ[[d]] shared by the parties of an in-process job (they hold the same public keys). */
-class SharedMatvecPool {
+export class SharedMatvecPool {
   readonly #threads: number | undefined;
   #pool: { key: Uint8Array; evaluator: Promise<ParallelEvaluator> } | undefined;
 

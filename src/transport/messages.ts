@@ -70,6 +70,10 @@ export const MESSAGE_SCHEMAS = {
   'score.layout': { version: 1, fields: { positions: 'bytes' } },
   /** (Agency → bank) Population stability index of its own partial scores against its last run. */
   'monitor.drift': { version: 1, fields: { psiIndex: 'number', hasPrevious: 'bool' } },
+  /** (First message on a connection between party services) Which job, and who is speaking. */
+  'job.open': { version: 1, fields: { jobId: 'string', party: 'string', role: 'string' } },
+  /** (Label → partner) The job as this partner needs it (JSON: parameters, its table, the parties). */
+  'job.spec': { version: 1, fields: { spec: 'string' } },
   /** A party gives up; the peer fails the job with this reason. */
   'job.abort': { version: 1, fields: { reason: 'string' } },
 } as const satisfies Record<string, { version: number; fields: Record<string, FieldType> }>;

@@ -1,0 +1,123 @@
+/**
+ * A party service's configuration (YAML or JSON), as an operator writes it: who the party
+ * is, where it listens, its TLS key and certificate, which partner certificates it trusts
+ * and where to reach them, its tables, and its job store. Paths are relative to the file.
+ * Every problem names the file and the field.
+ */
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { parseDocument } from 'yaml';
+import { errors } from '../errors.ts';
+
+export type PartyRole = 'label' | 'features' | 'arbiter';
+
+export interface Address {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface TableConfig {
+  readonly file: string;
+  readonly idColumn: string;
+  readonly labelColumn?: string;
+  readonly features?: readonly string[];
+}
+
+export interface PartyConfig {
+  readonly file: string;
+  readonly name: string;
+  readonly role: PartyRole;
+  readonly listen: Address;
+  readonly tls: { readonly key: string; readonly cert: string; readonly trust: readonly string[] };
+  /** Partner name → where its service listens (the label reaches agencies and the arbiter; agencies the arbiter). */
+  readonly partners: ReadonlyMap<string, Address>;
+  readonly tables: ReadonlyMap<string, TableConfig>;
+  readonly store: string;
+  /** The label party's HTTP API for integrators. */
+  readonly api: { readonly listen: Address; readonly token: string } | undefined;
+  /** Seconds a silent peer may take before the job fails. */
+  readonly timeoutSeconds: number;
+}
+
+type Json = Record<string, unknown>;
+
+export async function loadPartyConfig(file: string): Promise<PartyConfig> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    throw errors.fileUnreadable(file, (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message);
+  }
+  const doc = parseDocument(text);
+  const problem = doc.errors[0];
+  if (problem) {
+    const pos = problem.linePos?.[0];
+    throw errors.jobSyntax({ file, line: pos?.line, column: pos?.col }, `not valid YAML or JSON: ${problem.message.split('\n')[0]}`);
+  }
+  const root = doc.toJS() as unknown;
+  const bad = (field: string, why: string) => errors.jobInvalid(file, field, why);
+  if (!isObject(root)) throw bad('(top level)', 'must be a mapping');
+  const base = dirname(resolve(file));
+  const known = ['name', 'role', 'listen', 'tls', 'partners', 'tables', 'store', 'api', 'timeoutSeconds'];
+  for (const key of Object.keys(root)) if (!known.includes(key)) throw bad(key, `unknown field (expected one of: ${known.join(', ')})`);
+  const str = (v: unknown, field: string) => {
+    if (typeof v !== 'string' || v === '') throw bad(field, 'must be a non-empty string');
+    return v;
+  };
+  const role = str(root.role, 'role');
+  if (role !== 'label' && role !== 'features' && role !== 'arbiter') throw bad('role', 'must be label, features or arbiter');
+  const tls = root.tls;
+  if (!isObject(tls)) throw bad('tls', 'must give key, cert and trust');
+  const trust = Array.isArray(tls.trust) ? tls.trust : [tls.trust];
+  const partners = new Map<string, Address>();
+  if (root.partners !== undefined) {
+    if (!isObject(root.partners)) throw bad('partners', 'must map partner names to host:port');
+    for (const [name, address] of Object.entries(root.partners)) partners.set(name, parseAddress(address, `partners.${name}`, bad));
+  }
+  const tables = new Map<string, TableConfig>();
+  if (root.tables !== undefined) {
+    if (!isObject(root.tables)) throw bad('tables', 'must map table names to { file, id, label?, features? }');
+    for (const [name, spec] of Object.entries(root.tables)) {
+      if (!isObject(spec)) throw bad(`tables.${name}`, 'must be { file, id, label?, features? }');
+      tables.set(name, {
+        file: resolve(base, str(spec.file, `tables.${name}.file`)),
+        idColumn: str(spec.id, `tables.${name}.id`),
+        ...(spec.label === undefined ? {} : { labelColumn: str(spec.label, `tables.${name}.label`) }),
+        ...(spec.features === undefined ? {} : { features: (spec.features as unknown[]).map((f, i) => str(f, `tables.${name}.features[${i}]`)) }),
+      });
+    }
+  }
+  let api: PartyConfig['api'];
+  if (root.api !== undefined) {
+    if (!isObject(root.api)) throw bad('api', 'must be { listen, token }');
+    const token = str(root.api.token, 'api.token');
+    if (token.length < 16) throw bad('api.token', 'must be at least 16 characters (a bearer token for API clients)');
+    api = { listen: parseAddress(root.api.listen, 'api.listen', bad), token };
+  }
+  const timeoutSeconds = root.timeoutSeconds === undefined ? 60 : Number(root.timeoutSeconds);
+  if (!(timeoutSeconds > 0)) throw bad('timeoutSeconds', 'must be a positive number of seconds');
+  return {
+    file,
+    name: str(root.name, 'name'),
+    role,
+    listen: parseAddress(root.listen, 'listen', bad),
+    tls: { key: resolve(base, str(tls.key, 'tls.key')), cert: resolve(base, str(tls.cert, 'tls.cert')), trust: trust.map((t, i) => resolve(base, str(t, `tls.trust[${i}]`))) },
+    partners,
+    tables,
+    store: resolve(base, str(root.store, 'store')),
+    api,
+    timeoutSeconds,
+  };
+}
+
+function parseAddress(value: unknown, field: string, bad: (field: string, why: string) => Error): Address {
+  if (typeof value !== 'string') throw bad(field, 'must be host:port');
+  const colon = value.lastIndexOf(':');
+  const port = Number(value.slice(colon + 1));
+  if (colon <= 0 || !Number.isInteger(port) || port < 0 || port > 65535) throw bad(field, `"${value}" is not host:port`);
+  return { host: value.slice(0, colon), port };
+}
+
+function isObject(v: unknown): v is Json {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}

@@ -1,0 +1,308 @@
+/**
+ * A party's long-running service: one bank, agency or platform, on its own premises.
+ *
+ * It listens for its partners over mutual TLS (only certificates it trusts get through, and
+ * the name a partner claims must be the name on its certificate), keeps every job in its
+ * own job store, and runs the same protocol code as the in-process runner over network
+ * channels. The bank's service (label role) also serves the HTTP API through which jobs are
+ * submitted; it then drives the others: it opens a connection to every agency and to the
+ * platform, hands each the part of the job it needs, and each agency connects to the
+ * platform in turn.
+ *
+ * What crosses the network is exactly what crosses the in-memory channels in tests: the
+ * protocol messages of psi/, lr/ and he/, inside TLS 1.3.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { errors, isJinqiaoError } from '../errors.ts';
+import { loadFeatureTable, type FeatureTable } from '../data/table.ts';
+import { ckksBackend } from '../he/ckks.ts';
+import { detectIdType, type IdType } from '../ids/normalise.ts';
+import { resolveTrainingConfig, type TrainingConfig } from '../lr/config.ts';
+import { modelSlice } from '../lr/model.ts';
+import { SharedMatvecPool } from '../lr/local.ts';
+import { heParamsFor } from '../lr/protocol.ts';
+import { runArbiter } from '../lr/roles/arbiter.ts';
+import { runFeatureParty } from '../lr/roles/features.ts';
+import { runLabelParty } from '../lr/roles/label.ts';
+import { poolExecutor, type PsiExecutor } from '../psi/executor.ts';
+import type { Channel } from '../transport/channel.ts';
+import { message } from '../transport/messages.ts';
+import { connectChannel, listenChannels, type TlsChannel, type TlsListener, type TlsPartyConfig } from '../transport/tls/index.ts';
+import type { PartyConfig } from './config.ts';
+import { JobStore, type JobRecord } from './store.ts';
+
+/** What the bank submits: tables by the names the parties' configs give them. */
+export interface JobDefinition {
+  readonly job?: string;
+  readonly label: { readonly table: string };
+  readonly features: readonly { readonly party: string; readonly table: string }[];
+  readonly arbiter?: string;
+  readonly training?: Partial<TrainingConfig>;
+}
+
+/** What a partner is told of a job. */
+interface JobSpec {
+  readonly config: TrainingConfig;
+  /** Feature parties: the table to use. */
+  readonly table?: string;
+  /** Feature parties: the arbiter to connect to. */
+  readonly arbiter?: string;
+  /** The arbiter: every party, the label first. */
+  readonly parties?: readonly string[];
+}
+
+export interface PartyService {
+  readonly config: PartyConfig;
+  readonly tlsPort: number;
+  readonly store: JobStore;
+  /** (Label) Validates and starts a job; resolves when it is recorded, not when it ends. */
+  submit(definition: unknown): JobRecord;
+  cancel(jobId: string): boolean;
+  /** Resolves when a job of this party ends (for tests and `--wait`). */
+  finished(jobId: string): Promise<JobRecord>;
+  close(): Promise<void>;
+}
+
+export async function startPartyService(config: PartyConfig, log: (line: string) => void = () => {}): Promise<PartyService> {
+  const tls: TlsPartyConfig = {
+    key: await readFile(config.tls.key),
+    cert: await readFile(config.tls.cert),
+    ca: await Promise.all(config.tls.trust.map((f) => readFile(f))),
+    timeoutMs: config.timeoutSeconds * 1000,
+  };
+  const store = new JobStore(config.store);
+  const psiExecutor = poolExecutor();
+  const running = new Map<string, { channels: Channel[]; done: Promise<JobRecord>; cancelled: boolean }>();
+  // Connections that arrive for a job before the party is ready for them (the arbiter waits for agencies).
+  const arrivals = new Map<string, Map<string, { channel: TlsChannel; resolve?: (c: TlsChannel) => void }>>();
+
+  const waitFor = (jobId: string, party: string): Promise<TlsChannel> => {
+    const job = arrivals.get(jobId) ?? new Map();
+    arrivals.set(jobId, job);
+    const arrived = job.get(party);
+    if (arrived?.channel) return Promise.resolve(arrived.channel);
+    return new Promise((resolve, reject) => {
+      job.set(party, { channel: undefined as unknown as TlsChannel, resolve });
+      setTimeout(() => reject(errors.channelClosed(party, `did not connect within ${config.timeoutSeconds} s`)), config.timeoutSeconds * 1000).unref();
+    });
+  };
+
+  const connect = async (partner: string, jobId: string): Promise<TlsChannel> => {
+    const address = config.partners.get(partner);
+    if (!address) throw errors.optionInvalid(`partners.${partner}`, `${config.name} has no address for partner ${JSON.stringify(partner)}`, `add it under partners: in ${config.file}`);
+    const channel = await connectChannel({ ...tls, host: address.host, port: address.port, expectedPeer: partner });
+    await channel.send(message('job.open', { jobId, party: config.name, role: config.role }));
+    return channel;
+  };
+
+  const track = (jobId: string, channels: Channel[], body: () => Promise<Record<string, unknown>>): Promise<JobRecord> => {
+    const entry = { channels, cancelled: false, done: undefined as unknown as Promise<JobRecord> };
+    entry.done = (async () => {
+      store.update(jobId, { state: 'running', phase: 'starting' });
+      try {
+        const result = await body();
+        store.update(jobId, { state: 'succeeded', phase: 'done', result });
+        log(`job ${jobId}: succeeded`);
+      } catch (e) {
+        const error = isJinqiaoError(e) ? { code: e.code, message: e.message } : { code: 'E_INTERNAL', message: (e as Error).message };
+        store.update(jobId, { state: entry.cancelled ? 'cancelled' : 'failed', phase: 'stopped', error });
+        log(`job ${jobId}: ${entry.cancelled ? 'cancelled' : 'failed'}: ${error.code} ${error.message}`);
+      } finally {
+        for (const c of channels) c.close('job over');
+        running.delete(jobId);
+      }
+      return store.get(jobId)!;
+    })();
+    running.set(jobId, entry);
+    return entry.done;
+  };
+
+  const loadTable = async (name: string, withLabel: boolean): Promise<FeatureTable> => {
+    const table = config.tables.get(name);
+    if (!table) throw errors.optionInvalid('table', `${config.name} has no table ${JSON.stringify(name)}`, `tables known: ${[...config.tables.keys()].join(', ')}`);
+    if (withLabel && !table.labelColumn) throw errors.optionInvalid(`tables.${name}.label`, 'the label party needs the table\'s 0/1 outcome column');
+    return loadFeatureTable(table.file, { idColumn: table.idColumn, ...(withLabel ? { labelColumn: table.labelColumn } : {}), features: table.features });
+  };
+
+  const jobDir = async (jobId: string) => {
+    const dir = join(config.store, 'jobs', jobId.replace(/[^A-Za-z0-9._-]/g, '_'));
+    await mkdir(dir, { recursive: true });
+    return dir;
+  };
+
+  const idTypeOf = (table: FeatureTable, jobConfig: TrainingConfig): IdType =>
+    jobConfig.idType === 'uscc' || jobConfig.idType === 'plain' ? jobConfig.idType : detectIdType(table.ids.slice(0, 1000));
+
+  /** (Features, arbiter) A job opened by the label party. */
+  const serveJob = async (label: TlsChannel, jobId: string) => {
+    const spec = JSON.parse((await label.receive('job.spec')).spec) as JobSpec;
+    const jobConfig = resolveTrainingConfig(spec.config);
+    if (!store.get(jobId)) store.create(jobId, { ...spec, from: label.peerName });
+    if (config.role === 'features') {
+      const channels: Channel[] = [label];
+      await track(jobId, channels, async () => {
+        const table = await loadTable(spec.table ?? '', false);
+        const arbiter = await connect(spec.arbiter ?? 'arbiter', jobId);
+        channels.push(arbiter);
+        const pools = new SharedMatvecPool(jobConfig.threads);
+        try {
+          const result = await runFeatureParty({ name: config.name, config: jobConfig, idType: idTypeOf(table, jobConfig), table, label, arbiter, psiExecutor, heBackend: ckksBackend, matvec: (b) => pools.for(b) });
+          const slice = modelSlice({ jobId, party: config.name, role: 'features', featureNames: result.data.featureNames, weights: Array.from(result.weights), intercept: null, scaler: result.data.scaler.toJSON(), trainedWith: jobConfig.sigmoid });
+          await writeFile(join(await jobDir(jobId), `model-${config.name}.json`), JSON.stringify(slice, null, 2) + '\n');
+          return { alignedRows: result.alignedRows.length, epochs: result.epochsRun };
+        } finally {
+          await pools.destroy();
+        }
+      });
+    } else if (config.role === 'arbiter') {
+      const parties = spec.parties ?? [];
+      const channels: Channel[] = [label];
+      await track(jobId, channels, async () => {
+        for (const party of parties.slice(1)) channels.push(await waitFor(jobId, party));
+        const report = await runArbiter({ backend: ckksBackend, params: heParamsFor(jobConfig), parties: channels });
+        return { decryptions: report.decryptions };
+      });
+      arrivals.delete(jobId);
+    } else {
+      throw errors.protocol(`${label.peerName} opened job ${jobId} with the label party`);
+    }
+  };
+
+  const listener: TlsListener = await listenChannels({
+    ...tls,
+    host: config.listen.host,
+    port: config.listen.port,
+    onRefused: (r) => log(`refused a connection from ${r.address}: ${r.reason}`),
+    onChannel: async (channel) => {
+      try {
+        const open = await channel.receive('job.open');
+        if (open.party !== channel.peerName) throw errors.protocol(`a peer whose certificate names ${channel.peerName} claims to be ${open.party}`);
+        log(`job ${open.jobId}: ${open.party} (${open.role}) connected from ${channel.peerAddress}`);
+        if (open.role === 'label') return await serveJob(channel, open.jobId);
+        const job = arrivals.get(open.jobId) ?? new Map();
+        arrivals.set(open.jobId, job);
+        const waiting = job.get(open.party);
+        job.set(open.party, { channel });
+        waiting?.resolve?.(channel);
+      } catch (e) {
+        log(`connection from ${channel.peerName}: ${(e as Error).message}`);
+        channel.close('refused');
+      }
+    },
+  });
+  log(`${config.name} (${config.role}) listening on ${listener.host}:${listener.port}`);
+
+  return {
+    config,
+    tlsPort: listener.port,
+    store,
+    submit(definition) {
+      if (config.role !== 'label') throw errors.optionInvalid('role', 'jobs are submitted to the label party (the bank)');
+      const def = checkDefinition(definition);
+      const jobId = def.job ?? randomUUID();
+      if (store.get(jobId)) throw errors.jobInvalid('definition', 'job', `a job ${JSON.stringify(jobId)} exists already`);
+      const jobConfig = resolveTrainingConfig({ ...def.training, jobId });
+      const record = store.create(jobId, def as unknown as Record<string, unknown>);
+      const channels: Channel[] = [];
+      void track(jobId, channels, async () => {
+        const table = await loadTable(def.label.table, true);
+        const arbiterName = def.arbiter ?? 'arbiter';
+        const features = new Map<string, Channel>();
+        for (const f of def.features) {
+          const channel = await connect(f.party, jobId);
+          channels.push(channel);
+          await channel.send(message('job.spec', { spec: JSON.stringify({ config: jobConfig, table: f.table, arbiter: arbiterName } satisfies JobSpec) }));
+          features.set(f.party, channel);
+        }
+        const arbiter = await connect(arbiterName, jobId);
+        channels.push(arbiter);
+        await arbiter.send(message('job.spec', { spec: JSON.stringify({ config: jobConfig, parties: [config.name, ...features.keys()] } satisfies JobSpec) }));
+        const pools = new SharedMatvecPool(jobConfig.threads);
+        try {
+          const result = await runLabelParty({
+            config: jobConfig,
+            idType: idTypeOf(table, jobConfig),
+            table,
+            features,
+            arbiter,
+            psiExecutor,
+            heBackend: ckksBackend,
+            matvec: (b) => pools.for(b),
+            onProgress: (event) => store.update(jobId, { phase: event.phase, progress: { ...event } }),
+          });
+          const dir = await jobDir(jobId);
+          const slice = modelSlice({
+            jobId,
+            party: config.name,
+            role: 'label',
+            featureNames: result.data.featureNames,
+            weights: Array.from(result.weights.subarray(0, result.data.width - 1)),
+            intercept: result.weights[result.data.width - 1]!,
+            scaler: result.data.scaler.toJSON(),
+            trainedWith: jobConfig.sigmoid,
+          });
+          await writeFile(join(dir, `model-${config.name}.json`), JSON.stringify(slice, null, 2) + '\n');
+          const metrics = { auc: result.metrics.auc, ks: result.metrics.ks.statistic, ...result.metrics.classification, lossCurve: result.lossCurve, roc: result.metrics.roc };
+          await writeFile(join(dir, 'metrics.json'), JSON.stringify(metrics, null, 2) + '\n');
+          return { auc: result.metrics.auc, ks: result.metrics.ks.statistic, alignedRows: result.alignedRows.length, epochs: result.epochsRun, lossCurve: result.lossCurve, timings: result.timings };
+        } finally {
+          await pools.destroy();
+        }
+      });
+      return record;
+    },
+    cancel(jobId) {
+      const entry = running.get(jobId);
+      if (!entry) return false;
+      entry.cancelled = true;
+      for (const c of entry.channels) c.close('cancelled by the operator');
+      return true;
+    },
+    finished(jobId) {
+      const entry = running.get(jobId);
+      if (entry) return entry.done;
+      const record = store.get(jobId);
+      if (!record) return Promise.reject(errors.optionInvalid('job', `no job ${JSON.stringify(jobId)}`));
+      if (record.state === 'queued' || record.state === 'running') {
+        return new Promise((resolve) => {
+          const poll = setInterval(() => {
+            const r = store.get(jobId)!;
+            if (r.state !== 'queued' && r.state !== 'running') {
+              clearInterval(poll);
+              resolve(r);
+            }
+          }, 200);
+        });
+      }
+      return Promise.resolve(record);
+    },
+    async close() {
+      await listener.close('service stopping');
+      await psiExecutor.close();
+      store.close();
+    },
+  };
+}
+
+/** Checks a submitted job definition, naming the field that is wrong. */
+export function checkDefinition(value: unknown): JobDefinition {
+  const bad = (field: string, why: string) => errors.jobInvalid('definition', field, why);
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw bad('(top level)', 'must be an object with label, features and training');
+  const d = value as Record<string, unknown>;
+  for (const key of Object.keys(d)) if (!['job', 'label', 'features', 'arbiter', 'training'].includes(key)) throw bad(key, 'unknown field (expected job, label, features, arbiter, training)');
+  if (d.job !== undefined && (typeof d.job !== 'string' || !/^[A-Za-z0-9._-]{1,100}$/.test(d.job))) throw bad('job', 'must be 1 to 100 letters, digits, dots, dashes or underscores');
+  const label = d.label as Record<string, unknown> | undefined;
+  if (typeof label?.table !== 'string' || label.table === '') throw bad('label.table', 'must name one of the bank\'s configured tables');
+  if (!Array.isArray(d.features) || d.features.length === 0) throw bad('features', 'must list at least one { party, table }');
+  d.features.forEach((f, i) => {
+    const spec = f as Record<string, unknown>;
+    if (typeof spec?.party !== 'string' || spec.party === '') throw bad(`features[${i}].party`, 'must name a partner of the bank');
+    if (typeof spec.table !== 'string' || spec.table === '') throw bad(`features[${i}].table`, "must name one of that party's configured tables");
+  });
+  if (d.arbiter !== undefined && typeof d.arbiter !== 'string') throw bad('arbiter', 'must name the arbiter partner');
+  if (d.training !== undefined && (typeof d.training !== 'object' || d.training === null || Array.isArray(d.training))) throw bad('training', 'must be an object of training parameters');
+  if (d.training) resolveTrainingConfig({ ...(d.training as Partial<TrainingConfig>), jobId: 'check' });
+  return d as unknown as JobDefinition;
+}

@@ -1,0 +1,150 @@
+/**
+ * Four separate OS processes — the bank, two agencies and the platform — each a
+ * `jinqiao serve` service on loopback with mutual TLS, run PSI and training on the bundled
+ * data when a job is submitted to the bank's HTTP API, and reach the metrics of the
+ * in-process run with the same seed. Also: the API refuses what it must, and a killed
+ * agency fails the job with the reason within the timeout. `npm run e2e` runs this file.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runLocalTraining } from '../../src/lr/local.ts';
+import { createPartyIdentity, writePartyIdentity } from '../../src/transport/tls/certificates.ts';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const SME = join(ROOT, 'examples/sme-credit');
+const dir = mkdtempSync(join(tmpdir(), 'jinqiao-e2e-'));
+const TOKEN = 'e2e-token-0123456789abcdef';
+const PARTIES = ['bank', 'tax-bureau', 'social-insurance', 'arbiter'] as const;
+const TRAINING = { epochs: 3, batchSize: 1024, seed: 'e2e' };
+
+interface Running {
+  readonly process: ChildProcess;
+  readonly tlsPort: number;
+  readonly apiPort: number | null;
+  readonly log: string[];
+}
+const services = new Map<string, Running>();
+
+async function start(name: string, role: string, partners: Record<string, number>, tables: Record<string, unknown>, api = false): Promise<Running> {
+  const config = {
+    name,
+    role,
+    listen: '127.0.0.1:0',
+    tls: { key: `${name}.key`, cert: `${name}.crt`, trust: PARTIES.map((p) => `${p}.crt`) },
+    partners: Object.fromEntries(Object.entries(partners).map(([p, port]) => [p, `127.0.0.1:${port}`])),
+    tables,
+    store: `store-${name}`,
+    timeoutSeconds: 8,
+    ...(api ? { api: { listen: '127.0.0.1:0', token: TOKEN } } : {}),
+  };
+  const file = join(dir, `${name}.json`);
+  writeFileSync(file, JSON.stringify(config, null, 2));
+  const child = spawn(process.execPath, [join(ROOT, 'bin/jinqiao.js'), 'serve', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const log: string[] = [];
+  createInterface({ input: child.stderr! }).on('line', (l) => log.push(l));
+  const ready = await new Promise<{ tlsPort: number; apiPort: number | null }>((resolveReady, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${name} did not start: ${log.join('\n')}`)), 30_000);
+    createInterface({ input: child.stdout! }).once('line', (line) => {
+      clearTimeout(timer);
+      resolveReady(JSON.parse(line));
+    });
+    child.once('exit', (code) => reject(new Error(`${name} exited with ${code}: ${log.join('\n')}`)));
+  });
+  const running = { process: child, ...ready, log };
+  services.set(name, running);
+  return running;
+}
+
+async function api(method: string, path: string, body?: unknown, token = TOKEN) {
+  const res = await fetch(`http://127.0.0.1:${services.get('bank')!.apiPort}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: res.status, json: (await res.json()) as Record<string, any> };
+}
+
+async function finished(id: string, timeoutMs = 240_000) {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const { json } = await api('GET', `/v1/jobs/${id}`);
+    if (!['queued', 'running'].includes(json.job.state)) return json.job;
+    if (Date.now() > until) throw new Error(`job ${id} still ${json.job.state}`);
+    await new Promise((r) => setTimeout(r, 300));
+  }
+}
+
+beforeAll(async () => {
+  for (const name of PARTIES) await writePartyIdentity(dir, await createPartyIdentity({ name }));
+  const arbiter = await start('arbiter', 'arbiter', {}, {});
+  const tax = await start('tax-bureau', 'features', { arbiter: arbiter.tlsPort }, { taxpayers: { file: join(SME, 'tax_bureau.csv'), id: 'uscc' } });
+  const social = await start('social-insurance', 'features', { arbiter: arbiter.tlsPort }, { insured: { file: join(SME, 'social_insurance.csv'), id: 'uscc' } });
+  await start('bank', 'label', { arbiter: arbiter.tlsPort, 'tax-bureau': tax.tlsPort, 'social-insurance': social.tlsPort }, { customers: { file: join(SME, 'bank.csv'), id: 'uscc', label: 'defaulted' } }, true);
+}, 120_000);
+
+afterAll(() => {
+  for (const s of services.values()) s.process.kill('SIGTERM');
+});
+
+describe('four party services over mutual TLS', () => {
+  it('train the model of the in-process run with the same seed', async () => {
+    const submitted = await api('POST', '/v1/jobs', {
+      job: 'e2e-1',
+      label: { table: 'customers' },
+      features: [
+        { party: 'tax-bureau', table: 'taxpayers' },
+        { party: 'social-insurance', table: 'insured' },
+      ],
+      training: TRAINING,
+    });
+    expect(submitted.status).toBe(202);
+    const job = await finished('e2e-1');
+    expect(job.state, JSON.stringify(job.error)).toBe('succeeded');
+    const { json } = await api('GET', '/v1/jobs/e2e-1/metrics');
+
+    const local = await runLocalTraining({
+      label: { file: join(SME, 'bank.csv'), idColumn: 'uscc', labelColumn: 'defaulted', name: 'bank' },
+      features: [
+        { file: join(SME, 'tax_bureau.csv'), idColumn: 'uscc', name: 'tax-bureau' },
+        { file: join(SME, 'social_insurance.csv'), idColumn: 'uscc', name: 'social-insurance' },
+      ],
+      config: { ...TRAINING, jobId: 'e2e-local' },
+    });
+    expect(json.metrics.alignedRows).toBe(local.alignedRows);
+    // Masks are fresh in every run, so decryptions differ in the last rounding step only.
+    expect(Math.abs(json.metrics.auc - local.metrics.auc)).toBeLessThan(1e-3);
+    expect(json.metrics.lossCurve).toHaveLength(3);
+    for (const [i, loss] of local.lossCurve.entries()) expect(Math.abs(json.metrics.lossCurve[i] - loss)).toBeLessThan(1e-3);
+  }, 300_000);
+
+  it('refuses requests without the token, and invalid job definitions naming the field', async () => {
+    expect((await api('GET', '/v1/jobs', undefined, 'wrong-token-0123456789')).status).toBe(401);
+    const bad = await api('POST', '/v1/jobs', { label: { table: 'customers' }, features: [{ party: 'tax-bureau' }] });
+    expect(bad.status).toBe(400);
+    expect(bad.json.error).toMatchObject({ code: 'E_JOB_INVALID', field: 'features[0].table' });
+    const range = await api('POST', '/v1/jobs', { label: { table: 'customers' }, features: [{ party: 'tax-bureau', table: 'taxpayers' }], training: { epochs: 0 } });
+    expect(range.status).toBe(400);
+    expect(range.json.error.code).toBe('E_OPTION_INVALID');
+    const openapi = await fetch(`http://127.0.0.1:${services.get('bank')!.apiPort}/openapi.json`);
+    expect((await openapi.json()).openapi).toBe('3.1.0');
+  });
+
+  it('fails the job with the reason within the timeout when an agency dies mid-training', async () => {
+    await api('POST', '/v1/jobs', { job: 'e2e-killed', label: { table: 'customers' }, features: [{ party: 'tax-bureau', table: 'taxpayers' }, { party: 'social-insurance', table: 'insured' }], training: { ...TRAINING, epochs: 40 } });
+    for (;;) {
+      const { json } = await api('GET', '/v1/jobs/e2e-killed');
+      if (json.job.phase === 'batch' || json.job.phase === 'epoch') break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const killedAt = Date.now();
+    services.get('social-insurance')!.process.kill('SIGKILL');
+    const job = await finished('e2e-killed', 60_000);
+    expect(job.state).toBe('failed');
+    expect(job.error.code).toBe('E_CHANNEL_CLOSED');
+    expect(Date.now() - killedAt).toBeLessThan(30_000);
+  }, 120_000);
+});
