@@ -36,7 +36,9 @@ export type ErrorCode =
   | 'E_CONSENT_FILE_INVALID'
   | 'E_CONSENT_INVALID'
   | 'E_AUDIT_BROKEN'
-  | 'E_PEER_UNTRUSTED';
+  | 'E_PEER_UNTRUSTED'
+  | 'E_DATABASE_UNREACHABLE'
+  | 'E_DATABASE_QUERY';
 
 /** Where in an input file a problem sits; lines and columns count from 1. */
 export interface SourceLocation {
@@ -68,6 +70,7 @@ const INPUT_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'E_POLICY_INVALID',
   'E_KEY_INVALID',
   'E_CONSENT_FILE_INVALID',
+  'E_DATABASE_QUERY',
 ]);
 
 export class JinqiaoError extends Error {
@@ -275,5 +278,23 @@ export const errors = {
       'E_PEER_UNTRUSTED',
       `the connection to ${peer} was refused at the TLS handshake: ${reason}`,
       "check that each party's trusted certificates (ca) hold the partner's certificate or CA, compare fingerprints out of band (`jinqiao init-party` prints them), and check the expected party name and the certificate's validity dates",
+    ),
+  /** A database holding a party's table cannot be reached or refuses the login; `server` never holds the password. */
+  databaseUnreachable: (server: string, reason: string) =>
+    new JinqiaoError(
+      'E_DATABASE_UNREACHABLE',
+      `cannot connect to PostgreSQL at ${server}: ${reason}`,
+      'check that the server runs on that host and port and accepts this machine (listen_addresses, pg_hba.conf), and the user, password and database in the connection string',
+    ),
+  /** The server refused the read of a party's table; `source` is e.g. `postgres:tax_records`. */
+  databaseQueryFailed: (source: string, reason: string, hint = 'check the table name (and schema) or the query, and that the database user may SELECT from it') =>
+    new JinqiaoError('E_DATABASE_QUERY', `${source}: ${reason}`, hint, { file: source }),
+  /** A named column is not in a database table or query result (E_COLUMN_MISSING, as for a CSV header). */
+  databaseColumnMissing: (source: string, column: string, available: readonly string[]) =>
+    new JinqiaoError(
+      'E_COLUMN_MISSING',
+      `${source}: no column "${column}" (columns: ${available.join(', ') || 'none'})`,
+      'name an existing column of the table or query result',
+      { file: source, columnName: column },
     ),
 } as const;

@@ -33,7 +33,8 @@ export interface FeatureTableOptions {
   readonly features?: readonly string[];
 }
 
-const MISSING = new Set(['', 'NA', 'N/A', 'NaN', 'nan', 'NULL', 'null']);
+/** Cells read as a missing value, in every table source. */
+export const MISSING_CELLS: ReadonlySet<string> = new Set(['', 'NA', 'N/A', 'NaN', 'nan', 'NULL', 'null']);
 
 export async function loadFeatureTable(file: string, options: FeatureTableOptions): Promise<FeatureTable> {
   const table = await openCsv(file);
@@ -59,7 +60,7 @@ export async function loadFeatureTable(file: string, options: FeatureTableOption
       for (let j = 0; j < width; j++) {
         const cell = row.fields[featureCols[j]!]!.trim();
         let v: number;
-        if (MISSING.has(cell)) v = NaN;
+        if (MISSING_CELLS.has(cell)) v = NaN;
         else {
           v = Number(cell);
           if (!Number.isFinite(v)) {

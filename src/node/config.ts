@@ -17,7 +17,10 @@ export interface Address {
 }
 
 export interface TableConfig {
-  readonly file: string;
+  /** A CSV file, or … */
+  readonly file?: string;
+  /** … a PostgreSQL table or query (`postgresql://` URL; keep the password in PGPASSWORD or ~/.pgpass). */
+  readonly postgres?: { readonly connectionString: string; readonly table?: string; readonly query?: string };
   readonly idColumn: string;
   readonly labelColumn?: string;
   readonly features?: readonly string[];
@@ -78,9 +81,19 @@ export async function loadPartyConfig(file: string): Promise<PartyConfig> {
   if (root.tables !== undefined) {
     if (!isObject(root.tables)) throw bad('tables', 'must map table names to { file, id, label?, features? }');
     for (const [name, spec] of Object.entries(root.tables)) {
-      if (!isObject(spec)) throw bad(`tables.${name}`, 'must be { file, id, label?, features? }');
+      if (!isObject(spec)) throw bad(`tables.${name}`, 'must be { file | postgres, id, label?, features? }');
+      if ((spec.file === undefined) === (spec.postgres === undefined)) throw bad(`tables.${name}`, 'needs exactly one of file (CSV) and postgres (a postgresql:// URL, with table or query)');
+      if (spec.postgres !== undefined && (spec.table === undefined) === (spec.query === undefined)) throw bad(`tables.${name}`, 'a PostgreSQL source needs exactly one of table and query');
       tables.set(name, {
-        file: resolve(base, str(spec.file, `tables.${name}.file`)),
+        ...(spec.file !== undefined
+          ? { file: resolve(base, str(spec.file, `tables.${name}.file`)) }
+          : {
+              postgres: {
+                connectionString: str(spec.postgres, `tables.${name}.postgres`),
+                ...(spec.table === undefined ? {} : { table: str(spec.table, `tables.${name}.table`) }),
+                ...(spec.query === undefined ? {} : { query: str(spec.query, `tables.${name}.query`) }),
+              },
+            }),
         idColumn: str(spec.id, `tables.${name}.id`),
         ...(spec.label === undefined ? {} : { labelColumn: str(spec.label, `tables.${name}.label`) }),
         ...(spec.features === undefined ? {} : { features: (spec.features as unknown[]).map((f, i) => str(f, `tables.${name}.features[${i}]`)) }),

@@ -48,6 +48,19 @@ async function handle(service: PartyService, req: IncomingMessage, res: ServerRe
     return send(res, 401, errorBody('E_UNAUTHORIZED', 'missing or wrong bearer token', 'send Authorization: Bearer <the token in the service config>'));
   }
   const parts = url.pathname.split('/').filter(Boolean);
+  if (req.method === 'POST' && parts[0] === 'v1' && parts[1] === 'score' && parts.length === 2) {
+    try {
+      const body = (await readJson(req)) as { model?: unknown; ids?: unknown; decoys?: unknown };
+      if (typeof body?.model !== 'string') throw errors.jobInvalid('request', 'model', 'must be the id of a finished training job');
+      if (!Array.isArray(body.ids) || !body.ids.every((id) => typeof id === 'string')) throw errors.jobInvalid('request', 'ids', 'must be a list of enterprise IDs');
+      if (body.decoys !== undefined && !(Number.isInteger(body.decoys) && (body.decoys as number) >= 0)) throw errors.jobInvalid('request', 'decoys', 'must be a whole number');
+      const scores = await service.score(body.model, body.ids as string[], { decoys: body.decoys as number | undefined });
+      return send(res, 200, { scores: scores.map(({ id, probability, fallbacks }) => ({ id, probability, fallbacks })) });
+    } catch (e) {
+      if (isJinqiaoError(e)) return send(res, e.isInputError ? 400 : 502, { error: { ...e.toJSON(), ...(fieldOf(e.message) ? { field: fieldOf(e.message) } : {}) } });
+      throw e;
+    }
+  }
   if (parts[0] !== 'v1' || parts[1] !== 'jobs') return send(res, 404, errorBody('E_NOT_FOUND', `no route ${req.method} ${url.pathname}`, 'see /openapi.json'));
   const id = parts[2] === undefined ? undefined : decodeURIComponent(parts[2]);
   try {

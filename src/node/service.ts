@@ -17,10 +17,13 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errors, isJinqiaoError } from '../errors.ts';
 import { loadFeatureTable, type FeatureTable } from '../data/table.ts';
+import { loadFeatureTableFromPostgres } from '../data/postgres.ts';
 import { ckksBackend } from '../he/ckks.ts';
 import { detectIdType, type IdType } from '../ids/normalise.ts';
 import { resolveTrainingConfig, type TrainingConfig } from '../lr/config.ts';
-import { modelSlice } from '../lr/model.ts';
+import { loadModelSlice, modelSlice } from '../lr/model.ts';
+import { serveScoring } from '../score/agency.ts';
+import { BankScoringSession, type EnterpriseScore } from '../score/bank.ts';
 import { SharedMatvecPool } from '../lr/local.ts';
 import { heParamsFor } from '../lr/protocol.ts';
 import { runArbiter } from '../lr/roles/arbiter.ts';
@@ -44,6 +47,9 @@ export interface JobDefinition {
 
 /** What a partner is told of a job. */
 interface JobSpec {
+  /** A training job (default), or a scoring session with the model of job `modelJobId`. */
+  readonly kind?: 'training' | 'scoring';
+  readonly modelJobId?: string;
   readonly config: TrainingConfig;
   /** Feature parties: the table to use. */
   readonly table?: string;
@@ -60,6 +66,8 @@ export interface PartyService {
   /** (Label) Validates and starts a job; resolves when it is recorded, not when it ends. */
   submit(definition: unknown): JobRecord;
   cancel(jobId: string): boolean;
+  /** (Label) Scores enterprises with the model of a finished job, the agencies answering over TLS. */
+  score(modelJobId: string, ids: readonly string[], options?: { decoys?: number }): Promise<readonly EnterpriseScore[]>;
   /** Resolves when a job of this party ends (for tests and `--wait`). */
   finished(jobId: string): Promise<JobRecord>;
   close(): Promise<void>;
@@ -123,7 +131,9 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
     const table = config.tables.get(name);
     if (!table) throw errors.optionInvalid('table', `${config.name} has no table ${JSON.stringify(name)}`, `tables known: ${[...config.tables.keys()].join(', ')}`);
     if (withLabel && !table.labelColumn) throw errors.optionInvalid(`tables.${name}.label`, 'the label party needs the table\'s 0/1 outcome column');
-    return loadFeatureTable(table.file, { idColumn: table.idColumn, ...(withLabel ? { labelColumn: table.labelColumn } : {}), features: table.features });
+    const columns = { idColumn: table.idColumn, ...(withLabel ? { labelColumn: table.labelColumn } : {}), ...(table.features ? { features: table.features } : {}) };
+    if (table.postgres) return loadFeatureTableFromPostgres({ ...table.postgres, ...columns });
+    return loadFeatureTable(table.file!, columns);
   };
 
   const jobDir = async (jobId: string) => {
@@ -138,6 +148,7 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
   /** (Features, arbiter) A job opened by the label party. */
   const serveJob = async (label: TlsChannel, jobId: string) => {
     const spec = JSON.parse((await label.receive('job.spec')).spec) as JobSpec;
+    if (spec.kind === 'scoring') return serveScoringSession(label, jobId, spec);
     const jobConfig = resolveTrainingConfig(spec.config);
     if (!store.get(jobId)) store.create(jobId, { ...spec, from: label.peerName });
     if (config.role === 'features') {
@@ -168,6 +179,56 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
     } else {
       throw errors.protocol(`${label.peerName} opened job ${jobId} with the label party`);
     }
+  };
+
+  /** (Features, arbiter) A scoring session the bank opened with the model of a finished job. */
+  const serveScoringSession = async (label: TlsChannel, sessionId: string, spec: JobSpec) => {
+    const jobConfig = resolveTrainingConfig(spec.config);
+    if (config.role === 'features') {
+      const slice = await loadModelSlice(join(await jobDir(spec.modelJobId ?? ''), `model-${config.name}.json`));
+      const table = await loadTable(spec.table ?? '', false);
+      const arbiter = await connect(spec.arbiter ?? 'arbiter', sessionId);
+      const report = await serveScoring({ name: config.name, slice, table, bank: label, arbiter, heBackend: ckksBackend, psiExecutor, idType: idTypeOf(table, jobConfig), psiBackend: jobConfig.psiBackend });
+      log(`scoring session ${sessionId}: ${report.requests} requests, ${report.rowsScored} rows scored`);
+      arbiter.close('session over');
+    } else if (config.role === 'arbiter') {
+      const channels: Channel[] = [label];
+      for (const party of (spec.parties ?? []).slice(1)) channels.push(await waitFor(sessionId, party));
+      await runArbiter({ backend: ckksBackend, params: heParamsFor({ ...jobConfig, sigmoid: 'taylor1' }), parties: channels });
+      arrivals.delete(sessionId);
+    }
+    label.close('session over');
+  };
+
+  /** (Label) Open scoring sessions, one per model, kept for the requests that follow. */
+  const sessions = new Map<string, Promise<BankScoringSession>>();
+  const openScoring = (modelJobId: string): Promise<BankScoringSession> => {
+    const open = sessions.get(modelJobId);
+    if (open) return open;
+    const session = (async () => {
+      const record = store.get(modelJobId);
+      if (!record || record.state !== 'succeeded') throw errors.modelInvalid(modelJobId, 'no finished training job of that id on this service; train first');
+      const def = record.definition as unknown as JobDefinition;
+      const jobConfig = resolveTrainingConfig({ ...def.training, jobId: modelJobId });
+      const slice = await loadModelSlice(join(await jobDir(modelJobId), `model-${config.name}.json`));
+      const table = await loadTable(def.label.table, false);
+      const sessionId = `score/${modelJobId}/${randomUUID()}`;
+      const arbiterName = def.arbiter ?? 'arbiter';
+      const agencies = new Map<string, Channel>();
+      for (const f of def.features) {
+        const channel = await connect(f.party, sessionId);
+        await channel.send(message('job.spec', { spec: JSON.stringify({ kind: 'scoring', modelJobId, config: jobConfig, table: f.table, arbiter: arbiterName } satisfies JobSpec) }));
+        agencies.set(f.party, channel);
+      }
+      const arbiter = await connect(arbiterName, sessionId);
+      await arbiter.send(message('job.spec', { spec: JSON.stringify({ kind: 'scoring', modelJobId, config: jobConfig, parties: [config.name, ...agencies.keys()] } satisfies JobSpec) }));
+      const bank = new BankScoringSession({ slice, table, agencies, arbiter, heBackend: ckksBackend, psiExecutor, idType: idTypeOf(table, jobConfig), psiBackend: jobConfig.psiBackend });
+      await bank.open();
+      return bank;
+    })();
+    session.catch(() => sessions.delete(modelJobId));
+    sessions.set(modelJobId, session);
+    return session;
   };
 
   const listener: TlsListener = await listenChannels({
@@ -260,6 +321,17 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
       for (const c of entry.channels) c.close('cancelled by the operator');
       return true;
     },
+    async score(modelJobId, ids, options = {}) {
+      if (config.role !== 'label') throw errors.optionInvalid('role', 'scoring requests go to the label party (the bank)');
+      const session = await openScoring(modelJobId);
+      try {
+        return await session.score(ids, options);
+      } catch (e) {
+        // A refused request (a malformed ID) leaves the session usable; a failed one is gone.
+        if (session.failed) sessions.delete(modelJobId);
+        throw e;
+      }
+    },
     finished(jobId) {
       const entry = running.get(jobId);
       if (entry) return entry.done;
@@ -279,6 +351,7 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
       return Promise.resolve(record);
     },
     async close() {
+      for (const session of sessions.values()) await (await session.catch(() => undefined))?.close().catch(() => {});
       await listener.close('service stopping');
       await psiExecutor.close();
       store.close();

@@ -2,17 +2,19 @@
  * Four separate OS processes — the bank, two agencies and the platform — each a
  * `jinqiao serve` service on loopback with mutual TLS, run PSI and training on the bundled
  * data when a job is submitted to the bank's HTTP API, and reach the metrics of the
- * in-process run with the same seed. Also: the API refuses what it must, and a killed
+ * in-process run with the same seed. The tax bureau reads its register from a real
+ * PostgreSQL server (Debian's package, started by the test). Also: the API refuses what it must, and a killed
  * agency fails the job with the reason within the timeout. `npm run e2e` runs this file.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runLocalTraining } from '../../src/lr/local.ts';
 import { createPartyIdentity, writePartyIdentity } from '../../src/transport/tls/certificates.ts';
+import { createTable, startPostgres, type PostgresServer } from '../helpers/postgres.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const SME = join(ROOT, 'examples/sme-credit');
@@ -78,16 +80,23 @@ async function finished(id: string, timeoutMs = 240_000) {
   }
 }
 
+let postgres: PostgresServer;
+
 beforeAll(async () => {
+  postgres = await startPostgres();
+  const [header, ...lines] = readFileSync(join(SME, 'tax_bureau.csv'), 'utf8').trim().split('\n');
+  const columns = header!.split(',').map((name, j) => ({ name, type: j === 0 ? 'text' : 'double precision' }));
+  await createTable(postgres.connectionString, 'taxpayers', columns, lines.map((l) => l.split(',')));
   for (const name of PARTIES) await writePartyIdentity(dir, await createPartyIdentity({ name }));
   const arbiter = await start('arbiter', 'arbiter', {}, {});
-  const tax = await start('tax-bureau', 'features', { arbiter: arbiter.tlsPort }, { taxpayers: { file: join(SME, 'tax_bureau.csv'), id: 'uscc' } });
+  const tax = await start('tax-bureau', 'features', { arbiter: arbiter.tlsPort }, { taxpayers: { postgres: postgres.connectionString, table: 'taxpayers', id: 'uscc' } });
   const social = await start('social-insurance', 'features', { arbiter: arbiter.tlsPort }, { insured: { file: join(SME, 'social_insurance.csv'), id: 'uscc' } });
   await start('bank', 'label', { arbiter: arbiter.tlsPort, 'tax-bureau': tax.tlsPort, 'social-insurance': social.tlsPort }, { customers: { file: join(SME, 'bank.csv'), id: 'uscc', label: 'defaulted' } }, true);
 }, 120_000);
 
-afterAll(() => {
+afterAll(async () => {
   for (const s of services.values()) s.process.kill('SIGTERM');
+  await postgres?.stop();
 });
 
 describe('four party services over mutual TLS', () => {
@@ -121,6 +130,26 @@ describe('four party services over mutual TLS', () => {
     for (const [i, loss] of local.lossCurve.entries()) expect(Math.abs(json.metrics.lossCurve[i] - loss)).toBeLessThan(1e-3);
   }, 300_000);
 
+  it('scores enterprises through the HTTP API with the trained split model, flagging fallbacks', async () => {
+    const ids = ['9111010800000PFCLW', '9111010800000PFCM0'];
+    const first = await api('POST', '/v1/score', { model: 'e2e-1', ids, decoys: 3 });
+    expect(first.status, JSON.stringify(first.json)).toBe(200);
+    expect(first.json.scores.map((s: { id: string }) => s.id)).toEqual(ids);
+    for (const s of first.json.scores) {
+      expect(s.probability).toBeGreaterThan(0);
+      expect(s.probability).toBeLessThan(1);
+      // The first 300 enterprises are not in the tax bureau's register (examples/sme-credit/generate.ts).
+      expect(s.fallbacks).toEqual(['tax-bureau']);
+    }
+    const again = await api('POST', '/v1/score', { model: 'e2e-1', ids: [ids[0]] });
+    expect(again.json.scores[0].probability).toBeCloseTo(first.json.scores[0].probability, 3);
+    const bad = await api('POST', '/v1/score', { model: 'e2e-1', ids: ['91350100M000100Y44'] });
+    expect(bad.status).toBe(400);
+    expect(bad.json.error).toMatchObject({ code: 'E_OPTION_INVALID', field: 'ids' });
+    const untrained = await api('POST', '/v1/score', { model: 'no-such-job', ids });
+    expect(untrained.json.error.code).toBe('E_MODEL_INVALID');
+  }, 120_000);
+
   it('refuses requests without the token, and invalid job definitions naming the field', async () => {
     expect((await api('GET', '/v1/jobs', undefined, 'wrong-token-0123456789')).status).toBe(401);
     const bad = await api('POST', '/v1/jobs', { label: { table: 'customers' }, features: [{ party: 'tax-bureau' }] });
@@ -130,7 +159,7 @@ describe('four party services over mutual TLS', () => {
     expect(range.status).toBe(400);
     expect(range.json.error.code).toBe('E_OPTION_INVALID');
     const openapi = await fetch(`http://127.0.0.1:${services.get('bank')!.apiPort}/openapi.json`);
-    expect((await openapi.json()).openapi).toBe('3.1.0');
+    expect(((await openapi.json()) as { openapi: string }).openapi).toBe('3.1.0');
   });
 
   it('fails the job with the reason within the timeout when an agency dies mid-training', async () => {
