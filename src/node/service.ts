@@ -83,16 +83,26 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
   const store = new JobStore(config.store);
   const psiExecutor = poolExecutor();
   const running = new Map<string, { channels: Channel[]; done: Promise<JobRecord>; cancelled: boolean }>();
-  // Connections that arrive for a job before the party is ready for them (the arbiter waits for agencies).
-  const arrivals = new Map<string, Map<string, { channel: TlsChannel; resolve?: (c: TlsChannel) => void }>>();
-
-  const waitFor = (jobId: string, party: string): Promise<TlsChannel> => {
+  // Connections partners opened for a job, by job and party: the arbiter waits for every
+  // agency, which may connect before or after the bank has told the arbiter about the job.
+  const arrivals = new Map<string, Map<string, { channel?: TlsChannel; waiter?: (channel: TlsChannel) => void }>>();
+  const slotOf = (jobId: string, party: string) => {
     const job = arrivals.get(jobId) ?? new Map();
     arrivals.set(jobId, job);
-    const arrived = job.get(party);
-    if (arrived?.channel) return Promise.resolve(arrived.channel);
+    const slot = job.get(party) ?? {};
+    job.set(party, slot);
+    return slot;
+  };
+  const arrive = (jobId: string, party: string, channel: TlsChannel) => {
+    const slot = slotOf(jobId, party);
+    slot.channel = channel;
+    slot.waiter?.(channel);
+  };
+  const waitFor = (jobId: string, party: string): Promise<TlsChannel> => {
+    const slot = slotOf(jobId, party);
+    if (slot.channel) return Promise.resolve(slot.channel);
     return new Promise((resolve, reject) => {
-      job.set(party, { channel: undefined as unknown as TlsChannel, resolve });
+      slot.waiter = resolve;
       setTimeout(() => reject(errors.channelClosed(party, `did not connect within ${config.timeoutSeconds} s`)), config.timeoutSeconds * 1000).unref();
     });
   };
@@ -242,11 +252,7 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
         if (open.party !== channel.peerName) throw errors.protocol(`a peer whose certificate names ${channel.peerName} claims to be ${open.party}`);
         log(`job ${open.jobId}: ${open.party} (${open.role}) connected from ${channel.peerAddress}`);
         if (open.role === 'label') return await serveJob(channel, open.jobId);
-        const job = arrivals.get(open.jobId) ?? new Map();
-        arrivals.set(open.jobId, job);
-        const waiting = job.get(open.party);
-        job.set(open.party, { channel });
-        waiting?.resolve?.(channel);
+        arrive(open.jobId, open.party, channel);
       } catch (e) {
         log(`connection from ${channel.peerName}: ${(e as Error).message}`);
         channel.close('refused');
