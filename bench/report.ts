@@ -13,9 +13,10 @@ import type { PsiEndToEnd, PsiOpResult, ScalingPoint } from './psi.ts';
 import type { Figure } from './stats.ts';
 import { lineChart, logBarChart, type Bar } from './svg.ts';
 import type { NetworkBench } from './network.ts';
+import type { ScoringBench } from './scoring.ts';
 import type { TrainingEpochResult } from './train.ts';
 
-export const SECTIONS = ['psiOps', 'codec', 'he', 'scaling', 'psi', 'train', 'network', 'baselines', 'anchors'] as const;
+export const SECTIONS = ['psiOps', 'codec', 'he', 'scaling', 'psi', 'train', 'network', 'scoring', 'baselines', 'anchors'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 export interface Machine {
@@ -68,6 +69,7 @@ export interface BenchResults {
   };
   train?: { readonly epochs: readonly TrainingEpochResult[] };
   network?: NetworkBench;
+  scoring?: ScoringBench;
   baselines?: {
     readonly paillier: readonly PaillierBaseline[];
     readonly plaintext: readonly { job: string; plaintextEpochSeconds: number; jinqiaoEpochSeconds: number; slowdown: number }[];
@@ -263,6 +265,24 @@ export function sectionMarkdown(r: BenchResults, section: Section): string {
         ),
         '',
         'The bank runs one PSI per agency, so it sends its own blinded set once per agency and re-blinds every agency\'s set: more bytes per ID than an agency. Training bytes are ciphertexts (zstd) and masked decryption requests.',
+      ].join('\n');
+    }
+    case 'scoring': {
+      const sc = r.scoring!;
+      return [
+        '## Joint scoring',
+        '',
+        table(
+          ['measure', 'value'],
+          ['l', 'r'],
+          [
+            [`one enterprise, three agencies, party services over mutual TLS on loopback (median of ${sc.requests} requests, warm session)`, `${sc.latencyMs.median.toFixed(0)} ms ± ${(sc.latencyMs.spread / 2).toFixed(0)}`],
+            ['opening a scoring session (keys; every agency blinds and ships its register once)', `${n0(sc.sessionOpenMs)} ms`],
+            [`batch of ${n0(sc.batch.enterprises)} enterprises, three agencies, one process`, `${sc.batch.seconds.toFixed(1)} s (${n0(sc.batch.perSecond)} enterprises/s)`],
+          ],
+        ),
+        '',
+        'Target (issue): under 300 ms for one enterprise with three agencies on loopback.',
       ].join('\n');
     }
     case 'anchors':
