@@ -8,3 +8,4 @@ export { writeTrainingOutputs } from './output.ts';
 export { loadModelSlice, type ModelSlice } from './model.ts';
 export { evaluateScores, auc, ks, type ScoreReport } from './metrics.ts';
 export type { TrainingProgress, ProgressListener } from './progress.ts';
+export { fileCheckpointStore, parseCheckpoint, type Checkpoint, type CheckpointStore } from './checkpoint.ts';

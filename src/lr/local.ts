@@ -18,6 +18,7 @@ import { poolExecutor, inlineExecutor } from '../psi/executor.ts';
 import { settleParties } from '../psi/local.ts';
 import { memoryChannelPair, type FrameTap, type MemoryChannel } from '../transport/memory.ts';
 import { admitJob, type PartyGovernance } from '../governance/gate.ts';
+import type { CheckpointStore } from './checkpoint.ts';
 import { resolveTrainingConfig, type TrainingConfig } from './config.ts';
 import type { ScoreReport } from './metrics.ts';
 import { modelSlice, type ModelSlice } from './model.ts';
@@ -42,6 +43,8 @@ export interface LocalTrainingOptions {
   /** Sees every frame on every channel (leak-canary tests, byte counts). */
   readonly tap?: FrameTap;
   readonly governance?: JobGovernance;
+  /** Each party's own checkpoint store, by party name: training saves every epoch and resumes from the last all parties completed. */
+  readonly checkpoints?: (party: string) => CheckpointStore;
 }
 
 export interface PartySummary {
@@ -87,6 +90,7 @@ export async function runLocalTraining(options: LocalTrainingOptions): Promise<L
     tap: options.tap,
     started,
     governance: options.governance,
+    checkpoints: options.checkpoints,
   });
 }
 
@@ -105,6 +109,8 @@ export interface TablesTrainingOptions {
   /** When the job started (performance.now()), if loading came first. */
   readonly started?: number;
   readonly governance?: JobGovernance;
+  /** Each party's own checkpoint store, by party name (see LocalTrainingOptions). */
+  readonly checkpoints?: (party: string) => CheckpointStore;
 }
 
 /** The same job on tables already in memory (integrators reading from their own stores; benchmarks). */
@@ -140,9 +146,9 @@ export async function trainOnTables(options: TablesTrainingOptions): Promise<Loc
   try {
     const common = { config, idType, psiExecutor, heBackend, matvec: pools && ((b: PublicKeyBundle) => pools.for(b)) };
     const [label, ...rest] = await settleParties<[LabelPartyResult, ...unknown[]]>([
-      runLabelParty({ ...common, table: labelTable, features: toFeatures, arbiter: partyToArbiter[0]!, onProgress: options.onProgress }),
+      runLabelParty({ ...common, name: labelName, table: labelTable, features: toFeatures, arbiter: partyToArbiter[0]!, onProgress: options.onProgress, checkpoints: options.checkpoints?.(labelName) }),
       ...featureNames.map((name, k) =>
-        runFeatureParty({ ...common, name, table: featureTables[k]!, label: featureSides[k]!, arbiter: partyToArbiter[k + 1]! }),
+        runFeatureParty({ ...common, name, table: featureTables[k]!, label: featureSides[k]!, arbiter: partyToArbiter[k + 1]!, checkpoints: options.checkpoints?.(name) }),
       ),
       runArbiter({ backend: heBackend, params, parties: arbiterSides }),
     ]);

@@ -162,6 +162,20 @@ describe('four party services over mutual TLS', () => {
     expect(((await openapi.json()) as { openapi: string }).openapi).toBe('3.1.0');
   });
 
+  it('cancels a running job on request', async () => {
+    await api('POST', '/v1/jobs', { job: 'e2e-cancelled', label: { table: 'customers' }, features: [{ party: 'tax-bureau', table: 'taxpayers' }], training: { ...TRAINING, epochs: 40 } });
+    for (;;) {
+      const { json } = await api('GET', '/v1/jobs/e2e-cancelled');
+      if (json.job.phase === 'batch' || json.job.phase === 'epoch') break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect((await api('POST', '/v1/jobs/e2e-cancelled/cancel')).status).toBe(202);
+    const job = await finished('e2e-cancelled', 60_000);
+    expect(job.state).toBe('cancelled');
+    expect((await api('POST', '/v1/jobs/e2e-cancelled/cancel')).status).toBe(409);
+    expect((await api('GET', '/v1/jobs/e2e-cancelled/metrics')).status).toBe(409);
+  }, 120_000);
+
   it('fails the job with the reason within the timeout when an agency dies mid-training', async () => {
     await api('POST', '/v1/jobs', { job: 'e2e-killed', label: { table: 'customers' }, features: [{ party: 'tax-bureau', table: 'taxpayers' }, { party: 'social-insurance', table: 'insured' }], training: { ...TRAINING, epochs: 40 } });
     for (;;) {

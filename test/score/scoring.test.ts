@@ -109,6 +109,10 @@ describe('joint scoring', () => {
     const tax = JSON.parse(readFileSync(join(mixed, 'model-tax.json'), 'utf8'));
     writeFileSync(join(mixed, 'model-tax.json'), JSON.stringify({ ...tax, jobId: 'another-job' }));
     await expect(session({ modelDir: mixed })).rejects.toMatchObject({ code: 'E_MODEL_INVALID', message: expect.stringMatching(/another-job/) });
+    const future = join(mkdtempSync(join(tmpdir(), 'jinqiao-future-')), 'model');
+    cpSync(modelDir, future, { recursive: true });
+    writeFileSync(join(future, 'model-social.json'), JSON.stringify({ ...JSON.parse(readFileSync(join(future, 'model-social.json'), 'utf8')), version: 2 }));
+    await expect(session({ modelDir: future })).rejects.toMatchObject({ code: 'E_MODEL_INVALID', message: expect.stringMatching(/model version 2 is not supported/) });
     await expect(s.score([uscc(123)])).rejects.toMatchObject({ code: 'E_OPTION_INVALID', message: expect.stringMatching(/has no row/) });
     // Refused requests leave the session usable.
     const bank = await loadFeatureTable(join(SME, 'bank.csv'), { idColumn: 'uscc' });

@@ -6,6 +6,10 @@
  * computes its encrypted gradient Xᵀ[[d]]/|B| and learns that gradient, and nothing else,
  * through the arbiter's masked decryption. It never sees a label, a residual, another
  * party's score, or the loss. Protocol details: ../protocol.ts.
+ *
+ * With a checkpoint store it saves its own state after every epoch, before it goes on, and
+ * on a rerun of the job tells the label how many epochs it holds; the label picks the epoch
+ * all parties can resume from (../checkpoint.ts).
  */
 import { errors } from '../../errors.ts';
 import type { FeatureTable } from '../../data/table.ts';
@@ -17,11 +21,11 @@ import { message } from '../../transport/messages.ts';
 import { abortingPeersOnFailure } from '../abort.ts';
 import { alignAsFeatureParty } from '../align.ts';
 import { ArbiterClient } from '../arbiter-client.ts';
+import { checkpoint, resumeTraining, type CheckpointStore } from '../checkpoint.ts';
 import type { TrainingConfig } from '../config.ts';
 import { gatherRows, linearScores, preparePartyData, type PartyData } from '../party-data.ts';
 import { gradientBound, inlineMatvec, lossScale, residualScale, rotationStepsFor, slotCountFor, type MatvecRunner } from '../protocol.ts';
 import { epochBatches } from '../split.ts';
-import { PartyWeights } from '../weights.ts';
 
 export interface FeaturePartyOptions {
   readonly name: string;
@@ -33,6 +37,8 @@ export interface FeaturePartyOptions {
   readonly psiExecutor: PsiExecutor;
   readonly heBackend: HeBackend;
   readonly matvec?: (bundle: PublicKeyBundle) => Promise<MatvecRunner>;
+  /** This party's own checkpoints of this job: saved after every epoch, resumed from on a rerun. */
+  readonly checkpoints?: CheckpointStore;
 }
 
 export interface FeaturePartyResult {
@@ -47,10 +53,17 @@ export async function runFeatureParty(options: FeaturePartyOptions): Promise<Fea
 }
 
 async function featureParty(options: FeaturePartyOptions): Promise<FeaturePartyResult> {
-  const { config, table, label, name } = options;
+  const { config, table, label, name, checkpoints } = options;
   const alignment = await alignAsFeatureParty(table, name, label, { jobId: config.jobId, seed: config.seed, idType: options.idType, backend: config.psiBackend, executor: options.psiExecutor });
   const data = preparePartyData(table, alignment.rows, config, false);
   await label.send(message('train.ready', { features: data.width }));
+  const completedEpochs = checkpoints ? (await checkpoints.latestEpoch()) + 1 : 0;
+  await label.send(message('train.resumeFrom', { completedEpochs }));
+  const start = await label.receive('train.start');
+  if (start.epoch > completedEpochs) {
+    throw errors.protocol(`the label party resumes at epoch ${start.epoch}, but this party completed only ${completedEpochs}`);
+  }
+  const { weights } = await resumeTraining(checkpoints, start.epoch, { name, role: 'features', config, width: data.width });
 
   const arbiter = new ArbiterClient(options.arbiter);
   const bundle = await arbiter.requestKeys(rotationStepsFor(data.width, slotCountFor(config), false));
@@ -58,10 +71,10 @@ async function featureParty(options: FeaturePartyOptions): Promise<FeaturePartyR
   arbiter.use(evaluator);
   try {
     const matvec: MatvecRunner = options.matvec ? await options.matvec(bundle) : inlineMatvec(evaluator);
-    const weights = new PartyWeights(data.width, config);
     const a = residualScale(config.sigmoid);
-    let epoch = 0;
-    for (; epoch < config.epochs; epoch++) {
+    let stopped = start.stop;
+    let epoch = start.epoch;
+    for (; !stopped && epoch < config.epochs; epoch++) {
       const batches = epochBatches(data.trainRows, config.batchSize, config.seed, epoch);
       for (let b = 0; b < batches.length; b++) {
         const batch = batches[b]!;
@@ -81,12 +94,11 @@ async function featureParty(options: FeaturePartyOptions): Promise<FeaturePartyR
         weights.step(await arbiter.reveal(gradientCt, data.width, gradientBound(config)));
       }
       weights.endEpoch();
+      // Saved before waiting for the label, so a crash from here on never loses this epoch.
+      await checkpoints?.save(checkpoint({ jobId: config.jobId, party: name, role: 'features', epoch, ...weights.toJSON(), label: null }));
       const end = await label.receive('train.epochEnd');
       if (end.epoch !== epoch) throw errors.protocol(`the label party ended epoch ${end.epoch}, expected ${epoch}`);
-      if (end.stop) {
-        epoch++;
-        break;
-      }
+      stopped = end.stop;
     }
     const final = weights.final();
     const validationScores = linearScores(data.X, data.width, data.validationRows, final);

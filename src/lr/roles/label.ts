@@ -7,6 +7,11 @@
  * computes the metrics. It never sees another party's features, weights or partial scores:
  * only their encrypted sum, and the decrypted total score z of validation rows.
  * Protocol details: ../protocol.ts.
+ *
+ * With a checkpoint store it saves its own state after every epoch, before announcing the
+ * epoch's end. On a rerun of the job every feature party reports how many epochs it holds
+ * checkpoints of; training resumes after the fewest any party completed, the label included,
+ * so every party holds the state it resumes from (../checkpoint.ts).
  */
 import { errors } from '../../errors.ts';
 import type { FeatureTable } from '../../data/table.ts';
@@ -18,6 +23,7 @@ import { message } from '../../transport/messages.ts';
 import { abortingPeersOnFailure } from '../abort.ts';
 import { alignAsLabel } from '../align.ts';
 import { ArbiterClient } from '../arbiter-client.ts';
+import { checkpoint, resumeTraining, type CheckpointStore, type LabelTrainingState } from '../checkpoint.ts';
 import { MIN_ROWS_PER_FEATURE, type TrainingConfig } from '../config.ts';
 import { evaluateScores, type ScoreReport } from '../metrics.ts';
 import { gatherRows, linearScores, preparePartyData, type PartyData } from '../party-data.ts';
@@ -36,7 +42,7 @@ import {
 } from '../protocol.ts';
 import { sigmoid } from '../sigmoid.ts';
 import { epochBatches } from '../split.ts';
-import { PartyWeights } from '../weights.ts';
+import type { PartyWeights } from '../weights.ts';
 
 export interface LabelPartyOptions {
   readonly config: TrainingConfig;
@@ -50,6 +56,10 @@ export interface LabelPartyOptions {
   /** A pool for Xᵀ[[d]] holding the same keys; default: the party's own evaluator. */
   readonly matvec?: (bundle: PublicKeyBundle) => Promise<MatvecRunner>;
   readonly onProgress?: ProgressListener;
+  /** This party's own checkpoints of this job: saved after every epoch, resumed from on a rerun. */
+  readonly checkpoints?: CheckpointStore;
+  /** Names this party in its checkpoints; default 'label'. */
+  readonly name?: string;
 }
 
 export interface LabelPartyResult {
@@ -58,7 +68,7 @@ export interface LabelPartyResult {
   /** Weights of the label's features, then the intercept. */
   readonly weights: Float64Array;
   readonly featureCounts: ReadonlyMap<string, number>;
-  /** Mean Taylor loss of each epoch run, decrypted from the encrypted loss. */
+  /** Mean Taylor loss of each epoch run (resumed ones included), decrypted from the encrypted loss. */
   readonly lossCurve: number[];
   readonly epochsRun: number;
   /** Validation rows (positions in the aligned order), their scores and labels. */
@@ -93,6 +103,7 @@ async function labelParty(options: LabelPartyOptions): Promise<LabelPartyResult>
   if (config.batchSize > data.trainRows.length) {
     throw errors.tooFewRows(`batch size ${config.batchSize} exceeds the ${data.trainRows.length} training rows of the ${data.rowCount} aligned rows`);
   }
+  const resumed = await agreeOnStart(options, data.width);
 
   const arbiter = new ArbiterClient(options.arbiter);
   const bundle = await arbiter.requestKeys(rotationStepsFor(data.width, slotCountFor(config), true));
@@ -102,8 +113,8 @@ async function labelParty(options: LabelPartyOptions): Promise<LabelPartyResult>
   try {
     const matvec = options.matvec ? await options.matvec(bundle) : inlineMatvec(evaluator);
     const trainStarted = performance.now();
-    const weights = new PartyWeights(data.width, config, data.width - 1);
-    const { lossCurve, epochsRun } = await train(options, evaluator, matvec, arbiter, data, y, weights);
+    const { weights } = resumed;
+    const { lossCurve, epochsRun } = await train(options, evaluator, matvec, arbiter, data, y, resumed);
     const trainSeconds = (performance.now() - trainStarted) / 1000;
 
     const evaluateStarted = performance.now();
@@ -129,6 +140,30 @@ async function labelParty(options: LabelPartyOptions): Promise<LabelPartyResult>
   }
 }
 
+interface Resumed {
+  /** The first epoch to run. */
+  readonly start: number;
+  readonly weights: PartyWeights;
+  /** The training state after epoch start − 1; null when starting afresh. */
+  readonly state: LabelTrainingState | null;
+}
+
+/**
+ * Training resumes after the fewest epochs any party holds checkpoints of (0 without
+ * checkpoints), so every party can restore that epoch; the feature parties learn it, and
+ * whether early stopping had already ended training there, from train.start.
+ */
+async function agreeOnStart(options: LabelPartyOptions, width: number): Promise<Resumed> {
+  const { config, features, checkpoints } = options;
+  const own = checkpoints ? (await checkpoints.latestEpoch()) + 1 : 0;
+  const reported = await Promise.all([...features.values()].map(async (c) => (await c.receive('train.resumeFrom')).completedEpochs));
+  const start = Math.min(own, ...reported);
+  const { weights, label: state } = await resumeTraining(checkpoints, start, { name: options.name ?? 'label', role: 'label', config, width, interceptIndex: width - 1 });
+  const stop = state?.stopped ?? false;
+  await Promise.all([...features.values()].map((c) => c.send(message('train.start', { epoch: start, stop }))));
+  return { start, weights, state };
+}
+
 async function train(
   options: LabelPartyOptions,
   evaluator: HeEvaluator,
@@ -136,16 +171,18 @@ async function train(
   arbiter: ArbiterClient,
   data: PartyData,
   y: Uint8Array,
-  weights: PartyWeights,
+  { start, weights, state }: Resumed,
 ): Promise<{ lossCurve: number[]; epochsRun: number }> {
-  const { config, features, onProgress } = options;
+  const { config, features, onProgress, checkpoints } = options;
   const a = residualScale(config.sigmoid);
   const coefficients = sigmoidCoefficients(config.sigmoid);
-  const lossCurve: number[] = [];
-  let best = Infinity;
-  let sinceBest = 0;
-  let epoch = 0;
-  for (; epoch < config.epochs; epoch++) {
+  const lossCurve = [...(state?.lossCurve ?? [])];
+  // JSON has no Infinity: a checkpoint says null for "no loss recorded yet".
+  let best = state?.best ?? Infinity;
+  let sinceBest = state?.sinceBest ?? 0;
+  let stopped = state?.stopped ?? false;
+  let epoch = start;
+  for (; !stopped && epoch < config.epochs; epoch++) {
     const batches = epochBatches(data.trainRows, config.batchSize, config.seed, epoch);
     let lossSum = 0;
     let rowsSeen = 0;
@@ -184,21 +221,27 @@ async function train(
     weights.endEpoch();
     const loss = lossSum / rowsSeen;
     lossCurve.push(loss);
-    let stop = false;
     if (config.earlyStopping) {
       if (loss < best - config.earlyStopping.minDelta) {
         best = loss;
         sinceBest = 0;
       } else if (++sinceBest >= config.earlyStopping.patience) {
-        stop = true;
+        stopped = true;
       }
     }
-    await Promise.all([...features.values()].map((c) => c.send(message('train.epochEnd', { epoch, stop }))));
-    onProgress?.({ phase: 'epoch', epoch, epochs: config.epochs, loss, stop });
-    if (stop) {
-      epoch++;
-      break;
-    }
+    // Saved before the epoch's end is announced, so a crash from here on never loses it.
+    await checkpoints?.save(
+      checkpoint({
+        jobId: config.jobId,
+        party: options.name ?? 'label',
+        role: 'label',
+        epoch,
+        ...weights.toJSON(),
+        label: { lossCurve: [...lossCurve], best: Number.isFinite(best) ? best : null, sinceBest, stopped },
+      }),
+    );
+    await Promise.all([...features.values()].map((c) => c.send(message('train.epochEnd', { epoch, stop: stopped }))));
+    onProgress?.({ phase: 'epoch', epoch, epochs: config.epochs, loss, stop: stopped });
   }
   return { lossCurve, epochsRun: epoch };
 }
