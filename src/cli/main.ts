@@ -8,7 +8,7 @@ import { consentCommand } from './consent.ts';
 import { keysCommand } from './keys.ts';
 import { policyCommand } from './policy.ts';
 import { initPartyCommand } from './init-party.ts';
-import { serveCommand, submitCommand } from './serve.ts';
+import { resumeCommand, serveCommand, submitCommand } from './serve.ts';
 
 export function buildCli(): Command {
   const program = new Command('jinqiao')
@@ -19,7 +19,7 @@ export function buildCli(): Command {
       // Usage errors (unknown option, missing argument) are bad input: exit 2, no stack.
       process.exit(err.exitCode === 0 ? 0 : 2);
     });
-  for (const command of [psiCommand(), trainCommand(), runJobCommand(), scoreCommand(), monitorCommand(), consentCommand(), auditCommand(), policyCommand(), keysCommand(), initPartyCommand(), serveCommand(), submitCommand()]) {
+  for (const command of [psiCommand(), trainCommand(), runJobCommand(), scoreCommand(), monitorCommand(), consentCommand(), auditCommand(), policyCommand(), keysCommand(), initPartyCommand(), serveCommand(), submitCommand(), resumeCommand()]) {
     program.addCommand(command.exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2)));
   }
   return program;

@@ -40,33 +40,61 @@ export function submitCommand(): Command {
     .option('--wait', 'wait until the job ends and print its final state')
     .action((file: string, opts: { to: string; token?: string; wait?: boolean }) =>
       runCommand(async () => {
-        const token = opts.token ?? process.env.JINQIAO_TOKEN;
-        if (!token) throw errors.optionInvalid('--token', 'no bearer token given (or set JINQIAO_TOKEN)');
+        const call = apiClient(opts.to, opts.token);
         const text = await readFile(file, 'utf8').catch((e: Error) => {
           throw errors.fileUnreadable(file, e.message);
         });
         const doc = parseDocument(text);
         if (doc.errors[0]) throw errors.jobSyntax({ file, line: doc.errors[0].linePos?.[0]?.line, column: doc.errors[0].linePos?.[0]?.col }, doc.errors[0].message.split('\n')[0]!);
-        const call = async (method: string, path: string, body?: unknown) => {
-          const res = await fetch(new URL(path, opts.to), { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) }).catch((e: Error) => {
-            throw errors.channelClosed(opts.to, e.message);
-          });
-          const json = (await res.json()) as { error?: { code: string; message: string; hint: string }; job?: { id: string; state: string } };
-          if (json.error) {
-            process.stderr.write(`jinqiao: error ${json.error.code}: ${json.error.message} (${json.error.hint})\n`);
-            process.exit(res.status === 400 ? 2 : 1);
-          }
-          return json;
-        };
         let { job } = await call('POST', '/v1/jobs', doc.toJS());
-        if (opts.wait) {
-          while (job!.state === 'queued' || job!.state === 'running') {
-            await new Promise((r) => setTimeout(r, 500));
-            ({ job } = await call('GET', `/v1/jobs/${encodeURIComponent(job!.id)}`));
-          }
-        }
+        if (opts.wait) job = await waitForJob(call, job!);
         process.stdout.write(JSON.stringify(job) + '\n');
         if (opts.wait && job!.state !== 'succeeded') process.exitCode = 1;
       }),
     );
+}
+
+export function resumeCommand(): Command {
+  return new Command('resume')
+    .description("resume a failed or cancelled job on the bank's service from the last epoch every party checkpointed")
+    .argument('<job>', 'the job id')
+    .requiredOption('--to <url>', "the bank's HTTP API, e.g. http://127.0.0.1:8401")
+    .option('--token <token>', 'bearer token (default: $JINQIAO_TOKEN)')
+    .option('--wait', 'wait until the job ends and print its final state')
+    .action((jobId: string, opts: { to: string; token?: string; wait?: boolean }) =>
+      runCommand(async () => {
+        const call = apiClient(opts.to, opts.token);
+        let { job } = await call('POST', `/v1/jobs/${encodeURIComponent(jobId)}/resume`);
+        if (opts.wait) job = await waitForJob(call, job!);
+        process.stdout.write(JSON.stringify(job) + '\n');
+        if (opts.wait && job!.state !== 'succeeded') process.exitCode = 1;
+      }),
+    );
+}
+
+type ApiCall = (method: string, path: string, body?: unknown) => Promise<{ job?: { id: string; state: string } }>;
+
+/** Calls the bank's API; an error answer ends the command with its code (exit 2 for bad input). */
+function apiClient(base: string, tokenOption: string | undefined): ApiCall {
+  const token = tokenOption ?? process.env.JINQIAO_TOKEN;
+  if (!token) throw errors.optionInvalid('--token', 'no bearer token given (or set JINQIAO_TOKEN)');
+  return async (method, path, body) => {
+    const res = await fetch(new URL(path, base), { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) }).catch((e: Error) => {
+      throw errors.channelClosed(base, e.message);
+    });
+    const json = (await res.json()) as { error?: { code: string; message: string; hint: string }; job?: { id: string; state: string } };
+    if (json.error) {
+      process.stderr.write(`jinqiao: error ${json.error.code}: ${json.error.message} (${json.error.hint})\n`);
+      process.exit(res.status === 400 ? 2 : 1);
+    }
+    return json;
+  };
+}
+
+async function waitForJob(call: ApiCall, job: { id: string; state: string }) {
+  while (job.state === 'queued' || job.state === 'running') {
+    await new Promise((r) => setTimeout(r, 500));
+    job = (await call('GET', `/v1/jobs/${encodeURIComponent(job.id)}`)).job!;
+  }
+  return job;
 }

@@ -76,6 +76,7 @@ async function handle(service: PartyService, req: IncomingMessage, res: ServerRe
       if (record.state !== 'succeeded') return send(res, 409, errorBody('E_NOT_READY', `job ${record.id} is ${record.state}`, 'wait until its state is succeeded'));
       return send(res, 200, { metrics: record.result });
     }
+    if (req.method === 'POST' && parts[3] === 'resume') return send(res, 202, { job: service.resume(record.id) });
     if (req.method === 'POST' && parts[3] === 'cancel') {
       return service.cancel(record.id) ? send(res, 202, { job: service.store.get(record.id) }) : send(res, 409, errorBody('E_NOT_RUNNING', `job ${record.id} is ${record.state}`, 'only a running job can be cancelled'));
     }

@@ -25,6 +25,7 @@ import { loadModelSlice, modelSlice } from '../lr/model.ts';
 import { serveScoring } from '../score/agency.ts';
 import { BankScoringSession, type EnterpriseScore } from '../score/bank.ts';
 import { SharedMatvecPool } from '../lr/local.ts';
+import { fileCheckpointStore } from '../lr/checkpoint.ts';
 import { heParamsFor } from '../lr/protocol.ts';
 import { runArbiter } from '../lr/roles/arbiter.ts';
 import { runFeatureParty } from '../lr/roles/features.ts';
@@ -63,8 +64,10 @@ export interface PartyService {
   readonly config: PartyConfig;
   readonly tlsPort: number;
   readonly store: JobStore;
-  /** (Label) Validates and starts a job; resolves when it is recorded, not when it ends. */
+  /** (Label) Validates and starts a job; returns once it is recorded, not when it ends. */
   submit(definition: unknown): JobRecord;
+  /** (Label) Reruns a failed or cancelled job from the last epoch every party checkpointed. */
+  resume(jobId: string): JobRecord;
   cancel(jobId: string): boolean;
   /** (Label) Scores enterprises with the model of a finished job, the agencies answering over TLS. */
   score(modelJobId: string, ids: readonly string[], options?: { decoys?: number }): Promise<readonly EnterpriseScore[]>;
@@ -169,7 +172,8 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
         channels.push(arbiter);
         const pools = new SharedMatvecPool(jobConfig.threads);
         try {
-          const result = await runFeatureParty({ name: config.name, config: jobConfig, idType: idTypeOf(table, jobConfig), table, label, arbiter, psiExecutor, heBackend: ckksBackend, matvec: (b) => pools.for(b) });
+          const checkpoints = fileCheckpointStore(join(await jobDir(jobId), 'checkpoints'));
+          const result = await runFeatureParty({ name: config.name, config: jobConfig, idType: idTypeOf(table, jobConfig), table, label, arbiter, psiExecutor, heBackend: ckksBackend, matvec: (b) => pools.for(b), checkpoints });
           const slice = modelSlice({ jobId, party: config.name, role: 'features', featureNames: result.data.featureNames, weights: Array.from(result.weights), intercept: null, scaler: result.data.scaler.toJSON(), trainedWith: jobConfig.sigmoid });
           await writeFile(join(await jobDir(jobId), `model-${config.name}.json`), JSON.stringify(slice, null, 2) + '\n');
           return { alignedRows: result.alignedRows.length, epochs: result.epochsRun };
@@ -241,6 +245,59 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
     return session;
   };
 
+  /** (Label) Runs, or resumes from the parties' checkpoints, the training job `jobId`. */
+  const runTraining = (jobId: string, def: JobDefinition): Promise<JobRecord> => {
+    const jobConfig = resolveTrainingConfig({ ...def.training, jobId });
+    const channels: Channel[] = [];
+    return track(jobId, channels, async () => {
+      const table = await loadTable(def.label.table, true);
+      const arbiterName = def.arbiter ?? 'arbiter';
+      const features = new Map<string, Channel>();
+      for (const f of def.features) {
+        const channel = await connect(f.party, jobId);
+        channels.push(channel);
+        await channel.send(message('job.spec', { spec: JSON.stringify({ config: jobConfig, table: f.table, arbiter: arbiterName } satisfies JobSpec) }));
+        features.set(f.party, channel);
+      }
+      const arbiter = await connect(arbiterName, jobId);
+      channels.push(arbiter);
+      await arbiter.send(message('job.spec', { spec: JSON.stringify({ config: jobConfig, parties: [config.name, ...features.keys()] } satisfies JobSpec) }));
+      const pools = new SharedMatvecPool(jobConfig.threads);
+      try {
+        const result = await runLabelParty({
+          name: config.name,
+          checkpoints: fileCheckpointStore(join(await jobDir(jobId), 'checkpoints')),
+          config: jobConfig,
+          idType: idTypeOf(table, jobConfig),
+          table,
+          features,
+          arbiter,
+          psiExecutor,
+          heBackend: ckksBackend,
+          matvec: (b) => pools.for(b),
+          onProgress: (event) => store.update(jobId, { phase: event.phase, progress: { ...event } }),
+        });
+        const dir = await jobDir(jobId);
+        const slice = modelSlice({
+          jobId,
+          party: config.name,
+          role: 'label',
+          featureNames: result.data.featureNames,
+          weights: Array.from(result.weights.subarray(0, result.data.width - 1)),
+          intercept: result.weights[result.data.width - 1]!,
+          scaler: result.data.scaler.toJSON(),
+          trainedWith: jobConfig.sigmoid,
+        });
+        await writeFile(join(dir, `model-${config.name}.json`), JSON.stringify(slice, null, 2) + '\n');
+        const metrics = { auc: result.metrics.auc, ks: result.metrics.ks.statistic, ...result.metrics.classification, lossCurve: result.lossCurve, roc: result.metrics.roc };
+        await writeFile(join(dir, 'metrics.json'), JSON.stringify(metrics, null, 2) + '\n');
+        return { auc: result.metrics.auc, ks: result.metrics.ks.statistic, alignedRows: result.alignedRows.length, epochs: result.epochsRun, lossCurve: result.lossCurve, timings: result.timings };
+      } finally {
+        await pools.destroy();
+      }
+    });
+  };
+
   const listener: TlsListener = await listenChannels({
     ...tls,
     host: config.listen.host,
@@ -270,55 +327,20 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
       const def = checkDefinition(definition);
       const jobId = def.job ?? randomUUID();
       if (store.get(jobId)) throw errors.jobInvalid('definition', 'job', `a job ${JSON.stringify(jobId)} exists already`);
-      const jobConfig = resolveTrainingConfig({ ...def.training, jobId });
+      resolveTrainingConfig({ ...def.training, jobId });
       const record = store.create(jobId, def as unknown as Record<string, unknown>);
-      const channels: Channel[] = [];
-      void track(jobId, channels, async () => {
-        const table = await loadTable(def.label.table, true);
-        const arbiterName = def.arbiter ?? 'arbiter';
-        const features = new Map<string, Channel>();
-        for (const f of def.features) {
-          const channel = await connect(f.party, jobId);
-          channels.push(channel);
-          await channel.send(message('job.spec', { spec: JSON.stringify({ config: jobConfig, table: f.table, arbiter: arbiterName } satisfies JobSpec) }));
-          features.set(f.party, channel);
-        }
-        const arbiter = await connect(arbiterName, jobId);
-        channels.push(arbiter);
-        await arbiter.send(message('job.spec', { spec: JSON.stringify({ config: jobConfig, parties: [config.name, ...features.keys()] } satisfies JobSpec) }));
-        const pools = new SharedMatvecPool(jobConfig.threads);
-        try {
-          const result = await runLabelParty({
-            config: jobConfig,
-            idType: idTypeOf(table, jobConfig),
-            table,
-            features,
-            arbiter,
-            psiExecutor,
-            heBackend: ckksBackend,
-            matvec: (b) => pools.for(b),
-            onProgress: (event) => store.update(jobId, { phase: event.phase, progress: { ...event } }),
-          });
-          const dir = await jobDir(jobId);
-          const slice = modelSlice({
-            jobId,
-            party: config.name,
-            role: 'label',
-            featureNames: result.data.featureNames,
-            weights: Array.from(result.weights.subarray(0, result.data.width - 1)),
-            intercept: result.weights[result.data.width - 1]!,
-            scaler: result.data.scaler.toJSON(),
-            trainedWith: jobConfig.sigmoid,
-          });
-          await writeFile(join(dir, `model-${config.name}.json`), JSON.stringify(slice, null, 2) + '\n');
-          const metrics = { auc: result.metrics.auc, ks: result.metrics.ks.statistic, ...result.metrics.classification, lossCurve: result.lossCurve, roc: result.metrics.roc };
-          await writeFile(join(dir, 'metrics.json'), JSON.stringify(metrics, null, 2) + '\n');
-          return { auc: result.metrics.auc, ks: result.metrics.ks.statistic, alignedRows: result.alignedRows.length, epochs: result.epochsRun, lossCurve: result.lossCurve, timings: result.timings };
-        } finally {
-          await pools.destroy();
-        }
-      });
+      void runTraining(jobId, def);
       return record;
+    },
+    resume(jobId) {
+      if (config.role !== 'label') throw errors.optionInvalid('role', 'jobs are resumed at the label party (the bank)');
+      const record = store.get(jobId);
+      if (!record) throw errors.optionInvalid('job', `no job ${JSON.stringify(jobId)}`, 'list jobs with GET /v1/jobs');
+      if (record.state !== 'failed' && record.state !== 'cancelled') {
+        throw errors.optionInvalid('job', `job ${jobId} is ${record.state}; only a failed or cancelled job can be resumed`);
+      }
+      void runTraining(jobId, record.definition as unknown as JobDefinition);
+      return store.get(jobId)!;
     },
     cancel(jobId) {
       const entry = running.get(jobId);
