@@ -9,11 +9,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runLocalTraining } from '../src/lr/local.ts';
-import type { PartyConfig } from '../src/node/config.ts';
 import { startPartyService, type PartyService } from '../src/node/service.ts';
 import { decodeMessage } from '../src/transport/codec.ts';
-import { createPartyIdentity } from '../src/transport/tls/certificates.ts';
-import { writeFile } from 'node:fs/promises';
+import { loopbackParties } from './services.ts';
 
 const SME = join(import.meta.dirname, '../examples/sme-credit');
 
@@ -52,25 +50,7 @@ export async function benchNetwork(epochs: number): Promise<NetworkBench> {
   const dir = mkdtempSync(join(tmpdir(), 'jinqiao-bench-net-'));
   const services: PartyService[] = [];
   try {
-    const identities = await Promise.all(PARTIES.map((name) => createPartyIdentity({ name })));
-    const files: Record<string, { key: string; cert: string }> = {};
-    for (const id of identities) {
-      files[id.name] = { key: join(dir, `${id.name}.key`), cert: join(dir, `${id.name}.crt`) };
-      await writeFile(files[id.name]!.key, id.keyPem);
-      await writeFile(files[id.name]!.cert, id.certificatePem!);
-    }
-    const config = (name: string, role: PartyConfig['role'], partners: Record<string, number>, tables: PartyConfig['tables']): PartyConfig => ({
-      file: `${name}.yaml`,
-      name,
-      role,
-      listen: { host: '127.0.0.1', port: 0 },
-      tls: { key: files[name]!.key, cert: files[name]!.cert, trust: PARTIES.map((p) => files[p]!.cert) },
-      partners: new Map(Object.entries(partners).map(([p, port]) => [p, { host: '127.0.0.1', port }])),
-      tables,
-      store: join(dir, `store-${name}`),
-      api: undefined,
-      timeoutSeconds: 60,
-    });
+    const config = await loopbackParties(dir, PARTIES);
     const arbiter = await startPartyService(config('arbiter', 'arbiter', {}, new Map()));
     const tax = await startPartyService(config('tax-bureau', 'features', { arbiter: arbiter.tlsPort }, new Map([['t', { file: join(SME, 'tax_bureau.csv'), idColumn: 'uscc' }]])));
     const social = await startPartyService(config('social-insurance', 'features', { arbiter: arbiter.tlsPort }, new Map([['t', { file: join(SME, 'social_insurance.csv'), idColumn: 'uscc' }]])));

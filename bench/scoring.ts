@@ -5,16 +5,14 @@
  * Session opening (keys, each agency's register blinded once) is reported apart.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FeatureTable } from '../src/data/table.ts';
 import { runLocalTraining } from '../src/lr/local.ts';
 import { writeTrainingOutputs } from '../src/lr/output.ts';
-import type { PartyConfig } from '../src/node/config.ts';
 import { startPartyService, type PartyService } from '../src/node/service.ts';
 import { openLocalScoringSession } from '../src/score/local.ts';
-import { createPartyIdentity } from '../src/transport/tls/certificates.ts';
+import { loopbackParties } from './services.ts';
 import { syntheticTrainingTables } from './data.ts';
 import { figure, type Figure } from './stats.ts';
 
@@ -45,24 +43,7 @@ async function tlsLatency(requests: number) {
   const services: PartyService[] = [];
   try {
     const names = ['bank', ...AGENCIES.map(([n]) => n), 'arbiter'];
-    const cert: Record<string, { key: string; cert: string }> = {};
-    for (const id of await Promise.all(names.map((name) => createPartyIdentity({ name })))) {
-      cert[id.name] = { key: join(dir, `${id.name}.key`), cert: join(dir, `${id.name}.crt`) };
-      await writeFile(cert[id.name]!.key, id.keyPem);
-      await writeFile(cert[id.name]!.cert, id.certificatePem!);
-    }
-    const config = (name: string, role: PartyConfig['role'], partners: Record<string, number>, tables: PartyConfig['tables']): PartyConfig => ({
-      file: `${name}.yaml`,
-      name,
-      role,
-      listen: { host: '127.0.0.1', port: 0 },
-      tls: { key: cert[name]!.key, cert: cert[name]!.cert, trust: names.map((p) => cert[p]!.cert) },
-      partners: new Map(Object.entries(partners).map(([p, port]) => [p, { host: '127.0.0.1', port }])),
-      tables,
-      store: join(dir, `store-${name}`),
-      api: undefined,
-      timeoutSeconds: 60,
-    });
+    const config = await loopbackParties(dir, names);
     const arbiter = await startPartyService(config('arbiter', 'arbiter', {}, new Map()));
     services.push(arbiter);
     const ports: Record<string, number> = { arbiter: arbiter.tlsPort };

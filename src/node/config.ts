@@ -35,7 +35,10 @@ export interface PartyConfig {
   /** Partner name → where its service listens (the label reaches agencies and the arbiter; agencies the arbiter). */
   readonly partners: ReadonlyMap<string, Address>;
   readonly tables: ReadonlyMap<string, TableConfig>;
+  /** Folder for job outputs, checkpoints and model slices (and the SQLite job store by default). */
   readonly store: string;
+  /** Keep the job store in PostgreSQL instead of SQLite. */
+  readonly jobStore: { readonly postgres: string } | undefined;
   /** The label party's HTTP API for integrators. */
   readonly api: { readonly listen: Address; readonly token: string } | undefined;
   /** Seconds a silent peer may take before the job fails. */
@@ -61,7 +64,7 @@ export async function loadPartyConfig(file: string): Promise<PartyConfig> {
   const bad = (field: string, why: string) => errors.jobInvalid(file, field, why);
   if (!isObject(root)) throw bad('(top level)', 'must be a mapping');
   const base = dirname(resolve(file));
-  const known = ['name', 'role', 'listen', 'tls', 'partners', 'tables', 'store', 'api', 'timeoutSeconds'];
+  const known = ['name', 'role', 'listen', 'tls', 'partners', 'tables', 'store', 'jobStore', 'api', 'timeoutSeconds'];
   for (const key of Object.keys(root)) if (!known.includes(key)) throw bad(key, `unknown field (expected one of: ${known.join(', ')})`);
   const str = (v: unknown, field: string) => {
     if (typeof v !== 'string' || v === '') throw bad(field, 'must be a non-empty string');
@@ -107,6 +110,13 @@ export async function loadPartyConfig(file: string): Promise<PartyConfig> {
     if (token.length < 16) throw bad('api.token', 'must be at least 16 characters (a bearer token for API clients)');
     api = { listen: parseAddress(root.api.listen, 'api.listen', bad), token };
   }
+  let jobStore: PartyConfig['jobStore'];
+  if (root.jobStore !== undefined) {
+    if (!isObject(root.jobStore)) throw bad('jobStore', 'must be { postgres: postgresql://… }');
+    const url = str(root.jobStore.postgres, 'jobStore.postgres');
+    if (!/^postgres(ql)?:\/\//.test(url)) throw bad('jobStore.postgres', 'must be a postgresql:// URL');
+    jobStore = { postgres: url };
+  }
   const timeoutSeconds = root.timeoutSeconds === undefined ? 60 : Number(root.timeoutSeconds);
   if (!(timeoutSeconds > 0)) throw bad('timeoutSeconds', 'must be a positive number of seconds');
   return {
@@ -118,6 +128,7 @@ export async function loadPartyConfig(file: string): Promise<PartyConfig> {
     partners,
     tables,
     store: resolve(base, str(root.store, 'store')),
+    jobStore,
     api,
     timeoutSeconds,
   };

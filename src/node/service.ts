@@ -30,12 +30,13 @@ import { heParamsFor } from '../lr/protocol.ts';
 import { runArbiter } from '../lr/roles/arbiter.ts';
 import { runFeatureParty } from '../lr/roles/features.ts';
 import { runLabelParty } from '../lr/roles/label.ts';
-import { poolExecutor, type PsiExecutor } from '../psi/executor.ts';
+import { poolExecutor } from '../psi/executor.ts';
 import type { Channel } from '../transport/channel.ts';
 import { message } from '../transport/messages.ts';
 import { connectChannel, listenChannels, type TlsChannel, type TlsListener, type TlsPartyConfig } from '../transport/tls/index.ts';
 import type { PartyConfig } from './config.ts';
-import { JobStore, type JobRecord } from './store.ts';
+import { PostgresJobStore } from './pg-store.ts';
+import { SqliteJobStore, type JobRecord, type JobStore } from './store.ts';
 
 /** What the bank submits: tables by the names the parties' configs give them. */
 export interface JobDefinition {
@@ -83,7 +84,7 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
     ca: await Promise.all(config.tls.trust.map((f) => readFile(f))),
     timeoutMs: config.timeoutSeconds * 1000,
   };
-  const store = new JobStore(config.store);
+  const store: JobStore = config.jobStore ? await PostgresJobStore.open(config.jobStore.postgres, config.name) : new SqliteJobStore(config.store);
   const psiExecutor = poolExecutor();
   const running = new Map<string, { channels: Channel[]; done: Promise<JobRecord>; cancelled: boolean }>();
   // Connections partners opened for a job, by job and party: the arbiter waits for every
@@ -134,6 +135,7 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
         for (const c of channels) c.close('job over');
         running.delete(jobId);
       }
+      await store.flush();
       return store.get(jobId)!;
     })();
     running.set(jobId, entry);
@@ -382,7 +384,7 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
       for (const session of sessions.values()) await (await session.catch(() => undefined))?.close().catch(() => {});
       await listener.close('service stopping');
       await psiExecutor.close();
-      store.close();
+      await store.close();
     },
   };
 }

@@ -1,7 +1,8 @@
 /**
  * A party's job store: every job it took part in, its phase and progress, its result or the
- * reason it failed, in an embedded SQLite database (node:sqlite, no native dependency) in
- * the party's store folder. Each party keeps its own store; none holds another's.
+ * reason it failed. SQLite (node:sqlite, no native dependency) in the party's store folder
+ * by default; PostgreSQL when configured (pg-store.ts). Each party keeps its own store; none
+ * holds another's.
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -33,7 +34,40 @@ interface Row {
   updated_at: string;
 }
 
-export class JobStore {
+/** What the service needs of a job store; reads are synchronous so progress updates stay cheap. */
+export interface JobStore {
+  create(id: string, definition: Record<string, unknown>): JobRecord;
+  get(id: string): JobRecord | undefined;
+  list(): JobRecord[];
+  update(id: string, changes: JobChanges): void;
+  /** Resolves once every change so far is durable. */
+  flush(): Promise<void>;
+  /** Flushes and closes. */
+  close(): Promise<void>;
+}
+
+export interface JobChanges {
+  readonly state?: JobState;
+  readonly phase?: string;
+  readonly progress?: Record<string, unknown>;
+  readonly result?: Record<string, unknown>;
+  readonly error?: { readonly code: string; readonly message: string };
+}
+
+/** Applies `changes` to a record (both stores keep the same rules). */
+export function applyChanges(current: JobRecord, changes: JobChanges, now: string): JobRecord {
+  return {
+    ...current,
+    state: changes.state ?? current.state,
+    phase: changes.phase ?? current.phase,
+    progress: changes.progress ?? current.progress,
+    result: changes.result ?? current.result,
+    error: changes.error ?? current.error,
+    updatedAt: now,
+  };
+}
+
+export class SqliteJobStore implements JobStore {
   readonly #db: DatabaseSync;
 
   constructor(dir: string) {
@@ -73,23 +107,19 @@ export class JobStore {
     return (this.#db.prepare('SELECT * FROM jobs ORDER BY created_at DESC').all() as unknown as Row[]).map(toRecord);
   }
 
-  update(id: string, changes: { state?: JobState; phase?: string; progress?: Record<string, unknown>; result?: Record<string, unknown>; error?: { code: string; message: string } }): void {
+  update(id: string, changes: JobChanges): void {
     const current = this.get(id);
     if (!current) return;
+    const next = applyChanges(current, changes, new Date().toISOString());
     this.#db
       .prepare('UPDATE jobs SET state = ?, phase = ?, progress = ?, result = ?, error = ?, updated_at = ? WHERE id = ?')
-      .run(
-        changes.state ?? current.state,
-        changes.phase ?? current.phase,
-        JSON.stringify(changes.progress ?? current.progress),
-        JSON.stringify(changes.result ?? current.result),
-        JSON.stringify(changes.error ?? current.error),
-        new Date().toISOString(),
-        id,
-      );
+      .run(next.state, next.phase, JSON.stringify(next.progress), JSON.stringify(next.result), JSON.stringify(next.error), next.updatedAt, id);
   }
 
-  close(): void {
+  /** Every statement is durable when it returns (synchronous = FULL). */
+  async flush(): Promise<void> {}
+
+  async close(): Promise<void> {
     this.#db.close();
   }
 }

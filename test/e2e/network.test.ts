@@ -3,7 +3,8 @@
  * `jinqiao serve` service on loopback with mutual TLS, run PSI and training on the bundled
  * data when a job is submitted to the bank's HTTP API, and reach the metrics of the
  * in-process run with the same seed. The tax bureau reads its register from a real
- * PostgreSQL server (Debian's package, started by the test). Also: the API refuses what it must, and a killed
+ * PostgreSQL server (Debian's package, started by the test), where the bank keeps its job
+ * store. Also: the API refuses what it must, and a killed
  * agency fails the job with the reason within the timeout. `npm run e2e` runs this file.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
@@ -15,7 +16,7 @@ import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runLocalTraining } from '../../src/lr/local.ts';
 import { createPartyIdentity, writePartyIdentity } from '../../src/transport/tls/certificates.ts';
-import { createTable, startPostgres, type PostgresServer } from '../helpers/postgres.ts';
+import { createTable, queryRows, startPostgres, type PostgresServer } from '../helpers/postgres.ts';
 
 const execFileAsync = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -33,7 +34,7 @@ interface Running {
 }
 const services = new Map<string, Running>();
 
-async function start(name: string, role: string, partners: Record<string, number>, tables: Record<string, unknown>, api = false, port = 0): Promise<Running> {
+async function start(name: string, role: string, partners: Record<string, number>, tables: Record<string, unknown>, api = false, port = 0, extra: Record<string, unknown> = {}): Promise<Running> {
   const config = {
     name,
     role,
@@ -44,6 +45,7 @@ async function start(name: string, role: string, partners: Record<string, number
     store: `store-${name}`,
     timeoutSeconds: 8,
     ...(api ? { api: { listen: '127.0.0.1:0', token: TOKEN } } : {}),
+    ...extra,
   };
   const file = join(dir, `${name}.json`);
   writeFileSync(file, JSON.stringify(config, null, 2));
@@ -93,7 +95,10 @@ beforeAll(async () => {
   const arbiter = await start('arbiter', 'arbiter', {}, {});
   const tax = await start('tax-bureau', 'features', { arbiter: arbiter.tlsPort }, { taxpayers: { postgres: postgres.connectionString, table: 'taxpayers', id: 'uscc' } });
   const social = await start('social-insurance', 'features', { arbiter: arbiter.tlsPort }, { insured: { file: join(SME, 'social_insurance.csv'), id: 'uscc' } });
-  await start('bank', 'label', { arbiter: arbiter.tlsPort, 'tax-bureau': tax.tlsPort, 'social-insurance': social.tlsPort }, { customers: { file: join(SME, 'bank.csv'), id: 'uscc', label: 'defaulted' } }, true);
+  // The bank keeps its job store in PostgreSQL; the others in SQLite, the default.
+  await start('bank', 'label', { arbiter: arbiter.tlsPort, 'tax-bureau': tax.tlsPort, 'social-insurance': social.tlsPort }, { customers: { file: join(SME, 'bank.csv'), id: 'uscc', label: 'defaulted' } }, true, 0, {
+    jobStore: { postgres: postgres.connectionString },
+  });
 }, 120_000);
 
 afterAll(async () => {
@@ -130,6 +135,8 @@ describe('four party services over mutual TLS', () => {
       config: { ...TRAINING, jobId: 'e2e-local' },
     });
     expect(json.metrics.alignedRows).toBe(local.alignedRows);
+    const [stored] = await queryRows(postgres.connectionString, "SELECT state, result->>'auc' AS auc FROM jinqiao_jobs WHERE party = 'bank' AND id = 'e2e-1'");
+    expect(stored).toMatchObject({ state: 'succeeded', auc: String(json.metrics.auc) });
     // Masks are fresh in every run, so decryptions differ in the last rounding step only.
     expect(Math.abs(json.metrics.auc - local.metrics.auc)).toBeLessThan(1e-3);
     expect(json.metrics.lossCurve).toHaveLength(3);
