@@ -27,6 +27,7 @@ export async function loopbackParties(dir: string, names: readonly string[]): Pr
     tables,
     store: join(dir, `store-${name}`),
     jobStore: undefined,
+    governance: undefined,
     api: undefined,
     timeoutSeconds: 60,
   });

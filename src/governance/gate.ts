@@ -66,6 +66,10 @@ export async function admitJob(governance: PartyGovernance, table: FeatureTable,
       consentRequired ||= decision.consentRequired;
     }
   }
+  if (consentRequired && !governance.consent) {
+    await audit?.append('job.refused', { job: request.jobId, partners: [...request.partners], purpose: request.purpose, rule: 'consent.missing' });
+    throw errors.policyRefused('consent.missing', `${policy!.party} requires consent for ${request.purpose}, but no consent tokens were given`);
+  }
   await audit?.append('job.admitted', {
     job: request.jobId,
     partners: [...request.partners],
@@ -75,8 +79,7 @@ export async function admitJob(governance: PartyGovernance, table: FeatureTable,
     approved: governance.approved ?? false,
   });
   if (!consentRequired) return { table, excluded: 0 };
-  const consent = governance.consent;
-  if (!consent) throw errors.policyRefused('consent.missing', `${policy!.party} requires consent for ${request.purpose}, but no consent tokens were given`);
+  const consent = governance.consent!;
   const filter = filterByConsent(table.ids, consent.tokens, {
     trustedIssuers: consent.trustedIssuers,
     now: consent.now ?? new Date(),

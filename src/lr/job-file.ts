@@ -109,31 +109,40 @@ async function loadGovernance(root: Json, base: string, field: (path: string, wh
   for (const [name, party] of Object.entries(spec)) {
     const at = `governance.${name}`;
     if (!partyNames.includes(name)) throw field(at, `no party of this job is named ${JSON.stringify(name)} (name parties with "name:")`);
-    if (!isObject(party)) throw field(at, 'must be a mapping');
-    for (const key of Object.keys(party)) {
-      if (!GOVERNANCE_FIELDS.includes(key)) throw field(`${at}.${key}`, `unknown field (expected one of: ${GOVERNANCE_FIELDS.join(', ')})`);
-    }
-    const path = (key: string) => resolve(base, str(party[key], `${at}.${key}`, field));
-    const key = party.key === undefined ? undefined : await loadSecretKey(path('key'));
-    if (party.audit !== undefined && !key) throw field(`${at}.key`, 'an audit log needs the party\'s key to sign its entries');
-    const trust = party.trust === undefined ? [] : Array.isArray(party.trust) ? party.trust : [party.trust];
-    parties.set(name, {
-      institution: str(party.institution, `${at}.institution`, field),
-      ...(party.policy === undefined ? {} : { policy: await loadPolicy(path('policy')) }),
-      ...(party.consent === undefined
-        ? {}
-        : {
-            consent: {
-              tokens: await loadConsentTokens(path('consent')),
-              trustedIssuers: await Promise.all(trust.map((t, i) => loadPublicKey(resolve(base, str(t, `${at}.trust[${i}]`, field))))),
-              revoked: party.revoked === undefined ? new Set<string>() : await loadRevocationList(path('revoked')),
-            },
-          }),
-      ...(party.audit === undefined ? {} : { audit: await AuditLog.open(path('audit'), { party: name, key: key! }) }),
-      ...(party.approved === undefined ? {} : { approved: party.approved === true }),
-    });
+    parties.set(name, await loadPartyGovernance(party, name, at, base, field));
   }
   return { purpose, parties };
 }
 
 const GOVERNANCE_FIELDS = ['institution', 'policy', 'consent', 'trust', 'revoked', 'audit', 'key', 'approved'];
+
+/**
+ * One party's governance settings (in a job file, or in a party service's config): its
+ * institution id, policy, consent tokens, trusted issuers, revocation list, audit log and
+ * key, and an operator's approval. Paths are relative to `base`.
+ */
+export async function loadPartyGovernance(party: unknown, name: string, at: string, base: string, field: (path: string, why: string) => Error): Promise<PartyGovernance> {
+  if (!isObject(party)) throw field(at, 'must be a mapping');
+  for (const key of Object.keys(party)) {
+    if (!GOVERNANCE_FIELDS.includes(key)) throw field(`${at}.${key}`, `unknown field (expected one of: ${GOVERNANCE_FIELDS.join(', ')})`);
+  }
+  const path = (key: string) => resolve(base, str(party[key], `${at}.${key}`, field));
+  const key = party.key === undefined ? undefined : await loadSecretKey(path('key'));
+  if (party.audit !== undefined && !key) throw field(`${at}.key`, "an audit log needs the party's key to sign its entries");
+  const trust = party.trust === undefined ? [] : Array.isArray(party.trust) ? party.trust : [party.trust];
+  return {
+    institution: str(party.institution, `${at}.institution`, field),
+    ...(party.policy === undefined ? {} : { policy: await loadPolicy(path('policy')) }),
+    ...(party.consent === undefined
+      ? {}
+      : {
+          consent: {
+            tokens: await loadConsentTokens(path('consent')),
+            trustedIssuers: await Promise.all(trust.map((t, i) => loadPublicKey(resolve(base, str(t, `${at}.trust[${i}]`, field))))),
+            revoked: party.revoked === undefined ? new Set<string>() : await loadRevocationList(path('revoked')),
+          },
+        }),
+    ...(party.audit === undefined ? {} : { audit: await AuditLog.open(path('audit'), { party: name, key: key! }) }),
+    ...(party.approved === undefined ? {} : { approved: party.approved === true }),
+  };
+}

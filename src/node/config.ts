@@ -8,6 +8,8 @@ import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { errors } from '../errors.ts';
+import type { PartyGovernance } from '../governance/gate.ts';
+import { loadPartyGovernance } from '../lr/job-file.ts';
 
 export type PartyRole = 'label' | 'features' | 'arbiter';
 
@@ -43,6 +45,8 @@ export interface PartyConfig {
   readonly api: { readonly listen: Address; readonly token: string } | undefined;
   /** Seconds a silent peer may take before the job fails. */
   readonly timeoutSeconds: number;
+  /** The party's admission gate: policy, consent, audit (see README, Governance). */
+  readonly governance: PartyGovernance | undefined;
 }
 
 type Json = Record<string, unknown>;
@@ -64,7 +68,7 @@ export async function loadPartyConfig(file: string): Promise<PartyConfig> {
   const bad = (field: string, why: string) => errors.jobInvalid(file, field, why);
   if (!isObject(root)) throw bad('(top level)', 'must be a mapping');
   const base = dirname(resolve(file));
-  const known = ['name', 'role', 'listen', 'tls', 'partners', 'tables', 'store', 'jobStore', 'api', 'timeoutSeconds'];
+  const known = ['name', 'role', 'listen', 'tls', 'partners', 'tables', 'store', 'jobStore', 'api', 'timeoutSeconds', 'governance'];
   for (const key of Object.keys(root)) if (!known.includes(key)) throw bad(key, `unknown field (expected one of: ${known.join(', ')})`);
   const str = (v: unknown, field: string) => {
     if (typeof v !== 'string' || v === '') throw bad(field, 'must be a non-empty string');
@@ -119,9 +123,12 @@ export async function loadPartyConfig(file: string): Promise<PartyConfig> {
   }
   const timeoutSeconds = root.timeoutSeconds === undefined ? 60 : Number(root.timeoutSeconds);
   if (!(timeoutSeconds > 0)) throw bad('timeoutSeconds', 'must be a positive number of seconds');
+  const name = str(root.name, 'name');
+  const governance = root.governance === undefined ? undefined : await loadPartyGovernance(root.governance, name, 'governance', base, bad);
   return {
     file,
-    name: str(root.name, 'name'),
+    name,
+    governance,
     role,
     listen: parseAddress(root.listen, 'listen', bad),
     tls: { key: resolve(base, str(tls.key, 'tls.key')), cert: resolve(base, str(tls.cert, 'tls.cert')), trust: trust.map((t, i) => resolve(base, str(t, `tls.trust[${i}]`))) },

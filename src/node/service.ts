@@ -12,7 +12,7 @@
  * What crosses the network is exactly what crosses the in-memory channels in tests: the
  * protocol messages of psi/, lr/ and he/, inside TLS 1.3.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errors, isJinqiaoError } from '../errors.ts';
@@ -21,7 +21,9 @@ import { loadFeatureTableFromPostgres } from '../data/postgres.ts';
 import { ckksBackend } from '../he/ckks.ts';
 import { detectIdType, type IdType } from '../ids/normalise.ts';
 import { resolveTrainingConfig, type TrainingConfig } from '../lr/config.ts';
-import { loadModelSlice, modelSlice } from '../lr/model.ts';
+import { loadModelSlice, modelSlice, type ModelSlice } from '../lr/model.ts';
+import { admitJob } from '../governance/gate.ts';
+import { abortingPeersOnFailure } from '../lr/abort.ts';
 import { serveScoring } from '../score/agency.ts';
 import { BankScoringSession, type EnterpriseScore } from '../score/bank.ts';
 import { SharedMatvecPool } from '../lr/local.ts';
@@ -41,6 +43,8 @@ import { SqliteJobStore, type JobRecord, type JobStore } from './store.ts';
 /** What the bank submits: tables by the names the parties' configs give them. */
 export interface JobDefinition {
   readonly job?: string;
+  /** The declared purpose (e.g. credit-modeling) every data holder's policy must accept. */
+  readonly purpose?: string;
   readonly label: { readonly table: string };
   readonly features: readonly { readonly party: string; readonly table: string }[];
   readonly arbiter?: string;
@@ -52,6 +56,7 @@ interface JobSpec {
   /** A training job (default), or a scoring session with the model of job `modelJobId`. */
   readonly kind?: 'training' | 'scoring';
   readonly modelJobId?: string;
+  readonly purpose?: string;
   readonly config: TrainingConfig;
   /** Feature parties: the table to use. */
   readonly table?: string;
@@ -157,6 +162,21 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
     return dir;
   };
 
+  /** The party's admission gate, if it has governance: refusals reach `peers` as a code only. */
+  const gate = async (table: FeatureTable, jobId: string, purpose: string | undefined, partners: readonly string[], fields: readonly string[], peers: readonly Channel[]): Promise<FeatureTable> => {
+    if (!config.governance) return table;
+    return (await abortingPeersOnFailure(peers, () => admitJob(config.governance!, table, { jobId, purpose: purpose ?? 'undeclared', partners, fields }))).table;
+  };
+  const audit = config.governance?.audit;
+
+  /** Writes the party's model slice, recording the export (with the slice's hash) first. */
+  const saveSlice = async (jobId: string, slice: ModelSlice) => {
+    const text = JSON.stringify(slice, null, 2) + '\n';
+    const file = join(await jobDir(jobId), `model-${config.name}.json`);
+    await audit?.append('model.export', { job: jobId, file, sha256: createHash('sha256').update(text).digest('hex') });
+    await writeFile(file, text);
+  };
+
   const idTypeOf = (table: FeatureTable, jobConfig: TrainingConfig): IdType =>
     jobConfig.idType === 'uscc' || jobConfig.idType === 'plain' ? jobConfig.idType : detectIdType(table.ids.slice(0, 1000));
 
@@ -169,7 +189,8 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
     if (config.role === 'features') {
       const channels: Channel[] = [label];
       await track(jobId, channels, async () => {
-        const table = await loadTable(spec.table ?? '', false);
+        const loaded = await loadTable(spec.table ?? '', false);
+        const table = await gate(loaded, jobId, spec.purpose, [label.peerName], loaded.featureNames, [label]);
         const arbiter = await connect(spec.arbiter ?? 'arbiter', jobId);
         channels.push(arbiter);
         const pools = new SharedMatvecPool(jobConfig.threads);
@@ -177,7 +198,9 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
           const checkpoints = fileCheckpointStore(join(await jobDir(jobId), 'checkpoints'));
           const result = await runFeatureParty({ name: config.name, config: jobConfig, idType: idTypeOf(table, jobConfig), table, label, arbiter, psiExecutor, heBackend: ckksBackend, matvec: (b) => pools.for(b), checkpoints });
           const slice = modelSlice({ jobId, party: config.name, role: 'features', featureNames: result.data.featureNames, weights: Array.from(result.weights), intercept: null, scaler: result.data.scaler.toJSON(), trainedWith: jobConfig.sigmoid });
-          await writeFile(join(await jobDir(jobId), `model-${config.name}.json`), JSON.stringify(slice, null, 2) + '\n');
+          await audit?.append('psi.run', { job: jobId, partners: [label.peerName], aligned: result.alignedRows.length });
+          await audit?.append('training.run', { job: jobId, epochs: result.epochsRun });
+          await saveSlice(jobId, slice);
           return { alignedRows: result.alignedRows.length, epochs: result.epochsRun };
         } finally {
           await pools.destroy();
@@ -202,9 +225,9 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
     const jobConfig = resolveTrainingConfig(spec.config);
     if (config.role === 'features') {
       const slice = await loadModelSlice(join(await jobDir(spec.modelJobId ?? ''), `model-${config.name}.json`));
-      const table = await loadTable(spec.table ?? '', false);
+      const table = await gate(await loadTable(spec.table ?? '', false), sessionId, spec.purpose, [label.peerName], slice.featureNames, [label]);
       const arbiter = await connect(spec.arbiter ?? 'arbiter', sessionId);
-      const report = await serveScoring({ name: config.name, slice, table, bank: label, arbiter, heBackend: ckksBackend, psiExecutor, idType: idTypeOf(table, jobConfig), psiBackend: jobConfig.psiBackend });
+      const report = await serveScoring({ name: config.name, slice, table, bank: label, arbiter, heBackend: ckksBackend, psiExecutor, idType: idTypeOf(table, jobConfig), psiBackend: jobConfig.psiBackend, audit });
       log(`scoring session ${sessionId}: ${report.requests} requests, ${report.rowsScored} rows scored`);
       arbiter.close('session over');
     } else if (config.role === 'arbiter') {
@@ -227,18 +250,18 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
       const def = record.definition as unknown as JobDefinition;
       const jobConfig = resolveTrainingConfig({ ...def.training, jobId: modelJobId });
       const slice = await loadModelSlice(join(await jobDir(modelJobId), `model-${config.name}.json`));
-      const table = await loadTable(def.label.table, false);
       const sessionId = `score/${modelJobId}/${randomUUID()}`;
+      const table = await gate(await loadTable(def.label.table, false), sessionId, def.purpose, def.features.map((f) => f.party), slice.featureNames, []);
       const arbiterName = def.arbiter ?? 'arbiter';
       const agencies = new Map<string, Channel>();
       for (const f of def.features) {
         const channel = await connect(f.party, sessionId);
-        await channel.send(message('job.spec', { spec: JSON.stringify({ kind: 'scoring', modelJobId, config: jobConfig, table: f.table, arbiter: arbiterName } satisfies JobSpec) }));
+        await channel.send(message('job.spec', { spec: JSON.stringify({ kind: 'scoring', modelJobId, purpose: def.purpose, config: jobConfig, table: f.table, arbiter: arbiterName } satisfies JobSpec) }));
         agencies.set(f.party, channel);
       }
       const arbiter = await connect(arbiterName, sessionId);
       await arbiter.send(message('job.spec', { spec: JSON.stringify({ kind: 'scoring', modelJobId, config: jobConfig, parties: [config.name, ...agencies.keys()] } satisfies JobSpec) }));
-      const bank = new BankScoringSession({ slice, table, agencies, arbiter, heBackend: ckksBackend, psiExecutor, idType: idTypeOf(table, jobConfig), psiBackend: jobConfig.psiBackend });
+      const bank = new BankScoringSession({ slice, table, agencies, arbiter, heBackend: ckksBackend, psiExecutor, idType: idTypeOf(table, jobConfig), psiBackend: jobConfig.psiBackend, audit });
       await bank.open();
       return bank;
     })();
@@ -252,13 +275,15 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
     const jobConfig = resolveTrainingConfig({ ...def.training, jobId });
     const channels: Channel[] = [];
     return track(jobId, channels, async () => {
-      const table = await loadTable(def.label.table, true);
+      const loaded = await loadTable(def.label.table, true);
+      const labelColumn = config.tables.get(def.label.table)!.labelColumn!;
+      const table = await gate(loaded, jobId, def.purpose, def.features.map((f) => f.party), [...loaded.featureNames, labelColumn], []);
       const arbiterName = def.arbiter ?? 'arbiter';
       const features = new Map<string, Channel>();
       for (const f of def.features) {
         const channel = await connect(f.party, jobId);
         channels.push(channel);
-        await channel.send(message('job.spec', { spec: JSON.stringify({ config: jobConfig, table: f.table, arbiter: arbiterName } satisfies JobSpec) }));
+        await channel.send(message('job.spec', { spec: JSON.stringify({ config: jobConfig, purpose: def.purpose, table: f.table, arbiter: arbiterName } satisfies JobSpec) }));
         features.set(f.party, channel);
       }
       const arbiter = await connect(arbiterName, jobId);
@@ -290,7 +315,9 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
           scaler: result.data.scaler.toJSON(),
           trainedWith: jobConfig.sigmoid,
         });
-        await writeFile(join(dir, `model-${config.name}.json`), JSON.stringify(slice, null, 2) + '\n');
+        await audit?.append('psi.run', { job: jobId, partners: def.features.map((f) => f.party), aligned: result.alignedRows.length });
+        await audit?.append('training.run', { job: jobId, epochs: result.epochsRun, auc: result.metrics.auc });
+        await saveSlice(jobId, slice);
         const metrics = { auc: result.metrics.auc, ks: result.metrics.ks.statistic, ...result.metrics.classification, lossCurve: result.lossCurve, roc: result.metrics.roc };
         await writeFile(join(dir, 'metrics.json'), JSON.stringify(metrics, null, 2) + '\n');
         return { auc: result.metrics.auc, ks: result.metrics.ks.statistic, alignedRows: result.alignedRows.length, epochs: result.epochsRun, lossCurve: result.lossCurve, timings: result.timings };
@@ -394,7 +421,8 @@ export function checkDefinition(value: unknown): JobDefinition {
   const bad = (field: string, why: string) => errors.jobInvalid('definition', field, why);
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw bad('(top level)', 'must be an object with label, features and training');
   const d = value as Record<string, unknown>;
-  for (const key of Object.keys(d)) if (!['job', 'label', 'features', 'arbiter', 'training'].includes(key)) throw bad(key, 'unknown field (expected job, label, features, arbiter, training)');
+  for (const key of Object.keys(d)) if (!['job', 'purpose', 'label', 'features', 'arbiter', 'training'].includes(key)) throw bad(key, 'unknown field (expected job, purpose, label, features, arbiter, training)');
+  if (d.purpose !== undefined && (typeof d.purpose !== 'string' || d.purpose === '')) throw bad('purpose', 'must name the purpose, e.g. credit-modeling');
   if (d.job !== undefined && (typeof d.job !== 'string' || !/^[A-Za-z0-9._-]{1,100}$/.test(d.job))) throw bad('job', 'must be 1 to 100 letters, digits, dots, dashes or underscores');
   const label = d.label as Record<string, unknown> | undefined;
   if (typeof label?.table !== 'string' || label.table === '') throw bad('label.table', 'must name one of the bank\'s configured tables');

@@ -17,6 +17,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runLocalTraining } from '../../src/lr/local.ts';
 import { createPartyIdentity, writePartyIdentity } from '../../src/transport/tls/certificates.ts';
 import { createTable, queryRows, startPostgres, type PostgresServer } from '../helpers/postgres.ts';
+import { verifyAuditLog } from '../../src/governance/audit.ts';
+import { generateKeyPair, loadPublicKey, saveKeyPair } from '../../src/governance/keys.ts';
 
 const execFileAsync = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -92,8 +94,16 @@ beforeAll(async () => {
   const columns = header!.split(',').map((name, j) => ({ name, type: j === 0 ? 'text' : 'double precision' }));
   await createTable(postgres.connectionString, 'taxpayers', columns, lines.map((l) => l.split(',')));
   for (const name of PARTIES) await writePartyIdentity(dir, await createPartyIdentity({ name }));
+  // The tax bureau's governance: its policy admits the bank for credit modeling; its audit log is signed with its own key.
+  for (const name of ['bank', 'tax-bureau']) await saveKeyPair(join(dir, `${name}-gov`), generateKeyPair());
+  writeFileSync(
+    join(dir, 'tax-policy.yaml'),
+    'party: tax-bureau\nfields: { vat_paid_wan: internal, tax_credit_grade: internal, late_filings_24m: internal }\npurposes:\n  credit-modeling: { fields: [vat_paid_wan, tax_credit_grade, late_filings_24m], consentRequired: false }\npartners:\n  - { id: bank, publicKeyFile: bank-gov.pub, purposes: [credit-modeling] }\n',
+  );
   const arbiter = await start('arbiter', 'arbiter', {}, {});
-  const tax = await start('tax-bureau', 'features', { arbiter: arbiter.tlsPort }, { taxpayers: { postgres: postgres.connectionString, table: 'taxpayers', id: 'uscc' } });
+  const tax = await start('tax-bureau', 'features', { arbiter: arbiter.tlsPort }, { taxpayers: { postgres: postgres.connectionString, table: 'taxpayers', id: 'uscc' } }, false, 0, {
+    governance: { institution: 'tax-bureau', policy: 'tax-policy.yaml', audit: 'tax-bureau.audit.jsonl', key: 'tax-bureau-gov.key' },
+  });
   const social = await start('social-insurance', 'features', { arbiter: arbiter.tlsPort }, { insured: { file: join(SME, 'social_insurance.csv'), id: 'uscc' } });
   // The bank keeps its job store in PostgreSQL; the others in SQLite, the default.
   await start('bank', 'label', { arbiter: arbiter.tlsPort, 'tax-bureau': tax.tlsPort, 'social-insurance': social.tlsPort }, { customers: { file: join(SME, 'bank.csv'), id: 'uscc', label: 'defaulted' } }, true, 0, {
@@ -114,6 +124,7 @@ describe('four party services over mutual TLS', () => {
   it('train the model of the in-process run with the same seed', async () => {
     const submitted = await api('POST', '/v1/jobs', {
       job: 'e2e-1',
+      purpose: 'credit-modeling',
       label: { table: 'customers' },
       features: [
         { party: 'tax-bureau', table: 'taxpayers' },
@@ -175,8 +186,22 @@ describe('four party services over mutual TLS', () => {
     expect(((await openapi.json()) as { openapi: string }).openapi).toBe('3.1.0');
   });
 
+  it("refuses a job outside the tax bureau's policy before any data moves, and audits every step", async () => {
+    await api('POST', '/v1/jobs', { job: 'e2e-marketing', purpose: 'marketing', label: { table: 'customers' }, features: [{ party: 'tax-bureau', table: 'taxpayers' }], training: TRAINING });
+    const job = await finished('e2e-marketing', 60_000);
+    expect(job.state).toBe('failed');
+    expect(job.error.message).toMatch(/E_POLICY_REFUSED/);
+    const log = readFileSync(join(dir, 'tax-bureau.audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(log.find((e) => e.details.job === 'e2e-marketing')).toMatchObject({ type: 'job.refused', details: { rule: 'purpose.undeclared' } });
+    const types = log.filter((e) => e.details.job === 'e2e-1').map((e) => e.type);
+    expect(types).toEqual(['job.admitted', 'psi.run', 'training.run', 'model.export']);
+    expect(log.some((e) => e.type === 'scoring.query')).toBe(true);
+    const verdict = await verifyAuditLog(join(dir, 'tax-bureau.audit.jsonl'), (await loadPublicKey(join(dir, 'tax-bureau-gov.pub'))).publicKey);
+    expect(verdict.ok).toBe(true);
+  });
+
   it('cancels a running job on request', async () => {
-    await api('POST', '/v1/jobs', { job: 'e2e-cancelled', label: { table: 'customers' }, features: [{ party: 'tax-bureau', table: 'taxpayers' }], training: { ...TRAINING, epochs: 40 } });
+    await api('POST', '/v1/jobs', { job: 'e2e-cancelled', purpose: 'credit-modeling', label: { table: 'customers' }, features: [{ party: 'tax-bureau', table: 'taxpayers' }], training: { ...TRAINING, epochs: 40 } });
     for (;;) {
       const { json } = await api('GET', '/v1/jobs/e2e-cancelled');
       if (json.job.phase === 'batch' || json.job.phase === 'epoch') break;
@@ -191,7 +216,7 @@ describe('four party services over mutual TLS', () => {
 
   it('fails the job with the reason within the timeout when an agency dies mid-training, and resume completes it with the same model', async () => {
     const killedJob = { ...TRAINING, epochs: 6 };
-    await api('POST', '/v1/jobs', { job: 'e2e-killed', label: { table: 'customers' }, features: [{ party: 'tax-bureau', table: 'taxpayers' }, { party: 'social-insurance', table: 'insured' }], training: killedJob });
+    await api('POST', '/v1/jobs', { job: 'e2e-killed', purpose: 'credit-modeling', label: { table: 'customers' }, features: [{ party: 'tax-bureau', table: 'taxpayers' }, { party: 'social-insurance', table: 'insured' }], training: killedJob });
     for (;;) {
       const { json } = await api('GET', '/v1/jobs/e2e-killed');
       if (json.job.phase === 'epoch' && json.job.progress.epoch >= 1) break;
