@@ -21,7 +21,7 @@ import { admitJob, type PartyGovernance } from '../governance/gate.ts';
 import type { CheckpointStore } from './checkpoint.ts';
 import { resolveTrainingConfig, type TrainingConfig } from './config.ts';
 import type { ScoreReport } from './metrics.ts';
-import { modelSlice, type ModelSlice } from './model.ts';
+import { sliceOf, type ModelSlice } from './model.ts';
 import type { ProgressListener } from './progress.ts';
 import { heParamsFor, type MatvecRunner } from './protocol.ts';
 import { runArbiter } from './roles/arbiter.ts';
@@ -155,28 +155,8 @@ export async function trainOnTables(options: TablesTrainingOptions): Promise<Loc
     const features = rest.slice(0, featureNames.length) as FeaturePartyResult[];
     await auditRun(options.governance, config.jobId, labelName, featureNames, label, features);
     const models = [
-      modelSlice({
-        jobId: config.jobId,
-        party: labelName,
-        role: 'label',
-        featureNames: label.data.featureNames,
-        weights: Array.from(label.weights.subarray(0, label.data.width - 1)),
-        intercept: label.weights[label.data.width - 1]!,
-        scaler: label.data.scaler.toJSON(),
-        trainedWith: config.sigmoid,
-      }),
-      ...features.map((f, k) =>
-        modelSlice({
-          jobId: config.jobId,
-          party: featureNames[k]!,
-          role: 'features',
-          featureNames: f.data.featureNames,
-          weights: Array.from(f.weights),
-          intercept: null,
-          scaler: f.data.scaler.toJSON(),
-          trainedWith: config.sigmoid,
-        }),
-      ),
+      sliceOf(config.jobId, labelName, 'label', label, config.sigmoid),
+      ...features.map((f, k) => sliceOf(config.jobId, featureNames[k]!, 'features', f, config.sigmoid)),
     ];
     const tables = [labelTable, ...featureTables];
     const parties: PartySummary[] = [labelName, ...featureNames].map((name, i) => ({

@@ -31,6 +31,27 @@ export function modelSlice(fields: Omit<ModelSlice, 'kind' | 'version' | 'create
   return { kind: MODEL_SLICE_KIND, version: MODEL_SLICE_VERSION, ...fields, createdAt: new Date().toISOString() };
 }
 
+/** What a party ends training with: its weights (the label party's intercept last) and its data's scaler. */
+export interface TrainedParty {
+  readonly weights: Float64Array;
+  readonly data: { readonly featureNames: readonly string[]; readonly width: number; readonly scaler: { toJSON(): ScalerJson } };
+}
+
+/** The slice a party keeps from its training result. */
+export function sliceOf(jobId: string, party: string, role: ModelSlice['role'], trained: TrainedParty, trainedWith: SigmoidApproximation): ModelSlice {
+  const { weights, data } = trained;
+  return modelSlice({
+    jobId,
+    party,
+    role,
+    featureNames: data.featureNames,
+    weights: Array.from(role === 'label' ? weights.subarray(0, data.width - 1) : weights),
+    intercept: role === 'label' ? weights[data.width - 1]! : null,
+    scaler: data.scaler.toJSON(),
+    trainedWith,
+  });
+}
+
 /** Reads and checks a model slice; every problem names the file and what is wrong. */
 export async function loadModelSlice(file: string): Promise<ModelSlice> {
   let json: unknown;

@@ -21,7 +21,7 @@ import { loadFeatureTableFromPostgres } from '../data/postgres.ts';
 import { ckksBackend } from '../he/ckks.ts';
 import { detectIdType, type IdType } from '../ids/normalise.ts';
 import { resolveTrainingConfig, type TrainingConfig } from '../lr/config.ts';
-import { loadModelSlice, modelSlice, type ModelSlice } from '../lr/model.ts';
+import { loadModelSlice, sliceOf, type ModelSlice } from '../lr/model.ts';
 import { admitJob } from '../governance/gate.ts';
 import { abortingPeersOnFailure } from '../lr/abort.ts';
 import { serveScoring } from '../score/agency.ts';
@@ -197,7 +197,7 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
         try {
           const checkpoints = fileCheckpointStore(join(await jobDir(jobId), 'checkpoints'));
           const result = await runFeatureParty({ name: config.name, config: jobConfig, idType: idTypeOf(table, jobConfig), table, label, arbiter, psiExecutor, heBackend: ckksBackend, matvec: (b) => pools.for(b), checkpoints });
-          const slice = modelSlice({ jobId, party: config.name, role: 'features', featureNames: result.data.featureNames, weights: Array.from(result.weights), intercept: null, scaler: result.data.scaler.toJSON(), trainedWith: jobConfig.sigmoid });
+          const slice = sliceOf(jobId, config.name, 'features', result, jobConfig.sigmoid);
           await audit?.append('psi.run', { job: jobId, partners: [label.peerName], aligned: result.alignedRows.length });
           await audit?.append('training.run', { job: jobId, epochs: result.epochsRun });
           await saveSlice(jobId, slice);
@@ -305,16 +305,7 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
           onProgress: (event) => store.update(jobId, { phase: event.phase, progress: { ...event } }),
         });
         const dir = await jobDir(jobId);
-        const slice = modelSlice({
-          jobId,
-          party: config.name,
-          role: 'label',
-          featureNames: result.data.featureNames,
-          weights: Array.from(result.weights.subarray(0, result.data.width - 1)),
-          intercept: result.weights[result.data.width - 1]!,
-          scaler: result.data.scaler.toJSON(),
-          trainedWith: jobConfig.sigmoid,
-        });
+        const slice = sliceOf(jobId, config.name, 'label', result, jobConfig.sigmoid);
         await audit?.append('psi.run', { job: jobId, partners: def.features.map((f) => f.party), aligned: result.alignedRows.length });
         await audit?.append('training.run', { job: jobId, epochs: result.epochsRun, auc: result.metrics.auc });
         await saveSlice(jobId, slice);
