@@ -3,6 +3,7 @@
  * interface only, so the same code runs all parties in one process (in-memory channels) or
  * across machines (network channels).
  */
+import { errors } from '../errors.ts';
 import type { Message, MessageOf, MessageType } from './messages.ts';
 
 export interface Channel {
@@ -15,4 +16,16 @@ export interface Channel {
   receive<K extends MessageType>(type: K): Promise<MessageOf<K>>;
   /** Closes the channel; pending and later receives on the other end reject with the reason. */
   close(reason?: string): void;
+}
+
+/** A peer's `job.abort` becomes the error it means: the channel is over, with the peer's reason. */
+export function unlessAborted(message: Message, peer: string): Message {
+  if (message.t === 'job.abort') throw errors.channelClosed(peer, `the peer aborted: ${message.reason}`);
+  return message;
+}
+
+/** The message if it has the expected type, else an E_PROTOCOL error naming both. */
+export function expectType<K extends MessageType>(message: Message, type: K, peer: string): MessageOf<K> {
+  if (message.t !== type) throw errors.protocol(`expected ${type} from ${peer}, received ${message.t}`);
+  return message as unknown as MessageOf<K>;
 }

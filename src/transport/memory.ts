@@ -5,7 +5,7 @@
  * here is exactly what would cross the network, and no object is shared between parties.
  */
 import { errors } from '../errors.ts';
-import type { Channel } from './channel.ts';
+import { expectType, unlessAborted, type Channel } from './channel.ts';
 import { decodeMessage, encodeMessage } from './codec.ts';
 import type { Message, MessageOf, MessageType } from './messages.ts';
 
@@ -69,15 +69,11 @@ class MemoryChannel implements Channel {
   }
 
   async next(): Promise<Message> {
-    const msg = decodeMessage(await this.inbox.next());
-    if (msg.t === 'job.abort') throw errors.channelClosed(this.peer, `the peer aborted: ${msg.reason}`);
-    return msg;
+    return unlessAborted(decodeMessage(await this.inbox.next()), this.peer);
   }
 
   async receive<K extends MessageType>(type: K): Promise<MessageOf<K>> {
-    const msg = await this.next();
-    if (msg.t !== type) throw errors.protocol(`expected ${type} from ${this.peer}, received ${msg.t}`);
-    return msg as unknown as MessageOf<K>;
+    return expectType(await this.next(), type, this.peer);
   }
 
   close(reason = 'closed'): void {

@@ -21,7 +21,7 @@
  */
 import type { TLSSocket } from 'node:tls';
 import { errors, type JinqiaoError } from '../../errors.ts';
-import type { Channel } from '../channel.ts';
+import { expectType, unlessAborted, type Channel } from '../channel.ts';
 import { encodeFrame, FrameDecoder, HEARTBEAT_FRAME } from '../frames.ts';
 import type { FrameTap } from '../memory.ts';
 import type { Message, MessageOf, MessageType } from '../messages.ts';
@@ -114,15 +114,11 @@ export class TlsChannel implements Channel {
   }
 
   async next(): Promise<Message> {
-    const msg = await this.nextMessage();
-    if (msg.t === 'job.abort') throw errors.channelClosed(this.peer, `the peer aborted: ${msg.reason}`);
-    return msg;
+    return unlessAborted(await this.nextMessage(), this.peer);
   }
 
   async receive<K extends MessageType>(type: K): Promise<MessageOf<K>> {
-    const msg = await this.next();
-    if (msg.t !== type) throw errors.protocol(`expected ${type} from ${this.peer}, received ${msg.t}`);
-    return msg as unknown as MessageOf<K>;
+    return expectType(await this.next(), type, this.peer);
   }
 
   /** Sends what is already written, then closes; receives still pending here reject with `reason`. */
