@@ -1,4 +1,5 @@
 /** Parsers for option values shared by several commands; each names the option it rejects. */
+import { partyNameOf } from '../data/table.ts';
 import { errors } from '../errors.ts';
 
 export function parseThreads(value: string | undefined): number | undefined {
@@ -25,5 +26,5 @@ export function parsePartyFile(spec: string): { name?: string; file: string } {
 }
 
 export function partyName(spec: { name?: string; file: string }): string {
-  return spec.name ?? spec.file.replace(/^.*[\\/]/, '').replace(/\.[^.]*$/, '');
+  return spec.name ?? partyNameOf(spec.file);
 }

@@ -6,6 +6,7 @@
  * stops the load with the file, line and column. Empty cells (and NA, NaN, NULL) are
  * missing values, imputed later by the party's own scaler.
  */
+import { basename, extname } from 'node:path';
 import { errors } from '../errors.ts';
 import { detectIdType, type IdType, type IdTypeOption } from '../ids/normalise.ts';
 import { columnIndex, openCsv } from './csv.ts';
@@ -114,4 +115,9 @@ export function agreeOnIdType(option: IdTypeOption, tables: readonly FeatureTabl
     throw errors.optionInvalid('--id-type', `the parties' ID columns differ (${described})`, 'pass --id-type uscc or --id-type plain so that every party normalises IDs the same way');
   }
   return types[0]!;
+}
+
+/** A party named after its table's file (`data/tax_bureau.csv` → `tax_bureau`), unless named explicitly. */
+export function partyNameOf(file: string): string {
+  return basename(file, extname(file));
 }

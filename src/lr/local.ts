@@ -6,9 +6,8 @@
  * finished, into a temporary folder renamed into place: a failed job leaves no model.
  */
 import { randomUUID } from 'node:crypto';
-import { basename, extname } from 'node:path';
 import { errors } from '../errors.ts';
-import { agreeOnIdType, loadFeatureTable, type FeatureTable } from '../data/table.ts';
+import { agreeOnIdType, loadFeatureTable, partyNameOf, type FeatureTable } from '../data/table.ts';
 import { ckksBackend } from '../he/ckks.ts';
 import { mockBackend } from '../he/mock.ts';
 import type { HeBackend, PublicKeyBundle } from '../he/backend.ts';
@@ -194,7 +193,7 @@ export async function trainOnTables(options: TablesTrainingOptions): Promise<Loc
 }
 
 function uniqueNames(features: readonly { name?: string; file: string }[]): string[] {
-  const names = features.map((f, k) => f.name ?? (basename(f.file, extname(f.file)) || `agency-${k + 1}`));
+  const names = features.map((f, k) => f.name ?? (partyNameOf(f.file) || `agency-${k + 1}`));
   const seen = new Map<string, number>();
   return names.map((n) => {
     const count = (seen.get(n) ?? 0) + 1;

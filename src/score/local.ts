@@ -7,7 +7,7 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errors } from '../errors.ts';
-import { agreeOnIdType, loadFeatureTable } from '../data/table.ts';
+import { agreeOnIdType, loadFeatureTable, partyNameOf } from '../data/table.ts';
 import { ckksBackend } from '../he/ckks.ts';
 import { mockBackend } from '../he/mock.ts';
 import { DEGREE1_PARAMS } from '../he/params.ts';
@@ -59,7 +59,7 @@ export async function openLocalScoringSession(options: LocalScoringOptions): Pro
   const slices = await loadSlices(options.modelDir);
   const bankSlice = slices.find((s) => s.role === 'label');
   if (!bankSlice) throw errors.modelInvalid(options.modelDir, 'holds no model slice of a label party (model-*.json with role "label")');
-  const agencyNames = options.agencies.map((a) => a.name ?? baseName(a.file));
+  const agencyNames = options.agencies.map((a) => a.name ?? partyNameOf(a.file));
   const agencySlices = agencyNames.map((name) => {
     const slice = slices.find((s) => s.role === 'features' && s.party === name);
     if (!slice) throw errors.modelInvalid(options.modelDir, `holds no model slice for agency "${name}" (slices: ${slices.map((s) => s.party).join(', ')})`);
@@ -146,8 +146,4 @@ async function loadSlices(dir: string): Promise<ModelSlice[]> {
   }
   if (files.length === 0) throw errors.modelInvalid(dir, 'holds no model-*.json slice; train first');
   return Promise.all(files.map((f) => loadModelSlice(join(dir, f))));
-}
-
-function baseName(file: string): string {
-  return file.replace(/^.*[\\/]/, '').replace(/\.[^.]*$/, '');
 }
