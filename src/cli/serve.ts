@@ -1,7 +1,6 @@
 /** `jinqiao serve` and `jinqiao submit`: a party's long-running service, and submitting jobs to the bank's. */
-import { readFile } from 'node:fs/promises';
 import { Command } from 'commander';
-import { parseDocument } from 'yaml';
+import { readYamlFile } from '../data/yaml.ts';
 import { errors } from '../errors.ts';
 import { loadPartyConfig } from '../node/config.ts';
 import { startApi } from '../node/http.ts';
@@ -41,12 +40,7 @@ export function submitCommand(): Command {
     .action((file: string, opts: { to: string; token?: string; wait?: boolean }) =>
       runCommand(async () => {
         const call = apiClient(opts.to, opts.token);
-        const text = await readFile(file, 'utf8').catch((e: Error) => {
-          throw errors.fileUnreadable(file, e.message);
-        });
-        const doc = parseDocument(text);
-        if (doc.errors[0]) throw errors.jobSyntax({ file, line: doc.errors[0].linePos?.[0]?.line, column: doc.errors[0].linePos?.[0]?.col }, doc.errors[0].message.split('\n')[0]!);
-        let { job } = await call('POST', '/v1/jobs', doc.toJS());
+        let { job } = await call('POST', '/v1/jobs', await readYamlFile(file));
         if (opts.wait) job = await waitForJob(call, job!);
         process.stdout.write(JSON.stringify(job) + '\n');
         if (opts.wait && job!.state !== 'succeeded') process.exitCode = 1;

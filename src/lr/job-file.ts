@@ -3,9 +3,8 @@
  * file. FATE's role names are accepted as aliases (guest = label, host/hosts = features).
  * Every problem names the file, the field (and for YAML syntax, line and column).
  */
-import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { parseDocument } from 'yaml';
+import { readYamlFile } from '../data/yaml.ts';
 import { errors } from '../errors.ts';
 import { TRAINING_DEFAULTS, type TrainingConfig } from './config.ts';
 import { AuditLog } from '../governance/audit.ts';
@@ -28,19 +27,7 @@ const TRAINING_FIELDS = new Set<keyof TrainingConfig>(
 );
 
 export async function loadTrainingJob(file: string): Promise<TrainingJob> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (e) {
-    throw errors.fileUnreadable(file, (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message);
-  }
-  const doc = parseDocument(text, { prettyErrors: true });
-  const problem = doc.errors[0];
-  if (problem) {
-    const pos = problem.linePos?.[0];
-    throw errors.jobSyntax({ file, line: pos?.line, column: pos?.col }, `not valid YAML or JSON: ${problem.message.split('\n')[0]}`);
-  }
-  const root = doc.toJS() as unknown;
+  const root = await readYamlFile(file);
   if (!isObject(root)) throw errors.jobInvalid(file, '(top level)', 'must be a mapping with label, features and training');
   const base = dirname(resolve(file));
   const field = (path: string, why: string) => errors.jobInvalid(file, path, why);

@@ -4,9 +4,8 @@
  * and where to reach them, its tables, and its job store. Paths are relative to the file.
  * Every problem names the file and the field.
  */
-import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { parseDocument } from 'yaml';
+import { readYamlFile } from '../data/yaml.ts';
 import { errors } from '../errors.ts';
 import type { PartyGovernance } from '../governance/gate.ts';
 import { loadPartyGovernance } from '../lr/job-file.ts';
@@ -52,19 +51,7 @@ export interface PartyConfig {
 type Json = Record<string, unknown>;
 
 export async function loadPartyConfig(file: string): Promise<PartyConfig> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (e) {
-    throw errors.fileUnreadable(file, (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message);
-  }
-  const doc = parseDocument(text);
-  const problem = doc.errors[0];
-  if (problem) {
-    const pos = problem.linePos?.[0];
-    throw errors.jobSyntax({ file, line: pos?.line, column: pos?.col }, `not valid YAML or JSON: ${problem.message.split('\n')[0]}`);
-  }
-  const root = doc.toJS() as unknown;
+  const root = await readYamlFile(file);
   const bad = (field: string, why: string) => errors.jobInvalid(file, field, why);
   if (!isObject(root)) throw bad('(top level)', 'must be a mapping');
   const base = dirname(resolve(file));
