@@ -25,7 +25,6 @@ import { HE_PARAMETER_SETS, benchBfvOps, benchCkksOps, benchMatvecScaling, bench
 import { benchPsiEndToEnd, benchPsiOps, benchPsiScaling } from './psi.ts';
 import { SECTIONS, sectionMarkdown, writeReport, type BenchResults, type Machine, type PaillierBaseline, type Section } from './report.ts';
 import { benchDefaultCredit, benchFateShape, type TrainingEpochResult } from './train.ts';
-import { hasFateData } from '../test/helpers/plaintext-lr.ts';
 import { benchNetwork } from './network.ts';
 import { benchScoring } from './scoring.ts';
 
@@ -145,7 +144,7 @@ if (wanted('psi')) {
 
 if (wanted('train')) {
   const epochs: TrainingEpochResult[] = [];
-  if (size.creditEpochs > 0 && hasFateData) epochs.push(await benchDefaultCredit(size.creditEpochs));
+  if (size.creditEpochs > 0) epochs.push(await benchDefaultCredit(size.creditEpochs));
   const [rows, fateEpochs, batch, widths] = size.fate;
   epochs.push(await benchFateShape(rows, fateEpochs, batch, widths));
   results.train = { epochs };

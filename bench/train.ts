@@ -43,7 +43,7 @@ export interface TrainingEpochResult {
   readonly ceilingAuc: number;
 }
 
-const FATE = join(import.meta.dirname, '../../shared/data/fate');
+const FATE = join(import.meta.dirname, '../data/fate');
 const TRAINING_MESSAGE = /train\.(forward|residual)|he\.decrypt/;
 
 export async function benchTrainingEpoch(

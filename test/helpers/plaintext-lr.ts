@@ -3,13 +3,12 @@
  * joins the two files on id the way PSI would, and pools the parties' standardised features
  * so tests can compute the centralised plaintext ceiling.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { StandardScaler, type FeatureMatrix } from '../../src/lr/scaler.ts';
 import { splitTrainValidation, type TrainValidationSplit } from '../../src/lr/split.ts';
 
-export const FATE_DATA_DIR = path.resolve(import.meta.dirname, '../../../shared/data/fate');
-export const hasFateData = existsSync(FATE_DATA_DIR);
+export const FATE_DATA_DIR = path.resolve(import.meta.dirname, '../../data/fate');
 
 export type FateDataset = 'default_credit' | 'breast';
 
@@ -63,7 +62,6 @@ function block(ids: string[], table: CsvTable, firstFeature: number): FeatureMat
 
 /** Both parties' rows for the IDs they share, in canonical order. */
 export function loadJoinedFate(name: FateDataset): JoinedFateData {
-  if (!hasFateData) throw new Error(`FATE benchmark data not found at ${FATE_DATA_DIR}`);
   const guest = readCsv(path.join(FATE_DATA_DIR, `${name}_hetero_guest.csv`));
   const host = readCsv(path.join(FATE_DATA_DIR, `${name}_hetero_host.csv`));
   if (guest.header[0] !== 'id' || guest.header[1] !== 'y' || host.header[0] !== 'id') {

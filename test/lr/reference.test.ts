@@ -6,7 +6,7 @@ import type { FeatureMatrix } from '../../src/lr/scaler.ts';
 import { sigmoid } from '../../src/lr/sigmoid.ts';
 import { epochBatches } from '../../src/lr/split.ts';
 import { SeededRng } from '../../src/util/rng.ts';
-import { hasFateData, loadJoinedFate, poolStandardised, type FateDataset } from '../helpers/plaintext-lr.ts';
+import { loadJoinedFate, poolStandardised, type FateDataset } from '../helpers/plaintext-lr.ts';
 
 /** Rows drawn from a known logistic model, so the fit has a right answer. */
 function synthetic(rowCount: number, trueParameters: number[]): { features: FeatureMatrix; labels: Uint8Array } {
@@ -97,7 +97,7 @@ describe('plaintextEpoch', () => {
   });
 });
 
-describe.skipIf(!hasFateData)('the plaintext ceiling on FATE’s benchmark data', () => {
+describe('the plaintext ceiling on FATE’s benchmark data', () => {
   /** Validation AUC of the Newton fit on each 80/20 split. */
   function ceilingAucs(name: FateDataset, splits: number): number[] {
     const joined = loadJoinedFate(name);
