@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { createCkksEvaluator } from '../src/he/ckks.ts';
 import type { PublicKeyBundle } from '../src/he/backend.ts';
 import { decodeMessage, encodeMessage } from '../src/transport/codec.ts';
-import { message, type Message } from '../src/transport/messages.ts';
+import { message, type Message } from '../src/protocol/messages.ts';
 import { measureOps, type OpResult } from './stats.ts';
 
 export interface CodecResult extends OpResult {

@@ -8,8 +8,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runLocalTraining } from '../src/lr/local.ts';
-import { startPartyService, type PartyService } from '../src/node/service.ts';
+import { runLocalTraining } from '../src/local/training.ts';
+import { startPartyService, type PartyService } from '../src/service/party-service.ts';
 import { decodeMessage } from '../src/transport/codec.ts';
 import { loopbackParties } from './services.ts';
 

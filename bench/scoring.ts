@@ -8,10 +8,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FeatureTable } from '../src/data/table.ts';
-import { runLocalTraining } from '../src/lr/local.ts';
-import { writeTrainingOutputs } from '../src/lr/output.ts';
-import { startPartyService, type PartyService } from '../src/node/service.ts';
-import { openLocalScoringSession } from '../src/score/local.ts';
+import { runLocalTraining } from '../src/local/training.ts';
+import { startPartyService, type PartyService } from '../src/service/party-service.ts';
+import { openLocalScoringSession } from '../src/local/scoring.ts';
 import { loopbackParties } from './services.ts';
 import { syntheticTrainingTables } from './data.ts';
 import { figure, type Figure } from './stats.ts';
@@ -94,8 +93,7 @@ async function batchThroughput(rows: number) {
     };
     const bankFile = write(label, 'bank');
     const agencyFiles = features.map((t, k) => ({ file: write(t, `agency${k + 1}`), idColumn: 'uscc', name: `agency${k + 1}` }));
-    const trained = await runLocalTraining({ label: { file: bankFile, idColumn: 'uscc', labelColumn: 'defaulted', name: 'bank' }, features: agencyFiles, config: { he: 'mock', epochs: 1, batchSize: Math.min(8192, Math.floor(rows * 0.4)) } });
-    await writeTrainingOutputs(join(dir, 'model'), trained);
+    await runLocalTraining({ label: { file: bankFile, idColumn: 'uscc', labelColumn: 'defaulted', name: 'bank' }, features: agencyFiles, config: { he: 'mock', epochs: 1, batchSize: Math.min(8192, Math.floor(rows * 0.4)) }, out: join(dir, 'model') });
     const session = await openLocalScoringSession({ modelDir: join(dir, 'model'), bank: { file: bankFile, idColumn: 'uscc', name: 'bank' }, agencies: agencyFiles });
     try {
       const started = performance.now();

@@ -4,7 +4,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { PartyConfig } from '../src/node/config.ts';
+import type { PartyConfig } from '../src/service/config.ts';
 import { createPartyIdentity } from '../src/transport/tls/certificates.ts';
 
 export type ConfigFor = (name: string, role: PartyConfig['role'], partners: Record<string, number>, tables: PartyConfig['tables']) => PartyConfig;

@@ -12,7 +12,7 @@
  */
 import { join } from 'node:path';
 import { loadFeatureTable } from '../src/data/table.ts';
-import { trainOnTables } from '../src/lr/local.ts';
+import { trainOnTables } from '../src/local/training.ts';
 import type { TrainingConfig } from '../src/lr/config.ts';
 import { Optimiser } from '../src/lr/optimiser.ts';
 import { auc } from '../src/lr/metrics.ts';

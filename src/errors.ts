@@ -38,7 +38,9 @@ export type ErrorCode =
   | 'E_AUDIT_BROKEN'
   | 'E_PEER_UNTRUSTED'
   | 'E_DATABASE_UNREACHABLE'
-  | 'E_DATABASE_QUERY';
+  | 'E_DATABASE_QUERY'
+  | 'E_NOT_FOUND'
+  | 'E_INTERRUPTED';
 
 /** Where in an input file a problem sits; lines and columns count from 1. */
 export interface SourceLocation {
@@ -71,6 +73,7 @@ const INPUT_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'E_KEY_INVALID',
   'E_CONSENT_FILE_INVALID',
   'E_DATABASE_QUERY',
+  'E_NOT_FOUND',
 ]);
 
 export class JinqiaoError extends Error {
@@ -297,4 +300,9 @@ export const errors = {
       'name an existing column of the table or query result',
       { file: source, columnName: column },
     ),
+  /** A job, session or model that the service does not hold. */
+  notFound: (what: string, hint: string) => new JinqiaoError('E_NOT_FOUND', what, hint),
+  /** A job cut off by a stop of the service that ran it (a crash, a kill, a restart). */
+  interrupted: (jobId: string) =>
+    new JinqiaoError('E_INTERRUPTED', `job ${jobId}: the service stopped while it ran`, 'resume it: jinqiao resume, or POST /v1/jobs/{id}/resume at the bank'),
 } as const;

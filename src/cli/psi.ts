@@ -2,7 +2,7 @@
 import { Command, Option } from 'commander';
 import { errors } from '../errors.ts';
 import { BACKEND_NAMES, DEFAULT_BACKEND, isBackendName } from '../psi/backends/index.ts';
-import { runLocalPsi } from '../psi/local.ts';
+import { runLocalPsi } from '../local/psi.ts';
 import { writeIntersectionIds } from '../psi/output.ts';
 import type { Reveal } from '../psi/ecdh.ts';
 import type { IdTypeOption } from '../ids/normalise.ts';

@@ -5,7 +5,7 @@ import { Command, Option } from 'commander';
 import { errors } from '../errors.ts';
 import { writeAtomically } from '../data/write.ts';
 import type { IdTypeOption } from '../ids/normalise.ts';
-import { openLocalScoringSession, type LocalScoringOptions } from '../score/local.ts';
+import { openLocalScoringSession, type LocalScoringOptions } from '../local/scoring.ts';
 import { compareRuns, loadRuns, monitoringReport, saveRun } from '../score/monitoring.ts';
 import { writeReport } from '../report/html.ts';
 import { loadModelSlice, type ModelSlice } from '../lr/model.ts';

@@ -2,9 +2,9 @@
 import { Command } from 'commander';
 import { readYamlFile } from '../data/yaml.ts';
 import { errors } from '../errors.ts';
-import { loadPartyConfig } from '../node/config.ts';
-import { startApi } from '../node/http.ts';
-import { startPartyService } from '../node/service.ts';
+import { loadPartyConfig } from '../service/config.ts';
+import { startApi } from '../service/http.ts';
+import { startPartyService } from '../service/party-service.ts';
 import { runCommand } from './run-command.ts';
 
 export function serveCommand(): Command {

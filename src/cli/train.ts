@@ -1,9 +1,8 @@
 /** `jinqiao train` and `jinqiao run`: a whole training job, every party in one process. */
 import { Command, Option } from 'commander';
 import { errors } from '../errors.ts';
-import { loadTrainingJob } from '../lr/job-file.ts';
-import { runLocalTraining, type LocalTrainingOptions, type LocalTrainingResult } from '../lr/local.ts';
-import { writeTrainingOutputs } from '../lr/output.ts';
+import { loadTrainingJob } from '../jobs/job-file.ts';
+import { runLocalTraining, type LocalTrainingOptions, type LocalTrainingResult } from '../local/training.ts';
 import type { TrainingConfig } from '../lr/config.ts';
 import { parseNonNegativeInt, parsePartyFile, parsePositiveNumber, parseThreads } from './options.ts';
 import { progressPrinter } from './progress.ts';
@@ -100,12 +99,11 @@ async function trainAndReport(options: LocalTrainingOptions, out: string, flags:
   const progress = flags.quiet ? undefined : progressPrinter(process.stderr);
   let result: LocalTrainingResult;
   try {
-    result = await runLocalTraining({ ...options, onProgress: progress?.update });
+    result = await runLocalTraining({ ...options, out, onProgress: progress?.update });
   } finally {
     progress?.finish();
   }
-  const audits = new Map([...(options.governance?.parties ?? [])].flatMap(([name, g]) => (g.audit ? [[name, g.audit] as const] : [])));
-  const files = await writeTrainingOutputs(out, result, audits);
+  const files = result.files;
   const summary = {
     auc: result.metrics.auc,
     ks: result.metrics.ks.statistic,

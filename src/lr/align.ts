@@ -21,8 +21,8 @@ import type { PsiExecutor } from '../psi/executor.ts';
 import type { BackendName } from '../psi/group.ts';
 import { idBatchesFromTable, type IdSourceReport } from '../psi/source.ts';
 import type { FeatureTable } from '../data/table.ts';
-import type { Channel } from '../transport/channel.ts';
-import { message } from '../transport/messages.ts';
+import type { Channel } from '../protocol/channel.ts';
+import { message } from '../protocol/messages.ts';
 
 export interface AlignmentOptions {
   readonly jobId: string;

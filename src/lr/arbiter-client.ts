@@ -13,8 +13,8 @@
 import { errors } from '../errors.ts';
 import type { CiphertextBytes, HeEvaluator, HeParams, PublicKeyBundle } from '../he/backend.ts';
 import { gridFor } from '../he/masking.ts';
-import type { Channel } from '../transport/channel.ts';
-import { message } from '../transport/messages.ts';
+import type { Channel } from '../protocol/channel.ts';
+import { message } from '../protocol/messages.ts';
 
 /** The smallest bound the arbiter accepts; its grid is the finest it rounds to. */
 const FINEST_BOUND_BITS = -3;

@@ -1,10 +1,9 @@
-export { runLocalTraining, trainOnTables, type LocalTrainingOptions, type LocalTrainingResult, type TablesTrainingOptions, type TableSpec, type PartySummary } from './local.ts';
+export { runLocalTraining, trainOnTables, type LocalTrainingOptions, type LocalTrainingResult, type TablesTrainingOptions, type TableSpec, type PartySummary } from '../local/training.ts';
 export { runLabelParty, type LabelPartyOptions, type LabelPartyResult } from './roles/label.ts';
 export { runFeatureParty, type FeaturePartyOptions, type FeaturePartyResult } from './roles/features.ts';
 export { runArbiter, type ArbiterOptions } from './roles/arbiter.ts';
 export { resolveTrainingConfig, TRAINING_DEFAULTS, type TrainingConfig } from './config.ts';
-export { loadTrainingJob, type TrainingJob } from './job-file.ts';
-export { writeTrainingOutputs } from './output.ts';
+export { loadTrainingJob, type TrainingJob } from '../jobs/job-file.ts';
 export { loadModelSlice, type ModelSlice } from './model.ts';
 export { evaluateScores, auc, ks, type ScoreReport } from './metrics.ts';
 export type { TrainingProgress, ProgressListener } from './progress.ts';

@@ -24,6 +24,8 @@ export interface ModelSlice {
   readonly scaler: ScalerJson;
   /** The sigmoid the slice was trained with (scoring always uses the exact logistic function). */
   readonly trainedWith: SigmoidApproximation;
+  /** The label party's slice: the feature parties of its job, every one of which scoring needs. */
+  readonly partners?: readonly string[];
   readonly createdAt: string;
 }
 
@@ -68,6 +70,7 @@ export async function loadModelSlice(file: string): Promise<ModelSlice> {
   }
   if (m.role !== 'label' && m.role !== 'features') throw errors.modelInvalid(file, 'role must be label or features');
   if (m.role === 'label' && !Number.isFinite(m.intercept)) throw errors.modelInvalid(file, 'the label slice needs a finite intercept');
+  if (m.partners !== undefined && !(Array.isArray(m.partners) && m.partners.every((p) => typeof p === 'string' && p !== ''))) throw errors.modelInvalid(file, 'partners must list the names of the feature parties');
   StandardScaler.fromJSON(m.scaler, file);
   return m as ModelSlice;
 }

@@ -28,8 +28,8 @@
  */
 import { errors, isJinqiaoError, type JinqiaoError } from '../errors.ts';
 import type { IdType } from '../ids/normalise.ts';
-import type { Channel } from '../transport/channel.ts';
-import { message } from '../transport/messages.ts';
+import type { Channel } from '../protocol/channel.ts';
+import { message } from '../protocol/messages.ts';
 import { securePermutation, secureShuffle } from '../util/secure-shuffle.ts';
 import { batchSize, type IdBatch } from './batch.ts';
 import { canonicalOrder } from './canonical-order.ts';

@@ -49,9 +49,10 @@ export interface ModelSliceView {
 export interface PartyView {
   readonly name: string;
   readonly role: 'label' | 'features';
-  readonly rowsRead: number;
+  /** Rows and bytes are known to the viewer for its own party only. */
+  readonly rowsRead?: number;
   readonly features: number;
-  readonly bytesSent: number;
+  readonly bytesSent?: number;
 }
 
 export type ParameterValue = string | number | boolean | null | undefined | { readonly [key: string]: ParameterValue };
@@ -408,7 +409,7 @@ function manifest(m: ManifestView): string {
   );
   const parties = table(
     [{ header: 'Party' }, { header: 'Role' }, { header: 'Rows read', numeric: true }, { header: 'Features', numeric: true }, { header: 'Data sent', numeric: true }],
-    m.parties.map((p): Cell[] => [p.name, p.role === 'label' ? 'label (bank)' : 'features', formatCount(p.rowsRead), formatCount(p.features), formatBytes(p.bytesSent)]),
+    m.parties.map((p): Cell[] => [p.name, p.role === 'label' ? 'label (bank)' : 'features', p.rowsRead === undefined ? '—' : formatCount(p.rowsRead), formatCount(p.features), p.bytesSent === undefined ? '—' : formatBytes(p.bytesSent)]),
     { caption: 'Parties' },
   );
   const parameters = table(

@@ -1,4 +1,4 @@
-export { openLocalScoringSession, type LocalScoringOptions, type LocalScoringSession, type ScoringPartySpec } from './local.ts';
+export { openLocalScoringSession, type LocalScoringOptions, type LocalScoringSession, type ScoringPartySpec } from '../local/scoring.ts';
 export { BankScoringSession, type BankScoringOptions, type EnterpriseScore, type ScoreRequestOptions, type MonitoringScores } from './bank.ts';
 export { serveScoring, type AgencyScoringOptions, type AgencyScoringReport } from './agency.ts';
 export { compareRuns, loadRuns, saveRun, type MonitoringRun, type MonitoringAlert } from './monitoring.ts';

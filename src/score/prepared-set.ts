@@ -20,8 +20,8 @@ import type { PsiExecutor } from '../psi/executor.ts';
 import { jobHashPrefix, POINT_BYTES, type BackendName } from '../psi/group.ts';
 import { PointSet } from '../psi/point-set.ts';
 import { idBatchesFromTable } from '../psi/source.ts';
-import type { Channel } from '../transport/channel.ts';
-import { message } from '../transport/messages.ts';
+import type { Channel } from '../protocol/channel.ts';
+import { message } from '../protocol/messages.ts';
 import { GrowableBytes } from '../util/growable-bytes.ts';
 import { securePermutation } from '../util/secure-shuffle.ts';
 

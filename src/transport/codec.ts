@@ -7,7 +7,7 @@
  */
 import { Packr, Unpackr } from 'msgpackr';
 import { errors } from '../errors.ts';
-import { MESSAGE_SCHEMAS, type Message, type FieldType } from './messages.ts';
+import { MESSAGE_SCHEMAS, type Message, type FieldType } from '../protocol/messages.ts';
 
 const packr = new Packr({ useRecords: false, variableMapSize: true });
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });
@@ -86,5 +86,21 @@ function fieldMatches(value: unknown, type: FieldType): boolean {
       return Array.isArray(value) && value.every((v) => typeof v === 'number' && Number.isFinite(v));
     case 'string[]':
       return Array.isArray(value) && value.every((v) => typeof v === 'string');
+    case 'record':
+      return isPlainRecord(value, 0);
   }
+}
+
+/** Plain values only, nested at most 8 deep: no bytes, no extension types, nothing a receiver could mistake for an object of its own. */
+function isPlainRecord(value: unknown, depth: number): boolean {
+  if (depth > 8 || typeof value !== 'object' || value === null || Array.isArray(value) || value instanceof Uint8Array) return false;
+  if (Object.getPrototypeOf(value) !== Object.prototype || Object.hasOwn(value, '__proto__')) return false;
+  return Object.values(value).every((v) => isPlainValue(v, depth + 1));
+}
+
+function isPlainValue(value: unknown, depth: number): boolean {
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return true;
+  if (typeof value === 'number') return Number.isFinite(value);
+  if (Array.isArray(value)) return depth <= 8 && value.every((v) => isPlainValue(v, depth + 1));
+  return isPlainRecord(value, depth);
 }

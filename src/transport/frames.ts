@@ -14,7 +14,7 @@
  */
 import { errors, type JinqiaoError } from '../errors.ts';
 import { decodeMessage, encodeMessage, MAX_FRAME_BYTES } from './codec.ts';
-import type { Message } from './messages.ts';
+import type { Message } from '../protocol/messages.ts';
 
 export const LENGTH_PREFIX_BYTES = 4;
 

@@ -5,9 +5,9 @@
  * here is exactly what would cross the network, and no object is shared between parties.
  */
 import { errors } from '../errors.ts';
-import { expectType, unlessAborted, type Channel } from './channel.ts';
+import { expectType, unlessAborted, type Channel } from '../protocol/channel.ts';
 import { decodeMessage, encodeMessage } from './codec.ts';
-import type { Message, MessageOf, MessageType } from './messages.ts';
+import type { Message, MessageOf, MessageType } from '../protocol/messages.ts';
 
 /** Sees every frame: `from` and `to` are party names. Used by leak-canary tests and byte counts. */
 export type FrameTap = (from: string, to: string, frame: Uint8Array) => void;

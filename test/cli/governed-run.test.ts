@@ -74,7 +74,7 @@ describe('governed job files (CLI)', () => {
     expect(summary.rows).toBeGreaterThan(40);
     expect(ok(['audit', 'verify', join(dir, 'governed-tax.audit.jsonl'), '--key', join(dir, 'tax.pub')])).toMatch(/intact/i);
     const shown = ok(['audit', 'show', join(dir, 'governed-tax.audit.jsonl')]);
-    for (const type of ['job.admitted', 'consent.filtered', 'psi.run', 'training.run', 'model.export']) expect(shown).toContain(type);
+    for (const type of ['job.admitted', 'consent.filtered', 'training.start', 'training.run', 'model.export']) expect(shown).toContain(type);
   });
 
   it('refuses a job the data holder policy does not admit, naming the rule', () => {

@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { loadFeatureTableFromPostgres } from '../../src/data/postgres.ts';
 import type { JinqiaoError } from '../../src/errors.ts';
 import { loadFeatureTable, type FeatureTable } from '../../src/data/table.ts';
-import { trainOnTables } from '../../src/lr/local.ts';
+import { trainOnTables } from '../../src/local/training.ts';
 import { uscc } from '../helpers/ids.ts';
 import { createTable, freePort, queryRows, startPostgres, type PostgresServer } from '../helpers/postgres.ts';
 

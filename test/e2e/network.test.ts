@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runLocalTraining } from '../../src/lr/local.ts';
+import { runLocalTraining } from '../../src/local/training.ts';
 import { createPartyIdentity, writePartyIdentity } from '../../src/transport/tls/certificates.ts';
 import { createTable, queryRows, startPostgres, type PostgresServer } from '../helpers/postgres.ts';
 import { verifyAuditLog } from '../../src/governance/audit.ts';

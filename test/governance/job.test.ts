@@ -13,8 +13,7 @@ import { issueConsent } from '../../src/governance/consent.ts';
 import type { PartyGovernance } from '../../src/governance/gate.ts';
 import { generateKeyPair } from '../../src/governance/keys.ts';
 import { parsePolicy } from '../../src/governance/policy.ts';
-import { runLocalTraining, type LocalTrainingOptions } from '../../src/lr/local.ts';
-import { writeTrainingOutputs } from '../../src/lr/output.ts';
+import { runLocalTraining, type LocalTrainingOptions } from '../../src/local/training.ts';
 import { decodeMessage } from '../../src/transport/codec.ts';
 
 const SME = resolve(import.meta.dirname, '../../examples/sme-credit');
@@ -75,18 +74,17 @@ function job(extra: Partial<LocalTrainingOptions> = {}): LocalTrainingOptions {
 describe('governed jobs', () => {
   it('with every enterprise consenting, produces the same model as without governance', async () => {
     const { parties, taxLog, bankLog } = await governed({ policy: await taxPolicy() }, consents(taxIds));
-    const withGovernance = await runLocalTraining(job({ governance: { purpose: 'credit-modeling', parties } }));
+    const out = join(dir, 'governed-model');
+    const withGovernance = await runLocalTraining({ ...job({ governance: { purpose: 'credit-modeling', parties } }), out });
     const without = await runLocalTraining(job());
     expect(withGovernance.predictions.ids).toEqual(without.predictions.ids);
     const drift = Math.max(...withGovernance.predictions.scores.map((s, i) => Math.abs(s - without.predictions.scores[i]!)));
     expect(drift).toBeLessThan(1e-3);
 
-    const out = join(dir, 'governed-model');
-    await writeTrainingOutputs(out, withGovernance, new Map([['bank', bankLog], ['tax', taxLog]]));
     const verdict = await verifyAuditLog(taxLog.file, keys.tax.publicKey);
     expect(verdict.ok).toBe(true);
     const types = readFileSync(taxLog.file, 'utf8').trim().split('\n').map((l) => JSON.parse(l).type);
-    expect(types).toEqual(['log.opened', 'job.admitted', 'consent.filtered', 'psi.run', 'training.run', 'model.export']);
+    expect(types).toEqual(['log.opened', 'job.admitted', 'consent.filtered', 'training.start', 'training.run', 'model.export']);
     // The log never holds an enterprise's ID in clear.
     const log = readFileSync(taxLog.file, 'utf8');
     expect(taxIds.some((id) => log.includes(id))).toBe(false);
@@ -94,10 +92,9 @@ describe('governed jobs', () => {
 
   it('audits every scoring query with salted hashes, never IDs in clear', async () => {
     const { parties, taxLog, bankLog } = await governed({ policy: await taxPolicy() }, consents(taxIds));
-    const trained = await runLocalTraining(job({ governance: { purpose: 'credit-modeling', parties } }));
     const modelDir = join(dir, 'scored-model');
-    await writeTrainingOutputs(modelDir, trained, new Map([['bank', bankLog], ['tax', taxLog]]));
-    const { openLocalScoringSession } = await import('../../src/score/local.ts');
+    const trained = await runLocalTraining({ ...job({ governance: { purpose: 'credit-modeling', parties } }), out: modelDir });
+    const { openLocalScoringSession } = await import('../../src/local/scoring.ts');
     const session = await openLocalScoringSession({
       modelDir,
       bank: { file: bankFile, idColumn: 'uscc', name: 'bank' },
@@ -127,14 +124,15 @@ describe('governed jobs', () => {
     expect(filtered.details).toMatchObject({ included: consenting.length, excluded: taxIds.length - consenting.length });
   });
 
-  it('refuses an unknown partner before any message is sent, and audits the rule', async () => {
+  it('refuses an unknown partner before any data-derived message is sent, and audits the rule', async () => {
     const { parties, taxLog } = await governed({ policy: await taxPolicy({ partner: 'another-bank' }) }, consents(taxIds));
     const frames: Uint8Array[] = [];
     await expect(runLocalTraining(job({ governance: { purpose: 'credit-modeling', parties }, tap: (_f, _t, frame) => frames.push(frame) }))).rejects.toMatchObject({
       code: 'E_POLICY_REFUSED',
       rule: 'partner.unknown',
     });
-    expect(frames.map((f) => decodeMessage(f).t)).toEqual([]);
+    // Only the job's definition, the arbiter's readiness and the abort cross: no PSI point, key or ciphertext.
+    expect(new Set(frames.map((f) => decodeMessage(f).t))).toEqual(new Set(['job.spec', 'job.accept', 'job.abort']));
     const refused = readFileSync(taxLog.file, 'utf8').trim().split('\n').map((l) => JSON.parse(l)).at(-1);
     expect(refused).toMatchObject({ type: 'job.refused', details: { rule: 'partner.unknown' } });
   });

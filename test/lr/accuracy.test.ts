@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runLocalTraining, type LocalTrainingResult } from '../../src/lr/local.ts';
+import { runLocalTraining, type LocalTrainingResult } from '../../src/local/training.ts';
 import type { TrainingConfig } from '../../src/lr/config.ts';
 import { ceilingAuc } from '../helpers/fate-ceiling.ts';
 import { FATE_DATA_DIR } from '../helpers/plaintext-lr.ts';

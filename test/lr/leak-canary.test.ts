@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runLocalTraining } from '../../src/lr/local.ts';
+import { runLocalTraining } from '../../src/local/training.ts';
 import { findNeedles } from '../helpers/canary.ts';
 import { uscc } from '../helpers/ids.ts';
 import { FATE_DATA_DIR } from '../helpers/plaintext-lr.ts';

@@ -13,7 +13,7 @@ import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { checkpoint, fileCheckpointStore, type CheckpointStore } from '../../src/lr/checkpoint.ts';
 import { resolveTrainingConfig, type TrainingConfig } from '../../src/lr/config.ts';
-import { runLocalTraining, type LocalTrainingOptions, type LocalTrainingResult } from '../../src/lr/local.ts';
+import { runLocalTraining, type LocalTrainingOptions, type LocalTrainingResult } from '../../src/local/training.ts';
 import type { TrainingProgress } from '../../src/lr/progress.ts';
 import { PartyWeights } from '../../src/lr/weights.ts';
 

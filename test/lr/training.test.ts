@@ -6,7 +6,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runLocalTraining, type LocalTrainingOptions } from '../../src/lr/local.ts';
+import { runLocalTraining, type LocalTrainingOptions } from '../../src/local/training.ts';
 import { FATE_DATA_DIR } from '../helpers/plaintext-lr.ts';
 
 const SME = resolve(import.meta.dirname, '../../examples/sme-credit');

@@ -6,7 +6,7 @@ import { loadBackend } from '../../src/psi/backends/index.ts';
 import { hashAndBlind } from '../../src/psi/batch.ts';
 import { inlineExecutor, poolExecutor } from '../../src/psi/executor.ts';
 import { jobHashPrefix, type BackendName } from '../../src/psi/group.ts';
-import { runLocalPsi, type LocalPsiOptions } from '../../src/psi/local.ts';
+import { runLocalPsi, type LocalPsiOptions } from '../../src/local/psi.ts';
 import { idCsv, uscc } from '../helpers/ids.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'jinqiao-psi-'));

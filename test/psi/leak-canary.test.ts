@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadBackend } from '../../src/psi/backends/index.ts';
 import { jobHashPrefix } from '../../src/psi/group.ts';
-import { runLocalPsi } from '../../src/psi/local.ts';
+import { runLocalPsi } from '../../src/local/psi.ts';
 import { decodeMessage } from '../../src/transport/codec.ts';
 import { idCsv, uscc } from '../helpers/ids.ts';
 

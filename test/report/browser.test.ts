@@ -11,8 +11,7 @@ import { pathToFileURL } from 'node:url';
 import { inflateSync } from 'node:zlib';
 import { chromium, type BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runLocalTraining } from '../../src/lr/local.ts';
-import { trainingReportInput } from '../../src/lr/output.ts';
+import { runLocalTraining } from '../../src/local/training.ts';
 import {
   populationStabilityIndex,
   renderMonitoringReport,
@@ -93,7 +92,7 @@ describe.skipIf(!haveChromium)(`reports in headless Chromium${haveChromium ? '' 
       ],
       config: { he: 'mock', threads: 0, epochs: 6, batchSize: 1024, seed: 'report-browser-test', jobId: 'report-browser-test' },
     });
-    pages.set('training', await writeReport(join(folder, 'training.html'), renderTrainingReport(trainingReportInput(result, 'bank'))));
+    pages.set('training', await writeReport(join(folder, 'training.html'), result.outputs.get('report.html')!));
 
     const { ids, scores } = result.predictions;
     // The next month's run: the same enterprises, somewhat riskier.

@@ -8,12 +8,11 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadFeatureTable } from '../../src/data/table.ts';
-import { runLocalTraining } from '../../src/lr/local.ts';
-import { writeTrainingOutputs } from '../../src/lr/output.ts';
+import { runLocalTraining } from '../../src/local/training.ts';
 import { sigmoid } from '../../src/lr/sigmoid.ts';
 import { partialScores } from '../../src/score/apply.ts';
 import { populationStabilityIndex } from '../../src/score/stability.ts';
-import { openLocalScoringSession, type LocalScoringOptions } from '../../src/score/local.ts';
+import { openLocalScoringSession, type LocalScoringOptions } from '../../src/local/scoring.ts';
 import { decodeMessage } from '../../src/transport/codec.ts';
 import { uscc } from '../helpers/ids.ts';
 
@@ -27,12 +26,12 @@ const session = (extra: Partial<LocalScoringOptions> = {}) =>
   openLocalScoringSession({ modelDir, bank: { file: join(SME, 'bank.csv'), idColumn: 'uscc', name: 'bank' }, agencies, he: 'mock', ...extra });
 
 beforeAll(async () => {
-  const r = await runLocalTraining({
+  await runLocalTraining({
     label: { file: join(SME, 'bank.csv'), idColumn: 'uscc', labelColumn: 'defaulted', name: 'bank' },
     features: agencies,
     config: { he: 'mock', batchSize: 1024, epochs: 3, jobId: 'score-spec' },
+    out: modelDir,
   });
-  await writeTrainingOutputs(modelDir, r);
 });
 
 describe('joint scoring', () => {

@@ -1,7 +1,7 @@
 import { Packr } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
 import { decodeMessage, encodeMessage } from '../../src/transport/codec.ts';
-import { message } from '../../src/transport/messages.ts';
+import { message } from '../../src/protocol/messages.ts';
 
 describe('wire codec', () => {
   it('round-trips every PSI message', () => {

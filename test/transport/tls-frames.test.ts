@@ -2,7 +2,7 @@ import { Packr } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
 import { MAX_FRAME_BYTES } from '../../src/transport/codec.ts';
 import { encodeFrame, FrameDecoder, HEARTBEAT_FRAME, lengthPrefix } from '../../src/transport/frames.ts';
-import { message, type Message } from '../../src/transport/messages.ts';
+import { message, type Message } from '../../src/protocol/messages.ts';
 
 function wire(...messages: Message[]): Uint8Array {
   const parts = messages.flatMap((m) => {

@@ -12,9 +12,9 @@
  */
 import { errors } from '../../errors.ts';
 import type { HeBackend, HeKeyOwner, HeParams } from '../../he/backend.ts';
-import type { Channel } from '../../transport/channel.ts';
-import { message } from '../../transport/messages.ts';
-import { abortingPeersOnFailure } from '../abort.ts';
+import type { Channel } from '../../protocol/channel.ts';
+import { message } from '../../protocol/messages.ts';
+import { abortingPeersOnFailure } from '../../protocol/abort.ts';
 
 export interface ArbiterOptions {
   readonly backend: HeBackend;

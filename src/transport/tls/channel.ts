@@ -21,10 +21,10 @@
  */
 import type { TLSSocket } from 'node:tls';
 import { errors, type JinqiaoError } from '../../errors.ts';
-import { expectType, unlessAborted, type Channel } from '../channel.ts';
+import { expectType, unlessAborted, type Channel } from '../../protocol/channel.ts';
 import { encodeFrame, FrameDecoder, HEARTBEAT_FRAME } from '../frames.ts';
 import type { FrameTap } from '../memory.ts';
-import type { Message, MessageOf, MessageType } from '../messages.ts';
+import type { Message, MessageOf, MessageType } from '../../protocol/messages.ts';
 import { describeSocketError, formatSeconds } from './reasons.ts';
 
 /** Decoded messages held for a slow consumer before the socket stops being read. */

@@ -4,8 +4,8 @@
  * quote data) and closes its channels, then rethrows.
  */
 import { isJinqiaoError } from '../errors.ts';
-import type { Channel } from '../transport/channel.ts';
-import { message } from '../transport/messages.ts';
+import type { Channel } from './channel.ts';
+import { message } from './messages.ts';
 
 export async function abortingPeersOnFailure<T>(channels: readonly Channel[], body: () => Promise<T>): Promise<T> {
   try {

@@ -6,13 +6,13 @@
 import { dirname, resolve } from 'node:path';
 import { readYamlFile } from '../data/yaml.ts';
 import { errors } from '../errors.ts';
-import { TRAINING_DEFAULTS, type TrainingConfig } from './config.ts';
+import { TRAINING_DEFAULTS, type TrainingConfig } from '../lr/config.ts';
 import { AuditLog } from '../governance/audit.ts';
 import { loadConsentTokens, loadRevocationList } from '../governance/consent.ts';
 import type { PartyGovernance } from '../governance/gate.ts';
 import { loadPublicKey, loadSecretKey } from '../governance/keys.ts';
 import { loadPolicy } from '../governance/policy.ts';
-import type { JobGovernance, LocalTrainingOptions } from './local.ts';
+import type { JobGovernance, LocalTrainingOptions } from '../local/training.ts';
 
 export interface TrainingJob {
   readonly training: LocalTrainingOptions;

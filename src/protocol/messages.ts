@@ -7,7 +7,11 @@
  * plaintext values.
  */
 
-export type FieldType = 'string' | 'bool' | 'uint' | 'number' | 'bytes' | 'bytes[]' | 'number[]' | 'string[]';
+export type FieldType = 'string' | 'bool' | 'uint' | 'number' | 'bytes' | 'bytes[]' | 'number[]' | 'string[]' | 'record';
+
+/** A `record` field: a map of plain values (strings, finite numbers, booleans, null, nested records and arrays), checked by its receiver field by field. */
+export type PlainRecord = { readonly [key: string]: PlainValue };
+export type PlainValue = string | number | boolean | null | PlainRecord | readonly PlainValue[];
 
 export const MESSAGE_SCHEMAS = {
   /** Opens a PSI: both sides must agree on every field before any point is sent. */
@@ -79,8 +83,18 @@ export const MESSAGE_SCHEMAS = {
   'monitor.drift': { version: 1, fields: { psiIndex: 'number', hasPrevious: 'bool' } },
   /** (First message on a connection between party services) Which job, and who is speaking. */
   'job.open': { version: 1, fields: { jobId: 'string', party: 'string', role: 'string' } },
-  /** (Label → partner) The job as this partner needs it (JSON: parameters, its table, the parties). */
-  'job.spec': { version: 1, fields: { spec: 'string' } },
+  /**
+   * (Label → partner) The job as this partner needs it: its kind (training or scoring with
+   * the model of job `modelJobId`), the purpose its gate checks, the table it is to use, the
+   * arbiter, every party (label first), the ID type the label read, and the training
+   * parameters, which the receiver checks field by field (src/jobs/spec.ts).
+   */
+  'job.spec': {
+    version: 2,
+    fields: { kind: 'string', jobId: 'string', purpose: 'string', table: 'string', arbiter: 'string', parties: 'string[]', idType: 'string', modelJobId: 'string', config: 'record' },
+  },
+  /** (Partner → label) Its gate admitted the job and it is connected to the arbiter (the arbiter: every party is connected): the protocol may start. */
+  'job.accept': { version: 1, fields: {} },
   /** A party gives up; the peer fails the job with this reason. */
   'job.abort': { version: 1, fields: { reason: 'string' } },
 } as const satisfies Record<string, { version: number; fields: Record<string, FieldType> }>;
@@ -100,7 +114,9 @@ type FieldValue<T extends FieldType> = T extends 'string'
           ? Uint8Array[]
           : T extends 'number[]'
             ? number[]
-            : string[];
+            : T extends 'string[]'
+              ? string[]
+              : PlainRecord;
 
 export type MessageOf<K extends MessageType> = { readonly t: K; readonly v: Schemas[K]['version'] } & {
   readonly [F in keyof Schemas[K]['fields']]: FieldValue<Schemas[K]['fields'][F] & FieldType>;

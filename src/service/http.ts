@@ -13,7 +13,7 @@ import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { errors, isJinqiaoError } from '../errors.ts';
-import type { PartyService } from './service.ts';
+import type { PartyService } from './party-service.ts';
 
 const OPENAPI = join(import.meta.dirname, '../../docs/openapi.json');
 const MAX_BODY_BYTES = 1 << 20;

@@ -4,14 +4,15 @@
  * tests, research and the demo use.
  */
 import { randomUUID } from 'node:crypto';
-import { errors, isJinqiaoError } from '../errors.ts';
+import { errors } from '../errors.ts';
 import type { IdTypeOption } from '../ids/normalise.ts';
 import { memoryChannelPair, type FrameTap } from '../transport/memory.ts';
-import { DEFAULT_BACKEND } from './backends/index.ts';
-import { runPsiParty, type Reveal } from './ecdh.ts';
-import { inlineExecutor, poolExecutor, type PsiExecutor } from './executor.ts';
-import type { BackendName } from './group.ts';
-import { openIdSource, type IdSourceReport } from './source.ts';
+import { DEFAULT_BACKEND } from '../psi/backends/index.ts';
+import { runPsiParty, type Reveal } from '../psi/ecdh.ts';
+import { inlineExecutor, poolExecutor, type PsiExecutor } from '../psi/executor.ts';
+import type { BackendName } from '../psi/group.ts';
+import { openIdSource, type IdSourceReport } from '../psi/source.ts';
+import { settleParties } from './settle.ts';
 
 export interface LocalPsiOptions {
   readonly left: { readonly file: string; readonly idColumn: string };
@@ -87,17 +88,4 @@ export async function runLocalPsi(options: LocalPsiOptions): Promise<LocalPsiRes
   } finally {
     if (!options.executor) await executor.close();
   }
-}
-
-/**
- * Waits for every party; when one fails, the others fail too (their channel closes), so
- * the error reported is the first that is not merely a consequence of another's.
- */
-export async function settleParties<T extends unknown[]>(parties: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
-  const settled = await Promise.allSettled(parties);
-  const failures = settled.filter((s): s is PromiseRejectedResult => s.status === 'rejected').map((s) => s.reason as unknown);
-  if (failures.length > 0) {
-    throw failures.find((e) => !(isJinqiaoError(e) && e.code === 'E_CHANNEL_CLOSED')) ?? failures[0];
-  }
-  return settled.map((s) => (s as PromiseFulfilledResult<unknown>).value) as T;
 }

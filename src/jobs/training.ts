@@ -1,0 +1,195 @@
+/**
+ * Training jobs, one runner per role, each doing its party's whole duty once for both hosts:
+ * admission gate, the protocol (src/lr/roles/), audit entries written before the action they
+ * record, the party's model slice and, for the label party, the job's metrics, predictions,
+ * manifest and report. Checkpoints go where the host keeps them, after every epoch.
+ *
+ * Message flow before the protocol: the label party passes its own gate, then opens a
+ * channel to every feature party and to the arbiter and sends each a `job.spec`; a feature
+ * party checks the spec, passes its gate (a refusal reaches the label as a code only) and
+ * connects to the arbiter; the arbiter waits for every party the spec names.
+ */
+import { createHash } from 'node:crypto';
+import { errors } from '../errors.ts';
+import { admitJob } from '../governance/gate.ts';
+import { detectIdType, type IdType } from '../ids/normalise.ts';
+import type { TrainingConfig } from '../lr/config.ts';
+import { sliceOf, type ModelSlice } from '../lr/model.ts';
+import { runFeatureParty, type FeaturePartyResult } from '../lr/roles/features.ts';
+import { runLabelParty, type LabelPartyResult } from '../lr/roles/label.ts';
+import type { Channel } from '../protocol/channel.ts';
+import { abortingPeersOnFailure } from '../protocol/abort.ts';
+import { message } from '../protocol/messages.ts';
+import type { LoadedTable, PartyJobContext } from './context.ts';
+import { safeName } from './output-folder.ts';
+import { sendJobSpec, type JobSpec } from './spec.ts';
+import { labelOutputFiles, type LabelJobOutcome } from './training-outputs.ts';
+
+/** A training job as the label party runs it: tables by the names its partners know them. */
+export interface TrainingJob {
+  readonly config: TrainingConfig;
+  /** The declared purpose every data holder's policy must accept. */
+  readonly purpose: string | undefined;
+  readonly labelTable: string;
+  readonly features: readonly { readonly party: string; readonly table: string }[];
+  readonly arbiter: string;
+}
+
+export interface LabelJobResult extends LabelJobOutcome {
+  readonly table: LoadedTable;
+  readonly protocol: LabelPartyResult;
+  /** The training rows, as the label table spells their IDs. */
+  readonly trainIds: readonly string[];
+}
+
+export interface FeaturesJobResult {
+  readonly table: LoadedTable;
+  readonly protocol: FeaturePartyResult;
+  readonly slice: ModelSlice;
+}
+
+/** (Label) Runs a training job: gate, partners told, protocol, audit, outputs. */
+export async function trainAsLabel(ctx: PartyJobContext, job: TrainingJob): Promise<LabelJobResult> {
+  const started = performance.now();
+  const { config } = job;
+  const jobId = config.jobId;
+  const purpose = job.purpose ?? 'undeclared';
+  const partyNames = job.features.map((f) => f.party);
+  if (partyNames.includes(job.arbiter) || job.arbiter === ctx.name) throw errors.jobInvalid('job', 'arbiter', `the arbiter ${job.arbiter} must not also be a data party of the job`);
+  const loaded = await ctx.loadTable(job.labelTable, { withLabel: true });
+  const table = await gated(ctx, loaded, jobId, purpose, partyNames, [...loaded.featureNames, loaded.labelColumn ?? 'label'], []);
+  const idType = idTypeOf(table, config);
+  const channels: Channel[] = [];
+  const audit = ctx.governance?.audit;
+  const protocol = await abortingPeersOnFailure(channels, async () => {
+    const features = new Map<string, Channel>();
+    const spec = (table: string): JobSpec => ({ kind: 'training', jobId, purpose, table, arbiter: job.arbiter, parties: [ctx.name, ...partyNames], idType, modelJobId: '', config });
+    for (const f of job.features) {
+      const channel = await ctx.connect(f.party, jobId);
+      channels.push(channel);
+      await sendJobSpec(channel, spec(f.table));
+      features.set(f.party, channel);
+    }
+    const arbiter = await ctx.connect(job.arbiter, jobId);
+    channels.push(arbiter);
+    await sendJobSpec(arbiter, spec(''));
+    await awaitAcceptance(channels);
+    await audit?.append('training.start', { job: jobId, partners: partyNames, arbiter: job.arbiter, rows: table.rowCount });
+    return runLabelParty({
+      name: ctx.name,
+      config,
+      idType,
+      table,
+      features,
+      arbiter,
+      psiExecutor: ctx.psiExecutor,
+      heBackend: ctx.heBackendFor(config.he),
+      matvec: ctx.matvec(jobId, config.threads),
+      onProgress: ctx.onProgress?.(jobId),
+      checkpoints: ctx.checkpoints(jobId),
+    });
+  });
+  await audit?.append('training.run', { job: jobId, partners: partyNames, aligned: protocol.alignedRows.length, epochs: protocol.epochsRun, auc: protocol.metrics.auc, validationRows: protocol.validation.rows.length });
+  const slice = { ...sliceOf(jobId, ctx.name, 'label', protocol, config.sigmoid), partners: partyNames };
+  const idOf = (pos: number) => table.ids[protocol.alignedRows[pos]!]!.trim();
+  const outcome: LabelJobResult = {
+    config,
+    idType,
+    table,
+    protocol,
+    slice,
+    alignedRows: protocol.alignedRows.length,
+    trainRows: protocol.data.trainRows.length,
+    validationRows: protocol.data.validationRows.length,
+    epochsRun: protocol.epochsRun,
+    lossCurve: protocol.lossCurve,
+    metrics: protocol.metrics,
+    trainIds: Array.from(protocol.data.trainRows, idOf),
+    predictions: { ids: Array.from(protocol.validation.rows, idOf), scores: protocol.validation.scores, labels: protocol.validation.labels },
+    parties: [
+      { name: ctx.name, role: 'label', rowsRead: table.rowCount, features: table.featureNames.length, bytesSent: channels.reduce((sum, c) => sum + bytesSentOn(c), 0) },
+      ...partyNames.map((name) => ({ name, role: 'features' as const, features: protocol.featureCounts.get(name) ?? 0 })),
+    ],
+    seconds: (performance.now() - started) / 1000,
+    timings: protocol.timings,
+  };
+  await exportSlice(ctx, slice);
+  const outputs = ctx.outputs(jobId);
+  for (const [name, text] of labelOutputFiles(outcome)) await outputs.write(name, text);
+  return outcome;
+}
+
+/** (Features) Takes part in the training job `spec` the label opened on `label`. */
+export async function trainAsFeatures(ctx: PartyJobContext, label: Channel, spec: JobSpec): Promise<FeaturesJobResult> {
+  const { config, jobId } = spec;
+  const channels: Channel[] = [label];
+  const audit = ctx.governance?.audit;
+  const { table, protocol } = await abortingPeersOnFailure(channels, async () => {
+    const loaded = await ctx.loadTable(spec.table, { withLabel: false });
+    const table = await gated(ctx, loaded, jobId, spec.purpose, [spec.parties[0]!], loaded.featureNames, []);
+    const idType = agreeWithLabel(table, spec);
+    const arbiter = await ctx.connect(spec.arbiter, jobId);
+    channels.push(arbiter);
+    await label.send(message('job.accept', {}));
+    await audit?.append('training.start', { job: jobId, partners: [spec.parties[0]!], arbiter: spec.arbiter, rows: table.rowCount });
+    const protocol = await runFeatureParty({
+      name: ctx.name,
+      config,
+      idType,
+      table,
+      label,
+      arbiter,
+      psiExecutor: ctx.psiExecutor,
+      heBackend: ctx.heBackendFor(config.he),
+      matvec: ctx.matvec(jobId, config.threads),
+      checkpoints: ctx.checkpoints(jobId),
+    });
+    return { table, protocol };
+  });
+  await audit?.append('training.run', { job: jobId, partners: [spec.parties[0]!], aligned: protocol.alignedRows.length, epochs: protocol.epochsRun });
+  const slice = sliceOf(jobId, ctx.name, 'features', protocol, config.sigmoid);
+  await exportSlice(ctx, slice);
+  return { table, protocol, slice };
+}
+
+/** (Label) Every partner has passed its gate (and the arbiter sees every party): nothing data-derived is sent before. */
+export async function awaitAcceptance(channels: readonly Channel[]): Promise<void> {
+  await Promise.all(channels.map((c) => c.receive('job.accept')));
+}
+
+/** The party's admission gate, when it has governance; a refusal reaches `peers` as a code only. */
+export async function gated(ctx: PartyJobContext, table: LoadedTable, jobId: string, purpose: string, partners: readonly string[], fields: readonly string[], peers: readonly Channel[]): Promise<LoadedTable> {
+  const governance = ctx.governance;
+  if (!governance) return table;
+  const admitted = await abortingPeersOnFailure(peers, () => admitJob(governance, table, { jobId, purpose, partners: partners.map((p) => ctx.institutionOf(p)), fields }));
+  return { ...admitted.table, labelColumn: table.labelColumn };
+}
+
+/** The label's rule for IDs: the configured type, else what its own table holds. */
+export function idTypeOf(table: LoadedTable, config: Pick<TrainingConfig, 'idType'>): IdType {
+  return config.idType === 'uscc' || config.idType === 'plain' ? config.idType : detectIdType(table.ids.slice(0, 1000));
+}
+
+/** A partner reads IDs as the label does; with no type configured its own IDs must look the same. */
+export function agreeWithLabel(table: LoadedTable, spec: JobSpec): IdType {
+  if (spec.config.idType === 'auto') {
+    const own = detectIdType(table.ids.slice(0, 1000));
+    if (own !== spec.idType) {
+      throw errors.optionInvalid('idType', `the parties' ID columns differ (${spec.parties[0]}: ${spec.idType}, ${table.file}: ${own})`, 'set idType (--id-type) to uscc or plain so that every party normalises IDs the same way');
+    }
+  }
+  return spec.idType;
+}
+
+/** Writes the party's model slice, recording the export (with the slice's SHA-256) first. */
+async function exportSlice(ctx: PartyJobContext, slice: ModelSlice): Promise<void> {
+  const text = JSON.stringify(slice, null, 2) + '\n';
+  const outputs = ctx.outputs(slice.jobId);
+  const name = `model-${safeName(slice.party)}.json`;
+  await ctx.governance?.audit?.append('model.export', { job: slice.jobId, file: outputs.path ? `${outputs.path}/${name}` : name, sha256: createHash('sha256').update(text).digest('hex') });
+  await outputs.write(name, text);
+}
+
+function bytesSentOn(channel: Channel): number {
+  return 'bytesSent' in channel && typeof channel.bytesSent === 'number' ? channel.bytesSent : 0;
+}
