@@ -40,7 +40,8 @@ export type ErrorCode =
   | 'E_DATABASE_UNREACHABLE'
   | 'E_DATABASE_QUERY'
   | 'E_NOT_FOUND'
-  | 'E_INTERRUPTED';
+  | 'E_INTERRUPTED'
+  | 'E_TABLE_UNKNOWN';
 
 /** Where in an input file a problem sits; lines and columns count from 1. */
 export interface SourceLocation {
@@ -74,6 +75,7 @@ const INPUT_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'E_CONSENT_FILE_INVALID',
   'E_DATABASE_QUERY',
   'E_NOT_FOUND',
+  'E_TABLE_UNKNOWN',
 ]);
 
 export class JinqiaoError extends Error {
@@ -98,6 +100,12 @@ export class JinqiaoError extends Error {
     return { code: this.code, message: this.message, hint: this.hint, location: this.location };
   }
 }
+
+/**
+ * Codes whose message a party may pass to its peers when it stops a job: they describe its
+ * configuration, policy or the job's definition, never a row of its data.
+ */
+export const SHAREABLE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['E_TABLE_UNKNOWN', 'E_POLICY_REFUSED', 'E_JOB_INVALID', 'E_PARAMS_INSECURE', 'E_MODEL_INVALID']);
 
 export function isJinqiaoError(e: unknown): e is JinqiaoError {
   return e instanceof JinqiaoError;
@@ -300,6 +308,12 @@ export const errors = {
       'name an existing column of the table or query result',
       { file: source, columnName: column },
     ),
+  /** A job names a table the party's configuration does not hold. */
+  tableUnknown: (party: string, table: string, known: readonly string[]) =>
+    new JinqiaoError('E_TABLE_UNKNOWN', `${party} has no table ${JSON.stringify(table)}`, `name one of ${party}'s tables (${known.join(', ') || 'none configured'}), or add it under tables: in ${party}'s config`),
+  /** A peer stopped the job for a reason it may tell (its configuration or policy, never its data). */
+  peerStopped: (peer: string, code: ErrorCode, reason: string): JinqiaoError & { readonly causedByPeer: string } =>
+    Object.assign(new JinqiaoError(code, `${peer} stopped the job: ${reason}`, `ask ${peer}'s operator; the reason is in its log`), { causedByPeer: peer }),
   /** A job, session or model that the service does not hold. */
   notFound: (what: string, hint: string) => new JinqiaoError('E_NOT_FOUND', what, hint),
   /** A job cut off by a stop of the service that ran it (a crash, a kill, a restart). */

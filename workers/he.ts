@@ -5,7 +5,7 @@
  */
 import { Piscina } from 'piscina';
 import { createCkksEvaluator, type CkksEvaluator } from '../src/he/ckks.ts';
-import type { MatvecTask } from '../src/he/pool.ts';
+import type { MatvecTask } from './tasks.ts';
 
 let current: { key: string; evaluator: CkksEvaluator } | undefined;
 

@@ -2,13 +2,9 @@
 import { Piscina } from 'piscina';
 import { loadBackend } from '../src/psi/backends/index.ts';
 import { hashAndBlind, reblind } from '../src/psi/batch.ts';
-import type { BackendName } from '../src/psi/group.ts';
+import type { PsiTask } from './tasks.ts';
 
-type Task =
-  | { op: 'hashAndBlind'; backend: BackendName; prefix: Uint8Array; bytes: Uint8Array; offsets: Uint32Array; scalar: Uint8Array }
-  | { op: 'reblind'; backend: BackendName; points: Uint8Array; scalar: Uint8Array };
-
-export default async function run(task: Task) {
+export default async function run(task: PsiTask) {
   const backend = await loadBackend(task.backend);
   const out =
     task.op === 'hashAndBlind'

@@ -1,7 +1,9 @@
 /** `jinqiao serve` and `jinqiao submit`: a party's long-running service, and submitting jobs to the bank's. */
 import { Command } from 'commander';
 import { readYamlFile } from '../data/yaml.ts';
-import { errors } from '../errors.ts';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { errors, isJinqiaoError } from '../errors.ts';
 import { loadPartyConfig } from '../service/config.ts';
 import { startApi } from '../service/http.ts';
 import { startPartyService } from '../service/party-service.ts';
@@ -68,21 +70,53 @@ export function resumeCommand(): Command {
 
 type ApiCall = (method: string, path: string, body?: unknown) => Promise<{ job?: { id: string; state: string } }>;
 
-/** Calls the bank's API; an error answer ends the command with its code (exit 2 for bad input). */
+/**
+ * Calls the bank's API; an error answer ends the command with its code (exit 2 for bad input).
+ * Each request opens a connection of its own (no keep-alive socket can go stale between polls
+ * on a busy machine), and a GET that meets a dropped connection is retried for up to a minute.
+ */
 function apiClient(base: string, tokenOption: string | undefined): ApiCall {
   const token = tokenOption ?? process.env.JINQIAO_TOKEN;
   if (!token) throw errors.optionInvalid('--token', 'no bearer token given (or set JINQIAO_TOKEN)');
   return async (method, path, body) => {
-    const res = await fetch(new URL(path, base), { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) }).catch((e: Error) => {
-      throw errors.channelClosed(base, e.message);
-    });
-    const json = (await res.json()) as { error?: { code: string; message: string; hint: string }; job?: { id: string; state: string } };
-    if (json.error) {
-      process.stderr.write(`jinqiao: error ${json.error.code}: ${json.error.message} (${json.error.hint})\n`);
-      process.exit(res.status === 400 ? 2 : 1);
+    const deadline = Date.now() + 60_000;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const { status, json } = await requestJson(new URL(path, base), method, token, body);
+        const answer = json as { error?: { code: string; message: string; hint: string }; job?: { id: string; state: string } };
+        if (answer.error) {
+          process.stderr.write(`jinqiao: error ${answer.error.code}: ${answer.error.message} (${answer.error.hint})\n`);
+          process.exit(status === 400 ? 2 : 1);
+        }
+        return answer;
+      } catch (e) {
+        if (isJinqiaoError(e) || method !== 'GET' || Date.now() > deadline) throw isJinqiaoError(e) ? e : errors.channelClosed(base, (e as Error).message);
+        await new Promise((r) => setTimeout(r, Math.min(5000, 250 * attempt)));
+      }
     }
-    return json;
   };
+}
+
+function requestJson(url: URL, method: string, token: string, body: unknown): Promise<{ status: number; json: unknown }> {
+  const payload = body === undefined ? undefined : JSON.stringify(body);
+  const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+  return new Promise((resolve, reject) => {
+    const req = send(url, { method, agent: false, timeout: 60_000, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('error', reject);
+      res.on('end', () => {
+        try {
+          resolve({ status: res.statusCode ?? 0, json: JSON.parse(Buffer.concat(chunks).toString('utf8')) });
+        } catch {
+          reject(errors.protocol(`${url.origin} answered ${res.statusCode} with a body that is not JSON`));
+        }
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error('no answer within 60 s')));
+    req.on('error', reject);
+    req.end(payload);
+  });
 }
 
 async function waitForJob(call: ApiCall, job: { id: string; state: string }) {

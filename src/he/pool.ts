@@ -12,6 +12,7 @@
 import { randomUUID } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
+import type { MatvecResult, MatvecTask } from '../../workers/tasks.ts';
 import { errors } from '../errors.ts';
 import type { CiphertextBytes, PublicKeyBundle } from './backend.ts';
 import { createCkksEvaluator, type CkksEvaluator } from './ckks.ts';
@@ -20,16 +21,6 @@ import { checkMatvecShape } from './diagonals.ts';
 export interface ParallelEvaluatorOptions {
   /** Worker threads; defaults to os.availableParallelism(). */
   readonly threads?: number;
-}
-
-/** One worker's share of a matvec (the message of workers/he.ts). */
-export interface MatvecTask {
-  readonly bundleKey: string;
-  readonly bundle: PublicKeyBundle;
-  readonly d: readonly CiphertextBytes[];
-  readonly X: Float64Array;
-  readonly rows: number;
-  readonly F: number;
 }
 
 export interface ParallelEvaluator {
@@ -59,7 +50,7 @@ export async function createParallelEvaluator(bundle: PublicKeyBundle, options: 
     galoisKeys: shared(bundle.galoisKeys),
   };
   const bundleKey = randomUUID();
-  const pool = new Piscina<MatvecTask, Uint8Array>({
+  const pool = new Piscina<MatvecTask, MatvecResult>({
     filename: new URL('../../workers/he.ts', import.meta.url).href,
     minThreads: threads,
     maxThreads: threads,

@@ -9,7 +9,8 @@ export async function settleParties<T extends unknown[]>(parties: { [K in keyof 
   const settled = await Promise.allSettled(parties);
   const failures = settled.filter((s): s is PromiseRejectedResult => s.status === 'rejected').map((s) => s.reason as unknown);
   if (failures.length > 0) {
-    throw failures.find((e) => !(isJinqiaoError(e) && e.code === 'E_CHANNEL_CLOSED')) ?? failures[0];
+    const consequence = (e: unknown) => isJinqiaoError(e) && (e.code === 'E_CHANNEL_CLOSED' || 'causedByPeer' in e);
+    throw failures.find((e) => !consequence(e)) ?? failures[0];
   }
   return settled.map((s) => (s as PromiseFulfilledResult<unknown>).value) as T;
 }

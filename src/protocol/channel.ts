@@ -3,7 +3,7 @@
  * interface only, so the same code runs all parties in one process (in-memory channels) or
  * across machines (network channels).
  */
-import { errors } from '../errors.ts';
+import { errors, SHAREABLE_CODES, type ErrorCode } from '../errors.ts';
 import type { Message, MessageOf, MessageType } from './messages.ts';
 
 export interface Channel {
@@ -20,8 +20,10 @@ export interface Channel {
 
 /** A peer's `job.abort` becomes the error it means: the channel is over, with the peer's reason. */
 export function unlessAborted(message: Message, peer: string): Message {
-  if (message.t === 'job.abort') throw errors.channelClosed(peer, `the peer aborted: ${message.reason}`);
-  return message;
+  if (message.t !== 'job.abort') return message;
+  const shared = /^(E_[A-Z_]+): ([^]*)$/.exec(message.reason);
+  if (shared && SHAREABLE_CODES.has(shared[1] as ErrorCode)) throw errors.peerStopped(peer, shared[1] as ErrorCode, shared[2]!.slice(0, 500));
+  throw errors.channelClosed(peer, `the peer aborted: ${message.reason.slice(0, 200)}`);
 }
 
 /** The message if it has the expected type, else an E_PROTOCOL error naming both. */

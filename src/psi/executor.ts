@@ -5,6 +5,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
+import type { PsiResult, PsiTask } from '../../workers/tasks.ts';
 import { loadBackend } from './backends/index.ts';
 import { hashAndBlind, reblind, type IdBatch } from './batch.ts';
 import type { BackendName, ScalarBytes } from './group.ts';
@@ -36,7 +37,7 @@ export interface PoolOptions {
 
 export function poolExecutor(options: PoolOptions = {}): PsiExecutor {
   const threads = options.threads ?? availableParallelism();
-  const pool = new Piscina({
+  const pool = new Piscina<PsiTask, PsiResult>({
     filename: new URL('../../workers/psi.ts', import.meta.url).href,
     minThreads: threads,
     maxThreads: threads,

@@ -28,6 +28,12 @@ export async function startApi(service: PartyService, listen: { host: string; po
   const server: Server = createServer((req, res) => {
     handle(service, req, res, expected).catch((e) => send(res, 500, errorBody('E_INTERNAL', (e as Error).message, 'see the service log')));
   });
+  // Against slow or stuck clients: a bounded wait for headers and for a whole request, a cap
+  // on connections; keep-alive outlasts a polling client's interval so its sockets stay fresh.
+  server.headersTimeout = 30_000;
+  server.requestTimeout = 120_000;
+  server.keepAliveTimeout = 65_000;
+  server.maxConnections = 512;
   await new Promise<void>((resolve) => server.listen(listen.port, listen.host, resolve));
   const address = server.address();
   return {

@@ -132,7 +132,7 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
 
   const loadTable = async (name: string, withLabel: boolean, features?: readonly string[]): Promise<LoadedTable> => {
     const table = config.tables.get(name);
-    if (!table) throw errors.optionInvalid('table', `${config.name} has no table ${JSON.stringify(name)}`, `tables ${config.name} knows: ${[...config.tables.keys()].join(', ') || 'none'} (tables: in its config)`);
+    if (!table) throw errors.tableUnknown(config.name, name, [...config.tables.keys()]);
     if (withLabel && !table.labelColumn) throw errors.optionInvalid(`tables.${name}.label`, "the label party needs the table's 0/1 outcome column", `add label: <column> under tables.${name} in ${config.name}'s config`);
     const columns = { idColumn: table.idColumn, ...(withLabel ? { labelColumn: table.labelColumn } : {}), ...((features ?? table.features) ? { features: features ?? table.features } : {}) };
     const loaded = table.postgres ? await loadFeatureTableFromPostgres({ ...table.postgres, ...columns }) : await loadFeatureTable(table.file!, columns);

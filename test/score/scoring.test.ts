@@ -119,6 +119,17 @@ describe('joint scoring', () => {
     await s.close();
   });
 
+  it('refuses to score without every agency of the training job, naming the missing ones', async () => {
+    await expect(session({ agencies: [agencies[0]!] })).rejects.toMatchObject({ code: 'E_OPTION_INVALID', message: expect.stringMatching(/missing: social/) });
+    const legacy = join(mkdtempSync(join(tmpdir(), 'jinqiao-legacy-')), 'model');
+    cpSync(modelDir, legacy, { recursive: true });
+    const { partners, ...bankSlice } = JSON.parse(readFileSync(join(legacy, 'model-bank.json'), 'utf8'));
+    expect(partners).toEqual(['tax', 'social']);
+    // A slice written before slices named their partners: every agency slice in the folder counts.
+    writeFileSync(join(legacy, 'model-bank.json'), JSON.stringify(bankSlice));
+    await expect(session({ modelDir: legacy, agencies: [agencies[1]!] })).rejects.toMatchObject({ code: 'E_OPTION_INVALID', message: expect.stringMatching(/missing: tax/) });
+  });
+
   it('computes the population stability index credit teams use', () => {
     const base = Float64Array.from({ length: 1000 }, (_, i) => i / 1000);
     expect(populationStabilityIndex(base, base)).toBe(0);

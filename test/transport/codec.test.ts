@@ -34,4 +34,14 @@ describe('wire codec', () => {
     expect(() => decodeMessage(p.pack({ t: 'job.abort', v: 1, reason: 'x', id: '91350100M000100Y43' }))).toThrow(/unexpected field "id"/);
     expect(() => decodeMessage(p.pack([1, 2]))).toThrow(/must be a map/);
   });
+
+  it('carries a job spec as a record of plain values, and refuses anything else inside it', () => {
+    const spec = { kind: 'training', jobId: 'j', purpose: 'credit-modeling', table: 't', arbiter: 'arbiter', parties: ['bank', 'tax'], idType: 'uscc', modelJobId: '' };
+    const config = { epochs: 3, earlyStopping: { patience: 2, minDelta: 0.01 }, schedule: null };
+    expect(decodeMessage(encodeMessage(message('job.spec', { ...spec, config })))).toMatchObject({ config });
+    const p = new Packr({ useRecords: false });
+    for (const bad of [{ epochs: new Uint8Array(3) }, { lr: Infinity }, [1, 2], 'epochs=3', { deep: JSON.parse('{"a":'.repeat(12) + '1' + '}'.repeat(12)) }]) {
+      expect(() => decodeMessage(p.pack({ t: 'job.spec', v: 2, ...spec, config: bad }))).toThrow(/"config" must be record/);
+    }
+  });
 });

@@ -163,6 +163,8 @@ function sampleValue(type: FieldType): unknown {
       return [0.5, -3];
     case 'string[]':
       return ['a', 'b'];
+    case 'record':
+      return { epochs: 3, seed: '种子', earlyStopping: { patience: 2, minDelta: 0.001 }, schedule: null, flags: [true, 'x'] };
   }
 }
 
@@ -292,7 +294,8 @@ describe('mutual-TLS channel', () => {
     const ids = Array.from({ length: 2000 }, (_, i) => uscc(i));
     const file = join(dir, 'drop.csv');
     writeFileSync(file, idCsv(ids));
-    const { listener, nextAccepted } = await bankListener({ timeoutMs: 5000 });
+    // A long liveness timeout: the drop must be noticed from the reset, not from silence, however busy the machine.
+    const { listener, nextAccepted } = await bankListener({ timeoutMs: 60_000 });
     const cable = await relay(listener.port, 20_000);
     try {
       const [leftSource, rightSource, rightChannel] = await Promise.all([
@@ -307,7 +310,7 @@ describe('mutual-TLS channel', () => {
         runPsiParty({ ...common, channel: leftChannel, side: 'left' }, leftSource.batches),
         runPsiParty({ ...common, channel: rightChannel, side: 'right' }, rightSource.batches),
       ]);
-      expect(performance.now() - started).toBeLessThan(5000);
+      expect(performance.now() - started).toBeLessThan(55_000);
       for (const r of results) {
         expect(r.status).toBe('rejected');
         const e = (r as PromiseRejectedResult).reason;

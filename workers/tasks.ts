@@ -1,0 +1,29 @@
+/**
+ * Every message that crosses a worker thread, declared once: the task each piscina module
+ * takes and the result it returns. Pools are typed by these (`Piscina<Task, Result>`), so
+ * nothing crosses a thread as an untyped literal.
+ */
+import type { CiphertextBytes, PublicKeyBundle } from '../src/he/backend.ts';
+import type { BackendName } from '../src/psi/group.ts';
+
+/** workers/psi.ts: hash-and-blind a batch of encoded IDs, or re-blind a batch of points. */
+export type PsiTask =
+  | { readonly op: 'hashAndBlind'; readonly backend: BackendName; readonly prefix: Uint8Array; readonly bytes: Uint8Array; readonly offsets: Uint32Array; readonly scalar: Uint8Array }
+  | { readonly op: 'reblind'; readonly backend: BackendName; readonly points: Uint8Array; readonly scalar: Uint8Array };
+
+/** The batch's points, 32 bytes each, in the task's order. */
+export type PsiResult = Uint8Array;
+
+/** workers/he.ts: one worker's share of Xᵀ[[d]]. */
+export interface MatvecTask {
+  /** Identifies the public bundle, so a worker parses a job's keys once. */
+  readonly bundleKey: string;
+  readonly bundle: PublicKeyBundle;
+  readonly d: readonly CiphertextBytes[];
+  readonly X: Float64Array;
+  readonly rows: number;
+  readonly F: number;
+}
+
+/** The worker's partial product, a serialised ciphertext. */
+export type MatvecResult = CiphertextBytes;
