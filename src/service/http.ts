@@ -122,5 +122,10 @@ function errorBody(code: string, message: string, hint: string) {
 
 function send(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json' });
-  res.end(JSON.stringify(body) + '\n');
+  res.end(redactPaths(JSON.stringify(body)) + '\n');
+}
+
+/** The service's file layout is none of an API client's business: absolute paths (not API routes) shrink to their last name. */
+export function redactPaths(text: string): string {
+  return text.replace(/(?<![\w.:/\\])\/(?!v1\/)(?:[^\s"'/\\:]+\/)+([^\s"'/\\:]+)/g, '…/$1');
 }
