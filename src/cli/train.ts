@@ -1,7 +1,7 @@
 /** `jinqiao train` and `jinqiao run`: a whole training job, every party in one process. */
 import { Command, Option } from 'commander';
 import { errors } from '../errors.ts';
-import { loadTrainingJob } from '../jobs/job-file.ts';
+import { loadTrainingJob } from '../local/job-file.ts';
 import { runLocalTraining, type LocalTrainingOptions, type LocalTrainingResult } from '../local/training.ts';
 import type { TrainingConfig } from '../lr/config.ts';
 import { parseNonNegativeInt, parsePartyFile, parsePositiveNumber, parseThreads } from './options.ts';

@@ -3,7 +3,7 @@ export { runLabelParty, type LabelPartyOptions, type LabelPartyResult } from './
 export { runFeatureParty, type FeaturePartyOptions, type FeaturePartyResult } from './roles/features.ts';
 export { runArbiter, type ArbiterOptions } from './roles/arbiter.ts';
 export { resolveTrainingConfig, TRAINING_DEFAULTS, type TrainingConfig } from './config.ts';
-export { loadTrainingJob, type TrainingJob } from '../jobs/job-file.ts';
+export { loadTrainingJob, type TrainingJob } from '../local/job-file.ts';
 export { loadModelSlice, type ModelSlice } from './model.ts';
 export { evaluateScores, auc, ks, type ScoreReport } from './metrics.ts';
 export type { TrainingProgress, ProgressListener } from './progress.ts';

@@ -8,7 +8,7 @@ import { dirname, resolve } from 'node:path';
 import { readYamlFile } from '../data/yaml.ts';
 import { errors } from '../errors.ts';
 import type { PartyGovernance } from '../governance/gate.ts';
-import { loadPartyGovernance } from '../jobs/job-file.ts';
+import { loadPartyGovernance } from '../local/job-file.ts';
 
 export type PartyRole = 'label' | 'features' | 'arbiter';
 

@@ -25,7 +25,7 @@ import { loadModelSlice } from '../lr/model.ts';
 import { poolExecutor } from '../psi/executor.ts';
 import type { Channel } from '../protocol/channel.ts';
 import { message } from '../protocol/messages.ts';
-import { BankScoringSession, type EnterpriseScore } from '../score/bank.ts';
+import type { BankScoringSession, EnterpriseScore } from '../score/bank.ts';
 import { connectChannel, listenChannels, type TlsChannel, type TlsListener, type TlsPartyConfig } from '../transport/tls/index.ts';
 import type { LoadedTable, PartyJobContext } from '../jobs/context.ts';
 import { stagedOutputs, type StagedOutputs } from '../jobs/output-folder.ts';

@@ -114,7 +114,7 @@ describe('jinqiao run (job files)', () => {
   });
 
   it('the bundled example job file is valid', async () => {
-    const { loadTrainingJob } = await import('../../src/jobs/job-file.ts');
+    const { loadTrainingJob } = await import('../../src/local/job-file.ts');
     const job = await loadTrainingJob(join(SME, 'job.yaml'));
     expect(job.training.features).toHaveLength(3);
     expect(job.training.config).toMatchObject({ epochs: 8, batchSize: 1024 });

@@ -12,7 +12,7 @@ import { loadConsentTokens, loadRevocationList } from '../governance/consent.ts'
 import type { PartyGovernance } from '../governance/gate.ts';
 import { loadPublicKey, loadSecretKey } from '../governance/keys.ts';
 import { loadPolicy } from '../governance/policy.ts';
-import type { JobGovernance, LocalTrainingOptions } from '../local/training.ts';
+import type { JobGovernance, LocalTrainingOptions } from './training.ts';
 
 export interface TrainingJob {
   readonly training: LocalTrainingOptions;
