@@ -90,14 +90,19 @@ export async function runLocalPsi(options: LocalPsiOptions): Promise<LocalPsiRes
 }
 
 /**
- * Waits for every party; when one fails, the others fail too (their channel closes), so
- * the error reported is the first that is not merely a consequence of another's.
+ * Waits for every party; when one fails, the others fail too (their channel closes, their
+ * worker tasks are refused), so the error reported is the cause rather than a consequence:
+ * a catalogued error other than a closed channel first, then an uncatalogued one (a bug).
  */
 export async function settleParties<T extends unknown[]>(parties: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
   const settled = await Promise.allSettled(parties);
   const failures = settled.filter((s): s is PromiseRejectedResult => s.status === 'rejected').map((s) => s.reason as unknown);
   if (failures.length > 0) {
-    throw failures.find((e) => !(isJinqiaoError(e) && e.code === 'E_CHANNEL_CLOSED')) ?? failures[0];
+    throw (
+      failures.find((e) => isJinqiaoError(e) && e.code !== 'E_CHANNEL_CLOSED') ??
+      failures.find((e) => !isJinqiaoError(e)) ??
+      failures[0]
+    );
   }
   return settled.map((s) => (s as PromiseFulfilledResult<unknown>).value) as T;
 }
