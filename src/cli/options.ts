@@ -1,10 +1,11 @@
 /** Parsers for option values shared by several commands; each names the option it rejects. */
 import { partyNameOf } from '../data/table.ts';
 import { errors } from '../errors.ts';
+import { checkThreads } from '../util/threads.ts';
 
 export function parseThreads(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
-  return parseNonNegativeInt('--threads', value);
+  return checkThreads('--threads', parseNonNegativeInt('--threads', value));
 }
 
 export function parseNonNegativeInt(option: string, value: string): number {

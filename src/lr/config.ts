@@ -6,6 +6,7 @@ import { errors } from '../errors.ts';
 import type { IdTypeOption } from '../ids/normalise.ts';
 import type { BackendName } from '../psi/group.ts';
 import { BACKEND_NAMES } from '../psi/backends/index.ts';
+import { checkThreads } from '../util/threads.ts';
 import type { LearningRateSchedule, OptimiserMethod } from './optimiser.ts';
 
 export type SigmoidApproximation = 'taylor1' | 'poly3';
@@ -83,7 +84,7 @@ export function resolveTrainingConfig(partial: Partial<TrainingConfig> & { jobId
     positiveInt('earlyStopping', c.earlyStopping.patience, 1000);
     if (!(c.earlyStopping.minDelta >= 0)) throw errors.optionInvalid('earlyStopping', `minDelta must be zero or positive, got ${c.earlyStopping.minDelta}`);
   }
-  if (c.threads !== undefined && (!Number.isInteger(c.threads) || c.threads < 0)) throw errors.optionInvalid('threads', `must be a whole number, got ${c.threads}`);
+  if (c.threads !== undefined) checkThreads('threads', c.threads);
   return c;
 }
 

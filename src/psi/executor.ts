@@ -8,6 +8,7 @@ import { Piscina } from 'piscina';
 import { loadBackend } from './backends/index.ts';
 import { hashAndBlind, reblind, type IdBatch } from './batch.ts';
 import type { BackendName, ScalarBytes } from './group.ts';
+import { checkThreads } from '../util/threads.ts';
 
 export interface PsiExecutor {
   readonly threads: number;
@@ -35,7 +36,7 @@ export interface PoolOptions {
 }
 
 export function poolExecutor(options: PoolOptions = {}): PsiExecutor {
-  const threads = options.threads ?? availableParallelism();
+  const threads = options.threads === undefined ? availableParallelism() : checkThreads('threads', options.threads);
   const pool = new Piscina({
     filename: new URL('../../workers/psi.ts', import.meta.url).href,
     minThreads: threads,
