@@ -26,6 +26,7 @@ interface TrainCliOptions {
   idType?: TrainingConfig['idType'];
   threads?: string;
   jobId?: string;
+  strict?: boolean;
   json?: boolean;
   quiet?: boolean;
 }
@@ -49,6 +50,7 @@ export function trainCommand(): Command {
     .addOption(new Option('--id-type <type>', 'how to read IDs (default: decided from the data)').choices(['auto', 'uscc', 'plain']))
     .option('--threads <n>', 'worker threads (default: all cores; 0 = main thread only)')
     .option('--job-id <id>', 'job identifier (default: a fresh UUID)')
+    .option('--strict', 'make invalid, empty or repeated IDs an error instead of skipping and counting them')
     .option('--json', 'print one JSON object with the results on stdout')
     .option('--quiet', 'no progress on stderr')
     .action((opts: TrainCliOptions) =>
@@ -65,6 +67,7 @@ export function trainCommand(): Command {
           ...(opts.idType !== undefined && { idType: opts.idType }),
           ...(opts.threads !== undefined && { threads: parseThreads(opts.threads) }),
           ...(opts.jobId !== undefined && { jobId: opts.jobId }),
+          ...(opts.strict && { strict: true }),
         };
         await trainAndReport(
           {
@@ -106,6 +109,7 @@ async function trainAndReport(options: LocalTrainingOptions, out: string, flags:
   }
   const audits = new Map([...(options.governance?.parties ?? [])].flatMap(([name, g]) => (g.audit ? [[name, g.audit] as const] : [])));
   const files = await writeTrainingOutputs(out, result, audits);
+  if (!flags.json) for (const line of skippedIdWarnings(result)) process.stderr.write(`jinqiao: warning: ${line}\n`);
   const summary = {
     auc: result.metrics.auc,
     ks: result.metrics.ks.statistic,
@@ -119,6 +123,8 @@ async function trainAndReport(options: LocalTrainingOptions, out: string, flags:
     lossCurve: result.lossCurve,
     seconds: Math.round(result.seconds * 1000) / 1000,
     jobId: result.config.jobId,
+    invalid: Object.fromEntries(result.parties.map((p) => [p.name, { count: p.ids.invalid, lines: p.ids.invalidLines }])),
+    duplicates: Object.fromEntries(result.parties.map((p) => [p.name, { count: p.ids.duplicates, lines: p.ids.duplicateLines }])),
     out,
     files,
   };
@@ -134,6 +140,15 @@ async function trainAndReport(options: LocalTrainingOptions, out: string, flags:
       `written: ${files.join(', ')}`,
     ].join('\n') + '\n',
   );
+}
+
+/** One line per party and kind of ID that alignment skipped, as `psi` reports them. */
+function skippedIdWarnings(result: LocalTrainingResult): string[] {
+  const lines = (count: number, shown: readonly number[]) => `lines ${shown.join(', ')}${count > shown.length ? ', …' : ''}`;
+  return result.parties.flatMap(({ file, ids }) => [
+    ...(ids.invalid > 0 ? [`skipped ${ids.invalid} invalid or empty IDs in ${file} (${lines(ids.invalid, ids.invalidLines)}); --strict makes them an error`] : []),
+    ...(ids.duplicates > 0 ? [`skipped ${ids.duplicates} repeated IDs in ${file}, keeping each first row (${lines(ids.duplicates, ids.duplicateLines)}); --strict makes them an error`] : []),
+  ]);
 }
 
 function parseNonNegativeNumber(option: string, value: string): number {

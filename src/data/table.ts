@@ -18,6 +18,8 @@ export interface FeatureTable {
   readonly ids: readonly string[];
   /** Line number of each row in the file. */
   readonly lines: Uint32Array;
+  /** Character column of each row's ID cell, where the source has columns (CSV). */
+  readonly idColumns?: Uint32Array;
   readonly featureNames: readonly string[];
   /** rows × featureNames.length, row-major; NaN for a missing value. */
   readonly values: Float64Array;
@@ -47,17 +49,20 @@ export async function loadFeatureTable(file: string, options: FeatureTableOption
   let values = new Float64Array(1024 * Math.max(width, 1));
   let labels = labelCol >= 0 ? new Uint8Array(1024) : undefined;
   let lines = new Uint32Array(1024);
+  let idColumns = new Uint32Array(1024);
   const ids: string[] = [];
   let rows = 0;
   for await (const chunk of table.chunks) {
     for (const row of chunk) {
       if (rows === lines.length) {
         lines = grow(lines, rows * 2);
+        idColumns = grow(idColumns, rows * 2);
         values = grow(values, rows * 2 * Math.max(width, 1));
         if (labels) labels = grow(labels, rows * 2);
       }
       ids.push(row.fields[idCol]!);
       lines[rows] = row.line;
+      idColumns[rows] = row.columnOf(idCol);
       for (let j = 0; j < width; j++) {
         const cell = row.fields[featureCols[j]!]!.trim();
         let v: number;
@@ -85,6 +90,7 @@ export async function loadFeatureTable(file: string, options: FeatureTableOption
     idColumn: options.idColumn,
     ids,
     lines: lines.slice(0, rows),
+    idColumns: idColumns.slice(0, rows),
     featureNames,
     values: values.slice(0, rows * width),
     labels: labels?.slice(0, rows),

@@ -35,6 +35,8 @@ export interface TrainingConfig {
   readonly psiBackend: BackendName;
   /** Worker threads for the hot loops (default: all cores). */
   readonly threads: number | undefined;
+  /** Make a party's first invalid, empty or repeated ID an error instead of skipping and counting it. */
+  readonly strict: boolean;
 }
 
 export const TRAINING_DEFAULTS: Omit<TrainingConfig, 'jobId'> = Object.freeze({
@@ -54,6 +56,7 @@ export const TRAINING_DEFAULTS: Omit<TrainingConfig, 'jobId'> = Object.freeze({
   idType: 'auto',
   psiBackend: 'x25519',
   threads: undefined,
+  strict: false,
 });
 
 /**
@@ -85,6 +88,7 @@ export function resolveTrainingConfig(partial: Partial<TrainingConfig> & { jobId
     if (!(c.earlyStopping.minDelta >= 0)) throw errors.optionInvalid('earlyStopping', `minDelta must be zero or positive, got ${c.earlyStopping.minDelta}`);
   }
   if (c.threads !== undefined) checkThreads('threads', c.threads);
+  if (typeof c.strict !== 'boolean') throw errors.optionInvalid('strict', `must be true or false, got ${String(c.strict)}`);
   return c;
 }
 

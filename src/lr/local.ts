@@ -26,6 +26,8 @@ import { heParamsFor, type MatvecRunner } from './protocol.ts';
 import { runArbiter } from './roles/arbiter.ts';
 import { runFeatureParty, type FeaturePartyResult } from './roles/features.ts';
 import { runLabelParty, type LabelPartyResult } from './roles/label.ts';
+import { checkTableIds } from './align.ts';
+import type { IdSourceReport } from '../psi/source.ts';
 
 export interface TableSpec {
   readonly file: string;
@@ -53,6 +55,8 @@ export interface PartySummary {
   readonly rowsRead: number;
   readonly features: number;
   readonly bytesSent: number;
+  /** IDs alignment skips in this party's table (invalid, empty or repeated), with their first lines. */
+  readonly ids: IdSourceReport;
 }
 
 export interface LocalTrainingResult {
@@ -121,6 +125,7 @@ export async function trainOnTables(options: TablesTrainingOptions): Promise<Loc
   const featureNames = uniqueNames(options.features.map((f) => ({ name: f.name, file: f.table.file })));
   const { labelTable, featureTables } = await admitParties(options, config.jobId, labelName, featureNames);
   const idType = agreeOnIdType(config.idType, [labelTable, ...featureTables]);
+  const idReports = [labelTable, ...featureTables].map((t) => checkTableIds(t, idType, config.strict));
   const heBackend: HeBackend = config.he === 'mock' ? mockBackend : ckksBackend;
   const params = heParamsFor(config);
 
@@ -164,6 +169,7 @@ export async function trainOnTables(options: TablesTrainingOptions): Promise<Loc
       file: tables[i]!.file,
       rowsRead: tables[i]!.rowCount,
       features: tables[i]!.featureNames.length,
+      ids: idReports[i]!,
       bytesSent: (i === 0 ? [...toFeatures.values()].reduce((s, c) => s + c.bytesSent, 0) : featureSides[i - 1]!.bytesSent) + partyToArbiter[i]!.bytesSent,
     }));
     return {
