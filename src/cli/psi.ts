@@ -4,6 +4,7 @@ import { errors } from '../errors.ts';
 import { BACKEND_NAMES, DEFAULT_BACKEND, isBackendName } from '../psi/backends/index.ts';
 import { runLocalPsi } from '../psi/local.ts';
 import { writeIntersectionIds } from '../psi/output.ts';
+import { refuseInputAsOutput } from '../data/write.ts';
 import type { Reveal } from '../psi/ecdh.ts';
 import type { IdTypeOption } from '../ids/normalise.ts';
 import { parseThreads } from './options.ts';
@@ -41,6 +42,7 @@ export function psiCommand(): Command {
         if (opts.out !== undefined && opts.reveal === 'cardinality') {
           throw errors.optionInvalid('--out', 'cannot write IDs when only the size of the intersection is revealed');
         }
+        if (opts.out !== undefined) await refuseInputAsOutput('--out', opts.out, [left, right]);
         const result = await runLocalPsi({
           left: { file: left, idColumn: opts.id },
           right: { file: right, idColumn: opts.id },

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -74,6 +74,18 @@ describe('jinqiao psi (CLI contract)', () => {
       expect(run.code).toBe(2);
     }
   }, 120_000);
+
+  it('refuses an --out that is one of the input files, however it is spelled', () => {
+    const before = readFileSync(right, 'utf8');
+    const link = join(dir, 'right-link.csv');
+    symlinkSync(right, link);
+    for (const out of [right, link, join(dir, '.', 'right.csv')]) {
+      const r = jinqiao(['psi', left, right, '--id', 'id', '--out', out]);
+      expect(r.code).toBe(2);
+      expect(r.stderr.trim()).toBe(`jinqiao: error E_OPTION_INVALID: option --out: ${out} is the input file ${right}; writing there would replace it (name a new file for --out)`);
+      expect(readFileSync(right, 'utf8')).toBe(before);
+    }
+  });
 
   it('rejects unknown options and values with exit code 2', () => {
     expect(jinqiao(['psi', left, right, '--id', 'id', '--reveal', 'everyone']).code).toBe(2);
