@@ -30,6 +30,7 @@ export type ErrorCode =
   | 'E_OUTPUT_UNWRITABLE'
   | 'E_VALUES_INVALID'
   | 'E_ONE_CLASS'
+  | 'E_LABEL_AMONG_FEATURES'
   | 'E_POLICY_INVALID'
   | 'E_POLICY_REFUSED'
   | 'E_KEY_INVALID'
@@ -67,6 +68,7 @@ const INPUT_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'E_OUTPUT_UNWRITABLE',
   'E_VALUES_INVALID',
   'E_ONE_CLASS',
+  'E_LABEL_AMONG_FEATURES',
   'E_POLICY_INVALID',
   'E_KEY_INVALID',
   'E_CONSENT_FILE_INVALID',
@@ -225,6 +227,22 @@ export const errors = {
       'E_ONE_CLASS',
       `${what} is undefined: every label is ${label}`,
       'evaluate on rows that hold both repaid (0) and defaulted (1) loans: use more rows or another split seed',
+    ),
+  /** The label party's table holds one outcome only: no model can be trained on it. */
+  labelOneClass: (loc: SourceLocation, label: 0 | 1) =>
+    new JinqiaoError(
+      'E_ONE_CLASS',
+      `${formatLocation(loc)}: every label is ${label}; a model needs both repaid (0) and defaulted (1) loans`,
+      'check that the label column is the outcome column and that the table holds both outcomes',
+      loc,
+    ),
+  /** An agency's table would contribute the bank's label column as a feature. */
+  labelAmongFeatures: (file: string, column: string) =>
+    new JinqiaoError(
+      'E_LABEL_AMONG_FEATURES',
+      `${file}: column "${column}" has the name of the label column and would be used as a feature of this agency`,
+      "the outcome must not be an agency's feature: remove or rename the column, or list the agency's features explicitly",
+      { file, columnName: column },
     ),
   /** A data holder's policy file is unusable; `field` is the path inside it, e.g. `partners[0].purposes`. */
   policyInvalid: (loc: SourceLocation, field: string, why: string) =>

@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import { errors } from '../errors.ts';
 import { loadTrainingJob } from '../lr/job-file.ts';
 import { runLocalTraining, type LocalTrainingOptions, type LocalTrainingResult } from '../lr/local.ts';
-import { writeTrainingOutputs } from '../lr/output.ts';
+import { checkOutputFolder, writeTrainingOutputs } from '../lr/output.ts';
 import type { TrainingConfig } from '../lr/config.ts';
 import { parseNonNegativeInt, parsePartyFile, parsePositiveNumber, parseThreads } from './options.ts';
 import { progressPrinter } from './progress.ts';
@@ -76,7 +76,7 @@ export function trainCommand(): Command {
             config,
           },
           opts.out,
-          { json: opts.json, quiet: opts.quiet },
+          { json: opts.json, quiet: opts.quiet, field: '--out' },
         );
       }),
     );
@@ -94,12 +94,13 @@ export function runJobCommand(): Command {
         const job = await loadTrainingJob(file);
         const out = opts.out ?? job.out;
         if (out === undefined) throw errors.jobInvalid(file, 'out', 'name an output folder in the job file or with --out');
-        await trainAndReport(job.training, out, opts);
+        await trainAndReport(job.training, out, { ...opts, field: opts.out === undefined ? 'out' : '--out' });
       }),
     );
 }
 
-async function trainAndReport(options: LocalTrainingOptions, out: string, flags: { json?: boolean; quiet?: boolean }): Promise<void> {
+async function trainAndReport(options: LocalTrainingOptions, out: string, flags: { json?: boolean; quiet?: boolean; field: string }): Promise<void> {
+  await checkOutputFolder(out, flags.field);
   const progress = flags.quiet ? undefined : progressPrinter(process.stderr);
   let result: LocalTrainingResult;
   try {

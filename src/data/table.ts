@@ -25,6 +25,8 @@ export interface FeatureTable {
   readonly values: Float64Array;
   /** 0/1 per row when a label column was read. */
   readonly labels: Uint8Array | undefined;
+  /** The label column's name, when one was read. */
+  readonly labelColumn?: string;
   readonly rowCount: number;
 }
 
@@ -94,8 +96,25 @@ export async function loadFeatureTable(file: string, options: FeatureTableOption
     featureNames,
     values: values.slice(0, rows * width),
     labels: labels?.slice(0, rows),
+    ...(options.labelColumn === undefined ? {} : { labelColumn: options.labelColumn }),
     rowCount: rows,
   };
+}
+
+/** (Label party, before alignment) A label column with one outcome only can train no model. */
+export function checkBothClasses(table: FeatureTable): void {
+  if (!table.labels || table.labels.length === 0) return;
+  const first = table.labels[0]! as 0 | 1;
+  if (table.labels.every((y) => y === first)) throw errors.labelOneClass({ file: table.file, columnName: table.labelColumn }, first);
+}
+
+/** (In-process host, before any party starts) The bank's label column must not reach an agency as one of its features. */
+export function refuseLabelAmongFeatures(label: FeatureTable, features: readonly FeatureTable[]): void {
+  const column = label.labelColumn;
+  if (column === undefined) return;
+  for (const table of features) {
+    if (table.featureNames.includes(column)) throw errors.labelAmongFeatures(table.file, column);
+  }
 }
 
 function grow<T extends Float64Array | Uint8Array | Uint32Array>(array: T, length: number): T {

@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { errors } from '../errors.ts';
-import { agreeOnIdType, loadFeatureTable, partyNameOf, type FeatureTable } from '../data/table.ts';
+import { agreeOnIdType, loadFeatureTable, partyNameOf, refuseLabelAmongFeatures, type FeatureTable } from '../data/table.ts';
 import { ckksBackend } from '../he/ckks.ts';
 import { mockBackend } from '../he/mock.ts';
 import type { HeBackend, PublicKeyBundle } from '../he/backend.ts';
@@ -124,6 +124,7 @@ export async function trainOnTables(options: TablesTrainingOptions): Promise<Loc
   const labelName = options.label.name ?? 'label';
   const featureNames = uniqueNames(options.features.map((f) => ({ name: f.name, file: f.table.file })));
   const { labelTable, featureTables } = await admitParties(options, config.jobId, labelName, featureNames);
+  refuseLabelAmongFeatures(labelTable, featureTables);
   const idType = agreeOnIdType(config.idType, [labelTable, ...featureTables]);
   const idReports = [labelTable, ...featureTables].map((t) => checkTableIds(t, idType, config.strict));
   const heBackend: HeBackend = config.he === 'mock' ? mockBackend : ckksBackend;

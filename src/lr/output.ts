@@ -7,13 +7,21 @@
  * process holds them all. Everything is written into a temporary folder first and moved
  * into place only when complete, so a failure leaves no partial model.
  */
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import { errors, isJinqiaoError } from '../errors.ts';
 import type { AuditLog } from '../governance/audit.ts';
 import { renderTrainingReport, type TrainingReportInput } from '../report/html.ts';
 import type { LocalTrainingResult } from './local.ts';
+
+/** Checked before training starts, so that a long job does not end on an output it cannot write. */
+export async function checkOutputFolder(outDir: string, field: string): Promise<void> {
+  const found = await stat(outDir).catch(() => undefined);
+  if (found && !found.isDirectory()) {
+    throw errors.optionInvalid(field, `${outDir} is an existing file, not a folder`, 'name a folder for the outputs (it is created if missing)');
+  }
+}
 
 /**
  * Writes the outputs; with `audits` (party name → its audit log), each governed party

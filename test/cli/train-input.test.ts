@@ -59,3 +59,32 @@ describe('jinqiao train reports the IDs alignment skips', () => {
     expect(existsSync(out)).toBe(false);
   }, 120_000);
 });
+
+describe('jinqiao train checks what it can before training starts', () => {
+  it('refuses an --out that is an existing file, leaving it as it was', () => {
+    const out = file('taken.txt', 'keep me\n');
+    const r = train(guest, out);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toBe(`jinqiao: error E_OPTION_INVALID: option --out: ${out} is an existing file, not a folder (name a folder for the outputs (it is created if missing))`);
+    expect(readFileSync(out, 'utf8')).toBe('keep me\n');
+  });
+
+  it('refuses a label column with one outcome only, naming the file and the column', () => {
+    const allRepaid = file('all-repaid.csv', guestLines.map((l, i) => (i === 0 ? l : l.replace(/^([^,]*),[01],/, '$1,0,'))).join('\n') + '\n');
+    const out = join(dir, 'never-one-class');
+    const r = train(allRepaid, out);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toEqual([expect.stringContaining(`error E_ONE_CLASS: ${allRepaid} (column "y"): every label is 0`)]);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it("refuses an agency table that holds the label column as a feature, naming the table and the column", () => {
+    const hostLines = readFileSync(host, 'utf8').trim().split('\n');
+    const leaky = file('leaky-host.csv', hostLines.map((l, i) => `${l},${i === 0 ? 'y' : i % 2}`).join('\n') + '\n');
+    const out = join(dir, 'never-leaky');
+    const r = jinqiao(['train', '--label', guest, '--label-column', 'y', '--features', leaky, '--id', 'id', '--out', out, '--quiet']);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toEqual([expect.stringContaining(`error E_LABEL_AMONG_FEATURES: ${leaky}: column "y" has the name of the label column`)]);
+    expect(existsSync(out)).toBe(false);
+  });
+});

@@ -14,7 +14,7 @@
  * so every party holds the state it resumes from (../checkpoint.ts).
  */
 import { errors } from '../../errors.ts';
-import type { FeatureTable } from '../../data/table.ts';
+import { checkBothClasses, type FeatureTable } from '../../data/table.ts';
 import type { HeBackend, HeEvaluator, PublicKeyBundle } from '../../he/backend.ts';
 import type { IdType } from '../../ids/normalise.ts';
 import type { PsiExecutor } from '../../psi/executor.ts';
@@ -85,6 +85,7 @@ export async function runLabelParty(options: LabelPartyOptions): Promise<LabelPa
 async function labelParty(options: LabelPartyOptions): Promise<LabelPartyResult> {
   const { config, table, features, onProgress } = options;
   if (!table.labels) throw errors.optionInvalid('labelColumn', 'the label party needs a label column');
+  checkBothClasses(table);
   const started = performance.now();
   const alignment = await alignAsLabel(table, features, { jobId: config.jobId, seed: config.seed, idType: options.idType, backend: config.psiBackend, executor: options.psiExecutor });
   onProgress?.({ phase: 'align', party: 'label', rows: alignment.rows.length });
