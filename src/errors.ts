@@ -10,6 +10,7 @@
 
 export type ErrorCode =
   | 'E_FILE_UNREADABLE'
+  | 'E_FILE_ENCODING'
   | 'E_CSV_SYNTAX'
   | 'E_COLUMN_MISSING'
   | 'E_ID_INVALID'
@@ -53,6 +54,7 @@ export interface SourceLocation {
 /** Errors caused by what the user gave us (files, options); the CLI exits 2 for these. */
 const INPUT_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'E_FILE_UNREADABLE',
+  'E_FILE_ENCODING',
   'E_CSV_SYNTAX',
   'E_COLUMN_MISSING',
   'E_ID_INVALID',
@@ -117,6 +119,13 @@ export const errors = {
       'E_FILE_UNREADABLE',
       `${file}: cannot read the file (${reason})`,
       'check the path and the file permissions',
+      { file },
+    ),
+  encodingUnknown: (file: string) =>
+    new JinqiaoError(
+      'E_FILE_ENCODING',
+      `${file}: the text is neither UTF-8 nor GB18030`,
+      'save the file as CSV UTF-8, or name its encoding with --encoding',
       { file },
     ),
   csvSyntax: (loc: SourceLocation, what: string) =>

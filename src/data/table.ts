@@ -9,7 +9,7 @@
 import { basename, extname } from 'node:path';
 import { errors } from '../errors.ts';
 import { detectIdType, type IdType, type IdTypeOption } from '../ids/normalise.ts';
-import { columnIndex, openCsv } from './csv.ts';
+import { columnIndex, openCsv, type CsvOptions } from './csv.ts';
 
 export interface FeatureTable {
   readonly file: string;
@@ -36,13 +36,14 @@ export interface FeatureTableOptions {
   readonly labelColumn?: string;
   /** Feature columns to read; default: every column but the ID and label columns. */
   readonly features?: readonly string[];
+  readonly encoding?: CsvOptions['encoding'];
 }
 
 /** Cells read as a missing value, in every table source. */
 export const MISSING_CELLS: ReadonlySet<string> = new Set(['', 'NA', 'N/A', 'NaN', 'nan', 'NULL', 'null']);
 
 export async function loadFeatureTable(file: string, options: FeatureTableOptions): Promise<FeatureTable> {
-  const table = await openCsv(file);
+  const table = await openCsv(file, { encoding: options.encoding });
   const idCol = columnIndex(table, options.idColumn);
   const labelCol = options.labelColumn === undefined ? -1 : columnIndex(table, options.labelColumn);
   const featureNames = options.features ?? table.header.filter((_, i) => i !== idCol && i !== labelCol);
