@@ -104,12 +104,34 @@ export function isJinqiaoError(e: unknown): e is JinqiaoError {
   return e instanceof JinqiaoError;
 }
 
+/** Characters of a value an error message shows; the rest is counted, not printed. */
+export const SHOWN_CHARACTERS = 60;
+
+/**
+ * A value from the user's data as every error message shows it: quoted, and cut to a
+ * readable length with its full length stated, so that a 50 MB cell never floods a terminal
+ * or a log (`"91350100…"… (52428800 characters)`).
+ */
+export function shownValue(value: string): string {
+  if (value.length <= SHOWN_CHARACTERS) return JSON.stringify(value);
+  // Never cut between the two halves of a surrogate pair.
+  const end = /[\uD800-\uDBFF]/.test(value[SHOWN_CHARACTERS - 1]!) ? SHOWN_CHARACTERS - 1 : SHOWN_CHARACTERS;
+  return `${JSON.stringify(value.slice(0, end))}… (${value.length} characters)`;
+}
+
+/** Column names as a message lists them: each cut like a value, at most 30 of them. */
+function shownList(names: readonly string[]): string {
+  if (names.length === 0) return 'none';
+  const shown = names.slice(0, 30).map((n) => (n.length > SHOWN_CHARACTERS ? shownValue(n) : n));
+  return shown.join(', ') + (names.length > shown.length ? `, … (${names.length} columns)` : '');
+}
+
 /** `file:line:column` as editors and compilers print it. */
 export function formatLocation(loc: SourceLocation): string {
   let s = loc.file;
   if (loc.line !== undefined) s += `:${loc.line}`;
   if (loc.column !== undefined) s += `:${loc.column}`;
-  if (loc.columnName !== undefined) s += ` (column "${loc.columnName}")`;
+  if (loc.columnName !== undefined) s += ` (column ${shownValue(loc.columnName)})`;
   return s;
 }
 
@@ -138,14 +160,14 @@ export const errors = {
   columnMissing: (file: string, column: string, available: readonly string[]) =>
     new JinqiaoError(
       'E_COLUMN_MISSING',
-      `${file}:1: no column "${column}" in the header (columns: ${available.join(', ') || 'none'})`,
+      `${file}:1: no column ${shownValue(column)} in the header (columns: ${shownList(available)})`,
       'name an existing column, e.g. with --id',
       { file, line: 1 },
     ),
   idInvalid: (loc: SourceLocation, value: string, why: string) =>
     new JinqiaoError(
       'E_ID_INVALID',
-      `${formatLocation(loc)}: invalid ID ${JSON.stringify(value)}: ${why}`,
+      `${formatLocation(loc)}: invalid ID ${shownValue(value)}: ${why}`,
       'correct or remove the row, or run without --strict to skip and count invalid IDs',
       loc,
     ),
@@ -159,14 +181,14 @@ export const errors = {
   valueNotNumeric: (loc: SourceLocation, value: string) =>
     new JinqiaoError(
       'E_VALUE_NOT_NUMERIC',
-      `${formatLocation(loc)}: ${JSON.stringify(value)} is not a number`,
+      `${formatLocation(loc)}: ${shownValue(value)} is not a number`,
       'feature columns must hold decimal numbers; leave a cell empty for a missing value',
       loc,
     ),
   labelNotBinary: (loc: SourceLocation, value: string) =>
     new JinqiaoError(
       'E_LABEL_NOT_BINARY',
-      `${formatLocation(loc)}: label ${JSON.stringify(value)} is not 0 or 1`,
+      `${formatLocation(loc)}: label ${shownValue(value)} is not 0 or 1`,
       'the label column must hold 0 (repaid) or 1 (defaulted) on every row',
       loc,
     ),
@@ -320,7 +342,7 @@ export const errors = {
   databaseColumnMissing: (source: string, column: string, available: readonly string[]) =>
     new JinqiaoError(
       'E_COLUMN_MISSING',
-      `${source}: no column "${column}" (columns: ${available.join(', ') || 'none'})`,
+      `${source}: no column ${shownValue(column)} (columns: ${shownList(available)})`,
       'name an existing column of the table or query result',
       { file: source, columnName: column },
     ),

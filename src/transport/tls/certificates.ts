@@ -19,7 +19,7 @@ import { createHash, createPrivateKey, randomBytes, webcrypto, X509Certificate }
 import { rm } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
-import { errors } from '../../errors.ts';
+import { errors, shownValue } from '../../errors.ts';
 import { writeNewFile } from '../../util/durable.ts';
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
@@ -67,11 +67,11 @@ const CLOCK_SKEW_MS = 5 * 60_000;
 export async function createPartyIdentity(options: PartyIdentityOptions): Promise<PartyIdentity> {
   const { name } = options;
   if (!PARTY_NAME.test(name)) {
-    throw errors.optionInvalid('name', `${JSON.stringify(name)} must be 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit`);
+    throw errors.optionInvalid('name', `${shownValue(name)} must be 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit`);
   }
   const hosts = options.hosts && options.hosts.length > 0 ? options.hosts : DEFAULT_HOSTS;
   for (const host of hosts) {
-    if (isIP(host) === 0 && !DNS_NAME.test(host)) throw errors.optionInvalid('--host', `${JSON.stringify(host)} is neither an IP address nor a DNS name`);
+    if (isIP(host) === 0 && !DNS_NAME.test(host)) throw errors.optionInvalid('--host', `${shownValue(host)} is neither an IP address nor a DNS name`);
   }
   const days = options.days ?? 365;
   if (!Number.isInteger(days) || days < 1 || days > 3650) throw errors.optionInvalid('--days', `must be a whole number of days from 1 to 3650, got ${days}`);
