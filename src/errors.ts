@@ -126,6 +126,13 @@ function shownList(names: readonly string[]): string {
   return shown.join(', ') + (names.length > shown.length ? `, … (${names.length} columns)` : '');
 }
 
+/** What to do about a missing column, by the column's role. */
+export const COLUMN_HINTS = {
+  id: 'name an existing column with --id (id: in a job file)',
+  label: 'name the 0/1 outcome column with --label-column (label: in a job file)',
+  feature: "list only columns the table has as the party's features",
+} as const;
+
 /** `file:line:column` as editors and compilers print it. */
 export function formatLocation(loc: SourceLocation): string {
   let s = loc.file;
@@ -157,11 +164,12 @@ export const errors = {
       'fix the row so that it has the same number of comma-separated fields as the header, with quotes balanced',
       loc,
     ),
-  columnMissing: (file: string, column: string, available: readonly string[]) =>
+  /** `hint` names the option that names the column (the ID column's by default). */
+  columnMissing: (file: string, column: string, available: readonly string[], hint: string = COLUMN_HINTS.id) =>
     new JinqiaoError(
       'E_COLUMN_MISSING',
       `${file}:1: no column ${shownValue(column)} in the header (columns: ${shownList(available)})`,
-      'name an existing column, e.g. with --id',
+      hint,
       { file, line: 1 },
     ),
   idInvalid: (loc: SourceLocation, value: string, why: string) =>
@@ -209,8 +217,7 @@ export const errors = {
       `the parties have no enterprise in common (${what})`,
       'check that every party uses the same ID column and the same kind of IDs',
     ),
-  tooFewRows: (what: string) =>
-    new JinqiaoError('E_TOO_FEW_ROWS', what, 'lower the batch size or supply more aligned rows'),
+  tooFewRows: (what: string, hint = 'lower the batch size or supply more aligned rows') => new JinqiaoError('E_TOO_FEW_ROWS', what, hint),
   paramsInsecure: (field: string, why: string) =>
     new JinqiaoError(
       'E_PARAMS_INSECURE',

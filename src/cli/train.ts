@@ -40,7 +40,7 @@ export function trainCommand(): Command {
     .requiredOption('--id <column>', 'the ID column, the same name in every table')
     .requiredOption('--out <dir>', 'folder for predictions.csv, metrics.json, manifest.json and one model file per party')
     .option('--epochs <n>', 'passes over the training rows (default 10)')
-    .option('--batch-size <n>', 'rows per mini-batch (default 2048)')
+    .option('--batch-size <n>', 'rows per mini-batch (default: up to 2048, adapted to small data)')
     .option('--learning-rate <x>', 'step size (default 0.05)')
     .addOption(new Option('--optimiser <name>', 'update rule (default adam)').choices(['sgd', 'adam', 'rmsprop']))
     .addOption(new Option('--sigmoid <name>', 'sigmoid approximation under encryption (default taylor1)').choices(['taylor1', 'poly3']))

@@ -137,9 +137,9 @@ async function* decodedChunks(file: string, encoding: CsvEncoding): AsyncGenerat
 }
 
 /** Index of a named column, or an E_COLUMN_MISSING error listing the columns there are. */
-export function columnIndex(table: CsvTable, name: string): number {
+export function columnIndex(table: CsvTable, name: string, hint?: string): number {
   const i = table.header.indexOf(name);
-  if (i < 0) throw errors.columnMissing(table.file, name, table.header);
+  if (i < 0) throw errors.columnMissing(table.file, name, table.header, hint);
   return i;
 }
 

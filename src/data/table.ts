@@ -7,7 +7,7 @@
  * missing values, imputed later by the party's own scaler.
  */
 import { basename, extname } from 'node:path';
-import { errors } from '../errors.ts';
+import { COLUMN_HINTS, errors } from '../errors.ts';
 import { detectIdType, type IdType, type IdTypeOption } from '../ids/normalise.ts';
 import { columnIndex, openCsv, type CsvOptions } from './csv.ts';
 
@@ -45,9 +45,9 @@ export const MISSING_CELLS: ReadonlySet<string> = new Set(['', 'NA', 'N/A', 'NaN
 export async function loadFeatureTable(file: string, options: FeatureTableOptions): Promise<FeatureTable> {
   const table = await openCsv(file, { encoding: options.encoding });
   const idCol = columnIndex(table, options.idColumn);
-  const labelCol = options.labelColumn === undefined ? -1 : columnIndex(table, options.labelColumn);
+  const labelCol = options.labelColumn === undefined ? -1 : columnIndex(table, options.labelColumn, COLUMN_HINTS.label);
   const featureNames = options.features ?? table.header.filter((_, i) => i !== idCol && i !== labelCol);
-  const featureCols = featureNames.map((name) => columnIndex(table, name));
+  const featureCols = featureNames.map((name) => columnIndex(table, name, COLUMN_HINTS.feature));
   const width = featureCols.length;
   let values = new Float64Array(1024 * Math.max(width, 1));
   let labels = labelCol >= 0 ? new Uint8Array(1024) : undefined;

@@ -16,7 +16,8 @@ export interface TrainingConfig {
   /** Shared seed of the split and the mini-batches (not a secret). */
   readonly seed: string;
   readonly epochs: number;
-  readonly batchSize: number;
+  /** Rows per mini-batch; 'auto': up to 2048, adapted to small data (lr/batch-size.ts). */
+  readonly batchSize: number | 'auto';
   readonly validationFraction: number;
   readonly sigmoid: SigmoidApproximation;
   readonly optimiser: OptimiserMethod;
@@ -42,7 +43,7 @@ export interface TrainingConfig {
 export const TRAINING_DEFAULTS: Omit<TrainingConfig, 'jobId'> = Object.freeze({
   seed: 'jinqiao',
   epochs: 10,
-  batchSize: 2048,
+  batchSize: 'auto',
   validationFraction: 0.2,
   sigmoid: 'taylor1',
   optimiser: 'adam',
@@ -73,7 +74,7 @@ export function resolveTrainingConfig(partial: Partial<TrainingConfig> & { jobId
     if (!Number.isInteger(value) || value < 1 || value > max) throw errors.optionInvalid(field, `must be a whole number from 1 to ${max}, got ${value}`);
   };
   positiveInt('epochs', c.epochs, 10_000);
-  positiveInt('batchSize', c.batchSize);
+  if (c.batchSize !== 'auto') positiveInt('batchSize', c.batchSize);
   if (!(c.validationFraction > 0 && c.validationFraction < 1)) throw errors.optionInvalid('validationFraction', `must be between 0 and 1, got ${c.validationFraction}`);
   if (c.sigmoid !== 'taylor1' && c.sigmoid !== 'poly3') throw errors.optionInvalid('sigmoid', `must be taylor1 or poly3, got ${String(c.sigmoid)}`);
   if (!['sgd', 'adam', 'rmsprop'].includes(c.optimiser)) throw errors.optionInvalid('optimiser', `must be sgd, adam or rmsprop, got ${String(c.optimiser)}`);

@@ -88,3 +88,26 @@ describe('jinqiao train checks what it can before training starts', () => {
     expect(existsSync(out)).toBe(false);
   });
 });
+
+describe('jinqiao train: batch size and label column hints', () => {
+  it('adapts the default batch size to small data (455 training rows) instead of failing', () => {
+    const r = jinqiao(['train', '--label', guest, '--label-column', 'y', '--features', host, '--id', 'id', '--out', join(dir, 'small-default'), '--epochs', '1', '--quiet', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ trainRows: 455, epochs: 1 });
+  }, 120_000);
+
+  it('says to raise a batch size too small for the feature count', () => {
+    const r = train(guest, join(dir, 'never-small-batch'), '--batch-size', '40');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('batch size 40 gives batches of 37 rows, below 4 × 20');
+    expect(r.stderr).toContain('(raise the batch size (--batch-size, batchSize in a job file) to at least 91');
+  });
+
+  it("names --label-column, not --id, when the label column is missing", () => {
+    const r = jinqiao(['train', '--label', guest, '--label-column', 'default', '--features', host, '--id', 'id', '--out', join(dir, 'never-label'), '--quiet']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('no column "default" in the header');
+    expect(r.stderr).toContain('(name the 0/1 outcome column with --label-column (label: in a job file))');
+    expect(r.stderr).not.toContain('--id');
+  });
+});
