@@ -31,6 +31,7 @@
  */
 import { dirname, resolve } from 'node:path';
 import { isMap, LineCounter, parseDocument, type Document } from 'yaml';
+import { documentData } from '../data/yaml.ts';
 import { errors, isJinqiaoError, type JinqiaoError, type SourceLocation, shownValue } from '../errors.ts';
 import { readTextFile } from '../util/durable.ts';
 import { KEY_ID_PATTERN, loadPublicKey, publicKeyFromHex, type PublicKeyBytes } from './keys.ts';
@@ -174,7 +175,7 @@ export async function parsePolicy(text: string, file: string): Promise<DataHolde
     throw errors.policyInvalid({ file, line, column: col }, '(syntax)', `not valid YAML or JSON: ${syntax.message.split('\n')[0]}`);
   }
   const bad = (path: readonly (string | number)[], why: string) => errors.policyInvalid(locate(doc, lineCounter, file, path), pathText(path), why);
-  const root = doc.toJS() as unknown;
+  const root = documentData(doc, (why) => bad([], why));
   if (!isRecord(root)) throw bad([], 'the policy must be a mapping with party, fields, purposes and partners');
   unknownKeys(root, TOP_LEVEL, [], bad);
 
