@@ -16,7 +16,7 @@
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { createHash, createPrivateKey, randomBytes, webcrypto, X509Certificate } from 'node:crypto';
-import { rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { errors, shownValue } from '../../errors.ts';
@@ -123,6 +123,10 @@ export function certificateFingerprint(certificatePem: string): string {
  * Refuses to replace an existing file: a party's key is replaced only on purpose.
  */
 export async function writePartyIdentity(dir: string, identity: PartyIdentity): Promise<{ keyFile: string; certificateFile?: string; csrFile?: string }> {
+  // A folder made here holds a private key: readable by its owner only.
+  await mkdir(dir, { recursive: true, mode: 0o700 }).catch((e: NodeJS.ErrnoException) => {
+    throw errors.outputUnwritable(dir, e.code === 'EEXIST' || e.code === 'ENOTDIR' ? 'it is a file, not a folder' : e.message);
+  });
   const keyFile = join(dir, `${identity.name}.key`);
   const publicFile = identity.csrPem !== undefined ? join(dir, `${identity.name}.csr`) : join(dir, `${identity.name}.crt`);
   await writeNewFile(keyFile, identity.keyPem, 0o600);
