@@ -1,9 +1,11 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadFeatureTable } from '../src/data/table.ts';
-import { shownValue, SHOWN_CHARACTERS } from '../src/errors.ts';
+import { ERROR_CATALOGUE, errors, JinqiaoError, shownValue, SHOWN_CHARACTERS, type ErrorCode } from '../src/errors.ts';
+import { loadTrainingJob } from '../src/lr/job-file.ts';
+import { checkThreads } from '../src/util/threads.ts';
 import { jinqiao } from './helpers/cli.ts';
 import { uscc } from './helpers/ids.ts';
 
@@ -43,5 +45,57 @@ describe('errors never echo a huge cell', () => {
     expect(r.stderr).toBe(
       `jinqiao: error E_ID_INVALID: ${ids}:3:1 (column "id"): invalid ID "${'9'.repeat(SHOWN_CHARACTERS)}"… (2000000 characters): a unified social credit code has 18 characters, this has 2000000 (correct or remove the row, or run without --strict to skip and count invalid IDs)\n`,
     );
+  });
+});
+
+const ROOT = resolve(import.meta.dirname, '..');
+
+/** Every file of the shipped code, as text (sources, workers, the launcher, the API description). */
+function shippedText(): { file: string; text: string }[] {
+  const files: string[] = ['bin/jinqiao.js', 'docs/openapi.json'];
+  const walk = (dirName: string) => {
+    for (const entry of readdirSync(join(ROOT, dirName), { withFileTypes: true })) {
+      const path = `${dirName}/${entry.name}`;
+      if (entry.isDirectory()) walk(path);
+      else if (/\.(ts|js)$/.test(entry.name)) files.push(path);
+    }
+  };
+  walk('src');
+  walk('workers');
+  return files.map((file) => ({ file, text: readFileSync(join(ROOT, file), 'utf8') }));
+}
+
+describe('the error catalogue', () => {
+  const codes = Object.keys(ERROR_CATALOGUE) as ErrorCode[];
+
+  it('says for every code whether the input is at fault and what it means', () => {
+    expect(codes.length).toBeGreaterThan(30);
+    for (const code of codes) {
+      expect(code).toMatch(/^E_[A-Z0-9_]+$/);
+      expect(typeof ERROR_CATALOGUE[code].input, code).toBe('boolean');
+      expect(ERROR_CATALOGUE[code].meaning.length, code).toBeGreaterThan(10);
+      expect(new JinqiaoError(code, 'm', 'h').isInputError, code).toBe(ERROR_CATALOGUE[code].input);
+    }
+  });
+
+  it('holds the service API codes', () => {
+    expect(codes).toEqual(expect.arrayContaining(['E_UNAUTHORIZED', 'E_NOT_FOUND', 'E_NOT_READY', 'E_NOT_RUNNING', 'E_INTERNAL']));
+  });
+
+  it('holds every code the shipped code spells out, outside src/errors.ts too', () => {
+    const strays: string[] = [];
+    for (const { file, text } of shippedText()) {
+      for (const [code] of text.matchAll(/\bE_[A-Z][A-Z0-9_]*\b/g)) if (!(code in ERROR_CATALOGUE)) strays.push(`${file}: ${code}`);
+    }
+    expect(strays).toEqual([]);
+  });
+
+  it('carries the offending field as data, not only in the message', async () => {
+    expect(errors.optionInvalid('--epochs', 'must be positive')).toMatchObject({ field: '--epochs', message: 'option --epochs: must be positive' });
+    expect(errors.jobInvalid('job.yaml', 'training.epochs', 'must be positive').toJSON()).toMatchObject({ code: 'E_JOB_INVALID', field: 'training.epochs', location: { file: 'job.yaml' } });
+    expect(errors.paramsInsecure('maskBits', 'below 40').field).toBe('maskBits');
+    expect(() => checkThreads('--threads', 10_000)).toThrow(expect.objectContaining({ field: '--threads' }));
+    const job = file('job.yaml', 'label:\n  file: a.csv\n  id: id\n  label: y\nfeatures:\n  - file: b.csv\n    id: id\ntraining:\n  epoch: 3\n');
+    await expect(loadTrainingJob(job)).rejects.toMatchObject({ code: 'E_JOB_INVALID', field: 'training.epoch' });
   });
 });
