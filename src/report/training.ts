@@ -156,7 +156,7 @@ function summary(input: TrainingReportInput): string {
   ]);
   const t = score(m.classification.threshold);
   const confusion = table(
-    [{ header: '' }, { header: `Flagged (score ≥ ${t})`, numeric: true }, { header: `Not flagged (score < ${t})`, numeric: true }, { header: 'Total', numeric: true }],
+    [{ header: '' }, { header: `Flagged (≥ ${t})`, numeric: true }, { header: `Not flagged (< ${t})`, numeric: true }, { header: 'Total', numeric: true }],
     [
       ['Bad (defaulted)', formatCount(c.truePositives), formatCount(c.falseNegatives), formatCount(c.truePositives + c.falseNegatives)],
       ['Good', formatCount(c.falsePositives), formatCount(c.trueNegatives), formatCount(c.falsePositives + c.trueNegatives)],
