@@ -18,6 +18,7 @@ import { Optimiser } from '../src/lr/optimiser.ts';
 import { auc } from '../src/lr/metrics.ts';
 import { fitNewton, plaintextEpoch, predictProbabilities } from '../src/lr/reference.ts';
 import { epochBatches, splitTrainValidation } from '../src/lr/split.ts';
+import { chooseBatchSize } from '../src/lr/batch-size.ts';
 import { StandardScaler } from '../src/lr/scaler.ts';
 import type { FeatureTable } from '../src/data/table.ts';
 import { ceilingAuc } from '../test/helpers/fate-ceiling.ts';
@@ -69,13 +70,15 @@ export async function benchTrainingEpoch(
     },
   });
   const durations = epochEnds.map((end, i) => (end - (i === 0 ? trainStart : epochEnds[i - 1]!)) / 1000);
-  const plaintext = figure([0, 1, 2].map(() => plaintextEpochSeconds(label, features, result.config)));
+  const widest = Math.max(label.featureNames.length + 1, ...features.map((f) => f.featureNames.length));
+  const batchSize = chooseBatchSize(result.config.batchSize, result.trainRows, widest);
+  const plaintext = figure([0, 1, 2].map(() => plaintextEpochSeconds(label, features, result.config, batchSize)));
   const epochSeconds = figure(durations);
   return {
     name,
     trainRows: result.trainRows,
     features: { label: label.featureNames.length, features: features.map((f) => f.featureNames.length) },
-    batchSize: result.config.batchSize,
+    batchSize,
     epochs: result.epochsRun,
     epochSeconds,
     bytesPerEpoch: trainingBytes / result.epochsRun,
@@ -87,7 +90,7 @@ export async function benchTrainingEpoch(
 }
 
 /** One epoch of the same algorithm in the clear, on all parties' columns pooled (the row order does not matter for timing). */
-function plaintextEpochSeconds(label: FeatureTable, features: readonly FeatureTable[], config: TrainingConfig): number {
+function plaintextEpochSeconds(label: FeatureTable, features: readonly FeatureTable[], config: TrainingConfig, batchSize: number): number {
   const tables = [label, ...features];
   const F = tables.reduce((s, t) => s + t.featureNames.length, 0);
   const n = label.rowCount;
@@ -102,7 +105,7 @@ function plaintextEpochSeconds(label: FeatureTable, features: readonly FeatureTa
   const pooled = StandardScaler.fit({ values, rowCount: n, featureCount: F }, split.train).transform({ values, rowCount: n, featureCount: F });
   const parameters = new Float64Array(F + 1);
   const optimiser = Optimiser.create(F + 1, { method: config.optimiser, learningRate: config.learningRate, schedule: config.schedule, interceptIndex: F });
-  const batches = epochBatches(split.train, config.batchSize, config.seed, 0);
+  const batches = epochBatches(split.train, batchSize, config.seed, 0);
   const started = performance.now();
   plaintextEpoch({ features: pooled, labels: label.labels!, batches, parameters, optimiser, sigmoid: config.sigmoid });
   return (performance.now() - started) / 1000;

@@ -8,40 +8,56 @@
  * JinqiaoError.
  */
 
-export type ErrorCode =
-  | 'E_FILE_UNREADABLE'
-  | 'E_CSV_SYNTAX'
-  | 'E_COLUMN_MISSING'
-  | 'E_ID_INVALID'
-  | 'E_ID_DUPLICATE'
-  | 'E_VALUE_NOT_NUMERIC'
-  | 'E_LABEL_NOT_BINARY'
-  | 'E_OPTION_INVALID'
-  | 'E_JOB_INVALID'
-  | 'E_INTERSECTION_EMPTY'
-  | 'E_TOO_FEW_ROWS'
-  | 'E_PARAMS_INSECURE'
-  | 'E_HE_DEPTH_EXHAUSTED'
-  | 'E_PROTOCOL'
-  | 'E_MESSAGE_MALFORMED'
-  | 'E_CHANNEL_CLOSED'
-  | 'E_BACKEND_UNAVAILABLE'
-  | 'E_MODEL_INVALID'
-  | 'E_OUTPUT_UNWRITABLE'
-  | 'E_VALUES_INVALID'
-  | 'E_ONE_CLASS'
-  | 'E_POLICY_INVALID'
-  | 'E_POLICY_REFUSED'
-  | 'E_KEY_INVALID'
-  | 'E_CONSENT_FILE_INVALID'
-  | 'E_CONSENT_INVALID'
-  | 'E_AUDIT_BROKEN'
-  | 'E_PEER_UNTRUSTED'
-  | 'E_DATABASE_UNREACHABLE'
-  | 'E_DATABASE_QUERY'
-  | 'E_NOT_FOUND'
-  | 'E_INTERRUPTED'
-  | 'E_TABLE_UNKNOWN';
+/**
+ * Every error code, whether the user's input is at fault (the CLI exits 2, the service answers
+ * 4xx) and what it means. Codes are stable: integrators switch on them. Codes the party
+ * service answers with over HTTP are here too, and so is E_NODE_VERSION, which
+ * bin/jinqiao.js prints before any of this can load.
+ */
+export const ERROR_CATALOGUE = {
+  E_FILE_UNREADABLE: { input: true, meaning: 'an input file cannot be read (missing, not a file, no permission)' },
+  E_FILE_ENCODING: { input: true, meaning: 'a CSV file is neither UTF-8 nor GB18030 text' },
+  E_CSV_SYNTAX: { input: true, meaning: 'a CSV row is malformed (field count, quotes, header)' },
+  E_COLUMN_MISSING: { input: true, meaning: 'a named column is not in the table' },
+  E_ID_INVALID: { input: true, meaning: 'an ID is invalid or empty (an error under --strict)' },
+  E_ID_DUPLICATE: { input: true, meaning: 'an ID is repeated (an error under --strict)' },
+  E_VALUE_NOT_NUMERIC: { input: true, meaning: 'a feature cell is not a number' },
+  E_LABEL_NOT_BINARY: { input: true, meaning: 'a label is not 0 or 1' },
+  E_OPTION_INVALID: { input: true, meaning: 'an option or parameter has a bad value; `field` names it' },
+  E_JOB_INVALID: { input: true, meaning: 'a job file, party config or job definition is invalid; `field` names the field' },
+  E_INTERSECTION_EMPTY: { input: true, meaning: 'the parties have no enterprise in common' },
+  E_TOO_FEW_ROWS: { input: true, meaning: 'too few rows for a batch, or a batch too small to hide the residuals' },
+  E_PARAMS_INSECURE: { input: true, meaning: 'HE or masking parameters below the security floor; `field` names the parameter' },
+  E_HE_DEPTH_EXHAUSTED: { input: false, meaning: 'a ciphertext has no rescale level left for the operation' },
+  E_PROTOCOL: { input: false, meaning: 'a peer broke the protocol' },
+  E_MESSAGE_MALFORMED: { input: false, meaning: 'a peer sent bytes that are not a jinqiao message' },
+  E_CHANNEL_CLOSED: { input: false, meaning: 'the channel to a peer closed' },
+  E_BACKEND_UNAVAILABLE: { input: false, meaning: 'a PSI group backend cannot be loaded on this machine' },
+  E_MODEL_INVALID: { input: true, meaning: 'a model slice or checkpoint is unusable for this job' },
+  E_OUTPUT_UNWRITABLE: { input: true, meaning: 'an output cannot be written' },
+  E_VALUES_INVALID: { input: true, meaning: 'an in-memory array handed to the model maths is unusable' },
+  E_ONE_CLASS: { input: true, meaning: 'labels hold one outcome only' },
+  E_LABEL_AMONG_FEATURES: { input: true, meaning: "an agency's table holds the label column as a feature" },
+  E_POLICY_INVALID: { input: true, meaning: "a data holder's policy file is invalid; `field` names the field" },
+  E_POLICY_REFUSED: { input: false, meaning: "a job outside a data holder's policy; `rule` names the rule" },
+  E_KEY_INVALID: { input: true, meaning: 'a signing key file is unusable' },
+  E_CONSENT_FILE_INVALID: { input: true, meaning: 'a consent token file or revocation list is malformed' },
+  E_CONSENT_INVALID: { input: false, meaning: "an enterprise's consent does not cover the job; `reason` says why" },
+  E_AUDIT_BROKEN: { input: false, meaning: 'an audit log fails verification' },
+  E_PEER_UNTRUSTED: { input: false, meaning: 'a TLS peer was refused at the handshake' },
+  E_DATABASE_UNREACHABLE: { input: false, meaning: 'a PostgreSQL server cannot be reached or refuses the login' },
+  E_DATABASE_QUERY: { input: true, meaning: "the database refused the read of a party's table" },
+  E_UNAUTHORIZED: { input: true, meaning: 'a service API request without the right bearer token' },
+  E_NOT_FOUND: { input: true, meaning: 'a service API request for a route or job that does not exist' },
+  E_NOT_READY: { input: true, meaning: "a job's outputs were asked for before it succeeded" },
+  E_NOT_RUNNING: { input: true, meaning: 'a job that is not running was asked to stop' },
+  E_INTERNAL: { input: false, meaning: 'a failure that is not in this catalogue (a bug): reported to peers and API clients without detail' },
+  E_NODE_VERSION: { input: true, meaning: 'the Node.js running jinqiao is older than 24' },
+  E_INTERRUPTED: { input: false, meaning: 'the service stopped while the job ran; resume it' },
+  E_TABLE_UNKNOWN: { input: true, meaning: "a job names a table the party's configuration does not hold" },
+} as const satisfies Record<string, { readonly input: boolean; readonly meaning: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CATALOGUE;
 
 /** Where in an input file a problem sits; lines and columns count from 1. */
 export interface SourceLocation {
@@ -52,52 +68,29 @@ export interface SourceLocation {
   readonly columnName?: string;
 }
 
-/** Errors caused by what the user gave us (files, options); the CLI exits 2 for these. */
-const INPUT_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
-  'E_FILE_UNREADABLE',
-  'E_CSV_SYNTAX',
-  'E_COLUMN_MISSING',
-  'E_ID_INVALID',
-  'E_ID_DUPLICATE',
-  'E_VALUE_NOT_NUMERIC',
-  'E_LABEL_NOT_BINARY',
-  'E_OPTION_INVALID',
-  'E_JOB_INVALID',
-  'E_INTERSECTION_EMPTY',
-  'E_TOO_FEW_ROWS',
-  'E_PARAMS_INSECURE',
-  'E_MODEL_INVALID',
-  'E_OUTPUT_UNWRITABLE',
-  'E_VALUES_INVALID',
-  'E_ONE_CLASS',
-  'E_POLICY_INVALID',
-  'E_KEY_INVALID',
-  'E_CONSENT_FILE_INVALID',
-  'E_DATABASE_QUERY',
-  'E_NOT_FOUND',
-  'E_TABLE_UNKNOWN',
-]);
-
 export class JinqiaoError extends Error {
   readonly code: ErrorCode;
   readonly hint: string;
   readonly location: SourceLocation | undefined;
+  /** The option, parameter or file field at fault (e.g. `--threads`, `training.epochs`), as data. */
+  readonly field: string | undefined;
 
-  constructor(code: ErrorCode, message: string, hint: string, location?: SourceLocation) {
+  constructor(code: ErrorCode, message: string, hint: string, location?: SourceLocation, field?: string) {
     super(message);
     this.name = 'JinqiaoError';
     this.code = code;
     this.hint = hint;
     this.location = location;
+    this.field = field;
   }
 
   /** True when the user's input (not jinqiao or a peer) is at fault. */
   get isInputError(): boolean {
-    return INPUT_CODES.has(this.code);
+    return ERROR_CATALOGUE[this.code].input;
   }
 
   toJSON(): Record<string, unknown> {
-    return { code: this.code, message: this.message, hint: this.hint, location: this.location };
+    return { code: this.code, message: this.message, hint: this.hint, location: this.location, field: this.field };
   }
 }
 
@@ -111,12 +104,41 @@ export function isJinqiaoError(e: unknown): e is JinqiaoError {
   return e instanceof JinqiaoError;
 }
 
+/** Characters of a value an error message shows; the rest is counted, not printed. */
+export const SHOWN_CHARACTERS = 60;
+
+/**
+ * A value from the user's data as every error message shows it: quoted, and cut to a
+ * readable length with its full length stated, so that a 50 MB cell never floods a terminal
+ * or a log (`"91350100…"… (52428800 characters)`).
+ */
+export function shownValue(value: string): string {
+  if (value.length <= SHOWN_CHARACTERS) return JSON.stringify(value);
+  // Never cut between the two halves of a surrogate pair.
+  const end = /[\uD800-\uDBFF]/.test(value[SHOWN_CHARACTERS - 1]!) ? SHOWN_CHARACTERS - 1 : SHOWN_CHARACTERS;
+  return `${JSON.stringify(value.slice(0, end))}… (${value.length} characters)`;
+}
+
+/** Column names as a message lists them: each cut like a value, at most 30 of them. */
+function shownList(names: readonly string[]): string {
+  if (names.length === 0) return 'none';
+  const shown = names.slice(0, 30).map((n) => (n.length > SHOWN_CHARACTERS ? shownValue(n) : n));
+  return shown.join(', ') + (names.length > shown.length ? `, … (${names.length} columns)` : '');
+}
+
+/** What to do about a missing column, by the column's role. */
+export const COLUMN_HINTS = {
+  id: 'name an existing column with --id (id: in a job file)',
+  label: 'name the 0/1 outcome column with --label-column (label: in a job file)',
+  feature: "list only columns the table has as the party's features",
+} as const;
+
 /** `file:line:column` as editors and compilers print it. */
 export function formatLocation(loc: SourceLocation): string {
   let s = loc.file;
   if (loc.line !== undefined) s += `:${loc.line}`;
   if (loc.column !== undefined) s += `:${loc.column}`;
-  if (loc.columnName !== undefined) s += ` (column "${loc.columnName}")`;
+  if (loc.columnName !== undefined) s += ` (column ${shownValue(loc.columnName)})`;
   return s;
 }
 
@@ -128,6 +150,13 @@ export const errors = {
       'check the path and the file permissions',
       { file },
     ),
+  encodingUnknown: (file: string) =>
+    new JinqiaoError(
+      'E_FILE_ENCODING',
+      `${file}: the text is neither UTF-8 nor GB18030`,
+      'save the file as CSV UTF-8, or name its encoding with --encoding',
+      { file },
+    ),
   csvSyntax: (loc: SourceLocation, what: string) =>
     new JinqiaoError(
       'E_CSV_SYNTAX',
@@ -135,17 +164,18 @@ export const errors = {
       'fix the row so that it has the same number of comma-separated fields as the header, with quotes balanced',
       loc,
     ),
-  columnMissing: (file: string, column: string, available: readonly string[]) =>
+  /** `hint` names the option that names the column (the ID column's by default). */
+  columnMissing: (file: string, column: string, available: readonly string[], hint: string = COLUMN_HINTS.id) =>
     new JinqiaoError(
       'E_COLUMN_MISSING',
-      `${file}:1: no column "${column}" in the header (columns: ${available.join(', ') || 'none'})`,
-      'name an existing column, e.g. with --id',
+      `${file}:1: no column ${shownValue(column)} in the header (columns: ${shownList(available)})`,
+      hint,
       { file, line: 1 },
     ),
   idInvalid: (loc: SourceLocation, value: string, why: string) =>
     new JinqiaoError(
       'E_ID_INVALID',
-      `${formatLocation(loc)}: invalid ID ${JSON.stringify(value)}: ${why}`,
+      `${formatLocation(loc)}: invalid ID ${shownValue(value)}: ${why}`,
       'correct or remove the row, or run without --strict to skip and count invalid IDs',
       loc,
     ),
@@ -159,25 +189,26 @@ export const errors = {
   valueNotNumeric: (loc: SourceLocation, value: string) =>
     new JinqiaoError(
       'E_VALUE_NOT_NUMERIC',
-      `${formatLocation(loc)}: ${JSON.stringify(value)} is not a number`,
+      `${formatLocation(loc)}: ${shownValue(value)} is not a number`,
       'feature columns must hold decimal numbers; leave a cell empty for a missing value',
       loc,
     ),
   labelNotBinary: (loc: SourceLocation, value: string) =>
     new JinqiaoError(
       'E_LABEL_NOT_BINARY',
-      `${formatLocation(loc)}: label ${JSON.stringify(value)} is not 0 or 1`,
+      `${formatLocation(loc)}: label ${shownValue(value)} is not 0 or 1`,
       'the label column must hold 0 (repaid) or 1 (defaulted) on every row',
       loc,
     ),
   optionInvalid: (field: string, why: string, hint = 'see --help for the accepted values') =>
-    new JinqiaoError('E_OPTION_INVALID', `option ${field}: ${why}`, hint),
+    new JinqiaoError('E_OPTION_INVALID', `option ${field}: ${why}`, hint, undefined, field),
   jobInvalid: (file: string, field: string, why: string) =>
     new JinqiaoError(
       'E_JOB_INVALID',
       `${file}: field "${field}": ${why}`,
       'see examples/ for a job file that runs',
       { file },
+      field,
     ),
   jobSyntax: (loc: SourceLocation, what: string) =>
     new JinqiaoError('E_JOB_INVALID', `${formatLocation(loc)}: ${what}`, 'fix the job file; see examples/ for one that runs', loc),
@@ -187,13 +218,14 @@ export const errors = {
       `the parties have no enterprise in common (${what})`,
       'check that every party uses the same ID column and the same kind of IDs',
     ),
-  tooFewRows: (what: string) =>
-    new JinqiaoError('E_TOO_FEW_ROWS', what, 'lower the batch size or supply more aligned rows'),
+  tooFewRows: (what: string, hint = 'lower the batch size or supply more aligned rows') => new JinqiaoError('E_TOO_FEW_ROWS', what, hint),
   paramsInsecure: (field: string, why: string) =>
     new JinqiaoError(
       'E_PARAMS_INSECURE',
       `parameter ${field}: ${why}`,
       'use the defaults, which give 128-bit security and 40-bit statistical masking',
+      undefined,
+      field,
     ),
   heDepthExhausted: (operation: string, levelsLeft: number, levelsNeeded: number) =>
     new JinqiaoError(
@@ -237,6 +269,22 @@ export const errors = {
       `${what} is undefined: every label is ${label}`,
       'evaluate on rows that hold both repaid (0) and defaulted (1) loans: use more rows or another split seed',
     ),
+  /** The label party's table holds one outcome only: no model can be trained on it. */
+  labelOneClass: (loc: SourceLocation, label: 0 | 1) =>
+    new JinqiaoError(
+      'E_ONE_CLASS',
+      `${formatLocation(loc)}: every label is ${label}; a model needs both repaid (0) and defaulted (1) loans`,
+      'check that the label column is the outcome column and that the table holds both outcomes',
+      loc,
+    ),
+  /** An agency's table would contribute the bank's label column as a feature. */
+  labelAmongFeatures: (file: string, column: string) =>
+    new JinqiaoError(
+      'E_LABEL_AMONG_FEATURES',
+      `${file}: column "${column}" has the name of the label column and would be used as a feature of this agency`,
+      "the outcome must not be an agency's feature: remove or rename the column, or list the agency's features explicitly",
+      { file, columnName: column },
+    ),
   /** A data holder's policy file is unusable; `field` is the path inside it, e.g. `partners[0].purposes`. */
   policyInvalid: (loc: SourceLocation, field: string, why: string) =>
     new JinqiaoError(
@@ -244,6 +292,7 @@ export const errors = {
       `${formatLocation(loc)}: field "${field}": ${why}`,
       'fix the policy file; examples/governance/policy.yaml is one that loads',
       loc,
+      field,
     ),
   /** A job outside the data holder's policy; `rule` is the stable id of the rule that refused it. */
   policyRefused: <Rule extends string>(rule: Rule, why: string): JinqiaoError & { readonly rule: Rule } =>
@@ -304,7 +353,7 @@ export const errors = {
   databaseColumnMissing: (source: string, column: string, available: readonly string[]) =>
     new JinqiaoError(
       'E_COLUMN_MISSING',
-      `${source}: no column "${column}" (columns: ${available.join(', ') || 'none'})`,
+      `${source}: no column ${shownValue(column)} (columns: ${shownList(available)})`,
       'name an existing column of the table or query result',
       { file: source, columnName: column },
     ),

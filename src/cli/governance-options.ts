@@ -4,7 +4,7 @@
  * parsers for list and time options that name the option they reject.
  */
 import { Command, type CommanderError } from 'commander';
-import { errors } from '../errors.ts';
+import { errors, shownValue } from '../errors.ts';
 
 /** A command with sub-commands; sub-commands made with `.command()` inherit its exit handling. */
 export function commandGroup(name: string, description: string): Command {
@@ -20,7 +20,7 @@ export function parseNameList(option: string, value: string): string[] {
   const names = value.split(',').map((s) => s.trim()).filter((s) => s !== '');
   if (names.length === 0) throw errors.optionInvalid(option, 'give at least one name (comma-separated)');
   const twice = names.find((n, i) => names.indexOf(n) !== i);
-  if (twice !== undefined) throw errors.optionInvalid(option, `${JSON.stringify(twice)} is given twice`);
+  if (twice !== undefined) throw errors.optionInvalid(option, `${shownValue(twice)} is given twice`);
   return names;
 }
 

@@ -7,7 +7,7 @@
  * (by phone or signed letter) before trusting the certificate.
  */
 import { Command, Option } from 'commander';
-import { errors } from '../errors.ts';
+import { errors, shownValue } from '../errors.ts';
 import { createPartyIdentity, DEFAULT_HOSTS, KEY_TYPES, writePartyIdentity, type KeyType } from '../transport/tls/certificates.ts';
 import { runCommand } from './run-command.ts';
 
@@ -36,7 +36,7 @@ export function initPartyCommand(): Command {
     .option('--json', 'print one JSON object with the files and fingerprints on stdout')
     .action((name: string, opts: InitPartyOptions) =>
       runCommand(async () => {
-        if (!/^\d+$/.test(opts.days)) throw errors.optionInvalid('--days', `must be a whole number of days, got ${JSON.stringify(opts.days)}`);
+        if (!/^\d+$/.test(opts.days)) throw errors.optionInvalid('--days', `must be a whole number of days, got ${shownValue(opts.days)}`);
         const identity = await createPartyIdentity({
           name,
           hosts: opts.host,

@@ -1,10 +1,13 @@
 /** Parsers for option values shared by several commands; each names the option it rejects. */
+import { Option } from 'commander';
+import { CSV_ENCODINGS } from '../data/csv.ts';
 import { partyNameOf } from '../data/table.ts';
 import { errors } from '../errors.ts';
+import { checkThreads } from '../util/threads.ts';
 
 export function parseThreads(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
-  return parseNonNegativeInt('--threads', value);
+  return checkThreads('--threads', parseNonNegativeInt('--threads', value));
 }
 
 export function parseNonNegativeInt(option: string, value: string): number {
@@ -27,4 +30,9 @@ export function parsePartyFile(spec: string): { name?: string; file: string } {
 
 export function partyName(spec: { name?: string; file: string }): string {
   return spec.name ?? partyNameOf(spec.file);
+}
+
+/** `--encoding`: the tables' text encoding, for files whose detection guesses wrong. */
+export function encodingOption(): Option {
+  return new Option('--encoding <name>', 'text encoding of the CSV files (default: UTF-8, or GB18030 when the bytes are not UTF-8)').choices(['auto', ...CSV_ENCODINGS]).default('auto');
 }

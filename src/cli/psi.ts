@@ -4,9 +4,11 @@ import { errors } from '../errors.ts';
 import { BACKEND_NAMES, DEFAULT_BACKEND, isBackendName } from '../psi/backends/index.ts';
 import { runLocalPsi } from '../local/psi.ts';
 import { writeIntersectionIds } from '../psi/output.ts';
+import { refuseInputAsOutput } from '../data/write.ts';
 import type { Reveal } from '../psi/ecdh.ts';
 import type { IdTypeOption } from '../ids/normalise.ts';
-import { parseThreads } from './options.ts';
+import { encodingOption, parseThreads } from './options.ts';
+import type { CsvEncoding } from '../data/csv.ts';
 import { runCommand } from './run-command.ts';
 
 interface PsiCliOptions {
@@ -19,6 +21,7 @@ interface PsiCliOptions {
   threads?: string;
   strict?: boolean;
   jobId?: string;
+  encoding: CsvEncoding | 'auto';
 }
 
 export function psiCommand(): Command {
@@ -35,15 +38,17 @@ export function psiCommand(): Command {
     .option('--threads <n>', 'worker threads for the hot loop (default: all cores; 0 = main thread)')
     .option('--strict', 'make invalid, empty or repeated IDs an error instead of skipping and counting them')
     .option('--job-id <id>', 'job identifier bound into every hash (default: a fresh UUID)')
+    .addOption(encodingOption())
     .action((left: string, right: string, opts: PsiCliOptions) =>
       runCommand(async () => {
         if (!isBackendName(opts.backend)) throw errors.optionInvalid('--backend', `unknown backend ${opts.backend}`);
         if (opts.out !== undefined && opts.reveal === 'cardinality') {
           throw errors.optionInvalid('--out', 'cannot write IDs when only the size of the intersection is revealed');
         }
+        if (opts.out !== undefined) await refuseInputAsOutput('--out', opts.out, [left, right]);
         const result = await runLocalPsi({
-          left: { file: left, idColumn: opts.id },
-          right: { file: right, idColumn: opts.id },
+          left: { file: left, idColumn: opts.id, encoding: opts.encoding },
+          right: { file: right, idColumn: opts.id, encoding: opts.encoding },
           idType: opts.idType,
           reveal: opts.reveal,
           backend: opts.backend,
@@ -52,7 +57,7 @@ export function psiCommand(): Command {
           jobId: opts.jobId,
         });
         if (opts.out !== undefined && result.leftLines) {
-          await writeIntersectionIds({ file: left, idColumn: opts.id }, result.leftLines, opts.out);
+          await writeIntersectionIds({ file: left, idColumn: opts.id, encoding: opts.encoding }, result.leftLines, opts.out);
         }
         const summary = {
           intersection: result.intersection,

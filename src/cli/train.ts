@@ -3,6 +3,7 @@ import { Command, Option } from 'commander';
 import { errors } from '../errors.ts';
 import { loadTrainingJob } from '../local/job-file.ts';
 import { runLocalTraining, type LocalTrainingOptions, type LocalTrainingResult } from '../local/training.ts';
+import { checkOutputFolder } from '../jobs/output-folder.ts';
 import type { TrainingConfig } from '../lr/config.ts';
 import { parseNonNegativeInt, parsePartyFile, parsePositiveNumber, parseThreads } from './options.ts';
 import { progressPrinter } from './progress.ts';
@@ -25,6 +26,7 @@ interface TrainCliOptions {
   idType?: TrainingConfig['idType'];
   threads?: string;
   jobId?: string;
+  strict?: boolean;
   json?: boolean;
   quiet?: boolean;
 }
@@ -38,7 +40,7 @@ export function trainCommand(): Command {
     .requiredOption('--id <column>', 'the ID column, the same name in every table')
     .requiredOption('--out <dir>', 'folder for predictions.csv, metrics.json, manifest.json and one model file per party')
     .option('--epochs <n>', 'passes over the training rows (default 10)')
-    .option('--batch-size <n>', 'rows per mini-batch (default 2048)')
+    .option('--batch-size <n>', 'rows per mini-batch (default: up to 2048, adapted to small data)')
     .option('--learning-rate <x>', 'step size (default 0.05)')
     .addOption(new Option('--optimiser <name>', 'update rule (default adam)').choices(['sgd', 'adam', 'rmsprop']))
     .addOption(new Option('--sigmoid <name>', 'sigmoid approximation under encryption (default taylor1)').choices(['taylor1', 'poly3']))
@@ -48,6 +50,7 @@ export function trainCommand(): Command {
     .addOption(new Option('--id-type <type>', 'how to read IDs (default: decided from the data)').choices(['auto', 'uscc', 'plain']))
     .option('--threads <n>', 'worker threads (default: all cores; 0 = main thread only)')
     .option('--job-id <id>', 'job identifier (default: a fresh UUID)')
+    .option('--strict', 'make invalid, empty or repeated IDs an error instead of skipping and counting them')
     .option('--json', 'print one JSON object with the results on stdout')
     .option('--quiet', 'no progress on stderr')
     .action((opts: TrainCliOptions) =>
@@ -64,6 +67,7 @@ export function trainCommand(): Command {
           ...(opts.idType !== undefined && { idType: opts.idType }),
           ...(opts.threads !== undefined && { threads: parseThreads(opts.threads) }),
           ...(opts.jobId !== undefined && { jobId: opts.jobId }),
+          ...(opts.strict && { strict: true }),
         };
         await trainAndReport(
           {
@@ -72,7 +76,7 @@ export function trainCommand(): Command {
             config,
           },
           opts.out,
-          { json: opts.json, quiet: opts.quiet },
+          { json: opts.json, quiet: opts.quiet, field: '--out' },
         );
       }),
     );
@@ -90,12 +94,13 @@ export function runJobCommand(): Command {
         const job = await loadTrainingJob(file);
         const out = opts.out ?? job.out;
         if (out === undefined) throw errors.jobInvalid(file, 'out', 'name an output folder in the job file or with --out');
-        await trainAndReport(job.training, out, opts);
+        await trainAndReport(job.training, out, { ...opts, field: opts.out === undefined ? 'out' : '--out' });
       }),
     );
 }
 
-async function trainAndReport(options: LocalTrainingOptions, out: string, flags: { json?: boolean; quiet?: boolean }): Promise<void> {
+async function trainAndReport(options: LocalTrainingOptions, out: string, flags: { json?: boolean; quiet?: boolean; field: string }): Promise<void> {
+  await checkOutputFolder(out, flags.field);
   const progress = flags.quiet ? undefined : progressPrinter(process.stderr);
   let result: LocalTrainingResult;
   try {
@@ -104,6 +109,7 @@ async function trainAndReport(options: LocalTrainingOptions, out: string, flags:
     progress?.finish();
   }
   const files = result.files;
+  if (!flags.json) for (const line of skippedIdWarnings(result)) process.stderr.write(`jinqiao: warning: ${line}\n`);
   const summary = {
     auc: result.metrics.auc,
     ks: result.metrics.ks.statistic,
@@ -117,6 +123,8 @@ async function trainAndReport(options: LocalTrainingOptions, out: string, flags:
     lossCurve: result.lossCurve,
     seconds: Math.round(result.seconds * 1000) / 1000,
     jobId: result.config.jobId,
+    invalid: Object.fromEntries(result.parties.map((p) => [p.name, { count: p.ids.invalid, lines: p.ids.invalidLines }])),
+    duplicates: Object.fromEntries(result.parties.map((p) => [p.name, { count: p.ids.duplicates, lines: p.ids.duplicateLines }])),
     out,
     files,
   };
@@ -132,6 +140,15 @@ async function trainAndReport(options: LocalTrainingOptions, out: string, flags:
       `written: ${files.join(', ')}`,
     ].join('\n') + '\n',
   );
+}
+
+/** One line per party and kind of ID that alignment skipped, as `psi` reports them. */
+function skippedIdWarnings(result: LocalTrainingResult): string[] {
+  const lines = (count: number, shown: readonly number[]) => `lines ${shown.join(', ')}${count > shown.length ? ', …' : ''}`;
+  return result.parties.flatMap(({ file, ids }) => [
+    ...(ids.invalid > 0 ? [`skipped ${ids.invalid} invalid or empty IDs in ${file} (${lines(ids.invalid, ids.invalidLines)}); --strict makes them an error`] : []),
+    ...(ids.duplicates > 0 ? [`skipped ${ids.duplicates} repeated IDs in ${file}, keeping each first row (${lines(ids.duplicates, ids.duplicateLines)}); --strict makes them an error`] : []),
+  ]);
 }
 
 function parseNonNegativeNumber(option: string, value: string): number {

@@ -3,9 +3,13 @@
  *
  * Rows are yielded one at a time with their line number, so a 10M-row table never sits in
  * memory, and every error names the file, line and column (1-based, in characters).
+ *
+ * Text is UTF-8 or GB18030 (what Excel writes for a Chinese-locale "CSV" save). Without a
+ * stated encoding, a file with a UTF-8 byte order mark, or whose first 64 KiB are valid
+ * UTF-8, is read as UTF-8; otherwise, if those bytes are valid GB18030, as GB18030.
  */
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { errors, isJinqiaoError } from '../errors.ts';
 
 export interface CsvRow {
@@ -16,8 +20,18 @@ export interface CsvRow {
   columnOf(fieldIndex: number): number;
 }
 
+export type CsvEncoding = 'utf8' | 'gb18030';
+export const CSV_ENCODINGS: readonly CsvEncoding[] = ['utf8', 'gb18030'];
+
+export interface CsvOptions {
+  /** The file's text encoding; default 'auto' (see above). */
+  readonly encoding?: CsvEncoding | 'auto';
+}
+
 export interface CsvTable {
   readonly file: string;
+  /** The encoding the file was read with (detected or stated). */
+  readonly encoding: CsvEncoding;
   readonly header: readonly string[];
   /** The data rows, one at a time. */
   readonly rows: AsyncIterable<CsvRow>;
@@ -26,15 +40,17 @@ export interface CsvTable {
 }
 
 /** Opens a CSV file and reads its header; the rows stream on iteration. */
-export async function openCsv(file: string): Promise<CsvTable> {
+export async function openCsv(file: string, options: CsvOptions = {}): Promise<CsvTable> {
+  let encoding: CsvEncoding;
   try {
     const info = await stat(file);
     if (!info.isFile()) throw errors.fileUnreadable(file, 'not a regular file');
+    encoding = options.encoding === undefined || options.encoding === 'auto' ? await detectEncoding(file) : options.encoding;
   } catch (e) {
     if (isJinqiaoError(e)) throw e;
     throw errors.fileUnreadable(file, describeFsError(e));
   }
-  const iterator = physicalRows(file)[Symbol.asyncIterator]();
+  const iterator = physicalRows(file, encoding)[Symbol.asyncIterator]();
   let buffered: CsvRow[] = [];
   while (buffered.length === 0) {
     const r = await iterator.next();
@@ -75,13 +91,55 @@ export async function openCsv(file: string): Promise<CsvTable> {
       for await (const chunk of chunks) yield* chunk;
     },
   };
-  return { file, header, rows, chunks };
+  return { file, encoding, header, rows, chunks };
+}
+
+const DETECTION_BYTES = 1 << 16;
+
+/** UTF-8 unless the first 64 KiB are invalid UTF-8 but valid GB18030 (see the file comment). */
+async function detectEncoding(file: string): Promise<CsvEncoding> {
+  const handle = await open(file, 'r');
+  let head: Uint8Array;
+  try {
+    const buffer = new Uint8Array(DETECTION_BYTES);
+    const { bytesRead } = await handle.read(buffer, 0, DETECTION_BYTES, 0);
+    head = buffer.subarray(0, bytesRead);
+  } finally {
+    await handle.close();
+  }
+  if (head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf) return 'utf8';
+  // `stream: true`: a character cut by the 64 KiB boundary is not an error.
+  const decodes = (label: string) => {
+    try {
+      new TextDecoder(label, { fatal: true }).decode(head, { stream: true });
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (decodes('utf-8')) return 'utf8';
+  if (decodes('gb18030')) return 'gb18030';
+  throw errors.encodingUnknown(file);
+}
+
+/** The file's text in chunks as read, decoded across chunk boundaries. */
+async function* decodedChunks(file: string, encoding: CsvEncoding): AsyncGenerator<string> {
+  if (encoding === 'utf8') {
+    yield* createReadStream(file, { encoding: 'utf8', highWaterMark: 1 << 20 }) as AsyncIterable<string>;
+    return;
+  }
+  const decoder = new TextDecoder(encoding);
+  for await (const bytes of createReadStream(file, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
+    yield decoder.decode(bytes, { stream: true });
+  }
+  const rest = decoder.decode();
+  if (rest !== '') yield rest;
 }
 
 /** Index of a named column, or an E_COLUMN_MISSING error listing the columns there are. */
-export function columnIndex(table: CsvTable, name: string): number {
+export function columnIndex(table: CsvTable, name: string, hint?: string): number {
   const i = table.header.indexOf(name);
-  if (i < 0) throw errors.columnMissing(table.file, name, table.header);
+  if (i < 0) throw errors.columnMissing(table.file, name, table.header, hint);
   return i;
 }
 
@@ -91,8 +149,8 @@ function lastColumn(row: CsvRow): number {
 }
 
 /** Rows as they come off the disk, one array per read chunk; quoted line breaks joined. */
-async function* physicalRows(file: string): AsyncGenerator<CsvRow[]> {
-  const stream = createReadStream(file, { encoding: 'utf8', highWaterMark: 1 << 20 });
+async function* physicalRows(file: string, encoding: CsvEncoding): AsyncGenerator<CsvRow[]> {
+  const stream = decodedChunks(file, encoding);
   let lineNo = 0;
   let carry = '';
   let pending: { text: string; line: number } | undefined;
@@ -115,7 +173,7 @@ async function* physicalRows(file: string): AsyncGenerator<CsvRow[]> {
     }
   };
   try {
-    for await (const chunk of stream as AsyncIterable<string>) {
+    for await (const chunk of stream) {
       const lines = (carry + chunk).split('\n');
       carry = lines.pop()!;
       const out: CsvRow[] = [];
@@ -131,7 +189,7 @@ async function* physicalRows(file: string): AsyncGenerator<CsvRow[]> {
     if (isJinqiaoError(e)) throw e;
     throw errors.fileUnreadable(file, describeFsError(e));
   } finally {
-    stream.destroy();
+    await stream.return(undefined);
   }
   if (pending !== undefined) {
     throw errors.csvSyntax({ file, line: pending.line, column: pending.text.indexOf('"') + 1 }, 'a quoted field is never closed');

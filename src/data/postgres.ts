@@ -198,6 +198,7 @@ async function readRows(client: pg.Client, sql: string, source: string, options:
     featureNames: columns.featureNames,
     values: values.slice(0, rows * width),
     labels: labels?.slice(0, rows),
+    ...(options.labelColumn === undefined ? {} : { labelColumn: options.labelColumn }),
     rowCount: rows,
   };
 }

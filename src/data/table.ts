@@ -7,9 +7,9 @@
  * missing values, imputed later by the party's own scaler.
  */
 import { basename, extname } from 'node:path';
-import { errors } from '../errors.ts';
+import { COLUMN_HINTS, errors } from '../errors.ts';
 import { detectIdType, type IdType, type IdTypeOption } from '../ids/normalise.ts';
-import { columnIndex, openCsv } from './csv.ts';
+import { columnIndex, openCsv, type CsvOptions } from './csv.ts';
 
 export interface FeatureTable {
   readonly file: string;
@@ -18,11 +18,15 @@ export interface FeatureTable {
   readonly ids: readonly string[];
   /** Line number of each row in the file. */
   readonly lines: Uint32Array;
+  /** Character column of each row's ID cell, where the source has columns (CSV). */
+  readonly idColumns?: Uint32Array;
   readonly featureNames: readonly string[];
   /** rows × featureNames.length, row-major; NaN for a missing value. */
   readonly values: Float64Array;
   /** 0/1 per row when a label column was read. */
   readonly labels: Uint8Array | undefined;
+  /** The label column's name, when one was read. */
+  readonly labelColumn?: string;
   readonly rowCount: number;
 }
 
@@ -32,32 +36,36 @@ export interface FeatureTableOptions {
   readonly labelColumn?: string;
   /** Feature columns to read; default: every column but the ID and label columns. */
   readonly features?: readonly string[];
+  readonly encoding?: CsvOptions['encoding'];
 }
 
 /** Cells read as a missing value, in every table source. */
 export const MISSING_CELLS: ReadonlySet<string> = new Set(['', 'NA', 'N/A', 'NaN', 'nan', 'NULL', 'null']);
 
 export async function loadFeatureTable(file: string, options: FeatureTableOptions): Promise<FeatureTable> {
-  const table = await openCsv(file);
+  const table = await openCsv(file, { encoding: options.encoding });
   const idCol = columnIndex(table, options.idColumn);
-  const labelCol = options.labelColumn === undefined ? -1 : columnIndex(table, options.labelColumn);
+  const labelCol = options.labelColumn === undefined ? -1 : columnIndex(table, options.labelColumn, COLUMN_HINTS.label);
   const featureNames = options.features ?? table.header.filter((_, i) => i !== idCol && i !== labelCol);
-  const featureCols = featureNames.map((name) => columnIndex(table, name));
+  const featureCols = featureNames.map((name) => columnIndex(table, name, COLUMN_HINTS.feature));
   const width = featureCols.length;
   let values = new Float64Array(1024 * Math.max(width, 1));
   let labels = labelCol >= 0 ? new Uint8Array(1024) : undefined;
   let lines = new Uint32Array(1024);
+  let idColumns = new Uint32Array(1024);
   const ids: string[] = [];
   let rows = 0;
   for await (const chunk of table.chunks) {
     for (const row of chunk) {
       if (rows === lines.length) {
         lines = grow(lines, rows * 2);
+        idColumns = grow(idColumns, rows * 2);
         values = grow(values, rows * 2 * Math.max(width, 1));
         if (labels) labels = grow(labels, rows * 2);
       }
       ids.push(row.fields[idCol]!);
       lines[rows] = row.line;
+      idColumns[rows] = row.columnOf(idCol);
       for (let j = 0; j < width; j++) {
         const cell = row.fields[featureCols[j]!]!.trim();
         let v: number;
@@ -85,11 +93,29 @@ export async function loadFeatureTable(file: string, options: FeatureTableOption
     idColumn: options.idColumn,
     ids,
     lines: lines.slice(0, rows),
+    idColumns: idColumns.slice(0, rows),
     featureNames,
     values: values.slice(0, rows * width),
     labels: labels?.slice(0, rows),
+    ...(options.labelColumn === undefined ? {} : { labelColumn: options.labelColumn }),
     rowCount: rows,
   };
+}
+
+/** (Label party, before alignment) A label column with one outcome only can train no model. */
+export function checkBothClasses(table: FeatureTable): void {
+  if (!table.labels || table.labels.length === 0) return;
+  const first = table.labels[0]! as 0 | 1;
+  if (table.labels.every((y) => y === first)) throw errors.labelOneClass({ file: table.file, columnName: table.labelColumn }, first);
+}
+
+/** (In-process host, before any party starts) The bank's label column must not reach an agency as one of its features. */
+export function refuseLabelAmongFeatures(label: FeatureTable, features: readonly FeatureTable[]): void {
+  const column = label.labelColumn;
+  if (column === undefined) return;
+  for (const table of features) {
+    if (table.featureNames.includes(column)) throw errors.labelAmongFeatures(table.file, column);
+  }
 }
 
 function grow<T extends Float64Array | Uint8Array | Uint32Array>(array: T, length: number): T {

@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
+import { rename, rm, stat } from 'node:fs/promises';
 import { errors, isJinqiaoError } from '../errors.ts';
 
 export async function writeAtomically(file: string, write: (out: (chunk: string) => Promise<void>) => Promise<void>): Promise<void> {
@@ -29,5 +29,20 @@ export async function writeAtomically(file: string, write: (out: (chunk: string)
     stream.destroy();
     await rm(tmp, { force: true });
     throw isJinqiaoError(e) ? e : errors.outputUnwritable(file, (e as Error).message);
+  }
+}
+
+/**
+ * Refuses an output that is one of the inputs (the same file however it is spelled:
+ * another relative path, a symbolic or hard link): the rename would replace the input.
+ */
+export async function refuseInputAsOutput(option: string, out: string, inputs: readonly string[]): Promise<void> {
+  const target = await stat(out).catch(() => undefined);
+  if (!target) return;
+  for (const input of inputs) {
+    const source = await stat(input).catch(() => undefined);
+    if (source && source.dev === target.dev && source.ino === target.ino) {
+      throw errors.optionInvalid(option, `${out} is the input file ${input}; writing there would replace it`, `name a new file for ${option}`);
+    }
   }
 }

@@ -42,7 +42,7 @@ import { randomBytes } from 'node:crypto';
 import { readFile, stat, truncate } from 'node:fs/promises';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, concatBytes, hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js';
-import { errors } from '../errors.ts';
+import { errors, shownValue } from '../errors.ts';
 import { normaliseId } from '../ids/normalise.ts';
 import { canonicalJson, type JsonValue } from './canonical.ts';
 import { appendDurably, readTextFile, replaceDurably } from '../util/durable.ts';
@@ -197,7 +197,7 @@ export class AuditLog {
    */
   append(type: AuditEventType, details: AuditDetails): Promise<AuditEntry> {
     if (!EVENT_TYPE.test(type) || type === 'log.opened') {
-      return Promise.reject(errors.optionInvalid('type', `${JSON.stringify(type)} is not an event type (dotted lower-case, e.g. job.admitted)`));
+      return Promise.reject(errors.optionInvalid('type', `${shownValue(type)} is not an event type (dotted lower-case, e.g. job.admitted)`));
     }
     try {
       canonicalJson(details, 'details');

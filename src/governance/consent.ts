@@ -31,7 +31,7 @@
 import { randomUUID } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { bytesToHex, hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js';
-import { errors } from '../errors.ts';
+import { errors, shownValue } from '../errors.ts';
 import { normaliseId } from '../ids/normalise.ts';
 import { canonicalJson } from './canonical.ts';
 import { appendDurably, readTextFile } from '../util/durable.ts';
@@ -110,7 +110,7 @@ export type ConsentVerdict =
 /** (Issuer side: the platform) Signs a consent token for `grant`. */
 export function issueConsent(issuer: PartyKeyPair, grant: ConsentGrant): ConsentToken {
   const enterprise = normaliseId(String(grant.enterprise), 'uscc');
-  if (!enterprise.ok) throw errors.optionInvalid('enterprise', `${JSON.stringify(grant.enterprise)} is not a unified social credit code: ${enterprise.why}`);
+  if (!enterprise.ok) throw errors.optionInvalid('enterprise', `${shownValue(grant.enterprise)} is not a unified social credit code: ${enterprise.why}`);
   const tokenId = grant.tokenId ?? randomUUID();
   if (!TOKEN_ID.test(tokenId)) throw errors.optionInvalid('tokenId', 'use 1 to 128 letters, digits and . _ : -');
   for (const key of ['partners', 'purposes', 'fields'] as const) {
@@ -279,7 +279,7 @@ export async function loadRevocationList(file: string): Promise<ReadonlySet<stri
  * the token was already revoked.
  */
 export async function revokeConsent(file: string, tokenId: string, now: Date = new Date()): Promise<boolean> {
-  if (!TOKEN_ID.test(tokenId)) throw errors.optionInvalid('tokenId', `${JSON.stringify(tokenId)} is not a token id (1 to 128 letters, digits and . _ : -)`);
+  if (!TOKEN_ID.test(tokenId)) throw errors.optionInvalid('tokenId', `${shownValue(tokenId)} is not a token id (1 to 128 letters, digits and . _ : -)`);
   const listExists = await stat(file).then(
     () => true,
     () => false,

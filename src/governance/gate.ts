@@ -101,6 +101,7 @@ export function subsetTable(table: FeatureTable, rows: Uint32Array): FeatureTabl
     ...table,
     ids: Array.from(rows, (r) => table.ids[r]!),
     lines: Uint32Array.from(rows, (r) => table.lines[r]!),
+    idColumns: table.idColumns && Uint32Array.from(rows, (r) => table.idColumns![r]!),
     values,
     labels: table.labels ? Uint8Array.from(rows, (r) => table.labels![r]!) : undefined,
     rowCount: rows.length,

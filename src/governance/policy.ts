@@ -31,7 +31,8 @@
  */
 import { dirname, resolve } from 'node:path';
 import { isMap, LineCounter, parseDocument, type Document } from 'yaml';
-import { errors, isJinqiaoError, type JinqiaoError, type SourceLocation } from '../errors.ts';
+import { documentData } from '../data/yaml.ts';
+import { errors, isJinqiaoError, type JinqiaoError, type SourceLocation, shownValue } from '../errors.ts';
 import { readTextFile } from '../util/durable.ts';
 import { KEY_ID_PATTERN, loadPublicKey, publicKeyFromHex, type PublicKeyBytes } from './keys.ts';
 
@@ -174,7 +175,7 @@ export async function parsePolicy(text: string, file: string): Promise<DataHolde
     throw errors.policyInvalid({ file, line, column: col }, '(syntax)', `not valid YAML or JSON: ${syntax.message.split('\n')[0]}`);
   }
   const bad = (path: readonly (string | number)[], why: string) => errors.policyInvalid(locate(doc, lineCounter, file, path), pathText(path), why);
-  const root = doc.toJS() as unknown;
+  const root = documentData(doc, (why) => bad([], why));
   if (!isRecord(root)) throw bad([], 'the policy must be a mapping with party, fields, purposes and partners');
   unknownKeys(root, TOP_LEVEL, [], bad);
 
@@ -198,8 +199,8 @@ export async function parsePolicy(text: string, file: string): Promise<DataHolde
     const exposed = nameList(spec.fields, [...at, 'fields'], bad, true);
     exposed.forEach((f, i) => {
       const cls = fields.get(f);
-      if (cls === undefined) throw bad([...at, 'fields', i], `field ${JSON.stringify(f)} is not classified under fields`);
-      if (cls === 'restricted') throw bad([...at, 'fields', i], `field ${JSON.stringify(f)} is restricted and can never be exposed`);
+      if (cls === undefined) throw bad([...at, 'fields', i], `field ${shownValue(f)} is not classified under fields`);
+      if (cls === 'restricted') throw bad([...at, 'fields', i], `field ${shownValue(f)} is restricted and can never be exposed`);
     });
     purposes.set(name, {
       name,
@@ -217,11 +218,11 @@ export async function parsePolicy(text: string, file: string): Promise<DataHolde
     unknownKeys(spec, PARTNER_KEYS, at, bad);
     const partner = await partnerRule(spec, at, file, bad);
     partner.purposes.forEach((p, j) => {
-      if (!purposes.has(p)) throw bad([...at, 'purposes', j], `purpose ${JSON.stringify(p)} is not declared under purposes`);
+      if (!purposes.has(p)) throw bad([...at, 'purposes', j], `purpose ${shownValue(p)} is not declared under purposes`);
     });
     partner.sensitiveFields.forEach((f, j) => {
       const cls = fields.get(f);
-      if (cls !== 'sensitive') throw bad([...at, 'sensitiveFields', j], `field ${JSON.stringify(f)} is ${cls === undefined ? 'not classified' : `classified ${cls}`}; only sensitive fields take a grant`);
+      if (cls !== 'sensitive') throw bad([...at, 'sensitiveFields', j], `field ${shownValue(f)} is ${cls === undefined ? 'not classified' : `classified ${cls}`}; only sensitive fields take a grant`);
     });
     for (const name of [partner.id, partner.keyId]) {
       if (name !== undefined && partners.some((p) => p.id === name || p.keyId === name)) throw bad(at, `partner ${name} is listed twice`);
@@ -273,7 +274,7 @@ function nameList(value: unknown, at: (string | number)[], bad: Bad, nonEmpty: b
   if (!Array.isArray(value) || (nonEmpty && value.length === 0)) throw bad(at, `must be a list of${nonEmpty ? ' at least one' : ''} name${nonEmpty ? '' : 's'}`);
   value.forEach((v, i) => {
     if (typeof v !== 'string' || !NAME.test(v)) throw bad([...at, i], 'must be a name without spaces or commas');
-    if (value.indexOf(v) !== i) throw bad([...at, i], `${JSON.stringify(v)} is listed twice`);
+    if (value.indexOf(v) !== i) throw bad([...at, i], `${shownValue(v)} is listed twice`);
   });
   return value as string[];
 }

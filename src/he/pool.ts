@@ -14,6 +14,7 @@ import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import type { MatvecResult, MatvecTask } from '../../workers/tasks.ts';
 import { errors } from '../errors.ts';
+import { checkThreads } from '../util/threads.ts';
 import type { CiphertextBytes, PublicKeyBundle } from './backend.ts';
 import { createCkksEvaluator, type CkksEvaluator } from './ckks.ts';
 import { checkMatvecShape } from './diagonals.ts';
@@ -40,7 +41,7 @@ function shared(bytes: Uint8Array): Uint8Array {
 
 export async function createParallelEvaluator(bundle: PublicKeyBundle, options: ParallelEvaluatorOptions = {}): Promise<ParallelEvaluator> {
   const threads = options.threads ?? availableParallelism();
-  if (!Number.isInteger(threads) || threads < 1) throw errors.optionInvalid('threads', `must be a positive integer, got ${String(threads)}`);
+  if (checkThreads('threads', threads) < 1) throw errors.optionInvalid('threads', 'must be at least 1 for a worker pool');
   const combiner: CkksEvaluator = await createCkksEvaluator(bundle);
   const sharedBundle: PublicKeyBundle = {
     params: bundle.params,

@@ -14,7 +14,9 @@ import { errors } from '../errors.ts';
 import { admitJob } from '../governance/gate.ts';
 import { detectIdType, type IdType } from '../ids/normalise.ts';
 import type { TrainingConfig } from '../lr/config.ts';
+import { checkTableIds } from '../lr/align.ts';
 import { sliceOf, type ModelSlice } from '../lr/model.ts';
+import type { IdSourceReport } from '../psi/source.ts';
 import { runFeatureParty, type FeaturePartyResult } from '../lr/roles/features.ts';
 import { runLabelParty, type LabelPartyResult } from '../lr/roles/label.ts';
 import type { Channel } from '../protocol/channel.ts';
@@ -37,6 +39,8 @@ export interface TrainingJob {
 
 export interface LabelJobResult extends LabelJobOutcome {
   readonly table: LoadedTable;
+  /** IDs alignment skips in the label's table (invalid, empty or repeated). */
+  readonly idReport: IdSourceReport;
   readonly protocol: LabelPartyResult;
   /** The training rows, as the label table spells their IDs. */
   readonly trainIds: readonly string[];
@@ -44,6 +48,8 @@ export interface LabelJobResult extends LabelJobOutcome {
 
 export interface FeaturesJobResult {
   readonly table: LoadedTable;
+  /** IDs alignment skips in the party's own table; it stays with the party. */
+  readonly idReport: IdSourceReport;
   readonly protocol: FeaturePartyResult;
   readonly slice: ModelSlice;
 }
@@ -59,6 +65,7 @@ export async function trainAsLabel(ctx: PartyJobContext, job: TrainingJob): Prom
   const loaded = await ctx.loadTable(job.labelTable, { withLabel: true });
   const table = await gated(ctx, loaded, jobId, purpose, partyNames, [...loaded.featureNames, loaded.labelColumn ?? 'label'], []);
   const idType = idTypeOf(table, config);
+  const idReport = checkTableIds(table, idType, config.strict);
   const channels: Channel[] = [];
   const audit = ctx.governance?.audit;
   const protocol = await abortingPeersOnFailure(channels, async () => {
@@ -96,6 +103,7 @@ export async function trainAsLabel(ctx: PartyJobContext, job: TrainingJob): Prom
     config,
     idType,
     table,
+    idReport,
     protocol,
     slice,
     alignedRows: protocol.alignedRows.length,
@@ -107,7 +115,7 @@ export async function trainAsLabel(ctx: PartyJobContext, job: TrainingJob): Prom
     trainIds: Array.from(protocol.data.trainRows, idOf),
     predictions: { ids: Array.from(protocol.validation.rows, idOf), scores: protocol.validation.scores, labels: protocol.validation.labels },
     parties: [
-      { name: ctx.name, role: 'label', rowsRead: table.rowCount, features: table.featureNames.length, bytesSent: channels.reduce((sum, c) => sum + bytesSentOn(c), 0) },
+      { name: ctx.name, role: 'label', rowsRead: table.rowCount, features: table.featureNames.length, bytesSent: channels.reduce((sum, c) => sum + bytesSentOn(c), 0), ids: idReport },
       ...partyNames.map((name) => ({ name, role: 'features' as const, features: protocol.featureCounts.get(name) ?? 0 })),
     ],
     seconds: (performance.now() - started) / 1000,
@@ -124,10 +132,11 @@ export async function trainAsFeatures(ctx: PartyJobContext, label: Channel, spec
   const { config, jobId } = spec;
   const channels: Channel[] = [label];
   const audit = ctx.governance?.audit;
-  const { table, protocol } = await abortingPeersOnFailure(channels, async () => {
+  const { table, idReport, protocol } = await abortingPeersOnFailure(channels, async () => {
     const loaded = await ctx.loadTable(spec.table, { withLabel: false });
     const table = await gated(ctx, loaded, jobId, spec.purpose, [spec.parties[0]!], loaded.featureNames, []);
     const idType = agreeWithLabel(table, spec);
+    const idReport = checkTableIds(table, idType, config.strict);
     const arbiter = await ctx.connect(spec.arbiter, jobId);
     channels.push(arbiter);
     await label.send(message('job.accept', {}));
@@ -144,12 +153,12 @@ export async function trainAsFeatures(ctx: PartyJobContext, label: Channel, spec
       matvec: ctx.matvec(jobId, config.threads),
       checkpoints: ctx.checkpoints(jobId),
     });
-    return { table, protocol };
+    return { table, idReport, protocol };
   });
   await audit?.append('training.run', { job: jobId, partners: [spec.parties[0]!], aligned: protocol.alignedRows.length, epochs: protocol.epochsRun });
   const slice = sliceOf(jobId, ctx.name, 'features', protocol, config.sigmoid);
   await exportSlice(ctx, slice);
-  return { table, protocol, slice };
+  return { table, idReport, protocol, slice };
 }
 
 /** (Label) Every partner has passed its gate (and the arbiter sees every party): nothing data-derived is sent before. */

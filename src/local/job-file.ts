@@ -5,7 +5,7 @@
  */
 import { dirname, resolve } from 'node:path';
 import { readYamlFile } from '../data/yaml.ts';
-import { errors } from '../errors.ts';
+import { errors, shownValue } from '../errors.ts';
 import { TRAINING_DEFAULTS, type TrainingConfig } from '../lr/config.ts';
 import { AuditLog } from '../governance/audit.ts';
 import { loadConsentTokens, loadRevocationList } from '../governance/consent.ts';
@@ -95,7 +95,7 @@ async function loadGovernance(root: Json, base: string, field: (path: string, wh
   const parties = new Map<string, PartyGovernance>();
   for (const [name, party] of Object.entries(spec)) {
     const at = `governance.${name}`;
-    if (!partyNames.includes(name)) throw field(at, `no party of this job is named ${JSON.stringify(name)} (name parties with "name:")`);
+    if (!partyNames.includes(name)) throw field(at, `no party of this job is named ${shownValue(name)} (name parties with "name:")`);
     parties.set(name, await loadPartyGovernance(party, name, at, base, field));
   }
   return { purpose, parties };

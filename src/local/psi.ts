@@ -4,6 +4,7 @@
  * tests, research and the demo use.
  */
 import { randomUUID } from 'node:crypto';
+import type { CsvOptions } from '../data/csv.ts';
 import { errors } from '../errors.ts';
 import type { IdTypeOption } from '../ids/normalise.ts';
 import { memoryChannelPair, type FrameTap } from '../transport/memory.ts';
@@ -15,8 +16,8 @@ import { openIdSource, type IdSourceReport } from '../psi/source.ts';
 import { settleParties } from './settle.ts';
 
 export interface LocalPsiOptions {
-  readonly left: { readonly file: string; readonly idColumn: string };
-  readonly right: { readonly file: string; readonly idColumn: string };
+  readonly left: { readonly file: string; readonly idColumn: string; readonly encoding?: CsvOptions['encoding'] };
+  readonly right: { readonly file: string; readonly idColumn: string; readonly encoding?: CsvOptions['encoding'] };
   readonly idType?: IdTypeOption;
   readonly reveal?: Reveal;
   readonly backend?: BackendName;

@@ -8,7 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { errors } from '../errors.ts';
-import { loadFeatureTable, partyNameOf, type FeatureTable } from '../data/table.ts';
+import { loadFeatureTable, partyNameOf, refuseLabelAmongFeatures, type FeatureTable } from '../data/table.ts';
 import type { PartyGovernance } from '../governance/gate.ts';
 import { ckksBackend } from '../he/ckks.ts';
 import { mockBackend } from '../he/mock.ts';
@@ -30,6 +30,7 @@ import { memoryOutputs, stagedOutputs, type StagedOutputs } from '../jobs/output
 import { joinJob, type PartnerOutcome } from '../jobs/partner.ts';
 import { trainAsLabel } from '../jobs/training.ts';
 import { settleParties } from './settle.ts';
+import type { IdSourceReport } from '../psi/source.ts';
 
 export interface TableSpec {
   readonly file: string;
@@ -59,6 +60,8 @@ export interface PartySummary {
   readonly rowsRead: number;
   readonly features: number;
   readonly bytesSent: number;
+  /** IDs alignment skips in this party's table (invalid, empty or repeated), with their first lines. */
+  readonly ids: IdSourceReport;
 }
 
 export interface LocalTrainingResult {
@@ -136,6 +139,8 @@ export async function trainOnTables(options: TablesTrainingOptions): Promise<Loc
     [labelName, { ...options.label.table, labelColumn: options.label.labelColumn }],
     ...featureNames.map((name, k): [string, LoadedTable] => [name, options.features[k]!.table]),
   ]);
+  // Only this host sees every table: the outcome must never reach an agency as a feature.
+  refuseLabelAmongFeatures({ ...options.label.table, labelColumn: options.label.labelColumn ?? options.label.table.labelColumn }, options.features.map((f) => f.table));
   const threads = config.threads;
   const psiExecutor = threads === 0 ? inlineExecutor() : poolExecutor({ threads });
   const pools = config.he === 'ckks' && threads !== 0 ? new SharedMatvecPool(threads) : undefined;
@@ -165,7 +170,8 @@ export async function trainOnTables(options: TablesTrainingOptions): Promise<Loc
     const files = await outputs.commit();
     const parties: PartySummary[] = [labelName, ...featureNames].map((name, i) => {
       const table = tables.get(name)!;
-      return { name, role: i === 0 ? 'label' : 'features', file: table.file, rowsRead: table.rowCount, features: table.featureNames.length, bytesSent: wiring.bytesSentBy(name) };
+      const ids = i === 0 ? label.idReport : features[i - 1]!.idReport;
+      return { name, role: i === 0 ? 'label' : 'features', file: table.file, rowsRead: table.rowCount, features: table.featureNames.length, ids, bytesSent: wiring.bytesSentBy(name) };
     });
     return {
       config,

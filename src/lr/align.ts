@@ -19,7 +19,7 @@ import type { IdType } from '../ids/normalise.ts';
 import { runPsiParty } from '../psi/ecdh.ts';
 import type { PsiExecutor } from '../psi/executor.ts';
 import type { BackendName } from '../psi/group.ts';
-import { idBatchesFromTable, type IdSourceReport } from '../psi/source.ts';
+import { idBatchesFromTable, REPORTED_LINES, type IdSourceReport } from '../psi/source.ts';
 import type { FeatureTable } from '../data/table.ts';
 import type { Channel } from '../protocol/channel.ts';
 import { message } from '../protocol/messages.ts';
@@ -37,6 +37,36 @@ export interface Alignment {
   /** This party's table rows in the job's row order. */
   readonly rows: Uint32Array;
   readonly report: IdSourceReport;
+}
+
+/**
+ * (Each party, locally, before alignment) What alignment will skip in a party's table:
+ * invalid or empty IDs, and repeated IDs (only the first row of an enterprise takes part),
+ * counted with their first line numbers; under `strict` the first of them is an error.
+ */
+export function checkTableIds(table: FeatureTable, idType: IdType, strict: boolean): IdSourceReport {
+  const report: IdSourceReport = { file: table.file, idType, rowsRead: table.rowCount, invalid: 0, invalidLines: [], duplicates: 0, duplicateLines: [] };
+  const firstLineOf = new Map<string, number>();
+  for (let r = 0; r < table.rowCount; r++) {
+    const line = table.lines[r]!;
+    const at = { file: table.file, line, column: table.idColumns?.[r], columnName: table.idColumn };
+    const id = normaliseId(table.ids[r]!, idType);
+    if (!id.ok) {
+      if (strict) throw errors.idInvalid(at, table.ids[r]!, id.why);
+      report.invalid++;
+      if (report.invalidLines.length < REPORTED_LINES) report.invalidLines.push(line);
+      continue;
+    }
+    const first = firstLineOf.get(id.id);
+    if (first === undefined) {
+      firstLineOf.set(id.id, line);
+      continue;
+    }
+    if (strict) throw errors.idDuplicate(at, first);
+    report.duplicates++;
+    if (report.duplicateLines.length < REPORTED_LINES) report.duplicateLines.push(line);
+  }
+  return report;
 }
 
 /** The PSI job id of one pair: the job id and the feature party's name, so pairs never share hashes. */

@@ -6,6 +6,7 @@ import { errors } from '../errors.ts';
 import type { IdTypeOption } from '../ids/normalise.ts';
 import type { BackendName } from '../psi/group.ts';
 import { BACKEND_NAMES } from '../psi/backends/index.ts';
+import { checkThreads } from '../util/threads.ts';
 import type { LearningRateSchedule, OptimiserMethod } from './optimiser.ts';
 
 export type SigmoidApproximation = 'taylor1' | 'poly3';
@@ -15,7 +16,8 @@ export interface TrainingConfig {
   /** Shared seed of the split and the mini-batches (not a secret). */
   readonly seed: string;
   readonly epochs: number;
-  readonly batchSize: number;
+  /** Rows per mini-batch; 'auto': up to 2048, adapted to small data (lr/batch-size.ts). */
+  readonly batchSize: number | 'auto';
   readonly validationFraction: number;
   readonly sigmoid: SigmoidApproximation;
   readonly optimiser: OptimiserMethod;
@@ -34,12 +36,14 @@ export interface TrainingConfig {
   readonly psiBackend: BackendName;
   /** Worker threads for the hot loops (default: all cores). */
   readonly threads: number | undefined;
+  /** Make a party's first invalid, empty or repeated ID an error instead of skipping and counting it. */
+  readonly strict: boolean;
 }
 
 export const TRAINING_DEFAULTS: Omit<TrainingConfig, 'jobId'> = Object.freeze({
   seed: 'jinqiao',
   epochs: 10,
-  batchSize: 2048,
+  batchSize: 'auto',
   validationFraction: 0.2,
   sigmoid: 'taylor1',
   optimiser: 'adam',
@@ -53,6 +57,7 @@ export const TRAINING_DEFAULTS: Omit<TrainingConfig, 'jobId'> = Object.freeze({
   idType: 'auto',
   psiBackend: 'x25519',
   threads: undefined,
+  strict: false,
 });
 
 /**
@@ -69,7 +74,7 @@ export function resolveTrainingConfig(partial: Partial<TrainingConfig> & { jobId
     if (!Number.isInteger(value) || value < 1 || value > max) throw errors.optionInvalid(field, `must be a whole number from 1 to ${max}, got ${value}`);
   };
   positiveInt('epochs', c.epochs, 10_000);
-  positiveInt('batchSize', c.batchSize);
+  if (c.batchSize !== 'auto') positiveInt('batchSize', c.batchSize);
   if (!(c.validationFraction > 0 && c.validationFraction < 1)) throw errors.optionInvalid('validationFraction', `must be between 0 and 1, got ${c.validationFraction}`);
   if (c.sigmoid !== 'taylor1' && c.sigmoid !== 'poly3') throw errors.optionInvalid('sigmoid', `must be taylor1 or poly3, got ${String(c.sigmoid)}`);
   if (!['sgd', 'adam', 'rmsprop'].includes(c.optimiser)) throw errors.optionInvalid('optimiser', `must be sgd, adam or rmsprop, got ${String(c.optimiser)}`);
@@ -83,7 +88,8 @@ export function resolveTrainingConfig(partial: Partial<TrainingConfig> & { jobId
     positiveInt('earlyStopping', c.earlyStopping.patience, 1000);
     if (!(c.earlyStopping.minDelta >= 0)) throw errors.optionInvalid('earlyStopping', `minDelta must be zero or positive, got ${c.earlyStopping.minDelta}`);
   }
-  if (c.threads !== undefined && (!Number.isInteger(c.threads) || c.threads < 0)) throw errors.optionInvalid('threads', `must be a whole number, got ${c.threads}`);
+  if (c.threads !== undefined) checkThreads('threads', c.threads);
+  if (typeof c.strict !== 'boolean') throw errors.optionInvalid('strict', `must be true or false, got ${String(c.strict)}`);
   return c;
 }
 

@@ -35,8 +35,9 @@ export const MESSAGE_SCHEMAS = {
   /**
    * (Label → feature party) Training starts at `epoch`, the fewest epochs any party has
    * completed; `stop` says early stopping already ended training there, so evaluation follows.
+   * `batchSize` is the job's, chosen by the label once it knows every party's feature count.
    */
-  'train.start': { version: 1, fields: { epoch: 'uint', stop: 'bool' } },
+  'train.start': { version: 2, fields: { epoch: 'uint', stop: 'bool', batchSize: 'uint' } },
   /** (Any party → arbiter) The rotations its matrix-vector products need. */
   'he.keyRequest': { version: 1, fields: { rotationSteps: 'number[]' } },
   /** (Arbiter → every party) Parameters (JSON) and the public, relinearisation and Galois keys. */

@@ -276,8 +276,10 @@ class OrderedPipeline {
   }
 
   async push<T>(task: Promise<T>, consume: (value: T) => Promise<void> | void): Promise<void> {
-    if (this.failure !== undefined) throw this.failure;
+    // Handled before anything can throw: a task refused after a failure (e.g. by a pool
+    // that the other party's failure terminated) must not become an unhandled rejection.
     task.catch(() => {});
+    if (this.failure !== undefined) throw this.failure;
     this.inFlight++;
     this.tail = this.tail
       .then(async () => consume(await task))

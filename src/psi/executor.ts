@@ -9,6 +9,7 @@ import type { PsiResult, PsiTask } from '../../workers/tasks.ts';
 import { loadBackend } from './backends/index.ts';
 import { hashAndBlind, reblind, type IdBatch } from './batch.ts';
 import type { BackendName, ScalarBytes } from './group.ts';
+import { checkThreads } from '../util/threads.ts';
 
 export interface PsiExecutor {
   readonly threads: number;
@@ -36,7 +37,7 @@ export interface PoolOptions {
 }
 
 export function poolExecutor(options: PoolOptions = {}): PsiExecutor {
-  const threads = options.threads ?? availableParallelism();
+  const threads = options.threads === undefined ? availableParallelism() : checkThreads('threads', options.threads);
   const pool = new Piscina<PsiTask, PsiResult>({
     filename: new URL('../../workers/psi.ts', import.meta.url).href,
     minThreads: threads,

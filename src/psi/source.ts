@@ -6,7 +6,7 @@
  */
 import { TextEncoder } from 'node:util';
 import { errors } from '../errors.ts';
-import { columnIndex, openCsv, type CsvRow } from '../data/csv.ts';
+import { columnIndex, openCsv, type CsvOptions, type CsvRow } from '../data/csv.ts';
 import { detectIdType, normaliseId, type IdType, type IdTypeOption } from '../ids/normalise.ts';
 import type { OwnIdBatch } from './ecdh.ts';
 
@@ -16,6 +16,7 @@ export interface IdSourceOptions {
   readonly idType?: IdTypeOption;
   /** Make the first invalid or repeated ID an error instead of counting it. */
   readonly strict?: boolean;
+  readonly encoding?: CsvOptions['encoding'];
   /** IDs per batch handed to a worker (default 4,096). */
   readonly batchSize?: number;
 }
@@ -45,7 +46,7 @@ export interface IdSource {
 
 export async function openIdSource(options: IdSourceOptions): Promise<IdSource> {
   const { file, strict = false } = options;
-  const table = await openCsv(file);
+  const table = await openCsv(file, { encoding: options.encoding });
   const col = columnIndex(table, options.idColumn);
   const iterator = table.chunks[Symbol.asyncIterator]();
   const sample: CsvRow[] = [];

@@ -122,7 +122,7 @@ h3{margin:16px 0 8px;font-size:14px;font-weight:600}
 table{border-collapse:collapse;width:100%;font-variant-numeric:tabular-nums;font-size:13px}
 caption{text-align:left;font-weight:600;padding:0 0 6px}
 th,td{padding:5px 10px;border-bottom:1px solid var(--line);text-align:left;white-space:nowrap}
-th{background:#eef1f5;font-weight:600;color:var(--muted);font-size:12px}
+th{background:#eef1f5;font-weight:600;color:var(--muted);font-size:12px;white-space:normal;vertical-align:bottom}
 .num{text-align:right}
 tfoot td{font-weight:600;border-top:2px solid var(--ink)}
 td.ok{color:#1b7f4c;font-weight:600}td.warn{color:#a15c00;font-weight:600}td.alert{color:#b42318;font-weight:600}

@@ -53,6 +53,8 @@ export interface PartyView {
   readonly rowsRead?: number;
   readonly features: number;
   readonly bytesSent?: number;
+  /** The viewer's own IDs that alignment skipped. */
+  readonly ids?: { readonly invalid: number; readonly duplicates: number };
 }
 
 export type ParameterValue = string | number | boolean | null | undefined | { readonly [key: string]: ParameterValue };
@@ -157,7 +159,7 @@ function summary(input: TrainingReportInput): string {
   ]);
   const t = score(m.classification.threshold);
   const confusion = table(
-    [{ header: '' }, { header: `Flagged (score ≥ ${t})`, numeric: true }, { header: `Not flagged (score < ${t})`, numeric: true }, { header: 'Total', numeric: true }],
+    [{ header: '' }, { header: `Flagged (≥ ${t})`, numeric: true }, { header: `Not flagged (< ${t})`, numeric: true }, { header: 'Total', numeric: true }],
     [
       ['Bad (defaulted)', formatCount(c.truePositives), formatCount(c.falseNegatives), formatCount(c.truePositives + c.falseNegatives)],
       ['Good', formatCount(c.falsePositives), formatCount(c.trueNegatives), formatCount(c.falsePositives + c.trueNegatives)],

@@ -19,7 +19,7 @@
  * system's randomness from a pool the bank chooses (by default its own table).
  */
 import { randomUUID } from 'node:crypto';
-import { errors } from '../errors.ts';
+import { errors, shownValue } from '../errors.ts';
 import type { FeatureTable } from '../data/table.ts';
 import type { AuditLog } from '../governance/audit.ts';
 import type { HeBackend, HeEvaluator } from '../he/backend.ts';
@@ -154,9 +154,9 @@ export class BankScoringSession {
     const { table, agencies, slice, idType } = this.#options;
     const queries = ids.map((raw) => {
       const n = normaliseId(raw, idType);
-      if (!n.ok) throw errors.optionInvalid('ids', `${JSON.stringify(raw)} is not a valid ${idType === 'uscc' ? 'unified social credit code' : 'ID'}: ${n.why}`);
+      if (!n.ok) throw errors.optionInvalid('ids', `${shownValue(raw)} is not a valid ${idType === 'uscc' ? 'unified social credit code' : 'ID'}: ${n.why}`);
       const row = this.#rowOf.get(n.id);
-      if (row === undefined) throw errors.optionInvalid('ids', `${JSON.stringify(raw)} has no row in ${table.file}`, "the bank's own features are needed to score an enterprise: add its row to the bank's table");
+      if (row === undefined) throw errors.optionInvalid('ids', `${shownValue(raw)} has no row in ${table.file}`, "the bank's own features are needed to score an enterprise: add its row to the bank's table");
       return { id: n.id, row };
     });
     if (queries.length === 0) throw errors.optionInvalid('ids', 'no enterprise to score');

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -56,6 +56,35 @@ describe('jinqiao psi (CLI contract)', () => {
     const r = jinqiao(['psi', typo, right, '--id', 'id', '--strict']);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(`${typo}:3:1 (column "id"): invalid ID "91350100M000100Y44": check character is 4, expected 3`);
+  });
+
+  it('ends --strict on an invalid ID among 20k rows with exit 2 and one line, every time, whichever side holds it', () => {
+    // The other party's in-flight worker tasks are refused once the pool is torn down;
+    // that used to surface as an unhandled piscina AbortError (exit 1) about half the time.
+    const ids = (from: number) => Array.from({ length: 20_000 }, (_, i) => uscc(from + i));
+    const good = join(dir, 'big-good.csv');
+    const bad = join(dir, 'big-bad.csv');
+    writeFileSync(good, idCsv(ids(0)));
+    const badIds = ids(5_000);
+    badIds[10_000] = '91350100M000100Y44';
+    writeFileSync(bad, idCsv(badIds));
+    for (const [l, r] of [[good, bad], [bad, good], [good, bad], [bad, good], [good, bad], [bad, good]] as const) {
+      const run = jinqiao(['psi', l, r, '--id', 'id', '--strict']);
+      expect(run.stderr.trim().split('\n')).toEqual([expect.stringContaining(`error E_ID_INVALID: ${bad}:10002:1`)]);
+      expect(run.code).toBe(2);
+    }
+  }, 120_000);
+
+  it('refuses an --out that is one of the input files, however it is spelled', () => {
+    const before = readFileSync(right, 'utf8');
+    const link = join(dir, 'right-link.csv');
+    symlinkSync(right, link);
+    for (const out of [right, link, join(dir, '.', 'right.csv')]) {
+      const r = jinqiao(['psi', left, right, '--id', 'id', '--out', out]);
+      expect(r.code).toBe(2);
+      expect(r.stderr.trim()).toBe(`jinqiao: error E_OPTION_INVALID: option --out: ${out} is the input file ${right}; writing there would replace it (name a new file for --out)`);
+      expect(readFileSync(right, 'utf8')).toBe(before);
+    }
   });
 
   it('rejects unknown options and values with exit code 2', () => {

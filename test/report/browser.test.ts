@@ -132,6 +132,26 @@ describe.skipIf(!haveChromium)(`reports in headless Chromium${haveChromium ? '' 
     if (folder) await rm(folder, { recursive: true, force: true });
   });
 
+  it('shows the whole confusion matrix in a 1200 px wide window, nothing cut off or scrolled away', async () => {
+    const page = await context.newPage();
+    await page.setViewportSize({ width: 1200, height: 900 });
+    await page.goto(pathToFileURL(pages.get('training')!).href, { waitUntil: 'load' });
+    const matrix = await page.$$eval('table', (tables) => {
+      const table = tables.find((t) => t.querySelector('caption')?.textContent?.startsWith('Confusion matrix'))!;
+      const box = table.getBoundingClientRect();
+      const wrap = table.parentElement!;
+      const cells = [...table.querySelectorAll('th, td')].map((c) => c.getBoundingClientRect().right);
+      const page = table.ownerDocument.documentElement.scrollWidth;
+      return { left: box.left, right: box.right, cellsRight: Math.max(...cells), wrapRight: wrap.getBoundingClientRect().right, scrolls: wrap.scrollWidth > wrap.clientWidth, page };
+    });
+    expect(matrix.left).toBeGreaterThanOrEqual(0);
+    expect(matrix.cellsRight).toBeLessThanOrEqual(matrix.wrapRight);
+    expect(matrix.right).toBeLessThanOrEqual(1200);
+    expect(matrix.scrolls).toBe(false);
+    expect(matrix.page).toBeLessThanOrEqual(1200);
+    await page.close();
+  });
+
   for (const [name, charts] of [['training', 6], ['monitoring', 3]] as const) {
     it(`draws every chart of the ${name} report, with no error and no request beyond the file itself`, async () => {
       const file = pages.get(name)!;

@@ -444,6 +444,14 @@ describe('party identity (jinqiao init-party)', () => {
     expect(statSync(join(folder, 'agency-7.key')).mode & 0o777).toBe(0o600);
   });
 
+  it('creates the --dir folder (and its parents) when it does not exist, readable by its owner only', async () => {
+    const folder = join(mkdtempSync(join(dir, 'cli-')), 'keys', 'bank');
+    const printed = await initParty(['bank', '--dir', folder]);
+    expect(printed.keyFile).toBe(join(folder, 'bank.key'));
+    expect(new X509Certificate(readFileSync(join(folder, 'bank.crt'))).subject).toBe('CN=bank');
+    expect(statSync(folder).mode & 0o777).toBe(0o700);
+  });
+
   it('writes a certificate signing request instead with --csr', async () => {
     const folder = mkdtempSync(join(dir, 'cli-'));
     const printed = await initParty(['agency-8', '--dir', folder, '--csr']);

@@ -22,7 +22,8 @@ import { abortingPeersOnFailure } from '../../protocol/abort.ts';
 import { alignAsFeatureParty } from '../align.ts';
 import { ArbiterClient } from '../arbiter-client.ts';
 import { checkpoint, resumeTraining, type CheckpointStore } from '../checkpoint.ts';
-import type { TrainingConfig } from '../config.ts';
+import { MIN_ROWS_PER_FEATURE, type TrainingConfig } from '../config.ts';
+import { smallestBatch } from '../batch-size.ts';
 import { gatherRows, linearScores, preparePartyData, type PartyData } from '../party-data.ts';
 import { gradientBound, inlineMatvec, lossScale, residualScale, rotationStepsFor, slotCountFor, type MatvecRunner } from '../protocol.ts';
 import { epochBatches } from '../split.ts';
@@ -60,6 +61,7 @@ async function featureParty(options: FeaturePartyOptions): Promise<FeaturePartyR
   const completedEpochs = checkpoints ? (await checkpoints.latestEpoch()) + 1 : 0;
   await label.send(message('train.resumeFrom', { completedEpochs }));
   const start = await label.receive('train.start');
+  checkBatchSize(start.batchSize, config.batchSize, data.trainRows.length, data.width);
   if (start.epoch > completedEpochs) {
     throw errors.protocol(`the label party resumes at epoch ${start.epoch}, but this party completed only ${completedEpochs}`);
   }
@@ -75,7 +77,7 @@ async function featureParty(options: FeaturePartyOptions): Promise<FeaturePartyR
     let stopped = start.stop;
     let epoch = start.epoch;
     for (; !stopped && epoch < config.epochs; epoch++) {
-      const batches = epochBatches(data.trainRows, config.batchSize, config.seed, epoch);
+      const batches = epochBatches(data.trainRows, start.batchSize, config.seed, epoch);
       for (let b = 0; b < batches.length; b++) {
         const batch = batches[b]!;
         const n = batch.length;
@@ -107,5 +109,13 @@ async function featureParty(options: FeaturePartyOptions): Promise<FeaturePartyR
     return { alignedRows: alignment.rows, data, weights: final, epochsRun: epoch };
   } finally {
     evaluator.dispose();
+  }
+}
+
+/** The label chooses the batch size; this party holds it to the job's setting and to the rule for its own features. */
+function checkBatchSize(chosen: number, configured: number | 'auto', trainRows: number, width: number): void {
+  if (configured !== 'auto' && chosen !== configured) throw errors.protocol(`the label party trains with batch size ${chosen}, the job says ${configured}`);
+  if (chosen < 1 || smallestBatch(trainRows, chosen) < MIN_ROWS_PER_FEATURE * width) {
+    throw errors.protocol(`the label party's batch size ${chosen} leaves batches smaller than ${MIN_ROWS_PER_FEATURE} × ${width}, this party's feature count`);
   }
 }

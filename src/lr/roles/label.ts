@@ -14,7 +14,7 @@
  * so every party holds the state it resumes from (../checkpoint.ts).
  */
 import { errors } from '../../errors.ts';
-import type { FeatureTable } from '../../data/table.ts';
+import { checkBothClasses, type FeatureTable } from '../../data/table.ts';
 import type { HeBackend, HeEvaluator, PublicKeyBundle } from '../../he/backend.ts';
 import type { IdType } from '../../ids/normalise.ts';
 import type { PsiExecutor } from '../../psi/executor.ts';
@@ -24,7 +24,8 @@ import { abortingPeersOnFailure } from '../../protocol/abort.ts';
 import { alignAsLabel } from '../align.ts';
 import { ArbiterClient } from '../arbiter-client.ts';
 import { checkpoint, resumeTraining, type CheckpointStore, type LabelTrainingState } from '../checkpoint.ts';
-import { MIN_ROWS_PER_FEATURE, type TrainingConfig } from '../config.ts';
+import type { TrainingConfig } from '../config.ts';
+import { chooseBatchSize } from '../batch-size.ts';
 import { evaluateScores, type ScoreReport } from '../metrics.ts';
 import { gatherRows, linearScores, preparePartyData, type PartyData } from '../party-data.ts';
 import type { ProgressListener } from '../progress.ts';
@@ -85,6 +86,7 @@ export async function runLabelParty(options: LabelPartyOptions): Promise<LabelPa
 async function labelParty(options: LabelPartyOptions): Promise<LabelPartyResult> {
   const { config, table, features, onProgress } = options;
   if (!table.labels) throw errors.optionInvalid('labelColumn', 'the label party needs a label column');
+  checkBothClasses(table);
   const started = performance.now();
   const alignment = await alignAsLabel(table, features, { jobId: config.jobId, seed: config.seed, idType: options.idType, backend: config.psiBackend, executor: options.psiExecutor });
   onProgress?.({ phase: 'align', party: 'label', rows: alignment.rows.length });
@@ -95,15 +97,8 @@ async function labelParty(options: LabelPartyOptions): Promise<LabelPartyResult>
   const featureCounts = new Map<string, number>();
   for (const [name, channel] of features) featureCounts.set(name, (await channel.receive('train.ready')).features);
   const widest = Math.max(data.width, ...featureCounts.values());
-  if (config.batchSize < MIN_ROWS_PER_FEATURE * widest) {
-    throw errors.tooFewRows(
-      `batch size ${config.batchSize} is below ${MIN_ROWS_PER_FEATURE} × ${widest} (the most features of any party): a party could solve its gradient for the residuals, and so the labels`,
-    );
-  }
-  if (config.batchSize > data.trainRows.length) {
-    throw errors.tooFewRows(`batch size ${config.batchSize} exceeds the ${data.trainRows.length} training rows of the ${data.rowCount} aligned rows`);
-  }
-  const resumed = await agreeOnStart(options, data.width);
+  const batchSize = chooseBatchSize(config.batchSize, data.trainRows.length, widest);
+  const resumed = await agreeOnStart(options, data.width, batchSize);
 
   const arbiter = new ArbiterClient(options.arbiter);
   const bundle = await arbiter.requestKeys(rotationStepsFor(data.width, slotCountFor(config), true));
@@ -146,6 +141,7 @@ interface Resumed {
   readonly weights: PartyWeights;
   /** The training state after epoch start − 1; null when starting afresh. */
   readonly state: LabelTrainingState | null;
+  readonly batchSize: number;
 }
 
 /**
@@ -153,15 +149,15 @@ interface Resumed {
  * checkpoints), so every party can restore that epoch; the feature parties learn it, and
  * whether early stopping had already ended training there, from train.start.
  */
-async function agreeOnStart(options: LabelPartyOptions, width: number): Promise<Resumed> {
+async function agreeOnStart(options: LabelPartyOptions, width: number, batchSize: number): Promise<Resumed> {
   const { config, features, checkpoints } = options;
   const own = checkpoints ? (await checkpoints.latestEpoch()) + 1 : 0;
   const reported = await Promise.all([...features.values()].map(async (c) => (await c.receive('train.resumeFrom')).completedEpochs));
   const start = Math.min(own, ...reported);
   const { weights, label: state } = await resumeTraining(checkpoints, start, { name: options.name ?? 'label', role: 'label', config, width, interceptIndex: width - 1 });
   const stop = state?.stopped ?? false;
-  await Promise.all([...features.values()].map((c) => c.send(message('train.start', { epoch: start, stop }))));
-  return { start, weights, state };
+  await Promise.all([...features.values()].map((c) => c.send(message('train.start', { epoch: start, stop, batchSize }))));
+  return { start, weights, state, batchSize };
 }
 
 async function train(
@@ -171,7 +167,7 @@ async function train(
   arbiter: ArbiterClient,
   data: PartyData,
   y: Uint8Array,
-  { start, weights, state }: Resumed,
+  { start, weights, state, batchSize }: Resumed,
 ): Promise<{ lossCurve: number[]; epochsRun: number }> {
   const { config, features, onProgress, checkpoints } = options;
   const a = residualScale(config.sigmoid);
@@ -183,7 +179,7 @@ async function train(
   let stopped = state?.stopped ?? false;
   let epoch = start;
   for (; !stopped && epoch < config.epochs; epoch++) {
-    const batches = epochBatches(data.trainRows, config.batchSize, config.seed, epoch);
+    const batches = epochBatches(data.trainRows, batchSize, config.seed, epoch);
     let lossSum = 0;
     let rowsSeen = 0;
     for (let b = 0; b < batches.length; b++) {

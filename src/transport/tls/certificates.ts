@@ -16,10 +16,10 @@
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { createHash, createPrivateKey, randomBytes, webcrypto, X509Certificate } from 'node:crypto';
-import { rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
-import { errors } from '../../errors.ts';
+import { errors, shownValue } from '../../errors.ts';
 import { writeNewFile } from '../../util/durable.ts';
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
@@ -67,11 +67,11 @@ const CLOCK_SKEW_MS = 5 * 60_000;
 export async function createPartyIdentity(options: PartyIdentityOptions): Promise<PartyIdentity> {
   const { name } = options;
   if (!PARTY_NAME.test(name)) {
-    throw errors.optionInvalid('name', `${JSON.stringify(name)} must be 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit`);
+    throw errors.optionInvalid('name', `${shownValue(name)} must be 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit`);
   }
   const hosts = options.hosts && options.hosts.length > 0 ? options.hosts : DEFAULT_HOSTS;
   for (const host of hosts) {
-    if (isIP(host) === 0 && !DNS_NAME.test(host)) throw errors.optionInvalid('--host', `${JSON.stringify(host)} is neither an IP address nor a DNS name`);
+    if (isIP(host) === 0 && !DNS_NAME.test(host)) throw errors.optionInvalid('--host', `${shownValue(host)} is neither an IP address nor a DNS name`);
   }
   const days = options.days ?? 365;
   if (!Number.isInteger(days) || days < 1 || days > 3650) throw errors.optionInvalid('--days', `must be a whole number of days from 1 to 3650, got ${days}`);
@@ -123,6 +123,10 @@ export function certificateFingerprint(certificatePem: string): string {
  * Refuses to replace an existing file: a party's key is replaced only on purpose.
  */
 export async function writePartyIdentity(dir: string, identity: PartyIdentity): Promise<{ keyFile: string; certificateFile?: string; csrFile?: string }> {
+  // A folder made here holds a private key: readable by its owner only.
+  await mkdir(dir, { recursive: true, mode: 0o700 }).catch((e: NodeJS.ErrnoException) => {
+    throw errors.outputUnwritable(dir, e.code === 'EEXIST' || e.code === 'ENOTDIR' ? 'it is a file, not a folder' : e.message);
+  });
   const keyFile = join(dir, `${identity.name}.key`);
   const publicFile = identity.csrPem !== undefined ? join(dir, `${identity.name}.csr`) : join(dir, `${identity.name}.crt`);
   await writeNewFile(keyFile, identity.keyPem, 0o600);
