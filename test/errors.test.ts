@@ -68,6 +68,11 @@ function shippedText(): { file: string; text: string }[] {
 describe('the error catalogue', () => {
   const codes = Object.keys(ERROR_CATALOGUE) as ErrorCode[];
 
+  it('is the list of codes the HTTP API description gives integrators', () => {
+    const openapi = JSON.parse(readFileSync(join(ROOT, 'docs/openapi.json'), 'utf8'));
+    expect(openapi.components.schemas.Error.properties.error.properties.code.enum).toEqual(codes);
+  });
+
   it('says for every code whether the input is at fault and what it means', () => {
     expect(codes.length).toBeGreaterThan(30);
     for (const code of codes) {
