@@ -244,7 +244,8 @@ async function admitParties(options: TablesTrainingOptions, jobId: string, label
     featureTables.map(async (table, k) => {
       const gate = governance.parties.get(featureNames[k]!);
       if (!gate) return table;
-      return (await admitJob(gate, table, { jobId, purpose: governance.purpose, partners: [institution(labelName)], fields: table.featureNames })).table;
+      const participants = [labelName, ...featureNames.filter((_, other) => other !== k)].map(institution);
+      return (await admitJob(gate, table, { jobId, purpose: governance.purpose, partners: [institution(labelName)], participants, fields: table.featureNames })).table;
     }),
   );
   return { labelTable, featureTables };

@@ -82,7 +82,8 @@ export async function openLocalScoringSession(options: LocalScoringOptions): Pro
     if (bankGate) await admitJob(bankGate, bankTable, { jobId: session, purpose: governance.purpose, partners: agencyNames.map(institution), fields: bankSlice.featureNames });
     for (const [k, name] of agencyNames.entries()) {
       const agencyGate = gate(name);
-      if (agencyGate) agencyTables[k] = (await admitJob(agencyGate, agencyTables[k]!, { jobId: session, purpose: governance.purpose, partners: [institution('bank')], fields: agencySlices[k]!.featureNames })).table;
+      const participants = ['bank', ...agencyNames.filter((_, other) => other !== k)].map(institution);
+      if (agencyGate) agencyTables[k] = (await admitJob(agencyGate, agencyTables[k]!, { jobId: session, purpose: governance.purpose, partners: [institution('bank')], participants, fields: agencySlices[k]!.featureNames })).table;
     }
   }
   const heBackend = options.he === 'mock' ? mockBackend : ckksBackend;
