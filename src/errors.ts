@@ -32,6 +32,7 @@ export type ErrorCode =
   | 'E_ONE_CLASS'
   | 'E_POLICY_INVALID'
   | 'E_POLICY_REFUSED'
+  | 'E_SCORE_REFUSED'
   | 'E_KEY_INVALID'
   | 'E_CONSENT_FILE_INVALID'
   | 'E_CONSENT_INVALID'
@@ -241,6 +242,21 @@ export const errors = {
         'E_POLICY_REFUSED',
         `refused by policy rule ${rule}: ${why}`,
         "change the job's partner, purpose or fields to fit the policy; only the data holder's operator can change the policy",
+      ),
+      { rule },
+    ),
+  /**
+   * One enterprise of a scoring request was not scored (the others were); `rule` is the
+   * stable id of why. Reported per ID in the answer, not thrown.
+   */
+  scoreRefused: <Rule extends string>(rule: Rule, why: string): JinqiaoError & { readonly rule: Rule } =>
+    Object.assign(
+      new JinqiaoError(
+        'E_SCORE_REFUSED',
+        `not scored (${rule}): ${why}`,
+        rule === 'id.unknown'
+          ? "add the enterprise's row to the bank's table, then ask again"
+          : 'the agency that alone holds the enterprise must allow disclosePartialScores for the purpose in its policy; otherwise decide without its data',
       ),
       { rule },
     ),

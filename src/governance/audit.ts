@@ -86,6 +86,7 @@ export type KnownAuditEventType =
   | 'training.run'
   | 'model.export'
   | 'scoring.query'
+  | 'scoring.answered'
   | 'log.repaired';
 export type AuditEventType = KnownAuditEventType | (string & {});
 

@@ -54,11 +54,17 @@ export interface GateRequest {
 export interface GateResult {
   readonly table: FeatureTable;
   readonly excluded: number;
+  /**
+   * The policy lets every partner see scores that reveal this party's partial score
+   * (scoring an enterprise only it holds); false without a policy.
+   */
+  readonly disclosePartialScores: boolean;
 }
 
 export async function admitJob(governance: PartyGovernance, table: FeatureTable, request: GateRequest): Promise<GateResult> {
   const { policy, audit } = governance;
   let consentRequired = false;
+  let disclosePartialScores = policy !== undefined;
   if (policy) {
     for (const partner of request.partners) {
       const decision = checkJob(policy, { partner, purpose: request.purpose, fields: request.fields });
@@ -71,6 +77,7 @@ export async function admitJob(governance: PartyGovernance, table: FeatureTable,
         throw errors.policyRefused('approval.pending', `${policy.party} requires an operator's approval for ${request.purpose} before job ${request.jobId} runs`);
       }
       consentRequired ||= decision.consentRequired;
+      disclosePartialScores &&= decision.disclosePartialScores;
     }
   }
   if (consentRequired && !governance.consent) {
@@ -85,7 +92,7 @@ export async function admitJob(governance: PartyGovernance, table: FeatureTable,
     policy: policy ? policy.file : null,
     approved: governance.approved ?? false,
   });
-  if (!consentRequired) return { table, excluded: 0 };
+  if (!consentRequired) return { table, excluded: 0, disclosePartialScores };
   const consent = governance.consent!;
   const filter = filterByConsent(table.ids, consent.tokens, {
     trustedIssuers: consent.trustedIssuers,
@@ -96,7 +103,7 @@ export async function admitJob(governance: PartyGovernance, table: FeatureTable,
     revoked: consent.revoked,
   });
   await audit?.append('consent.filtered', { job: request.jobId, included: filter.included.length, excluded: filter.excluded, byReason: { ...filter.excludedByReason } });
-  return { table: subsetTable(table, Uint32Array.from(filter.included)), excluded: filter.excluded };
+  return { table: subsetTable(table, Uint32Array.from(filter.included)), excluded: filter.excluded, disclosePartialScores };
 }
 
 /** The rows `rows` of a table, as a table of their own. */

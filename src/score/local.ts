@@ -40,8 +40,14 @@ export interface LocalScoringOptions {
   readonly he?: 'ckks' | 'mock';
   readonly threads?: number;
   readonly tap?: FrameTap;
-  /** See BankScoringSecrets: keep it across sessions so decoys stay the same per enterprise. */
-  readonly decoyKey?: string;
+  /** The bank's persistent decoy key (32 bytes, `loadOrCreateDecoyKey`): needed for requests with decoys. */
+  readonly decoyKey?: Uint8Array;
+  /**
+   * Agencies (by name) whose operators allow the bank to see scores that reveal their
+   * partial score (enterprises only they hold), standing in for their policies when the
+   * session is not governed; a governed agency's policy decides (`disclosePartialScores`).
+   */
+  readonly disclosePartialScores?: readonly string[];
   /** Purpose and per-party gates: checked before the session sends anything; queries are audited. */
   readonly governance?: JobGovernance;
   /** Agencies' partial scores of their previous monitoring run, by agency name. */
@@ -76,6 +82,7 @@ export async function openLocalScoringSession(options: LocalScoringOptions): Pro
   const governance = options.governance;
   const gate = (name: string) => governance?.parties.get(name);
   const institution = (name: string) => gate(name)?.institution ?? name;
+  const discloses = agencyNames.map((name) => options.disclosePartialScores?.includes(name) ?? false);
   if (governance) {
     const session = `scoring/${bankSlice.jobId}`;
     const bankGate = gate('bank');
@@ -83,7 +90,10 @@ export async function openLocalScoringSession(options: LocalScoringOptions): Pro
     for (const [k, name] of agencyNames.entries()) {
       const agencyGate = gate(name);
       const participants = ['bank', ...agencyNames.filter((_, other) => other !== k)].map(institution);
-      if (agencyGate) agencyTables[k] = (await admitJob(agencyGate, agencyTables[k]!, { jobId: session, purpose: governance.purpose, partners: [institution('bank')], participants, fields: agencySlices[k]!.featureNames })).table;
+      if (!agencyGate) continue;
+      const admitted = await admitJob(agencyGate, agencyTables[k]!, { jobId: session, purpose: governance.purpose, partners: [institution('bank')], participants, fields: agencySlices[k]!.featureNames });
+      agencyTables[k] = admitted.table;
+      discloses[k] = admitted.disclosePartialScores;
     }
   }
   const heBackend = options.he === 'mock' ? mockBackend : ckksBackend;
@@ -111,6 +121,7 @@ export async function openLocalScoringSession(options: LocalScoringOptions): Pro
       psiBackend: DEFAULT_BACKEND,
       previousMonitoring: options.previousAgencyMonitoring?.get(name),
       audit: gate(name)?.audit,
+      disclosePartialScores: discloses[k],
     });
   });
   const params = { ...DEGREE1_PARAMS, scheme: heBackend.name };
