@@ -144,6 +144,7 @@ export async function trainOnTables(options: TablesTrainingOptions): Promise<Loc
   const pools = config.he === 'ckks' && threads !== 0 ? new SharedMatvecPool(threads) : undefined;
   try {
     const common = { config, idType, psiExecutor, heBackend, matvec: pools && ((b: PublicKeyBundle) => pools.for(b)) };
+    await auditStart(options.governance, config.jobId, labelName, featureNames);
     const [label, ...rest] = await settleParties<[LabelPartyResult, ...unknown[]]>([
       runLabelParty({ ...common, name: labelName, table: labelTable, features: toFeatures, arbiter: partyToArbiter[0]!, onProgress: options.onProgress, checkpoints: options.checkpoints?.(labelName) }),
       ...featureNames.map((name, k) =>
@@ -251,15 +252,20 @@ async function admitParties(options: TablesTrainingOptions, jobId: string, label
   return { labelTable, featureTables };
 }
 
-/** Each governed party records the alignment and the training it took part in. */
+/** Each governed party records the alignment it is about to run, before its first PSI message. */
+async function auditStart(governance: JobGovernance | undefined, jobId: string, labelName: string, featureNames: readonly string[]) {
+  if (!governance) return;
+  await governance.parties.get(labelName)?.audit?.append('psi.run', { job: jobId, partners: [...featureNames] });
+  for (const name of featureNames) await governance.parties.get(name)?.audit?.append('psi.run', { job: jobId, partners: [labelName] });
+}
+
+/** Each governed party records what the alignment and the training it took part in gave. */
 async function auditRun(governance: JobGovernance | undefined, jobId: string, labelName: string, featureNames: readonly string[], label: LabelPartyResult, features: readonly FeaturePartyResult[]) {
   if (!governance) return;
   const bankLog = governance.parties.get(labelName)?.audit;
-  await bankLog?.append('psi.run', { job: jobId, partners: [...featureNames], aligned: label.alignedRows.length });
-  await bankLog?.append('training.run', { job: jobId, epochs: label.epochsRun, auc: label.metrics.auc, validationRows: label.validation.rows.length });
+  await bankLog?.append('training.run', { job: jobId, aligned: label.alignedRows.length, epochs: label.epochsRun, auc: label.metrics.auc, validationRows: label.validation.rows.length });
   for (const [k, name] of featureNames.entries()) {
     const log = governance.parties.get(name)?.audit;
-    await log?.append('psi.run', { job: jobId, partners: [labelName], aligned: features[k]!.alignedRows.length });
-    await log?.append('training.run', { job: jobId, epochs: features[k]!.epochsRun });
+    await log?.append('training.run', { job: jobId, aligned: features[k]!.alignedRows.length, epochs: features[k]!.epochsRun });
   }
 }
