@@ -56,6 +56,10 @@ describe('attack: audit rollback', () => {
     const cli = jinqiao(['audit', 'verify', file, '--key', join(dir, 'tax-bureau.pub'), '--anchors', anchors]);
     expect(cli.code).toBe(1);
     expect(cli.stderr).toMatch(/E_AUDIT_BROKEN: .*rolled back or cut/);
+    await saveKeyPair(join(dir, 'stranger'), generateKeyPair());
+    const wrongFile = jinqiao(['audit', 'verify', file, '--key', join(dir, 'stranger.pub'), '--anchors', anchors]);
+    expect(wrongFile.code).toBe(2);
+    expect(wrongFile.stderr).toMatch(/holds no anchor of key .* \(2 of other keys\)/);
   });
 
   it('a rolled-back party offering its next anchor is caught by the partner at once', async () => {
