@@ -4,6 +4,7 @@ import { errors } from '../errors.ts';
 import { loadTrainingJob } from '../lr/job-file.ts';
 import { runLocalTraining, type LocalTrainingOptions, type LocalTrainingResult } from '../lr/local.ts';
 import { writeTrainingOutputs } from '../lr/output.ts';
+import { anchorsFileOf, storeAuditAnchor } from '../governance/audit.ts';
 import type { TrainingConfig } from '../lr/config.ts';
 import { parseNonNegativeInt, parsePartyFile, parsePositiveNumber, parseThreads } from './options.ts';
 import { progressPrinter } from './progress.ts';
@@ -106,6 +107,11 @@ async function trainAndReport(options: LocalTrainingOptions, out: string, flags:
   }
   const audits = new Map([...(options.governance?.parties ?? [])].flatMap(([name, g]) => (g.audit ? [[name, g.audit] as const] : [])));
   const files = await writeTrainingOutputs(out, result, audits);
+  // The job's end: every governed party's signed head goes to each of the others, kept next to their own logs.
+  for (const [name, log] of audits) {
+    const anchor = await log.anchor(result.config.jobId);
+    for (const [other, keeper] of audits) if (other !== name) await storeAuditAnchor(anchorsFileOf(keeper.file), anchor, log.publicKey);
+  }
   const summary = {
     auc: result.metrics.auc,
     ks: result.metrics.ks.statistic,

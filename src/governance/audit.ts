@@ -155,6 +155,11 @@ export function headFileOf(logFile: string): string {
   return `${logFile}.head`;
 }
 
+/** Where a party keeps its partners' anchors when its host names no other place: next to its own log. */
+export function anchorsFileOf(logFile: string): string {
+  return `${logFile}.anchors`;
+}
+
 /**
  * A salted hash of an enterprise ID for audit details: 32 hex digits. A USCC is
  * normalised first, so every spelling of one enterprise hashes alike.
@@ -240,6 +245,11 @@ export class AuditLog {
     const log = new AuditLog(file, options, String(opened.details.salt), verdict.head);
     await log.#writeHead();
     return log;
+  }
+
+  /** The public key that checks this log's entries, heads and anchors. */
+  get publicKey(): PublicKeyBytes {
+    return this.#key.publicKey;
   }
 
   /** The last entry's seq and hash: hand it to the partner or platform to anchor the log. */
