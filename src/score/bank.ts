@@ -112,6 +112,7 @@ export interface UnscoredEnterprise {
   readonly reason: string;
   readonly probability?: undefined;
   readonly z?: undefined;
+  /** For a refused enterprise, the agencies holding no record of it; empty for an unknown one (nobody was asked). */
   readonly fallbacks: readonly string[];
 }
 
@@ -197,7 +198,7 @@ export class BankScoringSession {
     const evaluator = this.#evaluator;
     const arbiter = this.#arbiter;
     if (!evaluator || !arbiter) throw errors.protocol('score before open()');
-    const { agencies, idType } = this.#options;
+    const { idType } = this.#options;
     const decoys = options.decoys ?? 0;
     if (!Number.isInteger(decoys) || decoys < 0) throw errors.optionInvalid('decoys', `must be a whole number, got ${decoys}`);
     if (decoys > 0 && this.#options.decoyKey === undefined) {
@@ -226,7 +227,7 @@ export class BankScoringSession {
     const answered = slots.length === 0 ? { bySlot: new Map<string, SlotAnswer>(), drift: new Map<string, number | undefined>() } : await this.#guard(() => this.#scoreSlots(slots, request, monitor, evaluator, arbiter));
     const scores = requested.map((q): EnterpriseScore => {
       const answer = answered.bySlot.get(q.id);
-      if (answer === undefined) return unscored('unknown', q.raw, 'id.unknown', `${JSON.stringify(q.raw)} is not in the bank's book`, [...agencies.keys()]);
+      if (answer === undefined) return unscored('unknown', q.raw, 'id.unknown', `${JSON.stringify(q.raw)} is not in the bank's book`, []);
       if (answer.withheldBy !== undefined) {
         return unscored('refused', q.raw, 'partial-score.single-holder', `${JSON.stringify(q.raw)} is held by ${answer.withheldBy} alone, whose policy does not allow disclosing its partial score`, answer.fallbacks);
       }
