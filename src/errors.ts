@@ -40,6 +40,7 @@ export const ERROR_CATALOGUE = {
   E_LABEL_AMONG_FEATURES: { input: true, meaning: "an agency's table holds the label column as a feature" },
   E_POLICY_INVALID: { input: true, meaning: "a data holder's policy file is invalid; `field` names the field" },
   E_POLICY_REFUSED: { input: false, meaning: "a job outside a data holder's policy; `rule` names the rule" },
+  E_SCORE_REFUSED: { input: false, meaning: 'one enterprise of a scoring request is not scored; `rule` says why (the rest are)' },
   E_KEY_INVALID: { input: true, meaning: 'a signing key file is unusable' },
   E_CONSENT_FILE_INVALID: { input: true, meaning: 'a consent token file or revocation list is malformed' },
   E_CONSENT_INVALID: { input: false, meaning: "an enterprise's consent does not cover the job; `reason` says why" },
@@ -301,6 +302,21 @@ export const errors = {
         'E_POLICY_REFUSED',
         `refused by policy rule ${rule}: ${why}`,
         "change the job's partner, purpose or fields to fit the policy; only the data holder's operator can change the policy",
+      ),
+      { rule },
+    ),
+  /**
+   * One enterprise of a scoring request was not scored (the others were); `rule` is the
+   * stable id of why. Reported per ID in the answer, not thrown.
+   */
+  scoreRefused: <Rule extends string>(rule: Rule, why: string): JinqiaoError & { readonly rule: Rule } =>
+    Object.assign(
+      new JinqiaoError(
+        'E_SCORE_REFUSED',
+        `not scored (${rule}): ${why}`,
+        rule === 'id.unknown'
+          ? "add the enterprise's row to the bank's table, then ask again"
+          : 'the agency that alone holds the enterprise must allow disclosePartialScores for the purpose in its policy; otherwise decide without its data',
       ),
       { rule },
     ),

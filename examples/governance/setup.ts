@@ -72,7 +72,7 @@ await log.append('job.admitted', { job: 'sme-credit-1', partner: decision.partne
 const filter = filterByConsent(taxpayers, tokens, {
   trustedIssuers: [platform],
   now,
-  partner: [decision.partner, decision.partnerKeyId],
+  partners: [[decision.partner, decision.partnerKeyId]],
   purpose: decision.purpose,
   fields: scope.fields,
   revoked: await loadRevocationList(join(outDir, 'revoked.jsonl')),

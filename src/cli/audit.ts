@@ -1,11 +1,12 @@
 /**
- * `jinqiao audit verify | show`: check a party's audit log against its public key and
- * signed head, or list it for people to read.
+ * `jinqiao audit verify | repair | show`: check a party's audit log against its public
+ * key, its signed head and the anchors its partners kept; re-head a log whose head is
+ * missing (explicitly, and recorded in the log); or list it for people to read.
  */
 import type { Command } from 'commander';
 import { errors } from '../errors.ts';
-import { headFileOf, readAuditEntries, verifyAuditLog } from '../governance/audit.ts';
-import { loadPublicKey } from '../governance/keys.ts';
+import { AuditLog, headFileOf, loadAuditAnchors, readAuditEntries, verifyAuditLog } from '../governance/audit.ts';
+import { loadPublicKey, loadSecretKey } from '../governance/keys.ts';
 import { commandGroup } from './governance-options.ts';
 import { runCommand } from './run-command.ts';
 
@@ -17,16 +18,36 @@ export function auditCommand(): Command {
     .description('check every entry, the chain and the signed head; exit 0 intact, 1 naming the first bad entry')
     .argument('<log>', 'the audit log (JSON Lines; its signed head is <log>.head)')
     .requiredOption('--key <pubkey-file>', "the public key (.pub) of the party that wrote the log")
-    .action((log: string, opts: { key: string }) =>
+    .option('--anchors <file>', "anchors of this log kept by a partner (JSON Lines): a log rolled back or cut behind one is refused")
+    .action((log: string, opts: { key: string; anchors?: string }) =>
       runCommand(async () => {
         const { publicKey, keyId } = await loadPublicKey(opts.key);
-        const verdict = await verifyAuditLog(log, publicKey);
+        const kept = opts.anchors === undefined ? undefined : await loadAuditAnchors(opts.anchors, publicKey);
+        if (kept && kept.anchors.length === 0) throw errors.optionInvalid('--anchors', `${opts.anchors} holds no anchor of key ${keyId} (${kept.others} of other keys)`, "pass the anchors file of a partner of this party, and this party's public key");
+        const verdict = await verifyAuditLog(log, publicKey, kept?.anchors);
         if (!verdict.ok) throw errors.auditBroken(log, verdict.line, verdict.seq, verdict.reason);
+        const latest = kept?.anchors.reduce((a, b) => (b.seq > a.seq ? b : a));
         process.stdout.write(
           `intact: ${verdict.entries} entries written by ${verdict.party} (key ${keyId})\n` +
             `head:   seq ${verdict.head.seq}, hash ${verdict.head.hash}\n` +
-            'compare the head hash with the copy the partner or platform holds: a party can rewrite its own log whole\n',
+            (latest
+              ? `anchors: ${verdict.anchors} kept by the partner match; the latest, from job ${latest.job}, covers entries up to seq ${latest.seq}\n`
+              : 'no anchors checked: a party can roll its own log back or rewrite it whole; pass --anchors with the anchors a partner kept\n'),
         );
+      }),
+    );
+
+  audit
+    .command('repair')
+    .description('re-head a log whose signed head is missing (after checking its chain), recording the repair and its reason in the log')
+    .argument('<log>', 'the audit log')
+    .requiredOption('--key <secret-key-file>', "the secret key (.key) of the party that writes the log")
+    .requiredOption('--party <name>', 'the party the log belongs to, as entry 0 names it')
+    .requiredOption('--reason <text>', 'why the head is missing (recorded in the log)')
+    .action((log: string, opts: { key: string; party: string; reason: string }) =>
+      runCommand(async () => {
+        const repaired = await AuditLog.repair(log, { party: opts.party, key: await loadSecretKey(opts.key) }, opts.reason);
+        process.stdout.write(`repaired: ${log} re-headed at seq ${repaired.head.seq - 1}; the repair is entry ${repaired.head.seq}\ncheck it against the partners' anchors: jinqiao audit verify ${log} --key <pub> --anchors <file>\n`);
       }),
     );
 

@@ -27,7 +27,7 @@ interface IssueOptions {
 
 interface VerifyOptions {
   trust: string[];
-  partner: string;
+  partner: string[];
   purpose: string;
   fields?: string;
   revoked?: string;
@@ -73,10 +73,10 @@ export function consentCommand(): Command {
 
   consent
     .command('verify')
-    .description('(data holder) check that a token file covers a partner, purpose and fields; exit 0 valid, 1 invalid with the reason')
+    .description('(data holder) check that a token file covers the institutions taking part, the purpose and the fields; exit 0 valid, 1 invalid with the reason')
     .argument('<token-file>', 'a token file (one token per line)')
     .requiredOption('--trust <pubkey-file>', "a trusted issuer's public key (.pub); repeat for several", collect)
-    .requiredOption('--partner <id>', 'the partner the job is for')
+    .requiredOption('--partner <ids>', 'every institution taking part in the job (the token must authorise each); comma-separated or repeated', collect)
     .requiredOption('--purpose <purpose>', 'the purpose of the job')
     .option('--fields <names>', 'fields the job uses, comma-separated (default: no field check)')
     .option('--revoked <list-file>', 'revocation list to check against (written by jinqiao consent revoke)')
@@ -86,7 +86,7 @@ export function consentCommand(): Command {
         const context = {
           trustedIssuers: await Promise.all(opts.trust.map(loadPublicKey)),
           now: opts.now === undefined ? new Date() : parseTime('--now', opts.now),
-          partner: opts.partner,
+          partners: opts.partner.flatMap((p) => parseNameList('--partner', p)),
           purpose: opts.purpose,
           fields: opts.fields === undefined ? [] : parseNameList('--fields', opts.fields),
           revoked: opts.revoked === undefined ? new Set<string>() : await loadRevocationList(opts.revoked),

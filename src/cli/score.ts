@@ -9,10 +9,13 @@ import { openLocalScoringSession, type LocalScoringOptions } from '../local/scor
 import { compareRuns, loadRuns, monitoringReport, saveRun } from '../score/monitoring.ts';
 import { writeReport } from '../report/html.ts';
 import { loadModelSlice, type ModelSlice } from '../lr/model.ts';
+import { loadOrCreateDecoyKey } from '../governance/keys.ts';
+import { parseNameList } from './governance-options.ts';
 import { parseNonNegativeInt, parsePartyFile, parsePositiveNumber, parseThreads, partyName } from './options.ts';
 import { runCommand } from './run-command.ts';
 
 interface Common {
+  disclosePartialScores?: string;
   model: string;
   label: string;
   features: string[];
@@ -32,6 +35,7 @@ function withParties(command: Command): Command {
     .requiredOption('--id <column>', 'the ID column, the same name in every table')
     .addOption(new Option('--id-type <type>', 'how to read IDs (default: decided from the data)').choices(['auto', 'uscc', 'plain']))
     .option('--threads <n>', 'worker threads (default: all cores)')
+    .option('--disclose-partial-scores <agencies>', "agencies (comma-separated) that allow the bank to see the score of an enterprise only they hold, which reveals their partial score; others' such enterprises are refused")
     .option('--json', 'print one JSON object on stdout');
 }
 
@@ -41,6 +45,7 @@ function sessionOptions(opts: Common): Omit<LocalScoringOptions, 'bank'> {
     agencies: opts.features.map((spec) => ({ ...parsePartyFile(spec), idColumn: opts.id })),
     idType: opts.idType,
     threads: parseThreads(opts.threads),
+    disclosePartialScores: opts.disclosePartialScores === undefined ? undefined : parseNameList('--disclose-partial-scores', opts.disclosePartialScores),
   };
 }
 
@@ -56,34 +61,41 @@ async function labelSlice(modelDir: string): Promise<ModelSlice> {
 export function scoreCommand(): Command {
   return withParties(new Command('score').description('joint scoring: probabilities of default for enterprises, from the bank and every agency, through the trained split model'))
     .requiredOption('--ids <ids>', 'IDs to score, comma-separated, or @file with one ID per line')
-    .option('--decoys <n>', 'decoys per real ID, so agencies cannot tell which enterprise is queried (default 0)')
-    .option('--out <file>', 'write id,probability,fallbacks as CSV')
-    .action((opts: Common & { ids: string; decoys?: string; out?: string }) =>
+    .option('--decoys <n>', 'decoys per real ID, so agencies cannot tell which enterprise is queried (default 0; needs --keys)')
+    .option('--keys <dir>', "the bank's key folder: its persistent decoy key (scoring-decoys.secret) is read there, or made on first use")
+    .option('--out <file>', 'write id,status,probability,fallbacks,reason as CSV')
+    .action((opts: Common & { ids: string; decoys?: string; keys?: string; out?: string }) =>
       runCommand(async () => {
         const ids = opts.ids.startsWith('@')
           ? (await readFile(opts.ids.slice(1), 'utf8').catch((e: Error) => { throw errors.fileUnreadable(opts.ids.slice(1), e.message); })).split(/\r?\n/).map((s) => s.trim()).filter(Boolean)
           : opts.ids.split(',').map((s) => s.trim()).filter(Boolean);
+        const decoys = opts.decoys === undefined ? 0 : parseNonNegativeInt('--decoys', opts.decoys);
+        if (decoys > 0 && opts.keys === undefined) throw errors.optionInvalid('--decoys', "decoys need the bank's persistent decoy key", 'add --keys <dir> (the bank\'s key folder); the key is made there on first use and must be kept');
+        const decoyKey = opts.keys === undefined ? undefined : await loadOrCreateDecoyKey(opts.keys);
         const bank = await labelSlice(opts.model);
-        const session = await openLocalScoringSession({ ...sessionOptions(opts), bank: { file: opts.label, idColumn: opts.id, name: bank.party } });
+        const session = await openLocalScoringSession({ ...sessionOptions(opts), bank: { file: opts.label, idColumn: opts.id, name: bank.party }, decoyKey });
         const started = performance.now();
         let scores;
         try {
-          scores = await session.score(ids, { decoys: opts.decoys === undefined ? 0 : parseNonNegativeInt('--decoys', opts.decoys) });
+          scores = await session.score(ids, { decoys });
         } finally {
           await session.close();
         }
         const seconds = (performance.now() - started) / 1000;
         if (opts.out) {
           await writeAtomically(opts.out, async (write) => {
-            await write('id,probability,fallbacks\n');
-            for (const s of scores) await write(`${s.id},${s.probability.toPrecision(8)},${s.fallbacks.join(';')}\n`);
+            await write('id,status,probability,fallbacks,reason\n');
+            for (const s of scores) await write(`${s.id},${s.status},${s.probability?.toPrecision(8) ?? ''},${s.fallbacks.join(';')},${s.status === 'scored' ? '' : s.rule}\n`);
           });
         }
         if (opts.json) {
-          process.stdout.write(JSON.stringify({ scores: scores.map(({ id, probability, fallbacks }) => ({ id, probability, fallbacks })), seconds }) + '\n');
+          process.stdout.write(JSON.stringify({ scores: scores.map((s) => (s.status === 'scored' ? { id: s.id, status: s.status, probability: s.probability, fallbacks: s.fallbacks } : { id: s.id, status: s.status, code: s.code, rule: s.rule, reason: s.reason })), seconds }) + '\n');
           return;
         }
-        for (const s of scores) process.stdout.write(`${s.id}  ${s.probability.toFixed(4)}${s.fallbacks.length ? `  (no record at ${s.fallbacks.join(', ')}: training mean used)` : ''}\n`);
+        for (const s of scores) {
+          if (s.status !== 'scored') process.stdout.write(`${s.id}  ${s.status}: ${s.reason}\n`);
+          else process.stdout.write(`${s.id}  ${s.probability.toFixed(4)}${s.fallbacks.length ? `  (no record at ${s.fallbacks.join(', ')}: training mean used)` : ''}\n`);
+        }
       }),
     );
 }
@@ -130,7 +142,8 @@ export function monitorCommand(): Command {
         }
         process.stdout.write(
           [
-            `rescored ${run.summary.enterprises} enterprises: mean probability ${run.summary.meanProbability.toFixed(4)}, ${run.summary.aboveThreshold} at or above ${threshold}`,
+            `rescored ${run.summary.enterprises} enterprises: mean probability ${run.summary.meanProbability.toFixed(4)}, ${run.summary.aboveThreshold} at or above ${threshold}` +
+              (run.summary.notScored > 0 ? `; ${run.summary.notScored} not scored (held by one agency whose policy does not allow disclosing its partial score)` : ''),
             previousRuns.length === 0 ? 'first run: nothing to compare with yet' : `score drift (PSI-index) ${run.scoreDrift!.toFixed(4)}; ${run.alerts.length} warnings`,
             ...Object.entries(run.agencyDrift).map(([name, v]) => `  ${name}: drift ${v === null ? 'n/a (first run)' : v.toFixed(4)}`),
             ...run.alerts.slice(0, 20).map((a) => `  ${a.reason.padEnd(12)} ${a.id}  ${a.previous.toFixed(4)} -> ${a.current.toFixed(4)}`),

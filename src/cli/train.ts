@@ -4,6 +4,7 @@ import { errors } from '../errors.ts';
 import { loadTrainingJob } from '../local/job-file.ts';
 import { runLocalTraining, type LocalTrainingOptions, type LocalTrainingResult } from '../local/training.ts';
 import { checkOutputFolder } from '../jobs/output-folder.ts';
+import { anchorsFileOf, storeAuditAnchor } from '../governance/audit.ts';
 import type { TrainingConfig } from '../lr/config.ts';
 import { parseNonNegativeInt, parsePartyFile, parsePositiveNumber, parseThreads } from './options.ts';
 import { progressPrinter } from './progress.ts';
@@ -110,6 +111,12 @@ async function trainAndReport(options: LocalTrainingOptions, out: string, flags:
   }
   const files = result.files;
   if (!flags.json) for (const line of skippedIdWarnings(result)) process.stderr.write(`jinqiao: warning: ${line}\n`);
+  // The job's end: every governed party's signed head goes to each of the others, kept next to their own logs.
+  const audits = [...(options.governance?.parties ?? [])].flatMap(([name, g]) => (g.audit ? [[name, g.audit] as const] : []));
+  for (const [name, log] of audits) {
+    const anchor = await log.anchor(result.config.jobId);
+    for (const [other, keeper] of audits) if (other !== name) await storeAuditAnchor(anchorsFileOf(keeper.file), anchor, log.publicKey);
+  }
   const summary = {
     auc: result.metrics.auc,
     ks: result.metrics.ks.statistic,

@@ -14,7 +14,20 @@
  * to `<log>.head`. A log that ends before the head's seq has been truncated. The head is
  * updated after the entry is synced, so a crash between the two leaves the log one entry
  * ahead of its head; that is accepted (the extra entry is signed like any other) and
- * `AuditLog.open` brings the head up to date.
+ * `AuditLog.open` brings the head up to date. A non-empty log without its head is never
+ * appended to (that is what a cut log with its head deleted looks like, and the next
+ * append would sign a new head over the cut): only an explicit, audited
+ * `AuditLog.repair` (`jinqiao audit repair`) re-heads it. A head without its log is
+ * refused too. (The one innocent cause, a crash between creating the log and writing its
+ * first head, needs the same repair.)
+ *
+ * Anchors: the party that holds the key can still roll log and head back together to an
+ * older saved copy, or cut the log and sign a new head. So at the end of each job the
+ * parties exchange anchors — a head signed by the log's owner, naming the job
+ * (`AuditLog.anchor`) — and each keeps its partners' anchors in an anchors file
+ * (`storeAuditAnchor`). `verifyAuditLog(file, key, anchors)` then requires every anchor
+ * to match an entry of the log: a log that ends before an anchor's seq was rolled back
+ * or cut, one whose entry differs from an anchor's hash was rewritten.
  *
  * Durability: `append` resolves only after the entry and the head are fsync'd, so the
  * action it records proceeds only once the record of it is durable.
@@ -28,11 +41,11 @@
  *
  * What the log proves, and what it does not: with the party's public key, anyone can
  * check that no entry was altered, removed, reordered or inserted, and that the log was
- * not cut short of its signed head, since the head was written. It cannot stop the party
- * itself — which holds the key — from rewriting the whole log and head, or from rolling
- * both back to an earlier saved copy. Anchoring the head hash outside the party's control
- * (sending `log.head` to the partner of each job, or to the platform, which keep it)
- * closes that gap: a rewritten log no longer matches a head someone else holds.
+ * not cut short of its signed head, since the head was written. Alone, it cannot stop the
+ * party itself — which holds the key — from rewriting the whole log and head, or from
+ * rolling both back to an earlier saved copy; with its partners' anchors, it can, back to
+ * the last anchor exchanged (entries written since the last job's end are covered by the
+ * party's own head only).
  *
  * One process writes a log at a time; two writers would fork the chain (which `verify`
  * then reports). The check for IDs in clear is a safety net for USCCs only: plain IDs and
@@ -51,6 +64,8 @@ import { keyIdOf, sign, verify, type PartyKeyPair, type PublicKeyBytes } from '.
 export const AUDIT_FORMAT = 'jinqiao.audit-log/1';
 const ENTRY_DOMAIN = 'jinqiao/audit-entry/v1';
 const HEAD_DOMAIN = 'jinqiao/audit-head/v1';
+const ANCHOR_DOMAIN = 'jinqiao/audit-anchor/v1';
+const ANCHOR_KEYS = ['type', 'party', 'keyId', 'seq', 'hash', 'job', 'time', 'signature'];
 const ID_DOMAIN = 'jinqiao/audit-id/v1';
 const GENESIS_HASH = '0'.repeat(64);
 const HEX64 = /^[0-9a-f]{64}$/;
@@ -68,9 +83,13 @@ export type KnownAuditEventType =
   | 'consent.filtered'
   | 'consent.revoked'
   | 'psi.run'
+  | 'training.start'
   | 'training.run'
+  | 'arbiter.run'
   | 'model.export'
-  | 'scoring.query';
+  | 'scoring.query'
+  | 'scoring.answered'
+  | 'log.repaired';
 export type AuditEventType = KnownAuditEventType | (string & {});
 
 export type AuditDetails = { readonly [key: string]: JsonValue };
@@ -97,8 +116,33 @@ export interface AuditHead {
   readonly signature: string;
 }
 
+/**
+ * A log's head as its owner signed it for a partner to keep, at the end of job `job`.
+ * Only the owner's key makes one, so a partner cannot forge an anchor to frame it.
+ */
+export interface AuditAnchor {
+  readonly type: 'jinqiao.audit-anchor';
+  /** The party whose log this is. */
+  readonly party: string;
+  /** Key id of the key that writes the log (and signed the anchor). */
+  readonly keyId: string;
+  readonly seq: number;
+  readonly hash: string;
+  readonly job: string;
+  readonly time: string;
+  readonly signature: string;
+}
+
 export type AuditVerdict =
-  | { readonly ok: true; readonly party: string; /** entries including entry 0 */ readonly entries: number; readonly head: { readonly seq: number; readonly hash: string } }
+  | {
+      readonly ok: true;
+      readonly party: string;
+      /** entries including entry 0 */
+      readonly entries: number;
+      readonly head: { readonly seq: number; readonly hash: string };
+      /** Partners' anchors the log was checked against. */
+      readonly anchors: number;
+    }
   | { readonly ok: false; /** 1-based line of the first bad entry */ readonly line: number; readonly seq: number | undefined; readonly reason: string };
 
 export interface AuditLogOptions {
@@ -111,6 +155,11 @@ export interface AuditLogOptions {
 
 export function headFileOf(logFile: string): string {
   return `${logFile}.head`;
+}
+
+/** Where a party keeps its partners' anchors when its host names no other place: next to its own log. */
+export function anchorsFileOf(logFile: string): string {
+  return `${logFile}.anchors`;
 }
 
 /**
@@ -146,33 +195,53 @@ export class AuditLog {
   }
 
   /**
-   * Opens `file` for appending, creating it (with a fresh salt) if it does not exist. An
-   * existing log is verified first: nothing is appended to a log that is already broken.
-   * A last line cut short by a crash is removed: it was never synced, so the action it
-   * would have recorded never proceeded.
+   * Opens `file` for appending, creating it (with a fresh salt) if neither it nor its head
+   * exists. An existing log is verified first: nothing is appended to a log that is
+   * already broken, nor to one whose head is missing (see `repair`), nor in place of a log
+   * whose head remains. A last line cut short by a crash is removed: it was never synced,
+   * so the action it would have recorded never proceeded.
    */
   static async open(file: string, options: AuditLogOptions): Promise<AuditLog> {
-    if (typeof options.party !== 'string' || options.party === '') throw errors.optionInvalid('party', 'must name the party writing the log');
-    const size = await stat(file).then(
-      (info) => info.size,
-      () => undefined,
-    );
+    checkParty(options);
+    const size = await sizeOf(file);
+    const headless = (await sizeOf(headFileOf(file))) === undefined;
     // An empty log without a head is one whose creation a crash cut short: nothing was recorded yet.
-    const headless = await stat(headFileOf(file)).then(
-      () => false,
-      () => true,
-    );
-    if (size === undefined || (size === 0 && headless)) {
+    if ((size === undefined || size === 0) && headless) {
       const salt = randomBytes(32).toString('hex');
       const log = new AuditLog(file, options, salt, { seq: -1, hash: GENESIS_HASH });
       await log.#write('log.opened', { format: AUDIT_FORMAT, keyId: options.key.keyId, salt });
       return log;
     }
+    if (size === undefined) throw errors.auditBroken(file, 1, undefined, `the log is missing but its signed head ${headFileOf(file)} remains (the log was deleted or moved); start a new log under another name and keep the head as evidence`);
+    return AuditLog.#resume(file, options, false);
+  }
+
+  /**
+   * (Operator, explicitly) Re-heads a log whose signed head is missing, after checking the
+   * whole chain, and records the repair — with `reason` and the seq and hash it re-headed
+   * at — as the log's next entry. Its partners' anchors still show whether entries were
+   * cut before the repair. A log that has its head is not touched (nothing to repair).
+   */
+  static async repair(file: string, options: AuditLogOptions, reason: string): Promise<AuditLog> {
+    checkParty(options);
+    if (typeof reason !== 'string' || reason.trim() === '') throw errors.optionInvalid('reason', 'say why the head is missing; it is recorded in the log');
+    if ((await sizeOf(headFileOf(file))) !== undefined) throw errors.optionInvalid('log', `${file} has its signed head; only a log whose head is missing is repaired`, 'run jinqiao audit verify to see what is wrong with it');
+    if (!(await sizeOf(file))) throw errors.auditBroken(file, 1, undefined, 'the log is missing or empty: there is nothing to re-head');
+    const log = await AuditLog.#resume(file, options, true);
+    const at = log.head;
+    await log.append('log.repaired', { reason, reheadedAt: { seq: at.seq, hash: at.hash } });
+    return log;
+  }
+
+  static async #resume(file: string, options: AuditLogOptions, headless: boolean): Promise<AuditLog> {
     const bytes = await readFile(file);
     const committed = bytes.lastIndexOf(0x0a) + 1;
     if (committed < bytes.length) await truncate(file, committed);
-    const verdict = await checkLog(file, options.key.publicKey, true);
-    if (!verdict.ok) throw errors.auditBroken(file, verdict.line, verdict.seq, verdict.reason);
+    const verdict = await checkLog(file, options.key.publicKey, [], headless);
+    if (!verdict.ok) {
+      const repair = /head .* is missing/.test(verdict.reason) ? '; if no entry was cut (e.g. a crash while the log was created), run jinqiao audit repair' : '';
+      throw errors.auditBroken(file, verdict.line, verdict.seq, verdict.reason + repair);
+    }
     if (verdict.party !== options.party) throw errors.optionInvalid('party', `the log at ${file} belongs to ${verdict.party}, not ${options.party}`);
     const opened = JSON.parse(bytes.subarray(0, bytes.indexOf(0x0a)).toString('utf8')) as AuditEntry;
     const log = new AuditLog(file, options, String(opened.details.salt), verdict.head);
@@ -180,9 +249,26 @@ export class AuditLog {
     return log;
   }
 
+  /** The public key that checks this log's entries, heads and anchors. */
+  get publicKey(): PublicKeyBytes {
+    return this.#key.publicKey;
+  }
+
   /** The last entry's seq and hash: hand it to the partner or platform to anchor the log. */
   get head(): { readonly seq: number; readonly hash: string } {
     return { ...this.#last };
+  }
+
+  /**
+   * The head, signed for a partner to keep, once every append made so far is durable.
+   * Called at the end of job `job`; the partner stores it with `storeAuditAnchor`.
+   */
+  async anchor(job: string): Promise<AuditAnchor> {
+    if (typeof job !== 'string' || job === '') throw errors.optionInvalid('job', 'name the job whose end the anchor marks');
+    await this.#tail;
+    if (this.#failure) throw errors.outputUnwritable(this.file, `an earlier append failed (${this.#failure.message}); reopen the log`);
+    const body = { type: 'jinqiao.audit-anchor' as const, party: this.party, keyId: this.#key.keyId, seq: this.#last.seq, hash: this.#last.hash, job, time: this.#clock().toISOString() };
+    return { ...body, signature: bytesToHex(sign(this.#key.secretKey, ANCHOR_DOMAIN, utf8ToBytes(canonicalJson(body)))) };
   }
 
   /** `hashId` with this log's salt. */
@@ -234,6 +320,17 @@ export class AuditLog {
   }
 }
 
+function checkParty(options: AuditLogOptions): void {
+  if (typeof options.party !== 'string' || options.party === '') throw errors.optionInvalid('party', 'must name the party writing the log');
+}
+
+async function sizeOf(file: string): Promise<number | undefined> {
+  return stat(file).then(
+    (info) => info.size,
+    () => undefined,
+  );
+}
+
 function entryHash(body: Omit<AuditEntry, 'hash' | 'signature'>): string {
   return bytesToHex(sha256(concatBytes(utf8ToBytes(ENTRY_DOMAIN), new Uint8Array([0]), utf8ToBytes(canonicalJson(body)))));
 }
@@ -256,16 +353,17 @@ function refuseIdsInClear(value: JsonValue, path: string): void {
 }
 
 /**
- * Checks a log against the public key of the party that wrote it, and against its signed
- * head. Returns the entry count, or the first bad entry: its line, the seq it holds (when
- * readable) and why it is bad.
+ * Checks a log against the public key of the party that wrote it, against its signed
+ * head, and against the anchors its partners kept (see `loadAuditAnchors`; anchors of
+ * other logs must not be passed). Returns the entry count, or the first bad entry: its
+ * line, the seq it holds (when readable) and why it is bad.
  */
-export function verifyAuditLog(file: string, publicKey: PublicKeyBytes): Promise<AuditVerdict> {
-  return checkLog(file, publicKey, false);
+export function verifyAuditLog(file: string, publicKey: PublicKeyBytes, anchors: readonly AuditAnchor[] = []): Promise<AuditVerdict> {
+  return checkLog(file, publicKey, anchors, false);
 }
 
-/** `opening`: a head may be missing when the log holds only entry 0 (a crash while it was created). */
-async function checkLog(file: string, publicKey: PublicKeyBytes, opening: boolean): Promise<AuditVerdict> {
+/** `headless`: the head is known to be missing and is not checked (an explicit repair). */
+async function checkLog(file: string, publicKey: PublicKeyBytes, anchors: readonly AuditAnchor[], headless: boolean): Promise<AuditVerdict> {
   const text = await readTextFile(file);
   const lines = text.split('\n');
   const complete = lines.slice(0, -1);
@@ -311,22 +409,29 @@ async function checkLog(file: string, publicKey: PublicKeyBytes, opening: boolea
   const tail = lines[lines.length - 1]!;
   if (tail !== '') return bad(complete.length + 1, undefined, 'the last line is cut short (a write torn by a crash; opening the log for append removes it)');
 
+  // Earliest first, so that the report names the first point where the log leaves what partners hold.
+  for (const anchor of [...anchors].sort((a, b) => a.seq - b.seq)) {
+    if (anchor.keyId !== keyId || anchor.party !== party) throw errors.optionInvalid('anchors', `an anchor of ${anchor.party} (key ${anchor.keyId}) was given for the log of ${party} (key ${keyId})`);
+    const from = `the anchor ${party} signed at the end of job ${anchor.job} (${anchor.time}), kept by a partner,`;
+    if (anchor.seq > previous.seq) {
+      return bad(complete.length + 1, previous.seq + 1, `missing: the log ends at seq ${previous.seq} but ${from} records seq ${anchor.seq} (the log was rolled back or cut)`);
+    }
+    if (hashes[anchor.seq] !== anchor.hash) return bad(anchor.seq + 1, anchor.seq, `the entry does not match ${from} (hash ${anchor.hash}): the log was rewritten`);
+  }
   const headFile = headFileOf(file);
+  if (headless) return { ok: true, party, entries: complete.length, head: previous, anchors: anchors.length };
   const headText = await readFile(headFile, 'utf8').catch((e: NodeJS.ErrnoException) => {
     if (e.code === 'ENOENT') return undefined;
     throw errors.fileUnreadable(headFile, e.message);
   });
-  if (headText === undefined) {
-    if (opening && complete.length === 1) return { ok: true, party, entries: 1, head: previous };
-    return bad(complete.length + 1, undefined, `the signed head ${headFile} is missing, so truncation cannot be ruled out`);
-  }
+  if (headText === undefined) return bad(complete.length + 1, undefined, `the signed head ${headFile} is missing, so truncation cannot be ruled out`);
   const head = parseHead(headText, publicKey);
   if (typeof head === 'string') return bad(complete.length + 1, undefined, `${headFile}: ${head}`);
   if (head.seq > previous.seq) {
     return bad(complete.length + 1, previous.seq + 1, `missing: the log ends at seq ${previous.seq} but its signed head records seq ${head.seq} (the log was truncated)`);
   }
   if (hashes[head.seq] !== head.hash) return bad(head.seq + 1, head.seq, `the entry does not match the signed head's hash ${head.hash}`);
-  return { ok: true, party, entries: complete.length, head: previous };
+  return { ok: true, party, entries: complete.length, head: previous, anchors: anchors.length };
 }
 
 function parseHead(text: string, publicKey: PublicKeyBytes): AuditHead | string {
@@ -343,6 +448,76 @@ function parseHead(text: string, publicKey: PublicKeyBytes): AuditHead | string 
   if (Object.keys(body).length !== 4) return 'not a jinqiao audit head';
   if (!verify(publicKey, HEAD_DOMAIN, utf8ToBytes(canonicalJson(body)), hexToBytes(signature))) return 'the head signature is not the log key\'s (forged or altered)';
   return head as unknown as AuditHead;
+}
+
+/**
+ * (A partner, at a job's end) Checks that `anchor` is signed by the key of the party whose
+ * log it anchors and does not go back behind an anchor of that log already kept (a lower
+ * seq, or the same seq with another hash, shows a rollback now), then appends it to the
+ * anchors file `file` (created if absent) and syncs before resolving.
+ */
+export async function storeAuditAnchor(file: string, anchor: unknown, publicKey: PublicKeyBytes): Promise<AuditAnchor> {
+  const problem = anchorProblem(anchor, publicKey);
+  if (problem !== undefined) throw errors.optionInvalid('anchor', problem, "keep only anchors signed by the partner's audit key");
+  const fresh = anchor as AuditAnchor;
+  const kept = (await sizeOf(file)) === undefined ? [] : (await readAnchors(file, publicKey)).anchors;
+  const behind = kept.find(({ anchor: k }) => k.seq > fresh.seq || (k.seq === fresh.seq && k.hash !== fresh.hash));
+  if (behind !== undefined) {
+    const k = behind.anchor;
+    throw errors.auditBroken(file, behind.line, k.seq, `${fresh.party}'s log went back: its head at the end of job ${fresh.job} is seq ${fresh.seq} (hash ${fresh.hash}), but the anchor kept here from job ${k.job} is seq ${k.seq} (hash ${k.hash})`);
+  }
+  await appendDurably(file, canonicalJson(anchor as unknown as JsonValue) + '\n');
+  return anchor as AuditAnchor;
+}
+
+/**
+ * The anchors in an anchors file that were signed by `publicKey` (one party's log), each
+ * checked; `others` counts the anchors of other parties' logs the file also holds. A line
+ * that is not a valid anchor is an error naming it.
+ */
+export async function loadAuditAnchors(file: string, publicKey: PublicKeyBytes): Promise<{ anchors: AuditAnchor[]; others: number }> {
+  const { anchors, others } = await readAnchors(file, publicKey);
+  return { anchors: anchors.map((a) => a.anchor), others };
+}
+
+async function readAnchors(file: string, publicKey: PublicKeyBytes): Promise<{ anchors: { anchor: AuditAnchor; line: number }[]; others: number }> {
+  const keyId = keyIdOf(publicKey);
+  const anchors: { anchor: AuditAnchor; line: number }[] = [];
+  let others = 0;
+  const lines = (await readTextFile(file)).split('\n');
+  for (const [i, content] of lines.entries()) {
+    if (content.trim() === '') continue;
+    const at = (why: string) => errors.auditBroken(file, i + 1, undefined, `not a valid anchor: ${why}`);
+    let value: unknown;
+    try {
+      value = JSON.parse(content);
+    } catch {
+      throw at(i === lines.length - 1 ? 'the last line is cut short' : 'not JSON');
+    }
+    if (isRecord(value) && value.keyId !== keyId) {
+      others++;
+      continue;
+    }
+    const problem = anchorProblem(value, publicKey);
+    if (problem !== undefined) throw at(problem);
+    anchors.push({ anchor: value as AuditAnchor, line: i + 1 });
+  }
+  return { anchors, others };
+}
+
+function anchorProblem(anchor: unknown, publicKey: PublicKeyBytes): string | undefined {
+  if (!isRecord(anchor) || anchor.type !== 'jinqiao.audit-anchor') return 'not a jinqiao audit anchor';
+  const keys = Object.keys(anchor);
+  const odd = keys.find((k) => !ANCHOR_KEYS.includes(k)) ?? ANCHOR_KEYS.find((k) => !keys.includes(k));
+  if (odd !== undefined) return `field ${JSON.stringify(odd)} is ${keys.includes(odd) ? 'unknown' : 'missing'}`;
+  if (!Number.isSafeInteger(anchor.seq) || (anchor.seq as number) < 0) return 'seq must be a whole number';
+  if (typeof anchor.hash !== 'string' || !HEX64.test(anchor.hash)) return 'hash must be 64 hex digits';
+  for (const k of ['party', 'job', 'time'] as const) if (typeof anchor[k] !== 'string' || anchor[k] === '') return `${k} must be a non-empty string`;
+  if (typeof anchor.signature !== 'string' || !/^[0-9a-f]{128}$/.test(anchor.signature)) return 'signature must be 128 hex digits';
+  if (anchor.keyId !== keyIdOf(publicKey)) return `signed for key ${String(anchor.keyId)}, not ${keyIdOf(publicKey)}`;
+  const { signature, ...body } = anchor;
+  if (!verify(publicKey, ANCHOR_DOMAIN, utf8ToBytes(canonicalJson(body as JsonValue)), hexToBytes(signature as string))) return "the signature is not the log key's (forged or altered)";
+  return undefined;
 }
 
 function entryProblem(raw: unknown): string | undefined {

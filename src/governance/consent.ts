@@ -5,7 +5,9 @@
  * Flow: the enterprise authorises on the platform (or another registry the data holders
  * trust); the platform (issuer) signs a token with its Ed25519 key; data holders receive
  * the tokens and, before alignment, keep only the rows of enterprises whose token covers
- * the job (`filterByConsent`). An enterprise withdraws consent by having its token id put
+ * the job (`filterByConsent`): its purpose, its fields and every institution that takes
+ * part in it — a token naming the tax bureau does not admit the enterprise into a job
+ * where the social insurance fund takes part too. An enterprise withdraws consent by having its token id put
  * on a revocation list.
  *
  * Token: canonical JSON (see canonical.ts) of { type, version, tokenId, issuer (key id),
@@ -84,7 +86,7 @@ export const CONSENT_REASONS = {
   revoked: 'the token id is on the revocation list',
   'not-yet-valid': 'the validity period has not begun',
   expired: 'the validity period has ended',
-  'wrong-partner': 'the token does not authorise this partner',
+  'wrong-partner': 'the token does not authorise every institution taking part in the job',
   'wrong-purpose': 'the token does not authorise this purpose',
   'field-outside-grant': 'the job uses a field the token does not grant',
 } as const;
@@ -94,8 +96,12 @@ export interface ConsentContext {
   /** Keys whose signatures the data holder accepts (the platform's, a registry's). */
   readonly trustedIssuers: readonly PublicKeyRecord[];
   readonly now: Date;
-  /** The partner's names (explicit id, key id): a token naming any of them covers it. */
-  readonly partner: string | readonly string[];
+  /**
+   * Every institution that takes part in the job besides the data holder: the token must
+   * authorise each one. An institution is given by its name, or by all its names (explicit
+   * id and key id) when the token may use either.
+   */
+  readonly partners: readonly (string | readonly string[])[];
   readonly purpose: string;
   /** Fields the job uses; every one must be granted. */
   readonly fields: readonly string[];
@@ -148,6 +154,8 @@ export function encodeConsentToken(token: ConsentToken): string {
  * so an altered token reads as forged, never as (say) expired.
  */
 export function verifyConsent(token: unknown, context: ConsentContext): ConsentVerdict {
+  // An empty list would make every token cover the job.
+  if (context.partners.length === 0) throw errors.optionInvalid('partners', 'name every institution taking part in the job');
   const tokenId = isRecord(token) && typeof token.tokenId === 'string' ? token.tokenId : undefined;
   const fail = (reason: ConsentReason, message: string): ConsentVerdict => ({ valid: false, reason, message, tokenId });
   const problem = tokenProblem(token);
@@ -163,9 +171,9 @@ export function verifyConsent(token: unknown, context: ConsentContext): ConsentV
   const now = context.now.getTime();
   if (now < Date.parse(t.notBefore)) return fail('not-yet-valid', `token ${t.tokenId} is valid from ${t.notBefore}`);
   if (now >= Date.parse(t.notAfter)) return fail('expired', `token ${t.tokenId} expired at ${t.notAfter}`);
-  const partnerNames: readonly string[] = typeof context.partner === 'string' ? [context.partner] : context.partner;
-  if (!t.partners.some((p) => partnerNames.includes(p))) {
-    return fail('wrong-partner', `token ${t.tokenId} authorises ${t.partners.join(', ')}, not ${partnerNames.join(' / ')}`);
+  const missing = context.partners.map((names) => (typeof names === 'string' ? [names] : names)).filter((names) => !names.some((n) => t.partners.includes(n)));
+  if (missing.length > 0) {
+    return fail('wrong-partner', `token ${t.tokenId} authorises ${t.partners.join(', ')}, not ${missing.map((names) => names.join(' / ')).join(', ')}, which take${missing.length === 1 ? 's' : ''} part in the job`);
   }
   if (!t.purposes.includes(context.purpose)) return fail('wrong-purpose', `token ${t.tokenId} authorises ${t.purposes.join(', ')}, not ${context.purpose}`);
   const outside = context.fields.filter((f) => !t.fields.includes(f));

@@ -3,7 +3,8 @@
  * scoring session: the party's policy must admit every partner for the declared purpose
  * and the fields the job uses, an operator must have approved it where the policy says so,
  * and — where the purpose needs consent — only enterprises whose valid consent token covers
- * the job stay in the party's table. Every decision is appended to the party's audit log,
+ * the job (its purpose, its fields and every institution taking part) stay in the party's
+ * table. Every decision is appended to the party's audit log,
  * and the append is durable before the job proceeds.
  *
  * What partners learn: a refusal reaches them as an error code only (E_POLICY_REFUSED); the
@@ -38,8 +39,14 @@ export interface PartyGovernance {
 export interface GateRequest {
   readonly jobId: string;
   readonly purpose: string;
-  /** The institutions this party will exchange data-derived messages with in the job. */
+  /** The institutions this party will exchange data-derived messages with in the job: its policy must admit each. */
   readonly partners: readonly string[];
+  /**
+   * Every other institution that takes part in the job (default: `partners`): an
+   * enterprise's consent token must authorise each one. An agency exchanges messages with
+   * the bank only, but the other agencies take part in the same alignment and model.
+   */
+  readonly participants?: readonly string[];
   /** The party's own fields the job uses. */
   readonly fields: readonly string[];
 }
@@ -47,11 +54,17 @@ export interface GateRequest {
 export interface GateResult {
   readonly table: FeatureTable;
   readonly excluded: number;
+  /**
+   * The policy lets every partner see scores that reveal this party's partial score
+   * (scoring an enterprise only it holds); false without a policy.
+   */
+  readonly disclosePartialScores: boolean;
 }
 
 export async function admitJob(governance: PartyGovernance, table: FeatureTable, request: GateRequest): Promise<GateResult> {
   const { policy, audit } = governance;
   let consentRequired = false;
+  let disclosePartialScores = policy !== undefined;
   if (policy) {
     for (const partner of request.partners) {
       const decision = checkJob(policy, { partner, purpose: request.purpose, fields: request.fields });
@@ -64,6 +77,7 @@ export async function admitJob(governance: PartyGovernance, table: FeatureTable,
         throw errors.policyRefused('approval.pending', `${policy.party} requires an operator's approval for ${request.purpose} before job ${request.jobId} runs`);
       }
       consentRequired ||= decision.consentRequired;
+      disclosePartialScores &&= decision.disclosePartialScores;
     }
   }
   if (consentRequired && !governance.consent) {
@@ -78,18 +92,18 @@ export async function admitJob(governance: PartyGovernance, table: FeatureTable,
     policy: policy ? policy.file : null,
     approved: governance.approved ?? false,
   });
-  if (!consentRequired) return { table, excluded: 0 };
+  if (!consentRequired) return { table, excluded: 0, disclosePartialScores };
   const consent = governance.consent!;
   const filter = filterByConsent(table.ids, consent.tokens, {
     trustedIssuers: consent.trustedIssuers,
     now: consent.now ?? new Date(),
-    partner: request.partners,
+    partners: request.participants ?? request.partners,
     purpose: request.purpose,
     fields: request.fields,
     revoked: consent.revoked,
   });
   await audit?.append('consent.filtered', { job: request.jobId, included: filter.included.length, excluded: filter.excluded, byReason: { ...filter.excludedByReason } });
-  return { table: subsetTable(table, Uint32Array.from(filter.included)), excluded: filter.excluded };
+  return { table: subsetTable(table, Uint32Array.from(filter.included)), excluded: filter.excluded, disclosePartialScores };
 }
 
 /** The rows `rows` of a table, as a table of their own. */

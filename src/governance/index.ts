@@ -12,8 +12,8 @@ export {
   verifyConsent,
 } from './consent.ts';
 export type { ConsentContext, ConsentFilter, ConsentGrant, ConsentReason, ConsentToken, ConsentVerdict, ExclusionReason } from './consent.ts';
-export { AUDIT_FORMAT, AuditLog, hashId, headFileOf, readAuditEntries, verifyAuditLog } from './audit.ts';
-export type { AuditDetails, AuditEntry, AuditEventType, AuditHead, AuditLogOptions, AuditVerdict, KnownAuditEventType } from './audit.ts';
+export { AUDIT_FORMAT, AuditLog, anchorsFileOf, hashId, headFileOf, loadAuditAnchors, readAuditEntries, storeAuditAnchor, verifyAuditLog } from './audit.ts';
+export type { AuditAnchor, AuditDetails, AuditEntry, AuditEventType, AuditHead, AuditLogOptions, AuditVerdict, KnownAuditEventType } from './audit.ts';
 export { generateKeyPair, keyIdOf, keyPairFromSecret, loadPublicKey, loadSecretKey, publicKeyFromHex, saveKeyPair, sign, verify } from './keys.ts';
 export type { PartyKeyPair, PublicKeyBytes, PublicKeyRecord, SecretKeyBytes, SignatureBytes } from './keys.ts';
 export { canonicalJson, type JsonValue } from './canonical.ts';

@@ -16,7 +16,9 @@
  * Key rotation and revocation of a key are out of scope: a trusted-issuer list is edited
  * by hand.
  */
-import { stat } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, concatBytes, hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js';
@@ -130,6 +132,39 @@ export async function loadPublicKey(file: string): Promise<PublicKeyRecord> {
   }
   if (record.keyId !== key.keyId) throw errors.keyInvalid(file, `field "keyId" is ${JSON.stringify(record.keyId)}, the public key's id is ${key.keyId}`);
   return key;
+}
+
+const DECOY_KEY_TYPE = 'jinqiao.scoring-decoy-key';
+/** The bank's decoy key file in its key folder. */
+export const DECOY_KEY_FILE = 'scoring-decoys.secret';
+
+/**
+ * (Label) The bank's persistent secret that fixes which decoys accompany each enterprise in
+ * scoring queries (see score/bank.ts): `<dir>/scoring-decoys.secret`, 32 random bytes,
+ * created (mode 0600) on first use and refused when group or others can read it. It must
+ * outlive sessions: a fresh key per session lets an agency intersect the decoy sets of two
+ * sessions and single the real enterprise out.
+ */
+export async function loadOrCreateDecoyKey(dir: string): Promise<Uint8Array> {
+  const file = join(dir, DECOY_KEY_FILE);
+  if (!(await exists(file))) {
+    await mkdir(dir, { recursive: true }).catch((e: Error) => {
+      throw errors.outputUnwritable(dir, e.message);
+    });
+    // A second process creating it at the same moment loses the race and reads the winner's.
+    await writeNewFile(file, json({ type: DECOY_KEY_TYPE, key: bytesToHex(randomBytes(32)) }), 0o600).catch(async (e: unknown) => {
+      if (!(await exists(file))) throw e;
+    });
+  }
+  const info = await stat(file);
+  if (process.platform !== 'win32' && (info.mode & 0o077) !== 0) {
+    throw errors.keyInvalid(file, `the decoy key is readable by others (mode ${(info.mode & 0o777).toString(8)})`, `run chmod 600 ${file}`);
+  }
+  const record = parseKeyFile(file, await readTextFile(file));
+  if (record.type !== DECOY_KEY_TYPE || typeof record.key !== 'string' || !HEX64.test(record.key)) {
+    throw errors.keyInvalid(file, `not a decoy key file (type "${DECOY_KEY_TYPE}", key of 64 lower-case hex digits)`, 'move the file away; a new key is made on the next run (decoys then change once)');
+  }
+  return hexToBytes(record.key);
 }
 
 function parseKeyFile(file: string, text: string): Record<string, unknown> {

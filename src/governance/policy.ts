@@ -9,8 +9,11 @@
  *   usable, whatever else the file says; `sensitive` fields only by partners holding an
  *   explicit grant for them; `internal` and `public` fields by any admitted partner.
  * - `purposes`: the purposes it accepts (`credit-modeling`, `loan-verification`, ...), the
- *   fields each may use, whether enterprise consent is required (default yes) and whether an
- *   operator must approve each job before it runs (default no).
+ *   fields each may use, whether enterprise consent is required (default yes), whether an
+ *   operator must approve each job before it runs (default no), and whether the bank may
+ *   see the score of an enterprise only this holder knows (`disclosePartialScores`,
+ *   default no): such a score minus the bank's own part is this holder's partial score, so
+ *   without the flag the bank refuses those enterprises rather than score them.
  * - `partners`: the institutions it works with, identified by the id of their Ed25519 key
  *   (hex of the first 16 bytes of SHA-256 of the public key), or by an explicit id bound to
  *   a public key; each with the purposes it may use and its sensitive-field grants.
@@ -45,6 +48,8 @@ export interface PurposeRule {
   readonly fields: readonly string[];
   readonly consentRequired: boolean;
   readonly approvalRequired: boolean;
+  /** The bank may see scores that reveal this holder's partial score (enterprises it alone holds). */
+  readonly disclosePartialScores: boolean;
 }
 
 export interface PartnerRule {
@@ -98,6 +103,8 @@ export interface JobAdmission {
   readonly consentRequired: boolean;
   /** The job must wait for an operator's explicit approval before it runs. */
   readonly approvalRequired: boolean;
+  /** Scores that reveal the holder's partial score (enterprises only it holds) may be given to the partner. */
+  readonly disclosePartialScores: boolean;
 }
 
 export type JobDecision = JobAdmission | { readonly admitted: false; readonly refusal: PolicyRefusal };
@@ -135,6 +142,7 @@ export function checkJob(policy: DataHolderPolicy, request: JobRequest): JobDeci
     fields: fields.map((name) => ({ name, class: policy.fields.get(name)! })),
     consentRequired: purpose.consentRequired,
     approvalRequired: purpose.approvalRequired,
+    disclosePartialScores: purpose.disclosePartialScores,
   };
 }
 
@@ -158,7 +166,7 @@ export async function loadPolicy(file: string): Promise<DataHolderPolicy> {
 const NAME = /^[^\s,]+$/;
 const PURPOSE_NAME = /^[a-z][a-z0-9-]*$/;
 const TOP_LEVEL = ['party', 'fields', 'purposes', 'partners'];
-const PURPOSE_KEYS = ['fields', 'consentRequired', 'approvalRequired'];
+const PURPOSE_KEYS = ['fields', 'consentRequired', 'approvalRequired', 'disclosePartialScores'];
 const PARTNER_KEYS = ['id', 'keyId', 'publicKey', 'publicKeyFile', 'purposes', 'sensitiveFields'];
 
 /**
@@ -194,7 +202,7 @@ export async function parsePolicy(text: string, file: string): Promise<DataHolde
   for (const [name, spec] of Object.entries(root.purposes)) {
     const at = ['purposes', name];
     if (!PURPOSE_NAME.test(name)) throw bad(at, 'a purpose is lower-case words joined by hyphens, e.g. credit-modeling');
-    if (!isRecord(spec)) throw bad(at, 'must be a mapping with fields, consentRequired, approvalRequired');
+    if (!isRecord(spec)) throw bad(at, 'must be a mapping with fields, consentRequired, approvalRequired, disclosePartialScores');
     unknownKeys(spec, PURPOSE_KEYS, at, bad);
     const exposed = nameList(spec.fields, [...at, 'fields'], bad, true);
     exposed.forEach((f, i) => {
@@ -207,6 +215,7 @@ export async function parsePolicy(text: string, file: string): Promise<DataHolde
       fields: exposed,
       consentRequired: flag(spec.consentRequired, true, [...at, 'consentRequired'], bad),
       approvalRequired: flag(spec.approvalRequired, false, [...at, 'approvalRequired'], bad),
+      disclosePartialScores: flag(spec.disclosePartialScores, false, [...at, 'disclosePartialScores'], bad),
     });
   }
 

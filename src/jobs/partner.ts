@@ -24,6 +24,8 @@ export interface PartnerOptions {
   readonly onSpec?: (spec: JobSpec) => void | Promise<void>;
   /** Scoring: this agency's partial scores of its previous monitoring run. */
   readonly previousMonitoring?: Float64Array;
+  /** Scoring, for an ungoverned agency: may scores that reveal its partial score be answered (its policy decides otherwise). */
+  readonly disclosePartialScores?: boolean;
 }
 
 export async function joinJob(ctx: PartyJobContext, label: Channel, options: PartnerOptions = {}): Promise<PartnerOutcome> {
@@ -40,5 +42,5 @@ export async function joinJob(ctx: PartyJobContext, label: Channel, options: Par
   });
   if (ctx.role === 'arbiter') return { role: 'arbiter', spec, report: await arbitrate(ctx, label, spec) };
   if (spec.kind === 'training') return { role: 'features', kind: 'training', spec, result: await trainAsFeatures(ctx, label, spec) };
-  return { role: 'features', kind: 'scoring', spec, report: await serveScoringAsAgency(ctx, label, spec, options.previousMonitoring) };
+  return { role: 'features', kind: 'scoring', spec, report: await serveScoringAsAgency(ctx, label, spec, options) };
 }

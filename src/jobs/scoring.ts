@@ -26,8 +26,8 @@ export interface ScoringSessionJob {
   readonly arbiter: string;
   /** HE backend, ID type and PSI group of the session. */
   readonly config: TrainingConfig;
-  /** The bank's persistent decoy key (see BankScoringSecrets). */
-  readonly decoyKey?: string;
+  /** The bank's persistent decoy key (32 bytes, `loadOrCreateDecoyKey`): needed for requests with decoys. */
+  readonly decoyKey?: Uint8Array;
 }
 
 /** (Label) Opens a scoring session; requests then go to the returned session. */
@@ -43,7 +43,7 @@ export async function openScoringAsBank(ctx: PartyJobContext, job: ScoringSessio
   if (unknown.length > 0) throw errors.optionInvalid('features', `${unknown.join(', ')} took no part in training job ${job.modelJobId}`);
   const purpose = job.purpose ?? 'undeclared';
   const loaded = await ctx.loadTable(job.labelTable, { withLabel: false, features: slice.featureNames });
-  const table = await gated(ctx, loaded, job.sessionId, purpose, partyNames, slice.featureNames, []);
+  const { table } = await gated(ctx, loaded, job.sessionId, purpose, partyNames, partyNames, slice.featureNames, []);
   const idType = idTypeOf(table, job.config);
   const channels: Channel[] = [];
   return abortingPeersOnFailure(channels, async () => {
@@ -76,14 +76,19 @@ export async function openScoringAsBank(ctx: PartyJobContext, job: ScoringSessio
   });
 }
 
-/** (Features) Serves the scoring session `spec` the bank opened on `bank`, until the bank ends it. */
-export async function serveScoringAsAgency(ctx: PartyJobContext, bank: Channel, spec: JobSpec, previousMonitoring?: Float64Array): Promise<AgencyScoringReport> {
+/**
+ * (Features) Serves the scoring session `spec` the bank opened on `bank`, until the bank ends
+ * it. Whether scores that reveal this agency's partial score (enterprises only it holds) may
+ * be answered is its policy's call; `disclosePartialScores` stands in for an ungoverned party.
+ */
+export async function serveScoringAsAgency(ctx: PartyJobContext, bank: Channel, spec: JobSpec, local: { previousMonitoring?: Float64Array; disclosePartialScores?: boolean } = {}): Promise<AgencyScoringReport> {
   const channels: Channel[] = [bank];
   return abortingPeersOnFailure(channels, async () => {
     const slice = await ctx.loadModelSlice(spec.modelJobId);
     if (slice.role !== 'features') throw errors.modelInvalid(spec.modelJobId, `${ctx.name}'s slice of that job is not a feature party's`);
     const loaded = await ctx.loadTable(spec.table, { withLabel: false, features: slice.featureNames });
-    const table = await gated(ctx, loaded, spec.jobId, spec.purpose, [spec.parties[0]!], slice.featureNames, []);
+    const admitted = await gated(ctx, loaded, spec.jobId, spec.purpose, [spec.parties[0]!], spec.parties.filter((p) => p !== ctx.name), slice.featureNames, []);
+    const table = admitted.table;
     const idType = agreeWithLabel(table, spec);
     const arbiter = await ctx.connect(spec.arbiter, spec.jobId);
     channels.push(arbiter);
@@ -99,7 +104,8 @@ export async function serveScoringAsAgency(ctx: PartyJobContext, bank: Channel, 
         psiExecutor: ctx.psiExecutor,
         idType,
         psiBackend: spec.config.psiBackend,
-        previousMonitoring,
+        previousMonitoring: local.previousMonitoring,
+        disclosePartialScores: admitted.disclosePartialScores ?? local.disclosePartialScores ?? false,
         audit: ctx.governance?.audit,
       });
     } finally {

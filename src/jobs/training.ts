@@ -63,7 +63,7 @@ export async function trainAsLabel(ctx: PartyJobContext, job: TrainingJob): Prom
   const partyNames = job.features.map((f) => f.party);
   if (partyNames.includes(job.arbiter) || job.arbiter === ctx.name) throw errors.jobInvalid('job', 'arbiter', `the arbiter ${job.arbiter} must not also be a data party of the job`);
   const loaded = await ctx.loadTable(job.labelTable, { withLabel: true });
-  const table = await gated(ctx, loaded, jobId, purpose, partyNames, [...loaded.featureNames, loaded.labelColumn ?? 'label'], []);
+  const { table } = await gated(ctx, loaded, jobId, purpose, partyNames, partyNames, [...loaded.featureNames, loaded.labelColumn ?? 'label'], []);
   const idType = idTypeOf(table, config);
   const idReport = checkTableIds(table, idType, config.strict);
   const channels: Channel[] = [];
@@ -134,7 +134,7 @@ export async function trainAsFeatures(ctx: PartyJobContext, label: Channel, spec
   const audit = ctx.governance?.audit;
   const { table, idReport, protocol } = await abortingPeersOnFailure(channels, async () => {
     const loaded = await ctx.loadTable(spec.table, { withLabel: false });
-    const table = await gated(ctx, loaded, jobId, spec.purpose, [spec.parties[0]!], loaded.featureNames, []);
+    const { table } = await gated(ctx, loaded, jobId, spec.purpose, [spec.parties[0]!], spec.parties.filter((p) => p !== ctx.name), loaded.featureNames, []);
     const idType = agreeWithLabel(table, spec);
     const idReport = checkTableIds(table, idType, config.strict);
     const arbiter = await ctx.connect(spec.arbiter, jobId);
@@ -166,12 +166,17 @@ export async function awaitAcceptance(channels: readonly Channel[]): Promise<voi
   await Promise.all(channels.map((c) => c.receive('job.accept')));
 }
 
-/** The party's admission gate, when it has governance; a refusal reaches `peers` as a code only. */
-export async function gated(ctx: PartyJobContext, table: LoadedTable, jobId: string, purpose: string, partners: readonly string[], fields: readonly string[], peers: readonly Channel[]): Promise<LoadedTable> {
+/**
+ * The party's admission gate, when it has governance; a refusal reaches `peers` as a code
+ * only. `partners` are those it exchanges messages with, `participants` every other party of
+ * the job (an enterprise's consent must name them all).
+ */
+export async function gated(ctx: PartyJobContext, table: LoadedTable, jobId: string, purpose: string, partners: readonly string[], participants: readonly string[], fields: readonly string[], peers: readonly Channel[]): Promise<{ table: LoadedTable; disclosePartialScores: boolean | undefined }> {
   const governance = ctx.governance;
-  if (!governance) return table;
-  const admitted = await abortingPeersOnFailure(peers, () => admitJob(governance, table, { jobId, purpose, partners: partners.map((p) => ctx.institutionOf(p)), fields }));
-  return { ...admitted.table, labelColumn: table.labelColumn };
+  if (!governance) return { table, disclosePartialScores: undefined };
+  const institutions = (names: readonly string[]) => names.map((p) => ctx.institutionOf(p));
+  const admitted = await abortingPeersOnFailure(peers, () => admitJob(governance, table, { jobId, purpose, partners: institutions(partners), participants: institutions(participants), fields }));
+  return { table: { ...admitted.table, labelColumn: table.labelColumn }, disclosePartialScores: admitted.disclosePartialScores };
 }
 
 /** The label's rule for IDs: the configured type, else what its own table holds. */

@@ -39,8 +39,14 @@ export interface LocalScoringOptions {
   readonly he?: 'ckks' | 'mock';
   readonly threads?: number;
   readonly tap?: FrameTap;
-  /** See BankScoringSecrets: keep it across sessions so decoys stay the same per enterprise. */
-  readonly decoyKey?: string;
+  /** The bank's persistent decoy key (32 bytes, `loadOrCreateDecoyKey`): needed for requests with decoys. */
+  readonly decoyKey?: Uint8Array;
+  /**
+   * Agencies (by name) whose operators allow the bank to see scores that reveal their
+   * partial score (enterprises only they hold), standing in for their policies when the
+   * session is not governed; a governed agency's policy decides (`disclosePartialScores`).
+   */
+  readonly disclosePartialScores?: readonly string[];
   /** Purpose and per-party gates: checked before the session sends anything; queries are audited. */
   readonly governance?: JobGovernance;
   /** Agencies' partial scores of their previous monitoring run, by agency name. */
@@ -91,7 +97,7 @@ export async function openLocalScoringSession(options: LocalScoringOptions): Pro
     });
   const sessionId = `scoring/${bankSlice.jobId}`;
   const partnerRuns = [
-    ...agencyNames.map((name) => joinJob(host(name, 'features'), wiring.end(name, BANK), { previousMonitoring: options.previousAgencyMonitoring?.get(name) })),
+    ...agencyNames.map((name) => joinJob(host(name, 'features'), wiring.end(name, BANK), { previousMonitoring: options.previousAgencyMonitoring?.get(name), disclosePartialScores: options.disclosePartialScores?.includes(name) ?? false })),
     joinJob(host(ARBITER, 'arbiter'), wiring.end(ARBITER, BANK)),
   ];
   const everyone = settleParties<PartnerOutcome[]>(partnerRuns);

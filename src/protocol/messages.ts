@@ -67,6 +67,11 @@ export const MESSAGE_SCHEMAS = {
   'score.hello': { version: 1, fields: { modelJobId: 'string', session: 'string' } },
   /** (Agency → bank) Its model slice belongs to that job. */
   'score.ready': { version: 1, fields: { modelJobId: 'string' } },
+  /**
+   * (Agency → bank, after score.ready) Whether its policy lets the bank see the score of an
+   * enterprise that only this agency holds (total − bank's part = the agency's partial score).
+   */
+  'score.policy': { version: 1, fields: { disclosesPartialScores: 'bool' } },
   /** (Bank → agency) A scoring request follows (a PSI on the query set, then a layout), or the session ends. */
   'score.request': { version: 1, fields: { request: 'uint', close: 'bool', monitor: 'bool' } },
   /** (Agency → bank, once per session) Its enterprises blinded with its session key, b·H(y), shuffled. */

@@ -7,8 +7,10 @@
  *
  * What the agency learns per request: the number of query slots and which of its own
  * records the bank asks it to score — real queries and decoys alike, so with d decoys per
- * query it cannot tell the real one among d + 1 (with d = 0 it learns the queried
- * enterprises it holds). It never sees an ID it does not hold, the bank's scores or other
+ * query it cannot tell the real one among d + 1, in any session (the bank draws the same
+ * decoys for an enterprise every time; with d = 0 it learns the queried enterprises it
+ * holds). A record only it holds is not asked for unless its policy allows disclosing its
+ * partial score (`disclosePartialScores`). It never sees an ID it does not hold, the bank's scores or other
  * agencies' parts.
  */
 import { errors } from '../errors.ts';
@@ -21,7 +23,7 @@ import { ArbiterClient } from '../lr/arbiter-client.ts';
 import type { ModelSlice } from '../lr/model.ts';
 import { loadBackend } from '../psi/backends/index.ts';
 import type { PsiExecutor } from '../psi/executor.ts';
-import type { BackendName } from '../psi/group.ts';
+import { POINT_BYTES, type BackendName } from '../psi/group.ts';
 import type { Channel } from '../protocol/channel.ts';
 import { message } from '../protocol/messages.ts';
 import { partialScores } from './apply.ts';
@@ -44,6 +46,12 @@ export interface AgencyScoringOptions {
   readonly previousMonitoring?: Float64Array;
   /** Where each scoring request is recorded before it is answered. */
   readonly audit?: AuditLog;
+  /**
+   * Its policy lets the bank see the score of an enterprise only this agency holds, which
+   * minus the bank's own part is this agency's partial score (default false: the bank
+   * refuses such enterprises instead). Announced to the bank when the session opens.
+   */
+  readonly disclosePartialScores?: boolean;
 }
 
 export interface AgencyScoringReport {
@@ -64,6 +72,7 @@ async function agency(options: AgencyScoringOptions): Promise<AgencyScoringRepor
     throw errors.modelInvalid(`model slice of ${name}`, `belongs to job ${slice.jobId}, but the bank scores with the model of job ${hello.modelJobId}`);
   }
   await bank.send(message('score.ready', { modelJobId: slice.jobId }));
+  await bank.send(message('score.policy', { disclosesPartialScores: options.disclosePartialScores ?? false }));
   const arbiter = new ArbiterClient(options.arbiter);
   const evaluator = await options.heBackend.createEvaluator(await arbiter.requestKeys([]));
   arbiter.use(evaluator);
@@ -79,6 +88,8 @@ async function agency(options: AgencyScoringOptions): Promise<AgencyScoringRepor
       if (request.close) break;
       requests++;
       const query = await bank.receive('score.query');
+      // Recorded before the first answer: the reply already tells the bank which slots this agency holds.
+      await options.audit?.append('scoring.query', { session: hello.session, request: request.request, slots: query.points.length / POINT_BYTES, monitoring: request.monitor });
       await bank.send(message('score.queryReply', { points: await answerQuery(prepared, query.points) }));
       const { positions } = await bank.receive('score.layout');
       if (positions.byteLength % 4 !== 0) throw errors.protocol('score.layout is not a list of 32-bit positions');
@@ -93,7 +104,7 @@ async function agency(options: AgencyScoringOptions): Promise<AgencyScoringRepor
         slotRows.push(i);
         rows.push(published[p]!);
       }
-      await options.audit?.append('scoring.query', { session: hello.session, request: request.request, slots, scored: rows.length, monitoring: request.monitor });
+      await options.audit?.append('scoring.answered', { session: hello.session, request: request.request, scored: rows.length });
       const scores = partialScores(slice, table, Uint32Array.from(rows));
       const laidOut = new Float64Array(slots);
       slotRows.forEach((slot, k) => (laidOut[slot] = scores[k]!));

@@ -3,7 +3,8 @@
  * new applicants or the whole loan book — from its own records and every agency's current
  * records, through the model slices each party kept from training.
  *
- * Message flow. Once per session, every agency publishes its register blinded
+ * Message flow. Once per session, every agency says whether its policy lets the bank see
+ * scores that reveal its partial score (score.policy) and publishes its register blinded
  * (prepared-set.ts). Per request, with every agency k:
  *
  *   bank → k   score.request    (a request follows)
@@ -14,11 +15,31 @@
  *   bank ↔ arbiter              masked decryption of z = Σ u_k + u_bank, slot chunk by chunk
  *
  * What the bank learns: z for every query slot (decoys included) and which agencies hold
- * each enterprise (needed to flag fallbacks), never a single agency's partial score when two
- * or more agencies take part (only their sum inside z). Decoys are drawn with the operating
- * system's randomness from a pool the bank chooses (by default its own table).
+ * each enterprise (needed to flag fallbacks). Where two or more agencies hold a slot, z
+ * minus its own part is their sum, never one agency's partial score. Where exactly one
+ * does, that difference would be its partial score: unless that agency's policy allows
+ * it (`disclosePartialScores`), the bank marks the slot absent in that agency's layout
+ * (the agency contributes 0 and does not score the record) and answers the enterprise as
+ * refused (`partial-score.single-holder`). An ID outside the bank's book is answered as
+ * unknown (`id.unknown`); the rest of the request is scored.
+ *
+ * What an agency learns: per request, which of its own records it scores. Decoys hide the
+ * real enterprise among d + 1 — but only if the same enterprise always comes with the same
+ * decoys, whatever session or request it is asked in; otherwise the agency intersects the
+ * sets of two requests and is left with the real one. So an enterprise's decoys are the d
+ * enterprises of the bank's whole book that rank first under a PRF keyed by the bank's
+ * persistent decoy key and the enterprise's ID alone: rank(y | x) = AES-128_{k_x}(t_y),
+ * with k_x = HMAC-SHA-256(key, "decoy-key" ‖ x) and t_y = SHA-256("decoy-tag" ‖ y), both
+ * truncated to 16 bytes (t_y needs no secret: AES under the secret k_x is the PRF). Adding or removing one enterprise of the book changes an
+ * enterprise's decoy set only when it enters or leaves that set. Remaining weaknesses: the
+ * number of slots tells an agency how many enterprises (about slots / (d + 1)) a request
+ * asks for; an agency that learns an enterprise's decoy set some other way (the enterprise
+ * itself asked twice with d = 0) learns which record is real; the key is only as safe as
+ * the bank's key folder. Cost: the tags once per session, at the first request with
+ * decoys (one SHA-256 per enterprise of the book), then one AES pass over them per real ID
+ * (measured 60–120 ms per million enterprises on a loaded 2-core machine).
  */
-import { randomUUID } from 'node:crypto';
+import { createCipheriv, createHmac, hash, randomUUID } from 'node:crypto';
 import { errors, shownValue } from '../errors.ts';
 import type { FeatureTable } from '../data/table.ts';
 import type { AuditLog } from '../governance/audit.ts';
@@ -35,7 +56,6 @@ import { POINT_BYTES, type BackendName } from '../psi/group.ts';
 import type { PointSet } from '../psi/point-set.ts';
 import type { Channel } from '../protocol/channel.ts';
 import { message } from '../protocol/messages.ts';
-import { SeededRng } from '../util/rng.ts';
 import { securePermutation } from '../util/secure-shuffle.ts';
 import { ABSENT } from './agency.ts';
 import { partialScores } from './apply.ts';
@@ -53,10 +73,21 @@ export interface BankScoringOptions {
   readonly psiBackend: BackendName;
   /** Where each request is recorded (IDs as salted hashes) before anything is sent. */
   readonly audit?: AuditLog;
+  /**
+   * The bank's persistent decoy key, 32 bytes (see `loadOrCreateDecoyKey` in
+   * governance/keys.ts): needed for requests with decoys. It fixes which decoys accompany
+   * each enterprise, in every session; a key drawn per session would let agencies peel the
+   * decoys off by intersecting sessions.
+   */
+  readonly decoyKey?: Uint8Array;
 }
 
-export interface EnterpriseScore {
-  /** The ID as the bank's table spells it. */
+/** What the bank gets for one requested ID: its score, or why it was not scored. */
+export type EnterpriseScore = ScoredEnterprise | UnscoredEnterprise;
+
+export interface ScoredEnterprise {
+  readonly status: 'scored';
+  /** The ID as the caller spelled it. */
   readonly id: string;
   /** Probability of default, from the exact logistic function of z. */
   readonly probability: number;
@@ -65,21 +96,29 @@ export interface EnterpriseScore {
   readonly fallbacks: readonly string[];
 }
 
-export interface ScoreRequestOptions {
-  /** Decoys per real ID (default 0): the agencies cannot tell the real one among d + 1. */
-  readonly decoys?: number;
-  /** IDs to draw decoys from (default: the bank's own table). */
-  readonly decoyPool?: readonly string[];
+/** Why an enterprise of a request was not scored, by rule id (`errors.scoreRefused`). */
+export const SCORE_REFUSALS = {
+  'id.unknown': "the enterprise has no row in the bank's book, whose features every score needs",
+  'partial-score.single-holder': "one agency alone holds the enterprise and its policy does not allow disclosing its partial score, which the score minus the bank's own part would be",
+} as const;
+export type ScoreRefusalRule = keyof typeof SCORE_REFUSALS;
+
+export interface UnscoredEnterprise {
+  /** `unknown`: not in the bank's book; `refused`: scoring it would disclose an agency's partial score. */
+  readonly status: 'unknown' | 'refused';
+  readonly id: string;
+  readonly code: 'E_SCORE_REFUSED';
+  readonly rule: ScoreRefusalRule;
+  readonly reason: string;
+  readonly probability?: undefined;
+  readonly z?: undefined;
+  /** For a refused enterprise, the agencies holding no record of it; empty for an unknown one (nobody was asked). */
+  readonly fallbacks: readonly string[];
 }
 
-export interface BankScoringSecrets {
-  /**
-   * Secret that fixes which decoys accompany each enterprise. An agency sees which of its
-   * records it scores; were decoys drawn afresh, asking for the same enterprise twice would
-   * expose it as the one record common to both requests. Keep this key across sessions
-   * (default: random per session, which protects repeated queries within one session only).
-   */
-  readonly decoyKey?: string;
+export interface ScoreRequestOptions {
+  /** Decoys per real ID (default 0): the agencies cannot tell the real one among d + 1. Needs the decoy key. */
+  readonly decoys?: number;
 }
 
 export interface MonitoringScores {
@@ -97,12 +136,15 @@ export class BankScoringSession {
   #requests = 0;
   /** Per agency: its prepared register, keyed to positions, and the bank's session key for it. */
   readonly #registers = new Map<string, { context: PreparedSetContext; set: PointSet; size: number }>();
+  /** Per agency: its policy allows scores that reveal its partial score. */
+  readonly #discloses = new Map<string, boolean>();
+  #book: DecoyBook | undefined;
 
-  readonly #decoyKey: string;
-
-  constructor(options: BankScoringOptions & BankScoringSecrets) {
+  constructor(options: BankScoringOptions) {
+    if (options.decoyKey !== undefined && (!(options.decoyKey instanceof Uint8Array) || options.decoyKey.length !== 32)) {
+      throw errors.optionInvalid('decoyKey', 'must be 32 bytes (loadOrCreateDecoyKey makes and keeps one)');
+    }
     this.#options = options;
-    this.#decoyKey = options.decoyKey ?? randomUUID();
     options.table.ids.forEach((raw, row) => {
       const n = normaliseId(raw, options.idType);
       if (n.ok && !this.#rowOf.has(n.id)) this.#rowOf.set(n.id, row);
@@ -117,6 +159,7 @@ export class BankScoringSession {
       for (const [name, channel] of agencies) {
         const ready = await channel.receive('score.ready');
         if (ready.modelJobId !== slice.jobId) throw errors.modelInvalid(`model slice of ${name}`, `belongs to job ${ready.modelJobId}, not ${slice.jobId}`);
+        this.#discloses.set(name, (await channel.receive('score.policy')).disclosesPartialScores);
       }
       this.#arbiter = new ArbiterClient(this.#options.arbiter);
       this.#evaluator = await this.#options.heBackend.createEvaluator(await this.#arbiter.requestKeys([]));
@@ -131,7 +174,11 @@ export class BankScoringSession {
     });
   }
 
-  /** Scores `ids` (as the caller spells them; each must have a row in the bank's table). */
+  /**
+   * Scores `ids` (as the caller spells them), one answer per ID in the same order: an ID
+   * outside the bank's book, or one that only a non-disclosing agency holds, is answered
+   * as not scored and the others are scored. A malformed ID refuses the whole request.
+   */
   async score(ids: readonly string[], options: ScoreRequestOptions = {}): Promise<readonly EnterpriseScore[]> {
     return (await this.#request(ids, options, false)).scores;
   }
@@ -151,62 +198,110 @@ export class BankScoringSession {
     const evaluator = this.#evaluator;
     const arbiter = this.#arbiter;
     if (!evaluator || !arbiter) throw errors.protocol('score before open()');
-    const { table, agencies, slice, idType } = this.#options;
-    const queries = ids.map((raw) => {
+    const { idType } = this.#options;
+    const decoys = options.decoys ?? 0;
+    if (!Number.isInteger(decoys) || decoys < 0) throw errors.optionInvalid('decoys', `must be a whole number, got ${decoys}`);
+    if (decoys > 0 && this.#options.decoyKey === undefined) {
+      throw errors.optionInvalid('decoys', "decoys need the bank's persistent decoy key", 'give the session its decoyKey (jinqiao score --keys <dir>); a key per session would let agencies peel the decoys off');
+    }
+    const requested = ids.map((raw) => {
       const n = normaliseId(raw, idType);
+      // The message names the ID, never the server's files.
       if (!n.ok) throw errors.optionInvalid('ids', `${shownValue(raw)} is not a valid ${idType === 'uscc' ? 'unified social credit code' : 'ID'}: ${n.why}`);
-      const row = this.#rowOf.get(n.id);
-      if (row === undefined) throw errors.optionInvalid('ids', `${shownValue(raw)} has no row in ${table.file}`, "the bank's own features are needed to score an enterprise: add its row to the bank's table");
-      return { id: n.id, row };
+      return { raw, id: n.id, row: this.#rowOf.get(n.id) };
     });
-    if (queries.length === 0) throw errors.optionInvalid('ids', 'no enterprise to score');
-    const slots = withDecoys(queries, options, this.#rowOf, idType, this.#decoyKey);
+    if (requested.length === 0) throw errors.optionInvalid('ids', 'no enterprise to score');
+    const known = [...new Map(requested.flatMap((q) => (q.row === undefined ? [] : [[q.id, { id: q.id, row: q.row }] as const]))).values()];
+    const slots = this.#withDecoys(known, decoys);
     const request = this.#requests++;
     const audit = this.#options.audit;
     await audit?.append('scoring.query', {
       session: this.#session,
       request,
-      enterprises: monitor ? queries.length : queries.map((q) => audit.hashId(q.id)),
-      decoys: slots.length - new Set(queries.map((q) => q.id)).size,
+      enterprises: monitor ? requested.length : requested.map((q) => audit.hashId(q.id)),
+      unknown: requested.filter((q) => q.row === undefined).length,
+      decoys: slots.length - known.length,
       monitoring: monitor,
     });
 
-    return this.#guard(async () => {
-      const slotIds = slots.map((s) => s.id);
-      const parts = await Promise.all(
-        [...agencies].map(async ([name, channel]) => {
-          const register = this.#registers.get(name)!;
-          await channel.send(message('score.request', { request, close: false, monitor }));
-          await channel.send(message('score.query', { points: await blindQuery(register.context, slotIds, idType) }));
-          const { points } = await channel.receive('score.queryReply');
-          if (points.length !== slots.length * POINT_BYTES) throw errors.protocol(`${name} answered ${points.length / POINT_BYTES} of ${slots.length} query slots`);
-          const positions = new Uint32Array(slots.length).fill(ABSENT);
-          for (let i = 0; i < slots.length; i++) {
-            const p = register.set.get(points, i * POINT_BYTES);
-            if (p >= 0) positions[i] = p;
-          }
-          await channel.send(message('score.layout', { positions: new Uint8Array(positions.buffer) }));
-          const { scores } = await channel.receive('eval.forward');
-          const drift = monitor ? await channel.receive('monitor.drift') : undefined;
-          return { name, positions, scores, drift: drift?.hasPrevious ? drift.psiIndex : undefined };
-        }),
-      );
-      let total = parts[0]!.scores;
-      for (const part of parts.slice(1)) total = evaluator.add(total, part.scores);
-      total = evaluator.addPlain(total, partialScores(slice, table, Uint32Array.from(slots, (s) => s.row)));
-      const z = new Float64Array(slots.length);
-      const S = evaluator.slotCount;
-      for (let c = 0; c < total.length; c++) {
-        const count = Math.min(S, slots.length - c * S);
-        z.set(await arbiter.reveal(total[c]!, count, SCORE_BOUND), c * S);
+    const answered = slots.length === 0 ? { bySlot: new Map<string, SlotAnswer>(), drift: new Map<string, number | undefined>() } : await this.#guard(() => this.#scoreSlots(slots, request, monitor, evaluator, arbiter));
+    const scores = requested.map((q): EnterpriseScore => {
+      const answer = answered.bySlot.get(q.id);
+      if (answer === undefined) return unscored('unknown', q.raw, 'id.unknown', `${JSON.stringify(q.raw)} is not in the bank's book`, []);
+      if (answer.withheldBy !== undefined) {
+        return unscored('refused', q.raw, 'partial-score.single-holder', `${JSON.stringify(q.raw)} is held by ${answer.withheldBy} alone, whose policy does not allow disclosing its partial score`, answer.fallbacks);
       }
-      const slotOf = new Map(slots.map((slot, i) => [slot.id, i]));
-      const scores = queries.map((q, qi): EnterpriseScore => {
-        const i = slotOf.get(q.id)!;
-        return { id: ids[qi]!, probability: sigmoid(z[i]!), z: z[i]!, fallbacks: parts.filter((p) => p.positions[i] === ABSENT).map((p) => p.name) };
-      });
-      return { scores, agencyDrift: new Map(parts.map((p) => [p.name, p.drift])) };
+      return { status: 'scored', id: q.raw, probability: sigmoid(answer.z), z: answer.z, fallbacks: answer.fallbacks };
     });
+    return { scores, agencyDrift: answered.drift };
+  }
+
+  async #scoreSlots(slots: readonly Slot[], request: number, monitor: boolean, evaluator: HeEvaluator, arbiter: ArbiterClient): Promise<{ bySlot: Map<string, SlotAnswer>; drift: Map<string, number | undefined> }> {
+    const { agencies, slice, table, idType } = this.#options;
+    const slotIds = slots.map((s) => s.id);
+    const looked = await Promise.all(
+      [...agencies].map(async ([name, channel]) => {
+        const register = this.#registers.get(name)!;
+        await channel.send(message('score.request', { request, close: false, monitor }));
+        await channel.send(message('score.query', { points: await blindQuery(register.context, slotIds, idType) }));
+        const { points } = await channel.receive('score.queryReply');
+        if (points.length !== slots.length * POINT_BYTES) throw errors.protocol(`${name} answered ${points.length / POINT_BYTES} of ${slots.length} query slots`);
+        const positions = new Uint32Array(slots.length).fill(ABSENT);
+        for (let i = 0; i < slots.length; i++) {
+          const p = register.set.get(points, i * POINT_BYTES);
+          if (p >= 0) positions[i] = p;
+        }
+        return { name, channel, holds: positions.map((p) => (p === ABSENT ? 0 : 1)), positions };
+      }),
+    );
+    // A slot only one agency holds would reveal that agency's partial score: unless its policy
+    // allows it, the agency is told it holds nothing there, so it adds 0 and scores nothing.
+    const withheldBy = new Map<number, string>();
+    for (let i = 0; i < slots.length; i++) {
+      const holders = looked.filter((a) => a.holds[i] === 1);
+      if (holders.length === 1 && !this.#discloses.get(holders[0]!.name)) {
+        holders[0]!.positions[i] = ABSENT;
+        withheldBy.set(i, holders[0]!.name);
+      }
+    }
+    const parts = await Promise.all(
+      looked.map(async (agency) => {
+        await agency.channel.send(message('score.layout', { positions: new Uint8Array(agency.positions.buffer) }));
+        const { scores } = await agency.channel.receive('eval.forward');
+        const drift = monitor ? await agency.channel.receive('monitor.drift') : undefined;
+        return { ...agency, scores, drift: drift?.hasPrevious ? drift.psiIndex : undefined };
+      }),
+    );
+    let total = parts[0]!.scores;
+    for (const part of parts.slice(1)) total = evaluator.add(total, part.scores);
+    total = evaluator.addPlain(total, partialScores(slice, table, Uint32Array.from(slots, (s) => s.row)));
+    const z = new Float64Array(slots.length);
+    const S = evaluator.slotCount;
+    for (let c = 0; c < total.length; c++) {
+      const count = Math.min(S, slots.length - c * S);
+      z.set(await arbiter.reveal(total[c]!, count, SCORE_BOUND), c * S);
+    }
+    const bySlot = new Map<string, SlotAnswer>(
+      slots.map((slot, i) => [slot.id, { z: z[i]!, fallbacks: parts.filter((p) => p.holds[i] === 0).map((p) => p.name), withheldBy: withheldBy.get(i) }]),
+    );
+    return { bySlot, drift: new Map(parts.map((p) => [p.name, p.drift])) };
+  }
+
+  /**
+   * The query slots: every real ID with its `decoys` decoys (see the file comment), each
+   * enterprise once, in a uniformly random order.
+   */
+  #withDecoys(real: readonly Slot[], decoys: number): Slot[] {
+    const slots = new Map<string, Slot>(real.map((q) => [q.id, q]));
+    if (decoys > 0 && real.length > 0) {
+      const book = (this.#book ??= decoyBook(this.#rowOf));
+      if (book.ids.length < decoys + 1) throw errors.optionInvalid('decoys', `${decoys} decoys per enterprise need at least ${decoys + 1} enterprises in the bank's book; it holds ${book.ids.length}`);
+      for (const q of real) {
+        for (const i of decoyIndices(book, this.#options.decoyKey!, q.id, decoys)) slots.set(book.ids[i]!, { id: book.ids[i]!, row: book.rows[i]! });
+      }
+    }
+    const all = [...slots.values()];
+    return Array.from(securePermutation(all.length), (i) => all[i]!);
   }
 
   /** True once a protocol step failed: every peer has been told and the session is over. */
@@ -231,41 +326,68 @@ interface Slot {
   readonly row: number;
 }
 
+interface SlotAnswer {
+  readonly z: number;
+  readonly fallbacks: readonly string[];
+  /** The agency whose partial score this slot would reveal, when its policy forbids it. */
+  readonly withheldBy: string | undefined;
+}
+
+function unscored(status: UnscoredEnterprise['status'], id: string, rule: ScoreRefusalRule, why: string, fallbacks: readonly string[]): UnscoredEnterprise {
+  const refusal = errors.scoreRefused(rule, why);
+  return { status, id, code: 'E_SCORE_REFUSED', rule, reason: refusal.message, fallbacks };
+}
+
+/** The bank's book as decoys are drawn from it: normalised IDs, their rows, and their PRF tags. */
+interface DecoyBook {
+  readonly ids: readonly string[];
+  readonly rows: readonly number[];
+  /** 16 bytes per ID: SHA-256("decoy-tag" ‖ id), truncated. */
+  readonly tags: Buffer;
+  readonly indexOf: ReadonlyMap<string, number>;
+}
+
+const TAG_DOMAIN = 'jinqiao/score/decoy-tag/v1\0';
+const RANK_DOMAIN = 'jinqiao/score/decoy-key/v1\0';
+
+function decoyBook(rowOf: ReadonlyMap<string, number>): DecoyBook {
+  const ids = [...rowOf.keys()];
+  const tags = Buffer.alloc(ids.length * 16);
+  ids.forEach((id, i) => hash('sha256', TAG_DOMAIN + id, 'buffer').copy(tags, i * 16, 0, 16));
+  return { ids, rows: ids.map((id) => rowOf.get(id)!), tags, indexOf: new Map(ids.map((id, i) => [id, i])) };
+}
+
 /**
- * The query set: every real ID plus `decoys` others per real ID, the same others whenever
- * the same enterprise is asked for (chosen by a PRF of the decoy key and the ID), in a
- * uniformly random order.
+ * The book indices of the `d` decoys of enterprise `id`: the d others of lowest rank
+ * AES-128_{k_id}(t_y), compared on the first 8 bytes (ties, at 2^-64, by book order).
  */
-function withDecoys(queries: readonly { id: string; row: number }[], options: ScoreRequestOptions, rowOf: ReadonlyMap<string, number>, idType: IdType, decoyKey: string): Slot[] {
-  const decoys = options.decoys ?? 0;
-  if (!Number.isInteger(decoys) || decoys < 0) throw errors.optionInvalid('decoys', `must be a whole number, got ${decoys}`);
-  const slots: Slot[] = [];
-  const taken = new Set<string>();
-  for (const q of queries) {
-    if (taken.has(q.id)) continue;
-    taken.add(q.id);
-    slots.push(q);
-  }
-  if (decoys > 0) {
-    const pool = (options.decoyPool ?? [...rowOf.keys()]).flatMap((raw) => {
-      const n = normaliseId(raw, idType);
-      const row = n.ok ? rowOf.get(n.id) : undefined;
-      return n.ok && row !== undefined && !taken.has(n.id) ? [{ id: n.id, row }] : [];
-    });
-    const wanted = decoys * slots.length;
-    if (pool.length < wanted) throw errors.optionInvalid('decoys', `${wanted} decoys are needed but only ${pool.length} other enterprises are available`);
-    pool.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    for (const real of slots.slice()) {
-      const rng = SeededRng.fromSeed(decoyKey, 'jinqiao/score/decoys', real.id);
-      for (let k = 0; k < decoys; ) {
-        const candidate = pool[rng.nextBelow(pool.length)]!;
-        if (taken.has(candidate.id)) continue;
-        taken.add(candidate.id);
-        slots.push(candidate);
-        k++;
-      }
+function decoyIndices(book: DecoyBook, key: Uint8Array, id: string, d: number): number[] {
+  const rankKey = createHmac('sha256', key).update(RANK_DOMAIN).update(id).digest().subarray(0, 16);
+  const cipher = createCipheriv('aes-128-ecb', rankKey, null).setAutoPadding(false);
+  const ranks = cipher.update(book.tags);
+  const self = book.indexOf.get(id);
+  const view = new DataView(ranks.buffer, ranks.byteOffset, ranks.byteLength);
+  // The d best so far, in ascending rank: a small sorted array, since d is small.
+  const best: { hi: number; lo: number; i: number }[] = [];
+  for (let i = 0; i < book.ids.length; i++) {
+    if (i === self) continue;
+    const hi = view.getUint32(i * 16);
+    if (best.length === d) {
+      const worst = best[d - 1]!;
+      if (hi > worst.hi) continue;
+      const lo = view.getUint32(i * 16 + 4);
+      if (hi === worst.hi && lo >= worst.lo) continue;
+      best.pop();
+      insertByRank(best, { hi, lo, i });
+    } else {
+      insertByRank(best, { hi, lo: view.getUint32(i * 16 + 4), i });
     }
   }
-  const shuffle = securePermutation(slots.length);
-  return Array.from(shuffle, (i) => slots[i]!);
+  return best.map((b) => b.i);
+}
+
+function insertByRank(best: { hi: number; lo: number; i: number }[], entry: { hi: number; lo: number; i: number }): void {
+  let at = best.length;
+  while (at > 0 && (best[at - 1]!.hi > entry.hi || (best[at - 1]!.hi === entry.hi && best[at - 1]!.lo > entry.lo))) at--;
+  best.splice(at, 0, entry);
 }

@@ -8,7 +8,7 @@
 import { mkdir, readdir, readFile, writeFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errors } from '../errors.ts';
-import type { EnterpriseScore, MonitoringScores } from './bank.ts';
+import type { MonitoringScores, ScoredEnterprise } from './bank.ts';
 import { renderMonitoringReport, summariseRun } from '../report/html.ts';
 import { populationStabilityIndex } from './stability.ts';
 
@@ -23,7 +23,8 @@ export interface MonitoringRun {
   readonly scoreDrift: number | null;
   readonly agencyDrift: Record<string, number | null>;
   readonly alerts: readonly MonitoringAlert[];
-  readonly summary: { readonly enterprises: number; readonly meanProbability: number; readonly aboveThreshold: number };
+  /** `notScored`: enterprises of the book left unscored (e.g. held by one non-disclosing agency only). */
+  readonly summary: { readonly enterprises: number; readonly meanProbability: number; readonly aboveThreshold: number; readonly notScored: number };
 }
 
 export interface MonitoringAlert {
@@ -40,18 +41,19 @@ export interface MonitoringOptions {
 }
 
 export function compareRuns(current: MonitoringScores, previous: MonitoringRun | undefined, options: MonitoringOptions): MonitoringRun {
+  const scored = current.scores.filter((s): s is ScoredEnterprise => s.status === 'scored');
   const scores: Record<string, number> = {};
-  for (const s of current.scores) scores[s.id] = s.probability;
+  for (const s of scored) scores[s.id] = s.probability;
   const alerts: MonitoringAlert[] = [];
   if (previous) {
-    for (const s of current.scores) {
+    for (const s of scored) {
       const before = previous.scores[s.id];
       if (before === undefined) continue;
       const reason = alertReason(before, s.probability, options);
       if (reason) alerts.push({ id: s.id, previous: before, current: s.probability, reason });
     }
   }
-  const values = current.scores.map((s: EnterpriseScore) => s.probability);
+  const values = scored.map((s) => s.probability);
   return {
     kind: 'jinqiao.monitoring-run',
     version: 1,
@@ -66,6 +68,7 @@ export function compareRuns(current: MonitoringScores, previous: MonitoringRun |
       enterprises: values.length,
       meanProbability: values.reduce((a, b) => a + b, 0) / Math.max(values.length, 1),
       aboveThreshold: values.filter((v) => v >= options.threshold).length,
+      notScored: current.scores.length - scored.length,
     },
   };
 }

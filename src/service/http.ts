@@ -61,7 +61,9 @@ async function handle(service: PartyService, req: IncomingMessage, res: ServerRe
       if (!Array.isArray(body.ids) || !body.ids.every((id) => typeof id === 'string')) throw errors.jobInvalid('request', 'ids', 'must be a list of enterprise IDs');
       if (body.decoys !== undefined && !(Number.isInteger(body.decoys) && (body.decoys as number) >= 0)) throw errors.jobInvalid('request', 'decoys', 'must be a whole number');
       const scores = await service.score(body.model, body.ids as string[], { decoys: body.decoys as number | undefined });
-      return send(res, 200, { scores: scores.map(({ id, probability, fallbacks }) => ({ id, probability, fallbacks })) });
+      return send(res, 200, {
+        scores: scores.map((s) => (s.status === 'scored' ? { id: s.id, status: s.status, probability: s.probability, fallbacks: s.fallbacks } : { id: s.id, status: s.status, code: s.code, rule: s.rule, reason: s.reason, fallbacks: s.fallbacks })),
+      });
     } catch (e) {
       if (isJinqiaoError(e)) return send(res, e.isInputError ? 400 : 502, { error: { ...e.toJSON(), ...(fieldOf(e.message) ? { field: fieldOf(e.message) } : {}) } });
       throw e;

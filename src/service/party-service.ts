@@ -22,6 +22,7 @@ import { ckksBackend } from '../he/ckks.ts';
 import { resolveTrainingConfig, type TrainingConfig } from '../lr/config.ts';
 import { fileCheckpointStore } from '../lr/checkpoint.ts';
 import { loadModelSlice } from '../lr/model.ts';
+import { loadOrCreateDecoyKey } from '../governance/keys.ts';
 import { poolExecutor } from '../psi/executor.ts';
 import type { Channel } from '../protocol/channel.ts';
 import { message } from '../protocol/messages.ts';
@@ -246,6 +247,8 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
         features: def.features,
         arbiter: def.arbiter ?? 'arbiter',
         config: resolveTrainingConfig({ ...def.training, jobId: modelJobId }),
+        // Kept across sessions and restarts: an enterprise's decoys must never change.
+        decoyKey: await loadOrCreateDecoyKey(config.store),
       });
     })();
     session.catch(() => sessions.delete(modelJobId));

@@ -73,6 +73,8 @@ describe('governed job files (CLI)', () => {
     expect(summary.rows).toBeLessThanOrEqual(80);
     expect(summary.rows).toBeGreaterThan(40);
     expect(ok(['audit', 'verify', join(dir, 'governed-tax.audit.jsonl'), '--key', join(dir, 'tax.pub')])).toMatch(/intact/i);
+    // At the job's end each party kept the other's signed head: the bank's copy checks the tax bureau's log.
+    expect(ok(['audit', 'verify', join(dir, 'governed-tax.audit.jsonl'), '--key', join(dir, 'tax.pub'), '--anchors', join(dir, 'governed-bank.audit.jsonl.anchors')])).toMatch(/anchors: 1 kept by the partner match/);
     const shown = ok(['audit', 'show', join(dir, 'governed-tax.audit.jsonl')]);
     for (const type of ['job.admitted', 'consent.filtered', 'training.start', 'training.run', 'model.export']) expect(shown).toContain(type);
   });

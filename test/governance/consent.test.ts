@@ -37,7 +37,7 @@ function grant(over: Partial<Parameters<typeof issueConsent>[1]> = {}) {
 const context: ConsentContext = {
   trustedIssuers: [platform],
   now: new Date(jan1.getTime() + 30 * day),
-  partner: 'bank-of-example',
+  partners: ['bank-of-example'],
   purpose: 'credit-modeling',
   fields: ['vat_paid_wan'],
   revoked: new Set(),
@@ -98,8 +98,9 @@ describe('consent tokens', () => {
   });
 
   it('refuses a token scoped to another partner, purpose or fields', () => {
-    expect(reasonOf(token, { partner: 'shadow-lender' })).toBe('wrong-partner');
-    expect(reasonOf(token, { partner: ['shadow-lender', 'bank-of-example'] })).toBe('valid');
+    expect(reasonOf(token, { partners: ['shadow-lender'] })).toBe('wrong-partner');
+    // An institution known by two names (explicit id, key id) is covered by either.
+    expect(reasonOf(token, { partners: [['shadow-lender', 'bank-of-example']] })).toBe('valid');
     expect(reasonOf(token, { purpose: 'marketing' })).toBe('wrong-purpose');
     const verdict = verifyConsent(token, { ...context, fields: ['vat_paid_wan', 'late_filings_24m'] });
     expect(verdict).toMatchObject({ valid: false, reason: 'field-outside-grant' });

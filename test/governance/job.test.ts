@@ -101,6 +101,7 @@ describe('governed jobs', () => {
       agencies: [{ file: taxFile, idColumn: 'uscc', name: 'tax' }],
       he: 'mock',
       governance: { purpose: 'credit-modeling', parties },
+      decoyKey: new Uint8Array(32).fill(7),
     });
     const asked = trained.predictions.ids.slice(0, 3);
     await session.score(asked, { decoys: 2 });

@@ -3,6 +3,7 @@
  * ones): the bank gets the same probabilities the parties' model slices give in the
  * clear, flags agencies that hold no record, and agencies never see IDs they do not hold.
  */
+import { randomBytes } from 'node:crypto';
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -22,8 +23,9 @@ const agencies = [
   { file: join(SME, 'tax_bureau.csv'), idColumn: 'uscc', name: 'tax' },
   { file: join(SME, 'social_insurance.csv'), idColumn: 'uscc', name: 'social' },
 ];
+const decoyKey = randomBytes(32);
 const session = (extra: Partial<LocalScoringOptions> = {}) =>
-  openLocalScoringSession({ modelDir, bank: { file: join(SME, 'bank.csv'), idColumn: 'uscc', name: 'bank' }, agencies, he: 'mock', ...extra });
+  openLocalScoringSession({ modelDir, bank: { file: join(SME, 'bank.csv'), idColumn: 'uscc', name: 'bank' }, agencies, he: 'mock', decoyKey, ...extra });
 
 beforeAll(async () => {
   await runLocalTraining({
@@ -36,7 +38,8 @@ beforeAll(async () => {
 
 describe('joint scoring', () => {
   it("gives the probability the parties' slices give in the clear, and flags fallbacks", async () => {
-    const s = await session();
+    // Row 0 is held by one agency only: its score may be given only where that agency allows it.
+    const s = await session({ disclosePartialScores: ['social'] });
     // 9111…: bank rows 0 and 200; row 0 is unknown to the tax bureau (it holds rows 300+).
     const bank = await loadFeatureTable(join(SME, 'bank.csv'), { idColumn: 'uscc', labelColumn: 'defaulted' });
     const ids = [bank.ids[0]!, bank.ids[400]!];
@@ -52,6 +55,7 @@ describe('joint scoring', () => {
       if (rowIn(social, id) >= 0) z += partialScores(slices[2], social, Uint32Array.of(rowIn(social, id)))[0]!;
       expect(scores[k]!.probability).toBeCloseTo(sigmoid(z), 3);
     }
+    expect(scores.map((s) => s.status)).toEqual(['scored', 'scored']);
     expect(scores[0]!.fallbacks).toEqual(['tax']);
     expect(scores[1]!.fallbacks).toEqual([]);
   });
@@ -62,7 +66,8 @@ describe('joint scoring', () => {
     const [plain] = await s.score([bank.ids[500]!]);
     const [hidden] = await s.score([bank.ids[500]!], { decoys: 9 });
     await s.close();
-    expect(hidden!.probability).toBeCloseTo(plain!.probability, 3);
+    expect(hidden!.status).toBe('scored');
+    expect(hidden!.probability).toBeCloseTo(plain!.probability!, 3);
   });
 
   it('asks an agency to score the same records whenever the same enterprise is queried, so decoys cannot be peeled off', async () => {
@@ -76,7 +81,6 @@ describe('joint scoring', () => {
           asked.push(held.map(String).sort());
         }
       },
-      decoyKey: 'bank-secret',
     });
     const bank = await loadFeatureTable(join(SME, 'bank.csv'), { idColumn: 'uscc' });
     await s.score([bank.ids[900]!], { decoys: 5 });
@@ -112,7 +116,11 @@ describe('joint scoring', () => {
     cpSync(modelDir, future, { recursive: true });
     writeFileSync(join(future, 'model-social.json'), JSON.stringify({ ...JSON.parse(readFileSync(join(future, 'model-social.json'), 'utf8')), version: 2 }));
     await expect(session({ modelDir: future })).rejects.toMatchObject({ code: 'E_MODEL_INVALID', message: expect.stringMatching(/model version 2 is not supported/) });
-    await expect(s.score([uscc(123)])).rejects.toMatchObject({ code: 'E_OPTION_INVALID', message: expect.stringMatching(/has no row/) });
+    expect(await s.score([uscc(123)])).toMatchObject([{ status: 'unknown', code: 'E_SCORE_REFUSED', rule: 'id.unknown' }]);
+    await expect(s.score([uscc(123)], { decoys: 2 })).resolves.toHaveLength(1);
+    const keyless = await session({ decoyKey: undefined });
+    await expect(keyless.score([uscc(123)], { decoys: 2 })).rejects.toMatchObject({ code: 'E_OPTION_INVALID', message: expect.stringMatching(/decoy key/) });
+    await keyless.close();
     // Refused requests leave the session usable.
     const bank = await loadFeatureTable(join(SME, 'bank.csv'), { idColumn: 'uscc' });
     expect(await s.score([bank.ids[7]!])).toHaveLength(1);
