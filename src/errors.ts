@@ -32,6 +32,7 @@ export type ErrorCode =
   | 'E_ONE_CLASS'
   | 'E_POLICY_INVALID'
   | 'E_POLICY_REFUSED'
+  | 'E_PARTIAL_SCORE_DISCLOSURE'
   | 'E_KEY_INVALID'
   | 'E_CONSENT_FILE_INVALID'
   | 'E_CONSENT_INVALID'
@@ -68,6 +69,7 @@ const INPUT_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'E_VALUES_INVALID',
   'E_ONE_CLASS',
   'E_POLICY_INVALID',
+  'E_PARTIAL_SCORE_DISCLOSURE',
   'E_KEY_INVALID',
   'E_CONSENT_FILE_INVALID',
   'E_DATABASE_QUERY',
@@ -175,6 +177,12 @@ export const errors = {
       'E_INTERSECTION_EMPTY',
       `the parties have no enterprise in common (${what})`,
       'check that every party uses the same ID column and the same kind of IDs',
+    ),
+  partialScoreDisclosure: (agency: string, why: string) =>
+    new JinqiaoError(
+      'E_PARTIAL_SCORE_DISCLOSURE',
+      `refused (rule training.partial-score-disclosure): the job would show the bank ${agency}'s partial scores: ${why}`,
+      'add a second agency, or set allowPartialScoreDisclosure (--allow-partial-score-disclosure) where the agency\'s policy allows it',
     ),
   tooFewRows: (what: string) =>
     new JinqiaoError('E_TOO_FEW_ROWS', what, 'lower the batch size or supply more aligned rows'),

@@ -8,6 +8,7 @@ import type { TrainingConfig } from '../lr/config.ts';
 import { parseNonNegativeInt, parsePartyFile, parsePositiveNumber, parseThreads } from './options.ts';
 import { progressPrinter } from './progress.ts';
 import { runCommand } from './run-command.ts';
+import { Transcript } from '../transport/transcript.ts';
 
 interface TrainCliOptions {
   label: string;
@@ -28,6 +29,9 @@ interface TrainCliOptions {
   jobId?: string;
   json?: boolean;
   quiet?: boolean;
+  transcript?: string;
+  keepEncrypted?: boolean;
+  allowPartialScoreDisclosure?: boolean;
 }
 
 export function trainCommand(): Command {
@@ -40,9 +44,12 @@ export function trainCommand(): Command {
     .requiredOption('--out <dir>', 'folder for predictions.csv, metrics.json, manifest.json and one model file per party')
     .option('--epochs <n>', 'passes over the training rows (default 10)')
     .option('--batch-size <n>', 'rows per mini-batch (default 2048)')
-    .option('--learning-rate <x>', 'step size (default 0.05)')
-    .addOption(new Option('--optimiser <name>', 'update rule (default adam)').choices(['sgd', 'adam', 'rmsprop']))
-    .addOption(new Option('--sigmoid <name>', 'sigmoid approximation under encryption (default taylor1)').choices(['taylor1', 'poly3']))
+    .option('--learning-rate <x>', 'step size (default 0.5)')
+    .addOption(new Option('--optimiser <name>', 'update rule: SGD, the only one encrypted weights can follow (default sgd)').choices(['sgd']))
+    .addOption(new Option('--sigmoid <name>', 'sigmoid approximation under encryption (default taylor1)').choices(['taylor1']))
+    .option('--keep-encrypted', "keep every party's final weights encrypted under the arbiter's key instead of revealing each to its owner")
+    .option('--allow-partial-score-disclosure', "run a single-agency job, which shows the bank that agency's partial scores (only where the agency's policy allows it)")
+    .option('--transcript <dir>', 'write <dir>/<party>.jsonl: every message each party received, numbers in the clear, ciphertexts as byte counts')
     .option('--l2 <alpha>', 'L2 penalty (default 0)')
     .option('--seed <text>', 'shared seed of the row order, split and batches (default jinqiao)')
     .option('--validation-fraction <x>', 'share of aligned rows held out for evaluation (default 0.2)')
@@ -65,6 +72,8 @@ export function trainCommand(): Command {
           ...(opts.idType !== undefined && { idType: opts.idType }),
           ...(opts.threads !== undefined && { threads: parseThreads(opts.threads) }),
           ...(opts.jobId !== undefined && { jobId: opts.jobId }),
+          ...(opts.keepEncrypted && { keepEncrypted: true }),
+          ...(opts.allowPartialScoreDisclosure && { allowPartialScoreDisclosure: true }),
         };
         await trainAndReport(
           {
@@ -73,7 +82,7 @@ export function trainCommand(): Command {
             config,
           },
           opts.out,
-          { json: opts.json, quiet: opts.quiet },
+          { json: opts.json, quiet: opts.quiet, transcript: opts.transcript },
         );
       }),
     );
@@ -86,7 +95,8 @@ export function runJobCommand(): Command {
     .option('--out <dir>', 'output folder (default: the job file\'s "out")')
     .option('--json', 'print one JSON object with the results on stdout')
     .option('--quiet', 'no progress on stderr')
-    .action((file: string, opts: { out?: string; json?: boolean; quiet?: boolean }) =>
+    .option('--transcript <dir>', 'write <dir>/<party>.jsonl: every message each party received, numbers in the clear, ciphertexts as byte counts')
+    .action((file: string, opts: { out?: string; json?: boolean; quiet?: boolean; transcript?: string }) =>
       runCommand(async () => {
         const job = await loadTrainingJob(file);
         const out = opts.out ?? job.out;
@@ -96,14 +106,16 @@ export function runJobCommand(): Command {
     );
 }
 
-async function trainAndReport(options: LocalTrainingOptions, out: string, flags: { json?: boolean; quiet?: boolean }): Promise<void> {
+async function trainAndReport(options: LocalTrainingOptions, out: string, flags: { json?: boolean; quiet?: boolean; transcript?: string }): Promise<void> {
   const progress = flags.quiet ? undefined : progressPrinter(process.stderr);
+  const transcript = flags.transcript === undefined ? undefined : new Transcript();
   let result: LocalTrainingResult;
   try {
-    result = await runLocalTraining({ ...options, onProgress: progress?.update });
+    result = await runLocalTraining({ ...options, onProgress: progress?.update, transcript });
   } finally {
     progress?.finish();
   }
+  if (transcript) await transcript.write(flags.transcript!);
   const audits = new Map([...(options.governance?.parties ?? [])].flatMap(([name, g]) => (g.audit ? [[name, g.audit] as const] : [])));
   const files = await writeTrainingOutputs(out, result, audits);
   const summary = {

@@ -15,17 +15,18 @@ import { createParallelEvaluator, type ParallelEvaluator } from '../he/pool.ts';
 import type { IdType } from '../ids/normalise.ts';
 import { poolExecutor, inlineExecutor } from '../psi/executor.ts';
 import { settleParties } from '../psi/local.ts';
+import type { Channel } from '../transport/channel.ts';
 import { memoryChannelPair, type FrameTap, type MemoryChannel } from '../transport/memory.ts';
+import { recordingChannel, type Transcript } from '../transport/transcript.ts';
 import { admitJob, type PartyGovernance } from '../governance/gate.ts';
-import type { CheckpointStore } from './checkpoint.ts';
 import { resolveTrainingConfig, type TrainingConfig } from './config.ts';
 import type { ScoreReport } from './metrics.ts';
 import { sliceOf, type ModelSlice } from './model.ts';
 import type { ProgressListener } from './progress.ts';
 import { heParamsFor, type MatvecRunner } from './protocol.ts';
-import { runArbiter } from './roles/arbiter.ts';
 import { runFeatureParty, type FeaturePartyResult } from './roles/features.ts';
 import { runLabelParty, type LabelPartyResult } from './roles/label.ts';
+import { runTrainingArbiter } from './roles/training-arbiter.ts';
 
 export interface TableSpec {
   readonly file: string;
@@ -42,8 +43,8 @@ export interface LocalTrainingOptions {
   /** Sees every frame on every channel (leak-canary tests, byte counts). */
   readonly tap?: FrameTap;
   readonly governance?: JobGovernance;
-  /** Each party's own checkpoint store, by party name: training saves every epoch and resumes from the last all parties completed. */
-  readonly checkpoints?: (party: string) => CheckpointStore;
+  /** Records every message each party receives (`--transcript`). */
+  readonly transcript?: Transcript;
 }
 
 export interface PartySummary {
@@ -89,7 +90,7 @@ export async function runLocalTraining(options: LocalTrainingOptions): Promise<L
     tap: options.tap,
     started,
     governance: options.governance,
-    checkpoints: options.checkpoints,
+    transcript: options.transcript,
   });
 }
 
@@ -108,8 +109,7 @@ export interface TablesTrainingOptions {
   /** When the job started (performance.now()), if loading came first. */
   readonly started?: number;
   readonly governance?: JobGovernance;
-  /** Each party's own checkpoint store, by party name (see LocalTrainingOptions). */
-  readonly checkpoints?: (party: string) => CheckpointStore;
+  readonly transcript?: Transcript;
 }
 
 /** The same job on tables already in memory (integrators reading from their own stores; benchmarks). */
@@ -144,12 +144,15 @@ export async function trainOnTables(options: TablesTrainingOptions): Promise<Loc
   const pools = config.he === 'ckks' && threads !== 0 ? new SharedMatvecPool(threads) : undefined;
   try {
     const common = { config, idType, psiExecutor, heBackend, matvec: pools && ((b: PublicKeyBundle) => pools.for(b)) };
+    const { transcript } = options;
+    const held = (party: string, channel: Channel): Channel => (transcript ? recordingChannel(channel, party, transcript) : channel);
+    const labelToFeatures = new Map([...toFeatures].map(([name, c]) => [name, held(labelName, c)]));
     const [label, ...rest] = await settleParties<[LabelPartyResult, ...unknown[]]>([
-      runLabelParty({ ...common, name: labelName, table: labelTable, features: toFeatures, arbiter: partyToArbiter[0]!, onProgress: options.onProgress, checkpoints: options.checkpoints?.(labelName) }),
+      runLabelParty({ ...common, table: labelTable, features: labelToFeatures, arbiter: held(labelName, partyToArbiter[0]!), onProgress: options.onProgress }),
       ...featureNames.map((name, k) =>
-        runFeatureParty({ ...common, name, table: featureTables[k]!, label: featureSides[k]!, arbiter: partyToArbiter[k + 1]!, checkpoints: options.checkpoints?.(name) }),
+        runFeatureParty({ ...common, name, table: featureTables[k]!, label: held(name, featureSides[k]!), arbiter: held(name, partyToArbiter[k + 1]!) }),
       ),
-      runArbiter({ backend: heBackend, params, parties: arbiterSides }),
+      runTrainingArbiter({ backend: heBackend, params, parties: arbiterSides.map((c) => held('arbiter', c)) }),
     ]);
     const features = rest.slice(0, featureNames.length) as FeaturePartyResult[];
     await auditRun(options.governance, config.jobId, labelName, featureNames, label, features);

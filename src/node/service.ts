@@ -27,11 +27,11 @@ import { abortingPeersOnFailure } from '../lr/abort.ts';
 import { serveScoring } from '../score/agency.ts';
 import { BankScoringSession, type EnterpriseScore } from '../score/bank.ts';
 import { SharedMatvecPool } from '../lr/local.ts';
-import { fileCheckpointStore } from '../lr/checkpoint.ts';
 import { heParamsFor } from '../lr/protocol.ts';
 import { runArbiter } from '../lr/roles/arbiter.ts';
 import { runFeatureParty } from '../lr/roles/features.ts';
 import { runLabelParty } from '../lr/roles/label.ts';
+import { runTrainingArbiter } from '../lr/roles/training-arbiter.ts';
 import { poolExecutor } from '../psi/executor.ts';
 import type { Channel } from '../transport/channel.ts';
 import { message } from '../transport/messages.ts';
@@ -195,8 +195,7 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
         channels.push(arbiter);
         const pools = new SharedMatvecPool(jobConfig.threads);
         try {
-          const checkpoints = fileCheckpointStore(join(await jobDir(jobId), 'checkpoints'));
-          const result = await runFeatureParty({ name: config.name, config: jobConfig, idType: idTypeOf(table, jobConfig), table, label, arbiter, psiExecutor, heBackend: ckksBackend, matvec: (b) => pools.for(b), checkpoints });
+          const result = await runFeatureParty({ name: config.name, config: jobConfig, idType: idTypeOf(table, jobConfig), table, label, arbiter, psiExecutor, heBackend: ckksBackend, matvec: (b) => pools.for(b) });
           const slice = sliceOf(jobId, config.name, 'features', result, jobConfig.sigmoid);
           await audit?.append('psi.run', { job: jobId, partners: [label.peerName], aligned: result.alignedRows.length });
           await audit?.append('training.run', { job: jobId, epochs: result.epochsRun });
@@ -211,8 +210,8 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
       const channels: Channel[] = [label];
       await track(jobId, channels, async () => {
         for (const party of parties.slice(1)) channels.push(await waitFor(jobId, party));
-        const report = await runArbiter({ backend: ckksBackend, params: heParamsFor(jobConfig), parties: channels });
-        return { decryptions: report.decryptions };
+        const report = await runTrainingArbiter({ backend: ckksBackend, params: heParamsFor(jobConfig), parties: channels, onDecryption: audit && ((record) => audit.append('training.decryption', { ...record })) });
+        return { decryptions: report.decryptions, refreshes: report.refreshes };
       });
       arrivals.delete(jobId);
     } else {
@@ -292,8 +291,6 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
       const pools = new SharedMatvecPool(jobConfig.threads);
       try {
         const result = await runLabelParty({
-          name: config.name,
-          checkpoints: fileCheckpointStore(join(await jobDir(jobId), 'checkpoints')),
           config: jobConfig,
           idType: idTypeOf(table, jobConfig),
           table,
