@@ -102,7 +102,7 @@ async function leakyAgency(config: TrainingConfig, name: string, table: FeatureT
   return { data, batches, finalWeights: weights.final() };
 }
 
-async function leakyLabel(
+export async function leakyLabel(
   config: TrainingConfig,
   table: FeatureTable,
   features: ReadonlyMap<string, Channel>,
