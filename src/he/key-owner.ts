@@ -78,7 +78,7 @@ export async function createCkksKeyOwner(params: HeParams, rotationSteps: readon
           const fresh = s.add(new seal.Ciphertext());
           encryptor.encrypt(plain, fresh);
           values.fill(0);
-          return fresh.saveToArray(seal.ComprModeType.zstd) as Uint8Array;
+          return fresh.saveToArray(seal.ComprModeType.none) as Uint8Array;
         });
       },
       dispose: () => scope.dispose(),

@@ -7,12 +7,13 @@
  *
  * Every party here is the honest party of that protocol; what it learned is returned as its
  * view (its own partial scores and revealed gradients per batch), which is exactly what a
- * curious party holds. Mock HE: the attacks concern what is revealed, not the encryption.
+ * curious party holds. Mock HE by default: the attacks concern what is revealed, not the
+ * encryption; bench/train.ts runs it under CKKS as the speed baseline of the encrypted model.
  */
 import { ArbiterClient } from '../../../src/lr/arbiter-client.ts';
 import type { FeatureTable } from '../../../src/data/table.ts';
 import { mockBackend } from '../../../src/he/mock.ts';
-import type { HeEvaluator } from '../../../src/he/backend.ts';
+import type { HeBackend, HeEvaluator } from '../../../src/he/backend.ts';
 import { DEGREE1_PARAMS } from '../../../src/he/params.ts';
 import { alignAsFeatureParty, alignAsLabel } from '../../../src/lr/align.ts';
 import { resolveTrainingConfig, type TrainingConfig } from '../../../src/lr/config.ts';
@@ -53,34 +54,42 @@ export interface LeakyRun {
   readonly agencies: LeakyPartyView[];
 }
 
+export interface LeakyRunOptions {
+  /** Default: the mock (the attacks need only what is revealed); CKKS for the benchmark baseline. */
+  readonly backend?: HeBackend;
+  /** Called by the bank at the end of every epoch. */
+  readonly onEpochEnd?: () => void;
+}
+
 /** Runs the leaky protocol between a bank and its agencies, all in one process. */
-export async function runLeakyTraining(label: FeatureTable, agencies: readonly FeatureTable[], partial: Partial<TrainingConfig>): Promise<LeakyRun> {
-  const config = resolveTrainingConfig({ ...partial, he: 'mock', jobId: 'leaky' });
-  const params = { ...DEGREE1_PARAMS, scheme: 'mock' as const };
+export async function runLeakyTraining(label: FeatureTable, agencies: readonly FeatureTable[], partial: Partial<TrainingConfig>, options: LeakyRunOptions = {}): Promise<LeakyRun> {
+  const backend = options.backend ?? mockBackend;
+  const config = resolveTrainingConfig({ ...partial, he: backend.name, jobId: 'leaky' });
+  const params = { ...DEGREE1_PARAMS, scheme: backend.name };
   const executor = inlineExecutor();
   const toArbiter = [label, ...agencies].map((_, k) => memoryChannelPair(`party-${k}`, 'arbiter'));
   const links = agencies.map((_, k) => memoryChannelPair('bank', `agency-${k}`));
   const [bank, ...rest] = await settleParties<[LeakyRun['label'], ...LeakyPartyView[]]>([
-    leakyLabel(config, label, new Map(links.map(([bankSide], k) => [`agency-${k}`, bankSide])), toArbiter[0]![0], executor),
-    ...agencies.map((table, k) => leakyAgency(config, `agency-${k}`, table, links[k]![1], toArbiter[k + 1]![0], executor)),
-    runArbiter({ backend: mockBackend, params, parties: toArbiter.map(([, arbiterSide]) => arbiterSide) }).then(() => undefined as never),
+    leakyLabel(config, label, new Map(links.map(([bankSide], k) => [`agency-${k}`, bankSide])), toArbiter[0]![0], executor, backend, options.onEpochEnd),
+    ...agencies.map((table, k) => leakyAgency(config, `agency-${k}`, table, links[k]![1], toArbiter[k + 1]![0], executor, backend)),
+    runArbiter({ backend, params, parties: toArbiter.map(([, arbiterSide]) => arbiterSide) }).then(() => undefined as never),
   ]);
   return { label: bank, agencies: rest.slice(0, agencies.length) as LeakyPartyView[] };
 }
 
-async function keys(arbiterChannel: Channel, width: number, sumsSlots: boolean): Promise<{ arbiter: ArbiterClient; evaluator: HeEvaluator }> {
+async function keys(arbiterChannel: Channel, width: number, sumsSlots: boolean, backend: HeBackend): Promise<{ arbiter: ArbiterClient; evaluator: HeEvaluator }> {
   const arbiter = new ArbiterClient(arbiterChannel);
   const bundle = await arbiter.requestKeys(rotationStepsFor(width, DEGREE1_PARAMS.polyModulusDegree / 2, sumsSlots));
-  const evaluator = await mockBackend.createEvaluator(bundle);
+  const evaluator = await backend.createEvaluator(bundle);
   arbiter.use(evaluator);
   return { arbiter, evaluator };
 }
 
-async function leakyAgency(config: TrainingConfig, name: string, table: FeatureTable, label: Channel, arbiterChannel: Channel, executor: ReturnType<typeof inlineExecutor>): Promise<LeakyPartyView> {
+async function leakyAgency(config: TrainingConfig, name: string, table: FeatureTable, label: Channel, arbiterChannel: Channel, executor: ReturnType<typeof inlineExecutor>, backend: HeBackend): Promise<LeakyPartyView> {
   const alignment = await alignAsFeatureParty(table, name, label, { jobId: config.jobId, seed: config.seed, idType: 'plain', backend: config.psiBackend, executor });
   const data = preparePartyData(table, alignment.rows, config, false);
   await label.send(message('train.ready', { features: data.width }));
-  const { arbiter, evaluator } = await keys(arbiterChannel, data.width, false);
+  const { arbiter, evaluator } = await keys(arbiterChannel, data.width, false, backend);
   const weights = new PartyWeights(data.width, config);
   const batches: RevealedBatch[] = [];
   for (let epoch = 0; epoch < config.epochs; epoch++) {
@@ -108,12 +117,14 @@ export async function leakyLabel(
   features: ReadonlyMap<string, Channel>,
   arbiterChannel: Channel,
   executor: ReturnType<typeof inlineExecutor>,
+  backend: HeBackend = mockBackend,
+  onEpochEnd?: () => void,
 ): Promise<LeakyRun['label']> {
   const alignment = await alignAsLabel(table, features, { jobId: config.jobId, seed: config.seed, idType: 'plain', backend: config.psiBackend, executor });
   const data = preparePartyData(table, alignment.rows, config, true);
   const y = Uint8Array.from(alignment.rows, (r) => table.labels![r]!);
   for (const channel of features.values()) await channel.receive('train.ready');
-  const { arbiter, evaluator } = await keys(arbiterChannel, data.width, true);
+  const { arbiter, evaluator } = await keys(arbiterChannel, data.width, true, backend);
   const weights = new PartyWeights(data.width, config, data.width - 1);
   const batches: RevealedBatch[] = [];
   for (let epoch = 0; epoch < config.epochs; epoch++) {
@@ -133,6 +144,7 @@ export async function leakyLabel(
     }
     weights.endEpoch();
     await Promise.all([...features.values()].map((c) => c.send(message('train.epochEnd', { epoch, stop: false }))));
+    onEpochEnd?.();
   }
   await arbiter.done();
   return { data, batches, finalWeights: weights.final(), labels: y };
