@@ -97,9 +97,10 @@ async function leakyAgency(config: TrainingConfig, name: string, table: FeatureT
     for (let b = 0; b < cut.length; b++) {
       const rows = cut[b]!;
       const u = linearScores(data.X, data.width, rows, weights.current);
-      await label.send(message('train.forward', { epoch, batch: b, scores: evaluator.encrypt(u.map((v) => SLOPE * v)) }));
+      const root = Math.sqrt(rows.length);
+      await label.send(message('train.forward', { epoch, batch: b, scores: evaluator.encrypt(u.map((v) => (SLOPE * v) / root)) }));
       const { residual } = await label.receive('train.residual');
-      const ct = await inlineMatvec(evaluator).matvecTransposed(residual, gatherRows(data.X, data.width, rows, 1 / rows.length), rows.length, data.width);
+      const ct = await inlineMatvec(evaluator).matvecTransposed(residual, gatherRows(data.X, data.width, rows, 1 / root), rows.length, data.width);
       const gradient = await arbiter.reveal(ct, data.width, GRADIENT_BOUND);
       batches.push({ epoch, batch: b, rows: rows.slice(), ownScores: u, gradient });
       weights.step(gradient);
@@ -133,12 +134,17 @@ export async function leakyLabel(
       const rows = cut[b]!;
       const parts = await Promise.all([...features.values()].map(async (c) => (await c.receive('train.forward')).scores));
       const u = linearScores(data.X, data.width, rows, weights.current);
-      let t = evaluator.addPlain(parts[0]!, u.map((v) => SLOPE * v));
+      const root = Math.sqrt(rows.length);
+      // [[t/√n]], t = z/4, as in the encrypted model: the residual and the loss without a level.
+      let t = evaluator.addPlain(parts[0]!, u.map((v) => (SLOPE * v) / root));
       for (const part of parts.slice(1)) t = evaluator.add(t, part);
-      const residual = evaluator.addPlain(t, Float64Array.from(rows, (r) => 0.5 - y[r]!));
+      const residual = evaluator.addPlain(t, Float64Array.from(rows, (r) => (0.5 - y[r]!) / root));
       await Promise.all([...features.values()].map((c) => c.send(message('train.residual', { epoch, batch: b, residual }))));
-      const ct = await inlineMatvec(evaluator).matvecTransposed(residual, gatherRows(data.X, data.width, rows, 1 / rows.length), rows.length, data.width);
+      const ct = await inlineMatvec(evaluator).matvecTransposed(residual, gatherRows(data.X, data.width, rows, 1 / root), rows.length, data.width);
       const gradient = await arbiter.reveal(ct, data.width, GRADIENT_BOUND);
+      // The loss, as the encrypted model has it decrypted: log 2 + 2·mean(t² − y′t).
+      const lossTerms = evaluator.add(evaluator.square(t), evaluator.multiplyPlain(t, Float64Array.from(rows, (r) => -(2 * y[r]! - 1) / root)));
+      await arbiter.reveal(evaluator.sumAllSlots(lossTerms), 1, 16);
       batches.push({ epoch, batch: b, rows: rows.slice(), ownScores: u, gradient });
       weights.step(gradient);
     }
