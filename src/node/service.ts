@@ -269,7 +269,7 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
     return session;
   };
 
-  /** (Label) Runs, or resumes from the parties' checkpoints, the training job `jobId`. */
+  /** (Label) Runs, or reruns from the first epoch (encrypted weights do not outlive the arbiter's key), the training job `jobId`. */
   const runTraining = (jobId: string, def: JobDefinition): Promise<JobRecord> => {
     const jobConfig = resolveTrainingConfig({ ...def.training, jobId });
     const channels: Channel[] = [];
