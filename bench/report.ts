@@ -14,7 +14,7 @@ import type { Figure } from './stats.ts';
 import { lineChart, logBarChart, type Bar } from './svg.ts';
 import type { NetworkBench } from './network.ts';
 import type { ScoringBench } from './scoring.ts';
-import type { TrainingEpochResult } from './train.ts';
+import type { GradientRevealingComparison, TrainingEpochResult } from './train.ts';
 
 export const SECTIONS = ['psiOps', 'codec', 'he', 'scaling', 'psi', 'train', 'network', 'scoring', 'baselines', 'anchors'] as const;
 export type Section = (typeof SECTIONS)[number];
@@ -67,7 +67,7 @@ export interface BenchResults {
     /** The pure-JS reference backend and x25519 at the same (small) size. */
     readonly reference: { readonly x25519: PsiEndToEnd; readonly ristretto: PsiEndToEnd; readonly slowdown: number };
   };
-  train?: { readonly epochs: readonly TrainingEpochResult[] };
+  train?: { readonly epochs: readonly TrainingEpochResult[]; readonly againstGradientRevealing: GradientRevealingComparison };
   network?: NetworkBench;
   scoring?: ScoringBench;
   baselines?: {

@@ -24,7 +24,7 @@ import { benchCodec } from './codec.ts';
 import { HE_PARAMETER_SETS, benchBfvOps, benchCkksOps, benchMatvecScaling, benchProtocolOps, bfvVsCkks, defaultThreadCounts, degree1Keys } from './he.ts';
 import { benchPsiEndToEnd, benchPsiOps, benchPsiScaling } from './psi.ts';
 import { SECTIONS, sectionMarkdown, writeReport, type BenchResults, type Machine, type PaillierBaseline, type Section } from './report.ts';
-import { benchDefaultCredit, benchFateShape, type TrainingEpochResult } from './train.ts';
+import { benchAgainstGradientRevealing, benchDefaultCredit, benchFateShape, type TrainingEpochResult } from './train.ts';
 import { benchNetwork } from './network.ts';
 import { benchScoring } from './scoring.ts';
 
@@ -147,7 +147,8 @@ if (wanted('train')) {
   if (size.creditEpochs > 0) epochs.push(await benchDefaultCredit(size.creditEpochs));
   const [rows, fateEpochs, batch, widths] = size.fate;
   epochs.push(await benchFateShape(rows, fateEpochs, batch, widths));
-  results.train = { epochs };
+  const againstGradientRevealing = await benchAgainstGradientRevealing(rows, Math.max(fateEpochs, 3), batch, widths);
+  results.train = { epochs, againstGradientRevealing };
   show('train');
 }
 

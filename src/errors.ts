@@ -40,6 +40,7 @@ export const ERROR_CATALOGUE = {
   E_LABEL_AMONG_FEATURES: { input: true, meaning: "an agency's table holds the label column as a feature" },
   E_POLICY_INVALID: { input: true, meaning: "a data holder's policy file is invalid; `field` names the field" },
   E_POLICY_REFUSED: { input: false, meaning: "a job outside a data holder's policy; `rule` names the rule" },
+  E_PARTIAL_SCORE_DISCLOSURE: { input: true, meaning: "a training job would show the bank one agency's partial scores, and no policy allows it" },
   E_SCORE_REFUSED: { input: false, meaning: 'one enterprise of a scoring request is not scored; `rule` says why (the rest are)' },
   E_KEY_INVALID: { input: true, meaning: 'a signing key file is unusable' },
   E_CONSENT_FILE_INVALID: { input: true, meaning: 'a consent token file or revocation list is malformed' },
@@ -372,6 +373,13 @@ export const errors = {
       `${source}: no column ${shownValue(column)} (columns: ${shownList(available)})`,
       'name an existing column of the table or query result',
       { file: source, columnName: column },
+    ),
+  /** A training job would show the bank one agency's partial scores (rule training.partial-score-disclosure). */
+  partialScoreDisclosure: (agency: string, why: string) =>
+    new JinqiaoError(
+      'E_PARTIAL_SCORE_DISCLOSURE',
+      `refused (rule training.partial-score-disclosure): the job would show the bank ${agency}'s partial scores: ${why}`,
+      "add a second agency, or set allowPartialScoreDisclosure (--allow-partial-score-disclosure) where the agency's policy allows it",
     ),
   /** A job names a table the party's configuration does not hold. */
   tableUnknown: (party: string, table: string, known: readonly string[]) =>

@@ -52,7 +52,7 @@ export function submitCommand(): Command {
 
 export function resumeCommand(): Command {
   return new Command('resume')
-    .description("resume a failed or cancelled job on the bank's service from the last epoch every party checkpointed")
+    .description("rerun a failed or cancelled job on the bank's service (encrypted weights are bound to the arbiter's per-run key, so training restarts from the first epoch)")
     .argument('<job>', 'the job id')
     .requiredOption('--to <url>', "the bank's HTTP API, e.g. http://127.0.0.1:8401")
     .option('--token <token>', 'bearer token (default: $JINQIAO_TOKEN)')

@@ -9,6 +9,7 @@ import type { TrainingConfig } from '../lr/config.ts';
 import { parseNonNegativeInt, parsePartyFile, parsePositiveNumber, parseThreads } from './options.ts';
 import { progressPrinter } from './progress.ts';
 import { runCommand } from './run-command.ts';
+import { Transcript } from '../transport/transcript.ts';
 
 interface TrainCliOptions {
   label: string;
@@ -30,6 +31,9 @@ interface TrainCliOptions {
   strict?: boolean;
   json?: boolean;
   quiet?: boolean;
+  transcript?: string;
+  keepEncrypted?: boolean;
+  allowPartialScoreDisclosure?: boolean;
 }
 
 export function trainCommand(): Command {
@@ -42,9 +46,12 @@ export function trainCommand(): Command {
     .requiredOption('--out <dir>', 'folder for predictions.csv, metrics.json, manifest.json and one model file per party')
     .option('--epochs <n>', 'passes over the training rows (default 10)')
     .option('--batch-size <n>', 'rows per mini-batch (default: up to 2048, adapted to small data)')
-    .option('--learning-rate <x>', 'step size (default 0.05)')
-    .addOption(new Option('--optimiser <name>', 'update rule (default adam)').choices(['sgd', 'adam', 'rmsprop']))
-    .addOption(new Option('--sigmoid <name>', 'sigmoid approximation under encryption (default taylor1)').choices(['taylor1', 'poly3']))
+    .option('--learning-rate <x>', 'step size (default 0.5)')
+    .addOption(new Option('--optimiser <name>', 'update rule: SGD, the only one encrypted weights can follow (default sgd)').choices(['sgd']))
+    .addOption(new Option('--sigmoid <name>', 'sigmoid approximation under encryption (default taylor1)').choices(['taylor1']))
+    .option('--keep-encrypted', "keep every party's final weights encrypted under the arbiter's key instead of revealing each to its owner")
+    .option('--allow-partial-score-disclosure', "run a single-agency job, which shows the bank that agency's partial scores (only where the agency's policy allows it)")
+    .option('--transcript <dir>', 'write <dir>/<party>.jsonl: every message each party received, numbers in the clear, ciphertexts as byte counts')
     .option('--l2 <alpha>', 'L2 penalty (default 0)')
     .option('--seed <text>', 'shared seed of the row order, split and batches (default jinqiao)')
     .option('--validation-fraction <x>', 'share of aligned rows held out for evaluation (default 0.2)')
@@ -69,6 +76,8 @@ export function trainCommand(): Command {
           ...(opts.threads !== undefined && { threads: parseThreads(opts.threads) }),
           ...(opts.jobId !== undefined && { jobId: opts.jobId }),
           ...(opts.strict && { strict: true }),
+          ...(opts.keepEncrypted && { keepEncrypted: true }),
+          ...(opts.allowPartialScoreDisclosure && { allowPartialScoreDisclosure: true }),
         };
         await trainAndReport(
           {
@@ -77,7 +86,7 @@ export function trainCommand(): Command {
             config,
           },
           opts.out,
-          { json: opts.json, quiet: opts.quiet, field: '--out' },
+          { json: opts.json, quiet: opts.quiet, field: '--out', transcript: opts.transcript },
         );
       }),
     );
@@ -90,7 +99,8 @@ export function runJobCommand(): Command {
     .option('--out <dir>', 'output folder (default: the job file\'s "out")')
     .option('--json', 'print one JSON object with the results on stdout')
     .option('--quiet', 'no progress on stderr')
-    .action((file: string, opts: { out?: string; json?: boolean; quiet?: boolean }) =>
+    .option('--transcript <dir>', 'write <dir>/<party>.jsonl: every message each party received, numbers in the clear, ciphertexts as byte counts')
+    .action((file: string, opts: { out?: string; json?: boolean; quiet?: boolean; transcript?: string }) =>
       runCommand(async () => {
         const job = await loadTrainingJob(file);
         const out = opts.out ?? job.out;
@@ -100,15 +110,17 @@ export function runJobCommand(): Command {
     );
 }
 
-async function trainAndReport(options: LocalTrainingOptions, out: string, flags: { json?: boolean; quiet?: boolean; field: string }): Promise<void> {
+async function trainAndReport(options: LocalTrainingOptions, out: string, flags: { json?: boolean; quiet?: boolean; field: string; transcript?: string }): Promise<void> {
   await checkOutputFolder(out, flags.field);
   const progress = flags.quiet ? undefined : progressPrinter(process.stderr);
+  const transcript = flags.transcript === undefined ? undefined : new Transcript();
   let result: LocalTrainingResult;
   try {
-    result = await runLocalTraining({ ...options, out, onProgress: progress?.update });
+    result = await runLocalTraining({ ...options, out, onProgress: progress?.update, transcript });
   } finally {
     progress?.finish();
   }
+  if (transcript) await transcript.write(flags.transcript!);
   const files = result.files;
   if (!flags.json) for (const line of skippedIdWarnings(result)) process.stderr.write(`jinqiao: warning: ${line}\n`);
   // The job's end: every governed party's signed head goes to each of the others, kept next to their own logs.

@@ -74,6 +74,12 @@ export interface HeKeyOwner {
    * fixed by `boundBits`. Rejects a request whose values exceed the bound it declares.
    */
   decryptMasked(masked: CiphertextBytes, count: number, boundBits: number): MaskedPlainBytes;
+  /**
+   * Refresh without revealing: decrypts a masked ciphertext, rounds its first `period` slots
+   * to the grid of `boundBits` (same bound check), and returns a FRESH encryption, at the top
+   * level, of those values replicated over every slot. No plaintext leaves the key owner.
+   */
+  refreshMasked(masked: CiphertextBytes, period: number, boundBits: number): CiphertextBytes;
   dispose(): void;
 }
 
@@ -107,6 +113,18 @@ export interface HeEvaluator {
   sumAllSlots(chunks: readonly CiphertextBytes[]): CiphertextBytes;
   /** Σ of the first `count` values of the chunked vector, in slot 0; spends one level. */
   sumSlots(chunks: readonly CiphertextBytes[], count: number): CiphertextBytes;
+  /**
+   * X·w for a `w` replicated with period P (slot t holds w[t mod P], P = F rounded up to a
+   * power of two): one ciphertext per `slotCount` rows, row i of the chunk in slot i, zero
+   * past the last row. Rectangular diagonal product with baby-step/giant-step rotations
+   * (the steps of `rotationSteps(F)`); spends one level.
+   */
+  matvecReplicated(w: CiphertextBytes, X: Float64Array, rows: number, F: number): CiphertextBytes[];
+  /**
+   * Masks `ct` for a refresh: a fresh uniform mask of `period` values, |r| <= 2^maskBits
+   * times the bound, replicated over every slot; the secret keeps those `period` values.
+   */
+  maskReplicated(ct: CiphertextBytes, period: number, valueBound: number): MaskedRequest;
   /** Masks every slot of `ct` for the arbiter; |value| <= valueBound is assumed for hiding. */
   maskForDecryption(ct: CiphertextBytes, count: number, valueBound: number): MaskedRequest;
   /** The arbiter's reply minus the mask: the values, within the rounding error of masking.ts. */

@@ -93,6 +93,40 @@ export function fillDiagonal(
   return nonZero;
 }
 
+/**
+ * The forward product X·w (w replicated with period P) uses the diagonals of the other
+ * orientation: diag'_k[t] = X[t, (t+k) mod P], and u = Σ_k diag'_k ⊙ rot(w, k) puts row t's
+ * score in slot t. With k = g·b + j the same baby/giant split applies; this fills diag'_{gb+j}
+ * pre-rotated by −g·b: out[t] = X[chunk·S + (t − g·b) mod S, (t + j) mod P]. Returns false
+ * if it is all zero.
+ */
+export function fillForwardDiagonal(
+  out: Float64Array,
+  plan: MatvecPlan,
+  X: Float64Array,
+  rows: number,
+  chunk: number,
+  g: number,
+  j: number,
+): boolean {
+  const S = plan.slotCount;
+  const F = plan.features;
+  const firstRow = chunk * S;
+  const rowsInChunk = Math.min(S, rows - firstRow);
+  const shift = g * plan.baby;
+  const widthMask = plan.width - 1;
+  const slotMask = S - 1;
+  let nonZero = false;
+  for (let t = 0; t < S; t++) {
+    const row = (t - shift) & slotMask;
+    const column = (t + j) & widthMask;
+    const value = row < rowsInChunk && column < F ? X[(firstRow + row) * F + column] : 0;
+    out[t] = value;
+    if (value !== 0) nonZero = true;
+  }
+  return nonZero;
+}
+
 /** Checks the shapes of a matvec's inputs at the boundary. */
 export function checkMatvecShape(chunks: number, X: Float64Array, rows: number, F: number, slotCount: number): void {
   if (!(X instanceof Float64Array)) throw errors.optionInvalid('X', 'must be a Float64Array');

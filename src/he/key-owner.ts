@@ -17,7 +17,7 @@
  */
 import { errors } from '../errors.ts';
 import type { CiphertextBytes, HeKeyOwner, HeParams, MaskedPlainBytes, PublicKeyBundle } from './backend.ts';
-import { checkBoundBits, checkCount, checkDecryptionRoom, roundMaskedReply } from './masking.ts';
+import { checkBoundBits, checkCount, checkDecryptionRoom, checkPeriod, replicate, roundMasked, roundMaskedReply } from './masking.ts';
 import { createContext, levelModulusBits, loadCiphertext, loadSeal, SealScope, scoped } from './seal.ts';
 
 export function checkRotationSteps(steps: readonly number[], slotCount: number): number[] {
@@ -49,6 +49,16 @@ export async function createCkksKeyOwner(params: HeParams, rotationSteps: readon
     });
     const decryptor = scope.add(new seal.Decryptor(context, secretKey));
     const encoder = scope.add(new seal.CKKSEncoder(context));
+    const publicKey = scope.add(keygen.createPublicKey());
+    const encryptor = scope.add(new seal.Encryptor(context, publicKey));
+    const decryptRounded = (masked: CiphertextBytes, count: number, boundBits: number): Float64Array =>
+      scoped((s) => {
+        const ct = loadCiphertext(seal, context, params, masked, s);
+        checkDecryptionRoom(params, levelModulusBits(context, ct, s), ct.scale(), boundBits);
+        const plain = s.add(new seal.Plaintext());
+        decryptor.decrypt(ct, plain);
+        return roundMasked(params, encoder.decodeFloat64(plain) as Float64Array, count, boundBits);
+      });
     return {
       params,
       slotCount,
@@ -56,12 +66,19 @@ export async function createCkksKeyOwner(params: HeParams, rotationSteps: readon
       decryptMasked(masked: CiphertextBytes, count: number, boundBits: number): MaskedPlainBytes {
         checkCount(count, slotCount);
         checkBoundBits(params, boundBits);
+        return roundMaskedReply(params, decryptRounded(masked, count, boundBits), count, boundBits);
+      },
+      refreshMasked(masked: CiphertextBytes, period: number, boundBits: number): CiphertextBytes {
+        checkPeriod(period, slotCount);
+        checkBoundBits(params, boundBits);
+        const values = replicate(decryptRounded(masked, period, boundBits), slotCount);
         return scoped((s) => {
-          const ct = loadCiphertext(seal, context, params, masked, s);
-          checkDecryptionRoom(params, levelModulusBits(context, ct, s), ct.scale(), boundBits);
           const plain = s.add(new seal.Plaintext());
-          decryptor.decrypt(ct, plain);
-          return roundMaskedReply(params, encoder.decodeFloat64(plain) as Float64Array, count, boundBits);
+          encoder.encode(values, 2 ** params.scaleBits, plain);
+          const fresh = s.add(new seal.Ciphertext());
+          encryptor.encrypt(plain, fresh);
+          values.fill(0);
+          return fresh.saveToArray(seal.ComprModeType.none) as Uint8Array;
         });
       },
       dispose: () => scope.dispose(),

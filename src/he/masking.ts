@@ -91,18 +91,45 @@ export function sampleMask(n: number, bound: number): Float64Array {
  * finer grid, or a value that overflowed its bound).
  */
 export function roundMaskedReply(params: HeParams, decoded: ArrayLike<number>, count: number, boundBits: number): MaskedPlainBytes {
-  const grid = gridFor(params, boundBits);
-  const limit = maskBoundFor(params, boundBits) + 2 ** (boundBits + 1);
+  const rounded = roundMasked(params, decoded, count, boundBits);
   const reply = new Uint8Array(8 * count);
   const view = new DataView(reply.buffer);
+  for (let i = 0; i < count; i++) view.setFloat64(8 * i, rounded[i]!, true);
+  return reply;
+}
+
+/** (Arbiter) The first `count` decoded masked values rounded to the grid, with the same bound check. */
+export function roundMasked(params: HeParams, decoded: ArrayLike<number>, count: number, boundBits: number): Float64Array {
+  const grid = gridFor(params, boundBits);
+  const limit = maskBoundFor(params, boundBits) + 2 ** (boundBits + 1);
+  const rounded = new Float64Array(count);
   for (let i = 0; i < count; i++) {
     const value = decoded[i];
     if (!(Math.abs(value) <= limit)) {
       throw errors.protocol(`a masked value exceeds the declared bound 2^${boundBits} plus its mask`);
     }
-    view.setFloat64(8 * i, Math.round(value / grid) * grid, true);
+    rounded[i] = Math.round(value / grid) * grid;
   }
-  return reply;
+  return rounded;
+}
+
+/**
+ * The replicated layout of a refreshed vector: `values` (a power-of-two `period` of them)
+ * repeated over all `slotCount` slots, slot t holding values[t mod period], which is the
+ * layout both X·[[w]] and Xᵀ[[d]] use (diagonals.ts).
+ */
+export function replicate(values: ArrayLike<number>, slotCount: number): Float64Array {
+  const period = values.length;
+  checkPeriod(period, slotCount);
+  const out = new Float64Array(slotCount);
+  for (let t = 0; t < slotCount; t++) out[t] = values[t & (period - 1)]!;
+  return out;
+}
+
+export function checkPeriod(period: number, slotCount: number): void {
+  if (!Number.isInteger(period) || period < 1 || period > slotCount || (period & (period - 1)) !== 0) {
+    throw errors.optionInvalid('period', `must be a power of two in 1..${slotCount}, got ${String(period)}`);
+  }
 }
 
 /** (Label, Features) The arbiter's reply minus the mask. */

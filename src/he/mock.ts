@@ -12,9 +12,9 @@
  */
 import { errors } from '../errors.ts';
 import type { CiphertextBytes, HeBackend, HeEvaluator, HeKeyOwner, HeParams, MaskedPlainBytes, MaskedRequest, MaskSecret, PublicKeyBundle } from './backend.ts';
-import { checkMatvecShape } from './diagonals.ts';
+import { checkMatvecShape, planMatvec } from './diagonals.ts';
 import { checkRotationSteps } from './key-owner.ts';
-import { boundBitsFor, checkBoundBits, checkCount, maskBoundFor, roundMaskedReply, sampleMask, unmaskReply } from './masking.ts';
+import { boundBitsFor, checkBoundBits, checkCount, checkPeriod, maskBoundFor, replicate, roundMasked, roundMaskedReply, sampleMask, unmaskReply } from './masking.ts';
 import { checkParams } from './params.ts';
 
 const TAG = new TextEncoder().encode('JQMOCK01');
@@ -57,6 +57,11 @@ export async function createMockKeyOwner(params: HeParams, rotationSteps: readon
       checkCount(count, slotCount);
       checkBoundBits(params, boundBits);
       return roundMaskedReply(params, fromBytes(masked, slotCount), count, boundBits);
+    },
+    refreshMasked(masked: CiphertextBytes, period: number, boundBits: number): CiphertextBytes {
+      checkPeriod(period, slotCount);
+      checkBoundBits(params, boundBits);
+      return toBytes(replicate(roundMasked(params, fromBytes(masked, slotCount), period, boundBits), slotCount));
     },
     dispose: () => undefined,
   };
@@ -155,6 +160,35 @@ export async function createMockEvaluator(bundle: PublicKeyBundle): Promise<HeEv
       for (let i = 0; i < S; i++) slots[i] += mask[i];
       const secret: MaskSecret = { mask: mask.slice(0, count), count, boundBits };
       return { masked: toBytes(slots), count, boundBits, secret };
+    },
+    matvecReplicated(w, X, rows, F) {
+      checkMatvecShape(Math.ceil(rows / S), X, rows, F, S);
+      const slots = fromBytes(w, S);
+      const P = planMatvec(F, S).width;
+      // What the CKKS diagonals compute, slot for slot: row t meets slot (t + k) mod S.
+      const chunks: CiphertextBytes[] = [];
+      for (let first = 0; first < rows; first += S) {
+        const u = new Float64Array(S);
+        for (let t = 0; t < Math.min(S, rows - first); t++) {
+          let sum = 0;
+          for (let k = 0; k < P; k++) {
+            const column = (t + k) & (P - 1);
+            if (column < F) sum += X[(first + t) * F + column] * slots[(t + k) & (S - 1)];
+          }
+          u[t] = sum;
+        }
+        chunks.push(toBytes(u));
+      }
+      return chunks;
+    },
+    maskReplicated(ct, period, valueBound): MaskedRequest {
+      checkPeriod(period, S);
+      const boundBits = boundBitsFor(params, valueBound);
+      const slots = fromBytes(ct, S);
+      const mask = sampleMask(period, maskBoundFor(params, boundBits));
+      const tiled = replicate(mask, S);
+      for (let i = 0; i < S; i++) slots[i] += tiled[i];
+      return { masked: toBytes(slots), count: period, boundBits, secret: { mask, count: period, boundBits } };
     },
     unmask: (reply, secret) => unmaskReply(reply, secret),
     dispose: () => undefined,

@@ -39,6 +39,23 @@ export const DEGREE3_PARAMS: HeParams = Object.freeze({
   maxBoundBits: 20,
 });
 
+/**
+ * Encrypted-model training (degree-1 sigmoid): per batch the weight product X·[[w]] and the
+ * gradient product Xᵀ[[d]] spend one level each, so the weights come back for their masked
+ * refresh two levels down. The bottom [45,45] (≈ 90 bits) holds a 40-bit mask over weights
+ * up to 2^4 at scale 2^40 (85 + 4 bits); 218 bits in all, SEAL's 128-bit limit at N = 8192.
+ * One level up ([45,45,40]) the loss and validation scores reveal with bounds up to 2^8.
+ */
+export const ENCRYPTED_MODEL_PARAMS: HeParams = Object.freeze({
+  scheme: 'ckks',
+  polyModulusDegree: 8192,
+  coeffModBits: Object.freeze([45, 45, 40, 40, 48]),
+  scaleBits: 40,
+  maskBits: 40,
+  decryptionDepth: 1,
+  maxBoundBits: 8,
+});
+
 /** Bits kept free above a masked value at decryption, against noise and encoding growth. */
 export const DECRYPTION_MARGIN_BITS = 3;
 export const MIN_MASK_BITS = 40;

@@ -3,8 +3,8 @@
  * the job names, then holds the CKKS secret key for them (src/lr/roles/arbiter.ts) with the
  * parameters of the job's kind. It reads no table and writes no output.
  */
-import type { ArbiterReport } from '../lr/roles/arbiter.ts';
-import { runArbiter } from '../lr/roles/arbiter.ts';
+import { runArbiter, type ArbiterReport } from '../lr/roles/arbiter.ts';
+import { runTrainingArbiter } from '../lr/roles/training-arbiter.ts';
 import { heParamsFor } from '../lr/protocol.ts';
 import type { Channel } from '../protocol/channel.ts';
 import { abortingPeersOnFailure } from '../protocol/abort.ts';
@@ -18,9 +18,15 @@ export async function arbitrate(ctx: PartyJobContext, label: Channel, spec: JobS
     for (const party of spec.parties.slice(1)) channels.push(await ctx.connect(party, spec.jobId));
     await label.send(message('job.accept', {}));
   });
-  // Scoring sums degree-1 partial scores: the training sigmoid plays no part.
-  const params = heParamsFor(spec.kind === 'scoring' ? { ...spec.config, sigmoid: 'taylor1' } : spec.config);
-  const report = await runArbiter({ backend: ctx.heBackendFor(spec.config.he), params, parties: channels });
-  await ctx.governance?.audit?.append('arbiter.run', { job: spec.jobId, kind: spec.kind, parties: [...spec.parties], decryptions: report.decryptions });
+  const backend = ctx.heBackendFor(spec.config.he);
+  const audit = ctx.governance?.audit;
+  // Training: the per-batch schedule of refreshes and decryptions, each written to the audit
+  // log (with the ciphertext's SHA-256) before it is answered. Scoring sums degree-1 partial
+  // scores under the generic decrypting arbiter.
+  const report =
+    spec.kind === 'training'
+      ? await runTrainingArbiter({ backend, params: heParamsFor(spec.config), parties: channels, onDecryption: audit && ((record) => audit.append('training.decryption', { job: spec.jobId, ...record })) })
+      : await runArbiter({ backend, params: heParamsFor({ ...spec.config, sigmoid: 'taylor1' }), parties: channels });
+  await audit?.append('arbiter.run', { job: spec.jobId, kind: spec.kind, parties: [...spec.parties], decryptions: report.decryptions });
   return report;
 }

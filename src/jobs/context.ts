@@ -8,7 +8,6 @@
 import type { FeatureTable } from '../data/table.ts';
 import type { PartyGovernance } from '../governance/gate.ts';
 import type { HeBackend, PublicKeyBundle } from '../he/backend.ts';
-import type { CheckpointStore } from '../lr/checkpoint.ts';
 import type { ModelSlice } from '../lr/model.ts';
 import type { ProgressListener } from '../lr/progress.ts';
 import type { MatvecRunner } from '../lr/protocol.ts';
@@ -47,7 +46,6 @@ export interface PartyJobContext {
   heBackendFor(kind: 'ckks' | 'mock'): HeBackend;
   /** Worker pools for Xᵀ[[d]] holding a job's public keys (undefined: the party's own evaluator). */
   matvec(jobId: string, threads: number | undefined): ((bundle: PublicKeyBundle) => Promise<MatvecRunner>) | undefined;
-  checkpoints(jobId: string): CheckpointStore | undefined;
   outputs(jobId: string): OutputFolder;
   readonly onProgress?: (jobId: string) => ProgressListener | undefined;
 }

@@ -83,7 +83,6 @@ export async function trainAsLabel(ctx: PartyJobContext, job: TrainingJob): Prom
     await awaitAcceptance(channels);
     await audit?.append('training.start', { job: jobId, partners: partyNames, arbiter: job.arbiter, rows: table.rowCount });
     return runLabelParty({
-      name: ctx.name,
       config,
       idType,
       table,
@@ -93,7 +92,6 @@ export async function trainAsLabel(ctx: PartyJobContext, job: TrainingJob): Prom
       heBackend: ctx.heBackendFor(config.he),
       matvec: ctx.matvec(jobId, config.threads),
       onProgress: ctx.onProgress?.(jobId),
-      checkpoints: ctx.checkpoints(jobId),
     });
   });
   await audit?.append('training.run', { job: jobId, partners: partyNames, aligned: protocol.alignedRows.length, epochs: protocol.epochsRun, auc: protocol.metrics.auc, validationRows: protocol.validation.rows.length });
@@ -151,7 +149,6 @@ export async function trainAsFeatures(ctx: PartyJobContext, label: Channel, spec
       psiExecutor: ctx.psiExecutor,
       heBackend: ctx.heBackendFor(config.he),
       matvec: ctx.matvec(jobId, config.threads),
-      checkpoints: ctx.checkpoints(jobId),
     });
     return { table, idReport, protocol };
   });

@@ -15,7 +15,6 @@ import { mockBackend } from '../he/mock.ts';
 import type { PublicKeyBundle } from '../he/backend.ts';
 import { createParallelEvaluator, type ParallelEvaluator } from '../he/pool.ts';
 import type { IdType } from '../ids/normalise.ts';
-import type { CheckpointStore } from '../lr/checkpoint.ts';
 import { resolveTrainingConfig, type TrainingConfig } from '../lr/config.ts';
 import type { ScoreReport } from '../lr/metrics.ts';
 import type { ModelSlice } from '../lr/model.ts';
@@ -25,6 +24,7 @@ import type { LabelPartyResult } from '../lr/roles/label.ts';
 import type { Channel } from '../protocol/channel.ts';
 import { inlineExecutor, poolExecutor, type PsiExecutor } from '../psi/executor.ts';
 import { memoryChannelPair, type FrameTap, type MemoryChannel } from '../transport/memory.ts';
+import { recordingChannel, type Transcript } from '../transport/transcript.ts';
 import type { LoadedTable, PartyJobContext, PartyRole } from '../jobs/context.ts';
 import { memoryOutputs, stagedOutputs, type StagedOutputs } from '../jobs/output-folder.ts';
 import { joinJob, type PartnerOutcome } from '../jobs/partner.ts';
@@ -49,8 +49,8 @@ export interface LocalTrainingOptions {
   /** Sees every frame on every channel (leak-canary tests, byte counts). */
   readonly tap?: FrameTap;
   readonly governance?: JobGovernance;
-  /** Each party's own checkpoint store, by party name: training saves every epoch and resumes from the last all parties completed. */
-  readonly checkpoints?: (party: string) => CheckpointStore;
+  /** Records every message each party receives (`--transcript`). */
+  readonly transcript?: Transcript;
 }
 
 export interface PartySummary {
@@ -110,7 +110,7 @@ export async function runLocalTraining(options: LocalTrainingOptions): Promise<L
     tap: options.tap,
     started,
     governance: options.governance,
-    checkpoints: options.checkpoints,
+    transcript: options.transcript,
   });
 }
 
@@ -124,8 +124,7 @@ export interface TablesTrainingOptions {
   /** When the job started (performance.now()), if loading came first. */
   readonly started?: number;
   readonly governance?: JobGovernance;
-  /** Each party's own checkpoint store, by party name (see LocalTrainingOptions). */
-  readonly checkpoints?: (party: string) => CheckpointStore;
+  readonly transcript?: Transcript;
 }
 
 /** The same job on tables already in memory (integrators reading from their own stores; benchmarks). */
@@ -145,7 +144,7 @@ export async function trainOnTables(options: TablesTrainingOptions): Promise<Loc
   const psiExecutor = threads === 0 ? inlineExecutor() : poolExecutor({ threads });
   const pools = config.he === 'ckks' && threads !== 0 ? new SharedMatvecPool(threads) : undefined;
   const outputs = options.out === undefined ? memoryOutputs() : stagedOutputs(options.out);
-  const wiring = new MemoryWiring(options.tap);
+  const wiring = new MemoryWiring(options.tap, options.transcript);
   try {
     const host = (name: string, role: PartyRole): PartyJobContext =>
       memoryPartyContext({
@@ -157,7 +156,6 @@ export async function trainOnTables(options: TablesTrainingOptions): Promise<Loc
         governance: options.governance,
         psiExecutor,
         matvec: pools && ((b) => pools.for(b)),
-        checkpoints: options.checkpoints?.(name),
         outputs,
         onProgress: role === 'label' ? options.onProgress : undefined,
       });
@@ -216,14 +214,21 @@ function uniqueNames(features: readonly { name?: string; file: string }[], reser
 /** Memory channels between every pair of parties, made on first use from either end. */
 export class MemoryWiring {
   readonly #tap: FrameTap | undefined;
+  readonly #transcript: Transcript | undefined;
   readonly #pairs = new Map<string, [MemoryChannel, MemoryChannel]>();
 
-  constructor(tap: FrameTap | undefined) {
+  constructor(tap: FrameTap | undefined, transcript?: Transcript) {
     this.#tap = tap;
+    this.#transcript = transcript;
   }
 
-  /** `self`'s end of the channel between `self` and `peer`. */
-  end(self: string, peer: string): MemoryChannel {
+  /** `self`'s end of the channel between `self` and `peer`, recorded in the transcript (what `self` receives) if there is one. */
+  end(self: string, peer: string): Channel {
+    const end = this.#end(self, peer);
+    return this.#transcript ? recordingChannel(end, self, this.#transcript) : end;
+  }
+
+  #end(self: string, peer: string): MemoryChannel {
     const [a, b] = self < peer ? [self, peer] : [peer, self];
     const key = JSON.stringify([a, b]);
     let pair = this.#pairs.get(key);
@@ -250,7 +255,6 @@ export interface MemoryPartyOptions {
   readonly governance: JobGovernance | undefined;
   readonly psiExecutor: PsiExecutor;
   readonly matvec?: (bundle: PublicKeyBundle) => Promise<MatvecRunner>;
-  readonly checkpoints?: CheckpointStore;
   readonly outputs?: StagedOutputs;
   readonly onProgress?: ProgressListener;
 }
@@ -261,7 +265,7 @@ export function memoryPartyContext(o: MemoryPartyOptions): PartyJobContext {
   return {
     name: o.name,
     role: o.role,
-    connect: async (partner) => o.wiring.end(o.name, partner) as Channel,
+    connect: async (partner) => o.wiring.end(o.name, partner),
     loadTable: o.loadTable,
     loadModelSlice: o.loadModelSlice,
     institutionOf: (party) => o.governance?.parties.get(party)?.institution ?? party,
@@ -269,7 +273,6 @@ export function memoryPartyContext(o: MemoryPartyOptions): PartyJobContext {
     psiExecutor: o.psiExecutor,
     heBackendFor: (kind) => (kind === 'mock' ? mockBackend : ckksBackend),
     matvec: () => o.matvec,
-    checkpoints: () => o.checkpoints,
     outputs: () => outputs,
     onProgress: () => o.onProgress,
   };

@@ -30,6 +30,13 @@ export interface TrainingConfig {
   readonly averaging: 'tail' | 'none';
   /** Stop when the encrypted loss has not fallen by minDelta for `patience` epochs. */
   readonly earlyStopping: { readonly patience: number; readonly minDelta: number } | null;
+  /**
+   * A job with a single agency shows the bank that agency's partial scores (validation
+   * totals minus the bank's own part); it runs only where this says the agency allows it.
+   */
+  readonly allowPartialScoreDisclosure: boolean;
+  /** Keep every party's final weights encrypted under the arbiter's key instead of revealing each to its owner. */
+  readonly keepEncrypted: boolean;
   /** 'ckks' (real) or 'mock' (plaintext, INSECURE, for protocol tests only). */
   readonly he: 'ckks' | 'mock';
   readonly idType: IdTypeOption;
@@ -46,13 +53,15 @@ export const TRAINING_DEFAULTS: Omit<TrainingConfig, 'jobId'> = Object.freeze({
   batchSize: 'auto',
   validationFraction: 0.2,
   sigmoid: 'taylor1',
-  optimiser: 'adam',
-  learningRate: 0.05,
+  optimiser: 'sgd',
+  learningRate: 0.5,
   schedule: Object.freeze({ kind: 'inverse-sqrt', decay: 0.01 }),
   l2: 0,
   clip: 5,
   averaging: 'tail',
   earlyStopping: null,
+  allowPartialScoreDisclosure: false,
+  keepEncrypted: false,
   he: 'ckks',
   idType: 'auto',
   psiBackend: 'x25519',
@@ -61,9 +70,10 @@ export const TRAINING_DEFAULTS: Omit<TrainingConfig, 'jobId'> = Object.freeze({
 });
 
 /**
- * A party may see F linear projections of the |B| residuals of each batch; with |B| close
- * to F it could solve for them (and so for the labels). Batches must hold this many times
- * more rows than any party has features.
+ * Batches must hold this many times more rows than any party has features, checked on the
+ * smallest batch an epoch actually cuts (split.ts). The encrypted model reveals no per-batch
+ * projection, but a deviating party's one final decryption (encrypted-model.ts) could be spent
+ * on F projections of one batch's residuals: with |B| close to F those would give the labels.
  */
 export const MIN_ROWS_PER_FEATURE = 4;
 
@@ -76,8 +86,14 @@ export function resolveTrainingConfig(partial: Partial<TrainingConfig> & { jobId
   positiveInt('epochs', c.epochs, 10_000);
   if (c.batchSize !== 'auto') positiveInt('batchSize', c.batchSize);
   if (!(c.validationFraction > 0 && c.validationFraction < 1)) throw errors.optionInvalid('validationFraction', `must be between 0 and 1, got ${c.validationFraction}`);
-  if (c.sigmoid !== 'taylor1' && c.sigmoid !== 'poly3') throw errors.optionInvalid('sigmoid', `must be taylor1 or poly3, got ${String(c.sigmoid)}`);
-  if (!['sgd', 'adam', 'rmsprop'].includes(c.optimiser)) throw errors.optionInvalid('optimiser', `must be sgd, adam or rmsprop, got ${String(c.optimiser)}`);
+  if (c.sigmoid !== 'taylor1') {
+    throw errors.optionInvalid('sigmoid', `must be taylor1, got ${String(c.sigmoid)}: the weights stay encrypted, and a cubic needs two more levels than the encrypted-model parameters hold`);
+  }
+  if (c.optimiser !== 'sgd') {
+    throw errors.optionInvalid('optimiser', `must be sgd, got ${String(c.optimiser)}: the weights stay encrypted, so only linear updates work; Adam and RMSprop divide by a square root`);
+  }
+  if (typeof c.allowPartialScoreDisclosure !== 'boolean') throw errors.optionInvalid('allowPartialScoreDisclosure', 'must be true or false');
+  if (typeof c.keepEncrypted !== 'boolean') throw errors.optionInvalid('keepEncrypted', 'must be true or false');
   if (!(c.learningRate > 0 && Number.isFinite(c.learningRate))) throw errors.optionInvalid('learningRate', `must be a positive number, got ${c.learningRate}`);
   if (!(c.l2 >= 0 && Number.isFinite(c.l2))) throw errors.optionInvalid('l2', `must be zero or positive, got ${c.l2}`);
   if (!(c.clip >= 0 && Number.isFinite(c.clip))) throw errors.optionInvalid('clip', `must be zero (no clipping) or positive, got ${c.clip}`);

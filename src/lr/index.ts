@@ -2,6 +2,7 @@ export { runLocalTraining, trainOnTables, type LocalTrainingOptions, type LocalT
 export { runLabelParty, type LabelPartyOptions, type LabelPartyResult } from './roles/label.ts';
 export { runFeatureParty, type FeaturePartyOptions, type FeaturePartyResult } from './roles/features.ts';
 export { runArbiter, type ArbiterOptions } from './roles/arbiter.ts';
+export { runTrainingArbiter, type TrainingArbiterOptions, type DecryptionRecord } from './roles/training-arbiter.ts';
 export { resolveTrainingConfig, TRAINING_DEFAULTS, type TrainingConfig } from './config.ts';
 export { loadTrainingJob, type TrainingJob } from '../local/job-file.ts';
 export { loadModelSlice, type ModelSlice } from './model.ts';

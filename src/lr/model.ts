@@ -18,9 +18,15 @@ export interface ModelSlice {
   readonly party: string;
   readonly role: 'label' | 'features';
   readonly featureNames: readonly string[];
+  /** Empty when the weights are kept encrypted (`encryptedWeights`). */
   readonly weights: readonly number[];
-  /** The label party's intercept; null for feature parties. */
+  /** The label party's intercept; null for feature parties and for encrypted weights. */
   readonly intercept: number | null;
+  /**
+   * With `keepEncrypted`: the final weights (intercept last for the label), base64 of one
+   * CKKS ciphertext under the training arbiter's key, replicated layout (encrypted-model.ts).
+   */
+  readonly encryptedWeights?: string;
   readonly scaler: ScalerJson;
   /** The sigmoid the slice was trained with (scoring always uses the exact logistic function). */
   readonly trainedWith: SigmoidApproximation;
@@ -35,13 +41,28 @@ export function modelSlice(fields: Omit<ModelSlice, 'kind' | 'version' | 'create
 
 /** What a party ends training with: its weights (the label party's intercept last) and its data's scaler. */
 export interface TrainedParty {
-  readonly weights: Float64Array;
+  /** Null when kept encrypted. */
+  readonly weights: Float64Array | null;
+  readonly encryptedWeights: Uint8Array;
   readonly data: { readonly featureNames: readonly string[]; readonly width: number; readonly scaler: { toJSON(): ScalerJson } };
 }
 
 /** The slice a party keeps from its training result. */
 export function sliceOf(jobId: string, party: string, role: ModelSlice['role'], trained: TrainedParty, trainedWith: SigmoidApproximation): ModelSlice {
   const { weights, data } = trained;
+  if (weights === null) {
+    return modelSlice({
+      jobId,
+      party,
+      role,
+      featureNames: data.featureNames,
+      weights: [],
+      intercept: null,
+      encryptedWeights: Buffer.from(trained.encryptedWeights).toString('base64'),
+      scaler: data.scaler.toJSON(),
+      trainedWith,
+    });
+  }
   return modelSlice({
     jobId,
     party,
@@ -65,6 +86,9 @@ export async function loadModelSlice(file: string): Promise<ModelSlice> {
   const m = json as Partial<ModelSlice>;
   if (m?.kind !== MODEL_SLICE_KIND) throw errors.modelInvalid(file, 'not a jinqiao model slice');
   if (m.version !== MODEL_SLICE_VERSION) throw errors.modelInvalid(file, `model version ${String(m.version)} is not supported (this jinqiao reads version ${MODEL_SLICE_VERSION})`);
+  if (m.encryptedWeights !== undefined) {
+    throw errors.modelInvalid(file, 'its weights were kept encrypted under the training arbiter\'s key (--keep-encrypted); scoring with encrypted slices is not available yet: retrain without --keep-encrypted');
+  }
   if (!Array.isArray(m.featureNames) || !Array.isArray(m.weights) || m.weights.length !== m.featureNames.length || !m.weights.every(Number.isFinite)) {
     throw errors.modelInvalid(file, 'weights must be one finite number per feature name');
   }

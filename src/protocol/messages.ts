@@ -46,12 +46,11 @@ export const MESSAGE_SCHEMAS = {
     fields: { params: 'string', rotationSteps: 'number[]', publicKey: 'bytes', relinKeys: 'bytes', galoisKeys: 'bytes' },
   },
   /**
-   * (Feature party → label) Encrypted partial linear scores of a batch in row chunks:
-   * [[a·u_k]] for the residual (a folds the sigmoid's slope in, so no level is spent) and
-   * [[u_k/√|B|]] for the loss.
+   * (Feature party → label) Encrypted partial linear scores of a batch in row chunks,
+   * [[a·u_k/√|B|]] with u_k = X_k[B]·[[w_k]] (encrypted-model.ts says why the factors).
    */
-  'train.forward': { version: 1, fields: { epoch: 'uint', batch: 'uint', scores: 'bytes[]', lossScores: 'bytes[]' } },
-  /** (Label → feature party) The encrypted residual [[σ̃(z) − y]] of a batch, in row chunks. */
+  'train.forward': { version: 2, fields: { epoch: 'uint', batch: 'uint', scores: 'bytes[]' } },
+  /** (Label → feature party) The encrypted residual [[σ̃(z) − y]]/√|B| of a batch, in row chunks. */
   'train.residual': { version: 1, fields: { epoch: 'uint', batch: 'uint', residual: 'bytes[]' } },
   /** (Label → feature party) The epoch is over; `stop` ends training early. */
   'train.epochEnd': { version: 1, fields: { epoch: 'uint', stop: 'bool' } },
@@ -61,6 +60,33 @@ export const MESSAGE_SCHEMAS = {
   'he.decrypt': { version: 1, fields: { request: 'uint', ciphertext: 'bytes', count: 'uint', boundBits: 'number' } },
   /** (Arbiter → party) The rounded, still-masked values (Float64 LE). */
   'he.decrypted': { version: 1, fields: { request: 'uint', values: 'bytes' } },
+  /**
+   * (Every training party → arbiter) The decryption schedule it will follow: the arbiter
+   * refuses anything outside it. `widths` are the parties' weight counts (the label's copy
+   * lists every party, label first; an agency's lists only its own).
+   */
+  'train.plan': {
+    version: 1,
+    fields: { epochs: 'uint', batchesPerEpoch: 'uint', validationRows: 'uint', widths: 'number[]', keepEncrypted: 'bool' },
+  },
+  /**
+   * (Party → arbiter) Refresh [[v + r]] (a masked weight vector, `period` values replicated)
+   * of batch epoch/batch (epoch = the plan's epochs: the final model); one of two passes.
+   */
+  'he.refresh': { version: 1, fields: { request: 'uint', epoch: 'uint', batch: 'uint', pass: 'uint', ciphertext: 'bytes', period: 'uint', boundBits: 'number' } },
+  /** (Arbiter → party) A fresh ciphertext of the rounded masked vector, replicated: never a plaintext. */
+  'he.refreshed': { version: 1, fields: { request: 'uint', ciphertext: 'bytes' } },
+  /**
+   * (Party → arbiter) A scheduled masked decryption: `loss` (label, one value per batch),
+   * `validation` (label, the validation rows' scores), `weights` (each party's final model,
+   * once); one of two passes.
+   */
+  'train.decrypt': {
+    version: 1,
+    fields: { request: 'uint', purpose: 'string', epoch: 'uint', batch: 'uint', pass: 'uint', ciphertext: 'bytes', count: 'uint', boundBits: 'number' },
+  },
+  /** (Arbiter → party) The rounded, still-masked values. */
+  'train.decrypted': { version: 1, fields: { request: 'uint', values: 'number[]' } },
   /** (Party → arbiter) No more decryptions for this job. */
   'he.done': { version: 1, fields: {} },
   /** (Bank → agency) Opens a scoring session for the model of job `modelJobId`. */

@@ -20,7 +20,6 @@ import { loadFeatureTable } from '../data/table.ts';
 import { loadFeatureTableFromPostgres } from '../data/postgres.ts';
 import { ckksBackend } from '../he/ckks.ts';
 import { resolveTrainingConfig, type TrainingConfig } from '../lr/config.ts';
-import { fileCheckpointStore } from '../lr/checkpoint.ts';
 import { loadModelSlice } from '../lr/model.ts';
 import { loadOrCreateDecoyKey } from '../governance/keys.ts';
 import { poolExecutor } from '../psi/executor.ts';
@@ -167,7 +166,6 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
       const pool = r.pool;
       return (bundle) => pool.for(bundle);
     },
-    checkpoints: (jobId) => fileCheckpointStore(join(jobDir(jobId), 'checkpoints')),
     outputs(jobId) {
       const r = resourcesOf(jobId);
       r.outputs ??= stagedOutputs(jobDir(jobId));
@@ -256,7 +254,7 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
     return session;
   };
 
-  /** (Label) Runs, or resumes from the parties' checkpoints, the training job `jobId`. */
+  /** (Label) Runs, or reruns from the first epoch (encrypted weights do not outlive the arbiter's key), the training job `jobId`. */
   const runTraining = (jobId: string, def: JobDefinition): Promise<JobRecord> => {
     const jobConfig = resolveTrainingConfig({ ...def.training, jobId });
     return track(jobId, resourcesOf(jobId).channels, async () => {

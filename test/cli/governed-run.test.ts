@@ -42,7 +42,7 @@ purpose: credit-modeling
 label: { name: bank, file: ${bank}, id: uscc, label: defaulted }
 features:
   - { name: tax, file: ${tax}, id: uscc }
-training: { epochs: 2, batchSize: 64 }
+training: { epochs: 2, batchSize: 64, allowPartialScoreDisclosure: true }
 governance:
   bank: { institution: bank-of-example, key: bank.key, audit: ${name}-bank.audit.jsonl }
   tax:

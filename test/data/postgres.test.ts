@@ -250,7 +250,7 @@ describe('a party table read from PostgreSQL', () => {
       trainOnTables({
         label: { table: bank, name: 'bank' },
         features: [{ table: agency, name: 'tax_bureau' }],
-        config: { he: 'mock', batchSize: 1024, epochs: 3, seed: 'pg' },
+        config: { he: 'mock', batchSize: 1024, epochs: 3, seed: 'pg', allowPartialScoreDisclosure: true },
       });
     const viaDb = await train(agencyFromDb);
     const viaCsv = await train(agencyFromCsv);

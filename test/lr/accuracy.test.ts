@@ -1,8 +1,9 @@
 /**
- * Encrypted training reaches the plaintext ceiling: validation AUC within 0.005 of a
+ * Encrypted-model training reaches the plaintext ceiling: validation AUC within 0.005 of a
  * centralised plaintext logistic regression trained on the same rows (FATE's benchmark
- * data, CKKS for real). These are the slowest tests of the suite (~1 min together on an
- * idle machine; the generous timeouts are for a machine shared with other test files).
+ * data, CKKS for real), although every refresh rounds the weights (to 2^-12) and those
+ * errors add up over the batches. These are the slowest tests of the suite (the generous
+ * timeouts are for a machine shared with other test files).
  */
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -15,7 +16,8 @@ function fate(dataset: 'default_credit' | 'breast', config: Partial<TrainingConf
   return runLocalTraining({
     label: { file: join(FATE_DATA_DIR, `${dataset}_hetero_guest.csv`), idColumn: 'id', labelColumn: 'y' },
     features: [{ file: join(FATE_DATA_DIR, `${dataset}_hetero_host.csv`), idColumn: 'id' }],
-    config,
+    // One agency: the bank learns its partial scores of the validation rows, allowed for this benchmark.
+    config: { ...config, allowPartialScoreDisclosure: true },
   });
 }
 
@@ -26,16 +28,16 @@ describe('encrypted training accuracy (CKKS)', () => {
     expect(r.alignedRows).toBe(30000);
     expect(ceiling).toBeGreaterThan(0.7);
     expect(r.metrics.auc).toBeGreaterThan(ceiling - 0.005);
-  }, 300_000);
+  }, 1_200_000);
 
   it('breast: validation AUC within 0.005 of the ceiling, and the same scores as the plaintext mock', async () => {
     const config = { seed: 'accuracy-test', batchSize: 128, epochs: 20 };
     const [encrypted, mock] = await Promise.all([fate('breast', config), fate('breast', { ...config, he: 'mock' })]);
     const ceiling = ceilingAuc('breast', encrypted.trainIds, encrypted.predictions.ids);
     expect(encrypted.metrics.auc).toBeGreaterThan(ceiling - 0.005);
-    // CKKS noise and masked rounding (2^-12) move scores by far less than a ranking step.
+    // CKKS noise and the refreshes' rounding (2^-12 per batch, accumulated) move scores by far less than a ranking step.
     expect(mock.predictions.ids).toEqual(encrypted.predictions.ids);
     const drift = Math.max(...encrypted.predictions.scores.map((s, i) => Math.abs(s - mock.predictions.scores[i]!)));
     expect(drift).toBeLessThan(0.01);
-  }, 300_000);
+  }, 1_200_000);
 });

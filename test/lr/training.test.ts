@@ -61,16 +61,41 @@ describe('vertical logistic regression (protocol, mock HE)', () => {
     expect(r.lossCurve).toHaveLength(r.epochsRun);
   });
 
-  it('supports plain SGD and RMSprop, and the cubic sigmoid', async () => {
-    for (const config of [{ optimiser: 'sgd', learningRate: 0.5 }, { optimiser: 'rmsprop' }, { sigmoid: 'poly3' }] as const) {
-      const r = await runLocalTraining(smeJob(config));
-      expect(r.metrics.auc, JSON.stringify(config)).toBeGreaterThan(0.75);
+  it('refuses Adam, RMSprop and the cubic sigmoid, which encrypted weights cannot follow', async () => {
+    for (const config of [{ optimiser: 'adam' }, { optimiser: 'rmsprop' }, { sigmoid: 'poly3' }] as const) {
+      await expect(runLocalTraining(smeJob(config)), JSON.stringify(config)).rejects.toMatchObject({ code: 'E_OPTION_INVALID' });
     }
   });
 
   it('refuses a batch too small to hide the residuals from a party with many features', async () => {
     const job = smeJob({ batchSize: 8 });
     await expect(runLocalTraining(job)).rejects.toMatchObject({ code: 'E_TOO_FEW_ROWS', message: expect.stringMatching(/below 4 × 4/) });
+  });
+
+  it('checks the batch rule on the smallest batch an epoch cuts, not on the configured size', async () => {
+    // 4,104 training rows in batches of at most 2,100: two batches of 2,052 rows.
+    const ok = smeJob({ batchSize: 2100 });
+    await expect(runLocalTraining(ok)).resolves.toBeDefined();
+    // 4,104 rows in batches of at most 16: 257 batches, the smallest of 15 rows < 4 × 4.
+    await expect(runLocalTraining(smeJob({ batchSize: 16 }))).rejects.toMatchObject({ code: 'E_TOO_FEW_ROWS', message: expect.stringMatching(/smallest batch holds 15 rows/) });
+  });
+
+  it('refuses a single-agency job, whose validation totals would show the bank that agency\'s partial scores, unless allowed', async () => {
+    const job = smeJob();
+    const single = { ...job, features: job.features.slice(0, 1) };
+    await expect(runLocalTraining(single)).rejects.toMatchObject({ code: 'E_PARTIAL_SCORE_DISCLOSURE', message: expect.stringMatching(/tax's partial scores/) });
+    const allowed = await runLocalTraining({ ...single, config: { ...single.config, allowPartialScoreDisclosure: true } });
+    expect(allowed.metrics.auc).toBeGreaterThan(0.6);
+  });
+
+  it('keeps every final model slice encrypted when asked, and the validation metrics still come out', async () => {
+    const r = await runLocalTraining(smeJob({ keepEncrypted: true }));
+    expect(r.metrics.auc).toBeGreaterThan(0.78);
+    for (const slice of r.models) {
+      expect(slice.weights).toEqual([]);
+      expect(slice.intercept).toBeNull();
+      expect(Buffer.from(slice.encryptedWeights!, 'base64').byteLength).toBeGreaterThan(0);
+    }
   });
 
   it('refuses a batch larger than the training rows', async () => {
@@ -88,7 +113,7 @@ describe('vertical logistic regression (protocol, mock HE)', () => {
     const r = await runLocalTraining({
       label: { file: join(FATE_DATA_DIR, 'breast_hetero_guest.csv'), idColumn: 'id', labelColumn: 'y' },
       features: [{ file: join(FATE_DATA_DIR, 'breast_hetero_host.csv'), idColumn: 'id' }],
-      config: { he: 'mock', batchSize: 128, epochs: 5 },
+      config: { he: 'mock', batchSize: 128, epochs: 5, allowPartialScoreDisclosure: true },
     });
     expect(r.idType).toBe('plain');
     expect(r.alignedRows).toBe(569);

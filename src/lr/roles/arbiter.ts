@@ -1,7 +1,8 @@
 /**
- * (Arbiter) The financing credit service platform's role in training: it makes the CKKS
- * key pair, hands every party the public, relinearisation and Galois keys, and decrypts
- * masked ciphertexts on request.
+ * (Arbiter) The financing credit service platform's role in scoring sessions: it makes the
+ * CKKS key pair, hands every party the public, relinearisation and Galois keys, and decrypts
+ * masked ciphertexts on request. Training uses the scheduled arbiter (training-arbiter.ts),
+ * which never returns a plaintext outside the schedule.
  *
  * What it learns: the parties' rotation needs (which reveal the power of two above each
  * party's feature count), the number and size of decryption requests, and masked values

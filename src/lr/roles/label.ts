@@ -1,21 +1,18 @@
 /**
- * (Label) The bank's role in training: it holds the outcomes y and its own features.
+ * (Label) The bank's role in encrypted-model training (../encrypted-model.ts): it holds the
+ * outcomes y and its own features, and its weights only encrypted until the end.
  *
  * It aligns rows with every feature party by PSI, combines the parties' encrypted partial
- * scores into the encrypted residual [[σ̃(z) − y]] that every party's gradient needs, follows
- * the encrypted loss for early stopping, and at the end learns the validation scores and
- * computes the metrics. It never sees another party's features, weights or partial scores:
- * only their encrypted sum, and the decrypted total score z of validation rows.
- * Protocol details: ../protocol.ts.
- *
- * With a checkpoint store it saves its own state after every epoch, before announcing the
- * epoch's end. On a rerun of the job every feature party reports how many epochs it holds
- * checkpoints of; training resumes after the fewest any party completed, the label included,
- * so every party holds the state it resumes from (../checkpoint.ts).
+ * scores into the encrypted residual that every party's update needs, follows the loss
+ * (one masked value per batch) for early stopping, and at the end learns the validation
+ * scores and its own weights. It never sees a gradient, another party's features, weights
+ * or partial scores, except that with a single agency the validation totals minus its own
+ * part are that agency's partial scores: such a job runs only with
+ * `allowPartialScoreDisclosure` (the agency's policy allowing it), else it is refused.
  */
 import { errors } from '../../errors.ts';
 import { checkBothClasses, type FeatureTable } from '../../data/table.ts';
-import type { HeBackend, HeEvaluator, PublicKeyBundle } from '../../he/backend.ts';
+import type { CiphertextBytes, HeBackend, HeEvaluator, PublicKeyBundle } from '../../he/backend.ts';
 import type { IdType } from '../../ids/normalise.ts';
 import type { PsiExecutor } from '../../psi/executor.ts';
 import type { Channel } from '../../protocol/channel.ts';
@@ -23,27 +20,15 @@ import { message } from '../../protocol/messages.ts';
 import { abortingPeersOnFailure } from '../../protocol/abort.ts';
 import { alignAsLabel } from '../align.ts';
 import { ArbiterClient } from '../arbiter-client.ts';
-import { checkpoint, resumeTraining, type CheckpointStore, type LabelTrainingState } from '../checkpoint.ts';
 import type { TrainingConfig } from '../config.ts';
 import { chooseBatchSize } from '../batch-size.ts';
+import { batchesPerEpoch, EncryptedWeights, LOSS_TERM_BOUND, OFFSET, SLOPE, TrainingArbiterSession, WEIGHT_BOUND } from '../encrypted-model.ts';
 import { evaluateScores, type ScoreReport } from '../metrics.ts';
-import { gatherRows, linearScores, preparePartyData, type PartyData } from '../party-data.ts';
+import { gatherRows, preparePartyData, type PartyData } from '../party-data.ts';
 import type { ProgressListener } from '../progress.ts';
-import {
-  gradientBound,
-  inlineMatvec,
-  LOSS_BOUND,
-  lossScale,
-  residualScale,
-  rotationStepsFor,
-  SCORE_BOUND,
-  sigmoidCoefficients,
-  slotCountFor,
-  type MatvecRunner,
-} from '../protocol.ts';
+import { inlineMatvec, rotationStepsFor, SCORE_BOUND, slotCountFor, type MatvecRunner } from '../protocol.ts';
 import { sigmoid } from '../sigmoid.ts';
 import { epochBatches } from '../split.ts';
-import type { PartyWeights } from '../weights.ts';
 
 export interface LabelPartyOptions {
   readonly config: TrainingConfig;
@@ -57,19 +42,17 @@ export interface LabelPartyOptions {
   /** A pool for Xᵀ[[d]] holding the same keys; default: the party's own evaluator. */
   readonly matvec?: (bundle: PublicKeyBundle) => Promise<MatvecRunner>;
   readonly onProgress?: ProgressListener;
-  /** This party's own checkpoints of this job: saved after every epoch, resumed from on a rerun. */
-  readonly checkpoints?: CheckpointStore;
-  /** Names this party in its checkpoints; default 'label'. */
-  readonly name?: string;
 }
 
 export interface LabelPartyResult {
   readonly alignedRows: Uint32Array;
   readonly data: PartyData;
-  /** Weights of the label's features, then the intercept. */
-  readonly weights: Float64Array;
+  /** Weights of the label's features, then the intercept; null when kept encrypted. */
+  readonly weights: Float64Array | null;
+  /** The final weights as a ciphertext (replicated layout), under the arbiter's key. */
+  readonly encryptedWeights: CiphertextBytes;
   readonly featureCounts: ReadonlyMap<string, number>;
-  /** Mean Taylor loss of each epoch run (resumed ones included), decrypted from the encrypted loss. */
+  /** Mean Taylor loss of each epoch run, decrypted from the encrypted loss. */
   readonly lossCurve: number[];
   readonly epochsRun: number;
   /** Validation rows (positions in the aligned order), their scores and labels. */
@@ -96,33 +79,43 @@ async function labelParty(options: LabelPartyOptions): Promise<LabelPartyResult>
 
   const featureCounts = new Map<string, number>();
   for (const [name, channel] of features) featureCounts.set(name, (await channel.receive('train.ready')).features);
-  const widest = Math.max(data.width, ...featureCounts.values());
-  const batchSize = chooseBatchSize(config.batchSize, data.trainRows.length, widest);
-  const resumed = await agreeOnStart(options, data.width, batchSize);
+  checkJob(config, featureCounts);
+  // The batch size every party cuts its epochs with: the configured one, or (auto) the largest that suits the data.
+  const batchSize = chooseBatchSize(config.batchSize, data.trainRows.length, Math.max(data.width, ...featureCounts.values()));
+  await Promise.all([...features.values()].map((c) => c.send(message('train.start', { epoch: 0, stop: false, batchSize }))));
 
-  const arbiter = new ArbiterClient(options.arbiter);
-  const bundle = await arbiter.requestKeys(rotationStepsFor(data.width, slotCountFor(config), true));
+  const arbiterKeys = new ArbiterClient(options.arbiter);
+  const bundle = await arbiterKeys.requestKeys(rotationStepsFor(data.width, slotCountFor(config), true));
   const evaluator = await options.heBackend.createEvaluator(bundle);
-  arbiter.use(evaluator);
   onProgress?.({ phase: 'keys' });
   try {
+    const arbiter = new TrainingArbiterSession(options.arbiter, evaluator);
+    await arbiter.plan({
+      epochs: config.epochs,
+      batchesPerEpoch: batchesPerEpoch(data.trainRows.length, batchSize),
+      validationRows: data.validationRows.length,
+      widths: [data.width, ...featureCounts.values()],
+      keepEncrypted: config.keepEncrypted,
+    });
     const matvec = options.matvec ? await options.matvec(bundle) : inlineMatvec(evaluator);
+    const weights = new EncryptedWeights(evaluator, data.width, config, data.width - 1);
     const trainStarted = performance.now();
-    const { weights } = resumed;
-    const { lossCurve, epochsRun } = await train(options, evaluator, matvec, arbiter, data, y, resumed);
+    const { lossCurve, epochsRun } = await train(options, batchSize, evaluator, matvec, arbiter, weights, data, y);
     const trainSeconds = (performance.now() - trainStarted) / 1000;
 
     const evaluateStarted = performance.now();
     onProgress?.({ phase: 'evaluate', rows: data.validationRows.length });
-    const final = weights.final();
-    const scores = await scoreRows(evaluator, arbiter, features, data, data.validationRows, final);
+    const final = weights.averaged ? await arbiter.refresh(weights.final(), weights.period, config.epochs, 0) : weights.final();
+    const scores = await scoreValidation(evaluator, arbiter, features, data, final, config.epochs);
     const labels = Uint8Array.from(data.validationRows, (r) => y[r]!);
     const metrics = evaluateScores(scores, labels);
+    const revealed = config.keepEncrypted ? null : await arbiter.reveal('weights', final, data.width, WEIGHT_BOUND, config.epochs, 0);
     await arbiter.done();
     return {
       alignedRows: alignment.rows,
       data,
-      weights: final,
+      weights: revealed,
+      encryptedWeights: final,
       featureCounts,
       lossCurve,
       epochsRun,
@@ -135,49 +128,32 @@ async function labelParty(options: LabelPartyOptions): Promise<LabelPartyResult>
   }
 }
 
-interface Resumed {
-  /** The first epoch to run. */
-  readonly start: number;
-  readonly weights: PartyWeights;
-  /** The training state after epoch start − 1; null when starting afresh. */
-  readonly state: LabelTrainingState | null;
-  readonly batchSize: number;
-}
-
-/**
- * Training resumes after the fewest epochs any party holds checkpoints of (0 without
- * checkpoints), so every party can restore that epoch; the feature parties learn it, and
- * whether early stopping had already ended training there, from train.start.
- */
-async function agreeOnStart(options: LabelPartyOptions, width: number, batchSize: number): Promise<Resumed> {
-  const { config, features, checkpoints } = options;
-  const own = checkpoints ? (await checkpoints.latestEpoch()) + 1 : 0;
-  const reported = await Promise.all([...features.values()].map(async (c) => (await c.receive('train.resumeFrom')).completedEpochs));
-  const start = Math.min(own, ...reported);
-  const { weights, label: state } = await resumeTraining(checkpoints, start, { name: options.name ?? 'label', role: 'label', config, width, interceptIndex: width - 1 });
-  const stop = state?.stopped ?? false;
-  await Promise.all([...features.values()].map((c) => c.send(message('train.start', { epoch: start, stop, batchSize }))));
-  return { start, weights, state, batchSize };
+/** Refuses a job whose outputs would show the bank an agency's partial scores. */
+function checkJob(config: TrainingConfig, featureCounts: ReadonlyMap<string, number>): void {
+  if (featureCounts.size === 1 && !config.allowPartialScoreDisclosure) {
+    throw errors.partialScoreDisclosure(
+      [...featureCounts.keys()][0]!,
+      'with a single agency the validation scores minus the bank\'s own part are that agency\'s partial scores',
+    );
+  }
 }
 
 async function train(
   options: LabelPartyOptions,
+  batchSize: number,
   evaluator: HeEvaluator,
   matvec: MatvecRunner,
-  arbiter: ArbiterClient,
+  arbiter: TrainingArbiterSession,
+  weights: EncryptedWeights,
   data: PartyData,
   y: Uint8Array,
-  { start, weights, state, batchSize }: Resumed,
 ): Promise<{ lossCurve: number[]; epochsRun: number }> {
-  const { config, features, onProgress, checkpoints } = options;
-  const a = residualScale(config.sigmoid);
-  const coefficients = sigmoidCoefficients(config.sigmoid);
-  const lossCurve = [...(state?.lossCurve ?? [])];
-  // JSON has no Infinity: a checkpoint says null for "no loss recorded yet".
-  let best = state?.best ?? Infinity;
-  let sinceBest = state?.sinceBest ?? 0;
-  let stopped = state?.stopped ?? false;
-  let epoch = start;
+  const { config, features, onProgress } = options;
+  const lossCurve: number[] = [];
+  let best = Infinity;
+  let sinceBest = 0;
+  let stopped = false;
+  let epoch = 0;
   for (; !stopped && epoch < config.epochs; epoch++) {
     const batches = epochBatches(data.trainRows, batchSize, config.seed, epoch);
     let lossSum = 0;
@@ -185,32 +161,28 @@ async function train(
     for (let b = 0; b < batches.length; b++) {
       const batch = batches[b]!;
       const n = batch.length;
+      const root = Math.sqrt(n);
       const forwards = await Promise.all(
         [...features].map(async ([name, channel]) => {
           const f = await channel.receive('train.forward');
           if (f.epoch !== epoch || f.batch !== b) throw errors.protocol(`${name} sent batch ${f.epoch}/${f.batch}, expected ${epoch}/${b}`);
-          return f;
+          return f.scores;
         }),
       );
-      const own = linearScores(data.X, data.width, batch, weights.current);
-      const t = evaluator.addPlain(sum(evaluator, forwards.map((f) => f.scores)), own.map((v) => a * v));
-      const lossCopy = evaluator.addPlain(sum(evaluator, forwards.map((f) => f.lossScores)), own.map((v) => v * lossScale(n)));
+      // [[t/√n]] with t = a·z: every part scaled in its party's plaintext, no level spent.
+      const own = weights.forward(gatherRows(data.X, data.width, batch, SLOPE / root), n);
+      const scaledT = sum(evaluator, [...forwards, own]);
       const labels = Float64Array.from(batch, (r) => y[r]!);
-      const residual =
-        config.sigmoid === 'taylor1'
-          ? evaluator.addPlain(t, labels.map((v) => coefficients[0]! - v))
-          : evaluator.addPlain(evaluator.polyEval(t, coefficients), labels.map((v) => -v));
+      const residual = evaluator.addPlain(scaledT, labels.map((v) => (OFFSET - v) / root));
       await Promise.all([...features.values()].map((c) => c.send(message('train.residual', { epoch, batch: b, residual }))));
 
-      const gradientCt = await matvec.matvecTransposed(residual, gatherRows(data.X, data.width, batch, 1 / n), n, data.width);
-      const gradient = await arbiter.reveal(gradientCt, data.width, gradientBound(config));
-      weights.step(gradient);
+      const step = await matvec.matvecTransposed(residual, gatherRows(data.X, data.width, batch, -weights.learningRate / root), n, data.width);
+      weights.accept(await arbiter.refresh(weights.update(step), weights.period, epoch, b));
 
-      // Taylor loss: log 2 − ½·mean(y′z) + ⅛·mean(z²), from [[a·z]] and [[z/√(8n)]].
-      const linear = labels.map((v) => -(2 * v - 1) / (2 * a * n));
-      const lossTerms = evaluator.add(evaluator.square(lossCopy), evaluator.multiplyPlain(t, linear));
-      const [lossValue] = await arbiter.reveal(evaluator.sumAllSlots(lossTerms), 1, LOSS_BOUND);
-      lossSum += (Math.LN2 + lossValue!) * n;
+      // Taylor loss: log 2 + 2·mean(t² − y′t), y′ = 2y − 1.
+      const lossTerms = evaluator.add(evaluator.square(scaledT), evaluator.multiplyPlain(scaledT, labels.map((v) => -(2 * v - 1) / root)));
+      const [meanTerm] = await arbiter.reveal('loss', evaluator.sumAllSlots(lossTerms), 1, LOSS_TERM_BOUND, epoch, b);
+      lossSum += (Math.LN2 + 2 * meanTerm!) * n;
       rowsSeen += n;
       onProgress?.({ phase: 'batch', epoch, epochs: config.epochs, batch: b, batches: batches.length });
     }
@@ -225,17 +197,6 @@ async function train(
         stopped = true;
       }
     }
-    // Saved before the epoch's end is announced, so a crash from here on never loses it.
-    await checkpoints?.save(
-      checkpoint({
-        jobId: config.jobId,
-        party: options.name ?? 'label',
-        role: 'label',
-        epoch,
-        ...weights.toJSON(),
-        label: { lossCurve: [...lossCurve], best: Number.isFinite(best) ? best : null, sinceBest, stopped },
-      }),
-    );
     await Promise.all([...features.values()].map((c) => c.send(message('train.epochEnd', { epoch, stop: stopped }))));
     onProgress?.({ phase: 'epoch', epoch, epochs: config.epochs, loss, stop: stopped });
   }
@@ -250,25 +211,26 @@ function sum(evaluator: HeEvaluator, parts: readonly (readonly Uint8Array[])[]):
 }
 
 /**
- * (Label) Probabilities for `rows`: the feature parties send [[u_k]], the label adds its own
- * part and reveals z through the arbiter, chunk by chunk.
+ * (Label) Probabilities of the validation rows: the feature parties send [[u_k]], the label
+ * adds its own [[X_L·w_L]] and reveals z through the arbiter, chunk by chunk.
  */
-export async function scoreRows(
+async function scoreValidation(
   evaluator: HeEvaluator,
-  arbiter: ArbiterClient,
+  arbiter: TrainingArbiterSession,
   features: ReadonlyMap<string, Channel>,
   data: PartyData,
-  rows: Uint32Array,
-  weights: Float64Array,
+  weights: CiphertextBytes,
+  epoch: number,
 ): Promise<Float64Array> {
+  const rows = data.validationRows;
   const parts = await Promise.all([...features.values()].map(async (c) => (await c.receive('eval.forward')).scores));
-  const own = linearScores(data.X, data.width, rows, weights);
-  const total = evaluator.addPlain(sum(evaluator, parts), own);
+  const own = evaluator.matvecReplicated(weights, gatherRows(data.X, data.width, rows), rows.length, data.width);
+  const total = sum(evaluator, [...parts, own]);
   const scores = new Float64Array(rows.length);
   const S = evaluator.slotCount;
   for (let c = 0; c < total.length; c++) {
     const count = Math.min(S, rows.length - c * S);
-    const z = await arbiter.reveal(total[c]!, count, SCORE_BOUND);
+    const z = await arbiter.reveal('validation', total[c]!, count, SCORE_BOUND, epoch, 0);
     for (let i = 0; i < count; i++) scores[c * S + i] = sigmoid(z[i]!);
   }
   return scores;

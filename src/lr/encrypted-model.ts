@@ -1,0 +1,253 @@
+/**
+ * Encrypted-model vertical logistic regression: no party ever sees a gradient.
+ *
+ * Every party p (the bank as `label`, each agency as `features`) keeps its weights [[w_p]]
+ * encrypted under the arbiter's CKKS key, replicated over the slots (slot t holds
+ * w_p[t mod P_p], P_p = its weight count rounded up to a power of two), and updates them
+ * homomorphically. Message flow of one mini-batch B (rows known to all from the shared seed,
+ * n = |B|, a = ¼ the Taylor sigmoid's slope, η_t the scheduled learning rate):
+ *
+ *   agency k → label      train.forward   [[a·u_k/√n]], u_k = X_k[B]·[[w_k]] (diagonal BSGS)
+ *   label → agency k      train.residual  [[d/√n]], d = ½ + a·(Σ_k u_k + u_L) − y
+ *   every party p         (local)         [[w_p]] ← (1 − η_t λ)[[w_p]] − η_t X_p[B]ᵀ[[d]]/n
+ *   party p → arbiter     he.refresh      [[w_p + r]] twice (coarse, then the remainder)
+ *   arbiter → party p     he.refreshed    a FRESH ciphertext of the rounded w_p + r, replicated
+ *   label → arbiter       train.decrypt   [[mean(t² − y′t) + r]], t = a·z: the Taylor loss, twice
+ *
+ * After the last epoch: each party refreshes its Polyak average (the mean of its iterates
+ * over the second half of the epochs run) once more; agencies send [[u_k]] of the validation
+ * rows, the bank reveals the total scores z; each party has its own final weights decrypted
+ * (exactly P_p masked values, twice), or keeps them encrypted (`keepEncrypted`).
+ *
+ * The factors a and 1/√n are folded into the plaintext X of each product, so no level is
+ * spent on them: X·[[w]] and Xᵀ[[d]] take one level each, and the loss's square of
+ * [[a·z/√n]] gives mean(t²) directly. Parameters: `ENCRYPTED_MODEL_PARAMS` (he/params.ts).
+ *
+ * Who learns what (honest-but-curious parties, non-colluding arbiter, CKKS IND-CPA):
+ * - agency: ciphertexts only during training; at the end its own weights.
+ * - bank: ciphertexts, the loss per batch, the total score of each validation row, its own
+ *   weights. With a single agency the total minus the bank's own part is that agency's
+ *   partial score, so such a job needs `allowPartialScoreDisclosure`.
+ * - arbiter: masked values w + r with r uniform over 2^40 times the declared bound (and the
+ *   schedule: counts and sizes). It returns plaintext only for the scheduled loss,
+ *   validation and final-weights decryptions, and refuses anything else (training-arbiter.ts).
+ *
+ * Known weaknesses, stated: a party that deviates can spend its one final-weights
+ * decryption on another ciphertext it holds (an agency on [[d]], after a selection product:
+ * P_p residuals of one batch) instead of its model; the arbiter cannot tell ciphertexts
+ * apart, only limit how many values each party gets. Refreshes return only ciphertexts, so
+ * sending [[d]] as a refresh reveals nothing. Precision: each refresh rounds the weights to
+ * 2^-12 (two passes, as arbiter-client.ts); the error adds up over batches as a random walk
+ * (√(batches)·2^-13 at most ~0.01 after 10^4 batches), below the mini-batch noise.
+ */
+import { errors } from '../errors.ts';
+import type { CiphertextBytes, HeEvaluator } from '../he/backend.ts';
+import { nextPowerOfTwo } from '../he/diagonals.ts';
+import { gridFor, replicate } from '../he/masking.ts';
+import type { Channel } from '../protocol/channel.ts';
+import { message } from '../protocol/messages.ts';
+import type { TrainingConfig } from './config.ts';
+import { Optimiser } from './optimiser.ts';
+import { TAYLOR1 } from './sigmoid.ts';
+
+/** |w| bound of a refresh: the bottom level holds a 40-bit mask over 2^4 at scale 2^40. */
+export const WEIGHT_BOUND = 16;
+/** Bound on the revealed mean(t² − y′t), t = z/4 (a loss of log 2 + 2·16 at most). */
+export const LOSS_TERM_BOUND = 16;
+/** The smallest bound the arbiter accepts; its grid is the finest it rounds to. */
+const FINEST_BOUND_BITS = -3;
+
+/** The schedule the arbiter enforces (train.plan). */
+export interface TrainingPlan {
+  readonly epochs: number;
+  readonly batchesPerEpoch: number;
+  readonly validationRows: number;
+  /** Weight counts: every party's (label first) in the label's plan, the agency's own in its plan. */
+  readonly widths: readonly number[];
+  readonly keepEncrypted: boolean;
+}
+
+export type DecryptPurpose = 'loss' | 'validation' | 'weights';
+
+/** Batches of an epoch over `trainRows` rows (split.ts cuts them near-equal). */
+export function batchesPerEpoch(trainRows: number, batchSize: number): number {
+  return Math.ceil(trainRows / batchSize);
+}
+
+/** The smallest batch of an epoch: near-equal batches differ by at most one row. */
+export function smallestBatch(trainRows: number, batchSize: number): number {
+  return Math.floor(trainRows / batchesPerEpoch(trainRows, batchSize));
+}
+
+/** Slope a of the degree-1 sigmoid and its constant ½. */
+export const SLOPE = TAYLOR1.coefficients[1]!;
+export const OFFSET = TAYLOR1.coefficients[0]!;
+
+/**
+ * (Label, Features) A party's side of the arbiter in encrypted-model training: the plan,
+ * refreshes (ciphertext in, fresh ciphertext out) and the scheduled masked decryptions.
+ */
+export class TrainingArbiterSession {
+  readonly #channel: Channel;
+  readonly #evaluator: HeEvaluator;
+  #nextRequest = 0;
+
+  constructor(channel: Channel, evaluator: HeEvaluator) {
+    this.#channel = channel;
+    this.#evaluator = evaluator;
+  }
+
+  async plan(plan: TrainingPlan): Promise<void> {
+    await this.#channel.send(message('train.plan', { ...plan, widths: [...plan.widths] }));
+  }
+
+  /**
+   * A fresh top-level ciphertext of the vector in `ct` (`period` values replicated, |v| <=
+   * WEIGHT_BOUND), to 2^-12: pass 0 refreshes v + r1 and gives [[v + e1]], pass 1 refreshes
+   * the remainder [[v]] − [[v + e1]] = [[−e1]] against a bound one grid step wide.
+   */
+  async refresh(ct: CiphertextBytes, period: number, epoch: number, batch: number): Promise<CiphertextBytes> {
+    const ev = this.#evaluator;
+    const coarse = await this.#refreshOnce(ct, period, WEIGHT_BOUND, epoch, batch, 0);
+    const negated = ev.multiplyScalar([coarse], -1);
+    const [remainder] = ev.add([ct], negated);
+    const firstBits = Math.ceil(Math.log2(WEIGHT_BOUND));
+    const fine = await this.#refreshOnce(remainder!, period, remainderBound(ev, firstBits), epoch, batch, 1);
+    return ev.add([coarse], [fine])[0]!;
+  }
+
+  /** The first `count` values of `ct`, |values| <= bound, to the arbiter's finest grid (two passes). */
+  async reveal(purpose: DecryptPurpose, ct: CiphertextBytes, count: number, bound: number, epoch: number, batch: number): Promise<Float64Array> {
+    const ev = this.#evaluator;
+    const coarse = await this.#decryptOnce(purpose, ct, count, bound, epoch, batch, 0);
+    const firstBits = Math.max(Math.ceil(Math.log2(bound)), FINEST_BOUND_BITS);
+    const negated = new Float64Array(count);
+    for (let i = 0; i < count; i++) negated[i] = -coarse[i]!;
+    const [remainderCt] = ev.addPlain([ct], negated);
+    const remainder = await this.#decryptOnce(purpose, remainderCt!, count, remainderBound(ev, firstBits), epoch, batch, 1);
+    for (let i = 0; i < count; i++) coarse[i]! += remainder[i]!;
+    return coarse;
+  }
+
+  async done(): Promise<void> {
+    await this.#channel.send(message('he.done', {}));
+  }
+
+  async #refreshOnce(ct: CiphertextBytes, period: number, bound: number, epoch: number, batch: number, pass: number): Promise<CiphertextBytes> {
+    const ev = this.#evaluator;
+    const request = this.#nextRequest++;
+    const masked = ev.maskReplicated(ct, period, bound);
+    await this.#channel.send(message('he.refresh', { request, epoch, batch, pass, ciphertext: masked.masked, period, boundBits: masked.boundBits }));
+    const reply = await this.#channel.receive('he.refreshed');
+    if (reply.request !== request) throw errors.protocol(`the arbiter answered request ${reply.request}, expected ${request}`);
+    const minusMask = replicate(masked.secret.mask.map((r) => -r), ev.slotCount);
+    const [unmasked] = ev.addPlain([reply.ciphertext], minusMask);
+    return unmasked!;
+  }
+
+  async #decryptOnce(purpose: DecryptPurpose, ct: CiphertextBytes, count: number, bound: number, epoch: number, batch: number, pass: number): Promise<Float64Array> {
+    const ev = this.#evaluator;
+    const request = this.#nextRequest++;
+    const masked = ev.maskForDecryption(ct, count, bound);
+    await this.#channel.send(message('train.decrypt', { request, purpose, epoch, batch, pass, ciphertext: masked.masked, count, boundBits: masked.boundBits }));
+    const reply = await this.#channel.receive('train.decrypted');
+    if (reply.request !== request) throw errors.protocol(`the arbiter answered request ${reply.request}, expected ${request}`);
+    if (!Array.isArray(reply.values) || reply.values.length !== count) throw errors.messageMalformed(`train.decrypted must hold ${count} values`);
+    const values = new Float64Array(count);
+    for (let i = 0; i < count; i++) values[i] = reply.values[i]! - masked.secret.mask[i]!;
+    return values;
+  }
+}
+
+/** The bound of the second pass: one grid step of the first, raised to the finest bound. */
+function remainderBound(ev: HeEvaluator, firstBits: number): number {
+  return 2 ** Math.max(Math.ceil(Math.log2(2 * gridFor(ev.params, firstBits))), FINEST_BOUND_BITS);
+}
+
+/**
+ * (Label, Features) A party's encrypted weights: the iterate [[w]] (fresh after every
+ * refresh), the update rule (SGD with a learning-rate schedule and L2, the only optimiser
+ * that stays linear in the weights) and the Polyak–Ruppert average over the second half
+ * of the epochs run, kept as one encrypted sum per epoch.
+ */
+export class EncryptedWeights {
+  readonly width: number;
+  /** P: the period of the replicated layout. */
+  readonly period: number;
+  #current: CiphertextBytes;
+  readonly #evaluator: HeEvaluator;
+  readonly #schedule: Optimiser;
+  readonly #l2: number;
+  readonly #interceptIndex: number | undefined;
+  readonly #averaging: boolean;
+  #updates = 0;
+  #epochSum: CiphertextBytes | undefined;
+  #epochSteps = 0;
+  readonly #epochs: { readonly sum: CiphertextBytes; readonly steps: number }[] = [];
+
+  constructor(evaluator: HeEvaluator, width: number, config: TrainingConfig, interceptIndex?: number) {
+    this.#evaluator = evaluator;
+    this.width = width;
+    this.period = nextPowerOfTwo(width);
+    this.#current = evaluator.encrypt(new Float64Array(evaluator.slotCount))[0]!;
+    this.#schedule = Optimiser.create(width, { method: 'sgd', learningRate: config.learningRate, schedule: config.schedule });
+    this.#l2 = config.l2;
+    this.#interceptIndex = interceptIndex;
+    this.#averaging = config.averaging === 'tail';
+  }
+
+  /** [[X[rows]·w]] with X's rows already gathered (and scaled) by the caller. */
+  forward(X: Float64Array, rows: number): CiphertextBytes[] {
+    return this.#evaluator.matvecReplicated(this.#current, X, rows, this.width);
+  }
+
+  /**
+   * The learning rate of the next update; the caller folds −η/√n into the plaintext of the
+   * gradient product, so `gradientStep` arrives as −η·Xᵀd/n.
+   */
+  get learningRate(): number {
+    return this.#schedule.learningRateAt(this.#updates);
+  }
+
+  /** [[w]] ← (1 − ηλ)[[w]] + gradientStep; returns the updated, two-levels-down vector to refresh. */
+  update(gradientStep: CiphertextBytes): CiphertextBytes {
+    const ev = this.#evaluator;
+    const eta = this.learningRate;
+    let kept = [this.#current];
+    if (this.#l2 > 0) {
+      const decay = new Float64Array(this.period).fill(1 - eta * this.#l2);
+      if (this.#interceptIndex !== undefined) decay[this.#interceptIndex] = 1;
+      kept = ev.multiplyPlain(kept, replicate(decay, ev.slotCount));
+    }
+    this.#updates++;
+    return ev.add(kept, [gradientStep])[0]!;
+  }
+
+  /** Takes the refreshed iterate and adds it to the epoch's running sum. */
+  accept(fresh: CiphertextBytes): void {
+    this.#current = fresh;
+    if (!this.#averaging) return;
+    this.#epochSum = this.#epochSum === undefined ? fresh : this.#evaluator.add([this.#epochSum], [fresh])[0]!;
+    this.#epochSteps++;
+  }
+
+  endEpoch(): void {
+    if (this.#epochSum !== undefined) this.#epochs.push({ sum: this.#epochSum, steps: this.#epochSteps });
+    this.#epochSum = undefined;
+    this.#epochSteps = 0;
+  }
+
+  /** Whether `final` needs a refresh (the average is one level down). */
+  get averaged(): boolean {
+    return this.#averaging && this.#epochs.length > 0;
+  }
+
+  /** The model kept: the mean of the epoch means over the second half of the epochs run, or the last iterate. */
+  final(): CiphertextBytes {
+    if (!this.averaged) return this.#current;
+    const ev = this.#evaluator;
+    const tail = this.#epochs.slice(Math.floor(this.#epochs.length / 2));
+    const parts = tail.map(({ sum, steps }) => ev.multiplyScalar([sum], 1 / (steps * tail.length)));
+    return parts.reduce((total, part) => ev.add(total, part))[0]!;
+  }
+}
