@@ -15,6 +15,8 @@ export function buildCli(): Command {
     .description('privacy-preserving joint credit modeling between banks and public data agencies')
     .version('0.1.0')
     .showHelpAfterError()
+    // Options after a sub-command belong to it (`psi prepare --id` is not `psi --id`).
+    .enablePositionalOptions()
     .exitOverride((err) => {
       // Usage errors (unknown option, missing argument) are bad input: exit 2, no stack.
       process.exit(err.exitCode === 0 ? 0 : 2);

@@ -8,9 +8,10 @@ import type { Reveal } from '../psi/ecdh.ts';
 import type { IdTypeOption } from '../ids/normalise.ts';
 import { parseThreads } from './options.ts';
 import { runCommand } from './run-command.ts';
+import { psiPrepareCommand, runPreparedPsi } from './unbalanced-psi.ts';
 
 interface PsiCliOptions {
-  id: string;
+  id?: string;
   out?: string;
   json?: boolean;
   idType: IdTypeOption;
@@ -19,14 +20,16 @@ interface PsiCliOptions {
   threads?: string;
   strict?: boolean;
   jobId?: string;
+  prepared?: string;
+  key?: string;
 }
 
 export function psiCommand(): Command {
   return new Command('psi')
     .description('find the enterprises two tables have in common by ECDH-PSI, both parties in one process')
     .argument('<left.csv>', "the left party's table (its spelling of IDs is used by --out)")
-    .argument('<right.csv>', "the right party's table")
-    .requiredOption('--id <column>', 'name of the ID column in both files')
+    .argument('[right.csv]', "the right party's table (omitted with --prepared)")
+    .option('--id <column>', 'name of the ID column in both files (required)')
     .option('--out <file>', 'write the intersection IDs, one per line, as the left file spells them')
     .option('--json', 'print one JSON object with the counts and timings on stdout')
     .addOption(new Option('--id-type <type>', 'how to read IDs: unified social credit codes, plain strings, or decide from the data').choices(['auto', 'uscc', 'plain']).default('auto'))
@@ -35,8 +38,21 @@ export function psiCommand(): Command {
     .option('--threads <n>', 'worker threads for the hot loop (default: all cores; 0 = main thread)')
     .option('--strict', 'make invalid, empty or repeated IDs an error instead of skipping and counting them')
     .option('--job-id <id>', 'job identifier bound into every hash (default: a fresh UUID)')
-    .action((left: string, right: string, opts: PsiCliOptions) =>
+    .option('--prepared <tags>', "unbalanced PSI: the agency's tag file from `psi prepare`, instead of <right.csv>")
+    .option('--key <dir>', "with --prepared: the agency's key folder (it answers the online phase)")
+    .enablePositionalOptions()
+    .addCommand(psiPrepareCommand())
+    .action((left: string, right: string | undefined, opts: PsiCliOptions) =>
       runCommand(async () => {
+        // Not a required option: commander would then demand it of `psi prepare` too.
+        if (opts.id === undefined) throw errors.optionInvalid('--id', 'missing: name the ID column');
+        if (opts.prepared !== undefined) {
+          if (right !== undefined) throw errors.optionInvalid('--prepared', 'give either <right.csv> or --prepared, not both');
+          if (opts.key === undefined) throw errors.optionInvalid('--key', "--prepared needs the agency's key folder");
+          await runPreparedPsi(left, { ...opts, id: opts.id, prepared: opts.prepared, key: opts.key });
+          return;
+        }
+        if (right === undefined) throw errors.optionInvalid('<right.csv>', 'missing: give the right party\'s table, or --prepared <tags>');
         if (!isBackendName(opts.backend)) throw errors.optionInvalid('--backend', `unknown backend ${opts.backend}`);
         if (opts.out !== undefined && opts.reveal === 'cardinality') {
           throw errors.optionInvalid('--out', 'cannot write IDs when only the size of the intersection is revealed');
