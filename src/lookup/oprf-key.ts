@@ -34,6 +34,12 @@ function keyIdOf(scalar: ScalarBytes): string {
   return createHash('sha256').update('jinqiao/oprf/v1/key-id').update(scalar).digest('hex').slice(0, 32);
 }
 
+/** (Agency) A key that lives for one in-process run only (verification, lookup): never stored. */
+export async function ephemeralOprfKey(backend: BackendName): Promise<OprfKey> {
+  const scalar = (await loadBackend(backend)).randomScalar();
+  return { backend, scalar, keyId: keyIdOf(scalar) };
+}
+
 /** (Agency) The key in `dir`, made (with the folder) when there is none yet. */
 export async function loadOrCreateOprfKey(dir: string, backend: BackendName): Promise<{ key: OprfKey; created: boolean }> {
   const file = oprfKeyFile(dir);
