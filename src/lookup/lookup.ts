@@ -110,8 +110,8 @@ export async function requestLookup(channel: Channel, request: LookupRequest, id
   await channel.send(message('lookup.request', { partner: request.partner, purpose: request.purpose, fields: [...request.fields], ids: [...ids] }));
   const reply = await channel.receive('lookup.reply');
   const width = request.fields.length;
-  if (reply.answered.length !== ids.length || reply.values.length !== ids.length * width) throw errors.protocol('lookup.reply does not answer every ID of the request');
-  return ids.map((_, i) => (reply.answered[i] === 1 ? reply.values.slice(i * width, (i + 1) * width) : request.fields.map(() => null)));
+  if (reply.answered.length !== ids.length || reply.exposed.length !== width || reply.values.length !== ids.length * width) throw errors.protocol('lookup.reply does not answer every ID and field of the request');
+  return ids.map((_, i) => request.fields.map((_, k) => (reply.answered[i] === 1 && reply.exposed[k] === 1 ? reply.values[i * width + k]! : null)));
 }
 
 /** (Agency) Answers one identified call under its governance; returns how many IDs it answered. */
@@ -146,7 +146,7 @@ export async function answerLookup(channel: Channel, register: LookupRegister, g
     consentExcluded: consent.excluded,
     enterprises: ids.filter((id) => id !== '').map((id) => governance.audit!.hashId(id)),
   });
-  await channel.send(message('lookup.reply', { answered, values }));
+  await channel.send(message('lookup.reply', { answered, exposed: Uint8Array.from(permitted, (p) => (p ? 1 : 0)), values }));
   return { queried: ids.length, answered: count };
 }
 

@@ -92,9 +92,10 @@ export const MESSAGE_SCHEMAS = {
   /**
    * (Agency → bank) Per requested ID, in order, one value per requested field (row-major);
    * `answered` holds one byte per ID: 1 where the agency answers, 0 where it holds no record
-   * or may not answer (the bank cannot tell which).
+   * or may not answer (the bank cannot tell which); `exposed` one byte per requested field:
+   * 1 where the policy exposes it for the purpose (0: its values are sent empty).
    */
-  'lookup.reply': { version: 1, fields: { answered: 'bytes', values: 'string[]' } },
+  'lookup.reply': { version: 1, fields: { answered: 'bytes', exposed: 'bytes', values: 'string[]' } },
   /** (First message on a connection between party services) Which job, and who is speaking. */
   'job.open': { version: 1, fields: { jobId: 'string', party: 'string', role: 'string' } },
   /** (Label → partner) The job as this partner needs it (JSON: parameters, its table, the parties). */

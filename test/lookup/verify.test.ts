@@ -33,7 +33,7 @@ function generate(seed: number) {
   return { register, claims };
 }
 
-function csv(header: string[], rows: Record<string, string>[]): string {
+function csv(header: string[], rows: readonly Record<string, unknown>[]): string {
   return [header.join(','), ...rows.map((r) => header.map((h) => r[h]).join(','))].join('\n') + '\n';
 }
 
