@@ -22,7 +22,28 @@ import { blindingScalars, TAG_BYTES, tagOf } from './oprf.ts';
 import type { OprfKey } from './oprf-key.ts';
 import type { TagSet } from './tag-set.ts';
 
-const POINTS_PER_MESSAGE = 16384;
+// Small enough that the agency starts while the bank still hashes; each batch is split across workers.
+const POINTS_PER_MESSAGE = 4096;
+
+/** k·P for every point, split across the pool's workers (one message would otherwise occupy one). */
+function reblindOnPool(executor: PsiExecutor, backend: BackendName, points: Uint8Array, scalar: Uint8Array): Promise<Uint8Array> {
+  const count = points.length / POINT_BYTES;
+  const per = Math.max(256, Math.ceil(count / executor.threads));
+  if (count <= per) return executor.reblind(backend, new Uint8Array(points), scalar);
+  const parts: Promise<Uint8Array>[] = [];
+  for (let start = 0; start < count; start += per) {
+    parts.push(executor.reblind(backend, points.slice(start * POINT_BYTES, Math.min(count, start + per) * POINT_BYTES), scalar));
+  }
+  return Promise.all(parts).then((done) => {
+    const out = new Uint8Array(points.length);
+    let at = 0;
+    for (const part of done) {
+      out.set(part, at);
+      at += part.length;
+    }
+    return out;
+  });
+}
 
 /** The hash prefix of one key period and one use (`psi`, `verify`, `lookup:<purpose>`). */
 export function oprfHashPrefix(keyId: string, domain: string): Uint8Array {
@@ -109,7 +130,7 @@ export async function queryTags(config: BankOnlineConfig, inputs: AsyncIterable<
       if (reply.seq !== seq) throw errors.protocol(`oprf.evaluated batch ${reply.seq} out of order (expected ${seq})`);
       const rows = pending.shift();
       if (rows === undefined || reply.points.length !== rows.length * POINT_BYTES) throw errors.protocol(`oprf.evaluated batch ${seq} does not answer the batch sent`);
-      const candidates = blinding.unblind.map((d) => executor.reblind(backend, new Uint8Array(reply.points), d));
+      const candidates = blinding.unblind.map((d) => reblindOnPool(executor, backend, reply.points, d));
       await pipeline.push(Promise.all(candidates), (unblinded) => {
         const tag = new Uint8Array(TAG_BYTES);
         for (const evaluations of unblinded) {
@@ -159,7 +180,7 @@ export async function answerTagQueries(config: AgencyOnlineConfig): Promise<{ ev
     evaluations += batch.points.length / POINT_BYTES;
     if (evaluations > config.maxEvaluations) throw errors.protocol(`the session asks for more than the ${config.maxEvaluations} evaluations this agency grants`);
     const last = batch.last;
-    await pipeline.push(executor.reblind(key.backend, new Uint8Array(batch.points), key.scalar), (points) =>
+    await pipeline.push(reblindOnPool(executor, key.backend, batch.points, key.scalar), (points) =>
       channel.send(message('oprf.evaluated', { seq, points, last })),
     );
     if (last) break;

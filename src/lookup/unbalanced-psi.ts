@@ -90,6 +90,8 @@ export interface UnbalancedPsiOptions {
   readonly maxEvaluations?: number;
   readonly strict?: boolean;
   readonly tap?: FrameTap;
+  /** A pool kept warm by the caller (a service, a benchmark); not closed here. Default: one for this run. */
+  readonly executor?: PsiExecutor;
 }
 
 export interface UnbalancedPsiResult {
@@ -111,7 +113,7 @@ export async function runUnbalancedPsi(options: UnbalancedPsiOptions): Promise<U
   const key = await loadOprfKey(options.keyDir);
   const source = await openIdSource({ file: options.bank.file, idColumn: options.bank.idColumn, idType: header.idType, strict: options.strict });
   const [bankEnd, agencyEnd] = memoryChannelPair('bank', 'agency', options.tap);
-  const executor = executorFor(options.threads);
+  const executor = options.executor ?? executorFor(options.threads);
   const lines: number[] = [];
   try {
     const [bank, agency] = await Promise.all([
@@ -137,6 +139,6 @@ export async function runUnbalancedPsi(options: UnbalancedPsiOptions): Promise<U
       bytesSent: bankEnd.bytesSent + agencyEnd.bytesSent,
     };
   } finally {
-    await executor.close();
+    if (options.executor === undefined) await executor.close();
   }
 }
