@@ -34,11 +34,11 @@ export function psiCommand(): Command {
     .option('--json', 'print one JSON object with the counts and timings on stdout')
     .addOption(new Option('--id-type <type>', 'how to read IDs: unified social credit codes, plain strings, or decide from the data').choices(['auto', 'uscc', 'plain']).default('auto'))
     .addOption(new Option('--reveal <who>', 'who learns the intersection: both sides, the left side only, or only its size').choices(['both', 'left', 'cardinality']).default('both'))
-    .addOption(new Option('--backend <name>', 'group backend').choices([...BACKEND_NAMES]).default(DEFAULT_BACKEND))
+    .addOption(new Option('--backend <name>', 'group backend (with --prepared: the tag file names it)').choices([...BACKEND_NAMES]).default(DEFAULT_BACKEND))
     .option('--threads <n>', 'worker threads for the hot loop (default: all cores; 0 = main thread)')
     .option('--strict', 'make invalid, empty or repeated IDs an error instead of skipping and counting them')
     .option('--job-id <id>', 'job identifier bound into every hash (default: a fresh UUID)')
-    .option('--prepared <tags>', "unbalanced PSI: the agency's tag file from `psi prepare`, instead of <right.csv>")
+    .option('--prepared <tags>', "unbalanced PSI: the agency's tag file from `psi prepare`, instead of <right.csv> (IDs are read as the tag file says)")
     .option('--key <dir>', "with --prepared: the agency's key folder (it answers the online phase)")
     .enablePositionalOptions()
     .addCommand(psiPrepareCommand())
@@ -49,6 +49,7 @@ export function psiCommand(): Command {
         if (opts.prepared !== undefined) {
           if (right !== undefined) throw errors.optionInvalid('--prepared', 'give either <right.csv> or --prepared, not both');
           if (opts.key === undefined) throw errors.optionInvalid('--key', "--prepared needs the agency's key folder");
+          if (opts.reveal === 'cardinality') throw errors.optionInvalid('--reveal', 'with --prepared the bank learns its IDs in common (the agency learns nothing but their count)');
           await runPreparedPsi(left, { ...opts, id: opts.id, prepared: opts.prepared, key: opts.key });
           return;
         }

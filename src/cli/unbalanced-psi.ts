@@ -29,7 +29,7 @@ export function psiPrepareCommand(): Command {
     .addOption(new Option('--id-type <type>', 'how to read IDs').choices(['auto', 'uscc', 'plain']).default('auto'))
     .addOption(new Option('--backend <name>', 'group backend of a new key').choices([...BACKEND_NAMES]).default(DEFAULT_BACKEND))
     .option('--threads <n>', 'worker threads (default: all cores; 0 = main thread)')
-    .option('--strict', 'make invalid, empty or repeated IDs an error instead of skipping and counting them')
+    .option('--strict', 'make an invalid or empty ID an error instead of skipping and counting it (a repeated ID is always dropped and counted)')
     .option('--json', 'print one JSON object with the counts and timings on stdout')
     .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2))
     .action((register: string, opts: PrepareCliOptions) =>
