@@ -18,7 +18,8 @@ writeFileSync(bank, idCsv(bankIds));
 const plainIntersection = bankIds.filter((id) => new Set(registerIds).has(id));
 
 describe.each(BACKEND_NAMES)('unbalanced PSI on %s', (backend) => {
-  const small = backend === 'ristretto255-noble';
+  // The pure-JavaScript backends are 20× and 40× slower: a smaller register keeps the test short.
+  const small = backend !== 'x25519';
   const reg = small ? join(dir, 'register-small.csv') : register;
   if (small) writeFileSync(reg, idCsv(registerIds.slice(0, 300)));
   const expected = small ? bankIds.filter((id) => registerIds.slice(0, 300).includes(id)) : plainIntersection;
