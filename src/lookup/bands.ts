@@ -40,3 +40,16 @@ export function bandKeys(value: number, check: FieldCheck): string[] {
 export function verificationInput(id: string, field: string, key: string): string {
   return JSON.stringify([id, field, key]);
 }
+
+/**
+ * What an interface call returns for a field its policy bands (policy `banded`): the band
+ * of ×(1 + width) on the public log grid that holds the value, as an interval, e.g.
+ * `[107.374, 134.218)`; `0` for zero; the mirror interval for a negative value.
+ */
+export function bandOf(value: number, width: number): string {
+  if (value === 0) return '0';
+  const step = Math.log1p(width);
+  const b = Math.floor(Math.log(Math.abs(value)) / step);
+  const [lo, hi] = [Math.exp(b * step), Math.exp((b + 1) * step)].map((x) => Number(x.toPrecision(6)));
+  return value > 0 ? `[${lo}, ${hi})` : `(-${hi}, -${lo}]`;
+}

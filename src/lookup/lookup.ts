@@ -40,6 +40,7 @@ import type { BackendName } from '../psi/group.ts';
 import type { Channel } from '../transport/channel.ts';
 import { memoryChannelPair, type FrameTap } from '../transport/memory.ts';
 import { message } from '../transport/messages.ts';
+import { bandOf } from './bands.ts';
 import { inputBatches } from './inputs.ts';
 import { encodeLabel, openLabel } from './label.ts';
 import { answerTagQueries, queryTags } from './online.ts';
@@ -74,16 +75,30 @@ export interface LookupRegister {
   readonly rows: ReadonlyMap<string, readonly string[]>;
 }
 
-/** (Agency) The fields of `request` it may answer: all its policy exposes for the purpose; refuses an unknown partner or purpose. */
-export function permittedFields(governance: AgencyGovernance, request: LookupRequest): boolean[] {
+/** How the agency answers one requested field: withheld, raw, or as a band of this relative width. */
+export type FieldExposure = 'withheld' | 'raw' | { readonly bandWidth: number };
+
+/** (Agency) How it may answer each field of `request`: as its policy exposes it for the purpose; refuses an unknown partner or purpose. */
+export function fieldExposures(governance: AgencyGovernance, request: LookupRequest): FieldExposure[] {
   const { policy } = governance;
-  if (!policy) return request.fields.map(() => true);
+  if (!policy) return request.fields.map(() => 'raw');
   return request.fields.map((field) => {
     const decision = checkJob(policy, { ...request, fields: [field] });
-    if (decision.admitted) return true;
-    if (decision.refusal.rule.startsWith('field.')) return false;
-    throw decision.refusal;
+    if (!decision.admitted) {
+      if (decision.refusal.rule.startsWith('field.')) return 'withheld';
+      throw decision.refusal;
+    }
+    const width = policy.purposes.get(request.purpose)!.banded.get(field);
+    return width === undefined ? 'raw' : { bandWidth: width };
   });
+}
+
+/** (Agency) A register cell as the exposure says: a band where the policy bands the field (a non-numeric cell gives nothing). */
+function exposedValue(cell: string, exposure: FieldExposure): string | null {
+  if (exposure === 'withheld') return null;
+  if (exposure === 'raw' || cell === '') return cell;
+  const n = Number(cell);
+  return Number.isFinite(n) ? bandOf(n, exposure.bandWidth) : null;
 }
 
 /** (Agency) Which of `ids` (normalised) have consent covering the request's permitted fields; all when no consent is required. */
@@ -117,7 +132,8 @@ export async function requestLookup(channel: Channel, request: LookupRequest, id
 /** (Agency) Answers one identified call under its governance; returns how many IDs it answered. */
 export async function answerLookup(channel: Channel, register: LookupRegister, governance: AgencyGovernance): Promise<{ queried: number; answered: number }> {
   const request = await channel.receive('lookup.request');
-  const permitted = permittedFields(governance, request);
+  const exposures = fieldExposures(governance, request);
+  const permitted = exposures.map((e) => e !== 'withheld');
   const columns = request.fields.map((f) => register.columns.indexOf(f));
   const missing = request.fields.filter((_, k) => permitted[k] && columns[k]! < 0);
   if (missing.length > 0) throw errors.protocol(`the agency holds no field ${missing.map((m) => JSON.stringify(m)).join(', ')}`);
@@ -133,13 +149,14 @@ export async function answerLookup(channel: Channel, register: LookupRegister, g
     const row = register.rows.get(id);
     const answer = row !== undefined && consent.allowed[i]!;
     answered[i] = answer ? 1 : 0;
-    for (let k = 0; k < request.fields.length; k++) values.push(answer && permitted[k] ? row![columns[k]!]! : '');
+    for (let k = 0; k < request.fields.length; k++) values.push(answer ? (exposedValue(row![columns[k]!] ?? '', exposures[k]!) ?? '') : '');
   });
   const count = answered.reduce((a, b) => a + b, 0);
   await governance.audit?.append('lookup.answered', {
     partner: request.partner,
     purpose: request.purpose,
     fields: permittedNames,
+    banded: request.fields.filter((_, k) => typeof exposures[k] === 'object'),
     withheld: request.fields.filter((_, k) => !permitted[k]),
     queried: ids.length,
     answered: count,
@@ -167,7 +184,8 @@ export async function prepareLabeledSet(
   request: LookupRequest,
   governance: AgencyGovernance,
 ): Promise<LabeledSet> {
-  const permitted = permittedFields(governance, request);
+  const exposures = fieldExposures(governance, request);
+  const permitted = exposures.map((e) => e !== 'withheld');
   const columns = request.fields.map((f) => register.columns.indexOf(f));
   const missing = request.fields.filter((_, k) => permitted[k] && columns[k]! < 0);
   if (missing.length > 0) throw errors.protocol(`the agency holds no field ${missing.map((m) => JSON.stringify(m)).join(', ')}`);
@@ -176,7 +194,7 @@ export async function prepareLabeledSet(
   const included = ids.filter((_, i) => consent.allowed[i]);
   const plaintexts = included.map((id) => {
     const row = register.rows.get(id)!;
-    return encodeLabel(request.fields.map((_, k) => (permitted[k] ? row[columns[k]!]! : null)));
+    return encodeLabel(request.fields.map((_, k) => exposedValue(row[columns[k]!] ?? '', exposures[k]!)));
   });
   const plainBytes = plaintexts.reduce((m, p) => Math.max(m, p.length), 0);
   const domain = `lookup:${request.purpose}`;
@@ -185,6 +203,7 @@ export async function prepareLabeledSet(
     partner: request.partner,
     purpose: request.purpose,
     fields: request.fields.filter((_, k) => permitted[k]),
+    banded: request.fields.filter((_, k) => typeof exposures[k] === 'object'),
     keyId: config.key.keyId,
     records: prepared.tags.size,
     consentExcluded: consent.excluded,

@@ -20,21 +20,27 @@ fields:
   vat_paid_wan: internal
   industry_code: public
   tax_credit_grade: sensitive
+  registered_capital_wan: internal
   legal_representative_id: restricted
 purposes:
   loan-verification:
-    fields: [vat_paid_wan, industry_code]
+    fields: [vat_paid_wan, industry_code, registered_capital_wan]
     consentRequired: true
+    banded: { registered_capital_wan: 0.25 }
 partners:
   - id: bank-of-example
     publicKey: ${Buffer.from(bankKey.publicKey).toString('hex')}
     purposes: [loan-verification]
 `;
 
-const fields = ['vat_paid_wan', 'industry_code', 'tax_credit_grade'];
-const register = Array.from({ length: 120 }, (_, i) => ({ id: uscc(i), vat: (i * 13.5).toFixed(1), industry: `C${30 + (i % 9)}`, grade: 'ABCD'[i % 4]!, rep: `rep-${i}` }));
+const fields = ['vat_paid_wan', 'industry_code', 'tax_credit_grade', 'registered_capital_wan'];
+const granted = ['vat_paid_wan', 'industry_code', 'registered_capital_wan'];
+const register = Array.from({ length: 120 }, (_, i) => ({ id: uscc(i), vat: (i * 13.5).toFixed(1), industry: `C${30 + (i % 9)}`, grade: 'ABCD'[i % 4]!, capital: String(50 + i * 37), rep: `rep-${i}` }));
 const registerFile = join(dir, 'register.csv');
-writeFileSync(registerFile, 'uscc,vat_paid_wan,industry_code,tax_credit_grade,legal_representative_id\n' + register.map((r) => `${r.id},${r.vat},${r.industry},${r.grade},${r.rep}`).join('\n') + '\n');
+writeFileSync(
+  registerFile,
+  'uscc,vat_paid_wan,industry_code,tax_credit_grade,registered_capital_wan,legal_representative_id\n' + register.map((r) => `${r.id},${r.vat},${r.industry},${r.grade},${r.capital},${r.rep}`).join('\n') + '\n',
+);
 // Queries: held and consented, held without consent, not held, one asked twice.
 const consentedIds = register.filter((_, i) => i % 3 !== 0).map((r) => r.id);
 const queries = [uscc(1), uscc(3), uscc(500), uscc(2), uscc(4), uscc(1), uscc(6), uscc(7), uscc(501)];
@@ -45,20 +51,42 @@ const tokens = consentedIds.map((enterprise) =>
     enterprise,
     partners: ['bank-of-example'],
     purposes: ['loan-verification'],
-    fields: ['vat_paid_wan', 'industry_code'],
+    fields: granted,
     notBefore: new Date('2026-01-01T00:00:00Z'),
     notAfter: new Date('2027-01-01T00:00:00Z'),
   }),
 );
 
-/** The answer on plain data: the exposed fields of held, consented enterprises; null elsewhere. */
-function plainAnswer() {
+/** The interval of ×1.25 bands that holds x, computed independently of the code under test. */
+function band(x: number): [number, number] {
+  let lo = 1;
+  while (lo * 1.25 <= x) lo *= 1.25;
+  return [lo, lo * 1.25];
+}
+
+/** The answer on plain data: the exposed fields of held, consented enterprises (capital as a band); null elsewhere. */
+function plainAnswer(): (string | null)[][] {
   const byId = new Map(register.map((r) => [r.id, r]));
   const consented = new Set(consentedIds);
   return queries.map((id) => {
     const r = byId.get(id);
-    if (!r || !consented.has(id)) return [null, null, null];
-    return [r.vat, r.industry, null];
+    if (!r || !consented.has(id)) return [null, null, null, null];
+    return [r.vat, r.industry, null, r.capital];
+  });
+}
+
+/** Rows with the banded cell checked against its interval and then replaced by the plain value. */
+function checkBands(rows: readonly (readonly (string | null)[])[]): (string | null)[][] {
+  return rows.map((row, i) => {
+    const cell = row[3];
+    if (cell === null || cell === undefined) return [...row];
+    const m = /^\[([\d.]+), ([\d.]+)\)$/.exec(cell);
+    expect(m, cell).not.toBeNull();
+    const capital = Number(register.find((r) => r.id === queries[i])!.capital);
+    const [lo, hi] = band(capital);
+    expect(Number(m![1])).toBeCloseTo(lo, 2);
+    expect(Number(m![2])).toBeCloseTo(hi, 2);
+    return [...row.slice(0, 3), String(capital)];
   });
 }
 
@@ -78,7 +106,7 @@ describe.each([false, true])('lookup (blind: %s)', (blind) => {
       threads: 0,
     });
     expect(r.ids).toEqual(queries);
-    expect(r.rows).toEqual(plainAnswer());
+    expect(checkBands(r.rows)).toEqual(plainAnswer());
     expect(r.answered).toBe(plainAnswer().filter((row) => row[0] !== null).length);
     if (blind) expect(r.evaluations).toBe(new Set(queries).size);
   });
@@ -128,6 +156,16 @@ describe.each([false, true])('lookup (blind: %s)', (blind) => {
   });
 });
 
+describe('banded exposure in a policy', () => {
+  it('refuses a band on a field the purpose does not expose, or a width that is not positive, with its line', async () => {
+    await expect(parsePolicy(policyYaml.replace('banded: { registered_capital_wan: 0.25 }', 'banded: { tax_credit_grade: 0.25 }'), 'p.yaml')).rejects.toMatchObject({
+      code: 'E_POLICY_INVALID',
+      message: expect.stringMatching(/^p\.yaml:12:\d+: field "purposes\.loan-verification\.banded\.tax_credit_grade": .*not exposed/),
+    });
+    await expect(parsePolicy(policyYaml.replace('registered_capital_wan: 0.25 }', 'registered_capital_wan: 0 }'), 'p.yaml')).rejects.toMatchObject({ code: 'E_POLICY_INVALID' });
+  });
+});
+
 describe('jinqiao lookup (CLI contract)', () => {
   const policyFile = join(dir, 'policy.yaml');
   writeFileSync(policyFile, policyYaml);
@@ -144,15 +182,23 @@ describe('jinqiao lookup (CLI contract)', () => {
       consentedIds
         .map((enterprise) =>
           encodeConsentToken(
-            issueConsent(platform, { enterprise, partners: ['bank-of-example'], purposes: ['loan-verification'], fields: ['vat_paid_wan', 'industry_code'], notBefore: new Date(today - 86_400_000), notAfter: new Date(today + 86_400_000) }),
+            issueConsent(platform, { enterprise, partners: ['bank-of-example'], purposes: ['loan-verification'], fields: granted, notBefore: new Date(today - 86_400_000), notAfter: new Date(today + 86_400_000) }),
           ),
         )
         .join('\n') + '\n',
     );
-    const r = jinqiao(['lookup', queriesFile, registerFile, '--id', 'uscc', '--fields', 'vat_paid_wan,industry_code,tax_credit_grade', '--purpose', 'loan-verification', '--partner', 'bank-of-example', '--consent', fresh, '--trust', `${prefix}.pub`, '--policy', policyFile, '--out', out, '--threads', '0', ...mode]);
+    const r = jinqiao(['lookup', queriesFile, registerFile, '--id', 'uscc', '--fields', 'vat_paid_wan,industry_code,tax_credit_grade,registered_capital_wan', '--purpose', 'loan-verification', '--partner', 'bank-of-example', '--consent', fresh, '--trust', `${prefix}.pub`, '--policy', policyFile, '--out', out, '--threads', '0', ...mode]);
     expect(r.code, r.stderr).toBe(0);
-    const expected = queries.map((id, i) => [id, ...plainAnswer()[i]!.map((v) => v ?? '')].join(','));
-    expect(readFileSync(out, 'utf8')).toBe(['id,vat_paid_wan,industry_code,tax_credit_grade', ...expected].join('\n') + '\n');
+    const lines = readFileSync(out, 'utf8').trimEnd().split('\n');
+    expect(lines[0]).toBe('id,vat_paid_wan,industry_code,tax_credit_grade,registered_capital_wan');
+    // A band holds a comma, so the CSV quotes it.
+    const rows = lines.slice(1).map((line) => {
+      const m = /^([^,]*),([^,]*),([^,]*),([^,]*),(.*)$/.exec(line)!;
+      const band = m[5]!.replace(/^"(.*)"$/, '$1');
+      return [m[1], m[2] || null, m[3] || null, m[4] || null, band || null];
+    });
+    expect(rows.map((r) => r[0])).toEqual(queries);
+    expect(checkBands(rows.map((r) => r.slice(1)))).toEqual(plainAnswer());
   });
 
   it('ends an invalid query ID with file:line:column, exit 2, and no output', () => {
