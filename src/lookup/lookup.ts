@@ -264,7 +264,10 @@ export async function runLookup(options: LookupOptions): Promise<LookupResult> {
       const found: (LookupRow | undefined)[] = queries.normalised.map(() => undefined);
       const [, agency] = await Promise.all([
         queryTags({ channel: bankEnd, executor, backend: key.backend, keyId: set.keyId, domain: set.domain, tags: set.tags }, inputBatches(queries.normalised), (m) => {
-          found[m.row] = openLabel(labelKeyOf(m.evaluation), set.tags.label(m.tagIndex));
+          const label = openLabel(labelKeyOf(m.evaluation), set.tags.label(m.tagIndex));
+          // A tag that matches but a label that does not open: the set was altered after sealing.
+          if (label === undefined) throw errors.protocol('a label of the labeled tag set does not authenticate');
+          found[m.row] = label;
         }).catch(fail(bankEnd)),
         answerTagQueries({ channel: agencyEnd, executor, key, domains: [set.domain], maxEvaluations: queries.normalised.length }).catch(fail(agencyEnd)),
       ]);

@@ -10,7 +10,7 @@
 import { mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
-import { errors } from '../errors.ts';
+import { errors, isJinqiaoError } from '../errors.ts';
 import { BACKEND_NAMES, isBackendName, loadBackend } from '../psi/backends/index.ts';
 import type { BackendName, ScalarBytes } from '../psi/group.ts';
 import { readTextFile, writeNewFile } from '../util/durable.ts';
@@ -75,7 +75,7 @@ export async function loadOprfKey(dir: string): Promise<OprfKey> {
   try {
     record = JSON.parse(await readTextFile(file)) as Record<string, unknown>;
   } catch (e) {
-    if ((e as { code?: string }).code === 'E_FILE_UNREADABLE') throw e;
+    if (isJinqiaoError(e)) throw e;
     throw errors.keyInvalid(file, 'not a JSON key file');
   }
   if (record === null || typeof record !== 'object' || record.type !== KEY_TYPE) throw errors.keyInvalid(file, `field "type" must be "${KEY_TYPE}"`);
