@@ -1,16 +1,14 @@
 /** `jinqiao lookup`: interface calls (identified, or blind by labeled PSI), both parties in one process. */
-import { mkdir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { errors } from '../errors.ts';
-import { AuditLog } from '../governance/audit.ts';
 import { loadConsentTokens, loadRevocationList } from '../governance/consent.ts';
-import { generateKeyPair, loadPublicKey, loadSecretKey, saveKeyPair } from '../governance/keys.ts';
+import { loadPublicKey } from '../governance/keys.ts';
 import { loadPolicy } from '../governance/policy.ts';
 import type { IdTypeOption } from '../ids/normalise.ts';
 import { BACKEND_NAMES, DEFAULT_BACKEND, isBackendName } from '../psi/backends/index.ts';
 import { writeCsv } from '../lookup/csv-out.ts';
 import { runLookup, type AgencyGovernance } from '../lookup/lookup.ts';
+import { openPartyAudits } from './audit-dir.ts';
 import { collect, parseNameList } from './governance-options.ts';
 import { parseThreads } from './options.ts';
 import { runCommand } from './run-command.ts';
@@ -58,7 +56,7 @@ export function lookupCommand(): Command {
         if (!isBackendName(opts.backend)) throw errors.optionInvalid('--backend', `unknown backend ${opts.backend}`);
         const fields = parseNameList('--fields', opts.fields);
         if (opts.consent !== undefined && (opts.trust ?? []).length === 0) throw errors.optionInvalid('--trust', '--consent needs the public key of at least one issuer the agency trusts');
-        const audits = opts.audit === undefined ? undefined : await openAudits(opts.audit);
+        const audits = opts.audit === undefined ? undefined : await openPartyAudits(opts.audit);
         const agency: AgencyGovernance = {
           policy: opts.policy === undefined ? undefined : await loadPolicy(opts.policy),
           consent:
@@ -106,20 +104,4 @@ export function lookupCommand(): Command {
         process.stdout.write(lines.join('\n') + '\n');
       }),
     );
-}
-
-async function openAudits(dir: string): Promise<{ bank: AuditLog; agency: AuditLog }> {
-  await mkdir(dir, { recursive: true }).catch((e: Error) => {
-    throw errors.outputUnwritable(dir, e.message);
-  });
-  const open = async (party: 'bank' | 'agency') => {
-    const prefix = join(dir, party);
-    const exists = await stat(`${prefix}.key`).then(
-      () => true,
-      () => false,
-    );
-    if (!exists) await saveKeyPair(prefix, generateKeyPair());
-    return AuditLog.open(`${prefix}.jsonl`, { party, key: await loadSecretKey(`${prefix}.key`) });
-  };
-  return { bank: await open('bank'), agency: await open('agency') };
 }

@@ -22,6 +22,8 @@ interface PsiCliOptions {
   jobId?: string;
   prepared?: string;
   key?: string;
+  maxEvaluations?: string;
+  audit?: string;
 }
 
 export function psiCommand(): Command {
@@ -40,6 +42,8 @@ export function psiCommand(): Command {
     .option('--job-id <id>', 'job identifier bound into every hash (default: a fresh UUID)')
     .option('--prepared <tags>', "unbalanced PSI: the agency's tag file from `psi prepare`, instead of <right.csv> (IDs are read as the tag file says)")
     .option('--key <dir>', "with --prepared: the agency's key folder (it answers the online phase)")
+    .option('--max-evaluations <n>', 'with --prepared: the most bank IDs the agency evaluates in the session (its rate limit)')
+    .option('--audit <dir>', 'with --prepared: append the session to <dir>/agency.jsonl and <dir>/bank.jsonl (keys made if missing)')
     .enablePositionalOptions()
     .addCommand(psiPrepareCommand())
     .action((left: string, right: string | undefined, opts: PsiCliOptions) =>

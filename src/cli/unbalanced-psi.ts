@@ -5,7 +5,8 @@ import type { IdTypeOption } from '../ids/normalise.ts';
 import { BACKEND_NAMES, DEFAULT_BACKEND, isBackendName } from '../psi/backends/index.ts';
 import { writeIntersectionIds } from '../psi/output.ts';
 import { prepareRegister, runUnbalancedPsi } from '../lookup/unbalanced-psi.ts';
-import { parseThreads } from './options.ts';
+import { openPartyAudits } from './audit-dir.ts';
+import { parseNonNegativeInt, parseThreads } from './options.ts';
 import { runCommand } from './run-command.ts';
 
 interface PrepareCliOptions {
@@ -76,15 +77,19 @@ export function psiPrepareCommand(): Command {
 /** The online phase, both parties in one process: called by `jinqiao psi` when --prepared is given. */
 export async function runPreparedPsi(
   bankFile: string,
-  opts: { id: string; prepared: string; key: string; out?: string; json?: boolean; threads?: string; strict?: boolean },
+  opts: { id: string; prepared: string; key: string; out?: string; json?: boolean; threads?: string; strict?: boolean; maxEvaluations?: string; audit?: string },
 ): Promise<void> {
+  const audits = opts.audit === undefined ? undefined : await openPartyAudits(opts.audit);
   const r = await runUnbalancedPsi({
     bank: { file: bankFile, idColumn: opts.id },
     prepared: opts.prepared,
     keyDir: opts.key,
     threads: parseThreads(opts.threads),
     strict: opts.strict,
+    maxEvaluations: opts.maxEvaluations === undefined ? undefined : parseNonNegativeInt('--max-evaluations', opts.maxEvaluations),
+    agencyAudit: audits?.agency,
   });
+  await audits?.bank.append('psi.run', { mode: 'prepared', keyId: r.keyId, evaluated: r.evaluations, intersection: r.intersection });
   if (opts.out !== undefined) await writeIntersectionIds({ file: bankFile, idColumn: opts.id }, r.lines, opts.out);
   const summary = {
     intersection: r.intersection,

@@ -12,6 +12,7 @@ import type { IdTypeOption } from '../ids/normalise.ts';
 import type { BackendName } from '../psi/group.ts';
 import { poolExecutor, inlineExecutor, type PsiExecutor } from '../psi/executor.ts';
 import { openIdSource, type IdSourceReport } from '../psi/source.ts';
+import type { AuditLog } from '../governance/audit.ts';
 import { memoryChannelPair, type FrameTap } from '../transport/memory.ts';
 import { loadOprfKey, loadOrCreateOprfKey } from './oprf-key.ts';
 import { answerTagQueries, queryTags } from './online.ts';
@@ -92,9 +93,13 @@ export interface UnbalancedPsiOptions {
   readonly tap?: FrameTap;
   /** A pool kept warm by the caller (a service, a benchmark); not closed here. Default: one for this run. */
   readonly executor?: PsiExecutor;
+  /** The agency's log: every session's evaluation count, or its refusal, is appended before the bank gets a result. */
+  readonly agencyAudit?: AuditLog;
 }
 
 export interface UnbalancedPsiResult {
+  /** The key period the tags belong to. */
+  readonly keyId: string;
   readonly intersection: number;
   /** The bank's file lines in the intersection, ascending. */
   readonly lines: Uint32Array;
@@ -121,14 +126,22 @@ export async function runUnbalancedPsi(options: UnbalancedPsiOptions): Promise<U
         bankEnd.close(String((e as Error).message));
         throw e;
       }),
-      answerTagQueries({ channel: agencyEnd, executor, key, domains: [PSI_DOMAIN], maxEvaluations: options.maxEvaluations ?? Number.MAX_SAFE_INTEGER }).catch((e) => {
-        agencyEnd.close(String((e as Error).message));
-        throw e;
-      }),
+      answerTagQueries({ channel: agencyEnd, executor, key, domains: [PSI_DOMAIN], maxEvaluations: options.maxEvaluations ?? Number.MAX_SAFE_INTEGER }).then(
+        async (answered) => {
+          await options.agencyAudit?.append('oprf.session', { keyId: key.keyId, domain: answered.domain, evaluations: answered.evaluations });
+          return answered;
+        },
+        async (e) => {
+          agencyEnd.close(String((e as Error).message));
+          await options.agencyAudit?.append('oprf.refused', { keyId: key.keyId, reason: String((e as Error).message) });
+          throw e;
+        },
+      ),
     ]);
     for (const [row, first] of bank.repeats) source.duplicate(row, first);
     const sorted = Uint32Array.from(lines).sort();
     return {
+      keyId: header.keyId,
       intersection: sorted.length,
       lines: sorted,
       bank: source.report,

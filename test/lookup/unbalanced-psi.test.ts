@@ -2,6 +2,8 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { AuditLog, verifyAuditLog } from '../../src/governance/audit.ts';
+import { generateKeyPair } from '../../src/governance/keys.ts';
 import { readTagFile } from '../../src/lookup/tag-file.ts';
 import { prepareRegister, runUnbalancedPsi } from '../../src/lookup/unbalanced-psi.ts';
 import { BACKEND_NAMES } from '../../src/psi/backends/index.ts';
@@ -80,6 +82,24 @@ describe('tag file', () => {
   });
 });
 
+describe('the agency in the online phase', () => {
+  it('audits every session with its evaluation count, and refuses (and audits) one over its limit', async () => {
+    const keyDir = join(dir, 'key-audit');
+    const tags = join(dir, 'audit.tags');
+    await prepareRegister({ file: register, idColumn: 'id', keyDir, backend: 'x25519', out: tags, threads: 0 });
+    const key = generateKeyPair();
+    const log = join(dir, 'agency-audit.jsonl');
+    const agencyAudit = await AuditLog.open(log, { party: 'tax-bureau', key });
+    await runUnbalancedPsi({ bank: { file: bank, idColumn: 'id' }, prepared: tags, keyDir, threads: 0, agencyAudit, maxEvaluations: bankIds.length });
+    await expect(runUnbalancedPsi({ bank: { file: bank, idColumn: 'id' }, prepared: tags, keyDir, threads: 0, agencyAudit, maxEvaluations: bankIds.length - 1 })).rejects.toThrow();
+    expect(await verifyAuditLog(log, key.publicKey)).toMatchObject({ ok: true });
+    const entries = readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(entries.map((e) => e.type)).toEqual(['log.opened', 'oprf.session', 'oprf.refused']);
+    expect(entries[1].details).toMatchObject({ evaluations: bankIds.length, domain: 'psi' });
+    for (const id of bankIds.slice(0, 20)) expect(readFileSync(log, 'utf8')).not.toContain(id);
+  });
+});
+
 describe('jinqiao psi prepare / psi --prepared (CLI contract)', () => {
   it('reports offlineSeconds and onlineSeconds and writes the bank IDs in common', () => {
     const keyDir = join(dir, 'cli-key');
@@ -95,6 +115,18 @@ describe('jinqiao psi prepare / psi --prepared (CLI contract)', () => {
     expect(summary.offlineSeconds).toBeGreaterThan(0);
     expect(summary.onlineSeconds).toBeGreaterThan(0);
     expect(readFileSync(out, 'utf8')).toBe(plainIntersection.map((id) => `${id}\n`).join(''));
+  });
+
+  it('ends a session over the agency\'s --max-evaluations with the reason, and --audit keeps both logs', () => {
+    const auditDir = join(dir, 'cli-audit');
+    const ok = jinqiao(['psi', bank, '--prepared', join(dir, 'cli.tags'), '--key', join(dir, 'cli-key'), '--id', 'id', '--threads', '0', '--audit', auditDir, '--max-evaluations', String(bankIds.length)]);
+    expect(ok.code, ok.stderr).toBe(0);
+    const refused = jinqiao(['psi', bank, '--prepared', join(dir, 'cli.tags'), '--key', join(dir, 'cli-key'), '--id', 'id', '--threads', '0', '--audit', auditDir, '--max-evaluations', '10']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr.trim().split('\n')).toHaveLength(1);
+    expect(refused.stderr).toContain('evaluations');
+    expect(readFileSync(join(auditDir, 'agency.jsonl'), 'utf8')).toMatch(/"oprf\.session"[\s\S]*"oprf\.refused"/);
+    expect(readFileSync(join(auditDir, 'bank.jsonl'), 'utf8')).toContain('"psi.run"');
   });
 
   it('ends bad input with one line, exit 2, and no tag file', () => {
