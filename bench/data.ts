@@ -25,6 +25,14 @@ export async function idTablePair(size: number, overlap = 0.5): Promise<{ left: 
   return { left, right, expected: size - offset };
 }
 
+/** A USCC table of rows start..start+count-1 (the same generator as `idTablePair`), cached. */
+export async function idTable(start: number, count: number): Promise<string> {
+  mkdirSync(BENCH_DATA_DIR, { recursive: true });
+  const path = join(BENCH_DATA_DIR, `ids-${count}-${start}.csv`);
+  await writeIdTable(path, start, count);
+  return path;
+}
+
 async function writeIdTable(path: string, start: number, count: number): Promise<void> {
   if (existsSync(path)) return;
   const tmp = `${path}.tmp`;

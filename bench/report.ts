@@ -15,8 +15,9 @@ import { lineChart, logBarChart, type Bar } from './svg.ts';
 import type { NetworkBench } from './network.ts';
 import type { ScoringBench } from './scoring.ts';
 import type { GradientRevealingComparison, TrainingEpochResult } from './train.ts';
+import { unbalancedPsiMarkdown, type UnbalancedPsiBench } from './unbalanced-psi.ts';
 
-export const SECTIONS = ['psiOps', 'codec', 'he', 'scaling', 'psi', 'train', 'network', 'scoring', 'baselines', 'anchors'] as const;
+export const SECTIONS = ['psiOps', 'codec', 'he', 'scaling', 'psi', 'unbalancedPsi', 'train', 'network', 'scoring', 'baselines', 'anchors'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 export interface Machine {
@@ -67,6 +68,7 @@ export interface BenchResults {
     /** The pure-JS reference backend and x25519 at the same (small) size. */
     readonly reference: { readonly x25519: PsiEndToEnd; readonly ristretto: PsiEndToEnd; readonly slowdown: number };
   };
+  unbalancedPsi?: UnbalancedPsiBench;
   train?: { readonly epochs: readonly TrainingEpochResult[]; readonly againstGradientRevealing: GradientRevealingComparison };
   network?: NetworkBench;
   scoring?: ScoringBench;
@@ -267,6 +269,8 @@ export function sectionMarkdown(r: BenchResults, section: Section): string {
         'The bank runs one PSI per agency, so it sends its own blinded set once per agency and re-blinds every agency\'s set: more bytes per ID than an agency. Training bytes are ciphertexts (zstd) and masked decryption requests.',
       ].join('\n');
     }
+    case 'unbalancedPsi':
+      return unbalancedPsiMarkdown(r.unbalancedPsi!);
     case 'scoring': {
       const sc = r.scoring!;
       return [

@@ -10,9 +10,10 @@ import type { IdTypeOption } from '../ids/normalise.ts';
 import { encodingOption, parseThreads } from './options.ts';
 import type { CsvEncoding } from '../data/csv.ts';
 import { runCommand } from './run-command.ts';
+import { psiPrepareCommand, runPreparedPsi } from './unbalanced-psi.ts';
 
 interface PsiCliOptions {
-  id: string;
+  id?: string;
   out?: string;
   json?: boolean;
   idType: IdTypeOption;
@@ -22,25 +23,45 @@ interface PsiCliOptions {
   strict?: boolean;
   jobId?: string;
   encoding: CsvEncoding | 'auto';
+  prepared?: string;
+  key?: string;
+  maxEvaluations?: string;
+  audit?: string;
 }
 
 export function psiCommand(): Command {
   return new Command('psi')
     .description('find the enterprises two tables have in common by ECDH-PSI, both parties in one process')
     .argument('<left.csv>', "the left party's table (its spelling of IDs is used by --out)")
-    .argument('<right.csv>', "the right party's table")
-    .requiredOption('--id <column>', 'name of the ID column in both files')
+    .argument('[right.csv]', "the right party's table (omitted with --prepared)")
+    .option('--id <column>', 'name of the ID column in both files (required)')
     .option('--out <file>', 'write the intersection IDs, one per line, as the left file spells them')
     .option('--json', 'print one JSON object with the counts and timings on stdout')
     .addOption(new Option('--id-type <type>', 'how to read IDs: unified social credit codes, plain strings, or decide from the data').choices(['auto', 'uscc', 'plain']).default('auto'))
     .addOption(new Option('--reveal <who>', 'who learns the intersection: both sides, the left side only, or only its size').choices(['both', 'left', 'cardinality']).default('both'))
-    .addOption(new Option('--backend <name>', 'group backend').choices([...BACKEND_NAMES]).default(DEFAULT_BACKEND))
+    .addOption(new Option('--backend <name>', 'group backend (with --prepared: the tag file names it)').choices([...BACKEND_NAMES]).default(DEFAULT_BACKEND))
     .option('--threads <n>', 'worker threads for the hot loop (default: all cores; 0 = main thread)')
     .option('--strict', 'make invalid, empty or repeated IDs an error instead of skipping and counting them')
     .option('--job-id <id>', 'job identifier bound into every hash (default: a fresh UUID)')
+    .option('--prepared <tags>', "unbalanced PSI: the agency's tag file from `psi prepare`, instead of <right.csv> (IDs are read as the tag file says)")
+    .option('--key <dir>', "with --prepared: the agency's key folder (it answers the online phase)")
+    .option('--max-evaluations <n>', 'with --prepared: the most bank IDs the agency evaluates in the session (its rate limit)')
+    .option('--audit <dir>', 'with --prepared: append the session to <dir>/agency.jsonl and <dir>/bank.jsonl (keys made if missing)')
     .addOption(encodingOption())
-    .action((left: string, right: string, opts: PsiCliOptions) =>
+    .enablePositionalOptions()
+    .addCommand(psiPrepareCommand())
+    .action((left: string, right: string | undefined, opts: PsiCliOptions) =>
       runCommand(async () => {
+        // Not a required option: commander would then demand it of `psi prepare` too.
+        if (opts.id === undefined) throw errors.optionInvalid('--id', 'missing: name the ID column');
+        if (opts.prepared !== undefined) {
+          if (right !== undefined) throw errors.optionInvalid('--prepared', 'give either <right.csv> or --prepared, not both');
+          if (opts.key === undefined) throw errors.optionInvalid('--key', "--prepared needs the agency's key folder");
+          if (opts.reveal === 'cardinality') throw errors.optionInvalid('--reveal', 'with --prepared the bank learns its IDs in common (the agency learns nothing but their count)');
+          await runPreparedPsi(left, { ...opts, id: opts.id, prepared: opts.prepared, key: opts.key });
+          return;
+        }
+        if (right === undefined) throw errors.optionInvalid('<right.csv>', 'missing: give the right party\'s table, or --prepared <tags>');
         if (!isBackendName(opts.backend)) throw errors.optionInvalid('--backend', `unknown backend ${opts.backend}`);
         if (opts.out !== undefined && opts.reveal === 'cardinality') {
           throw errors.optionInvalid('--out', 'cannot write IDs when only the size of the intersection is revealed');

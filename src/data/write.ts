@@ -7,7 +7,7 @@ import { createWriteStream } from 'node:fs';
 import { rename, rm, stat } from 'node:fs/promises';
 import { errors, isJinqiaoError } from '../errors.ts';
 
-export async function writeAtomically(file: string, write: (out: (chunk: string) => Promise<void>) => Promise<void>): Promise<void> {
+export async function writeAtomically(file: string, write: (out: (chunk: string | Uint8Array) => Promise<void>) => Promise<void>): Promise<void> {
   const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
   const stream = createWriteStream(tmp, { flags: 'wx' });
   const opened = new Promise<void>((resolve, reject) => {

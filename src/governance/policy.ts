@@ -50,6 +50,12 @@ export interface PurposeRule {
   readonly approvalRequired: boolean;
   /** The bank may see scores that reveal this holder's partial score (enterprises it alone holds). */
   readonly disclosePartialScores: boolean;
+  /**
+   * Exposed fields that interface calls return only as a band, with the band's relative
+   * width: `vat_paid_wan: 0.25` answers 120 as [107.4, 134.3) (bands of ×1.25 on a public
+   * log grid). Training and scoring use the field as they do any other.
+   */
+  readonly banded: ReadonlyMap<string, number>;
 }
 
 export interface PartnerRule {
@@ -166,7 +172,7 @@ export async function loadPolicy(file: string): Promise<DataHolderPolicy> {
 const NAME = /^[^\s,]+$/;
 const PURPOSE_NAME = /^[a-z][a-z0-9-]*$/;
 const TOP_LEVEL = ['party', 'fields', 'purposes', 'partners'];
-const PURPOSE_KEYS = ['fields', 'consentRequired', 'approvalRequired', 'disclosePartialScores'];
+const PURPOSE_KEYS = ['fields', 'consentRequired', 'approvalRequired', 'disclosePartialScores', 'banded'];
 const PARTNER_KEYS = ['id', 'keyId', 'publicKey', 'publicKeyFile', 'purposes', 'sensitiveFields'];
 
 /**
@@ -216,6 +222,7 @@ export async function parsePolicy(text: string, file: string): Promise<DataHolde
       consentRequired: flag(spec.consentRequired, true, [...at, 'consentRequired'], bad),
       approvalRequired: flag(spec.approvalRequired, false, [...at, 'approvalRequired'], bad),
       disclosePartialScores: flag(spec.disclosePartialScores, false, [...at, 'disclosePartialScores'], bad),
+      banded: bandWidths(spec.banded, exposed, [...at, 'banded'], bad),
     });
   }
 
@@ -286,6 +293,18 @@ function nameList(value: unknown, at: (string | number)[], bad: Bad, nonEmpty: b
     if (value.indexOf(v) !== i) throw bad([...at, i], `${shownValue(v)} is listed twice`);
   });
   return value as string[];
+}
+
+function bandWidths(value: unknown, exposed: readonly string[], at: (string | number)[], bad: Bad): Map<string, number> {
+  const widths = new Map<string, number>();
+  if (value === undefined) return widths;
+  if (!isRecord(value)) throw bad(at, 'must map exposed fields to a relative band width, e.g. vat_paid_wan: 0.25');
+  for (const [field, width] of Object.entries(value)) {
+    if (!exposed.includes(field)) throw bad([...at, field], `field ${JSON.stringify(field)} is not exposed for this purpose`);
+    if (typeof width !== 'number' || !(width > 0 && width <= 10)) throw bad([...at, field], 'a relative band width is a number in (0, 10], e.g. 0.25 for bands of ×1.25');
+    widths.set(field, width);
+  }
+  return widths;
 }
 
 function flag(value: unknown, fallback: boolean, at: (string | number)[], bad: Bad): boolean {

@@ -113,6 +113,25 @@ export const MESSAGE_SCHEMAS = {
   'score.layout': { version: 1, fields: { positions: 'bytes' } },
   /** (Agency → bank) Population stability index of its own partial scores against its last run. */
   'monitor.drift': { version: 1, fields: { psiIndex: 'number', hasPrevious: 'bool' } },
+  /** (Bank → agency) Opens an OPRF session for tags made under `keyId` for `domain` (psi, verify, lookup:<purpose>). */
+  'oprf.hello': { version: 1, fields: { keyId: 'string', backend: 'string', domain: 'string' } },
+  /** (Bank → agency) Its distinct inputs blinded with its session scalar, c·H1(x), 32 bytes each. */
+  'oprf.blinded': { version: 1, fields: { seq: 'uint', points: 'bytes', last: 'bool' } },
+  /** (Agency → bank) The same points raised to the OPRF key, k·c·H1(x), in the order received. */
+  'oprf.evaluated': { version: 1, fields: { seq: 'uint', points: 'bytes', last: 'bool' } },
+  /**
+   * (Bank → agency) An identified interface call: the enterprises the bank names, the
+   * purpose and the fields it asks for. The IDs are meant to be seen: the agency checks each
+   * enterprise's consent.
+   */
+  'lookup.request': { version: 1, fields: { partner: 'string', purpose: 'string', fields: 'string[]', ids: 'string[]' } },
+  /**
+   * (Agency → bank) Per requested ID, in order, one value per requested field (row-major);
+   * `answered` holds one byte per ID: 1 where the agency answers, 0 where it holds no record
+   * or may not answer (the bank cannot tell which); `exposed` one byte per requested field:
+   * 1 where the policy exposes it for the purpose (0: its values are sent empty).
+   */
+  'lookup.reply': { version: 1, fields: { answered: 'bytes', exposed: 'bytes', values: 'string[]' } },
   /** (First message on a connection between party services) Which job, and who is speaking. */
   'job.open': { version: 1, fields: { jobId: 'string', party: 'string', role: 'string' } },
   /**

@@ -264,7 +264,7 @@ function copyOf(bytes: Uint8Array): Uint8Array {
  * `limit` in flight: `push` waits while the pipeline is full, which is the backpressure
  * that keeps a 10M-ID stream in bounded memory.
  */
-class OrderedPipeline {
+export class OrderedPipeline {
   private tail: Promise<void> = Promise.resolve();
   private inFlight = 0;
   private readonly waiters: (() => void)[] = [];

@@ -1,0 +1,71 @@
+/** `jinqiao verify`: blind verification of declared values against an agency's register, both parties in one process. */
+import { Command, Option } from 'commander';
+import { errors } from '../errors.ts';
+import type { IdTypeOption } from '../ids/normalise.ts';
+import { BACKEND_NAMES, DEFAULT_BACKEND, isBackendName } from '../psi/backends/index.ts';
+import { writeCsv } from '../lookup/csv-out.ts';
+import { parseFieldCheck, runVerification } from '../lookup/verify.ts';
+import { collect } from './governance-options.ts';
+import { parseThreads } from './options.ts';
+import { runCommand } from './run-command.ts';
+
+interface VerifyCliOptions {
+  id: string;
+  field: string[];
+  out?: string;
+  json?: boolean;
+  idType: IdTypeOption;
+  backend: string;
+  threads?: string;
+}
+
+export function verifyCommand(): Command {
+  return new Command('verify')
+    .description("check each declared value against the agency's register; the bank learns only consistent / not consistent, the agency only how many")
+    .argument('<claims.csv>', "the bank's file: the enterprise ID and one column per declared field")
+    .argument('<register.csv>', "the agency's register, with columns of the same names")
+    .requiredOption('--id <column>', 'name of the ID column in both files')
+    .requiredOption('--field <name[:tol=r]>', 'a field to check: equality, or within a relative tolerance r (repeat for several)', collect)
+    .option('--out <file>', 'write `id,field,consistent` per claim, in claim order')
+    .option('--json', 'print one JSON object with the verdicts and counts on stdout')
+    .addOption(new Option('--id-type <type>', 'how to read IDs').choices(['auto', 'uscc', 'plain']).default('auto'))
+    .addOption(new Option('--backend <name>', 'group backend').choices([...BACKEND_NAMES]).default(DEFAULT_BACKEND))
+    .option('--threads <n>', 'worker threads (default: all cores; 0 = main thread)')
+    .action((claims: string, register: string, opts: VerifyCliOptions) =>
+      runCommand(async () => {
+        if (!isBackendName(opts.backend)) throw errors.optionInvalid('--backend', `unknown backend ${opts.backend}`);
+        const r = await runVerification({
+          claims: { file: claims, idColumn: opts.id },
+          register: { file: register, idColumn: opts.id },
+          checks: opts.field.map(parseFieldCheck),
+          idType: opts.idType,
+          backend: opts.backend,
+          threads: parseThreads(opts.threads),
+        });
+        if (opts.out !== undefined) await writeCsv(opts.out, ['id', 'field', 'consistent'], r.verdicts.map((v) => [v.id, v.field, String(v.consistent)]));
+        const consistent = r.verdicts.filter((v) => v.consistent).length;
+        if (opts.json) {
+          process.stdout.write(
+            JSON.stringify({
+              claims: r.verdicts.length,
+              consistent,
+              inconsistent: r.verdicts.length - consistent,
+              verdicts: r.verdicts,
+              registerRows: r.registerRows,
+              registerInvalid: r.registerInvalid,
+              tags: r.tags,
+              evaluations: r.evaluations,
+              seconds: Math.round(r.seconds * 1000) / 1000,
+              bytesSent: r.bytesSent,
+              out: opts.out ?? null,
+            }) + '\n',
+          );
+          return;
+        }
+        const lines = [`claims:   ${r.verdicts.length} checked, ${consistent} consistent, ${r.verdicts.length - consistent} not`, `time:     ${Math.round(r.seconds * 1000) / 1000} s (${r.evaluations} agency evaluations)`];
+        if (opts.out) lines.push(`written:  ${opts.out}`);
+        else for (const v of r.verdicts) lines.push(`${v.id},${v.field},${v.consistent}`);
+        process.stdout.write(lines.join('\n') + '\n');
+      }),
+    );
+}

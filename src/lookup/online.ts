@@ -1,0 +1,190 @@
+/**
+ * The online phase of unbalanced PSI, verification and blind lookup: the bank obtains the
+ * agency's OPRF at its own inputs (see oprf.ts for the construction and who learns what).
+ *
+ *   bank → agency   oprf.hello      key id, backend and domain the bank's tag file was made for
+ *   bank → agency   oprf.blinded    c·H1(x) for the bank's distinct inputs, in batches
+ *   agency → bank   oprf.evaluated  k·(c·H1(x)), batch by batch in the order received
+ *
+ * The agency refuses a session for another key or domain than it serves, and one that asks
+ * for more evaluations than its limit (`maxEvaluations`, the rate limit the audit log
+ * records). Memory on the bank side is the tag set plus one batch per worker in flight; the
+ * agency holds nothing per session but the count.
+ */
+import { errors } from '../errors.ts';
+import { OrderedPipeline, type OwnIdBatch } from '../psi/ecdh.ts';
+import type { PsiExecutor } from '../psi/executor.ts';
+import { jobHashPrefix, POINT_BYTES, type BackendName } from '../psi/group.ts';
+import { PointSet } from '../psi/point-set.ts';
+import type { Channel } from '../protocol/channel.ts';
+import { message } from '../protocol/messages.ts';
+import { blindingScalars, TAG_BYTES, tagOf } from './oprf.ts';
+import type { OprfKey } from './oprf-key.ts';
+import type { TagSet } from './tag-set.ts';
+
+// Small enough that the agency starts while the bank still hashes; each batch is split across workers.
+const POINTS_PER_MESSAGE = 4096;
+
+/** k·P for every point, split across the pool's workers (one message would otherwise occupy one). */
+function reblindOnPool(executor: PsiExecutor, backend: BackendName, points: Uint8Array, scalar: Uint8Array): Promise<Uint8Array> {
+  const count = points.length / POINT_BYTES;
+  const per = Math.max(256, Math.ceil(count / executor.threads));
+  if (count <= per) return executor.reblind(backend, new Uint8Array(points), scalar);
+  const parts: Promise<Uint8Array>[] = [];
+  for (let start = 0; start < count; start += per) {
+    parts.push(executor.reblind(backend, points.slice(start * POINT_BYTES, Math.min(count, start + per) * POINT_BYTES), scalar));
+  }
+  return Promise.all(parts).then((done) => {
+    const out = new Uint8Array(points.length);
+    let at = 0;
+    for (const part of done) {
+      out.set(part, at);
+      at += part.length;
+    }
+    return out;
+  });
+}
+
+/** The hash prefix of one key period and one use (`psi`, `verify`, `lookup:<purpose>`). */
+export function oprfHashPrefix(keyId: string, domain: string): Uint8Array {
+  return jobHashPrefix(`oprf/v1/${keyId}/${domain}`);
+}
+
+export interface BankOnlineConfig {
+  readonly channel: Channel;
+  readonly executor: PsiExecutor;
+  readonly backend: BackendName;
+  readonly keyId: string;
+  readonly domain: string;
+  readonly tags: TagSet;
+}
+
+/** One of the bank's inputs found among the agency's tags. */
+export interface OnlineMatch {
+  /** The caller's row for the input (a file line, a claim index). */
+  readonly row: number;
+  /** The index of the tag in the tag set (its label, in a labeled set). */
+  readonly tagIndex: number;
+  /** k·H1(x): the key to the record's label. */
+  readonly evaluation: Uint8Array;
+}
+
+export interface BankOnlineResult {
+  /** Distinct inputs evaluated (what the agency counted). */
+  readonly evaluated: number;
+  /** Inputs dropped as repeats of an earlier one: (row, first row). */
+  readonly repeats: readonly (readonly [number, number])[];
+}
+
+/** (Bank) Evaluates the agency's OPRF at `inputs` and reports each that hits a tag. */
+export async function queryTags(config: BankOnlineConfig, inputs: AsyncIterable<OwnIdBatch>, onMatch: (match: OnlineMatch) => void): Promise<BankOnlineResult> {
+  const { channel, executor, backend } = config;
+  const blinding = await blindingScalars(backend);
+  const prefix = oprfHashPrefix(config.keyId, config.domain);
+  await channel.send(message('oprf.hello', { keyId: config.keyId, backend, domain: config.domain }));
+  const seen = new PointSet();
+  const repeats: [number, number][] = [];
+  const pending: Uint32Array[] = [];
+  let evaluated = 0;
+  let sentAll = false;
+  let sentBatches = 0;
+
+  const send = async () => {
+    const pipeline = new OrderedPipeline(executor.threads * 2);
+    let points = new Uint8Array(POINTS_PER_MESSAGE * POINT_BYTES);
+    let rows = new Uint32Array(POINTS_PER_MESSAGE);
+    let fill = 0;
+    const flush = async (last: boolean) => {
+      pending.push(rows.slice(0, fill));
+      await channel.send(message('oprf.blinded', { seq: sentBatches++, points: points.slice(0, fill * POINT_BYTES), last }));
+      fill = 0;
+    };
+    for await (const batch of inputs) {
+      await pipeline.push(executor.hashAndBlind(backend, prefix, batch.ids, blinding.blind), async (blinded) => {
+        for (let i = 0; i < batch.rows.length; i++) {
+          const first = seen.addOrGet(blinded, i * POINT_BYTES, batch.rows[i]!);
+          if (first >= 0) {
+            repeats.push([batch.rows[i]!, first]);
+            continue;
+          }
+          points.set(blinded.subarray(i * POINT_BYTES, (i + 1) * POINT_BYTES), fill * POINT_BYTES);
+          rows[fill++] = batch.rows[i]!;
+          evaluated++;
+          if (fill === POINTS_PER_MESSAGE) {
+            await flush(false);
+            points = new Uint8Array(POINTS_PER_MESSAGE * POINT_BYTES);
+            rows = new Uint32Array(POINTS_PER_MESSAGE);
+          }
+        }
+      });
+    }
+    await pipeline.drain();
+    await flush(true);
+    sentAll = true;
+  };
+
+  const receive = async () => {
+    const pipeline = new OrderedPipeline(executor.threads * 2);
+    for (let seq = 0; ; seq++) {
+      const reply = await channel.receive('oprf.evaluated');
+      if (reply.seq !== seq) throw errors.protocol(`oprf.evaluated batch ${reply.seq} out of order (expected ${seq})`);
+      const rows = pending.shift();
+      if (rows === undefined || reply.points.length !== rows.length * POINT_BYTES) throw errors.protocol(`oprf.evaluated batch ${seq} does not answer the batch sent`);
+      const candidates = blinding.unblind.map((d) => reblindOnPool(executor, backend, reply.points, d));
+      await pipeline.push(Promise.all(candidates), (unblinded) => {
+        const tag = new Uint8Array(TAG_BYTES);
+        for (const evaluations of unblinded) {
+          for (let i = 0; i < rows.length; i++) {
+            const evaluation = evaluations.subarray(i * POINT_BYTES, (i + 1) * POINT_BYTES);
+            tagOf(evaluation, tag, 0);
+            const tagIndex = config.tags.indexOf(tag, 0);
+            if (tagIndex >= 0) onMatch({ row: rows[i]!, tagIndex, evaluation });
+          }
+        }
+      });
+      if (reply.last) {
+        if (!sentAll || pending.length > 0) throw errors.protocol('the agency ended the session before answering every batch');
+        break;
+      }
+    }
+    await pipeline.drain();
+  };
+
+  await Promise.all([send(), receive()]);
+  return { evaluated, repeats };
+}
+
+export interface AgencyOnlineConfig {
+  readonly channel: Channel;
+  readonly executor: PsiExecutor;
+  readonly key: OprfKey;
+  /** The domains this agency answers (those it published tags for). */
+  readonly domains: readonly string[];
+  /** Most evaluations it grants one session. */
+  readonly maxEvaluations: number;
+}
+
+/** (Agency) Answers one session: k·B for every blinded B, one multiply each; returns the count. */
+export async function answerTagQueries(config: AgencyOnlineConfig): Promise<{ evaluations: number; domain: string }> {
+  const { channel, executor, key } = config;
+  const hello = await channel.receive('oprf.hello');
+  if (hello.keyId !== key.keyId) throw errors.protocol(`the bank's tags were prepared under key ${hello.keyId}; this agency's key is ${key.keyId} (prepare the tag file again)`);
+  if (hello.backend !== key.backend) throw errors.protocol(`the bank asks for backend ${hello.backend}; the key is for ${key.backend}`);
+  if (!config.domains.includes(hello.domain)) throw errors.protocol(`this agency does not answer domain ${JSON.stringify(hello.domain)}`);
+  let evaluations = 0;
+  const pipeline = new OrderedPipeline(executor.threads * 2);
+  for (let seq = 0; ; seq++) {
+    const batch = await channel.receive('oprf.blinded');
+    if (batch.seq !== seq) throw errors.protocol(`oprf.blinded batch ${batch.seq} out of order (expected ${seq})`);
+    if (batch.points.length % POINT_BYTES !== 0) throw errors.protocol('oprf.blinded points are not whole 32-byte values');
+    evaluations += batch.points.length / POINT_BYTES;
+    if (evaluations > config.maxEvaluations) throw errors.protocol(`the session asks for more than the ${config.maxEvaluations} evaluations this agency grants`);
+    const last = batch.last;
+    await pipeline.push(reblindOnPool(executor, key.backend, batch.points, key.scalar), (points) =>
+      channel.send(message('oprf.evaluated', { seq, points, last })),
+    );
+    if (last) break;
+  }
+  await pipeline.drain();
+  return { evaluations, domain: hello.domain };
+}

@@ -1,0 +1,166 @@
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { bandKeys } from '../../src/lookup/bands.ts';
+import { parseFieldCheck, runVerification } from '../../src/lookup/verify.ts';
+import { jinqiao } from '../helpers/cli.ts';
+import { uscc } from '../helpers/ids.ts';
+import { SeededRng } from '../../src/util/rng.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'jinqiao-verify-'));
+const tol = 0.1;
+
+/** Register: 400 enterprises with VAT paid (wan), insured staff and a housing-fund flag; some cells empty. */
+function generate(seed: number) {
+  const rng = SeededRng.fromSeed(String(seed), 'verify-test');
+  const uniform = () => rng.nextBelow(1_000_000) / 1_000_000;
+  const register: { id: string; vat: string; staff: string }[] = [];
+  for (let i = 0; i < 400; i++) {
+    register.push({ id: uscc(i), vat: i % 17 === 0 ? '' : (1 + uniform() * 500).toFixed(2), staff: String(Math.floor(uniform() * 200)) });
+  }
+  // Claims: half about held enterprises at chosen ratios, some about unknown ones, some negative or zero.
+  const ratios = [1, 1.05, 0.95, 1.0999, 1 / 1.0999, 1.15, 0.87, 1.2101, 1 / 1.2101, 2, 0.5];
+  const claims: { id: string; vat: string; staff: string; ratio?: number }[] = [];
+  for (let i = 0; i < 300; i++) {
+    const held = i < 250;
+    const source = register[(i * 7) % 400]!;
+    const ratio = ratios[i % ratios.length]!;
+    const vat = held && source.vat !== '' ? String(Number(source.vat) * ratio) : (10 + i).toString();
+    const staff = i % 3 === 0 ? String(Number(source.staff) + 1) : i % 5 === 0 ? '' : source.staff;
+    claims.push({ id: held ? source.id : uscc(10_000 + i), vat, staff, ratio: held && source.vat !== '' ? ratio : undefined });
+  }
+  return { register, claims };
+}
+
+function csv(header: string[], rows: readonly Record<string, unknown>[]): string {
+  return [header.join(','), ...rows.map((r) => header.map((h) => r[h]).join(','))].join('\n') + '\n';
+}
+
+/** The answer on plain sets: a claim is consistent when its band keys meet the register's. */
+function plainAnswer(register: ReturnType<typeof generate>['register'], claims: ReturnType<typeof generate>['claims']) {
+  const held = new Map(register.map((r) => [r.id, r]));
+  const out: { id: string; field: string; consistent: boolean }[] = [];
+  for (const c of claims) {
+    for (const [field, check] of [['vat', { field: 'vat', tolerance: tol }], ['staff', { field: 'staff', tolerance: undefined }]] as const) {
+      const claimed = c[field];
+      if (claimed === '') continue;
+      const actual = held.get(c.id)?.[field];
+      const mine = new Set(bandKeys(Number(claimed), check));
+      out.push({ id: c.id, field, consistent: actual !== undefined && actual !== '' && bandKeys(Number(actual), check).some((k) => mine.has(k)) });
+    }
+  }
+  return out;
+}
+
+describe('blind verification', () => {
+  const { register, claims } = generate(7);
+  const registerFile = join(dir, 'register.csv');
+  const claimsFile = join(dir, 'claims.csv');
+  writeFileSync(registerFile, csv(['id', 'vat', 'staff'], register));
+  writeFileSync(claimsFile, csv(['id', 'vat', 'staff'], claims));
+
+  it('gives exactly the plain-set answer, claim by claim, in claim order', async () => {
+    const r = await runVerification({
+      claims: { file: claimsFile, idColumn: 'id' },
+      register: { file: registerFile, idColumn: 'id' },
+      checks: [parseFieldCheck('vat:tol=0.1'), parseFieldCheck('staff')],
+      backend: 'x25519',
+      threads: 0,
+    });
+    const expected = plainAnswer(register, claims);
+    expect(r.verdicts).toEqual(expected);
+    expect(expected.filter((v) => v.consistent).length).toBeGreaterThan(100);
+    expect(expected.filter((v) => !v.consistent).length).toBeGreaterThan(100);
+  });
+
+  it('always accepts a claim within a factor 1 + r and always rejects one (1 + r)² or more away', async () => {
+    const r = await runVerification({
+      claims: { file: claimsFile, idColumn: 'id' },
+      register: { file: registerFile, idColumn: 'id' },
+      checks: [parseFieldCheck('vat:tol=0.1')],
+      backend: 'x25519',
+      threads: 0,
+    });
+    const withRatio = claims.filter((c) => c.vat !== '');
+    withRatio.forEach((c, i) => {
+      if (c.ratio === undefined) return;
+      const d = Math.abs(Math.log(c.ratio));
+      if (d < Math.log1p(tol)) expect(r.verdicts[i]!.consistent, `ratio ${c.ratio}`).toBe(true);
+      if (d >= 2 * Math.log1p(tol)) expect(r.verdicts[i]!.consistent, `ratio ${c.ratio}`).toBe(false);
+    });
+  });
+
+  it('has a grey zone between the two bounds, where the grid decides', () => {
+    const check = { field: 'vat', tolerance: tol };
+    const outcomes = new Set<boolean>();
+    for (let a = 1; a < 1000; a *= 1.013) {
+      const c = a * 1.15;
+      const mine = new Set(bandKeys(c, check));
+      outcomes.add(bandKeys(a, check).some((k) => mine.has(k)));
+    }
+    expect([...outcomes].sort()).toEqual([false, true]);
+  });
+
+  it('checks equality without a tolerance: the same number in any spelling, and nothing else', () => {
+    const check = { field: 'staff', tolerance: undefined };
+    expect(bandKeys(Number('120'), check)).toEqual(bandKeys(Number('120.0'), check));
+    expect(bandKeys(Number('1.2e2'), check)).toEqual(bandKeys(120, check));
+    expect(bandKeys(121, check)).not.toEqual(bandKeys(120, check));
+    expect(bandKeys(-0, check)).toEqual(bandKeys(0, check));
+  });
+
+  it('tells zero, negative and positive values apart under a tolerance', () => {
+    const check = { field: 'vat', tolerance: tol };
+    const meet = (a: number, b: number) => bandKeys(a, check).some((k) => bandKeys(b, check).includes(k));
+    expect(meet(0, 0)).toBe(true);
+    expect(meet(0, 1e-9)).toBe(false);
+    expect(meet(-5, 5)).toBe(false);
+    expect(meet(-5, -5.2)).toBe(true);
+  });
+});
+
+describe('jinqiao verify (CLI contract)', () => {
+  const registerFile = join(dir, 'cli-register.csv');
+  writeFileSync(registerFile, `id,vat,staff\n${uscc(1)},120,35\n${uscc(2)},80,12\n`);
+
+  it('writes id,field,consistent per claim', () => {
+    const claimsFile = join(dir, 'cli-claims.csv');
+    writeFileSync(claimsFile, `id,vat,staff\n${uscc(1)},125,35\n${uscc(2)},100,\n${uscc(3)},120,35\n`);
+    const out = join(dir, 'verdicts.csv');
+    const r = jinqiao(['verify', claimsFile, registerFile, '--id', 'id', '--field', 'vat:tol=0.1', '--field', 'staff', '--out', out, '--threads', '0']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(readFileSync(out, 'utf8')).toBe(
+      `id,field,consistent\n${uscc(1)},vat,true\n${uscc(1)},staff,true\n${uscc(2)},vat,false\n${uscc(3)},vat,false\n${uscc(3)},staff,false\n`,
+    );
+  });
+
+  it('ends an invalid USCC or a non-numeric claim with file:line:column, exit 2, and no output', () => {
+    const out = join(dir, 'never.csv');
+    const badId = join(dir, 'bad-id.csv');
+    const wrongCheck = uscc(2).slice(0, 17) + (uscc(2)[17] === '0' ? '1' : '0');
+    writeFileSync(badId, `id,vat\n${uscc(1)},1\n${wrongCheck},2\n`);
+    let r = jinqiao(['verify', badId, registerFile, '--id', 'id', '--field', 'vat', '--out', out, '--threads', '0']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`${badId}:3:1`);
+    expect(r.stderr).toContain('E_ID_INVALID');
+    const badValue = join(dir, 'bad-value.csv');
+    writeFileSync(badValue, `id,vat\n${uscc(1)},12o\n`);
+    r = jinqiao(['verify', badValue, registerFile, '--id', 'id', '--field', 'vat:tol=0.1', '--out', out, '--threads', '0']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`${badValue}:2:20`);
+    expect(r.stderr).toContain('E_VALUE_NOT_NUMERIC');
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('refuses a tolerance that is not a positive number and a field the files lack', () => {
+    const claimsFile = join(dir, 'cli-claims.csv');
+    let r = jinqiao(['verify', claimsFile, registerFile, '--id', 'id', '--field', 'vat:tol=-1']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--field');
+    r = jinqiao(['verify', claimsFile, registerFile, '--id', 'id', '--field', 'housing_fund']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('E_COLUMN_MISSING');
+  });
+});
