@@ -30,6 +30,7 @@ export type ErrorCode =
   | 'E_OUTPUT_UNWRITABLE'
   | 'E_VALUES_INVALID'
   | 'E_ONE_CLASS'
+  | 'E_FEATURE_UNBINNABLE'
   | 'E_POLICY_INVALID'
   | 'E_POLICY_REFUSED'
   | 'E_KEY_INVALID'
@@ -67,6 +68,7 @@ const INPUT_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'E_OUTPUT_UNWRITABLE',
   'E_VALUES_INVALID',
   'E_ONE_CLASS',
+  'E_FEATURE_UNBINNABLE',
   'E_POLICY_INVALID',
   'E_KEY_INVALID',
   'E_CONSENT_FILE_INVALID',
@@ -226,6 +228,9 @@ export const errors = {
       `${what} is undefined: every label is ${label}`,
       'evaluate on rows that hold both repaid (0) and defaulted (1) loans: use more rows or another split seed',
     ),
+  /** A feature that cannot be binned without isolating enterprises or without holding information. */
+  featureUnbinnable: (file: string, feature: string, why: string, hint: string) =>
+    new JinqiaoError('E_FEATURE_UNBINNABLE', `${file}: feature "${feature}": ${why}`, hint, { file, columnName: feature }),
   /** A data holder's policy file is unusable; `field` is the path inside it, e.g. `partners[0].purposes`. */
   policyInvalid: (loc: SourceLocation, field: string, why: string) =>
     new JinqiaoError(
