@@ -93,6 +93,6 @@ export function exactCounts(scaled: Float64Array, scaleBits: number): number[] {
     const count = v * 2 ** scaleBits;
     const rounded = Math.round(count);
     if (!(Math.abs(count - rounded) < 0.25)) throw errors.protocol(`a decrypted bin sum ${count} is not an integer count`);
-    return rounded;
+    return rounded === 0 ? 0 : rounded; // never −0
   });
 }
