@@ -156,7 +156,7 @@ export async function binTables(options: TablesBinningOptions): Promise<BinningR
 }
 
 /** Parties named as training names them (a file's base name, `-2` on a repeat), so a scorecard job finds its bins. */
-function partyNames(features: readonly { name?: string; file: string }[]): string[] {
+export function partyNames(features: readonly { name?: string; file: string }[]): string[] {
   const names = features.map((f, k) => f.name ?? (partyNameOf(f.file) || `agency-${k + 1}`));
   const seen = new Map<string, number>();
   return names.map((n) => {

@@ -1,5 +1,8 @@
 /** `jinqiao train` and `jinqiao run`: a whole training job, every party in one process. */
 import { Command, Option } from 'commander';
+import { join, resolve } from 'node:path';
+import { scorecardCsv, trainOnBins, type ScorecardRow } from '../binning/scorecard.ts';
+import { writeAtomically } from '../data/write.ts';
 import { errors } from '../errors.ts';
 import { loadTrainingJob } from '../lr/job-file.ts';
 import { runLocalTraining, type LocalTrainingOptions, type LocalTrainingResult } from '../lr/local.ts';
@@ -28,6 +31,7 @@ interface TrainCliOptions {
   jobId?: string;
   json?: boolean;
   quiet?: boolean;
+  binning?: string;
 }
 
 export function trainCommand(): Command {
@@ -49,6 +53,7 @@ export function trainCommand(): Command {
     .addOption(new Option('--id-type <type>', 'how to read IDs (default: decided from the data)').choices(['auto', 'uscc', 'plain']))
     .option('--threads <n>', 'worker threads (default: all cores; 0 = main thread only)')
     .option('--job-id <id>', 'job identifier (default: a fresh UUID)')
+    .option('--binning <binning.json>', 'train a scorecard on bin indicators (from `jinqiao bin`) and write scorecard.csv')
     .option('--json', 'print one JSON object with the results on stdout')
     .option('--quiet', 'no progress on stderr')
     .action((opts: TrainCliOptions) =>
@@ -73,7 +78,7 @@ export function trainCommand(): Command {
             config,
           },
           opts.out,
-          { json: opts.json, quiet: opts.quiet },
+          { json: opts.json, quiet: opts.quiet, binning: opts.binning },
         );
       }),
     );
@@ -96,16 +101,23 @@ export function runJobCommand(): Command {
     );
 }
 
-async function trainAndReport(options: LocalTrainingOptions, out: string, flags: { json?: boolean; quiet?: boolean }): Promise<void> {
+async function trainAndReport(options: LocalTrainingOptions, out: string, flags: { json?: boolean; quiet?: boolean; binning?: string }): Promise<void> {
   const progress = flags.quiet ? undefined : progressPrinter(process.stderr);
   let result: LocalTrainingResult;
+  let card: ScorecardRow[] | undefined;
   try {
-    result = await runLocalTraining({ ...options, onProgress: progress?.update });
+    if (flags.binning === undefined) result = await runLocalTraining({ ...options, onProgress: progress?.update });
+    else ({ result, scorecard: card } = await trainOnBins({ ...options, onProgress: progress?.update }, flags.binning));
   } finally {
     progress?.finish();
   }
   const audits = new Map([...(options.governance?.parties ?? [])].flatMap(([name, g]) => (g.audit ? [[name, g.audit] as const] : [])));
   const files = await writeTrainingOutputs(out, result, audits);
+  if (card) {
+    const file = join(resolve(out), 'scorecard.csv');
+    await writeAtomically(file, (write) => write(scorecardCsv(card)));
+    files.push(file);
+  }
   const summary = {
     auc: result.metrics.auc,
     ks: result.metrics.ks.statistic,
