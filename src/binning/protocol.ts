@@ -11,8 +11,9 @@
  *   label → feature k            bin.iv          the IV of each of k's features
  *
  * M is feature party k's 0/1 bin-membership matrix (aligned rows × bins, one column per bin
- * of each feature, the missing-value bin included), built after its bins below the minimum
- * size were merged (bins.ts). Mᵀ[[y]] is the plaintext-matrix × ciphertext product training
+ * of each feature but its first, whose bad count the label derives from its total; the
+ * missing-value bin included), built after its bins below the minimum size were merged
+ * (bins.ts). Mᵀ[[y]] is the plaintext-matrix × ciphertext product training
  * uses for gradients (../he/diagonals.ts), one product per group of features (`binGroups`).
  * The label scales y by 2^-s so that a bin's sum stays within the largest bound the arbiter
  * decrypts, reveals each sum to 2^-12 (two masked passes), multiplies back and rounds: bad
@@ -31,14 +32,14 @@
  */
 import { errors } from '../errors.ts';
 import type { HeParams } from '../he/backend.ts';
-import { rotationSteps } from '../he/diagonals.ts';
+import { nextPowerOfTwo, rotationSteps } from '../he/diagonals.ts';
 
 /** Most bin columns in one product: keeps each row block's plaintext matrix small (rows × width Float64). */
 export const GROUP_WIDTH = 1024;
 /** Aligned rows per plaintext block of the product: four ciphertext chunks at N = 8192. */
 export const BLOCK_CHUNKS = 4;
 
-/** One product: features [first, first + count) whose bin columns start at `column`. */
+/** One product: features [first, first + count) whose product columns start at `column`. */
 export interface BinGroup {
   readonly firstFeature: number;
   readonly features: number;
@@ -46,30 +47,61 @@ export interface BinGroup {
   readonly width: number;
 }
 
-/** Bin columns of each feature: its bins, plus one if it has a missing-value bin. */
+/** Bins of each feature as `bin.sums` lists its counts: its bins, plus one if it has a missing-value bin. */
 export function columnsOf(bins: readonly number[], missing: readonly number[]): number[] {
   return bins.map((b, j) => b + (missing[j] ? 1 : 0));
 }
 
-/** Features packed in order into products of at most GROUP_WIDTH (and slotCount) columns. */
+/**
+ * Product columns of each feature: every bin but the first, plus its missing-value bin. The
+ * first bin's bad count is the bank's total bads minus the others, so it costs no product.
+ */
+export function productColumnsOf(bins: readonly number[], missing: readonly number[]): number[] {
+  return bins.map((b, j) => b - 1 + (missing[j] ? 1 : 0));
+}
+
+/**
+ * Features packed in order into products. A product of width w costs as much as one of
+ * width nextPowerOfTwo(w) (diagonals.ts), so groups fill up to GROUP_WIDTH columns, and the
+ * tail is split where two smaller powers of two cost less than one larger one.
+ */
 export function binGroups(columns: readonly number[], slotCount: number): BinGroup[] {
   const limit = Math.min(GROUP_WIDTH, slotCount);
+  for (const c of columns) if (c > limit) throw errors.optionInvalid('--bins', `a feature with ${c} bins exceeds the ${limit} a product holds`);
   const groups: BinGroup[] = [];
   let first = 0;
   let column = 0;
-  let width = 0;
-  for (let j = 0; j < columns.length; j++) {
-    if (columns[j]! > limit) throw errors.optionInvalid('--bins', `a feature with ${columns[j]} bins exceeds the ${limit} a product holds`);
-    if (width + columns[j]! > limit) {
-      groups.push({ firstFeature: first, features: j - first, firstColumn: column, width });
-      first = j;
-      column += width;
-      width = 0;
-    }
-    width += columns[j]!;
+  const take = (capacity: number) => {
+    let end = first;
+    let width = 0;
+    while (end < columns.length && width + columns[end]! <= capacity) width += columns[end++]!;
+    return { end, width };
+  };
+  while (first < columns.length) {
+    const remaining = columns.slice(first).reduce((a, c) => a + c, 0);
+    const capacity = Math.min(limit, nextPowerOfTwo(remaining));
+    const { end, width } = remaining <= capacity ? splitTail(columns, first, capacity) : take(capacity);
+    groups.push({ firstFeature: first, features: end - first, firstColumn: column, width });
+    first = end;
+    column += width;
   }
-  if (columns.length > first) groups.push({ firstFeature: first, features: columns.length - first, firstColumn: column, width });
   return groups;
+}
+
+/** For a tail that fits one product of `capacity`: all of it, or the prefix filling half, whichever costs less overall. */
+function splitTail(columns: readonly number[], first: number, capacity: number): { end: number; width: number } {
+  const all = { end: columns.length, width: columns.slice(first).reduce((a, c) => a + c, 0) };
+  if (capacity <= 1) return all;
+  let end = first;
+  let width = 0;
+  while (end < columns.length && width + columns[end]! <= capacity / 2) width += columns[end++]!;
+  if (end === first || end === columns.length) return all;
+  return capacity / 2 + tailCost(columns.slice(end)) < capacity ? { end, width } : all;
+}
+
+function tailCost(columns: readonly number[]): number {
+  const groups = binGroups(columns, GROUP_WIDTH);
+  return groups.reduce((a, g) => a + nextPowerOfTwo(g.width), 0);
 }
 
 /** The rotations a feature party's products need. */

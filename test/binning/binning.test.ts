@@ -12,6 +12,8 @@ import { binFeature, MIN_BIN_ENTERPRISES, type BinningRule } from '../../src/bin
 import { runBinningInProcess, type InProcessBinningOptions } from '../../src/binning/in-process.ts';
 import { binningJson, ivCsv, screeningJson } from '../../src/binning/output.ts';
 import { featureEvidence } from '../../src/binning/woe.ts';
+import { binGroups, GROUP_WIDTH, productColumnsOf } from '../../src/binning/protocol.ts';
+import { nextPowerOfTwo } from '../../src/he/diagonals.ts';
 import { isJinqiaoError } from '../../src/errors.ts';
 import { SeededRng } from '../../src/util/rng.ts';
 import { uscc } from '../helpers/ids.ts';
@@ -111,6 +113,18 @@ describe('weight of evidence and information value', () => {
     expect(e.bins[0]!.woe).toBeCloseTo(Math.log((100.5 / 170) / (0.5 / 80)), 12);
     expect(e.bins[1]!.woe).toBeCloseTo(Math.log((50 / 170) / (50 / 80)), 12);
     expect(e.missing).toEqual({ count: 50, bads: 30, woe: Math.log((20 / 170) / (30 / 80)) });
+  });
+});
+
+describe("the agency's encrypted products", () => {
+  it('cost no column for a first bin, and pack features so that little of a power-of-two product is padding', () => {
+    expect(productColumnsOf([10, 4], [0, 1])).toEqual([9, 4]);
+    const groups = binGroups(new Array(300).fill(9), 4096);
+    expect(groups.reduce((a, g) => a + g.features, 0)).toBe(300);
+    expect(groups.every((g) => g.width <= GROUP_WIDTH)).toBe(true);
+    expect(groups.map((g) => g.firstColumn)).toEqual(groups.map((_, k) => groups.slice(0, k).reduce((a, g) => a + g.width, 0)));
+    // 2,700 columns: 2 × 1024 + 512 + 128 + 32 + 16 diagonals, where one tail product would pad 666 to 1024.
+    expect(groups.reduce((a, g) => a + nextPowerOfTwo(g.width), 0)).toBe(2736);
   });
 });
 

@@ -18,7 +18,7 @@ import type { Channel } from '../../transport/channel.ts';
 import { message } from '../../transport/messages.ts';
 import { binFeature, type BinningRule, type FeatureBins } from '../bins.ts';
 import { binningParams, type BinningConfig } from '../config.ts';
-import { BLOCK_CHUNKS, binGroups, binRotationSteps, columnsOf, type BinGroup } from '../protocol.ts';
+import { BLOCK_CHUNKS, binGroups, binRotationSteps, productColumnsOf, type BinGroup } from '../protocol.ts';
 
 export interface BinningFeaturePartyOptions {
   readonly name: string;
@@ -49,7 +49,7 @@ async function featureParty(options: BinningFeaturePartyOptions): Promise<Binnin
   const features = binTable(table, alignment.rows, config.rule);
   const bins = features.map((f) => f.bins.counts.length);
   const missing = features.map((f) => (f.bins.missingCount > 0 ? 1 : 0));
-  const columns = columnsOf(bins, missing);
+  const columns = productColumnsOf(bins, missing);
 
   const arbiter = new ArbiterClient(options.arbiter);
   const slots = binningParams(config).polyModulusDegree / 2;
@@ -90,13 +90,20 @@ export function binTable(table: FeatureTable, rows: Uint32Array, rule: BinningRu
   return table.featureNames.map((feature, j) => ({ name: feature, bins: binFeature(values, width, j, rule, { file: table.file, feature }) }));
 }
 
-/** Rows [first, first + blockRows) of the 0/1 bin-membership matrix of one group's features. */
+/**
+ * Rows [first, first + blockRows) of the 0/1 bin-membership matrix of one group's features:
+ * bin b >= 1 in column b − 1 (the missing-value bin, numbered last, lands in the last column);
+ * the first bin has no column.
+ */
 function membership(features: readonly { bins: FeatureBins }[], group: BinGroup, columns: readonly number[], first: number, blockRows: number): Float64Array {
   const M = new Float64Array(blockRows * group.width);
   let offset = 0;
   for (let j = group.firstFeature; j < group.firstFeature + group.features; j++) {
     const binOf = features[j]!.bins.binOf;
-    for (let i = 0; i < blockRows; i++) M[i * group.width + offset + binOf[first + i]!] = 1;
+    for (let i = 0; i < blockRows; i++) {
+      const bin = binOf[first + i]!;
+      if (bin > 0) M[i * group.width + offset + bin - 1] = 1;
+    }
     offset += columns[j]!;
   }
   return M;

@@ -17,7 +17,7 @@ import type { Channel } from '../../transport/channel.ts';
 import { message, type MessageOf } from '../../transport/messages.ts';
 import type { FeatureBins } from '../bins.ts';
 import type { BinningConfig } from '../config.ts';
-import { binGroups, columnsOf, exactCounts, labelScaleBits, sumBound } from '../protocol.ts';
+import { binGroups, columnsOf, exactCounts, labelScaleBits, productColumnsOf, sumBound } from '../protocol.ts';
 import { featureEvidence, type FeatureEvidence } from '../woe.ts';
 import { binTable } from './features.ts';
 
@@ -105,15 +105,19 @@ async function evidenceOf(reply: MessageOf<'bin.sums'>, context: RevealContext):
   const columns = columnsOf(bins, missing);
   const total = columns.reduce((a, c) => a + c, 0);
   if (counts.length !== total || !counts.every((c) => Number.isInteger(c) && c >= 0)) throw bad(`expected ${total} non-negative integer counts`);
-  const groups = binGroups(columns, context.evaluator.slotCount);
+  const productColumns = productColumnsOf(bins, missing);
+  const groups = binGroups(productColumns, context.evaluator.slotCount);
   if (sums.length !== groups.length) throw bad(`expected ${groups.length} ciphertexts, got ${sums.length}`);
   const badCounts: number[] = [];
   for (const [g, group] of groups.entries()) badCounts.push(...(await revealExact(sums[g]!, group.width, context)));
   let column = 0;
+  let productColumn = 0;
   return columns.map((width, j) => {
     const c = counts.slice(column, column + width);
-    const b = badCounts.slice(column, column + width);
+    const rest = badCounts.slice(productColumn, productColumn + width - 1);
+    const b = [context.bads - rest.reduce((a, v) => a + v, 0), ...rest];
     column += width;
+    productColumn += width - 1;
     if (c.reduce((a, v) => a + v, 0) !== context.rows) throw bad(`feature ${j}'s bins do not add up to the ${context.rows} aligned rows`);
     if (b.some((v, i) => v < 0 || v > c[i]!)) throw bad(`feature ${j} has a bin with more bads than rows`);
     return featureEvidence(c, b, missing[j] === 1, context.rows, context.bads);
