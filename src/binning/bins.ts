@@ -9,6 +9,7 @@
  * −∞ and +∞. Quantile edges are values of the data (the k/bins-th order statistics), with
  * ties collapsed, so a value that repeats across a quantile stays in one bin.
  */
+import { selectRows, type FeatureTable } from '../data/table.ts';
 import { errors } from '../errors.ts';
 
 export type BinningMethod = 'quantile' | 'equal-width';
@@ -100,6 +101,13 @@ export function binFeature(values: Float64Array, width: number, column: number, 
     binOf[i] = Number.isNaN(v) ? counts.length : binIndex(interior, v);
   }
   return { edges: [-Infinity, ...interior, Infinity], counts, missingCount, binOf };
+}
+
+/** (Each party) Bins every feature of `table` over its aligned rows. */
+export function binTable(table: FeatureTable, rows: Uint32Array, rule: BinningRule): { name: string; bins: FeatureBins }[] {
+  const values = selectRows(table, rows);
+  const width = table.featureNames.length;
+  return table.featureNames.map((feature, j) => ({ name: feature, bins: binFeature(values, width, j, rule, { file: table.file, feature }) }));
 }
 
 /** The bin of `v` given the interior edges: the number of edges <= v. */

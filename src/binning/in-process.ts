@@ -137,14 +137,13 @@ export async function binTables(options: TablesBinningOptions): Promise<BinningR
         return { party, role: 'features', features: agencies[k]!.features.map(({ name, bins }, j) => ({ name, edges: bins.edges, ...evidence[j]! })) };
       }),
     ];
-    const ownValues = label.own.map(({ name }) => name);
     return {
       config,
       idType,
       rows: label.alignedRows.length,
       bads: label.bads,
       parties,
-      bankScreening: screenBankFeatures(labelTable, label.alignedRows, ownValues),
+      bankScreening: screenBankFeatures(labelTable, label.alignedRows, label.own.map(({ name }) => name)),
       ivSentToAgencies: new Map(featureNames.map((name, k) => [name, agencies[k]!.iv])),
       bytesSent: [...toFeatures.values(), ...featureSides, ...partyToArbiter].reduce((s, c) => s + c.bytesSent, 0),
       seconds: (performance.now() - started) / 1000,

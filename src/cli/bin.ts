@@ -1,11 +1,10 @@
 /** `jinqiao bin`: federated binning, WOE and IV of every party's features, every party in one process. */
 import { Command, Option } from 'commander';
-import { errors } from '../errors.ts';
 import type { BinningMethod } from '../binning/bins.ts';
 import type { BinningConfig } from '../binning/config.ts';
 import { runBinningInProcess } from '../binning/in-process.ts';
 import { droppedFeatures, writeBinningOutputs } from '../binning/output.ts';
-import { parseNonNegativeInt, parsePartyFile, parsePositiveNumber, parseThreads } from './options.ts';
+import { parseNonNegativeInt, parseNonNegativeNumber, parsePartyFile, parsePositiveNumber, parseThreads } from './options.ts';
 import { runCommand } from './run-command.ts';
 
 interface BinCliOptions {
@@ -77,10 +76,4 @@ export function binCommand(): Command {
         );
       }),
     );
-}
-
-function parseNonNegativeNumber(option: string, value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < 0) throw errors.optionInvalid(option, `"${value}" is not a number >= 0`);
-  return n;
 }

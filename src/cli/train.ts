@@ -8,7 +8,7 @@ import { loadTrainingJob } from '../lr/job-file.ts';
 import { runLocalTraining, type LocalTrainingOptions, type LocalTrainingResult } from '../lr/local.ts';
 import { writeTrainingOutputs } from '../lr/output.ts';
 import type { TrainingConfig } from '../lr/config.ts';
-import { parseNonNegativeInt, parsePartyFile, parsePositiveNumber, parseThreads } from './options.ts';
+import { parseNonNegativeInt, parseNonNegativeNumber, parsePartyFile, parsePositiveNumber, parseThreads } from './options.ts';
 import { progressPrinter } from './progress.ts';
 import { runCommand } from './run-command.ts';
 
@@ -146,10 +146,4 @@ async function trainAndReport(options: LocalTrainingOptions, out: string, flags:
       `written: ${files.join(', ')}`,
     ].join('\n') + '\n',
   );
-}
-
-function parseNonNegativeNumber(option: string, value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < 0) throw errors.optionInvalid(option, `"${value}" is not a number >= 0`);
-  return n;
 }

@@ -6,7 +6,7 @@
  * it; it never sees a label, a bin's bad count or a WOE. Protocol: ../protocol.ts.
  */
 import { errors } from '../../errors.ts';
-import { selectRows, type FeatureTable } from '../../data/table.ts';
+import type { FeatureTable } from '../../data/table.ts';
 import type { CiphertextBytes, HeBackend, PublicKeyBundle } from '../../he/backend.ts';
 import type { IdType } from '../../ids/normalise.ts';
 import { abortingPeersOnFailure } from '../../lr/abort.ts';
@@ -16,7 +16,7 @@ import { inlineMatvec, type MatvecRunner } from '../../lr/protocol.ts';
 import type { PsiExecutor } from '../../psi/executor.ts';
 import type { Channel } from '../../transport/channel.ts';
 import { message } from '../../transport/messages.ts';
-import { binFeature, type BinningRule, type FeatureBins } from '../bins.ts';
+import { binTable, type FeatureBins } from '../bins.ts';
 import { binningParams, type BinningConfig } from '../config.ts';
 import { BLOCK_CHUNKS, binGroups, binRotationSteps, productColumnsOf, type BinGroup } from '../protocol.ts';
 
@@ -81,13 +81,6 @@ async function featureParty(options: BinningFeaturePartyOptions): Promise<Binnin
   } finally {
     evaluator.dispose();
   }
-}
-
-/** (Each party) Bins every feature of `table` over its aligned rows. */
-export function binTable(table: FeatureTable, rows: Uint32Array, rule: BinningRule): { name: string; bins: FeatureBins }[] {
-  const values = selectRows(table, rows);
-  const width = table.featureNames.length;
-  return table.featureNames.map((feature, j) => ({ name: feature, bins: binFeature(values, width, j, rule, { file: table.file, feature }) }));
 }
 
 /**

@@ -15,11 +15,10 @@ import { ArbiterClient } from '../../lr/arbiter-client.ts';
 import type { PsiExecutor } from '../../psi/executor.ts';
 import type { Channel } from '../../transport/channel.ts';
 import { message, type MessageOf } from '../../transport/messages.ts';
-import type { FeatureBins } from '../bins.ts';
+import { binTable, type FeatureBins } from '../bins.ts';
 import type { BinningConfig } from '../config.ts';
 import { binGroups, columnsOf, exactCounts, labelScaleBits, productColumnsOf, sumBound } from '../protocol.ts';
 import { featureEvidence, type FeatureEvidence } from '../woe.ts';
-import { binTable } from './features.ts';
 
 /** The finest bound the arbiter accepts: the second pass of an exact reveal. */
 const REMAINDER_BOUND = 2 ** -3;
