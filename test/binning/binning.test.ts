@@ -168,10 +168,11 @@ function fateSlice(name: 'guest' | 'host', rows: number): string {
 }
 
 describe.skipIf(!hasFateData)("federated binning on FATE's default_credit equals the plaintext computation", () => {
-  for (const he of ['mock', 'ckks'] as const) {
-    it(`every bin's counts, WOE and IV (${he === 'ckks' ? 'CKKS' : 'mock HE'}, 3,000 rows)`, async () => {
-      const bank = fateSlice('guest', 3000);
-      const agency = fateSlice('host', 3000);
+  // Mock HE on 17,000 rows (two row blocks of the product, summed), CKKS on 3,000.
+  for (const [he, rows] of [['mock', 17_000], ['ckks', 3000]] as const) {
+    it(`every bin's counts, WOE and IV (${he === 'ckks' ? 'CKKS' : 'mock HE'}, ${rows.toLocaleString('en')} rows)`, async () => {
+      const bank = fateSlice('guest', rows);
+      const agency = fateSlice('host', rows);
       const result = await runBinningInProcess({
         label: { file: bank, idColumn: 'id', labelColumn: 'y', name: 'bank' },
         features: [{ file: agency, idColumn: 'id', name: 'agency' }],
