@@ -6,7 +6,7 @@
  *
  *   node bench/binning.ts [--rows 100000] [--bank 30] [--agency 300] [--threads n] [--json]
  *
- * Prints seconds, aligned rows per second, bin sums per second, and the ratios to FATE's
+ * Prints seconds (and the CPU seconds of every thread), aligned rows per second, bin columns, and the ratios to FATE's
  * time and to the target. The shared generator (bench/data.ts) makes the tables.
  */
 import { parseArgs } from 'node:util';
@@ -22,6 +22,8 @@ export interface BinningBenchResult {
   readonly features: number;
   readonly binColumns: number;
   readonly seconds: number;
+  /** CPU time of the process, every thread (user + system): on an idle machine the wall time is at least this over the cores. */
+  readonly cpuSeconds: number;
   readonly rowsPerSecond: number;
   readonly ratioToFate: number;
   readonly ratioToTarget: number;
@@ -29,7 +31,9 @@ export interface BinningBenchResult {
 
 export async function benchBinning(rows: number, bankFeatures: number, agencyFeatures: number, threads?: number): Promise<BinningBenchResult> {
   const { label, features } = syntheticTrainingTables(rows, bankFeatures, [agencyFeatures], 'binning');
+  const cpu = process.cpuUsage();
   const result = await binTables({ label: { table: label, name: 'bank' }, features: [{ table: features[0]!, name: 'agency' }], config: { threads } });
+  const used = process.cpuUsage(cpu);
   const binColumns = result.parties.flatMap((p) => p.features).reduce((s, f) => s + f.bins.length + (f.missing ? 1 : 0), 0);
   return {
     label: `generated ${rows} x (${bankFeatures} + ${agencyFeatures})`,
@@ -37,6 +41,7 @@ export async function benchBinning(rows: number, bankFeatures: number, agencyFea
     features: bankFeatures + agencyFeatures,
     binColumns,
     seconds: result.seconds,
+    cpuSeconds: (used.user + used.system) / 1e6,
     rowsPerSecond: result.rows / result.seconds,
     ratioToFate: result.seconds / FATE_BINNING_SECONDS,
     ratioToTarget: result.seconds / BINNING_TARGET_SECONDS,
@@ -51,7 +56,7 @@ if (import.meta.main) {
   if (values.json) process.stdout.write(JSON.stringify(r) + '\n');
   else {
     process.stdout.write(
-      `${r.label}: ${r.seconds.toFixed(1)} s, ${Math.round(r.rowsPerSecond)} rows/s, ${r.binColumns} bin columns; ` +
+      `${r.label}: ${r.seconds.toFixed(1)} s (CPU ${r.cpuSeconds.toFixed(1)} s), ${Math.round(r.rowsPerSecond)} rows/s, ${r.binColumns} bin columns; ` +
         `${r.ratioToFate.toFixed(2)}x FATE's ${FATE_BINNING_SECONDS} s, ${r.ratioToTarget.toFixed(2)}x the ${BINNING_TARGET_SECONDS} s target\n`,
     );
   }
