@@ -2,7 +2,7 @@
  * Federated binning of FATE's benchmark shape: a bank with 30 features and one agency with
  * 300, all rows aligned, 10 quantile bins per feature, under CKKS with the platform as
  * arbiter, every party in one process. The reference is FATE's hetero feature binning on
- * 100k × (30 + 300): 68 s on 2 × 16 cores (bench/anchors.ts); the target here is 30 s.
+ * 100k × (30 + 300): 68 s on 2 × 16 cores (as issue 14 quotes it); the target here is 30 s.
  *
  *   node bench/binning.ts [--rows 100000] [--bank 30] [--agency 300] [--threads n] [--json]
  *

@@ -62,4 +62,15 @@ describe('jinqiao bin', () => {
     expect(r.stderr).toMatch(/option --min-bin-share: 0.002 of 1000 aligned rows allows bins of 2 enterprise\(s\); a bin must hold at least 10/);
     expect(existsSync(out)).toBe(false);
   }, 120_000);
+
+  it('refuses a scorecard job whose --binning file is not a binning.json, before any party starts, with exit 2 and no output', () => {
+    const { bank, agency } = tables((i) => String(i));
+    const notBinning = join(dir, 'not-binning.json');
+    writeFileSync(notBinning, JSON.stringify({ parties: [{ party: 'label', features: [{ name: 'loan', edges: [0, 1, null] }] }] }));
+    const out = join(dir, 'out-scorecard');
+    const r = jinqiao(['train', '--label', bank, '--label-column', 'defaulted', '--features', agency, '--id', 'uscc', '--out', out, '--binning', notBinning, '--threads', '0']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/E_MODEL_INVALID: .*not-binning\.json: parties\[0\]\.features\[0\]\.edges must be null, increasing numbers, null/);
+    expect(existsSync(out)).toBe(false);
+  }, 60_000);
 });
