@@ -13,14 +13,11 @@
  * Bins hold at least 5% of rows by default, so a standardised indicator never reaches the
  * ±5σ clip (√(0.95/0.05) ≈ 4.4) and the points are exact; the host checks it.
  */
-import { readFile } from 'node:fs/promises';
 import { errors } from '../errors.ts';
-import { loadFeatureTable, type FeatureTable } from '../data/table.ts';
-import { trainOnTables, type LocalTrainingOptions, type LocalTrainingResult } from '../lr/local.ts';
+import type { FeatureTable } from '../data/table.ts';
 import type { ModelSlice } from '../lr/model.ts';
 import { scorecard, type ScorecardOptions } from '../report/scorecard.ts';
 import { binIndex } from './bins.ts';
-import { partyNames } from './in-process.ts';
 
 /** One feature of binning.json as a party reads its own part. */
 export interface BinningFileFeature {
@@ -31,34 +28,6 @@ export interface BinningFileFeature {
 }
 
 export type BinningFile = ReadonlyMap<string, readonly BinningFileFeature[]>;
-
-/** Reads binning.json: party name → its features' edges. */
-export async function loadBinningFile(file: string): Promise<BinningFile> {
-  let json: unknown;
-  try {
-    json = JSON.parse(await readFile(file, 'utf8'));
-  } catch (e) {
-    throw errors.modelInvalid(file, `not a readable binning.json (${(e as Error).message})`);
-  }
-  const bad = (why: string) => errors.modelInvalid(file, why);
-  const parties = (json as { parties?: unknown }).parties;
-  if (!Array.isArray(parties)) throw bad('no "parties" list');
-  return new Map(
-    parties.map((p: { party?: unknown; features?: unknown }, i) => {
-      if (typeof p.party !== 'string' || !Array.isArray(p.features)) throw bad(`parties[${i}] needs "party" and "features"`);
-      const features = p.features.map((f: { name?: unknown; edges?: unknown; missing?: unknown }, j) => {
-        const edges = f.edges;
-        if (typeof f.name !== 'string' || !Array.isArray(edges) || edges.length < 3) throw bad(`parties[${i}].features[${j}] needs a name and at least 3 edges`);
-        const inner = edges.slice(1, -1);
-        if (edges[0] !== null || edges.at(-1) !== null || !inner.every((e, k) => typeof e === 'number' && (k === 0 || e > (inner[k - 1] as number)))) {
-          throw bad(`parties[${i}].features[${j}].edges must be null, increasing numbers, null`);
-        }
-        return { name: f.name, edges: [-Infinity, ...(inner as number[]), Infinity], hasMissing: f.missing !== null && f.missing !== undefined };
-      });
-      return [p.party, features] as const;
-    }),
-  );
-}
 
 /** Indicator column names of one binned feature: bins 1.. (bin 0 is the reference), then the missing bin. */
 export function indicatorNames(feature: BinningFileFeature): string[] {
@@ -142,31 +111,4 @@ export function scorecardCsv(rows: readonly ScorecardRow[]): string {
 
 function fmt(edge: number): string {
   return edge === -Infinity ? '-inf' : edge === Infinity ? 'inf' : String(edge);
-}
-
-/**
- * A training job on bin indicators (every party encodes its own features from its own part
- * of `binningFile`), then the scorecard from the trained slices. Same options, same outputs
- * as training on raw features.
- */
-export async function trainOnBins(options: LocalTrainingOptions, binningFile: string, card: ScorecardOptions = {}): Promise<{ result: LocalTrainingResult; scorecard: ScorecardRow[] }> {
-  const started = performance.now();
-  const binning = await loadBinningFile(binningFile);
-  const [labelTable, ...featureTables] = await Promise.all([
-    loadFeatureTable(options.label.file, { idColumn: options.label.idColumn, labelColumn: options.label.labelColumn, features: options.label.features }),
-    ...options.features.map((f) => loadFeatureTable(f.file, { idColumn: f.idColumn, features: f.features })),
-  ]);
-  const labelName = options.label.name ?? 'label';
-  const featureNames = partyNames(options.features.map((f) => ({ name: f.name, file: f.file })));
-  const result = await trainOnTables({
-    label: { table: binIndicatorTable(labelTable, binning.get(labelName), labelName), name: labelName, labelColumn: options.label.labelColumn },
-    features: featureTables.map((table, k) => ({ table: binIndicatorTable(table, binning.get(featureNames[k]!), featureNames[k]!), name: featureNames[k] })),
-    config: options.config,
-    onProgress: options.onProgress,
-    tap: options.tap,
-    started,
-    governance: options.governance,
-    checkpoints: options.checkpoints,
-  });
-  return { result, scorecard: scorecardRows(result.models, binning, card) };
 }

@@ -1,7 +1,8 @@
 /** `jinqiao train` and `jinqiao run`: a whole training job, every party in one process. */
 import { Command, Option } from 'commander';
 import { join, resolve } from 'node:path';
-import { scorecardCsv, trainOnBins, type ScorecardRow } from '../binning/scorecard.ts';
+import { scorecardCsv, type ScorecardRow } from '../binning/scorecard.ts';
+import { trainOnBins } from '../binning/scorecard-training.ts';
 import { writeAtomically } from '../data/write.ts';
 import { errors } from '../errors.ts';
 import { loadTrainingJob } from '../lr/job-file.ts';
