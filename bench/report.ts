@@ -14,10 +14,11 @@ import type { Figure } from './stats.ts';
 import { lineChart, logBarChart, type Bar } from './svg.ts';
 import type { NetworkBench } from './network.ts';
 import type { ScoringBench } from './scoring.ts';
+import { BINNING_TARGET_SECONDS, FATE_BINNING_SECONDS, type BinningBenchResult } from './binning.ts';
 import type { GradientRevealingComparison, TrainingEpochResult } from './train.ts';
 import { unbalancedPsiMarkdown, type UnbalancedPsiBench } from './unbalanced-psi.ts';
 
-export const SECTIONS = ['psiOps', 'codec', 'he', 'scaling', 'psi', 'unbalancedPsi', 'train', 'network', 'scoring', 'baselines', 'anchors'] as const;
+export const SECTIONS = ['psiOps', 'codec', 'he', 'scaling', 'psi', 'unbalancedPsi', 'train', 'network', 'scoring', 'binning', 'baselines', 'anchors'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 export interface Machine {
@@ -72,6 +73,7 @@ export interface BenchResults {
   train?: { readonly epochs: readonly TrainingEpochResult[]; readonly againstGradientRevealing: GradientRevealingComparison };
   network?: NetworkBench;
   scoring?: ScoringBench;
+  binning?: BinningBenchResult;
   baselines?: {
     readonly paillier: readonly PaillierBaseline[];
     readonly plaintext: readonly { job: string; plaintextEpochSeconds: number; jinqiaoEpochSeconds: number; slowdown: number }[];
@@ -287,6 +289,20 @@ export function sectionMarkdown(r: BenchResults, section: Section): string {
         ),
         '',
         'Target (issue): under 300 ms for one enterprise with three agencies on loopback.',
+      ].join('\n');
+    }
+    case 'binning': {
+      const b = r.binning!;
+      return [
+        '## Federated binning (WOE/IV)',
+        '',
+        table(
+          ['job', 'bin columns', 'seconds', 'CPU seconds (all threads)', 'rows/s', `vs FATE's ${FATE_BINNING_SECONDS} s`, `vs the ${BINNING_TARGET_SECONDS} s target`],
+          ['l', 'r', 'r', 'r', 'r', 'r', 'r'],
+          [[b.label, n0(b.binColumns), b.seconds.toFixed(1), b.cpuSeconds.toFixed(1), n0(b.rowsPerSecond), `${b.ratioToFate.toFixed(2)}x`, `${b.ratioToTarget.toFixed(2)}x`]],
+        ),
+        '',
+        "FATE's figure is for 100k × (30 + 300) on 2 × 16 cores; compare like shapes only.",
       ].join('\n');
     }
     case 'anchors':

@@ -37,6 +37,7 @@ export const ERROR_CATALOGUE = {
   E_OUTPUT_UNWRITABLE: { input: true, meaning: 'an output cannot be written' },
   E_VALUES_INVALID: { input: true, meaning: 'an in-memory array handed to the model maths is unusable' },
   E_ONE_CLASS: { input: true, meaning: 'labels hold one outcome only' },
+  E_FEATURE_UNBINNABLE: { input: true, meaning: 'a feature cannot be binned (one distinct value, all missing, or bins that would isolate a few enterprises)' },
   E_LABEL_AMONG_FEATURES: { input: true, meaning: "an agency's table holds the label column as a feature" },
   E_POLICY_INVALID: { input: true, meaning: "a data holder's policy file is invalid; `field` names the field" },
   E_POLICY_REFUSED: { input: false, meaning: "a job outside a data holder's policy; `rule` names the rule" },
@@ -381,6 +382,8 @@ export const errors = {
       `refused (rule training.partial-score-disclosure): the job would show the bank ${agency}'s partial scores: ${why}`,
       "add a second agency, or set allowPartialScoreDisclosure (--allow-partial-score-disclosure) where the agency's policy allows it",
     ),
+  featureUnbinnable: (file: string, feature: string, why: string, hint: string) =>
+    new JinqiaoError('E_FEATURE_UNBINNABLE', `${file}: feature "${feature}": ${why}`, hint, { file, columnName: feature }),
   /** A job names a table the party's configuration does not hold. */
   tableUnknown: (party: string, table: string, known: readonly string[]) =>
     new JinqiaoError('E_TABLE_UNKNOWN', `${party} has no table ${JSON.stringify(table)}`, `name one of ${party}'s tables (${known.join(', ') || 'none configured'}), or add it under tables: in ${party}'s config`),

@@ -1,6 +1,7 @@
 /** The `jinqiao` command: one sub-command per capability, each with --help. */
 import { Command } from 'commander';
 import { psiCommand } from './psi.ts';
+import { binCommand } from './bin.ts';
 import { runJobCommand, trainCommand } from './train.ts';
 import { monitorCommand, scoreCommand } from './score.ts';
 import { auditCommand } from './audit.ts';
@@ -23,7 +24,7 @@ export function buildCli(): Command {
       // Usage errors (unknown option, missing argument) are bad input: exit 2, no stack.
       process.exit(err.exitCode === 0 ? 0 : 2);
     });
-  for (const command of [psiCommand(), trainCommand(), runJobCommand(), scoreCommand(), monitorCommand(), consentCommand(), auditCommand(), policyCommand(), keysCommand(), initPartyCommand(), serveCommand(), submitCommand(), resumeCommand(), verifyCommand(), lookupCommand()]) {
+  for (const command of [psiCommand(), trainCommand(), runJobCommand(), binCommand(), scoreCommand(), monitorCommand(), consentCommand(), auditCommand(), policyCommand(), keysCommand(), initPartyCommand(), serveCommand(), submitCommand(), resumeCommand(), verifyCommand(), lookupCommand()]) {
     program.addCommand(command.exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2)));
   }
   return program;

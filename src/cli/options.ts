@@ -21,6 +21,12 @@ export function parsePositiveNumber(option: string, value: string): number {
   return n;
 }
 
+export function parseNonNegativeNumber(option: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) throw errors.optionInvalid(option, `"${value}" is not a number >= 0`);
+  return n;
+}
+
 /** `name=path` or `path` (the party is then named after the file, as in training). */
 export function parsePartyFile(spec: string): { name?: string; file: string } {
   const eq = spec.indexOf('=');

@@ -1,12 +1,16 @@
 /** `jinqiao train` and `jinqiao run`: a whole training job, every party in one process. */
 import { Command, Option } from 'commander';
+import { join, resolve } from 'node:path';
+import { scorecardCsv, type ScorecardRow } from '../binning/scorecard.ts';
+import { trainOnBins } from '../binning/scorecard-training.ts';
+import { writeAtomically } from '../data/write.ts';
 import { errors } from '../errors.ts';
 import { loadTrainingJob } from '../local/job-file.ts';
 import { runLocalTraining, type LocalTrainingOptions, type LocalTrainingResult } from '../local/training.ts';
 import { checkOutputFolder } from '../jobs/output-folder.ts';
 import { anchorsFileOf, storeAuditAnchor } from '../governance/audit.ts';
 import type { TrainingConfig } from '../lr/config.ts';
-import { parseNonNegativeInt, parsePartyFile, parsePositiveNumber, parseThreads } from './options.ts';
+import { parseNonNegativeInt, parseNonNegativeNumber, parsePartyFile, parsePositiveNumber, parseThreads } from './options.ts';
 import { progressPrinter } from './progress.ts';
 import { runCommand } from './run-command.ts';
 import { Transcript } from '../transport/transcript.ts';
@@ -34,6 +38,7 @@ interface TrainCliOptions {
   transcript?: string;
   keepEncrypted?: boolean;
   allowPartialScoreDisclosure?: boolean;
+  binning?: string;
 }
 
 export function trainCommand(): Command {
@@ -59,6 +64,7 @@ export function trainCommand(): Command {
     .option('--threads <n>', 'worker threads (default: all cores; 0 = main thread only)')
     .option('--job-id <id>', 'job identifier (default: a fresh UUID)')
     .option('--strict', 'make invalid, empty or repeated IDs an error instead of skipping and counting them')
+    .option('--binning <binning.json>', 'train a scorecard on bin indicators (from `jinqiao bin`) and write scorecard.csv')
     .option('--json', 'print one JSON object with the results on stdout')
     .option('--quiet', 'no progress on stderr')
     .action((opts: TrainCliOptions) =>
@@ -86,7 +92,7 @@ export function trainCommand(): Command {
             config,
           },
           opts.out,
-          { json: opts.json, quiet: opts.quiet, field: '--out', transcript: opts.transcript },
+          { json: opts.json, quiet: opts.quiet, field: '--out', transcript: opts.transcript, binning: opts.binning },
         );
       }),
     );
@@ -110,18 +116,25 @@ export function runJobCommand(): Command {
     );
 }
 
-async function trainAndReport(options: LocalTrainingOptions, out: string, flags: { json?: boolean; quiet?: boolean; field: string; transcript?: string }): Promise<void> {
+async function trainAndReport(options: LocalTrainingOptions, out: string, flags: { json?: boolean; quiet?: boolean; field: string; transcript?: string; binning?: string }): Promise<void> {
   await checkOutputFolder(out, flags.field);
   const progress = flags.quiet ? undefined : progressPrinter(process.stderr);
   const transcript = flags.transcript === undefined ? undefined : new Transcript();
   let result: LocalTrainingResult;
+  let card: ScorecardRow[] | undefined;
   try {
-    result = await runLocalTraining({ ...options, out, onProgress: progress?.update, transcript });
+    if (flags.binning === undefined) result = await runLocalTraining({ ...options, out, onProgress: progress?.update, transcript });
+    else ({ result, scorecard: card } = await trainOnBins({ ...options, out, onProgress: progress?.update, transcript }, flags.binning));
   } finally {
     progress?.finish();
   }
   if (transcript) await transcript.write(flags.transcript!);
-  const files = result.files;
+  const files = [...result.files];
+  if (card) {
+    const file = join(resolve(out), 'scorecard.csv');
+    await writeAtomically(file, (write) => write(scorecardCsv(card)));
+    files.push(file);
+  }
   if (!flags.json) for (const line of skippedIdWarnings(result)) process.stderr.write(`jinqiao: warning: ${line}\n`);
   // The job's end: every governed party's signed head goes to each of the others, kept next to their own logs.
   const audits = [...(options.governance?.parties ?? [])].flatMap(([name, g]) => (g.audit ? [[name, g.audit] as const] : []));
@@ -168,10 +181,4 @@ function skippedIdWarnings(result: LocalTrainingResult): string[] {
     ...(ids.invalid > 0 ? [`skipped ${ids.invalid} invalid or empty IDs in ${file} (${lines(ids.invalid, ids.invalidLines)}); --strict makes them an error`] : []),
     ...(ids.duplicates > 0 ? [`skipped ${ids.duplicates} repeated IDs in ${file}, keeping each first row (${lines(ids.duplicates, ids.duplicateLines)}); --strict makes them an error`] : []),
   ]);
-}
-
-function parseNonNegativeNumber(option: string, value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < 0) throw errors.optionInvalid(option, `"${value}" is not a number >= 0`);
-  return n;
 }

@@ -89,6 +89,21 @@ export const MESSAGE_SCHEMAS = {
   'train.decrypted': { version: 1, fields: { request: 'uint', values: 'number[]' } },
   /** (Party → arbiter) No more decryptions for this job. */
   'he.done': { version: 1, fields: {} },
+  /**
+   * (Label → feature party) The aligned rows' labels encrypted under the arbiter's key, in
+   * the job's row order and row chunks, each scaled by 2^-scaleBits so that per-bin sums
+   * stay within the bound the arbiter decrypts.
+   */
+  'bin.labels': { version: 1, fields: { labels: 'bytes[]' } },
+  /**
+   * (Feature party → label) Per feature, its bin count (`bins`, the missing-value bin not
+   * included) and whether it has a missing-value bin (`missing`, 0/1); every bin's row count
+   * (`counts`, features in order, the missing bin last); and the encrypted per-bin label sums
+   * [[Mᵀy]], one ciphertext per group of features (`sums`, see binning/protocol.ts).
+   */
+  'bin.sums': { version: 1, fields: { bins: 'number[]', missing: 'number[]', counts: 'number[]', sums: 'bytes[]' } },
+  /** (Label → feature party) The information value of each of its features, in its order. */
+  'bin.iv': { version: 1, fields: { iv: 'number[]' } },
   /** (Bank → agency) Opens a scoring session for the model of job `modelJobId`. */
   'score.hello': { version: 1, fields: { modelJobId: 'string', session: 'string' } },
   /** (Agency → bank) Its model slice belongs to that job. */
