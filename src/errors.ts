@@ -58,6 +58,7 @@ export const ERROR_CATALOGUE = {
   E_NODE_VERSION: { input: true, meaning: 'the Node.js running jinqiao is older than 24' },
   E_INTERRUPTED: { input: false, meaning: 'the service stopped while the job ran; resume it' },
   E_TABLE_UNKNOWN: { input: true, meaning: "a job names a table the party's configuration does not hold" },
+  E_BUSY: { input: false, meaning: 'the service queues no more requests of this kind now; retry after the time it gives' },
 } as const satisfies Record<string, { readonly input: boolean; readonly meaning: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;
@@ -384,6 +385,9 @@ export const errors = {
     ),
   featureUnbinnable: (file: string, feature: string, why: string, hint: string) =>
     new JinqiaoError('E_FEATURE_UNBINNABLE', `${file}: feature "${feature}": ${why}`, hint, { file, columnName: feature }),
+  /** A full request queue: the caller retries after `retryAfterSeconds`. */
+  busy: (what: string, retryAfterSeconds: number): JinqiaoError & { readonly retryAfterSeconds: number } =>
+    Object.assign(new JinqiaoError('E_BUSY', `busy: ${what}`, `retry after ${retryAfterSeconds} s`), { retryAfterSeconds }),
   /** A job names a table the party's configuration does not hold. */
   tableUnknown: (party: string, table: string, known: readonly string[]) =>
     new JinqiaoError('E_TABLE_UNKNOWN', `${party} has no table ${JSON.stringify(table)}`, `name one of ${party}'s tables (${known.join(', ') || 'none configured'}), or add it under tables: in ${party}'s config`),

@@ -65,6 +65,7 @@ async function handle(service: PartyService, req: IncomingMessage, res: ServerRe
         scores: scores.map((s) => (s.status === 'scored' ? { id: s.id, status: s.status, probability: s.probability, fallbacks: s.fallbacks } : { id: s.id, status: s.status, code: s.code, rule: s.rule, reason: s.reason, fallbacks: s.fallbacks })),
       });
     } catch (e) {
+      if (isJinqiaoError(e) && e.code === 'E_BUSY') return send(res, 503, { error: e.toJSON() }, { 'retry-after': String((e as { retryAfterSeconds?: number }).retryAfterSeconds ?? 1) });
       if (isJinqiaoError(e)) return send(res, e.isInputError ? 400 : 502, { error: { ...e.toJSON(), ...(fieldOf(e.message) ? { field: fieldOf(e.message) } : {}) } });
       throw e;
     }
@@ -122,8 +123,8 @@ function errorBody(code: string, message: string, hint: string) {
   return { error: { code, message, hint } };
 }
 
-function send(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json' });
+function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-type': 'application/json', ...headers });
   res.end(redactPaths(JSON.stringify(body)) + '\n');
 }
 

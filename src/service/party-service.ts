@@ -228,17 +228,30 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
     }
   };
 
-  /** (Label) Open scoring sessions, one per model, kept for the requests that follow. */
-  const sessions = new Map<string, Promise<BankScoringSession>>();
-  const openScoring = (modelJobId: string): Promise<BankScoringSession> => {
+  /**
+   * (Label) Open scoring sessions, one per model, kept for the requests that follow. A
+   * session's protocol is one conversation with each agency, so its requests take turns:
+   * each waits for the one before it, and a full queue is refused (E_BUSY, 503 with
+   * Retry-After) rather than left to grow. A session that fails is closed, its channels freed,
+   * and only that session is forgotten (a newer one for the same model is left alone).
+   */
+  const sessions = new Map<string, ScoringEntry>();
+  const dropSession = async (modelJobId: string, entry: ScoringEntry) => {
+    if (sessions.get(modelJobId) === entry) sessions.delete(modelJobId);
+    const session = await entry.session.catch(() => undefined);
+    await session?.close().catch(() => {});
+    await release(entry.sessionId, 'discard');
+  };
+  const openScoring = (modelJobId: string): ScoringEntry => {
     const open = sessions.get(modelJobId);
     if (open) return open;
+    const sessionId = `score/${modelJobId}/${randomUUID()}`;
     const session = (async () => {
       const record = store.get(modelJobId);
       if (!record || record.state !== 'succeeded') throw errors.modelInvalid(modelJobId, 'no finished training job of that id on this service; train first');
       const def = record.definition as unknown as JobDefinition;
       return openScoringAsBank(context, {
-        sessionId: `score/${modelJobId}/${randomUUID()}`,
+        sessionId,
         modelJobId,
         purpose: def.purpose,
         labelTable: def.label.table,
@@ -249,9 +262,10 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
         decoyKey: await loadOrCreateDecoyKey(config.store),
       });
     })();
-    session.catch(() => sessions.delete(modelJobId));
-    sessions.set(modelJobId, session);
-    return session;
+    const entry: ScoringEntry = { sessionId, session, tail: Promise.resolve(), waiting: 0 };
+    session.catch(() => dropSession(modelJobId, entry));
+    sessions.set(modelJobId, entry);
+    return entry;
   };
 
   /** (Label) Runs, or reruns from the first epoch (encrypted weights do not outlive the arbiter's key), the training job `jobId`. */
@@ -316,13 +330,24 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
     },
     async score(modelJobId, ids, options = {}) {
       if (config.role !== 'label') throw errors.optionInvalid('role', 'scoring requests go to the label party (the bank)');
-      const session = await openScoring(modelJobId);
+      const entry = openScoring(modelJobId);
+      if (entry.waiting >= MAX_WAITING_REQUESTS) throw errors.busy(`${entry.waiting} scoring requests for model ${modelJobId} are waiting`, 1);
+      entry.waiting++;
+      const turn = entry.tail.then(async () => {
+        const session = await entry.session;
+        try {
+          return await session.score(ids, options);
+        } catch (e) {
+          // A refused request (a malformed ID) leaves the session usable; a failed one is closed.
+          if (session.failed) await dropSession(modelJobId, entry);
+          throw e;
+        }
+      });
+      entry.tail = turn.catch(() => {});
       try {
-        return await session.score(ids, options);
-      } catch (e) {
-        // A refused request (a malformed ID) leaves the session usable; a failed one is gone.
-        if (session.failed) sessions.delete(modelJobId);
-        throw e;
+        return await turn;
+      } finally {
+        entry.waiting--;
       }
     },
     finished(jobId) {
@@ -344,12 +369,23 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
       return Promise.resolve(record);
     },
     async close() {
-      for (const session of sessions.values()) await (await session.catch(() => undefined))?.close().catch(() => {});
+      for (const entry of sessions.values()) await (await entry.session.catch(() => undefined))?.close().catch(() => {});
       await listener.close('service stopping');
       await psiExecutor.close();
       await store.close();
     },
   };
+}
+
+/** Scoring requests one session queues before it refuses more. */
+const MAX_WAITING_REQUESTS = 64;
+
+interface ScoringEntry {
+  readonly sessionId: string;
+  readonly session: Promise<BankScoringSession>;
+  /** The last request's turn: the next one starts after it. */
+  tail: Promise<unknown>;
+  waiting: number;
 }
 
 /** What a partner's job store keeps of a job it took part in. */

@@ -196,6 +196,18 @@ describe('four party services over mutual TLS', () => {
     expect(untrained.json.error.code).toBe('E_MODEL_INVALID');
   }, 120_000);
 
+  it('answers overlapping scoring requests, each as it would be answered alone', async () => {
+    const bank = readFileSync(join(SME, 'bank.csv'), 'utf8').trim().split('\n').slice(1, 9).map((l) => l.split(',')[0]!);
+    const alone = [];
+    for (const id of bank) alone.push((await api('POST', '/v1/score', { model: 'e2e-1', ids: [id], decoys: 2 })).json.scores[0]);
+    const together = await Promise.all(bank.map((id) => api('POST', '/v1/score', { model: 'e2e-1', ids: [id], decoys: 2 })));
+    for (const [i, answer] of together.entries()) {
+      expect(answer.status, JSON.stringify(answer.json)).toBe(200);
+      expect(answer.json.scores[0]).toMatchObject({ id: bank[i], status: alone[i].status, fallbacks: alone[i].fallbacks });
+      if (alone[i].status === 'scored') expect(answer.json.scores[0].probability).toBeCloseTo(alone[i].probability, 3);
+    }
+  }, 240_000);
+
   it('refuses requests without the token, and invalid job definitions naming the field', async () => {
     expect((await api('GET', '/v1/jobs', undefined, 'wrong-token-0123456789')).status).toBe(401);
     const bad = await api('POST', '/v1/jobs', { label: { table: 'customers' }, features: [{ party: 'tax-bureau' }] });
