@@ -176,17 +176,25 @@ describe('four party services over mutual TLS', () => {
     for (const [i, loss] of local.lossCurve.entries()) expect(Math.abs(json.metrics.lossCurve[i] - loss)).toBeLessThan(1e-3);
   }, 300_000);
 
-  it('scores enterprises through the HTTP API with the trained split model, flagging fallbacks', async () => {
-    const ids = ['9111010800000PFCLW', '9111010800000PFCM0'];
+  it('scores enterprises through the HTTP API with the trained split model, refusing single-holder ones', async () => {
+    const column = (file: string) => new Set(readFileSync(join(SME, file), 'utf8').trim().split('\n').slice(1).map((l) => l.split(',')[0]!));
+    const [tax, social] = [column('tax_bureau.csv'), column('social_insurance.csv')];
+    const bankIds = [...column('bank.csv')];
+    const both = bankIds.filter((id) => tax.has(id) && social.has(id)).slice(0, 2);
+    // The first 300 enterprises are not in the tax bureau's register (examples/sme-credit/generate.ts): only the fund holds them.
+    const single = bankIds.filter((id) => !tax.has(id) && social.has(id)).slice(0, 1);
+    const ids = [...both, ...single];
     const first = await api('POST', '/v1/score', { model: 'e2e-1', ids, decoys: 3 });
     expect(first.status, JSON.stringify(first.json)).toBe(200);
     expect(first.json.scores.map((s: { id: string }) => s.id)).toEqual(ids);
-    for (const s of first.json.scores) {
+    for (const s of first.json.scores.slice(0, 2)) {
+      expect(s).toMatchObject({ status: 'scored', fallbacks: [] });
       expect(s.probability).toBeGreaterThan(0);
       expect(s.probability).toBeLessThan(1);
-      // The first 300 enterprises are not in the tax bureau's register (examples/sme-credit/generate.ts).
-      expect(s.fallbacks).toEqual(['tax-bureau']);
     }
+    // Total minus the bank's part would be the fund's partial score, and its policy does not allow that.
+    expect(first.json.scores[2]).toMatchObject({ status: 'refused', code: 'E_SCORE_REFUSED', rule: 'partial-score.single-holder' });
+    expect(first.json.scores[2].probability).toBeUndefined();
     const again = await api('POST', '/v1/score', { model: 'e2e-1', ids: [ids[0]] });
     expect(again.json.scores[0].probability).toBeCloseTo(first.json.scores[0].probability, 3);
     const bad = await api('POST', '/v1/score', { model: 'e2e-1', ids: ['91350100M000100Y44'] });
@@ -197,7 +205,7 @@ describe('four party services over mutual TLS', () => {
   }, 120_000);
 
   it('answers overlapping scoring requests, each as it would be answered alone', async () => {
-    const bank = readFileSync(join(SME, 'bank.csv'), 'utf8').trim().split('\n').slice(1, 9).map((l) => l.split(',')[0]!);
+    const bank = readFileSync(join(SME, 'bank.csv'), 'utf8').trim().split('\n').slice(301, 309).map((l) => l.split(',')[0]!);
     const alone = [];
     for (const id of bank) alone.push((await api('POST', '/v1/score', { model: 'e2e-1', ids: [id], decoys: 2 })).json.scores[0]);
     const together = await Promise.all(bank.map((id) => api('POST', '/v1/score', { model: 'e2e-1', ids: [id], decoys: 2 })));
