@@ -83,7 +83,8 @@ export function trainingReportInput(outcome: LabelJobOutcome): TrainingReportInp
     metrics: outcome.metrics,
     validation: { scores: outcome.predictions.scores, labels: outcome.predictions.labels },
     lossCurve: outcome.lossCurve,
-    models: [outcome.slice],
+    // Weights kept encrypted (--keep-encrypted) are not the viewer's to show.
+    models: outcome.slice.encryptedWeights === undefined ? [outcome.slice] : [],
     manifest: { ...manifest, parameters: { ...manifest.parameters } },
   };
 }

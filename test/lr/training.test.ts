@@ -77,7 +77,7 @@ describe('vertical logistic regression (protocol, mock HE)', () => {
     const ok = smeJob({ batchSize: 2100 });
     await expect(runLocalTraining(ok)).resolves.toBeDefined();
     // 4,104 rows in batches of at most 16: 257 batches, the smallest of 15 rows < 4 × 4.
-    await expect(runLocalTraining(smeJob({ batchSize: 16 }))).rejects.toMatchObject({ code: 'E_TOO_FEW_ROWS', message: expect.stringMatching(/smallest batch holds 15 rows/) });
+    await expect(runLocalTraining(smeJob({ batchSize: 16 }))).rejects.toMatchObject({ code: 'E_TOO_FEW_ROWS', message: expect.stringMatching(/batch size 16 gives batches of 15 rows/) });
   });
 
   it('refuses a single-agency job, whose validation totals would show the bank that agency\'s partial scores, unless allowed', async () => {
