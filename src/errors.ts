@@ -102,7 +102,7 @@ export class JinqiaoError extends Error {
  * Codes whose message a party may pass to its peers when it stops a job: they describe its
  * configuration, policy or the job's definition, never a row of its data.
  */
-export const SHAREABLE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['E_TABLE_UNKNOWN', 'E_POLICY_REFUSED', 'E_JOB_INVALID', 'E_PARAMS_INSECURE', 'E_MODEL_INVALID']);
+export const SHAREABLE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['E_TABLE_UNKNOWN', 'E_POLICY_REFUSED', 'E_PARTIAL_SCORE_DISCLOSURE', 'E_JOB_INVALID', 'E_PARAMS_INSECURE', 'E_MODEL_INVALID']);
 
 export function isJinqiaoError(e: unknown): e is JinqiaoError {
   return e instanceof JinqiaoError;

@@ -132,7 +132,12 @@ export async function trainAsFeatures(ctx: PartyJobContext, label: Channel, spec
   const audit = ctx.governance?.audit;
   const { table, idReport, protocol } = await abortingPeersOnFailure(channels, async () => {
     const loaded = await ctx.loadTable(spec.table, { withLabel: false });
-    const { table } = await gated(ctx, loaded, jobId, spec.purpose, [spec.parties[0]!], spec.parties.filter((p) => p !== ctx.name), loaded.featureNames, []);
+    const { table, disclosePartialScores } = await gated(ctx, loaded, jobId, spec.purpose, [spec.parties[0]!], spec.parties.filter((p) => p !== ctx.name), loaded.featureNames, []);
+    // The only agency of a job: the bank's validation totals minus its own part are this
+    // party's partial scores. Its policy decides (an ungoverned party: the job's own flag).
+    if (spec.parties.length === 2 && !(disclosePartialScores ?? config.allowPartialScoreDisclosure)) {
+      throw errors.partialScoreDisclosure(ctx.name, `${ctx.name} is the only agency of the job and its policy does not let the bank see its partial scores (disclosePartialScores for purpose ${spec.purpose})`);
+    }
     const idType = agreeWithLabel(table, spec);
     const idReport = checkTableIds(table, idType, config.strict);
     const arbiter = await ctx.connect(spec.arbiter, jobId);

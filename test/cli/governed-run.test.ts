@@ -32,7 +32,7 @@ function jobFile(name: string, partner: string): string {
   const policy = join(dir, `${name}-policy.yaml`);
   writeFileSync(
     policy,
-    `party: tax-bureau\nfields: { vat_paid_wan: internal, tax_credit_grade: internal, late_filings_24m: internal }\npurposes:\n  credit-modeling: { fields: [vat_paid_wan, tax_credit_grade, late_filings_24m], consentRequired: true }\npartners:\n  - id: ${partner}\n    publicKeyFile: bank.pub\n    purposes: [credit-modeling]\n`,
+    `party: tax-bureau\nfields: { vat_paid_wan: internal, tax_credit_grade: internal, late_filings_24m: internal }\npurposes:\n  credit-modeling: { fields: [vat_paid_wan, tax_credit_grade, late_filings_24m], consentRequired: true, disclosePartialScores: true }\npartners:\n  - id: ${partner}\n    publicKeyFile: bank.pub\n    purposes: [credit-modeling]\n`,
   );
   const path = join(dir, `${name}.yaml`);
   writeFileSync(

@@ -110,7 +110,7 @@ beforeAll(async () => {
   for (const name of ['bank', 'tax-bureau']) await saveKeyPair(join(dir, `${name}-gov`), generateKeyPair());
   writeFileSync(
     join(dir, 'tax-policy.yaml'),
-    'party: tax-bureau\nfields: { vat_paid_wan: internal, tax_credit_grade: internal, late_filings_24m: internal }\npurposes:\n  credit-modeling: { fields: [vat_paid_wan, tax_credit_grade, late_filings_24m], consentRequired: false }\npartners:\n  - { id: bank, publicKeyFile: bank-gov.pub, purposes: [credit-modeling] }\n',
+    'party: tax-bureau\nfields: { vat_paid_wan: internal, tax_credit_grade: internal, late_filings_24m: internal }\npurposes:\n  credit-modeling: { fields: [vat_paid_wan, tax_credit_grade, late_filings_24m], consentRequired: false, disclosePartialScores: true }\npartners:\n  - { id: bank, publicKeyFile: bank-gov.pub, purposes: [credit-modeling] }\n',
   );
   const arbiter = await start('arbiter', 'arbiter', {}, {});
   const tax = await start('tax-bureau', 'features', { arbiter: arbiter.tlsPort }, { taxpayers: { postgres: postgres.connectionString, table: 'taxpayers', id: 'uscc' } }, false, 0, {
@@ -244,7 +244,7 @@ describe('four party services over mutual TLS', () => {
   });
 
   it('cancels a running job on request', async () => {
-    await api('POST', '/v1/jobs', { job: 'e2e-cancelled', purpose: 'credit-modeling', label: { table: 'customers' }, features: [{ party: 'tax-bureau', table: 'taxpayers' }], training: { ...TRAINING, epochs: 40 } });
+    await api('POST', '/v1/jobs', { job: 'e2e-cancelled', purpose: 'credit-modeling', label: { table: 'customers' }, features: [{ party: 'tax-bureau', table: 'taxpayers' }], training: { ...TRAINING, epochs: 40, allowPartialScoreDisclosure: true } });
     for (;;) {
       const { json } = await api('GET', '/v1/jobs/e2e-cancelled');
       if (json.job.phase === 'batch' || json.job.phase === 'epoch') break;
@@ -297,7 +297,7 @@ describe('four party services over mutual TLS', () => {
   }, 400_000);
 
   it('marks the jobs a crashed bank was running as interrupted when it restarts, and resume completes them', async () => {
-    const crashJob = { ...TRAINING, epochs: 4 };
+    const crashJob = { ...TRAINING, epochs: 4, allowPartialScoreDisclosure: true };
     await api('POST', '/v1/jobs', { job: 'e2e-bank-crash', purpose: 'credit-modeling', label: { table: 'customers' }, features: [{ party: 'tax-bureau', table: 'taxpayers' }], training: crashJob });
     for (;;) {
       const { json } = await api('GET', '/v1/jobs/e2e-bank-crash');

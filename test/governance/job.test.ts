@@ -30,11 +30,11 @@ const keys = { bank: generateKeyPair(), tax: generateKeyPair(), platform: genera
 const FIELDS = ['vat_paid_wan', 'tax_credit_grade', 'late_filings_24m'];
 const DAY = 86_400_000;
 
-async function taxPolicy(options: { partner?: string; approval?: boolean; grantSensitive?: boolean } = {}) {
+async function taxPolicy(options: { partner?: string; approval?: boolean; grantSensitive?: boolean; disclose?: boolean } = {}) {
   const text = `party: tax-bureau
 fields: { vat_paid_wan: internal, tax_credit_grade: sensitive, late_filings_24m: internal, legal_representative_id: restricted }
 purposes:
-  credit-modeling: { fields: [${FIELDS.join(', ')}], consentRequired: true, approvalRequired: ${options.approval ?? false} }
+  credit-modeling: { fields: [${FIELDS.join(', ')}], consentRequired: true, approvalRequired: ${options.approval ?? false}, disclosePartialScores: ${options.disclose ?? true} }
 partners:
   - id: ${options.partner ?? 'bank-of-example'}
     publicKey: ${Buffer.from(keys.bank.publicKey).toString('hex')}
@@ -136,6 +136,15 @@ describe('governed jobs', () => {
     expect(new Set(frames.map((f) => decodeMessage(f).t))).toEqual(new Set(['job.spec', 'job.accept', 'job.abort']));
     const refused = readFileSync(taxLog.file, 'utf8').trim().split('\n').map((l) => JSON.parse(l)).at(-1);
     expect(refused).toMatchObject({ type: 'job.refused', details: { rule: 'partner.unknown' } });
+  });
+
+  it("refuses to be a job's only agency where its policy keeps its partial scores, whatever the bank's flag says", async () => {
+    const { parties } = await governed({ policy: await taxPolicy({ disclose: false }) }, consents(taxIds));
+    // job() sets allowPartialScoreDisclosure: the bank's word alone does not disclose an agency's scores.
+    await expect(runLocalTraining(job({ governance: { purpose: 'credit-modeling', parties } }))).rejects.toMatchObject({
+      code: 'E_PARTIAL_SCORE_DISCLOSURE',
+      message: expect.stringMatching(/tax is the only agency of the job/),
+    });
   });
 
   it('refuses an undeclared purpose, a sensitive field without grant, and a job awaiting approval', async () => {
