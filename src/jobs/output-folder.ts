@@ -79,7 +79,7 @@ export function stagedOutputs(folder: string): StagedOutputs {
 /** Refuses an output folder that is an existing file, before a job starts rather than after it ran. */
 export async function checkOutputFolder(folder: string, option: string): Promise<void> {
   const info = await stat(folder).catch(() => undefined);
-  if (info && !info.isDirectory()) throw errors.optionInvalid(option, `${folder} is a file, not a folder`, 'name a new or existing folder for the outputs');
+  if (info && !info.isDirectory()) throw errors.optionInvalid(option, `${folder} is an existing file, not a folder`, 'name a folder for the outputs (it is created if missing)');
 }
 
 /** A file name for a party's files (`model-<party>.json`). */

@@ -12,6 +12,7 @@
 import { createHash } from 'node:crypto';
 import { errors } from '../errors.ts';
 import { admitJob } from '../governance/gate.ts';
+import { checkBothClasses } from '../data/table.ts';
 import { detectIdType, type IdType } from '../ids/normalise.ts';
 import type { TrainingConfig } from '../lr/config.ts';
 import { checkTableIds } from '../lr/align.ts';
@@ -63,6 +64,7 @@ export async function trainAsLabel(ctx: PartyJobContext, job: TrainingJob): Prom
   const partyNames = job.features.map((f) => f.party);
   if (partyNames.includes(job.arbiter) || job.arbiter === ctx.name) throw errors.jobInvalid('job', 'arbiter', `the arbiter ${job.arbiter} must not also be a data party of the job`);
   const loaded = await ctx.loadTable(job.labelTable, { withLabel: true });
+  checkBothClasses(loaded);
   const { table } = await gated(ctx, loaded, jobId, purpose, partyNames, partyNames, [...loaded.featureNames, loaded.labelColumn ?? 'label'], []);
   const idType = idTypeOf(table, config);
   const idReport = checkTableIds(table, idType, config.strict);

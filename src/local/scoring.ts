@@ -105,6 +105,7 @@ export async function openLocalScoringSession(options: LocalScoringOptions): Pro
   // A request refused before any message (a malformed ID) leaves the session open; a failed
   // protocol step ends every party, and the error reported is the root cause among them.
   const rootCause = async (e: unknown): Promise<never> => {
+    wiring.closeAll('the bank stopped');
     await psiExecutor.close();
     throw await everyone.then(() => e, (cause: unknown) => cause);
   };

@@ -159,8 +159,11 @@ export async function trainOnTables(options: TablesTrainingOptions): Promise<Loc
         outputs,
         onProgress: role === 'label' ? options.onProgress : undefined,
       });
+    const labelRun = trainAsLabel(host(labelName, 'label'), { config, purpose: options.governance?.purpose, labelTable: labelName, features: featureNames.map((party) => ({ party, table: party })), arbiter: ARBITER });
+    // The label may stop before it has told anyone of the job (its own input refused): the partners must not wait for it.
+    labelRun.catch(() => wiring.closeAll('the label party stopped'));
     const [label, ...partners] = await settleParties<[Awaited<ReturnType<typeof trainAsLabel>>, ...PartnerOutcome[]]>([
-      trainAsLabel(host(labelName, 'label'), { config, purpose: options.governance?.purpose, labelTable: labelName, features: featureNames.map((party) => ({ party, table: party })), arbiter: ARBITER }),
+      labelRun,
       ...featureNames.map((name) => joinJob(host(name, 'features'), wiring.end(name, labelName))),
       joinJob(host(ARBITER, 'arbiter'), wiring.end(ARBITER, labelName)),
     ]);
@@ -237,6 +240,11 @@ export class MemoryWiring {
       this.#pairs.set(key, pair);
     }
     return pair[self === a ? 0 : 1];
+  }
+
+  /** Closes every channel: the parties still waiting on one fail rather than wait forever. */
+  closeAll(reason: string): void {
+    for (const pair of this.#pairs.values()) for (const end of pair) end.close(reason);
   }
 
   bytesSentBy(party: string): number {

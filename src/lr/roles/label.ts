@@ -11,7 +11,7 @@
  * `allowPartialScoreDisclosure` (the agency's policy allowing it), else it is refused.
  */
 import { errors } from '../../errors.ts';
-import { checkBothClasses, type FeatureTable } from '../../data/table.ts';
+import type { FeatureTable } from '../../data/table.ts';
 import type { CiphertextBytes, HeBackend, HeEvaluator, PublicKeyBundle } from '../../he/backend.ts';
 import type { IdType } from '../../ids/normalise.ts';
 import type { PsiExecutor } from '../../psi/executor.ts';
@@ -69,7 +69,6 @@ export async function runLabelParty(options: LabelPartyOptions): Promise<LabelPa
 async function labelParty(options: LabelPartyOptions): Promise<LabelPartyResult> {
   const { config, table, features, onProgress } = options;
   if (!table.labels) throw errors.optionInvalid('labelColumn', 'the label party needs a label column');
-  checkBothClasses(table);
   const started = performance.now();
   const alignment = await alignAsLabel(table, features, { jobId: config.jobId, seed: config.seed, idType: options.idType, backend: config.psiBackend, executor: options.psiExecutor });
   onProgress?.({ phase: 'align', party: 'label', rows: alignment.rows.length });
