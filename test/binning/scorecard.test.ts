@@ -30,7 +30,7 @@ describe('scorecard training on bins (default_credit)', () => {
     await writeBinningOutputs(join(dir, 'bins'), binned);
     const binningFile = join(dir, 'bins', 'binning.json');
 
-    const training: LocalTrainingOptions = { ...parties, config: { he: 'mock', threads: 0, seed: 'scorecard' } };
+    const training: LocalTrainingOptions = { ...parties, config: { he: 'mock', threads: 0, seed: 'scorecard', allowPartialScoreDisclosure: true } };
     const [continuous, { result, scorecard: rows }] = await Promise.all([runLocalTraining(training), trainOnBins(training, binningFile)]);
     expect(result.models.find((m) => m.party === 'agency')!.featureNames[0]).toMatch(/^x0\[1\]$/);
     expect(result.metrics.auc).toBeGreaterThan(continuous.metrics.auc - 0.01);
