@@ -55,6 +55,7 @@ async function openAsAgency(config: TrainingConfig, table: FeatureTable, label: 
       batchesPerEpoch: batchesPerEpoch(data.trainRows.length, config.batchSize),
       validationRows: data.validationRows.length,
       widths: [data.width],
+      vectors: 1,
       keepEncrypted: false,
     });
   }

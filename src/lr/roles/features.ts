@@ -64,6 +64,7 @@ async function featureParty(options: FeaturePartyOptions): Promise<FeaturePartyR
       batchesPerEpoch: batchesPerEpoch(data.trainRows.length, config.batchSize),
       validationRows: data.validationRows.length,
       widths: [data.width],
+      vectors: config.momentum > 0 ? 2 : 1,
       keepEncrypted: config.keepEncrypted,
     });
     const matvec: MatvecRunner = options.matvec ? await options.matvec(bundle) : inlineMatvec(evaluator);
@@ -81,7 +82,7 @@ async function featureParty(options: FeaturePartyOptions): Promise<FeaturePartyR
         const { residual, epoch: e, batch: rb } = await label.receive('train.residual');
         if (e !== epoch || rb !== b) throw errors.protocol(`the label party sent the residual of batch ${e}/${rb}, expected ${epoch}/${b}`);
         const step = await matvec.matvecTransposed(residual, gatherRows(data.X, data.width, batch, -weights.learningRate / root), n, data.width);
-        weights.accept(await arbiter.refresh(weights.update(step), weights.period, epoch, b));
+        await weights.step(step, (ct) => arbiter.refresh(ct, weights.period, epoch, b));
       }
       weights.endEpoch();
       const end = await label.receive('train.epochEnd');

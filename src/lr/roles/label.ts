@@ -90,6 +90,7 @@ async function labelParty(options: LabelPartyOptions): Promise<LabelPartyResult>
       batchesPerEpoch: batchesPerEpoch(data.trainRows.length, config.batchSize),
       validationRows: data.validationRows.length,
       widths: [data.width, ...featureCounts.values()],
+      vectors: config.momentum > 0 ? 2 : 1,
       keepEncrypted: config.keepEncrypted,
     });
     const matvec = options.matvec ? await options.matvec(bundle) : inlineMatvec(evaluator);
@@ -185,7 +186,7 @@ async function train(
       await Promise.all([...features.values()].map((c) => c.send(message('train.residual', { epoch, batch: b, residual }))));
 
       const step = await matvec.matvecTransposed(residual, gatherRows(data.X, data.width, batch, -weights.learningRate / root), n, data.width);
-      weights.accept(await arbiter.refresh(weights.update(step), weights.period, epoch, b));
+      await weights.step(step, (ct) => arbiter.refresh(ct, weights.period, epoch, b));
 
       // Taylor loss: log 2 + 2·mean(t² − y′t), y′ = 2y − 1.
       const lossTerms = evaluator.add(evaluator.square(scaledT), evaluator.multiplyPlain(scaledT, labels.map((v) => -(2 * v - 1) / root)));
