@@ -122,7 +122,7 @@ describe('decryption-oracle misuse by an agency', () => {
       expect(received.flatMap(clearNumbers)).toEqual([]);
       expect(audit.filter((r) => r.peer === 'agency').map((r) => [r.kind, r.pass])).toEqual([['refresh', 0], ['refresh', 1]]);
       expect(audit.every((r) => /^[0-9a-f]{64}$/.test(r.ciphertextSha256))).toBe(true);
-    }, 120_000);
+    }, 300_000);
 
     it.each(['weights', 'loss', 'validation'] as const)('sent as a %s decryption during training, [[d]] is refused and the job fails', async (purpose) => {
       const { outcome, arbiterOutcome, received } = await misuse((session, residual) => session.reveal(purpose, residual, 40, 1, 0, 0));
@@ -130,6 +130,6 @@ describe('decryption-oracle misuse by an agency', () => {
       expect(arbiterOutcome).toMatchObject({ status: 'rejected', reason: { code: 'E_PROTOCOL', message: expect.stringMatching(/the arbiter refuses agency/) } });
       expect(received.filter((e) => e.type === 'train.decrypted')).toEqual([]);
       expect(received.flatMap(clearNumbers)).toEqual([]);
-    }, 120_000);
+    }, 300_000);
   });
 });
