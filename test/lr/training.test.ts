@@ -25,7 +25,7 @@ function smeJob(extra: Partial<LocalTrainingOptions['config']> = {}): LocalTrain
   };
 }
 
-describe('vertical logistic regression (protocol, mock HE)', () => {
+describe('vertical logistic regression (protocol, mock HE)', { timeout: 300_000 }, () => {
   it('trains one model across a bank and three agencies, each keeping its own slice', async () => {
     const r = await runLocalTraining(smeJob());
     expect(r.parties.map((p) => p.name)).toEqual(['bank', 'tax', 'social', 'utilities']);
