@@ -1,8 +1,9 @@
 /**
- * (Label, Features) Xᵀ[[d]] over a piscina pool: each worker takes a contiguous share of
- * d's chunks (and the rows of X they cover), runs the baby steps, the multiply_plains and
- * the giant-step rotations of its share, and returns one partial ciphertext; the main
- * thread adds the partials and folds once (diagonals.ts: rotation is linear).
+ * (Label, Features) Xᵀ[[d]] and X·[[w]] over a piscina pool. For Xᵀ[[d]] each worker takes
+ * a contiguous share of d's chunks (and the rows of X they cover), runs the baby steps, the
+ * multiply_plains and the giant-step rotations of its share, and returns one partial
+ * ciphertext; the main thread adds the partials and folds once (diagonals.ts: rotation is
+ * linear). For X·[[w]] each worker computes whole chunks of rows, which are independent.
  *
  * The public bundle goes to the workers in SharedArrayBuffers (no copy per task); a
  * worker parses it once and keeps its SEAL context for every later task of the same
@@ -22,21 +23,26 @@ export interface ParallelEvaluatorOptions {
   readonly threads?: number;
 }
 
-/** One worker's share of a matvec (the message of workers/he.ts). */
-export interface MatvecTask {
+/**
+ * One worker's share of a matvec (the message of workers/he.ts): of Xᵀ[[d]] (`d`, its
+ * chunks), or of X·[[w]] (`w`, the replicated weights; the share is a run of whole chunks
+ * of rows, whose products are independent).
+ */
+export type MatvecTask = {
   readonly bundleKey: string;
   readonly bundle: PublicKeyBundle;
-  readonly d: readonly CiphertextBytes[];
   readonly X: Float64Array;
   readonly rows: number;
   readonly F: number;
-}
+} & ({ readonly kind: 'transposed'; readonly d: readonly CiphertextBytes[] } | { readonly kind: 'forward'; readonly w: CiphertextBytes });
 
 export interface ParallelEvaluator {
   readonly slotCount: number;
   readonly threads: number;
   /** Same contract as HeEvaluator.matvecTransposed. */
   matvecTransposed(d: readonly CiphertextBytes[], X: Float64Array, rows: number, F: number): Promise<CiphertextBytes>;
+  /** Same contract as HeEvaluator.matvecReplicated. */
+  matvecReplicated(w: CiphertextBytes, X: Float64Array, rows: number, F: number): Promise<CiphertextBytes[]>;
   /** Stops the workers and frees the main thread's SEAL objects. */
   destroy(): Promise<void>;
 }
@@ -59,7 +65,7 @@ export async function createParallelEvaluator(bundle: PublicKeyBundle, options: 
     galoisKeys: shared(bundle.galoisKeys),
   };
   const bundleKey = randomUUID();
-  const pool = new Piscina<MatvecTask, Uint8Array>({
+  const pool = new Piscina<MatvecTask, Uint8Array | Uint8Array[]>({
     filename: new URL('../../workers/he.ts', import.meta.url).href,
     minThreads: threads,
     maxThreads: threads,
@@ -80,12 +86,29 @@ export async function createParallelEvaluator(bundle: PublicKeyBundle, options: 
         const endRow = Math.min(rows, endChunk * S);
         const view = X.subarray(firstRow * F, endRow * F);
         const rowsX = X.buffer instanceof SharedArrayBuffer ? view : view.slice();
-        const task: MatvecTask = { bundleKey, bundle: sharedBundle, d: d.slice(firstChunk, endChunk), X: rowsX, rows: endRow - firstRow, F };
+        const task: MatvecTask = { kind: 'transposed', bundleKey, bundle: sharedBundle, d: d.slice(firstChunk, endChunk), X: rowsX, rows: endRow - firstRow, F };
         const transferList = rowsX.buffer instanceof ArrayBuffer ? [rowsX.buffer] : [];
-        tasks.push(pool.run(task, { transferList }));
+        tasks.push(pool.run(task, { transferList }) as Promise<Uint8Array>);
       }
       const partials = await Promise.all(tasks);
       return combiner.combinePartials(partials, F);
+    },
+    async matvecReplicated(w, X, rows, F) {
+      const chunks = Math.ceil(rows / S);
+      checkMatvecShape(chunks, X, rows, F, S);
+      const shares = Math.min(threads, chunks);
+      if (shares === 1) return combiner.matvecReplicated(w, X, rows, F);
+      const tasks: Promise<Uint8Array[]>[] = [];
+      for (let k = 0; k < shares; k++) {
+        const firstRow = Math.floor((k * chunks) / shares) * S;
+        const endRow = Math.min(rows, Math.floor(((k + 1) * chunks) / shares) * S);
+        const view = X.subarray(firstRow * F, endRow * F);
+        const rowsX = X.buffer instanceof SharedArrayBuffer ? view : view.slice();
+        const task: MatvecTask = { kind: 'forward', bundleKey, bundle: sharedBundle, w, X: rowsX, rows: endRow - firstRow, F };
+        const transferList = rowsX.buffer instanceof ArrayBuffer ? [rowsX.buffer] : [];
+        tasks.push(pool.run(task, { transferList }) as Promise<Uint8Array[]>);
+      }
+      return (await Promise.all(tasks)).flat();
     },
     async destroy() {
       await pool.destroy();

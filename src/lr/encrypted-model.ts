@@ -48,6 +48,7 @@ import type { Channel } from '../transport/channel.ts';
 import { message } from '../transport/messages.ts';
 import type { TrainingConfig } from './config.ts';
 import { Optimiser } from './optimiser.ts';
+import type { MatvecRunner } from './protocol.ts';
 import { TAYLOR1 } from './sigmoid.ts';
 
 /** |w| bound of a refresh: the bottom level holds a 40-bit mask over 2^4 at scale 2^40. */
@@ -204,8 +205,8 @@ export class EncryptedWeights {
   }
 
   /** [[X[rows]·w]] with X's rows already gathered (and scaled) by the caller. */
-  forward(X: Float64Array, rows: number): CiphertextBytes[] {
-    return this.#evaluator.matvecReplicated(this.#current, X, rows, this.width);
+  forward(matvec: MatvecRunner, X: Float64Array, rows: number): Promise<CiphertextBytes[]> {
+    return matvec.matvecReplicated(this.#current, X, rows, this.width);
   }
 
   /**

@@ -77,7 +77,7 @@ async function featureParty(options: FeaturePartyOptions): Promise<FeaturePartyR
         const batch = batches[b]!;
         const n = batch.length;
         const root = Math.sqrt(n);
-        const scores = weights.forward(gatherRows(data.X, data.width, batch, SLOPE / root), n);
+        const scores = await weights.forward(matvec, gatherRows(data.X, data.width, batch, SLOPE / root), n);
         await label.send(message('train.forward', { epoch, batch: b, scores }));
         const { residual, epoch: e, batch: rb } = await label.receive('train.residual');
         if (e !== epoch || rb !== b) throw errors.protocol(`the label party sent the residual of batch ${e}/${rb}, expected ${epoch}/${b}`);
@@ -91,7 +91,7 @@ async function featureParty(options: FeaturePartyOptions): Promise<FeaturePartyR
     }
     const final = weights.averaged ? await arbiter.refresh(weights.final(), weights.period, config.epochs, 0) : weights.final();
     const rows = data.validationRows;
-    await label.send(message('eval.forward', { scores: evaluator.matvecReplicated(final, gatherRows(data.X, data.width, rows), rows.length, data.width) }));
+    await label.send(message('eval.forward', { scores: await matvec.matvecReplicated(final, gatherRows(data.X, data.width, rows), rows.length, data.width) }));
     const revealed = config.keepEncrypted ? null : await arbiter.reveal('weights', final, data.width, WEIGHT_BOUND, config.epochs, 0);
     await arbiter.done();
     return { alignedRows: alignment.rows, data, weights: revealed, encryptedWeights: final, epochsRun: epoch };
