@@ -224,7 +224,7 @@ export function sectionMarkdown(r: BenchResults, section: Section): string {
         '',
         'Ceiling: a centralised plaintext logistic regression (Newton) on the pooled features of exactly the run\'s training rows, scored on exactly its validation rows. Wire bytes count the training messages (train.forward, train.residual, he.refresh, train.decrypt) only.',
         '',
-        '### Encrypted model against the gradient-revealing protocol it replaced (same data, same run, Xᵀ[[d]] on the main thread)',
+        '### Encrypted model against the gradient-revealing protocol it replaced (same data, same run, all cores)',
         '',
         table(
           ['job', 'batch', 'encrypted model s/epoch', 'gradient-revealing s/epoch', 'ratio (target <= 1.5)'],
