@@ -226,7 +226,15 @@ export function sectionMarkdown(r: BenchResults, section: Section): string {
           ]),
         ),
         '',
-        'Ceiling: a centralised plaintext logistic regression (Newton) on the pooled features of exactly the run\'s training rows, scored on exactly its validation rows. Wire bytes count the training messages (train.forward, train.residual, he.decrypt) only.',
+        'Ceiling: a centralised plaintext logistic regression (Newton) on the pooled features of exactly the run\'s training rows, scored on exactly its validation rows. Wire bytes count the training messages (train.forward, train.residual, he.refresh, train.decrypt) only.',
+        '',
+        '### Encrypted model against the gradient-revealing protocol it replaced (same data, same run, all cores)',
+        '',
+        table(
+          ['job', 'batch', 'encrypted model s/epoch', 'gradient-revealing s/epoch', 'ratio (target <= 1.5)'],
+          ['l', 'r', 'r', 'r', 'r'],
+          [[r.train!.againstGradientRevealing.name, n0(r.train!.againstGradientRevealing.batchSize), pm(r.train!.againstGradientRevealing.encryptedModel, 2), pm(r.train!.againstGradientRevealing.gradientRevealing, 2), ratio(r.train!.againstGradientRevealing.ratio)]],
+        ),
       ].join('\n');
     case 'baselines': {
       const b = r.baselines!;

@@ -155,7 +155,7 @@ if (wanted('train')) {
   if (size.creditEpochs > 0) epochs.push(await benchDefaultCredit(size.creditEpochs));
   const [rows, fateEpochs, batch, widths] = size.fate;
   epochs.push(await benchFateShape(rows, fateEpochs, batch, widths));
-  const againstGradientRevealing = await benchAgainstGradientRevealing(rows, Math.max(fateEpochs, 3), batch, widths);
+  const againstGradientRevealing = await benchAgainstGradientRevealing(rows, Math.max(fateEpochs, 2), batch, widths, true);
   results.train = { epochs, againstGradientRevealing };
   show('train');
 }

@@ -12,7 +12,7 @@
  */
 import { join } from 'node:path';
 import { loadFeatureTable } from '../src/data/table.ts';
-import { trainOnTables } from '../src/local/training.ts';
+import { SharedMatvecPool, trainOnTables } from '../src/local/training.ts';
 import type { TrainingConfig } from '../src/lr/config.ts';
 import { Optimiser } from '../src/lr/optimiser.ts';
 import { auc } from '../src/lr/metrics.ts';
@@ -128,14 +128,20 @@ export interface GradientRevealingComparison {
 
 /**
  * The encrypted model against the gradient-revealing protocol it replaced, on the same
- * generated tables in the same process, one after the other, both with Xᵀ[[d]] on the main
- * thread (threads 0), so that the ratio compares protocols, not pools. Needs epochs >= 2.
+ * generated tables in the same process, one after the other: with `allCores`, both put
+ * their products on the worker pool; without, both run on the main thread (threads 0).
+ * Needs epochs >= 2.
  */
-export async function benchAgainstGradientRevealing(trainRows: number, epochs: number, batchSize: number, widths: readonly [number, number]): Promise<GradientRevealingComparison> {
+export async function benchAgainstGradientRevealing(trainRows: number, epochs: number, batchSize: number, widths: readonly [number, number], allCores = false): Promise<GradientRevealingComparison> {
   const { label, features } = syntheticTrainingTables(Math.round(trainRows / 0.8), widths[0], [widths[1]]);
-  const config = { seed: 'bench', epochs, batchSize, threads: 0 } as const;
+  const config = { seed: 'bench', epochs, batchSize, threads: allCores ? undefined : 0 };
   const leakyEnds: number[] = [];
-  await runLeakyTraining(label, features, config, { backend: ckksBackend, onEpochEnd: () => leakyEnds.push(performance.now()) });
+  const pools = allCores ? new SharedMatvecPool(undefined) : undefined;
+  try {
+    await runLeakyTraining(label, features, config, { backend: ckksBackend, onEpochEnd: () => leakyEnds.push(performance.now()), ...(pools && { matvec: (b) => pools.for(b) }) });
+  } finally {
+    await pools?.destroy();
+  }
   const encryptedEnds: number[] = [];
   await trainOnTables({
     label: { table: label, name: 'bank' },
@@ -149,7 +155,7 @@ export async function benchAgainstGradientRevealing(trainRows: number, epochs: n
   const between = (ends: readonly number[]) => figure(ends.slice(1).map((end, i) => (end - ends[i]!) / 1000));
   const leaky = between(leakyEnds);
   const encrypted = between(encryptedEnds);
-  return { name: `generated ${trainRows} x (${widths[0]} + ${widths[1]})`, trainRows, batchSize, encryptedModel: encrypted, gradientRevealing: leaky, ratio: encrypted.median / leaky.median };
+  return { name: `generated ${trainRows} x (${widths[0]} + ${widths[1]})${allCores ? ', all cores' : ', one thread'}`, trainRows, batchSize, encryptedModel: encrypted, gradientRevealing: leaky, ratio: encrypted.median / leaky.median };
 }
 
 export async function benchDefaultCredit(epochs: number): Promise<TrainingEpochResult> {

@@ -14,16 +14,19 @@ export type PsiTask =
 /** The batch's points, 32 bytes each, in the task's order. */
 export type PsiResult = Uint8Array;
 
-/** workers/he.ts: one worker's share of Xᵀ[[d]]. */
-export interface MatvecTask {
+/**
+ * workers/he.ts: one worker's share of a matvec: of Xᵀ[[d]] (`d`, its chunks), or of
+ * X·[[w]] (`w`, the replicated weights; the share is a run of whole chunks of rows, whose
+ * products are independent).
+ */
+export type MatvecTask = {
   /** Identifies the public bundle, so a worker parses a job's keys once. */
   readonly bundleKey: string;
   readonly bundle: PublicKeyBundle;
-  readonly d: readonly CiphertextBytes[];
   readonly X: Float64Array;
   readonly rows: number;
   readonly F: number;
-}
+} & ({ readonly kind: 'transposed'; readonly d: readonly CiphertextBytes[] } | { readonly kind: 'forward'; readonly w: CiphertextBytes });
 
-/** The worker's partial product, a serialised ciphertext. */
-export type MatvecResult = CiphertextBytes;
+/** The worker's partial product of Xᵀ[[d]] (one ciphertext), or its chunks of X·[[w]]. */
+export type MatvecResult = CiphertextBytes | CiphertextBytes[];

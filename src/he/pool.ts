@@ -1,8 +1,9 @@
 /**
- * (Label, Features) Xᵀ[[d]] over a piscina pool: each worker takes a contiguous share of
- * d's chunks (and the rows of X they cover), runs the baby steps, the multiply_plains and
- * the giant-step rotations of its share, and returns one partial ciphertext; the main
- * thread adds the partials and folds once (diagonals.ts: rotation is linear).
+ * (Label, Features) Xᵀ[[d]] and X·[[w]] over a piscina pool. For Xᵀ[[d]] each worker takes
+ * a contiguous share of d's chunks (and the rows of X they cover), runs the baby steps, the
+ * multiply_plains and the giant-step rotations of its share, and returns one partial
+ * ciphertext; the main thread adds the partials and folds once (diagonals.ts: rotation is
+ * linear). For X·[[w]] each worker computes whole chunks of rows, which are independent.
  *
  * The public bundle goes to the workers in SharedArrayBuffers (no copy per task); a
  * worker parses it once and keeps its SEAL context for every later task of the same
@@ -29,6 +30,8 @@ export interface ParallelEvaluator {
   readonly threads: number;
   /** Same contract as HeEvaluator.matvecTransposed. */
   matvecTransposed(d: readonly CiphertextBytes[], X: Float64Array, rows: number, F: number): Promise<CiphertextBytes>;
+  /** Same contract as HeEvaluator.matvecReplicated. */
+  matvecReplicated(w: CiphertextBytes, X: Float64Array, rows: number, F: number): Promise<CiphertextBytes[]>;
   /** Stops the workers and frees the main thread's SEAL objects. */
   destroy(): Promise<void>;
 }
@@ -72,12 +75,29 @@ export async function createParallelEvaluator(bundle: PublicKeyBundle, options: 
         const endRow = Math.min(rows, endChunk * S);
         const view = X.subarray(firstRow * F, endRow * F);
         const rowsX = X.buffer instanceof SharedArrayBuffer ? view : view.slice();
-        const task: MatvecTask = { bundleKey, bundle: sharedBundle, d: d.slice(firstChunk, endChunk), X: rowsX, rows: endRow - firstRow, F };
+        const task: MatvecTask = { kind: 'transposed', bundleKey, bundle: sharedBundle, d: d.slice(firstChunk, endChunk), X: rowsX, rows: endRow - firstRow, F };
         const transferList = rowsX.buffer instanceof ArrayBuffer ? [rowsX.buffer] : [];
-        tasks.push(pool.run(task, { transferList }));
+        tasks.push(pool.run(task, { transferList }) as Promise<Uint8Array>);
       }
       const partials = await Promise.all(tasks);
       return combiner.combinePartials(partials, F);
+    },
+    async matvecReplicated(w, X, rows, F) {
+      const chunks = Math.ceil(rows / S);
+      checkMatvecShape(chunks, X, rows, F, S);
+      const shares = Math.min(threads, chunks);
+      if (shares === 1) return combiner.matvecReplicated(w, X, rows, F);
+      const tasks: Promise<Uint8Array[]>[] = [];
+      for (let k = 0; k < shares; k++) {
+        const firstRow = Math.floor((k * chunks) / shares) * S;
+        const endRow = Math.min(rows, Math.floor(((k + 1) * chunks) / shares) * S);
+        const view = X.subarray(firstRow * F, endRow * F);
+        const rowsX = X.buffer instanceof SharedArrayBuffer ? view : view.slice();
+        const task: MatvecTask = { kind: 'forward', bundleKey, bundle: sharedBundle, w, X: rowsX, rows: endRow - firstRow, F };
+        const transferList = rowsX.buffer instanceof ArrayBuffer ? [rowsX.buffer] : [];
+        tasks.push(pool.run(task, { transferList }) as Promise<Uint8Array[]>);
+      }
+      return (await Promise.all(tasks)).flat();
     },
     async destroy() {
       await pool.destroy();

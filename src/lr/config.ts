@@ -22,6 +22,8 @@ export interface TrainingConfig {
   readonly sigmoid: SigmoidApproximation;
   readonly optimiser: OptimiserMethod;
   readonly learningRate: number;
+  /** Heavy-ball momentum μ in [0, 1); 0: plain SGD. Costs a second encrypted vector refreshed per batch. */
+  readonly momentum: number;
   readonly schedule: LearningRateSchedule;
   readonly l2: number;
   /** Standardised features are clipped to ±clip (0: no clipping). */
@@ -55,6 +57,7 @@ export const TRAINING_DEFAULTS: Omit<TrainingConfig, 'jobId'> = Object.freeze({
   sigmoid: 'taylor1',
   optimiser: 'sgd',
   learningRate: 0.5,
+  momentum: 0,
   schedule: Object.freeze({ kind: 'inverse-sqrt', decay: 0.01 }),
   l2: 0,
   clip: 5,
@@ -95,6 +98,7 @@ export function resolveTrainingConfig(partial: Partial<TrainingConfig> & { jobId
   if (typeof c.allowPartialScoreDisclosure !== 'boolean') throw errors.optionInvalid('allowPartialScoreDisclosure', 'must be true or false');
   if (typeof c.keepEncrypted !== 'boolean') throw errors.optionInvalid('keepEncrypted', 'must be true or false');
   if (!(c.learningRate > 0 && Number.isFinite(c.learningRate))) throw errors.optionInvalid('learningRate', `must be a positive number, got ${c.learningRate}`);
+  if (!(c.momentum >= 0 && c.momentum < 1)) throw errors.optionInvalid('momentum', `must be in [0, 1), got ${c.momentum}`);
   if (!(c.l2 >= 0 && Number.isFinite(c.l2))) throw errors.optionInvalid('l2', `must be zero or positive, got ${c.l2}`);
   if (!(c.clip >= 0 && Number.isFinite(c.clip))) throw errors.optionInvalid('clip', `must be zero (no clipping) or positive, got ${c.clip}`);
   if (c.averaging !== 'tail' && c.averaging !== 'none') throw errors.optionInvalid('averaging', `must be tail or none, got ${String(c.averaging)}`);

@@ -48,6 +48,7 @@ import type { Channel } from '../protocol/channel.ts';
 import { message } from '../protocol/messages.ts';
 import type { TrainingConfig } from './config.ts';
 import { Optimiser } from './optimiser.ts';
+import type { MatvecRunner } from './protocol.ts';
 import { TAYLOR1 } from './sigmoid.ts';
 
 /** |w| bound of a refresh: the bottom level holds a 40-bit mask over 2^4 at scale 2^40. */
@@ -64,6 +65,8 @@ export interface TrainingPlan {
   readonly validationRows: number;
   /** Weight counts: every party's (label first) in the label's plan, the agency's own in its plan. */
   readonly widths: readonly number[];
+  /** Encrypted vectors each party refreshes per batch: 1, or 2 with momentum. */
+  readonly vectors: number;
   readonly keepEncrypted: boolean;
 }
 
@@ -166,9 +169,9 @@ function remainderBound(ev: HeEvaluator, firstBits: number): number {
 
 /**
  * (Label, Features) A party's encrypted weights: the iterate [[w]] (fresh after every
- * refresh), the update rule (SGD with a learning-rate schedule and L2, the only optimiser
- * that stays linear in the weights) and the Polyak–Ruppert average over the second half
- * of the epochs run, kept as one encrypted sum per epoch.
+ * refresh), the update rule (SGD with momentum, a learning-rate schedule and L2: what stays
+ * linear in the weights) and the Polyak–Ruppert average over the second half of the epochs
+ * run, kept as one encrypted sum per epoch.
  */
 export class EncryptedWeights {
   readonly width: number;
@@ -178,6 +181,10 @@ export class EncryptedWeights {
   readonly #evaluator: HeEvaluator;
   readonly #schedule: Optimiser;
   readonly #l2: number;
+  readonly #momentum: number;
+  /** −η·velocity (heavy ball), fresh after every refresh; undefined before the first update. */
+  #velocity: CiphertextBytes | undefined;
+  #lastRate = 0;
   readonly #interceptIndex: number | undefined;
   readonly #averaging: boolean;
   #updates = 0;
@@ -192,39 +199,56 @@ export class EncryptedWeights {
     this.#current = evaluator.encrypt(new Float64Array(evaluator.slotCount))[0]!;
     this.#schedule = Optimiser.create(width, { method: 'sgd', learningRate: config.learningRate, schedule: config.schedule });
     this.#l2 = config.l2;
+    this.#momentum = config.momentum;
     this.#interceptIndex = interceptIndex;
     this.#averaging = config.averaging === 'tail';
   }
 
   /** [[X[rows]·w]] with X's rows already gathered (and scaled) by the caller. */
-  forward(X: Float64Array, rows: number): CiphertextBytes[] {
-    return this.#evaluator.matvecReplicated(this.#current, X, rows, this.width);
+  forward(matvec: MatvecRunner, X: Float64Array, rows: number): Promise<CiphertextBytes[]> {
+    return matvec.matvecReplicated(this.#current, X, rows, this.width);
   }
 
   /**
    * The learning rate of the next update; the caller folds −η/√n into the plaintext of the
-   * gradient product, so `gradientStep` arrives as −η·Xᵀd/n.
+   * gradient product, so `step` receives −η·Xᵀd/n.
    */
   get learningRate(): number {
     return this.#schedule.learningRateAt(this.#updates);
   }
 
-  /** [[w]] ← (1 − ηλ)[[w]] + gradientStep; returns the updated, two-levels-down vector to refresh. */
-  update(gradientStep: CiphertextBytes): CiphertextBytes {
+  /** Encrypted vectors refreshed per batch: the weights, and the velocity with momentum. */
+  get vectors(): number {
+    return this.#momentum > 0 ? 2 : 1;
+  }
+
+  /**
+   * One update from gradientStep = −η·Xᵀd/n, then a refresh of every encrypted vector:
+   * with M = −η·velocity (heavy ball, PyTorch's form, M rescaled when η changes),
+   * M ← μ·(η_t/η_{t−1})·M + gradientStep − η_t·λ·w (intercept exempt from L2), w ← w + M.
+   * Every term is linear in the ciphertexts; each costs at most one level.
+   */
+  async step(gradientStep: CiphertextBytes, refresh: (ct: CiphertextBytes) => Promise<CiphertextBytes>): Promise<void> {
     const ev = this.#evaluator;
     const eta = this.learningRate;
-    let kept = [this.#current];
+    let delta = [gradientStep];
     if (this.#l2 > 0) {
-      const decay = new Float64Array(this.period).fill(1 - eta * this.#l2);
-      if (this.#interceptIndex !== undefined) decay[this.#interceptIndex] = 1;
-      kept = ev.multiplyPlain(kept, replicate(decay, ev.slotCount));
+      const decay = new Float64Array(this.period).fill(-eta * this.#l2);
+      if (this.#interceptIndex !== undefined) decay[this.#interceptIndex] = 0;
+      delta = ev.add(delta, ev.multiplyPlain([this.#current], replicate(decay, ev.slotCount)));
     }
+    if (this.#momentum > 0 && this.#velocity !== undefined) {
+      delta = ev.add(delta, ev.multiplyScalar([this.#velocity], (this.#momentum * eta) / this.#lastRate));
+    }
+    const next = ev.add([this.#current], delta)[0]!;
     this.#updates++;
-    return ev.add(kept, [gradientStep])[0]!;
+    this.#lastRate = eta;
+    if (this.#momentum > 0) this.#velocity = await refresh(delta[0]!);
+    this.#accept(await refresh(next));
   }
 
   /** Takes the refreshed iterate and adds it to the epoch's running sum. */
-  accept(fresh: CiphertextBytes): void {
+  #accept(fresh: CiphertextBytes): void {
     this.#current = fresh;
     if (!this.#averaging) return;
     this.#epochSum = this.#epochSum === undefined ? fresh : this.#evaluator.add([this.#epochSum], [fresh])[0]!;

@@ -8,13 +8,17 @@ import { rotationSteps } from '../he/diagonals.ts';
 import { ENCRYPTED_MODEL_PARAMS } from '../he/params.ts';
 import type { TrainingConfig } from './config.ts';
 
-/** Computes Xᵀ[[d]]: the evaluator itself, or a worker pool holding the same keys. */
+/** Computes Xᵀ[[d]] and X·[[w]]: the evaluator itself, or a worker pool holding the same keys. */
 export interface MatvecRunner {
   matvecTransposed(d: readonly CiphertextBytes[], X: Float64Array, rows: number, F: number): Promise<CiphertextBytes>;
+  matvecReplicated(w: CiphertextBytes, X: Float64Array, rows: number, F: number): Promise<CiphertextBytes[]>;
 }
 
 export function inlineMatvec(evaluator: HeEvaluator): MatvecRunner {
-  return { matvecTransposed: async (d, X, rows, F) => evaluator.matvecTransposed(d, X, rows, F) };
+  return {
+    matvecTransposed: async (d, X, rows, F) => evaluator.matvecTransposed(d, X, rows, F),
+    matvecReplicated: async (w, X, rows, F) => evaluator.matvecReplicated(w, X, rows, F),
+  };
 }
 
 export function heParamsFor(config: TrainingConfig): HeParams {

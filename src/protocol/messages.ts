@@ -67,7 +67,7 @@ export const MESSAGE_SCHEMAS = {
    */
   'train.plan': {
     version: 1,
-    fields: { epochs: 'uint', batchesPerEpoch: 'uint', validationRows: 'uint', widths: 'number[]', keepEncrypted: 'bool' },
+    fields: { epochs: 'uint', batchesPerEpoch: 'uint', validationRows: 'uint', widths: 'number[]', vectors: 'uint', keepEncrypted: 'bool' },
   },
   /**
    * (Party → arbiter) Refresh [[v + r]] (a masked weight vector, `period` values replicated)

@@ -57,6 +57,7 @@ async function openAsAgency(config: TrainingConfig, table: FeatureTable, label: 
       batchesPerEpoch: batchesPerEpoch(data.trainRows.length, batchSize),
       validationRows: data.validationRows.length,
       widths: [data.width],
+      vectors: 1,
       keepEncrypted: false,
     });
   }
@@ -123,7 +124,7 @@ describe('decryption-oracle misuse by an agency', () => {
       expect(received.flatMap(clearNumbers)).toEqual([]);
       expect(audit.filter((r) => r.peer === 'agency').map((r) => [r.kind, r.pass])).toEqual([['refresh', 0], ['refresh', 1]]);
       expect(audit.every((r) => /^[0-9a-f]{64}$/.test(r.ciphertextSha256))).toBe(true);
-    }, 120_000);
+    }, 300_000);
 
     it.each(['weights', 'loss', 'validation'] as const)('sent as a %s decryption during training, [[d]] is refused and the job fails', async (purpose) => {
       const { outcome, arbiterOutcome, received } = await misuse((session, residual) => session.reveal(purpose, residual, 40, 1, 0, 0));
@@ -131,6 +132,6 @@ describe('decryption-oracle misuse by an agency', () => {
       expect(arbiterOutcome).toMatchObject({ status: 'rejected', reason: { code: 'E_PROTOCOL', message: expect.stringMatching(/the arbiter refuses agency/) } });
       expect(received.filter((e) => e.type === 'train.decrypted')).toEqual([]);
       expect(received.flatMap(clearNumbers)).toEqual([]);
-    }, 120_000);
+    }, 300_000);
   });
 });

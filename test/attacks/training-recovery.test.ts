@@ -84,7 +84,8 @@ describe('label recovery by an agency', () => {
       if (clearNumbers(e).length > 0) expect({ type: e.type, afterTraining: i > trainingOver }).toEqual({ type: 'train.decrypted', afterTraining: true });
     });
     expect(batchesFromTranscript(entries, 'train.residual', F)).toEqual([]);
-    // The same attack has no equation to solve; what is left is the agency's own slice.
+    // The same attack has no equation to solve; what is left is the agency's own slice, whose
+    // in-sample fit of 10 noise features to 320 labels is worth a few points (0.56 measured).
     const truth = labelsOf(result.trainIds);
     const slice = result.models.find((m) => m.party === 'agency1')!;
     const own = sliceScores(slice, agencies[0]!, result.trainIds);

@@ -61,8 +61,19 @@ describe('parallel matvec (ckks, piscina)', () => {
     try {
       const y = await parallel.matvecTransposed(chunks, X, rows, F);
       expect(maxAbsDiff(reveal(session, y, F, 0.5), plainMatvec(X, d, rows, F))).toBeLessThanOrEqual(2 ** -10);
+      // X·[[w]] (w replicated): whole chunks of rows per worker, the same chunks as inline.
+      const w = new Float64Array(SLOTS).map((_, t) => (t % 16 < F ? d[t % 16]! : 0));
+      const [wCt] = session.evaluator.encrypt(w);
+      const X2 = uniform(rows * F, 72);
+      const forward = await parallel.matvecReplicated(wCt!, X2, rows, F);
+      expect(forward).toHaveLength(3);
+      const expected = Float64Array.from({ length: rows }, (_, i) => X2.subarray(i * F, (i + 1) * F).reduce((s, x, j) => s + x * d[j]!, 0));
+      forward.forEach((chunk, c) => {
+        const count = Math.min(SLOTS, rows - c * SLOTS);
+        expect(maxAbsDiff(reveal(session, chunk, count, 16), expected.subarray(c * SLOTS, c * SLOTS + count))).toBeLessThanOrEqual(2 ** -4);
+      });
     } finally {
       await parallel.destroy();
     }
-  }, 60_000);
+  }, 120_000);
 });

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runLocalTraining, type LocalTrainingOptions } from '../../src/local/training.ts';
+import { Transcript } from '../../src/transport/transcript.ts';
 import { FATE_DATA_DIR } from '../helpers/plaintext-lr.ts';
 
 const SME = resolve(import.meta.dirname, '../../examples/sme-credit');
@@ -24,7 +25,7 @@ function smeJob(extra: Partial<LocalTrainingOptions['config']> = {}): LocalTrain
   };
 }
 
-describe('vertical logistic regression (protocol, mock HE)', () => {
+describe('vertical logistic regression (protocol, mock HE)', { timeout: 300_000 }, () => {
   it('trains one model across a bank and three agencies, each keeping its own slice', async () => {
     const r = await runLocalTraining(smeJob());
     expect(r.parties.map((p) => p.name)).toEqual(['bank', 'tax', 'social', 'utilities']);
@@ -59,6 +60,15 @@ describe('vertical logistic regression (protocol, mock HE)', () => {
     const r = await runLocalTraining(smeJob({ epochs: 60, learningRate: 0.2, earlyStopping: { patience: 2, minDelta: 0.001 } }));
     expect(r.epochsRun).toBeLessThan(60);
     expect(r.lossCurve).toHaveLength(r.epochsRun);
+  });
+
+  it('trains with momentum, refreshing the encrypted velocity with the weights every batch', async () => {
+    const transcript = new Transcript();
+    const r = await runLocalTraining({ ...smeJob({ momentum: 0.8, learningRate: 0.1 }), transcript });
+    expect(r.metrics.auc).toBeGreaterThan(0.78);
+    // Two vectors, two passes each, per batch (6 epochs × 5 batches), then the average's two passes.
+    expect(transcript.entries('tax').filter((e) => e.type === 'he.refreshed')).toHaveLength(6 * 5 * 4 + 2);
+    await expect(runLocalTraining(smeJob({ momentum: 1 }))).rejects.toMatchObject({ code: 'E_OPTION_INVALID', message: expect.stringMatching(/momentum/) });
   });
 
   it('refuses Adam, RMSprop and the cubic sigmoid, which encrypted weights cannot follow', async () => {

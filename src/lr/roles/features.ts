@@ -67,6 +67,7 @@ async function featureParty(options: FeaturePartyOptions): Promise<FeaturePartyR
       batchesPerEpoch: batchesPerEpoch(data.trainRows.length, batchSize),
       validationRows: data.validationRows.length,
       widths: [data.width],
+      vectors: config.momentum > 0 ? 2 : 1,
       keepEncrypted: config.keepEncrypted,
     });
     const matvec: MatvecRunner = options.matvec ? await options.matvec(bundle) : inlineMatvec(evaluator);
@@ -79,12 +80,12 @@ async function featureParty(options: FeaturePartyOptions): Promise<FeaturePartyR
         const batch = batches[b]!;
         const n = batch.length;
         const root = Math.sqrt(n);
-        const scores = weights.forward(gatherRows(data.X, data.width, batch, SLOPE / root), n);
+        const scores = await weights.forward(matvec, gatherRows(data.X, data.width, batch, SLOPE / root), n);
         await label.send(message('train.forward', { epoch, batch: b, scores }));
         const { residual, epoch: e, batch: rb } = await label.receive('train.residual');
         if (e !== epoch || rb !== b) throw errors.protocol(`the label party sent the residual of batch ${e}/${rb}, expected ${epoch}/${b}`);
         const step = await matvec.matvecTransposed(residual, gatherRows(data.X, data.width, batch, -weights.learningRate / root), n, data.width);
-        weights.accept(await arbiter.refresh(weights.update(step), weights.period, epoch, b));
+        await weights.step(step, (ct) => arbiter.refresh(ct, weights.period, epoch, b));
       }
       weights.endEpoch();
       const end = await label.receive('train.epochEnd');
@@ -93,7 +94,7 @@ async function featureParty(options: FeaturePartyOptions): Promise<FeaturePartyR
     }
     const final = weights.averaged ? await arbiter.refresh(weights.final(), weights.period, config.epochs, 0) : weights.final();
     const rows = data.validationRows;
-    await label.send(message('eval.forward', { scores: evaluator.matvecReplicated(final, gatherRows(data.X, data.width, rows), rows.length, data.width) }));
+    await label.send(message('eval.forward', { scores: await matvec.matvecReplicated(final, gatherRows(data.X, data.width, rows), rows.length, data.width) }));
     const revealed = config.keepEncrypted ? null : await arbiter.reveal('weights', final, data.width, WEIGHT_BOUND, config.epochs, 0);
     await arbiter.done();
     return { alignedRows: alignment.rows, data, weights: revealed, encryptedWeights: final, epochsRun: epoch };

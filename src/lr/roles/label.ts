@@ -94,6 +94,7 @@ async function labelParty(options: LabelPartyOptions): Promise<LabelPartyResult>
       batchesPerEpoch: batchesPerEpoch(data.trainRows.length, batchSize),
       validationRows: data.validationRows.length,
       widths: [data.width, ...featureCounts.values()],
+      vectors: config.momentum > 0 ? 2 : 1,
       keepEncrypted: config.keepEncrypted,
     });
     const matvec = options.matvec ? await options.matvec(bundle) : inlineMatvec(evaluator);
@@ -105,7 +106,7 @@ async function labelParty(options: LabelPartyOptions): Promise<LabelPartyResult>
     const evaluateStarted = performance.now();
     onProgress?.({ phase: 'evaluate', rows: data.validationRows.length });
     const final = weights.averaged ? await arbiter.refresh(weights.final(), weights.period, config.epochs, 0) : weights.final();
-    const scores = await scoreValidation(evaluator, arbiter, features, data, final, config.epochs);
+    const scores = await scoreValidation(evaluator, matvec, arbiter, features, data, final, config.epochs);
     const labels = Uint8Array.from(data.validationRows, (r) => y[r]!);
     const metrics = evaluateScores(scores, labels);
     const revealed = config.keepEncrypted ? null : await arbiter.reveal('weights', final, data.width, WEIGHT_BOUND, config.epochs, 0);
@@ -169,14 +170,14 @@ async function train(
         }),
       );
       // [[t/√n]] with t = a·z: every part scaled in its party's plaintext, no level spent.
-      const own = weights.forward(gatherRows(data.X, data.width, batch, SLOPE / root), n);
+      const own = await weights.forward(matvec, gatherRows(data.X, data.width, batch, SLOPE / root), n);
       const scaledT = sum(evaluator, [...forwards, own]);
       const labels = Float64Array.from(batch, (r) => y[r]!);
       const residual = evaluator.addPlain(scaledT, labels.map((v) => (OFFSET - v) / root));
       await Promise.all([...features.values()].map((c) => c.send(message('train.residual', { epoch, batch: b, residual }))));
 
       const step = await matvec.matvecTransposed(residual, gatherRows(data.X, data.width, batch, -weights.learningRate / root), n, data.width);
-      weights.accept(await arbiter.refresh(weights.update(step), weights.period, epoch, b));
+      await weights.step(step, (ct) => arbiter.refresh(ct, weights.period, epoch, b));
 
       // Taylor loss: log 2 + 2·mean(t² − y′t), y′ = 2y − 1.
       const lossTerms = evaluator.add(evaluator.square(scaledT), evaluator.multiplyPlain(scaledT, labels.map((v) => -(2 * v - 1) / root)));
@@ -215,6 +216,7 @@ function sum(evaluator: HeEvaluator, parts: readonly (readonly Uint8Array[])[]):
  */
 async function scoreValidation(
   evaluator: HeEvaluator,
+  matvec: MatvecRunner,
   arbiter: TrainingArbiterSession,
   features: ReadonlyMap<string, Channel>,
   data: PartyData,
@@ -223,7 +225,7 @@ async function scoreValidation(
 ): Promise<Float64Array> {
   const rows = data.validationRows;
   const parts = await Promise.all([...features.values()].map(async (c) => (await c.receive('eval.forward')).scores));
-  const own = evaluator.matvecReplicated(weights, gatherRows(data.X, data.width, rows), rows.length, data.width);
+  const own = await matvec.matvecReplicated(weights, gatherRows(data.X, data.width, rows), rows.length, data.width);
   const total = sum(evaluator, [...parts, own]);
   const scores = new Float64Array(rows.length);
   const S = evaluator.slotCount;

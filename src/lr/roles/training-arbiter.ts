@@ -5,8 +5,9 @@
  * schedule allows, to the party it belongs to.
  *
  * Schedule (from train.plan; the label's plan is the job's, each agency's must agree):
- * - per batch of an epoch < epochs: at most two refreshes per party (the two passes of its
- *   weight vector, of exactly its period), and for the label two `loss` decryptions of one value;
+ * - per batch of an epoch < epochs: at most two refreshes per party and vector (the two
+ *   passes of its weights, and of its velocity with momentum, each of exactly its period),
+ *   and for the label two `loss` decryptions of one value;
  * - at the end (epoch = epochs): two refreshes per party (its Polyak average), the label's
  *   `validation` decryptions (two passes over at most `validationRows` values), and each
  *   party's `weights` decryption (two passes of exactly its weight count), once per job and
@@ -114,12 +115,13 @@ async function arbiter(options: TrainingArbiterOptions): Promise<TrainingArbiter
 /** The label's plan, once every agency's agrees with it and names its own width. */
 function checkPlans(plans: readonly MessageOf<'train.plan'>[]): TrainingPlan {
   const [label, ...agencies] = plans;
-  const plan: TrainingPlan = { epochs: label!.epochs, batchesPerEpoch: label!.batchesPerEpoch, validationRows: label!.validationRows, widths: label!.widths, keepEncrypted: label!.keepEncrypted };
+  const plan: TrainingPlan = { epochs: label!.epochs, batchesPerEpoch: label!.batchesPerEpoch, validationRows: label!.validationRows, widths: label!.widths, vectors: label!.vectors, keepEncrypted: label!.keepEncrypted };
+  if (plan.vectors !== 1 && plan.vectors !== 2) throw errors.protocol(`the label's plan refreshes ${plan.vectors} vectors per batch; 1 or 2 (with momentum)`);
   if (plan.widths.length !== plans.length || !plan.widths.every((w) => Number.isInteger(w) && w >= 1)) {
     throw errors.protocol(`the label's plan names ${plan.widths.length} widths for ${plans.length} parties`);
   }
   agencies.forEach((p, k) => {
-    const same = p.epochs === plan.epochs && p.batchesPerEpoch === plan.batchesPerEpoch && p.validationRows === plan.validationRows && p.keepEncrypted === plan.keepEncrypted;
+    const same = p.epochs === plan.epochs && p.batchesPerEpoch === plan.batchesPerEpoch && p.validationRows === plan.validationRows && p.vectors === plan.vectors && p.keepEncrypted === plan.keepEncrypted;
     if (!same || p.widths.length !== 1 || p.widths[0] !== plan.widths[k + 1]) {
       throw errors.protocol(`party ${k + 1}'s training plan differs from the label's`);
     }
@@ -162,7 +164,7 @@ class PartySchedule {
     switch (kind) {
       case 'refresh':
         if (count !== this.#period) this.#refuse(`a refresh of ${count} values; this party's weights have period ${this.#period}`);
-        this.#use(kind, epoch, batch, 2);
+        this.#use(kind, epoch, batch, final ? 2 : 2 * this.#plan.vectors);
         break;
       case 'loss':
         if (!label || final || count !== 1) this.#refuse('a loss decryption is one value per training batch, for the label only');

@@ -13,12 +13,12 @@
 import { ArbiterClient } from '../../../src/lr/arbiter-client.ts';
 import type { FeatureTable } from '../../../src/data/table.ts';
 import { mockBackend } from '../../../src/he/mock.ts';
-import type { HeBackend, HeEvaluator } from '../../../src/he/backend.ts';
+import type { HeBackend, HeEvaluator, PublicKeyBundle } from '../../../src/he/backend.ts';
 import { DEGREE1_PARAMS } from '../../../src/he/params.ts';
 import { alignAsFeatureParty, alignAsLabel } from '../../../src/lr/align.ts';
 import { resolveTrainingConfig, type TrainingConfig } from '../../../src/lr/config.ts';
 import { gatherRows, linearScores, preparePartyData, type PartyData } from '../../../src/lr/party-data.ts';
-import { inlineMatvec, rotationStepsFor } from '../../../src/lr/protocol.ts';
+import { inlineMatvec, rotationStepsFor, type MatvecRunner } from '../../../src/lr/protocol.ts';
 import { runArbiter } from '../../../src/lr/roles/arbiter.ts';
 import { epochBatches } from '../../../src/lr/split.ts';
 import { PartyWeights } from '../../../src/lr/weights.ts';
@@ -59,6 +59,8 @@ export interface LeakyRunOptions {
   readonly backend?: HeBackend;
   /** Called by the bank at the end of every epoch. */
   readonly onEpochEnd?: () => void;
+  /** A pool for Xᵀ[[d]] holding the job's keys (the benchmark's all-cores run); default inline. */
+  readonly matvec?: (bundle: PublicKeyBundle) => Promise<MatvecRunner>;
 }
 
 /** Runs the leaky protocol between a bank and its agencies, all in one process. */
@@ -70,26 +72,26 @@ export async function runLeakyTraining(label: FeatureTable, agencies: readonly F
   const toArbiter = [label, ...agencies].map((_, k) => memoryChannelPair(`party-${k}`, 'arbiter'));
   const links = agencies.map((_, k) => memoryChannelPair('bank', `agency-${k}`));
   const [bank, ...rest] = await settleParties<[LeakyRun['label'], ...LeakyPartyView[]]>([
-    leakyLabel(config, label, new Map(links.map(([bankSide], k) => [`agency-${k}`, bankSide])), toArbiter[0]![0], executor, backend, options.onEpochEnd),
-    ...agencies.map((table, k) => leakyAgency(config, `agency-${k}`, table, links[k]![1], toArbiter[k + 1]![0], executor, backend)),
+    leakyLabel(config, label, new Map(links.map(([bankSide], k) => [`agency-${k}`, bankSide])), toArbiter[0]![0], executor, options),
+    ...agencies.map((table, k) => leakyAgency(config, `agency-${k}`, table, links[k]![1], toArbiter[k + 1]![0], executor, options)),
     runArbiter({ backend, params, parties: toArbiter.map(([, arbiterSide]) => arbiterSide) }).then(() => undefined as never),
   ]);
   return { label: bank, agencies: rest.slice(0, agencies.length) as LeakyPartyView[] };
 }
 
-async function keys(arbiterChannel: Channel, width: number, sumsSlots: boolean, backend: HeBackend): Promise<{ arbiter: ArbiterClient; evaluator: HeEvaluator }> {
+async function keys(arbiterChannel: Channel, width: number, sumsSlots: boolean, options: LeakyRunOptions): Promise<{ arbiter: ArbiterClient; evaluator: HeEvaluator; matvec: MatvecRunner }> {
   const arbiter = new ArbiterClient(arbiterChannel);
   const bundle = await arbiter.requestKeys(rotationStepsFor(width, DEGREE1_PARAMS.polyModulusDegree / 2, sumsSlots));
-  const evaluator = await backend.createEvaluator(bundle);
+  const evaluator = await (options.backend ?? mockBackend).createEvaluator(bundle);
   arbiter.use(evaluator);
-  return { arbiter, evaluator };
+  return { arbiter, evaluator, matvec: options.matvec ? await options.matvec(bundle) : inlineMatvec(evaluator) };
 }
 
-async function leakyAgency(config: TrainingConfig, name: string, table: FeatureTable, label: Channel, arbiterChannel: Channel, executor: ReturnType<typeof inlineExecutor>, backend: HeBackend): Promise<LeakyPartyView> {
+async function leakyAgency(config: TrainingConfig, name: string, table: FeatureTable, label: Channel, arbiterChannel: Channel, executor: ReturnType<typeof inlineExecutor>, options: LeakyRunOptions): Promise<LeakyPartyView> {
   const alignment = await alignAsFeatureParty(table, name, label, { jobId: config.jobId, seed: config.seed, idType: 'plain', backend: config.psiBackend, executor });
   const data = preparePartyData(table, alignment.rows, config, false);
   await label.send(message('train.ready', { features: data.width }));
-  const { arbiter, evaluator } = await keys(arbiterChannel, data.width, false, backend);
+  const { arbiter, evaluator, matvec } = await keys(arbiterChannel, data.width, false, options);
   const weights = new PartyWeights(data.width, config);
   const batches: RevealedBatch[] = [];
   for (let epoch = 0; epoch < config.epochs; epoch++) {
@@ -100,7 +102,7 @@ async function leakyAgency(config: TrainingConfig, name: string, table: FeatureT
       const root = Math.sqrt(rows.length);
       await label.send(message('train.forward', { epoch, batch: b, scores: evaluator.encrypt(u.map((v) => (SLOPE * v) / root)) }));
       const { residual } = await label.receive('train.residual');
-      const ct = await inlineMatvec(evaluator).matvecTransposed(residual, gatherRows(data.X, data.width, rows, 1 / root), rows.length, data.width);
+      const ct = await matvec.matvecTransposed(residual, gatherRows(data.X, data.width, rows, 1 / root), rows.length, data.width);
       const gradient = await arbiter.reveal(ct, data.width, GRADIENT_BOUND);
       batches.push({ epoch, batch: b, rows: rows.slice(), ownScores: u, gradient });
       weights.step(gradient);
@@ -118,14 +120,13 @@ export async function leakyLabel(
   features: ReadonlyMap<string, Channel>,
   arbiterChannel: Channel,
   executor: ReturnType<typeof inlineExecutor>,
-  backend: HeBackend = mockBackend,
-  onEpochEnd?: () => void,
+  options: LeakyRunOptions = {},
 ): Promise<LeakyRun['label']> {
   const alignment = await alignAsLabel(table, features, { jobId: config.jobId, seed: config.seed, idType: 'plain', backend: config.psiBackend, executor });
   const data = preparePartyData(table, alignment.rows, config, true);
   const y = Uint8Array.from(alignment.rows, (r) => table.labels![r]!);
   for (const channel of features.values()) await channel.receive('train.ready');
-  const { arbiter, evaluator } = await keys(arbiterChannel, data.width, true, backend);
+  const { arbiter, evaluator, matvec } = await keys(arbiterChannel, data.width, true, options);
   const weights = new PartyWeights(data.width, config, data.width - 1);
   const batches: RevealedBatch[] = [];
   for (let epoch = 0; epoch < config.epochs; epoch++) {
@@ -140,7 +141,7 @@ export async function leakyLabel(
       for (const part of parts.slice(1)) t = evaluator.add(t, part);
       const residual = evaluator.addPlain(t, Float64Array.from(rows, (r) => (0.5 - y[r]!) / root));
       await Promise.all([...features.values()].map((c) => c.send(message('train.residual', { epoch, batch: b, residual }))));
-      const ct = await inlineMatvec(evaluator).matvecTransposed(residual, gatherRows(data.X, data.width, rows, 1 / root), rows.length, data.width);
+      const ct = await matvec.matvecTransposed(residual, gatherRows(data.X, data.width, rows, 1 / root), rows.length, data.width);
       const gradient = await arbiter.reveal(ct, data.width, GRADIENT_BOUND);
       // The loss, as the encrypted model has it decrypted: log 2 + 2·mean(t² − y′t).
       const lossTerms = evaluator.add(evaluator.square(t), evaluator.multiplyPlain(t, Float64Array.from(rows, (r) => -(2 * y[r]! - 1) / root)));
@@ -150,7 +151,7 @@ export async function leakyLabel(
     }
     weights.endEpoch();
     await Promise.all([...features.values()].map((c) => c.send(message('train.epochEnd', { epoch, stop: false }))));
-    onEpochEnd?.();
+    options.onEpochEnd?.();
   }
   await arbiter.done();
   return { data, batches, finalWeights: weights.final(), labels: y };
