@@ -8,4 +8,3 @@ export { loadTrainingJob, type TrainingJob } from '../local/job-file.ts';
 export { loadModelSlice, type ModelSlice } from './model.ts';
 export { evaluateScores, auc, ks, type ScoreReport } from './metrics.ts';
 export type { TrainingProgress, ProgressListener } from './progress.ts';
-export { fileCheckpointStore, parseCheckpoint, type Checkpoint, type CheckpointStore } from './checkpoint.ts';

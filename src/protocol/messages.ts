@@ -30,14 +30,12 @@ export const MESSAGE_SCHEMAS = {
   'align.positions': { version: 1, fields: { positions: 'bytes' } },
   /** (Feature party → label) Ready to train: its feature count, so the label can refuse batches too small to hide residuals. */
   'train.ready': { version: 1, fields: { features: 'uint' } },
-  /** (Feature party → label) How many epochs it holds checkpoints of: it can resume after any of them (0: none). */
-  'train.resumeFrom': { version: 1, fields: { completedEpochs: 'uint' } },
   /**
-   * (Label → feature party) Training starts at `epoch`, the fewest epochs any party has
-   * completed; `stop` says early stopping already ended training there, so evaluation follows.
-   * `batchSize` is the job's, chosen by the label once it knows every party's feature count.
+   * (Label → feature party) Training starts, in batches of `batchSize` rows: the job's, or
+   * (auto) the largest the data allows, chosen by the label once it knows every party's
+   * feature count; each party checks it against its own.
    */
-  'train.start': { version: 2, fields: { epoch: 'uint', stop: 'bool', batchSize: 'uint' } },
+  'train.start': { version: 3, fields: { batchSize: 'uint' } },
   /** (Any party → arbiter) The rotations its matrix-vector products need. */
   'he.keyRequest': { version: 1, fields: { rotationSteps: 'number[]' } },
   /** (Arbiter → every party) Parameters (JSON) and the public, relinearisation and Galois keys. */

@@ -81,7 +81,7 @@ async function labelParty(options: LabelPartyOptions): Promise<LabelPartyResult>
   checkJob(config, featureCounts);
   // The batch size every party cuts its epochs with: the configured one, or (auto) the largest that suits the data.
   const batchSize = chooseBatchSize(config.batchSize, data.trainRows.length, Math.max(data.width, ...featureCounts.values()));
-  await Promise.all([...features.values()].map((c) => c.send(message('train.start', { epoch: 0, stop: false, batchSize }))));
+  await Promise.all([...features.values()].map((c) => c.send(message('train.start', { batchSize }))));
 
   const arbiterKeys = new ArbiterClient(options.arbiter);
   const bundle = await arbiterKeys.requestKeys(rotationStepsFor(data.width, slotCountFor(config), true));

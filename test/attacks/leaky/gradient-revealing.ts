@@ -21,7 +21,7 @@ import { gatherRows, linearScores, preparePartyData, type PartyData } from '../.
 import { inlineMatvec, rotationStepsFor, type MatvecRunner } from '../../../src/lr/protocol.ts';
 import { runArbiter } from '../../../src/lr/roles/arbiter.ts';
 import { epochBatches } from '../../../src/lr/split.ts';
-import { PartyWeights } from '../../../src/lr/weights.ts';
+import { PartyWeights } from './party-weights.ts';
 import { inlineExecutor } from '../../../src/psi/executor.ts';
 import { settleParties } from '../../../src/local/settle.ts';
 import type { Channel } from '../../../src/protocol/channel.ts';

@@ -6,9 +6,9 @@
  * Between epochs the whole state is the iterate, the optimiser and one mean per finished
  * epoch; `toJSON` / `fromJSON` carry exactly that into and out of a party's checkpoint.
  */
-import { errors } from '../errors.ts';
-import type { TrainingConfig } from './config.ts';
-import { Optimiser, type OptimiserJson } from './optimiser.ts';
+import { errors } from '../../../src/errors.ts';
+import type { TrainingConfig } from '../../../src/lr/config.ts';
+import { Optimiser, type OptimiserJson } from '../../../src/lr/optimiser.ts';
 
 /** A party's weights as its checkpoint keeps them. */
 export interface PartyWeightsJson {
