@@ -29,6 +29,7 @@ import type { LoadedTable, PartyJobContext, PartyRole } from '../jobs/context.ts
 import { memoryOutputs, stagedOutputs, type StagedOutputs } from '../jobs/output-folder.ts';
 import { joinJob, type PartnerOutcome } from '../jobs/partner.ts';
 import { trainAsLabel } from '../jobs/training.ts';
+import type { LabelJobOutcome } from '../jobs/training-outputs.ts';
 import { settleParties } from './settle.ts';
 import type { IdSourceReport } from '../psi/source.ts';
 
@@ -64,19 +65,11 @@ export interface PartySummary {
   readonly ids: IdSourceReport;
 }
 
-export interface LocalTrainingResult {
-  readonly config: TrainingConfig;
+/** What the label party's runner reports (src/jobs/training-outputs.ts), with every party's view that only this host has. */
+export interface LocalTrainingResult extends Omit<LabelJobOutcome, 'idType' | 'slice' | 'parties'> {
   readonly idType: IdType;
-  readonly alignedRows: number;
-  readonly trainRows: number;
-  readonly validationRows: number;
-  readonly epochsRun: number;
-  readonly lossCurve: readonly number[];
-  readonly metrics: ScoreReport;
   /** The training rows, as the label file spells their IDs. */
   readonly trainIds: readonly string[];
-  /** Validation rows: the label file's IDs, scores and labels. */
-  readonly predictions: { readonly ids: readonly string[]; readonly scores: Float64Array; readonly labels: Uint8Array };
   readonly models: readonly ModelSlice[];
   /** Every party as this process saw it (the label's own manifest names partners only). */
   readonly parties: readonly PartySummary[];
@@ -84,8 +77,6 @@ export interface LocalTrainingResult {
   readonly outputs: ReadonlyMap<string, string>;
   /** Paths written under `out`. */
   readonly files: readonly string[];
-  readonly seconds: number;
-  readonly timings: LabelPartyResult['timings'];
 }
 
 /** Governance of a job: the declared purpose and, per party name, that party's gate. */

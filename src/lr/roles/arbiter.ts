@@ -15,6 +15,7 @@ import { errors } from '../../errors.ts';
 import type { HeBackend, HeKeyOwner, HeParams } from '../../he/backend.ts';
 import type { Channel } from '../../protocol/channel.ts';
 import { message } from '../../protocol/messages.ts';
+import { distributeKeys } from './arbiter-keys.ts';
 import { abortingPeersOnFailure } from '../../protocol/abort.ts';
 
 export interface ArbiterOptions {
@@ -34,23 +35,9 @@ export async function runArbiter(options: ArbiterOptions): Promise<ArbiterReport
 
 async function arbiter(options: ArbiterOptions): Promise<ArbiterReport> {
   const { parties } = options;
-  const requests = await Promise.all(parties.map((c) => c.receive('he.keyRequest')));
-  const steps = [...new Set(requests.flatMap((r) => r.rotationSteps))].sort((a, b) => a - b);
-  for (const s of steps) {
-    if (!Number.isInteger(s)) throw errors.protocol(`rotation step ${s} is not an integer`);
-  }
-  const owner: HeKeyOwner = await options.backend.createKeyOwner(options.params, steps);
+  const owner: HeKeyOwner = await distributeKeys(options.backend, options.params, parties);
   let decryptions = 0;
   try {
-    const bundle = owner.publicBundle();
-    const keys = message('he.publicKeys', {
-      params: JSON.stringify(bundle.params),
-      rotationSteps: [...bundle.rotationSteps],
-      publicKey: bundle.publicKey,
-      relinKeys: bundle.relinKeys,
-      galoisKeys: bundle.galoisKeys,
-    });
-    await Promise.all(parties.map((c) => c.send(keys)));
     await Promise.all(
       parties.map(async (channel) => {
         for (;;) {

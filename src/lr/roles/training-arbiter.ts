@@ -27,6 +27,7 @@ import type { HeBackend, HeKeyOwner, HeParams } from '../../he/backend.ts';
 import { nextPowerOfTwo } from '../../he/diagonals.ts';
 import { unlessAborted, type Channel } from '../../protocol/channel.ts';
 import { message, type Message, type MessageOf } from '../../protocol/messages.ts';
+import { distributeKeys } from './arbiter-keys.ts';
 import { abortingPeersOnFailure } from '../../protocol/abort.ts';
 import type { TrainingPlan } from '../encrypted-model.ts';
 
@@ -65,23 +66,9 @@ export async function runTrainingArbiter(options: TrainingArbiterOptions): Promi
 
 async function arbiter(options: TrainingArbiterOptions): Promise<TrainingArbiterReport> {
   const { parties } = options;
-  const requests = await Promise.all(parties.map((c) => c.receive('he.keyRequest')));
-  const steps = [...new Set(requests.flatMap((r) => r.rotationSteps))].sort((a, b) => a - b);
-  for (const s of steps) {
-    if (!Number.isInteger(s)) throw errors.protocol(`rotation step ${s} is not an integer`);
-  }
-  const owner: HeKeyOwner = await options.backend.createKeyOwner(options.params, steps);
+  const owner: HeKeyOwner = await distributeKeys(options.backend, options.params, parties);
   const counts = { decryptions: 0, refreshes: 0 };
   try {
-    const bundle = owner.publicBundle();
-    const keys = message('he.publicKeys', {
-      params: JSON.stringify(bundle.params),
-      rotationSteps: [...bundle.rotationSteps],
-      publicKey: bundle.publicKey,
-      relinKeys: bundle.relinKeys,
-      galoisKeys: bundle.galoisKeys,
-    });
-    await Promise.all(parties.map((c) => c.send(keys)));
     const plans = await Promise.all(parties.map((c) => c.receive('train.plan')));
     const plan = checkPlans(plans);
     await Promise.all(
