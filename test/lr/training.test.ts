@@ -116,7 +116,8 @@ describe('vertical logistic regression (protocol, mock HE)', { timeout: 300_000 
     const other = join(dir, 'nobody.csv');
     writeFileSync(other, 'uscc,x\n91110108000000001X,1\n');
     const job = smeJob();
-    await expect(runLocalTraining({ ...job, features: [{ file: other, idColumn: 'uscc' }] })).rejects.toMatchObject({ code: 'E_INTERSECTION_EMPTY' });
+    const single = { ...job, features: [{ file: other, idColumn: 'uscc' }], config: { ...job.config, allowPartialScoreDisclosure: true } };
+    await expect(runLocalTraining(single)).rejects.toMatchObject({ code: 'E_INTERSECTION_EMPTY' });
   });
 
   it('reads FATE data (integer IDs) without any flag', async () => {
