@@ -180,7 +180,8 @@ export async function gated(ctx: PartyJobContext, table: LoadedTable, jobId: str
   if (!governance) return { table, disclosePartialScores: undefined };
   const institutions = (names: readonly string[]) => names.map((p) => ctx.institutionOf(p));
   const admitted = await abortingPeersOnFailure(peers, () => admitJob(governance, table, { jobId, purpose, partners: institutions(partners), participants: institutions(participants), fields }));
-  return { table: { ...admitted.table, labelColumn: table.labelColumn }, disclosePartialScores: admitted.disclosePartialScores };
+  // Only a policy decides disclosure; a party governed by consent or audit alone leaves it to the job.
+  return { table: { ...admitted.table, labelColumn: table.labelColumn }, disclosePartialScores: governance.policy ? admitted.disclosePartialScores : undefined };
 }
 
 /** The label's rule for IDs: the configured type, else what its own table holds. */

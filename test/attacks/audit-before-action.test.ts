@@ -47,7 +47,7 @@ describe('audit entries before the action', () => {
     const trained = await runLocalTraining({
       label: { file: bankFile, idColumn: 'uscc', labelColumn: 'defaulted', name: 'bank' },
       features: [{ file: taxFile, idColumn: 'uscc', name: 'tax' }],
-      config: { he: 'mock', batchSize: 128, epochs: 1, jobId: 'audit-order' },
+      config: { he: 'mock', batchSize: 128, epochs: 1, jobId: 'audit-order', allowPartialScoreDisclosure: true },
       governance: { purpose: 'credit-modeling', parties },
       tap,
       out: modelDir,

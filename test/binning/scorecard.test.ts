@@ -54,7 +54,10 @@ describe('scorecard training on bins (default_credit)', () => {
       const p = result.predictions.scores[i]!;
       worst = Math.max(worst, Math.abs(points - (card.offset - card.factor * Math.log(p / (1 - p)))));
     });
-    expect(worst).toBeLessThan(0.05);
+    // Weights and validation scores are each revealed at the arbiter's 2^-12 rounding: z can be
+    // off by that much per weight (and once more for the score), times the points per unit of z.
+    const weights = result.models.reduce((n, m) => n + m.weights.length + 1, 0);
+    expect(worst).toBeLessThan(card.factor * (weights + 1) * 2 ** -12);
     expect(scorecardCsv(rows).split('\n')[0]).toBe('party,feature,bin,points');
     expect(readFileSync(binningFile, 'utf8')).toContain('"party": "agency"');
   }, 300_000);
