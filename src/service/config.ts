@@ -50,6 +50,8 @@ export interface PartyConfig {
 
 type Json = Record<string, unknown>;
 
+const TABLE_KEYS = ['file', 'postgres', 'table', 'query', 'id', 'label', 'features'];
+
 export async function loadPartyConfig(file: string): Promise<PartyConfig> {
   const root = await readYamlFile(file);
   const bad = (field: string, why: string) => errors.jobInvalid(file, field, why);
@@ -76,6 +78,7 @@ export async function loadPartyConfig(file: string): Promise<PartyConfig> {
     if (!isObject(root.tables)) throw bad('tables', 'must map table names to { file, id, label?, features? }');
     for (const [name, spec] of Object.entries(root.tables)) {
       if (!isObject(spec)) throw bad(`tables.${name}`, 'must be { file | postgres, id, label?, features? }');
+      for (const key of Object.keys(spec)) if (!TABLE_KEYS.includes(key)) throw bad(`tables.${name}.${key}`, `unknown field (expected one of: ${TABLE_KEYS.join(', ')})`);
       if ((spec.file === undefined) === (spec.postgres === undefined)) throw bad(`tables.${name}`, 'needs exactly one of file (CSV) and postgres (a postgresql:// URL, with table or query)');
       if (spec.postgres !== undefined && (spec.table === undefined) === (spec.query === undefined)) throw bad(`tables.${name}`, 'a PostgreSQL source needs exactly one of table and query');
       tables.set(name, {

@@ -19,7 +19,7 @@ import { errors, isJinqiaoError } from '../errors.ts';
 import { loadFeatureTable } from '../data/table.ts';
 import { loadFeatureTableFromPostgres } from '../data/postgres.ts';
 import { ckksBackend } from '../he/ckks.ts';
-import { resolveTrainingConfig, type TrainingConfig } from '../lr/config.ts';
+import { resolveTrainingConfig, TRAINING_DEFAULTS, type TrainingConfig } from '../lr/config.ts';
 import { loadModelSlice } from '../lr/model.ts';
 import { loadOrCreateDecoyKey } from '../governance/keys.ts';
 import { poolExecutor } from '../psi/executor.ts';
@@ -413,6 +413,11 @@ export function checkDefinition(value: unknown): JobDefinition {
   });
   if (d.arbiter !== undefined && typeof d.arbiter !== 'string') throw bad('arbiter', 'must name the arbiter partner');
   if (d.training !== undefined && (typeof d.training !== 'object' || d.training === null || Array.isArray(d.training))) throw bad('training', 'must be an object of training parameters');
-  if (d.training) resolveTrainingConfig({ ...(d.training as Partial<TrainingConfig>), jobId: 'check' });
+  if (d.training) {
+    for (const key of Object.keys(d.training)) {
+      if (!Object.hasOwn(TRAINING_DEFAULTS, key)) throw bad(`training.${key}`, `unknown training parameter (expected one of: ${Object.keys(TRAINING_DEFAULTS).join(', ')})`);
+    }
+    resolveTrainingConfig({ ...(d.training as Partial<TrainingConfig>), jobId: 'check' });
+  }
   return d as unknown as JobDefinition;
 }
