@@ -12,7 +12,8 @@
  */
 import { join } from 'node:path';
 import { loadFeatureTable } from '../src/data/table.ts';
-import { SharedMatvecPool, trainOnTables } from '../src/local/training.ts';
+import { SharedMatvecPool } from '../src/he/pool.ts';
+import { trainOnTables } from '../src/local/training.ts';
 import type { TrainingConfig } from '../src/lr/config.ts';
 import { Optimiser } from '../src/lr/optimiser.ts';
 import { auc } from '../src/lr/metrics.ts';

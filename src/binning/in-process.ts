@@ -15,7 +15,7 @@ import { ckksBackend } from '../he/ckks.ts';
 import { mockBackend } from '../he/mock.ts';
 import type { PublicKeyBundle } from '../he/backend.ts';
 import type { IdType } from '../ids/normalise.ts';
-import { SharedMatvecPool } from '../local/training.ts';
+import { SharedMatvecPool } from '../he/pool.ts';
 import { runArbiter } from '../lr/roles/arbiter.ts';
 import { inlineExecutor, poolExecutor } from '../psi/executor.ts';
 import { settleParties } from '../local/settle.ts';

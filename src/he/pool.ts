@@ -105,3 +105,29 @@ export async function createParallelEvaluator(bundle: PublicKeyBundle, options: 
     },
   };
 }
+
+/**
+ * One worker pool for a job's products, created for the first public bundle it is asked for
+ * and shared by every party of the job that holds the same keys (all of them in-process;
+ * one party in a service). Destroy it when the job ends.
+ */
+export class SharedMatvecPool {
+  readonly #threads: number | undefined;
+  #pool: { key: Uint8Array; evaluator: Promise<ParallelEvaluator> } | undefined;
+
+  constructor(threads: number | undefined) {
+    this.#threads = threads;
+  }
+
+  for(bundle: PublicKeyBundle): Promise<ParallelEvaluator> {
+    if (this.#pool && Buffer.compare(this.#pool.key, bundle.publicKey) !== 0) {
+      throw errors.protocol('parties of one job received different public keys');
+    }
+    this.#pool ??= { key: bundle.publicKey, evaluator: createParallelEvaluator(bundle, { threads: this.#threads }) };
+    return this.#pool.evaluator;
+  }
+
+  async destroy(): Promise<void> {
+    if (this.#pool) await (await this.#pool.evaluator).destroy();
+  }
+}

@@ -13,7 +13,7 @@ import { serveScoring, type AgencyScoringReport } from '../score/agency.ts';
 import { BankScoringSession } from '../score/bank.ts';
 import type { PartyJobContext } from './context.ts';
 import { sendJobSpec, type JobSpec } from './spec.ts';
-import { agreeWithLabel, awaitAcceptance, gated, idTypeOf } from './training.ts';
+import { agreeWithLabel, awaitAcceptance, gated, idTypeOf } from './admission.ts';
 
 export interface ScoringSessionJob {
   /** Names the session in every party's audit log. */
@@ -43,7 +43,7 @@ export async function openScoringAsBank(ctx: PartyJobContext, job: ScoringSessio
   if (unknown.length > 0) throw errors.optionInvalid('features', `${unknown.join(', ')} took no part in training job ${job.modelJobId}`);
   const purpose = job.purpose ?? 'undeclared';
   const loaded = await ctx.loadTable(job.labelTable, { withLabel: false, features: slice.featureNames });
-  const { table } = await gated(ctx, loaded, job.sessionId, purpose, partyNames, partyNames, slice.featureNames, []);
+  const { table } = await gated(ctx, loaded, job.sessionId, purpose, partyNames, partyNames, slice.featureNames);
   const idType = idTypeOf(table, job.config);
   const channels: Channel[] = [];
   return abortingPeersOnFailure(channels, async () => {
@@ -87,7 +87,7 @@ export async function serveScoringAsAgency(ctx: PartyJobContext, bank: Channel, 
     const slice = await ctx.loadModelSlice(spec.modelJobId);
     if (slice.role !== 'features') throw errors.modelInvalid(spec.modelJobId, `${ctx.name}'s slice of that job is not a feature party's`);
     const loaded = await ctx.loadTable(spec.table, { withLabel: false, features: slice.featureNames });
-    const admitted = await gated(ctx, loaded, spec.jobId, spec.purpose, [spec.parties[0]!], spec.parties.filter((p) => p !== ctx.name), slice.featureNames, []);
+    const admitted = await gated(ctx, loaded, spec.jobId, spec.purpose, [spec.parties[0]!], spec.parties.filter((p) => p !== ctx.name), slice.featureNames);
     const table = admitted.table;
     const idType = agreeWithLabel(table, spec);
     const arbiter = await ctx.connect(spec.arbiter, spec.jobId);

@@ -8,7 +8,7 @@ import { errors } from '../errors.ts';
 import type { IdType } from '../ids/normalise.ts';
 import { resolveTrainingConfig, type TrainingConfig } from '../lr/config.ts';
 import type { Channel } from '../protocol/channel.ts';
-import { message, type PlainRecord, type PlainValue } from '../protocol/messages.ts';
+import { message, type PlainRecord } from '../protocol/messages.ts';
 
 export type JobKind = 'training' | 'scoring';
 
@@ -32,7 +32,7 @@ export interface JobSpec {
 /** (Label) Tells a partner its part of the job. */
 export async function sendJobSpec(channel: Channel, spec: JobSpec): Promise<void> {
   const config = Object.fromEntries(Object.entries(spec.config).filter(([, v]) => v !== undefined)) as PlainRecord;
-  await channel.send(message('job.spec', { ...spec, parties: [...spec.parties], config: config as { [key: string]: PlainValue } }));
+  await channel.send(message('job.spec', { ...spec, parties: [...spec.parties], config }));
 }
 
 /** (Features, arbiter) The job the label opened, checked; a bad field is an E_JOB_INVALID naming it. */

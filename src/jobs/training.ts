@@ -10,10 +10,10 @@
  * connects to the arbiter; the arbiter waits for every party the spec names.
  */
 import { createHash } from 'node:crypto';
+import { join } from 'node:path';
 import { errors } from '../errors.ts';
-import { admitJob } from '../governance/gate.ts';
 import { checkBothClasses } from '../data/table.ts';
-import { detectIdType, type IdType } from '../ids/normalise.ts';
+import type { IdType } from '../ids/normalise.ts';
 import type { TrainingConfig } from '../lr/config.ts';
 import { checkTableIds } from '../lr/align.ts';
 import { sliceOf, type ModelSlice } from '../lr/model.ts';
@@ -25,6 +25,7 @@ import { abortingPeersOnFailure } from '../protocol/abort.ts';
 import { message } from '../protocol/messages.ts';
 import type { LoadedTable, PartyJobContext } from './context.ts';
 import { safeName } from './output-folder.ts';
+import { agreeWithLabel, awaitAcceptance, gated, idTypeOf } from './admission.ts';
 import { sendJobSpec, type JobSpec } from './spec.ts';
 import { labelOutputFiles, type LabelJobOutcome } from './training-outputs.ts';
 
@@ -65,7 +66,7 @@ export async function trainAsLabel(ctx: PartyJobContext, job: TrainingJob): Prom
   if (partyNames.includes(job.arbiter) || job.arbiter === ctx.name) throw errors.jobInvalid('job', 'arbiter', `the arbiter ${job.arbiter} must not also be a data party of the job`);
   const loaded = await ctx.loadTable(job.labelTable, { withLabel: true });
   checkBothClasses(loaded);
-  const { table } = await gated(ctx, loaded, jobId, purpose, partyNames, partyNames, [...loaded.featureNames, loaded.labelColumn ?? 'label'], []);
+  const { table } = await gated(ctx, loaded, jobId, purpose, partyNames, partyNames, [...loaded.featureNames, loaded.labelColumn ?? 'label']);
   const idType = idTypeOf(table, config);
   const idReport = checkTableIds(table, idType, config.strict);
   const channels: Channel[] = [];
@@ -134,7 +135,7 @@ export async function trainAsFeatures(ctx: PartyJobContext, label: Channel, spec
   const audit = ctx.governance?.audit;
   const { table, idReport, protocol } = await abortingPeersOnFailure(channels, async () => {
     const loaded = await ctx.loadTable(spec.table, { withLabel: false });
-    const { table, disclosePartialScores } = await gated(ctx, loaded, jobId, spec.purpose, [spec.parties[0]!], spec.parties.filter((p) => p !== ctx.name), loaded.featureNames, []);
+    const { table, disclosePartialScores } = await gated(ctx, loaded, jobId, spec.purpose, [spec.parties[0]!], spec.parties.filter((p) => p !== ctx.name), loaded.featureNames);
     // The only agency of a job: the bank's validation totals minus its own part are this
     // party's partial scores. Its policy decides (an ungoverned party: the job's own flag).
     if (spec.parties.length === 2 && !(disclosePartialScores ?? config.allowPartialScoreDisclosure)) {
@@ -165,47 +166,12 @@ export async function trainAsFeatures(ctx: PartyJobContext, label: Channel, spec
   return { table, idReport, protocol, slice };
 }
 
-/** (Label) Every partner has passed its gate (and the arbiter sees every party): nothing data-derived is sent before. */
-export async function awaitAcceptance(channels: readonly Channel[]): Promise<void> {
-  await Promise.all(channels.map((c) => c.receive('job.accept')));
-}
-
-/**
- * The party's admission gate, when it has governance; a refusal reaches `peers` as a code
- * only. `partners` are those it exchanges messages with, `participants` every other party of
- * the job (an enterprise's consent must name them all).
- */
-export async function gated(ctx: PartyJobContext, table: LoadedTable, jobId: string, purpose: string, partners: readonly string[], participants: readonly string[], fields: readonly string[], peers: readonly Channel[]): Promise<{ table: LoadedTable; disclosePartialScores: boolean | undefined }> {
-  const governance = ctx.governance;
-  if (!governance) return { table, disclosePartialScores: undefined };
-  const institutions = (names: readonly string[]) => names.map((p) => ctx.institutionOf(p));
-  const admitted = await abortingPeersOnFailure(peers, () => admitJob(governance, table, { jobId, purpose, partners: institutions(partners), participants: institutions(participants), fields }));
-  // Only a policy decides disclosure; a party governed by consent or audit alone leaves it to the job.
-  return { table: { ...admitted.table, labelColumn: table.labelColumn }, disclosePartialScores: governance.policy ? admitted.disclosePartialScores : undefined };
-}
-
-/** The label's rule for IDs: the configured type, else what its own table holds. */
-export function idTypeOf(table: LoadedTable, config: Pick<TrainingConfig, 'idType'>): IdType {
-  return config.idType === 'uscc' || config.idType === 'plain' ? config.idType : detectIdType(table.ids.slice(0, 1000));
-}
-
-/** A partner reads IDs as the label does; with no type configured its own IDs must look the same. */
-export function agreeWithLabel(table: LoadedTable, spec: JobSpec): IdType {
-  if (spec.config.idType === 'auto') {
-    const own = detectIdType(table.ids.slice(0, 1000));
-    if (own !== spec.idType) {
-      throw errors.optionInvalid('idType', `the parties' ID columns differ (${spec.parties[0]}: ${spec.idType}, ${table.file}: ${own})`, 'set idType (--id-type) to uscc or plain so that every party normalises IDs the same way');
-    }
-  }
-  return spec.idType;
-}
-
 /** Writes the party's model slice, recording the export (with the slice's SHA-256) first. */
 async function exportSlice(ctx: PartyJobContext, slice: ModelSlice): Promise<void> {
   const text = JSON.stringify(slice, null, 2) + '\n';
   const outputs = ctx.outputs(slice.jobId);
   const name = `model-${safeName(slice.party)}.json`;
-  await ctx.governance?.audit?.append('model.export', { job: slice.jobId, file: outputs.path ? `${outputs.path}/${name}` : name, sha256: createHash('sha256').update(text).digest('hex') });
+  await ctx.governance?.audit?.append('model.export', { job: slice.jobId, file: outputs.path ? join(outputs.path, name) : name, sha256: createHash('sha256').update(text).digest('hex') });
   await outputs.write(name, text);
 }
 

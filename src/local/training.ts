@@ -13,7 +13,7 @@ import type { PartyGovernance } from '../governance/gate.ts';
 import { ckksBackend } from '../he/ckks.ts';
 import { mockBackend } from '../he/mock.ts';
 import type { PublicKeyBundle } from '../he/backend.ts';
-import { createParallelEvaluator, type ParallelEvaluator } from '../he/pool.ts';
+import { SharedMatvecPool } from '../he/pool.ts';
 import type { IdType } from '../ids/normalise.ts';
 import { resolveTrainingConfig, type TrainingConfig } from '../lr/config.ts';
 import type { ScoreReport } from '../lr/metrics.ts';
@@ -275,26 +275,4 @@ export function memoryPartyContext(o: MemoryPartyOptions): PartyJobContext {
     outputs: () => outputs,
     onProgress: () => o.onProgress,
   };
-}
-
-/** One worker pool for Xᵀ[[d]] shared by the parties of an in-process job (they hold the same public keys). */
-export class SharedMatvecPool {
-  readonly #threads: number | undefined;
-  #pool: { key: Uint8Array; evaluator: Promise<ParallelEvaluator> } | undefined;
-
-  constructor(threads: number | undefined) {
-    this.#threads = threads;
-  }
-
-  for(bundle: PublicKeyBundle): Promise<MatvecRunner> {
-    if (this.#pool && Buffer.compare(this.#pool.key, bundle.publicKey) !== 0) {
-      throw errors.protocol('parties of one job received different public keys');
-    }
-    this.#pool ??= { key: bundle.publicKey, evaluator: createParallelEvaluator(bundle, { threads: this.#threads }) };
-    return this.#pool.evaluator;
-  }
-
-  async destroy(): Promise<void> {
-    if (this.#pool) await (await this.#pool.evaluator).destroy();
-  }
 }

@@ -32,7 +32,7 @@ import { stagedOutputs, type StagedOutputs } from '../jobs/output-folder.ts';
 import { joinJob, type PartnerOutcome } from '../jobs/partner.ts';
 import { openScoringAsBank } from '../jobs/scoring.ts';
 import { trainAsLabel } from '../jobs/training.ts';
-import { SharedMatvecPool } from '../local/training.ts';
+import { SharedMatvecPool } from '../he/pool.ts';
 import type { PartyConfig } from './config.ts';
 import { PostgresJobStore } from './pg-store.ts';
 import { SqliteJobStore, type JobRecord, type JobStore } from './store.ts';
@@ -174,8 +174,9 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
     onProgress: (jobId) => (event) => store.update(jobId, { phase: event.phase, progress: { ...event } }),
   };
 
-  const track = (jobId: string, channels: Channel[], body: () => Promise<Record<string, unknown>>): Promise<JobRecord> => {
-    const entry = { channels, cancelled: false, done: undefined as unknown as Promise<JobRecord> };
+  /** Runs a job's body under the job store's record; its resources (channels included) are released when it ends. */
+  const track = (jobId: string, body: () => Promise<Record<string, unknown>>): Promise<JobRecord> => {
+    const entry = { channels: resourcesOf(jobId).channels, cancelled: false, done: undefined as unknown as Promise<JobRecord> };
     entry.done = (async () => {
       store.update(jobId, { state: 'running', phase: 'starting' });
       try {
@@ -190,7 +191,6 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
         store.update(jobId, { state: entry.cancelled ? 'cancelled' : 'failed', phase: 'stopped', error });
         log(`job ${jobId}: ${entry.cancelled ? 'cancelled' : 'failed'}: ${error.code} ${error.message}`);
       } finally {
-        for (const c of channels) c.close('job over');
         running.delete(jobId);
         arrivals.delete(jobId);
       }
@@ -204,17 +204,18 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
   /** (Features, arbiter) A training job (tracked in the job store) or a scoring session opened by the label party. */
   const serveLabel = async (label: TlsChannel, jobId: string) => {
     resourcesOf(jobId).channels.push(label);
-    let tracked: Promise<JobRecord> | undefined;
+    // A training job is tracked in the job store, which reports and releases it; a scoring session is not.
+    let tracked = false;
     const outcome: Promise<PartnerOutcome> = joinJob(context, label, {
       onSpec: (spec) => {
         if (spec.jobId !== jobId) throw errors.protocol(`${label.peerName} opened job ${jobId} but sent the spec of job ${spec.jobId}`);
         if (spec.kind !== 'training') return;
         if (running.has(jobId)) throw errors.protocol(`job ${jobId} is running already`);
         if (!store.get(jobId)) store.create(jobId, { kind: spec.kind, purpose: spec.purpose, table: spec.table, parties: [...spec.parties], from: label.peerName });
-        tracked = track(jobId, resourcesOf(jobId).channels, async () => partnerSummary(await outcome));
+        tracked = true;
+        void track(jobId, async () => partnerSummary(await outcome));
       },
     });
-    if (tracked) return;
     try {
       const done = await outcome;
       if (done.role === 'features' && done.kind === 'scoring') log(`scoring session ${jobId}: ${done.report.requests} requests, ${done.report.rowsScored} rows scored`);
@@ -271,7 +272,7 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
   /** (Label) Runs, or reruns from the first epoch (encrypted weights do not outlive the arbiter's key), the training job `jobId`. */
   const runTraining = (jobId: string, def: JobDefinition): Promise<JobRecord> => {
     const jobConfig = resolveTrainingConfig({ ...def.training, jobId });
-    return track(jobId, resourcesOf(jobId).channels, async () => {
+    return track(jobId, async () => {
       const result = await trainAsLabel(context, { config: jobConfig, purpose: def.purpose, labelTable: def.label.table, features: def.features, arbiter: def.arbiter ?? 'arbiter' });
       return { auc: result.metrics.auc, ks: result.metrics.ks.statistic, alignedRows: result.alignedRows, epochs: result.epochsRun, lossCurve: [...result.lossCurve], timings: { ...result.timings } };
     });

@@ -1,0 +1,47 @@
+/**
+ * What every job runner does before its protocol, whatever the job's kind: the party's
+ * admission gate, the rule by which every party reads IDs the same way, and (label) waiting
+ * until every partner has accepted the job.
+ */
+import { errors } from '../errors.ts';
+import { admitJob } from '../governance/gate.ts';
+import { detectIdType, type IdType } from '../ids/normalise.ts';
+import type { TrainingConfig } from '../lr/config.ts';
+import type { Channel } from '../protocol/channel.ts';
+import type { LoadedTable, PartyJobContext } from './context.ts';
+import type { JobSpec } from './spec.ts';
+
+/** (Label) Every partner has passed its gate (and the arbiter sees every party): nothing data-derived is sent before. */
+export async function awaitAcceptance(channels: readonly Channel[]): Promise<void> {
+  await Promise.all(channels.map((c) => c.receive('job.accept')));
+}
+
+/**
+ * The party's admission gate, when it has governance (a runner calls it where a refusal
+ * already reaches its peers as a code only). `partners` are those it exchanges messages
+ * with, `participants` every other party of the job (an enterprise's consent must name them all).
+ */
+export async function gated(ctx: PartyJobContext, table: LoadedTable, jobId: string, purpose: string, partners: readonly string[], participants: readonly string[], fields: readonly string[]): Promise<{ table: LoadedTable; disclosePartialScores: boolean | undefined }> {
+  const governance = ctx.governance;
+  if (!governance) return { table, disclosePartialScores: undefined };
+  const institutions = (names: readonly string[]) => names.map((p) => ctx.institutionOf(p));
+  const admitted = await admitJob(governance, table, { jobId, purpose, partners: institutions(partners), participants: institutions(participants), fields });
+  // Only a policy decides disclosure; a party governed by consent or audit alone leaves it to the job.
+  return { table: { ...admitted.table, labelColumn: table.labelColumn }, disclosePartialScores: governance.policy ? admitted.disclosePartialScores : undefined };
+}
+
+/** The label's rule for IDs: the configured type, else what its own table holds. */
+export function idTypeOf(table: LoadedTable, config: Pick<TrainingConfig, 'idType'>): IdType {
+  return config.idType === 'uscc' || config.idType === 'plain' ? config.idType : detectIdType(table.ids.slice(0, 1000));
+}
+
+/** A partner reads IDs as the label does; with no type configured its own IDs must look the same. */
+export function agreeWithLabel(table: LoadedTable, spec: JobSpec): IdType {
+  if (spec.config.idType === 'auto') {
+    const own = detectIdType(table.ids.slice(0, 1000));
+    if (own !== spec.idType) {
+      throw errors.optionInvalid('idType', `the parties' ID columns differ (${spec.parties[0]}: ${spec.idType}, ${table.file}: ${own})`, 'set idType (--id-type) to uscc or plain so that every party normalises IDs the same way');
+    }
+  }
+  return spec.idType;
+}
