@@ -38,6 +38,11 @@ export interface PartyJobContext {
   loadTable(table: string, columns: TableColumns): Promise<LoadedTable>;
   /** This party's slice of the model trained by job `jobId`. */
   loadModelSlice(jobId: string): Promise<ModelSlice>;
+  /**
+   * The one role this party's configuration binds to `party` (undefined: none). Absent when
+   * the host binds no roles (the in-process host runs every party of one job definition).
+   */
+  roleOf?(party: string): PartyRole | undefined;
   /** The institution a partner is, as this party's policy names it. */
   institutionOf(party: string): string;
   readonly governance: PartyGovernance | undefined;

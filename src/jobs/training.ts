@@ -26,6 +26,7 @@ import { message } from '../protocol/messages.ts';
 import type { LoadedTable, PartyJobContext } from './context.ts';
 import { safeName } from './output-folder.ts';
 import { agreeWithLabel, awaitAcceptance, gated, idTypeOf } from './admission.ts';
+import { refuseUnboundRoles } from './roles.ts';
 import { sendJobSpec, type JobSpec } from './spec.ts';
 import { labelOutputFiles, type LabelJobOutcome } from './training-outputs.ts';
 
@@ -64,6 +65,7 @@ export async function trainAsLabel(ctx: PartyJobContext, job: TrainingJob): Prom
   const purpose = job.purpose ?? 'undeclared';
   const partyNames = job.features.map((f) => f.party);
   if (partyNames.includes(job.arbiter) || job.arbiter === ctx.name) throw errors.jobInvalid('job', 'arbiter', `the arbiter ${job.arbiter} must not also be a data party of the job`);
+  await refuseUnboundRoles(ctx, { jobId, kind: 'training', label: ctx.name, features: partyNames, arbiter: job.arbiter });
   const loaded = await ctx.loadTable(job.labelTable, { withLabel: true });
   checkBothClasses(loaded);
   const { table } = await gated(ctx, loaded, jobId, purpose, partyNames, partyNames, [...loaded.featureNames, loaded.labelColumn ?? 'label']);

@@ -154,6 +154,7 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
     loadTable: (name, columns) => loadTable(name, columns.withLabel, columns.features),
     loadModelSlice: async (jobId) => loadModelSlice(join(jobDir(jobId), `model-${config.name}.json`)),
     institutionOf: (party) => party,
+    roleOf: (party) => config.partnerRoles.get(party),
     governance: config.governance,
     psiExecutor,
     heBackendFor(kind) {

@@ -43,7 +43,8 @@ async function start(name: string, role: string, partners: Record<string, number
     role,
     listen: `127.0.0.1:${port}`,
     tls: { key: `${name}.key`, cert: `${name}.crt`, trust: PARTIES.map((p) => `${p}.crt`) },
-    partners: Object.fromEntries(Object.entries(partners).map(([p, port]) => [p, `127.0.0.1:${port}`])),
+    // Roles are bound: plain entries are what this party dials (an agency's arbiter); the bank, which dials in, is bound as label.
+    partners: { ...Object.fromEntries(Object.entries(partners).map(([p, port]) => [p, `127.0.0.1:${port}`])), ...(role === 'label' ? {} : { bank: { role: 'label' } }) },
     tables,
     store: `store-${name}`,
     // Liveness, not speed: generous enough for a machine loaded far beyond its two cores.
