@@ -43,6 +43,11 @@ export interface PartyJobContext {
    * the host binds no roles (the in-process host runs every party of one job definition).
    */
   roleOf?(party: string): PartyRole | undefined;
+  /**
+   * Where this party keeps `partner`'s audit anchors (JSON Lines), exchanged at each job's
+   * end (anchors.ts); undefined: the host keeps none.
+   */
+  anchorsFile?(partner: string): string | undefined;
   /** The institution a partner is, as this party's policy names it. */
   institutionOf(party: string): string;
   readonly governance: PartyGovernance | undefined;

@@ -26,6 +26,7 @@ import { message } from '../protocol/messages.ts';
 import type { LoadedTable, PartyJobContext } from './context.ts';
 import { safeName } from './output-folder.ts';
 import { agreeWithLabel, awaitAcceptance, gated, idTypeOf } from './admission.ts';
+import { exchangeAnchors } from './anchors.ts';
 import { refuseUnboundRoles } from './roles.ts';
 import { sendJobSpec, type JobSpec } from './spec.ts';
 import { labelOutputFiles, type LabelJobOutcome } from './training-outputs.ts';
@@ -127,6 +128,8 @@ export async function trainAsLabel(ctx: PartyJobContext, job: TrainingJob): Prom
   await exportSlice(ctx, slice);
   const outputs = ctx.outputs(jobId);
   for (const [name, text] of labelOutputFiles(outcome)) await outputs.write(name, text);
+  // The job's end: every partner keeps this party's signed head, and it keeps theirs.
+  await exchangeAnchors(ctx, channels, jobId);
   return outcome;
 }
 
@@ -165,6 +168,7 @@ export async function trainAsFeatures(ctx: PartyJobContext, label: Channel, spec
   await audit?.append('training.run', { job: jobId, partners: [spec.parties[0]!], aligned: protocol.alignedRows.length, epochs: protocol.epochsRun });
   const slice = sliceOf(jobId, ctx.name, 'features', protocol, config.sigmoid);
   await exportSlice(ctx, slice);
+  await exchangeAnchors(ctx, [label], jobId);
   return { table, idReport, protocol, slice };
 }
 

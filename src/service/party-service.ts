@@ -155,6 +155,7 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
     loadModelSlice: async (jobId) => loadModelSlice(join(jobDir(jobId), `model-${config.name}.json`)),
     institutionOf: (party) => party,
     roleOf: (party) => config.partnerRoles.get(party),
+    anchorsFile: (partner) => join(config.store, 'anchors', `${partner.replace(/[^A-Za-z0-9._-]/g, '_')}.jsonl`),
     governance: config.governance,
     psiExecutor,
     heBackendFor(kind) {
