@@ -284,7 +284,7 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
     ...tls,
     host: config.listen.host,
     port: config.listen.port,
-    onRefused: (r) => log(`refused a connection from ${r.address}: ${r.reason}`),
+    onRefused: (r) => log(`refused connection from ${r.address}: ${r.reason}`),
     onChannel: async (channel) => {
       try {
         const open = await channel.receive('job.open');

@@ -95,3 +95,13 @@ describe('a party service binds its partners\' roles', () => {
     expect(!unbound.accepted && unbound.error).toMatchObject({ code: 'E_ROLE_REFUSED', message: expect.stringContaining('role.arbiter-not-bound') });
   });
 });
+
+describe('a refused TLS connection', () => {
+  it("is logged naming the presented certificate's subject and issuer", async () => {
+    const evil = await createPartyIdentity({ name: 'evil-bank' });
+    await expect(
+      connectChannel({ host: '127.0.0.1', port: tax.tlsPort, key: evil.keyPem, cert: evil.certificatePem!, ca: NAMES.map((n) => readFileSync(join(dir, `${n}.crt`))), timeoutMs: 10_000 }).then((c) => c.receive('job.accept')),
+    ).rejects.toMatchObject({ code: expect.stringMatching(/E_PEER_UNTRUSTED|E_CHANNEL_CLOSED/) });
+    await expect.poll(() => logs.get('tax-bureau')!.find((l) => l.includes('evil-bank'))).toMatch(/^refused connection from 127\.0\.0\.1:\d+: certificate CN=evil-bank \(issued by CN=evil-bank\) is not trusted: /);
+  });
+});
