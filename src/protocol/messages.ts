@@ -159,6 +159,13 @@ export const MESSAGE_SCHEMAS = {
   },
   /** (Partner → label) Its gate admitted the job and it is connected to the arbiter (the arbiter: every party is connected): the protocol may start. */
   'job.accept': { version: 1, fields: {} },
+  /**
+   * (Label ↔ each partner, at a job's end) The sender's audit log head, signed by its audit
+   * key (`AuditLog.anchor`: party, key id, seq, hash, job, time, signature), and that key
+   * (Ed25519, 32 bytes), for the receiver to keep as evidence against a later rollback.
+   * Both empty when the sender keeps no audit log.
+   */
+  'audit.anchor': { version: 1, fields: { anchor: 'record', publicKey: 'bytes' } },
   /** A party gives up; the peer fails the job with this reason. */
   'job.abort': { version: 1, fields: { reason: 'string' } },
 } as const satisfies Record<string, { version: number; fields: Record<string, FieldType> }>;

@@ -154,6 +154,8 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
     loadTable: (name, columns) => loadTable(name, columns.withLabel, columns.features),
     loadModelSlice: async (jobId) => loadModelSlice(join(jobDir(jobId), `model-${config.name}.json`)),
     institutionOf: (party) => party,
+    roleOf: (party) => config.partnerRoles.get(party),
+    anchorsFile: (partner) => join(config.store, 'anchors', `${partner.replace(/[^A-Za-z0-9._-]/g, '_')}.jsonl`),
     governance: config.governance,
     psiExecutor,
     heBackendFor(kind) {
@@ -282,7 +284,7 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
     ...tls,
     host: config.listen.host,
     port: config.listen.port,
-    onRefused: (r) => log(`refused a connection from ${r.address}: ${r.reason}`),
+    onRefused: (r) => log(`refused connection from ${r.address}: ${r.reason}`),
     onChannel: async (channel) => {
       try {
         const open = await channel.receive('job.open');

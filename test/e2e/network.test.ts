@@ -18,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runLocalTraining } from '../../src/local/training.ts';
 import { createPartyIdentity, writePartyIdentity } from '../../src/transport/tls/certificates.ts';
 import { createTable, queryRows, startPostgres, type PostgresServer } from '../helpers/postgres.ts';
-import { verifyAuditLog } from '../../src/governance/audit.ts';
+import { loadAuditAnchors, verifyAuditLog } from '../../src/governance/audit.ts';
 import { generateKeyPair, loadPublicKey, saveKeyPair } from '../../src/governance/keys.ts';
 
 const execFileAsync = promisify(execFile);
@@ -43,7 +43,8 @@ async function start(name: string, role: string, partners: Record<string, number
     role,
     listen: `127.0.0.1:${port}`,
     tls: { key: `${name}.key`, cert: `${name}.crt`, trust: PARTIES.map((p) => `${p}.crt`) },
-    partners: Object.fromEntries(Object.entries(partners).map(([p, port]) => [p, `127.0.0.1:${port}`])),
+    // Roles are bound: plain entries are what this party dials (an agency's arbiter); the bank, which dials in, is bound as label.
+    partners: { ...Object.fromEntries(Object.entries(partners).map(([p, port]) => [p, `127.0.0.1:${port}`])), ...(role === 'label' ? {} : { bank: { role: 'label' } }) },
     tables,
     store: `store-${name}`,
     // Liveness, not speed: generous enough for a machine loaded far beyond its two cores.
@@ -239,8 +240,12 @@ describe('four party services over mutual TLS', () => {
     const types = log.filter((e) => e.details.job === 'e2e-1').map((e) => e.type);
     expect(types).toEqual(['job.admitted', 'training.start', 'training.run', 'model.export']);
     expect(log.some((e) => e.type === 'scoring.query')).toBe(true);
-    const verdict = await verifyAuditLog(join(dir, 'tax-bureau.audit.jsonl'), (await loadPublicKey(join(dir, 'tax-bureau-gov.pub'))).publicKey);
-    expect(verdict.ok).toBe(true);
+    // The bank kept the tax bureau's signed head at the end of e2e-1 (exchanged over TLS): the log still extends it.
+    const taxKey = (await loadPublicKey(join(dir, 'tax-bureau-gov.pub'))).publicKey;
+    const kept = await loadAuditAnchors(join(dir, 'store-bank', 'anchors', 'tax-bureau.jsonl'), taxKey);
+    expect(kept.anchors.map((a) => a.job)).toContain('e2e-1');
+    const verdict = await verifyAuditLog(join(dir, 'tax-bureau.audit.jsonl'), taxKey, kept.anchors);
+    expect(verdict).toMatchObject({ ok: true, anchors: kept.anchors.length });
   });
 
   it('cancels a running job on request', async () => {
