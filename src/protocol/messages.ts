@@ -145,6 +145,23 @@ export const MESSAGE_SCHEMAS = {
    * 1 where the policy exposes it for the purpose (0: its values are sent empty).
    */
   'lookup.reply': { version: 1, fields: { answered: 'bytes', exposed: 'bytes', values: 'string[]' } },
+  /**
+   * (Bank → agency, first on a lookup session between party services) What the session is
+   * for: `verify` (blind verification of `fields`, each within its relative tolerance, 0 for
+   * equality), `identified` or `blind` lookup of `fields`; the agency's table, the purpose its
+   * policy checks, and how IDs are read. Names only: no ID or value.
+   */
+  'lookup.open': { version: 1, fields: { mode: 'string', purpose: 'string', table: 'string', fields: 'string[]', tolerances: 'number[]', idType: 'string', backend: 'string' } },
+  /**
+   * (Agency → bank) The session is admitted: for `verify` and `blind`, the key period and
+   * domain of the OPRF tags that follow (`lookup.tags`, `count` in all, `labelBytes` each
+   * label in blind mode); for `identified`, no tags.
+   */
+  'lookup.ready': { version: 1, fields: { keyId: 'string', backend: 'string', domain: 'string', count: 'uint', labelBytes: 'uint' } },
+  /** (Agency → bank) A slice of the session's sorted OPRF tags (and sealed labels, blind mode): pseudo-random without the agency's key. */
+  'lookup.tags': { version: 1, fields: { seq: 'uint', tags: 'bytes', labels: 'bytes', last: 'bool' } },
+  /** (Bank → agency) The session ends. */
+  'lookup.close': { version: 1, fields: {} },
   /** (First message on a connection between party services) Which job, and who is speaking. */
   'job.open': { version: 1, fields: { jobId: 'string', party: 'string', role: 'string' } },
   /**
