@@ -60,6 +60,7 @@ export const ERROR_CATALOGUE = {
   E_INTERRUPTED: { input: false, meaning: 'the service stopped while the job ran; resume it' },
   E_TABLE_UNKNOWN: { input: true, meaning: "a job names a table the party's configuration does not hold" },
   E_BUSY: { input: false, meaning: 'the service queues no more requests of this kind now; retry after the time it gives' },
+  E_RATE_LIMITED: { input: true, meaning: 'a service API client sent more requests than its per-client rate allows; retry after the time it gives (HTTP 429, Retry-After)' },
 } as const satisfies Record<string, { readonly input: boolean; readonly meaning: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;
@@ -392,6 +393,9 @@ export const errors = {
   /** A full request queue: the caller retries after `retryAfterSeconds`. */
   busy: (what: string, retryAfterSeconds: number): JinqiaoError & { readonly retryAfterSeconds: number } =>
     Object.assign(new JinqiaoError('E_BUSY', `busy: ${what}`, `retry after ${retryAfterSeconds} s`), { retryAfterSeconds }),
+  /** Too many API requests from one client: it retries after `retryAfterSeconds`. */
+  rateLimited: (max: number, windowSeconds: number, retryAfterSeconds: number): JinqiaoError & { readonly retryAfterSeconds: number } =>
+    Object.assign(new JinqiaoError('E_RATE_LIMITED', `more than ${max} requests in ${windowSeconds} s from this client`, `retry after ${retryAfterSeconds} s`), { retryAfterSeconds }),
   /** A job names a table the party's configuration does not hold. */
   tableUnknown: (party: string, table: string, known: readonly string[]) =>
     new JinqiaoError('E_TABLE_UNKNOWN', `${party} has no table ${JSON.stringify(table)}`, `name one of ${party}'s tables (${known.join(', ') || 'none configured'}), or add it under tables: in ${party}'s config`),

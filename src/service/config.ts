@@ -12,6 +12,9 @@ import { loadPartyGovernance } from '../local/job-file.ts';
 
 export type PartyRole = 'label' | 'features' | 'arbiter';
 
+export const CLIENT_CERTS = ['off', 'optional', 'required'] as const;
+export type ClientCerts = (typeof CLIENT_CERTS)[number];
+
 export interface Address {
   readonly host: string;
   readonly port: number;
@@ -46,8 +49,13 @@ export interface PartyConfig {
   readonly store: string;
   /** Keep the job store in PostgreSQL instead of SQLite. */
   readonly jobStore: { readonly postgres: string } | undefined;
-  /** The label party's HTTP API for integrators. */
-  readonly api: { readonly listen: Address; readonly token: string } | undefined;
+  /**
+   * The party's HTTPS API (any role: the bank submits and scores there; every party lists the
+   * jobs it took part in), served with the party's own key and certificate. `clientCerts`
+   * asks API clients for a certificate (`optional`) or refuses those without one trusted by
+   * `clientCa` (`required`; default `off`); `clientCa` defaults to `tls.trust`.
+   */
+  readonly api: { readonly listen: Address; readonly token: string; readonly clientCerts: ClientCerts; readonly clientCa: readonly string[] | undefined } | undefined;
   /** Seconds a silent peer may take before the job fails. */
   readonly timeoutSeconds: number;
   /** The party's admission gate: policy, consent, audit (see README, Governance). */
@@ -56,6 +64,7 @@ export interface PartyConfig {
 
 type Json = Record<string, unknown>;
 
+const API_KEYS = ['listen', 'token', 'clientCerts', 'clientCa'];
 const TABLE_KEYS = ['file', 'postgres', 'table', 'query', 'id', 'label', 'features'];
 const PARTNER_KEYS = ['address', 'role'];
 
@@ -134,10 +143,14 @@ export async function loadPartyConfig(file: string): Promise<PartyConfig> {
   }
   let api: PartyConfig['api'];
   if (root.api !== undefined) {
-    if (!isObject(root.api)) throw bad('api', 'must be { listen, token }');
+    if (!isObject(root.api)) throw bad('api', 'must be { listen, token, clientCerts?, clientCa? }');
+    for (const key of Object.keys(root.api)) if (!API_KEYS.includes(key)) throw bad(`api.${key}`, `unknown field (expected one of: ${API_KEYS.join(', ')})`);
     const token = str(root.api.token, 'api.token');
     if (token.length < 16) throw bad('api.token', 'must be at least 16 characters (a bearer token for API clients)');
-    api = { listen: parseAddress(root.api.listen, 'api.listen', bad), token };
+    const clientCerts = root.api.clientCerts ?? 'off';
+    if (!CLIENT_CERTS.includes(clientCerts as ClientCerts)) throw bad('api.clientCerts', `must be one of ${CLIENT_CERTS.join(', ')}`);
+    const clientCa = root.api.clientCa === undefined ? undefined : (Array.isArray(root.api.clientCa) ? root.api.clientCa : [root.api.clientCa]).map((c, i) => resolve(base, str(c, `api.clientCa[${i}]`)));
+    api = { listen: parseAddress(root.api.listen, 'api.listen', bad), token, clientCerts: clientCerts as ClientCerts, clientCa };
   }
   let jobStore: PartyConfig['jobStore'];
   if (root.jobStore !== undefined) {
