@@ -27,13 +27,14 @@ import type { PartyService } from '../party-service.ts';
 import { AUTHENTICATED_PREFIX, requireAuthentication, type ExtraCredential } from './auth.ts';
 import { BODY_LIMIT_BYTES, ErrorSchema, installErrorHandling, redactPaths } from './errors.ts';
 import { JobDefinitionSchema, JobSchema, jobsRoutes } from './jobs.ts';
+import { lookupRoutes } from './lookup.ts';
 import { scoreRoutes } from './score.ts';
 
 /** An area's routes: registered with the service they serve. */
 export type ApiRoutes = (app: FastifyInstance, opts: { service: PartyService }) => Promise<void>;
 
 /** The areas every party service serves. */
-export const AREA_ROUTES: readonly ApiRoutes[] = [jobsRoutes, scoreRoutes];
+export const AREA_ROUTES: readonly ApiRoutes[] = [jobsRoutes, scoreRoutes, lookupRoutes];
 
 export interface ApiTls {
   /** The party's private key and certificate (PEM). */
