@@ -181,7 +181,7 @@ describe('ciphertexts of other parameters', () => {
       closeSession(small);
       closeSession(large);
     }
-  }, 30_000);
+  }, 180_000);
 });
 
 describe.each(backends)('parameter validation ($name)', (backend) => {

@@ -171,7 +171,7 @@ describe('training leak canary (CKKS)', () => {
     expect(findNeedles(planted, needles).sort()).toEqual(
       [`${CANARY_GUEST} f64le`, guest.rows[3]![0]!, 'epoch 1 batches labels 0 f64', `host standardised ${replayed.host.X[7]!}`].sort(),
     );
-  }, 240_000);
+  }, 900_000);
 });
 
 describe('training leak canary (mock HE: the values are readable, so the arbiter view can be checked value by value)', () => {
@@ -238,5 +238,5 @@ describe('training leak canary (mock HE: the values are readable, so the arbiter
     // Positive control: a residual planted among the arbiter's bytes is found.
     const planted = Buffer.concat([arbiterWire.subarray(0, 4096), needles[123]![1]]);
     expect(findNeedles(planted, needles)).toEqual([needles[123]![0]]);
-  }, 240_000);
+  }, 900_000);
 });
