@@ -237,6 +237,9 @@ export function sectionMarkdown(r: BenchResults, section: Section): string {
           ['l', 'r', 'r', 'r', 'r'],
           [[r.train!.againstGradientRevealing.name, n0(r.train!.againstGradientRevealing.batchSize), pm(r.train!.againstGradientRevealing.encryptedModel, 2), pm(r.train!.againstGradientRevealing.gradientRevealing, 2), ratio(r.train!.againstGradientRevealing.ratio)]],
         ),
+        ...(r.train!.againstGradientRevealing.encryptedModelPoly2
+          ? ['', `With the quadratic sigmoid (\`sigmoid: poly2\`, N = 16384), same data, same run: ${pm(r.train!.againstGradientRevealing.encryptedModelPoly2, 2)} s/epoch, ${ratio(r.train!.againstGradientRevealing.ratioPoly2!)} the gradient-revealing epoch.`]
+          : []),
       ].join('\n');
     case 'baselines': {
       const b = r.baselines!;

@@ -162,7 +162,8 @@ if (wanted('train')) {
   if (size.creditEpochs > 0) epochs.push(await benchDefaultCredit(size.creditEpochs));
   const [rows, fateEpochs, batch, widths] = size.fate;
   epochs.push(await benchFateShape(rows, fateEpochs, batch, widths));
-  const againstGradientRevealing = await benchAgainstGradientRevealing(rows, Math.max(fateEpochs, 2), batch, widths, true);
+  // poly2 (N = 16384) is left out of smoke runs: it would double the suite test's training time.
+  const againstGradientRevealing = await benchAgainstGradientRevealing(rows, Math.max(fateEpochs, 2), batch, widths, true, mode !== 'smoke');
   results.train = { epochs, againstGradientRevealing };
   show('train');
 }

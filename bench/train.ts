@@ -125,15 +125,19 @@ export interface GradientRevealingComparison {
   readonly gradientRevealing: Figure;
   /** encryptedModel.median / gradientRevealing.median; the target is <= 1.5. */
   readonly ratio: number;
+  /** Seconds per epoch of the encrypted model with the quadratic sigmoid (N = 16384), same data, same run. */
+  readonly encryptedModelPoly2?: Figure;
+  /** encryptedModelPoly2.median / gradientRevealing.median. */
+  readonly ratioPoly2?: number;
 }
 
 /**
  * The encrypted model against the gradient-revealing protocol it replaced, on the same
  * generated tables in the same process, one after the other: with `allCores`, both put
  * their products on the worker pool; without, both run on the main thread (threads 0).
- * Needs epochs >= 2.
+ * Then, with `withPoly2`, the encrypted model with the quadratic sigmoid (N = 16384). Needs epochs >= 2.
  */
-export async function benchAgainstGradientRevealing(trainRows: number, epochs: number, batchSize: number, widths: readonly [number, number], allCores = false): Promise<GradientRevealingComparison> {
+export async function benchAgainstGradientRevealing(trainRows: number, epochs: number, batchSize: number, widths: readonly [number, number], allCores = false, withPoly2 = true): Promise<GradientRevealingComparison> {
   const { label, features } = syntheticTrainingTables(Math.round(trainRows / 0.8), widths[0], [widths[1]]);
   const config = { seed: 'bench', epochs, batchSize, threads: allCores ? undefined : 0 };
   const leakyEnds: number[] = [];
@@ -143,20 +147,34 @@ export async function benchAgainstGradientRevealing(trainRows: number, epochs: n
   } finally {
     await pools?.destroy();
   }
-  const encryptedEnds: number[] = [];
-  await trainOnTables({
-    label: { table: label, name: 'bank' },
-    features: features.map((table, k) => ({ table, name: `agency${k + 1}` })),
-    config: { ...config, allowPartialScoreDisclosure: true },
-    onProgress: (e) => {
-      if (e.phase === 'epoch') encryptedEnds.push(performance.now());
-    },
-  });
+  const encryptedEpochEnds = async (sigmoid: TrainingConfig['sigmoid']): Promise<number[]> => {
+    const ends: number[] = [];
+    await trainOnTables({
+      label: { table: label, name: 'bank' },
+      features: features.map((table, k) => ({ table, name: `agency${k + 1}` })),
+      config: { ...config, sigmoid, allowPartialScoreDisclosure: true },
+      onProgress: (e) => {
+        if (e.phase === 'epoch') ends.push(performance.now());
+      },
+    });
+    return ends;
+  };
+  const encryptedEnds = await encryptedEpochEnds('taylor1');
+  const poly2Ends = withPoly2 ? await encryptedEpochEnds('poly2') : undefined;
   // Epochs between consecutive epoch ends: alignment and keys never count.
   const between = (ends: readonly number[]) => figure(ends.slice(1).map((end, i) => (end - ends[i]!) / 1000));
   const leaky = between(leakyEnds);
   const encrypted = between(encryptedEnds);
-  return { name: `generated ${trainRows} x (${widths[0]} + ${widths[1]})${allCores ? ', all cores' : ', one thread'}`, trainRows, batchSize, encryptedModel: encrypted, gradientRevealing: leaky, ratio: encrypted.median / leaky.median };
+  const poly2 = poly2Ends && between(poly2Ends);
+  return {
+    name: `generated ${trainRows} x (${widths[0]} + ${widths[1]})${allCores ? ', all cores' : ', one thread'}`,
+    trainRows,
+    batchSize,
+    encryptedModel: encrypted,
+    gradientRevealing: leaky,
+    ratio: encrypted.median / leaky.median,
+    ...(poly2 && { encryptedModelPoly2: poly2, ratioPoly2: poly2.median / leaky.median }),
+  };
 }
 
 export async function benchDefaultCredit(epochs: number): Promise<TrainingEpochResult> {

@@ -56,7 +56,7 @@ export function trainCommand(): Command {
     .option('--learning-rate <x>', 'step size (default 0.5)')
     .option('--momentum <mu>', 'heavy-ball momentum in [0, 1) (default 0)')
     .addOption(new Option('--optimiser <name>', 'update rule: SGD, the only one encrypted weights can follow (default sgd)').choices(['sgd']))
-    .addOption(new Option('--sigmoid <name>', 'sigmoid approximation under encryption (default taylor1)').choices(['taylor1']))
+    .addOption(new Option('--sigmoid <name>', 'sigmoid approximation under encryption (default taylor1)').choices(['taylor1', 'poly2']))
     .option('--keep-encrypted', "keep every party's final weights encrypted under the arbiter's key instead of revealing each to its owner")
     .option('--allow-partial-score-disclosure', "run a single-agency job, which shows the bank that agency's partial scores (only where the agency's policy allows it)")
     .option('--transcript <dir>', 'write <dir>/<party>.jsonl: every message each party received, numbers in the clear, ciphertexts as byte counts')

@@ -56,6 +56,25 @@ export const ENCRYPTED_MODEL_PARAMS: HeParams = Object.freeze({
   maxBoundBits: 8,
 });
 
+/**
+ * Encrypted-model training with the quadratic sigmoid (lr/sigmoid.ts `poly2`): the residual
+ * needs [[z]]², one ciphertext multiply between the weight product and the gradient product,
+ * so the weights come back three levels down. Three 40-bit levels over a 90-bit bottom do not
+ * fit N = 8192 (SEAL's 218 bits); at N = 16384 (438 bits) the bottom [60,60] (≈ 119 bits)
+ * holds a 40-bit mask over weights up to 2^20, and [60,60,40] the loss one level up. This is
+ * DEGREE3_PARAMS' modulus chain: three levels, used here by a degree-2 polynomial because
+ * the weight product spends the first.
+ */
+export const ENCRYPTED_MODEL_POLY2_PARAMS: HeParams = Object.freeze({
+  scheme: 'ckks',
+  polyModulusDegree: 16384,
+  coeffModBits: Object.freeze([60, 60, 40, 40, 40, 60]),
+  scaleBits: 40,
+  maskBits: 40,
+  decryptionDepth: 3,
+  maxBoundBits: 20,
+});
+
 /** Bits kept free above a masked value at decryption, against noise and encoding growth. */
 export const DECRYPTION_MARGIN_BITS = 3;
 export const MIN_MASK_BITS = 40;

@@ -2,7 +2,9 @@
  * Training jobs, one runner per role, each doing its party's whole duty once for both hosts:
  * admission gate, the protocol (src/lr/roles/), audit entries written before the action they
  * record, the party's model slice and, for the label party, the job's metrics, predictions,
- * manifest and report. Checkpoints go where the host keeps them, after every epoch.
+ * manifest and report. No per-epoch checkpoint is kept: every party's weights are
+ * encrypted under a key the arbiter makes for this run alone and does not store, so a
+ * resumed job trains again from the first epoch.
  *
  * Message flow before the protocol: the label party passes its own gate, then opens a
  * channel to every feature party and to the arbiter and sends each a `job.spec`; a feature

@@ -9,7 +9,7 @@ import { BACKEND_NAMES } from '../psi/backends/index.ts';
 import { checkThreads } from '../util/threads.ts';
 import type { LearningRateSchedule, OptimiserMethod } from './optimiser.ts';
 
-export type SigmoidApproximation = 'taylor1' | 'poly3';
+export type SigmoidApproximation = 'taylor1' | 'poly2' | 'poly3';
 
 export interface TrainingConfig {
   readonly jobId: string;
@@ -89,8 +89,8 @@ export function resolveTrainingConfig(partial: Partial<TrainingConfig> & { jobId
   positiveInt('epochs', c.epochs, 10_000);
   if (c.batchSize !== 'auto') positiveInt('batchSize', c.batchSize);
   if (!(c.validationFraction > 0 && c.validationFraction < 1)) throw errors.optionInvalid('validationFraction', `must be between 0 and 1, got ${c.validationFraction}`);
-  if (c.sigmoid !== 'taylor1') {
-    throw errors.optionInvalid('sigmoid', `must be taylor1, got ${String(c.sigmoid)}: the weights stay encrypted, and a cubic needs two more levels than the encrypted-model parameters hold`);
+  if (c.sigmoid !== 'taylor1' && c.sigmoid !== 'poly2') {
+    throw errors.optionInvalid('sigmoid', `must be taylor1 or poly2, got ${String(c.sigmoid)}: the weights stay encrypted, and a cubic needs one level more than even poly2's parameters (N = 16384) hold`);
   }
   if (c.optimiser !== 'sgd') {
     throw errors.optionInvalid('optimiser', `must be sgd, got ${String(c.optimiser)}: the weights stay encrypted, so only linear updates work; Adam and RMSprop divide by a square root`);

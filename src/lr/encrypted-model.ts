@@ -5,23 +5,29 @@
  * encrypted under the arbiter's CKKS key, replicated over the slots (slot t holds
  * w_p[t mod P_p], P_p = its weight count rounded up to a power of two), and updates them
  * homomorphically. Message flow of one mini-batch B (rows known to all from the shared seed,
- * n = |B|, a = ¼ the Taylor sigmoid's slope, η_t the scheduled learning rate):
+ * n = |B|, η_t the scheduled learning rate, α the forward factor of the job's sigmoid:
+ * a/√n for taylor1 (a = ¼), √c2/n^¼ for poly2; see `forwardFactor`, `batchResidual`):
  *
- *   agency k → label      train.forward   [[a·u_k/√n]], u_k = X_k[B]·[[w_k]] (diagonal BSGS)
- *   label → agency k      train.residual  [[d/√n]], d = ½ + a·(Σ_k u_k + u_L) − y
+ *   agency k → label      train.forward   [[α·u_k]], u_k = X_k[B]·[[w_k]] (diagonal BSGS)
+ *   label → agency k      train.residual  [[d/√n]], d = σ̃(z) − y, z = Σ_k u_k + u_L:
+ *                                         taylor1 σ̃ = ½ + a·z; poly2 σ̃ = c0 + c1·z + c2·z²
  *   every party p         (local)         [[w_p]] ← (1 − η_t λ)[[w_p]] − η_t X_p[B]ᵀ[[d]]/n
  *   party p → arbiter     he.refresh      [[w_p + r]] twice (coarse, then the remainder)
  *   arbiter → party p     he.refreshed    a FRESH ciphertext of the rounded w_p + r, replicated
- *   label → arbiter       train.decrypt   [[mean(t² − y′t) + r]], t = a·z: the Taylor loss, twice
+ *   label → arbiter       train.decrypt   one masked value, twice: the batch's Taylor loss
+ *                                         log 2 − ½·mean(y′z) + ⅛·mean(z²), scaled
  *
  * After the last epoch: each party refreshes its Polyak average (the mean of its iterates
  * over the second half of the epochs run) once more; agencies send [[u_k]] of the validation
  * rows, the bank reveals the total scores z; each party has its own final weights decrypted
  * (exactly P_p masked values, twice), or keeps them encrypted (`keepEncrypted`).
  *
- * The factors a and 1/√n are folded into the plaintext X of each product, so no level is
- * spent on them: X·[[w]] and Xᵀ[[d]] take one level each, and the loss's square of
- * [[a·z/√n]] gives mean(t²) directly. Parameters: `ENCRYPTED_MODEL_PARAMS` (he/params.ts).
+ * The factors α and η/√n are folded into the plaintext X of each product, so no level is
+ * spent on them: X·[[w]] and Xᵀ[[d]] take one level each; taylor1's residual takes none
+ * (parameters `ENCRYPTED_MODEL_PARAMS`, N = 8192), poly2's one more for [[α·z]]² = [[c2·z²/√n]]
+ * (`ENCRYPTED_MODEL_POLY2_PARAMS`, N = 16384: three levels over the 90-bit refresh bottom do
+ * not fit N = 8192). Any degree-1 σ̃ only rescales the least-squares direction, so better
+ * accuracy needs a square; a cubic would need yet another level.
  *
  * Who learns what (honest-but-curious parties, non-colluding arbiter, CKKS IND-CPA):
  * - agency: ciphertexts only during training; at the end its own weights.
@@ -49,7 +55,7 @@ import { message } from '../protocol/messages.ts';
 import type { TrainingConfig } from './config.ts';
 import { Optimiser } from './optimiser.ts';
 import type { MatvecRunner } from './protocol.ts';
-import { TAYLOR1 } from './sigmoid.ts';
+import { POLY2, TAYLOR1 } from './sigmoid.ts';
 
 /** |w| bound of a refresh: the bottom level holds a 40-bit mask over 2^4 at scale 2^40. */
 export const WEIGHT_BOUND = 16;
@@ -85,6 +91,55 @@ export function smallestBatch(trainRows: number, batchSize: number): number {
 /** Slope a of the degree-1 sigmoid and its constant ½. */
 export const SLOPE = TAYLOR1.coefficients[1]!;
 export const OFFSET = TAYLOR1.coefficients[0]!;
+
+/**
+ * The factor every party folds into the plaintext X of its batch's forward product X·[[w]],
+ * so that the label party turns the sum [[T]] = [[α·z]] into the residual without a scalar
+ * multiply: taylor1 α = a/√n (T itself is the residual's score part); poly2 α = √c2 / n^¼,
+ * so that [[T]]² = [[c2·z²/√n]] is the quadratic term of d/√n directly.
+ */
+export function forwardFactor(sigmoid: TrainingConfig['sigmoid'], n: number): number {
+  return sigmoid === 'poly2' ? Math.sqrt(POLY2.coefficients[2]) / n ** 0.25 : SLOPE / Math.sqrt(n);
+}
+
+/** What the label party sends on and reveals, from the summed forward products. */
+export interface BatchResidual {
+  /** [[d/√n]], d = σ̃(z) − y, for the parties' gradient products. */
+  readonly residual: CiphertextBytes[];
+  /** The encrypted loss term the arbiter reveals (one value, |value| <= lossBound). */
+  readonly lossTerm: CiphertextBytes;
+  readonly lossBound: number;
+  /** The Taylor loss log 2 − ½·mean(y′z) + ⅛·mean(z²) from the revealed loss term. */
+  loss(revealed: number): number;
+}
+
+/**
+ * (Label) [[d/√n]] and the loss term of a batch from [[T]] = [[α·z]] (α = forwardFactor):
+ * - taylor1: d/√n = T + (½ − y)/√n, no level; loss term mean(t² − y′t), t = z/4, from
+ *   Σ T² + Σ T·(−y′/√n).
+ * - poly2: d/√n = T² + (c1/(α√n))·T + (c0 − y)/√n, one level (the square; the plaintext
+ *   multiply lands on the same level); loss term R = Σ T² − Σ T·γy′ with γ = 4c2/(α√n),
+ *   i.e. R = c2√n·(mean z² − 4·mean(y′z)), so the loss is log 2 + R/(8c2√n).
+ */
+export function batchResidual(evaluator: HeEvaluator, sigmoid: TrainingConfig['sigmoid'], scaledT: CiphertextBytes[], labels: Float64Array): BatchResidual {
+  const n = labels.length;
+  const root = Math.sqrt(n);
+  const signed = (factor: number) => labels.map((v) => factor * (2 * v - 1));
+  if (sigmoid !== 'poly2') {
+    const residual = evaluator.addPlain(scaledT, labels.map((v) => (OFFSET - v) / root));
+    const lossTerms = evaluator.add(evaluator.square(scaledT), evaluator.multiplyPlain(scaledT, signed(-1 / root)));
+    return { residual, lossTerm: evaluator.sumAllSlots(lossTerms), lossBound: LOSS_TERM_BOUND, loss: (meanTerm) => Math.LN2 + 2 * meanTerm };
+  }
+  const [c0, c1, c2] = POLY2.coefficients;
+  const alpha = forwardFactor(sigmoid, n);
+  const squared = evaluator.square(scaledT);
+  const linear = evaluator.multiplyPlain(scaledT, new Float64Array(n).fill(c1 / (alpha * root)));
+  const residual = evaluator.addPlain(evaluator.add(squared, linear), labels.map((v) => (c0 - v) / root));
+  const lossTerms = evaluator.add(squared, evaluator.multiplyPlain(scaledT, signed((-4 * c2) / (alpha * root))));
+  // The same range of losses as taylor1's bound allows: |R| <= 16·c2·√n·LOSS_TERM_BOUND.
+  const scale = 16 * c2 * root;
+  return { residual, lossTerm: evaluator.sumAllSlots(lossTerms), lossBound: LOSS_TERM_BOUND * scale, loss: (r) => Math.LN2 + (2 * r) / scale };
+}
 
 /**
  * (Label, Features) A party's side of the arbiter in encrypted-model training: the plan,

@@ -5,7 +5,7 @@
  */
 import type { CiphertextBytes, HeEvaluator, HeParams } from '../he/backend.ts';
 import { rotationSteps } from '../he/diagonals.ts';
-import { ENCRYPTED_MODEL_PARAMS } from '../he/params.ts';
+import { ENCRYPTED_MODEL_PARAMS, ENCRYPTED_MODEL_POLY2_PARAMS } from '../he/params.ts';
 import type { TrainingConfig } from './config.ts';
 
 /** Computes Xᵀ[[d]] and X·[[w]]: the evaluator itself, or a worker pool holding the same keys. */
@@ -21,8 +21,9 @@ export function inlineMatvec(evaluator: HeEvaluator): MatvecRunner {
   };
 }
 
+/** The encrypted-model set for the job's sigmoid: N = 8192 for taylor1, N = 16384 for poly2 (one more level). */
 export function heParamsFor(config: TrainingConfig): HeParams {
-  return { ...ENCRYPTED_MODEL_PARAMS, scheme: config.he };
+  return { ...(config.sigmoid === 'poly2' ? ENCRYPTED_MODEL_POLY2_PARAMS : ENCRYPTED_MODEL_PARAMS), scheme: config.he };
 }
 
 /** Rotations a party with `width` columns needs (the label also sums slots for the loss). */

@@ -49,12 +49,12 @@ function labelsOf(ids: readonly string[]): Uint8Array {
   return Uint8Array.from(ids, (id) => bank.labels![row.get(id)!]!);
 }
 
-async function encryptedRun(): Promise<{ result: LocalTrainingResult; transcript: Transcript }> {
+async function encryptedRun(sigmoid: 'taylor1' | 'poly2'): Promise<{ result: LocalTrainingResult; transcript: Transcript }> {
   const transcript = new Transcript();
   const result = await trainOnTables({
     label: { table: bank, name: 'bank', labelColumn: 'y' },
     features: agencies.map((table, k) => ({ table, name: `agency${k + 1}` })),
-    config: { ...config, he: 'mock', jobId: 'attacks', threads: 0 },
+    config: { ...config, sigmoid, he: 'mock', jobId: 'attacks', threads: 0 },
     transcript,
   });
   return { result, transcript };
@@ -71,8 +71,9 @@ describe('label recovery by an agency', () => {
     expect(accuracy(guess!, truth)).toBeGreaterThan(0.95);
   }, 120_000);
 
-  it('stays at chance against the encrypted model: the transcript holds no number until its own final weights', async () => {
-    const { result, transcript } = await encryptedRun();
+  // Both sigmoids: poly2's residual is another ciphertext of the same messages.
+  it.each(['taylor1', 'poly2'] as const)('stays at chance against the encrypted model (%s): the transcript holds no number until its own final weights', async (sigmoid) => {
+    const { result, transcript } = await encryptedRun(sigmoid);
     const entries = transcript.entries('agency1');
     const F = agencies[0]!.featureNames.length;
     // Every clear number it received is one of its own final weights, two passes each.
@@ -107,8 +108,8 @@ describe('partial-score recovery by the bank', () => {
     expect(correlation(recovered!, truth)).toBeGreaterThan(0.9);
   }, 120_000);
 
-  it('stays at chance against the encrypted model: one loss per batch, and validation totals say nothing of training rows', async () => {
-    const { result, transcript } = await encryptedRun();
+  it.each(['taylor1', 'poly2'] as const)('stays at chance against the encrypted model (%s): one loss per batch, and validation totals say nothing of training rows', async (sigmoid) => {
+    const { result, transcript } = await encryptedRun(sigmoid);
     const entries = transcript.entries('bank');
     const width = bank.featureNames.length + 1;
     expect(batchesFromTranscript(entries, 'train.forward', width)).toEqual([]);

@@ -40,4 +40,16 @@ describe('encrypted training accuracy (CKKS)', () => {
     const drift = Math.max(...encrypted.predictions.scores.map((s, i) => Math.abs(s - mock.predictions.scores[i]!)));
     expect(drift).toBeLessThan(0.01);
   }, 1_200_000);
+
+  it('poly2 under CKKS (N = 16384, one more level) gives the mock\'s scores on breast', async () => {
+    // The square of [[α·z]] and the plaintext multiply land on one level with matching scales;
+    // a wrong level or scale would fail SEAL's checks or move the scores far beyond this.
+    const config = { seed: 'accuracy-test', batchSize: 128, epochs: 4, sigmoid: 'poly2' as const };
+    const [encrypted, mock] = await Promise.all([fate('breast', config), fate('breast', { ...config, he: 'mock' })]);
+    expect(mock.predictions.ids).toEqual(encrypted.predictions.ids);
+    const drift = Math.max(...encrypted.predictions.scores.map((s, i) => Math.abs(s - mock.predictions.scores[i]!)));
+    expect(drift).toBeLessThan(0.01);
+    encrypted.lossCurve.forEach((loss, e) => expect(Math.abs(loss - mock.lossCurve[e]!)).toBeLessThan(1e-3));
+    expect(encrypted.metrics.auc).toBeGreaterThan(0.95);
+  }, 1_200_000);
 });

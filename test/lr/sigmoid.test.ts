@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   evaluateCubic,
   logisticLoss,
+  POLY2,
   POLY3,
   sigmoid,
   sigmoidFunction,
@@ -63,10 +64,38 @@ describe('sigmoid', () => {
     expect(POLY3.coefficients[3]).toBeCloseTo(c3, 7);
   });
 
+  it('poly2 is within its stated error on [-6, 2] and is the least-squares quadratic there', () => {
+    const error = maxErrorOn(POLY2);
+    expect(error).toBeLessThanOrEqual(POLY2.maxError);
+    expect(error).toBeGreaterThan(POLY2.maxError - 1e-3);
+    // Normal equations (trapezoid-rule inner products) for c0 + c1 z + c2 z² on [-6, 2].
+    const n = 20_001;
+    const gram = Array.from({ length: 3 }, () => [0, 0, 0, 0]);
+    for (let i = 0; i < n; i++) {
+      const z = -6 + (8 * i) / (n - 1);
+      const weight = i === 0 || i === n - 1 ? 0.5 : 1;
+      for (let a = 0; a < 3; a++) {
+        for (let b = 0; b < 3; b++) gram[a]![b]! += weight * z ** (a + b);
+        gram[a]![3]! += weight * z ** a * sigmoid(z);
+      }
+    }
+    for (let p = 0; p < 3; p++) {
+      for (let q = 0; q < 3; q++) {
+        if (q === p) continue;
+        const f = gram[q]![p]! / gram[p]![p]!;
+        for (let k = p; k < 4; k++) gram[q]![k]! -= f * gram[p]![k]!;
+      }
+    }
+    const fitted = gram.map((row, i) => row[3]! / row[i]!);
+    fitted.forEach((c, i) => expect(POLY2.coefficients[i]).toBeCloseTo(c, 6));
+    expect(POLY2.coefficients[3]).toBe(0);
+  });
+
   it('names each variant', () => {
     expect(sigmoidFunction('exact')(1)).toBe(sigmoid(1));
     expect(sigmoidFunction('taylor1')(1)).toBe(0.75);
     expect(sigmoidFunction('poly3')(0)).toBe(0.5);
+    expect(sigmoidFunction('poly2')(0)).toBe(POLY2.coefficients[0]);
     expect(() => sigmoidFunction('poly5' as never)).toThrow(expect.objectContaining({ code: 'E_OPTION_INVALID' }));
   });
 });

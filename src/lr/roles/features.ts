@@ -20,7 +20,7 @@ import { alignAsFeatureParty } from '../align.ts';
 import { ArbiterClient } from '../arbiter-client.ts';
 import { MIN_ROWS_PER_FEATURE, type TrainingConfig } from '../config.ts';
 import { smallestBatch } from '../batch-size.ts';
-import { batchesPerEpoch, EncryptedWeights, SLOPE, TrainingArbiterSession, WEIGHT_BOUND } from '../encrypted-model.ts';
+import { batchesPerEpoch, EncryptedWeights, forwardFactor, TrainingArbiterSession, WEIGHT_BOUND } from '../encrypted-model.ts';
 import { gatherRows, preparePartyData, type PartyData } from '../party-data.ts';
 import { inlineMatvec, rotationStepsFor, slotCountFor, type MatvecRunner } from '../protocol.ts';
 import { epochBatches } from '../split.ts';
@@ -80,7 +80,7 @@ async function featureParty(options: FeaturePartyOptions): Promise<FeaturePartyR
         const batch = batches[b]!;
         const n = batch.length;
         const root = Math.sqrt(n);
-        const scores = await weights.forward(matvec, gatherRows(data.X, data.width, batch, SLOPE / root), n);
+        const scores = await weights.forward(matvec, gatherRows(data.X, data.width, batch, forwardFactor(config.sigmoid, n)), n);
         await label.send(message('train.forward', { epoch, batch: b, scores }));
         const { residual, epoch: e, batch: rb } = await label.receive('train.residual');
         if (e !== epoch || rb !== b) throw errors.protocol(`the label party sent the residual of batch ${e}/${rb}, expected ${epoch}/${b}`);

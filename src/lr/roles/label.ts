@@ -22,7 +22,7 @@ import { alignAsLabel } from '../align.ts';
 import { ArbiterClient } from '../arbiter-client.ts';
 import type { TrainingConfig } from '../config.ts';
 import { chooseBatchSize } from '../batch-size.ts';
-import { batchesPerEpoch, EncryptedWeights, LOSS_TERM_BOUND, OFFSET, SLOPE, TrainingArbiterSession, WEIGHT_BOUND } from '../encrypted-model.ts';
+import { batchResidual, batchesPerEpoch, EncryptedWeights, forwardFactor, TrainingArbiterSession, WEIGHT_BOUND } from '../encrypted-model.ts';
 import { evaluateScores, type ScoreReport } from '../metrics.ts';
 import { gatherRows, preparePartyData, type PartyData } from '../party-data.ts';
 import type { ProgressListener } from '../progress.ts';
@@ -169,20 +169,19 @@ async function train(
           return f.scores;
         }),
       );
-      // [[t/√n]] with t = a·z: every part scaled in its party's plaintext, no level spent.
-      const own = await weights.forward(matvec, gatherRows(data.X, data.width, batch, SLOPE / root), n);
+      // [[α·z]]: every part scaled in its party's plaintext (forwardFactor), no level spent.
+      const own = await weights.forward(matvec, gatherRows(data.X, data.width, batch, forwardFactor(config.sigmoid, n)), n);
       const scaledT = sum(evaluator, [...forwards, own]);
       const labels = Float64Array.from(batch, (r) => y[r]!);
-      const residual = evaluator.addPlain(scaledT, labels.map((v) => (OFFSET - v) / root));
+      const { residual, lossTerm, lossBound, loss } = batchResidual(evaluator, config.sigmoid, scaledT, labels);
       await Promise.all([...features.values()].map((c) => c.send(message('train.residual', { epoch, batch: b, residual }))));
 
       const step = await matvec.matvecTransposed(residual, gatherRows(data.X, data.width, batch, -weights.learningRate / root), n, data.width);
       await weights.step(step, (ct) => arbiter.refresh(ct, weights.period, epoch, b));
 
-      // Taylor loss: log 2 + 2·mean(t² − y′t), y′ = 2y − 1.
-      const lossTerms = evaluator.add(evaluator.square(scaledT), evaluator.multiplyPlain(scaledT, labels.map((v) => -(2 * v - 1) / root)));
-      const [meanTerm] = await arbiter.reveal('loss', evaluator.sumAllSlots(lossTerms), 1, LOSS_TERM_BOUND, epoch, b);
-      lossSum += (Math.LN2 + 2 * meanTerm!) * n;
+      // Taylor loss: log 2 − ½·mean(y′z) + ⅛·mean(z²), y′ = 2y − 1, from one revealed value.
+      const [term] = await arbiter.reveal('loss', lossTerm, 1, lossBound, epoch, b);
+      lossSum += loss(term!) * n;
       rowsSeen += n;
       onProgress?.({ phase: 'batch', epoch, epochs: config.epochs, batch: b, batches: batches.length });
     }
