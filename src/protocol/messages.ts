@@ -159,6 +159,8 @@ export const MESSAGE_SCHEMAS = {
   },
   /** (Partner → label) Its gate admitted the job and it is connected to the arbiter (the arbiter: every party is connected): the protocol may start. */
   'job.accept': { version: 1, fields: {} },
+  /** (Partner → label) Its gate holds the job until its operator approves it; `job.accept` or `job.abort` follows. */
+  'job.awaiting-approval': { version: 1, fields: {} },
   /** A party gives up; the peer fails the job with this reason. */
   'job.abort': { version: 1, fields: { reason: 'string' } },
 } as const satisfies Record<string, { version: number; fields: Record<string, FieldType> }>;
