@@ -6,7 +6,9 @@
  * decision is in the deciding party's audit log before the job acts on it.
  */
 import Fastify, { type FastifyInstance } from 'fastify';
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isJinqiaoError } from '../../src/errors.ts';
 import { verifyAuditLog } from '../../src/governance/audit.ts';
@@ -14,9 +16,23 @@ import { approvalRoutes } from '../../src/service/api/approvals.ts';
 import type { PartyService } from '../../src/service/party-service.ts';
 import { eventually, startLoopbackParties, type LoopbackParties } from '../helpers/party-services.ts';
 
+const BIN = resolve(import.meta.dirname, '../../bin/jinqiao.js');
+
+/** Runs `jinqiao` in a child process without blocking this one (whose services it talks to). */
+function jinqiao(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, JINQIAO_TOKEN: 'a-token-the-bare-app-ignores' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c));
+    child.stderr.on('data', (c: Buffer) => (stderr += c));
+    child.on('close', (code) => done({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
 /** A bare Fastify app with the approval routes and the server's mapping of JinqiaoError to a status. */
-async function apiOf(service: PartyService): Promise<FastifyInstance> {
-  const app = Fastify();
+async function apiOf(service: PartyService, https?: { key: Buffer; cert: Buffer }): Promise<FastifyInstance> {
+  const app = https ? (Fastify({ https }) as unknown as FastifyInstance) : Fastify();
   app.setErrorHandler((e, _request, reply) => {
     if (!isJinqiaoError(e)) return reply.status((e as { statusCode?: number }).statusCode ?? 500).send({ error: { code: 'E_OPTION_INVALID', message: (e as Error).message } });
     const status = e.code === 'E_NOT_FOUND' ? 404 : e.isInputError ? 400 : 500;
@@ -132,6 +148,40 @@ describe('per-job approval between party services', () => {
     expect(tax.store.get('own-1')).toBeUndefined();
     expect(auditTypes(parties, 'bank', 'own-1')).toEqual(['job.rejected']);
   }, 60_000);
+
+  it('takes decisions from `jinqiao approve` and `jinqiao reject` over http and https, with clear errors', async () => {
+    const { bank, 'tax-bureau': tax } = parties.services;
+    const cert = join(parties.dir, 'tax-bureau.crt');
+    const httpsApi = await apiOf(tax, { key: readFileSync(join(parties.dir, 'tax-bureau.key')), cert: readFileSync(cert) });
+    const plain = await taxApi.listen({ host: '127.0.0.1', port: 0 });
+    const secure = await httpsApi.listen({ host: '127.0.0.1', port: 0 });
+    try {
+      bank.submit(parties.job('cli-1'));
+      await eventually('the tax bureau to hold the job', () => tax.store.get('cli-1')?.state === 'awaiting-approval');
+      const unknown = await jinqiao(['approve', 'no-such-job', '--api', plain]);
+      expect(unknown.code).toBe(2);
+      expect(unknown.stderr).toContain('E_NOT_FOUND');
+      const notWaiting = await jinqiao(['approve', 'approve-1', '--api', plain, '--operator', 'carol']);
+      expect(notWaiting.code).toBe(2);
+      expect(notWaiting.stderr).toMatch(/E_NOT_AWAITING_APPROVAL: job approve-1 is succeeded/);
+      const untrusted = await jinqiao(['reject', 'cli-1', '--api', secure, '--reason', 'no']);
+      expect(untrusted.code).toBe(1);
+      expect(untrusted.stderr).toMatch(/E_PEER_UNTRUSTED.*--ca/);
+      const closedPort = await jinqiao(['approve', 'cli-1', '--api', 'http://127.0.0.1:9']);
+      expect(closedPort.code).toBe(1);
+      expect(closedPort.stderr).toContain('E_CHANNEL_CLOSED: cannot reach the API at http://127.0.0.1:9');
+      const noReason = await jinqiao(['reject', 'cli-1', '--api', secure, '--ca', cert]);
+      expect(noReason.code).toBe(2);
+      expect(tax.store.get('cli-1')!.state).toBe('awaiting-approval');
+
+      const rejected = await jinqiao(['reject', 'cli-1', '--api', secure, '--ca', cert, '--operator', 'carol', '--reason', 'wrong quarter']);
+      expect(rejected.code, rejected.stderr).toBe(0);
+      expect(JSON.parse(rejected.stdout)).toMatchObject({ id: 'cli-1', state: 'rejected', phase: 'rejected by carol' });
+      expect(await bank.finished('cli-1')).toMatchObject({ state: 'rejected', error: { message: expect.stringContaining("rejected by tax-bureau's operator: wrong quarter") } });
+    } finally {
+      await httpsApi.close();
+    }
+  }, 120_000);
 
   it('answers an unknown job with 404 and a malformed decision with 400', async () => {
     const unknown = await taxApi.inject({ method: 'POST', url: '/v1/jobs/no-such-job/approve', payload: {} });
