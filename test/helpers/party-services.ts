@@ -43,7 +43,8 @@ const FIELDS: Record<string, readonly string[]> = {
   bank: ['loan_amount_wan', 'years_as_customer', 'overdue_count_12m', 'defaulted'],
   'tax-bureau': ['vat_paid_wan', 'tax_credit_grade', 'late_filings_24m'],
   'social-insurance': ['insured_employees', 'contribution_arrears_months'],
-  arbiter: [],
+  // The platform reads no table; a policy still names a field, which its jobs never use.
+  arbiter: ['ciphertexts'],
 };
 
 function rows(file: string): { header: string; lines: string[] } {
@@ -92,7 +93,7 @@ export async function startLoopbackParties(options: LoopbackOptions = {}): Promi
   const files = writeTables(dir);
   for (const name of PARTIES) await writePartyIdentity(dir, await createPartyIdentity({ name }));
   const keys = Object.fromEntries(PARTIES.map((p) => [p, generateKeyPair()])) as Record<PartyName, PartyKeyPair>;
-  const purposes = ['credit-modeling', 'credit-review'];
+  const purposes = ['credit-modeling', 'credit-review', 'risk-monitoring'];
   const audit: Partial<Record<PartyName, AuditLog>> = {};
   const governanceOf = async (party: PartyName): Promise<PartyGovernance | undefined> => {
     const approval = options.approvalFor?.[party];

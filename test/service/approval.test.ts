@@ -57,8 +57,8 @@ describe('per-job approval between party services', () => {
   let bankApi: FastifyInstance;
 
   beforeAll(async () => {
-    // The tax bureau's operator approves each credit-modeling job; the bank's each credit-review job.
-    parties = await startLoopbackParties({ approvalFor: { 'tax-bureau': ['credit-modeling'], bank: ['credit-review'] } });
+    // The tax bureau's operator approves each credit-modeling job; the bank's each credit-review job; the platform's each risk-monitoring job.
+    parties = await startLoopbackParties({ approvalFor: { 'tax-bureau': ['credit-modeling'], bank: ['credit-review'], arbiter: ['risk-monitoring'] } });
     taxApi = await apiOf(parties.services['tax-bureau']);
     bankApi = await apiOf(parties.services.bank);
   }, 60_000);
@@ -149,6 +149,19 @@ describe('per-job approval between party services', () => {
     expect(auditTypes(parties, 'bank', 'own-1')).toEqual(['job.rejected']);
   }, 60_000);
 
+  it("holds a job at the platform once every agency accepted it, and the platform operator's rejection reaches every party", async () => {
+    const { bank, arbiter, 'tax-bureau': tax, 'social-insurance': social } = parties.services;
+    bank.submit(parties.job('platform-1', 'risk-monitoring'));
+    const waiting = await eventually('the platform to hold the job', () => arbiter.store.get('platform-1')?.state === 'awaiting-approval' && arbiter.store.get('platform-1'));
+    expect(waiting.approval!.request).toEqual({ partners: ['bank', 'tax-bureau', 'social-insurance'], purpose: 'risk-monitoring', fields: [] });
+    await eventually('the bank to show the wait', () => bank.store.get('platform-1')?.phase === 'awaiting approval by arbiter');
+    arbiter.reject('platform-1', { operator: 'dana', reason: 'monitoring is not in the agreement' });
+    for (const service of [bank, tax, social, arbiter]) {
+      const record = await service.finished('platform-1');
+      expect(record, service.config.name).toMatchObject({ state: 'rejected', error: { code: 'E_JOB_REJECTED', message: expect.stringContaining("rejected by arbiter's operator: monitoring is not in the agreement") } });
+    }
+  }, 120_000);
+
   it('takes decisions from `jinqiao approve` and `jinqiao reject` over http and https, with clear errors', async () => {
     const { bank, 'tax-bureau': tax } = parties.services;
     const cert = join(parties.dir, 'tax-bureau.crt');
@@ -187,8 +200,11 @@ describe('per-job approval between party services', () => {
     const unknown = await taxApi.inject({ method: 'POST', url: '/v1/jobs/no-such-job/approve', payload: {} });
     expect(unknown.statusCode).toBe(404);
     expect(unknown.json().error.code).toBe('E_NOT_FOUND');
-    const extra = await taxApi.inject({ method: 'POST', url: '/v1/jobs/approve-1/approve', payload: { operator: 'alice', approved: true } });
-    expect(extra.statusCode).toBe(400);
+    // Checked before the job is looked up: a 400, not the unknown job's 404.
+    const unnamed = await taxApi.inject({ method: 'POST', url: '/v1/jobs/no-such-job/approve', payload: { operator: '' } });
+    expect(unnamed.statusCode).toBe(400);
+    const unreasoned = await taxApi.inject({ method: 'POST', url: '/v1/jobs/no-such-job/reject', payload: { operator: 'alice' } });
+    expect(unreasoned.statusCode).toBe(400);
   });
 });
 
