@@ -27,6 +27,9 @@ export class PostgresJobStore implements JobStore {
 
   static async open(connectionString: string, party: string): Promise<PostgresJobStore> {
     const pool = new pg.Pool({ connectionString, max: 2, connectionTimeoutMillis: 10_000 });
+    // An idle connection the server drops (a restart, a shutdown) is replaced by the next
+    // query, whose own failure flush() reports; unheard, the pool's error would end the process.
+    pool.on('error', () => {});
     try {
       await pool.query(`CREATE TABLE IF NOT EXISTS jinqiao_jobs (
         party text NOT NULL, id text NOT NULL, state text NOT NULL, phase text NOT NULL,
