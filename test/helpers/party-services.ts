@@ -115,7 +115,8 @@ export async function startLoopbackParties(options: LoopbackOptions = {}): Promi
       store: join(dir, `store-${name}`),
       jobStore: undefined,
       api: undefined,
-      timeoutSeconds: 60,
+      // Liveness is not under test here; four services share this process's event loop on a loaded machine.
+      timeoutSeconds: 300,
       governance: await governanceOf(name),
       ...(options.jobs?.[name] ? { jobs: options.jobs[name] } : {}),
     };
