@@ -61,6 +61,9 @@ export const ERROR_CATALOGUE = {
   E_TABLE_UNKNOWN: { input: true, meaning: "a job names a table the party's configuration does not hold" },
   E_BUSY: { input: false, meaning: 'the service queues no more requests of this kind now; retry after the time it gives' },
   E_RATE_LIMITED: { input: true, meaning: 'a service API client sent more requests than its per-client rate allows; retry after the time it gives (HTTP 429, Retry-After)' },
+  E_JOB_REJECTED: { input: false, meaning: "a party's operator rejected the job (or cancelled it while it awaited approval); the message names the party and the reason" },
+  E_APPROVAL_TIMEOUT: { input: false, meaning: "a job waited longer than the party's approval timeout for its operator's decision" },
+  E_NOT_AWAITING_APPROVAL: { input: true, meaning: 'an approval or rejection for a job that is not waiting for this party\'s approval' },
 } as const satisfies Record<string, { readonly input: boolean; readonly meaning: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;
@@ -104,7 +107,7 @@ export class JinqiaoError extends Error {
  * Codes whose message a party may pass to its peers when it stops a job: they describe its
  * configuration, policy or the job's definition, never a row of its data.
  */
-export const SHAREABLE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['E_TABLE_UNKNOWN', 'E_POLICY_REFUSED', 'E_ROLE_REFUSED', 'E_PARTIAL_SCORE_DISCLOSURE', 'E_JOB_INVALID', 'E_PARAMS_INSECURE', 'E_MODEL_INVALID']);
+export const SHAREABLE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['E_TABLE_UNKNOWN', 'E_POLICY_REFUSED', 'E_ROLE_REFUSED', 'E_PARTIAL_SCORE_DISCLOSURE', 'E_JOB_INVALID', 'E_PARAMS_INSECURE', 'E_MODEL_INVALID', 'E_JOB_REJECTED', 'E_APPROVAL_TIMEOUT']);
 
 export function isJinqiaoError(e: unknown): e is JinqiaoError {
   return e instanceof JinqiaoError;
@@ -404,6 +407,15 @@ export const errors = {
     Object.assign(new JinqiaoError(code, `${peer} stopped the job: ${reason}`, `ask ${peer}'s operator; the reason is in its log`), { causedByPeer: peer }),
   /** A job, session or model that the service does not hold. */
   notFound: (what: string, hint: string) => new JinqiaoError('E_NOT_FOUND', what, hint),
+  /** A party's operator rejected a job that awaited its approval (the reason is shared with every party of the job). */
+  jobRejected: (party: string, operator: string, reason: string) =>
+    new JinqiaoError('E_JOB_REJECTED', `rejected by ${party}'s operator: ${reason}`, `${operator} at ${party} rejected the job; change it as the reason asks and submit it again, or ask ${party}'s operator`),
+  /** A job's approval was asked for and no operator decided within the party's approval timeout. */
+  approvalTimedOut: (party: string, jobId: string, seconds: number) =>
+    new JinqiaoError('E_APPROVAL_TIMEOUT', `job ${jobId} waited ${seconds} s for approval by ${party}'s operator, who did not decide`, `ask ${party}'s operator to approve it (jinqiao approve) and resume or resubmit the job; jobs.approvalTimeoutSeconds in ${party}'s config sets the wait`),
+  /** An approve or reject for a job that is not waiting for this party's operator. */
+  notAwaitingApproval: (jobId: string, state: string) =>
+    new JinqiaoError('E_NOT_AWAITING_APPROVAL', `job ${jobId} is ${state}, not awaiting this party's approval`, 'list the jobs awaiting approval with GET /v1/approvals'),
   /** A job cut off by a stop of the service that ran it (a crash, a kill, a restart). */
   interrupted: (jobId: string) =>
     new JinqiaoError('E_INTERRUPTED', `job ${jobId}: the service stopped while it ran`, 'resume it: jinqiao resume, or POST /v1/jobs/{id}/resume at the bank'),

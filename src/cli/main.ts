@@ -12,6 +12,7 @@ import { initPartyCommand } from './init-party.ts';
 import { resumeCommand, serveCommand, submitCommand } from './serve.ts';
 import { verifyCommand } from './verify.ts';
 import { lookupCommand } from './lookup.ts';
+import { approveCommand, rejectCommand } from './approvals.ts';
 
 export function buildCli(): Command {
   const program = new Command('jinqiao')
@@ -24,7 +25,7 @@ export function buildCli(): Command {
       // Usage errors (unknown option, missing argument) are bad input: exit 2, no stack.
       process.exit(err.exitCode === 0 ? 0 : 2);
     });
-  for (const command of [psiCommand(), trainCommand(), runJobCommand(), binCommand(), scoreCommand(), monitorCommand(), consentCommand(), auditCommand(), policyCommand(), keysCommand(), initPartyCommand(), serveCommand(), submitCommand(), resumeCommand(), verifyCommand(), lookupCommand()]) {
+  for (const command of [psiCommand(), trainCommand(), runJobCommand(), binCommand(), scoreCommand(), monitorCommand(), consentCommand(), auditCommand(), policyCommand(), keysCommand(), initPartyCommand(), serveCommand(), submitCommand(), resumeCommand(), verifyCommand(), lookupCommand(), approveCommand(), rejectCommand()]) {
     program.addCommand(command.exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2)));
   }
   return program;

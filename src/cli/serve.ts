@@ -178,7 +178,8 @@ function requestJson(url: URL, method: string, token: string, body: unknown, tls
 }
 
 async function waitForJob(call: ApiCall, job: { id: string; state: string }) {
-  while (job.state === 'queued' || job.state === 'running') {
+  // A job waits in the queue or for an operator's approval before and while it runs.
+  while (job.state === 'queued' || job.state === 'awaiting-approval' || job.state === 'running') {
     await new Promise((r) => setTimeout(r, 500));
     job = (await call('GET', `/v1/jobs/${encodeURIComponent(job.id)}`)).job!;
   }

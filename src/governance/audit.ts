@@ -81,6 +81,7 @@ export type KnownAuditEventType =
   | 'job.admitted'
   | 'job.refused'
   | 'job.approved'
+  | 'job.rejected'
   | 'consent.filtered'
   | 'consent.revoked'
   | 'psi.run'

@@ -32,8 +32,30 @@ export interface PartyGovernance {
   readonly policy?: DataHolderPolicy;
   readonly consent?: ConsentSource;
   readonly audit?: AuditLog;
-  /** An operator approved this job (needed where the policy's purpose requires approval). */
+  /** An operator approved this job in advance (a job file's one-off approval). */
   readonly approved?: boolean;
+  /**
+   * Asks this party's operator to decide on job `request.jobId` (a party service's per-job
+   * approval): resolves with the approving operator, rejects when the job is rejected, the
+   * wait times out or the job ends first. Asked only where the policy requires approval and
+   * `approved` is not set.
+   */
+  readonly approval?: (request: ApprovalRequest) => Promise<OperatorDecision>;
+}
+
+/** What a job asks a party's operator to approve. */
+export interface ApprovalRequest {
+  readonly jobId: string;
+  readonly purpose: string;
+  readonly partners: readonly string[];
+  readonly fields: readonly string[];
+  /** The party's rows the job would use, after consent filtering (none for the arbiter). */
+  readonly rows?: number;
+}
+
+export interface OperatorDecision {
+  readonly operator: string;
+  readonly reason?: string;
 }
 
 export interface GateRequest {
@@ -49,6 +71,8 @@ export interface GateRequest {
   readonly participants?: readonly string[];
   /** The party's own fields the job uses. */
   readonly fields: readonly string[];
+  /** Called before the gate waits for the operator's approval (the runner tells its peers why it is silent). */
+  readonly onAwaitingApproval?: () => Promise<void>;
 }
 
 export interface GateResult {
@@ -64,6 +88,7 @@ export interface GateResult {
 export async function admitJob(governance: PartyGovernance, table: FeatureTable, request: GateRequest): Promise<GateResult> {
   const { policy, audit } = governance;
   let consentRequired = false;
+  let approvalRequired = false;
   let disclosePartialScores = policy !== undefined;
   if (policy) {
     for (const partner of request.partners) {
@@ -72,10 +97,11 @@ export async function admitJob(governance: PartyGovernance, table: FeatureTable,
         await audit?.append('job.refused', { job: request.jobId, partner, purpose: request.purpose, rule: decision.refusal.rule });
         throw decision.refusal;
       }
-      if (decision.approvalRequired && !governance.approved) {
+      if (decision.approvalRequired && !governance.approved && !governance.approval) {
         await audit?.append('job.refused', { job: request.jobId, partner, purpose: request.purpose, rule: 'approval.pending' });
         throw errors.policyRefused('approval.pending', `${policy.party} requires an operator's approval for ${request.purpose} before job ${request.jobId} runs`);
       }
+      approvalRequired ||= decision.approvalRequired;
       consentRequired ||= decision.consentRequired;
       disclosePartialScores &&= decision.disclosePartialScores;
     }
@@ -84,26 +110,53 @@ export async function admitJob(governance: PartyGovernance, table: FeatureTable,
     await audit?.append('job.refused', { job: request.jobId, partners: [...request.partners], purpose: request.purpose, rule: 'consent.missing' });
     throw errors.policyRefused('consent.missing', `${policy!.party} requires consent for ${request.purpose}, but no consent tokens were given`);
   }
+  const consent = governance.consent;
+  const filter =
+    consentRequired && consent
+      ? filterByConsent(table.ids, consent.tokens, {
+          trustedIssuers: consent.trustedIssuers,
+          now: consent.now ?? new Date(),
+          partners: request.participants ?? request.partners,
+          purpose: request.purpose,
+          fields: request.fields,
+          revoked: consent.revoked,
+        })
+      : undefined;
+  // The operator decides on what the job would use; nothing leaves the party before.
+  let approvedBy: string | undefined;
+  if (approvalRequired && !governance.approved) {
+    await request.onAwaitingApproval?.();
+    const decision = await governance.approval!({ jobId: request.jobId, purpose: request.purpose, partners: [...request.partners], fields: [...request.fields], rows: filter ? filter.included.length : table.rowCount });
+    approvedBy = decision.operator;
+  }
   await audit?.append('job.admitted', {
     job: request.jobId,
     partners: [...request.partners],
     purpose: request.purpose,
     fields: [...request.fields],
     policy: policy ? policy.file : null,
-    approved: governance.approved ?? false,
+    approved: governance.approved === true || approvedBy !== undefined,
+    ...(approvedBy === undefined ? {} : { approvedBy }),
   });
-  if (!consentRequired) return { table, excluded: 0, disclosePartialScores };
-  const consent = governance.consent!;
-  const filter = filterByConsent(table.ids, consent.tokens, {
-    trustedIssuers: consent.trustedIssuers,
-    now: consent.now ?? new Date(),
-    partners: request.participants ?? request.partners,
-    purpose: request.purpose,
-    fields: request.fields,
-    revoked: consent.revoked,
-  });
+  if (!filter) return { table, excluded: 0, disclosePartialScores };
   await audit?.append('consent.filtered', { job: request.jobId, included: filter.included.length, excluded: filter.excluded, byReason: { ...filter.excludedByReason } });
   return { table: subsetTable(table, Uint32Array.from(filter.included)), excluded: filter.excluded, disclosePartialScores };
+}
+
+/**
+ * (Arbiter) The platform reads no table and exchanges no field: its policy decides only
+ * whether its operator must approve each job of the purpose before the platform takes part.
+ */
+export async function admitAsArbiter(governance: PartyGovernance, request: { readonly jobId: string; readonly purpose: string; readonly partners: readonly string[]; readonly onAwaitingApproval?: () => Promise<void> }): Promise<void> {
+  const { policy, audit } = governance;
+  if (!policy?.purposes.get(request.purpose)?.approvalRequired || governance.approved) return;
+  if (!governance.approval) {
+    await audit?.append('job.refused', { job: request.jobId, partners: [...request.partners], purpose: request.purpose, rule: 'approval.pending' });
+    throw errors.policyRefused('approval.pending', `${policy.party} requires an operator's approval for ${request.purpose} before job ${request.jobId} runs`);
+  }
+  await request.onAwaitingApproval?.();
+  const decision = await governance.approval({ jobId: request.jobId, purpose: request.purpose, partners: [...request.partners], fields: [] });
+  await audit?.append('job.admitted', { job: request.jobId, partners: [...request.partners], purpose: request.purpose, fields: [], policy: policy.file, approved: true, approvedBy: decision.operator });
 }
 
 /** The rows `rows` of a table, as a table of their own. */

@@ -11,9 +11,25 @@ import type { Channel } from '../protocol/channel.ts';
 import type { LoadedTable, PartyJobContext } from './context.ts';
 import type { JobSpec } from './spec.ts';
 
-/** (Label) Every partner has passed its gate (and the arbiter sees every party): nothing data-derived is sent before. */
-export async function awaitAcceptance(channels: readonly Channel[]): Promise<void> {
-  await Promise.all(channels.map((c) => c.receive('job.accept')));
+/**
+ * (Label) Every partner has passed its gate (and the arbiter sees every party): nothing
+ * data-derived is sent before. A partner whose operator must approve the job says so first;
+ * `onWaiting` hears the partners still waiting for their operators each time that changes.
+ */
+export async function awaitAcceptance(channels: readonly Channel[], onWaiting?: (parties: readonly string[]) => void): Promise<void> {
+  const waiting = new Set<string>();
+  await Promise.all(
+    channels.map(async (c) => {
+      for (;;) {
+        const m = await c.next();
+        if (m.t === 'job.accept') break;
+        if (m.t !== 'job.awaiting-approval') throw errors.protocol(`expected job.accept or job.awaiting-approval from ${c.peer}, received ${m.t}`);
+        waiting.add(c.peer);
+        onWaiting?.([...waiting]);
+      }
+      if (waiting.delete(c.peer)) onWaiting?.([...waiting]);
+    }),
+  );
 }
 
 /**
@@ -21,11 +37,20 @@ export async function awaitAcceptance(channels: readonly Channel[]): Promise<voi
  * already reaches its peers as a code only). `partners` are those it exchanges messages
  * with, `participants` every other party of the job (an enterprise's consent must name them all).
  */
-export async function gated(ctx: PartyJobContext, table: LoadedTable, jobId: string, purpose: string, partners: readonly string[], participants: readonly string[], fields: readonly string[]): Promise<{ table: LoadedTable; disclosePartialScores: boolean | undefined }> {
+export async function gated(
+  ctx: PartyJobContext,
+  table: LoadedTable,
+  jobId: string,
+  purpose: string,
+  partners: readonly string[],
+  participants: readonly string[],
+  fields: readonly string[],
+  onAwaitingApproval?: () => Promise<void>,
+): Promise<{ table: LoadedTable; disclosePartialScores: boolean | undefined }> {
   const governance = ctx.governance;
   if (!governance) return { table, disclosePartialScores: undefined };
   const institutions = (names: readonly string[]) => names.map((p) => ctx.institutionOf(p));
-  const admitted = await admitJob(governance, table, { jobId, purpose, partners: institutions(partners), participants: institutions(participants), fields });
+  const admitted = await admitJob(governance, table, { jobId, purpose, partners: institutions(partners), participants: institutions(participants), fields, onAwaitingApproval });
   // Only a policy decides disclosure; a party governed by consent or audit alone leaves it to the job.
   return { table: { ...admitted.table, labelColumn: table.labelColumn }, disclosePartialScores: governance.policy ? admitted.disclosePartialScores : undefined };
 }

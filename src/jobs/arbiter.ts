@@ -1,8 +1,9 @@
 /**
  * (Arbiter) The platform's part in a job the label party opened: it waits for every party
- * the job names, then holds the CKKS secret key for them (src/lr/roles/arbiter.ts) with the
+ * the job names (once its operator approved the job, where its policy asks for that), then holds the CKKS secret key for them (src/lr/roles/arbiter.ts) with the
  * parameters of the job's kind. It reads no table and writes no output.
  */
+import { admitAsArbiter } from '../governance/gate.ts';
 import { runArbiter, type ArbiterReport } from '../lr/roles/arbiter.ts';
 import { runTrainingArbiter } from '../lr/roles/training-arbiter.ts';
 import { heParamsFor } from '../lr/protocol.ts';
@@ -16,6 +17,10 @@ import type { JobSpec } from './spec.ts';
 export async function arbitrate(ctx: PartyJobContext, label: Channel, spec: JobSpec): Promise<ArbiterReport> {
   const channels: Channel[] = [label];
   await abortingPeersOnFailure(channels, async () => {
+    if (ctx.governance) {
+      const onAwaitingApproval = () => label.send(message('job.awaiting-approval', {}));
+      await admitAsArbiter(ctx.governance, { jobId: spec.jobId, purpose: spec.purpose, partners: spec.parties.map((p) => ctx.institutionOf(p)), onAwaitingApproval });
+    }
     for (const party of spec.parties.slice(1)) channels.push(await ctx.connect(party, spec.jobId));
     await label.send(message('job.accept', {}));
   });

@@ -58,4 +58,6 @@ export interface PartyJobContext {
   matvec(jobId: string, threads: number | undefined): ((bundle: PublicKeyBundle) => Promise<MatvecRunner>) | undefined;
   outputs(jobId: string): OutputFolder;
   readonly onProgress?: (jobId: string) => ProgressListener | undefined;
+  /** (Label) The partners whose operators job `jobId` now waits for (empty: none any more). */
+  readonly onAwaitingApproval?: (jobId: string, parties: readonly string[]) => void;
 }

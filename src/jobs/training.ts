@@ -7,9 +7,11 @@
  * resumed job trains again from the first epoch.
  *
  * Message flow before the protocol: the label party passes its own gate, then opens a
- * channel to every feature party and to the arbiter and sends each a `job.spec`; a feature
- * party checks the spec, passes its gate (a refusal reaches the label as a code only) and
- * connects to the arbiter; the arbiter waits for every party the spec names.
+ * channel to every feature party and sends each a `job.spec`; a feature party checks the
+ * spec, passes its gate (a refusal reaches the label as a code only; a gate waiting for its
+ * operator's approval says `job.awaiting-approval` first), connects to the arbiter and
+ * accepts. Then the label sends the arbiter its spec; the arbiter (after its own operator's
+ * approval, where its policy asks for one) waits for every party the spec names and accepts.
  */
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
@@ -79,16 +81,20 @@ export async function trainAsLabel(ctx: PartyJobContext, job: TrainingJob): Prom
   const protocol = await abortingPeersOnFailure(channels, async () => {
     const features = new Map<string, Channel>();
     const spec = (table: string): JobSpec => ({ kind: 'training', jobId, purpose, table, arbiter: job.arbiter, parties: [ctx.name, ...partyNames], idType, modelJobId: '', config });
+    const onWaiting = (parties: readonly string[]) => ctx.onAwaitingApproval?.(jobId, parties);
     for (const f of job.features) {
       const channel = await ctx.connect(f.party, jobId);
       channels.push(channel);
       await sendJobSpec(channel, spec(f.table));
       features.set(f.party, channel);
     }
+    // The arbiter hears of the job once every feature party's operator has approved it (and
+    // each is connected to it): it never waits on a connection held up by an approval.
+    await awaitAcceptance([...features.values()], onWaiting);
     const arbiter = await ctx.connect(job.arbiter, jobId);
     channels.push(arbiter);
     await sendJobSpec(arbiter, spec(''));
-    await awaitAcceptance(channels);
+    await awaitAcceptance([arbiter], onWaiting);
     await audit?.append('training.start', { job: jobId, partners: partyNames, arbiter: job.arbiter, rows: table.rowCount });
     return runLabelParty({
       config,
@@ -142,7 +148,8 @@ export async function trainAsFeatures(ctx: PartyJobContext, label: Channel, spec
   const audit = ctx.governance?.audit;
   const { table, idReport, protocol } = await abortingPeersOnFailure(channels, async () => {
     const loaded = await ctx.loadTable(spec.table, { withLabel: false });
-    const { table, disclosePartialScores } = await gated(ctx, loaded, jobId, spec.purpose, [spec.parties[0]!], spec.parties.filter((p) => p !== ctx.name), loaded.featureNames);
+    const awaitingApproval = () => label.send(message('job.awaiting-approval', {}));
+    const { table, disclosePartialScores } = await gated(ctx, loaded, jobId, spec.purpose, [spec.parties[0]!], spec.parties.filter((p) => p !== ctx.name), loaded.featureNames, awaitingApproval);
     // The only agency of a job: the bank's validation totals minus its own part are this
     // party's partial scores. Its policy decides (an ungoverned party: the job's own flag).
     if (spec.parties.length === 2 && !(disclosePartialScores ?? config.allowPartialScoreDisclosure)) {

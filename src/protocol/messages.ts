@@ -183,6 +183,8 @@ export const MESSAGE_SCHEMAS = {
    * Both empty when the sender keeps no audit log.
    */
   'audit.anchor': { version: 1, fields: { anchor: 'record', publicKey: 'bytes' } },
+  /** (Partner → label) Its gate holds the job until its operator approves it; `job.accept` or `job.abort` follows. */
+  'job.awaiting-approval': { version: 1, fields: {} },
   /** A party gives up; the peer fails the job with this reason. */
   'job.abort': { version: 1, fields: { reason: 'string' } },
 } as const satisfies Record<string, { version: number; fields: Record<string, FieldType> }>;

@@ -4,6 +4,7 @@
  * and where to reach them, its tables, and its job store. Paths are relative to the file.
  * Every problem names the file and the field.
  */
+import { availableParallelism, freemem } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { readYamlFile } from '../data/yaml.ts';
 import { errors } from '../errors.ts';
@@ -60,6 +61,30 @@ export interface PartyConfig {
   readonly timeoutSeconds: number;
   /** The party's admission gate: policy, consent, audit (see README, Governance). */
   readonly governance: PartyGovernance | undefined;
+  /** The job queue and operators' approvals (see README, Approval and the job queue); default `jobsDefaults()`. */
+  readonly jobs?: JobsConfig;
+}
+
+export interface JobsConfig {
+  /** Jobs this service (the bank) runs at once; the rest wait as `queued`, first in first out. */
+  readonly concurrency: number;
+  /** Seconds a job waits for this party's operator to approve it before it fails. */
+  readonly approvalTimeoutSeconds: number;
+}
+
+/** A training job's CKKS work takes about this much memory; the default concurrency leaves room for each. */
+const MEMORY_PER_JOB = 1.5 * 2 ** 30;
+
+/** One job per core, as many as the free memory holds at 1.5 GiB each, and at least one. */
+export function defaultConcurrency(): number {
+  return Math.max(1, Math.min(availableParallelism(), Math.floor(freemem() / MEMORY_PER_JOB)));
+}
+
+/** A day for an operator to decide. */
+const DEFAULT_APPROVAL_TIMEOUT_SECONDS = 24 * 3600;
+
+export function jobsDefaults(): JobsConfig {
+  return { concurrency: defaultConcurrency(), approvalTimeoutSeconds: DEFAULT_APPROVAL_TIMEOUT_SECONDS };
 }
 
 type Json = Record<string, unknown>;
@@ -85,7 +110,7 @@ export async function loadPartyConfig(file: string): Promise<PartyConfig> {
   const bad = (field: string, why: string) => errors.jobInvalid(file, field, why);
   if (!isObject(root)) throw bad('(top level)', 'must be a mapping');
   const base = dirname(resolve(file));
-  const known = ['name', 'role', 'listen', 'tls', 'partners', 'tables', 'store', 'jobStore', 'api', 'timeoutSeconds', 'governance'];
+  const known = ['name', 'role', 'listen', 'tls', 'partners', 'tables', 'store', 'jobStore', 'api', 'timeoutSeconds', 'governance', 'jobs'];
   for (const key of Object.keys(root)) if (!known.includes(key)) throw bad(key, `unknown field (expected one of: ${known.join(', ')})`);
   const str = (v: unknown, field: string) => {
     if (typeof v !== 'string' || v === '') throw bad(field, 'must be a non-empty string');
@@ -162,6 +187,10 @@ export async function loadPartyConfig(file: string): Promise<PartyConfig> {
   const timeoutSeconds = root.timeoutSeconds === undefined ? 60 : Number(root.timeoutSeconds);
   if (!(timeoutSeconds > 0)) throw bad('timeoutSeconds', 'must be a positive number of seconds');
   const name = str(root.name, 'name');
+  if (isObject(root.governance) && root.governance.approved !== undefined) {
+    throw bad('governance.approved', "a party service's operator approves each job on its own: remove approved and use jinqiao approve <job> or POST /v1/jobs/{id}/approve");
+  }
+  const jobs = loadJobsConfig(root.jobs, bad);
   const governance = root.governance === undefined ? undefined : await loadPartyGovernance(root.governance, name, 'governance', base, bad);
   return {
     file,
@@ -177,7 +206,20 @@ export async function loadPartyConfig(file: string): Promise<PartyConfig> {
     jobStore,
     api,
     timeoutSeconds,
+    jobs,
   };
+}
+
+function loadJobsConfig(value: unknown, bad: (field: string, why: string) => Error): JobsConfig {
+  if (value !== undefined && !isObject(value)) throw bad('jobs', 'must be { concurrency?, approvalTimeoutSeconds? }');
+  const spec = value ?? {};
+  for (const key of Object.keys(spec)) if (key !== 'concurrency' && key !== 'approvalTimeoutSeconds') throw bad(`jobs.${key}`, 'unknown field (expected one of: concurrency, approvalTimeoutSeconds)');
+  const defaults = jobsDefaults();
+  const concurrency = spec.concurrency === undefined ? defaults.concurrency : spec.concurrency;
+  if (typeof concurrency !== 'number' || !Number.isInteger(concurrency) || concurrency < 1) throw bad('jobs.concurrency', 'must be a whole number of jobs, at least 1');
+  const approvalTimeoutSeconds = spec.approvalTimeoutSeconds === undefined ? defaults.approvalTimeoutSeconds : spec.approvalTimeoutSeconds;
+  if (typeof approvalTimeoutSeconds !== 'number' || !(approvalTimeoutSeconds > 0)) throw bad('jobs.approvalTimeoutSeconds', 'must be a positive number of seconds (default 86400, a day)');
+  return { concurrency, approvalTimeoutSeconds };
 }
 
 function parseAddress(value: unknown, field: string, bad: (field: string, why: string) => Error): Address {

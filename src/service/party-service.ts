@@ -35,9 +35,10 @@ import type { FrameTap } from '../transport/memory.ts';
 import { openScoringAsBank } from '../jobs/scoring.ts';
 import { trainAsLabel } from '../jobs/training.ts';
 import { SharedMatvecPool } from '../he/pool.ts';
-import type { PartyConfig } from './config.ts';
+import type { ApprovalRequest, OperatorDecision } from '../governance/gate.ts';
+import { jobsDefaults, type PartyConfig } from './config.ts';
 import { PostgresJobStore } from './pg-store.ts';
-import { SqliteJobStore, type JobRecord, type JobStore } from './store.ts';
+import { ACTIVE_STATES, SqliteJobStore, type JobRecord, type JobState, type JobStore } from './store.ts';
 
 /** What the bank submits: tables by the names the parties' configs give them. */
 export interface JobDefinition {
@@ -50,15 +51,35 @@ export interface JobDefinition {
   readonly training?: Partial<TrainingConfig>;
 }
 
+/** A job as a list shows it; `position` (from 1) while it is queued. */
+export interface JobSummary {
+  readonly id: string;
+  readonly state: JobState;
+  readonly phase: string;
+  readonly position?: number;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
 export interface PartyService {
   readonly config: PartyConfig;
   readonly tlsPort: number;
   readonly store: JobStore;
-  /** (Label) Validates and starts a job; returns once it is recorded, not when it ends. */
+  /** (Label) Validates and queues a job (it starts when a slot is free); returns once it is recorded, not when it ends. */
   submit(definition: unknown): JobRecord;
-  /** (Label) Reruns a failed or cancelled job from the last epoch every party checkpointed. */
+  /** (Label) Queues a failed or cancelled job again; it reruns from the first epoch. */
   resume(jobId: string): JobRecord;
+  /** Stops a running job, takes a queued one out of the queue, or withdraws one awaiting this party's approval. */
   cancel(jobId: string): boolean;
+  /** Every job of this party, newest first; queued jobs with their place in the queue. */
+  listJobs(): JobSummary[];
+  /**
+   * This party's operator approves a job awaiting its approval. The decision is written to
+   * the party's audit log before the job moves on; the record is returned at once.
+   */
+  approve(jobId: string, by: { operator: string; reason?: string }): JobRecord;
+  /** This party's operator rejects a job awaiting its approval (audited first); it fails at every party with the reason. */
+  reject(jobId: string, by: { operator: string; reason: string }): JobRecord;
   /** (Label) Scores enterprises with the model of a finished job, the agencies answering over TLS. */
   score(modelJobId: string, ids: readonly string[], options?: { decoys?: number }): Promise<readonly EnterpriseScore[]>;
   /** (Label) Verification of declared values, an agency answering over TLS under its policy (`POST /v1/verify`). */
@@ -79,12 +100,17 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
     timeoutMs: config.timeoutSeconds * 1000,
   };
   const store: JobStore = config.jobStore ? await PostgresJobStore.open(config.jobStore.postgres, config.name) : new SqliteJobStore(config.store);
-  // A job recorded as running when the service starts was cut off by a crash or a kill.
-  for (const record of store.list()) {
-    if (record.state === 'running' || record.state === 'queued') {
+  const jobsConfig = config.jobs ?? jobsDefaults();
+  // A job the bank had queued waits again, in its old order. One that was running or
+  // awaiting an approval when the service stopped was cut off: it fails (resume it; its
+  // approval is asked again, since the partners' side of it is gone too).
+  const requeued: string[] = [];
+  for (const record of store.list().reverse()) {
+    if (record.state === 'queued' && config.role === 'label') requeued.push(record.id);
+    else if (ACTIVE_STATES.has(record.state)) {
       const interrupted = errors.interrupted(record.id);
       store.update(record.id, { state: 'failed', phase: 'interrupted', error: { code: interrupted.code, message: `${interrupted.message}; ${interrupted.hint}` } });
-      log(`job ${record.id}: marked failed (interrupted by a stop of the service)`);
+      log(`job ${record.id}: marked failed (interrupted by a stop of the service while ${record.state})`);
     }
   }
   await store.flush();
@@ -104,6 +130,10 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
     const slot = slotOf(jobId, party);
     slot.channel = channel;
     slot.waiter?.(channel);
+    // A party that gave up before the bank told this arbiter of the job (a partner's operator rejected it) leaves nothing behind.
+    void channel.closed.then(() => {
+      if (!running.has(jobId) && !sessionModels.has(jobId) && arrivals.get(jobId)?.get(party) === slot) arrivals.delete(jobId);
+    });
   };
   const waitFor = (jobId: string, party: string): Promise<TlsChannel> => {
     const slot = slotOf(jobId, party);
@@ -146,6 +176,65 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
     return { ...loaded, labelColumn: withLabel ? table.labelColumn : undefined };
   };
 
+  /**
+   * Jobs waiting for this party's operator, by job. The gate asks (governance.approval) and
+   * waits; approve() and reject() take the waiter, audit the decision, then settle it.
+   */
+  const approvals = new Map<string, { resolve: (d: OperatorDecision) => void; reject: (e: Error) => void }>();
+  /** Scoring sessions this service takes part in → the training job whose model they use: its approval covers them. */
+  const sessionModels = new Map<string, string>();
+  const takeApproval = (jobId: string) => {
+    const waiter = approvals.get(jobId);
+    approvals.delete(jobId);
+    return waiter;
+  };
+  const awaitOperator = (request: ApprovalRequest): Promise<OperatorDecision> => {
+    const { jobId, ...asked } = request;
+    const modelJobId = sessionModels.get(jobId);
+    if (modelJobId !== undefined) {
+      const decision = store.get(modelJobId)?.approval?.decision;
+      if (decision?.approved) return Promise.resolve({ operator: decision.operator });
+      return Promise.reject(errors.policyRefused('approval.pending', `${config.name}'s operator has not approved the training of model ${modelJobId}, which scoring with it for ${request.purpose} needs`));
+    }
+    if (!store.get(jobId)) return Promise.reject(errors.protocol(`job ${jobId} asked for approval but is not in ${config.name}'s job store`));
+    store.update(jobId, { state: 'awaiting-approval', phase: `awaiting approval by ${config.name}`, approval: { request: asked, requestedAt: new Date().toISOString() } });
+    log(`job ${jobId}: awaiting approval by this party's operator (purpose ${request.purpose}, partners ${request.partners.join(', ')}, fields ${request.fields.join(', ') || 'none'}${request.rows === undefined ? '' : `, ${request.rows} rows`})`);
+    const seconds = jobsConfig.approvalTimeoutSeconds;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        if (!takeApproval(jobId)) return;
+        log(`job ${jobId}: no operator decided within ${seconds} s`);
+        const refusal = config.governance?.audit?.append('job.refused', { job: jobId, purpose: request.purpose, rule: 'approval.timeout' }) ?? Promise.resolve();
+        void refusal.finally(() => reject(errors.approvalTimedOut(config.name, jobId, seconds)));
+      }, Math.min(seconds * 1000, 2 ** 31 - 1));
+      approvals.set(jobId, {
+        resolve: (d) => (clearTimeout(timer), resolve(d)),
+        reject: (e) => (clearTimeout(timer), reject(e)),
+      });
+    });
+  };
+  /** Records and audits an operator's decision on a job awaiting this party's approval, then lets the job act on it. */
+  const decide = (jobId: string, approved: boolean, by: { operator?: unknown; reason?: unknown }): JobRecord => {
+    const record = store.get(jobId);
+    if (!record) throw errors.notFound(`no job ${JSON.stringify(jobId)}`, 'list the jobs awaiting approval with GET /v1/approvals');
+    if (typeof by.operator !== 'string' || by.operator.trim() === '' || by.operator.length > 200) throw errors.optionInvalid('operator', 'must name the operator who decides (1 to 200 characters)');
+    if (approved ? by.reason !== undefined && typeof by.reason !== 'string' : typeof by.reason !== 'string' || by.reason.trim() === '') throw errors.optionInvalid('reason', approved ? 'must be text' : 'a rejection must say why (it is shown to every party of the job)');
+    if (typeof by.reason === 'string' && by.reason.length > 1000) throw errors.optionInvalid('reason', 'must be at most 1000 characters');
+    const waiter = approvals.has(jobId) && record.state === 'awaiting-approval' ? takeApproval(jobId) : undefined;
+    if (!waiter) throw errors.notAwaitingApproval(jobId, record.state === 'awaiting-approval' ? record.phase : record.state);
+    const operator = by.operator.trim();
+    const reason = typeof by.reason === 'string' ? by.reason : undefined;
+    const decision = { approved, operator, ...(reason === undefined ? {} : { reason }), at: new Date().toISOString() };
+    store.update(jobId, { ...(approved ? { state: 'running' as const } : { state: 'rejected' as const }), phase: `${approved ? 'approved' : 'rejected'} by ${operator}`, approval: { ...record.approval!, decision } });
+    log(`job ${jobId}: ${approved ? 'approved' : 'rejected'} by ${operator}${reason ? `: ${reason}` : ''}`);
+    const audited = config.governance?.audit?.append(approved ? 'job.approved' : 'job.rejected', { job: jobId, operator, ...(reason === undefined ? {} : { reason }), purpose: record.approval!.request.purpose }) ?? Promise.resolve();
+    audited.then(
+      () => (approved ? waiter.resolve({ operator, ...(reason === undefined ? {} : { reason }) }) : waiter.reject(errors.jobRejected(config.name, operator, reason!))),
+      (e: Error) => waiter.reject(e),
+    );
+    return store.get(jobId)!;
+  };
+
   const context: PartyJobContext = {
     name: config.name,
     role: config.role,
@@ -163,7 +252,7 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
     institutionOf: (party) => party,
     roleOf: (party) => config.partnerRoles.get(party),
     anchorsFile: (partner) => join(config.store, 'anchors', `${partner.replace(/[^A-Za-z0-9._-]/g, '_')}.jsonl`),
-    governance: config.governance,
+    governance: config.governance && { ...config.governance, approval: awaitOperator },
     psiExecutor,
     heBackendFor(kind) {
       if (kind !== 'ckks') throw errors.paramsInsecure('he', `a party service runs only real CKKS, not ${kind} (plaintext, for tests only)`);
@@ -181,6 +270,8 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
       return r.outputs;
     },
     onProgress: (jobId) => (event) => store.update(jobId, { phase: event.phase, progress: { ...event } }),
+    onAwaitingApproval: (jobId, parties) =>
+      store.update(jobId, parties.length > 0 ? { state: 'awaiting-approval', phase: `awaiting approval by ${parties.join(', ')}` } : { state: 'running', phase: 'approved by every partner' }),
   };
 
   /** Runs a job's body under the job store's record; its resources (channels included) are released when it ends. */
@@ -197,9 +288,12 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
       } catch (e) {
         await release(jobId, 'discard').catch(() => {});
         const error = isJinqiaoError(e) ? { code: e.code, message: e.message } : { code: 'E_INTERNAL', message: (e as Error).message };
-        store.update(jobId, { state: entry.cancelled ? 'cancelled' : 'failed', phase: 'stopped', error });
-        log(`job ${jobId}: ${entry.cancelled ? 'cancelled' : 'failed'}: ${error.code} ${error.message}`);
+        // A rejection by any party's operator ends the job as rejected at every party.
+        const state = entry.cancelled ? 'cancelled' : error.code === 'E_JOB_REJECTED' ? 'rejected' : 'failed';
+        store.update(jobId, { state, phase: 'stopped', error });
+        log(`job ${jobId}: ${state}: ${error.code} ${error.message}`);
       } finally {
+        takeApproval(jobId)?.reject(errors.channelClosed(config.name, `job ${jobId} ended before the operator decided`));
         running.delete(jobId);
         arrivals.delete(jobId);
       }
@@ -213,12 +307,14 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
   /** (Features, arbiter) A training job (tracked in the job store) or a scoring session opened by the label party. */
   const serveLabel = async (label: TlsChannel, jobId: string) => {
     resourcesOf(jobId).channels.push(label);
+    // A bank that gives up while this party's operator has yet to decide withdraws the question.
+    void label.closed.then((reason) => takeApproval(jobId)?.reject(reason));
     // A training job is tracked in the job store, which reports and releases it; a scoring session is not.
     let tracked = false;
     const outcome: Promise<PartnerOutcome> = joinJob(context, label, {
       onSpec: (spec) => {
         if (spec.jobId !== jobId) throw errors.protocol(`${label.peerName} opened job ${jobId} but sent the spec of job ${spec.jobId}`);
-        if (spec.kind !== 'training') return;
+        if (spec.kind !== 'training') return void sessionModels.set(jobId, spec.modelJobId);
         if (running.has(jobId)) throw errors.protocol(`job ${jobId} is running already`);
         if (!store.get(jobId)) store.create(jobId, { kind: spec.kind, purpose: spec.purpose, table: spec.table, parties: [...spec.parties], from: label.peerName });
         tracked = true;
@@ -232,6 +328,7 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
       if (!tracked) log(`session ${jobId} from ${label.peerName}: ${(e as Error).message}`);
     } finally {
       if (!tracked) {
+        sessionModels.delete(jobId);
         await release(jobId, 'discard');
         arrivals.delete(jobId);
       }
@@ -248,6 +345,7 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
   const sessions = new Map<string, ScoringEntry>();
   const dropSession = async (modelJobId: string, entry: ScoringEntry) => {
     if (sessions.get(modelJobId) === entry) sessions.delete(modelJobId);
+    sessionModels.delete(entry.sessionId);
     const session = await entry.session.catch(() => undefined);
     await session?.close().catch(() => {});
     await release(entry.sessionId, 'discard');
@@ -256,6 +354,7 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
     const open = sessions.get(modelJobId);
     if (open) return open;
     const sessionId = `score/${modelJobId}/${randomUUID()}`;
+    sessionModels.set(sessionId, modelJobId);
     const session = (async () => {
       const record = store.get(modelJobId);
       if (!record || record.state !== 'succeeded') throw errors.modelInvalid(modelJobId, 'no finished training job of that id on this service; train first');
@@ -298,6 +397,31 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
   };
   const lookups = new LookupSessions(context, (sessionId) => release(sessionId, 'discard'));
 
+  /**
+   * (Label) The job queue: at most `jobs.concurrency` jobs run at once (a job awaiting an
+   * operator's approval keeps its slot); the others wait in order of submission.
+   */
+  const queue: string[] = [];
+  let runningJobs = 0;
+  let closing = false;
+  const startQueued = () => {
+    while (!closing && runningJobs < jobsConfig.concurrency && queue.length > 0) {
+      const jobId = queue.shift()!;
+      const record = store.get(jobId);
+      if (record?.state !== 'queued') continue;
+      runningJobs++;
+      void runTraining(jobId, record.definition as unknown as JobDefinition).finally(() => {
+        runningJobs--;
+        startQueued();
+      });
+    }
+  };
+  const enqueue = (jobId: string) => {
+    store.update(jobId, { state: 'queued', phase: 'queued' });
+    queue.push(jobId);
+    startQueued();
+  };
+
   const listener: TlsListener = await listenChannels({
     ...tls,
     host: config.listen.host,
@@ -318,6 +442,11 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
     },
   });
   log(`${config.name} (${config.role}) listening on ${listener.host}:${listener.port}`);
+  for (const jobId of requeued) {
+    queue.push(jobId);
+    log(`job ${jobId}: queued again after a restart`);
+  }
+  startQueued();
 
   return {
     config,
@@ -329,9 +458,9 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
       const jobId = def.job ?? randomUUID();
       if (store.get(jobId)) throw errors.jobInvalid('definition', 'job', `a job ${JSON.stringify(jobId)} exists already`);
       resolveTrainingConfig({ ...def.training, jobId });
-      const record = store.create(jobId, def as unknown as Record<string, unknown>);
-      void runTraining(jobId, def);
-      return record;
+      store.create(jobId, def as unknown as Record<string, unknown>);
+      enqueue(jobId);
+      return store.get(jobId)!;
     },
     resume(jobId) {
       if (config.role !== 'label') throw errors.optionInvalid('role', 'jobs are resumed at the label party (the bank)');
@@ -340,16 +469,32 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
       if (record.state !== 'failed' && record.state !== 'cancelled') {
         throw errors.optionInvalid('job', `job ${jobId} is ${record.state}; only a failed or cancelled job can be resumed`);
       }
-      void runTraining(jobId, record.definition as unknown as JobDefinition);
+      enqueue(jobId);
       return store.get(jobId)!;
     },
     cancel(jobId) {
+      const place = queue.indexOf(jobId);
+      if (place >= 0) {
+        queue.splice(place, 1);
+        store.update(jobId, { state: 'cancelled', phase: 'cancelled while queued' });
+        log(`job ${jobId}: cancelled while queued`);
+        return true;
+      }
       const entry = running.get(jobId);
       if (!entry) return false;
       entry.cancelled = true;
+      takeApproval(jobId)?.reject(errors.jobRejected(config.name, 'the operator', 'cancelled while it awaited approval'));
       for (const c of entry.channels) c.close('cancelled by the operator');
       return true;
     },
+    listJobs() {
+      return store.list().map((r) => {
+        const place = r.state === 'queued' ? queue.indexOf(r.id) : -1;
+        return { id: r.id, state: r.state, phase: r.phase, ...(place >= 0 ? { position: place + 1 } : {}), createdAt: r.createdAt, updatedAt: r.updatedAt };
+      });
+    },
+    approve: (jobId, by) => decide(jobId, true, by),
+    reject: (jobId, by) => decide(jobId, false, by),
     async score(modelJobId, ids, options = {}) {
       if (config.role !== 'label') throw errors.optionInvalid('role', 'scoring requests go to the label party (the bank)');
       const entry = openScoring(modelJobId);
@@ -385,11 +530,11 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
       if (entry) return entry.done;
       const record = store.get(jobId);
       if (!record) return Promise.reject(errors.notFound(`no job ${JSON.stringify(jobId)}`, 'list jobs with GET /v1/jobs'));
-      if (record.state === 'queued' || record.state === 'running') {
+      if (ACTIVE_STATES.has(record.state)) {
         return new Promise((resolve) => {
           const poll = setInterval(() => {
             const r = store.get(jobId)!;
-            if (r.state !== 'queued' && r.state !== 'running') {
+            if (!ACTIVE_STATES.has(r.state)) {
               clearInterval(poll);
               resolve(r);
             }
@@ -399,6 +544,9 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
       return Promise.resolve(record);
     },
     async close() {
+      // Queued jobs stay queued in the store (they start after a restart); a pending approval is withdrawn.
+      closing = true;
+      for (const jobId of [...approvals.keys()]) takeApproval(jobId)?.reject(errors.interrupted(jobId));
       for (const entry of sessions.values()) await (await entry.session.catch(() => undefined))?.close().catch(() => {});
       await lookups.close();
       await listener.close('service stopping');

@@ -27,11 +27,16 @@ export class PostgresJobStore implements JobStore {
 
   static async open(connectionString: string, party: string): Promise<PostgresJobStore> {
     const pool = new pg.Pool({ connectionString, max: 2, connectionTimeoutMillis: 10_000 });
+    // An idle connection the server drops (a restart, a shutdown) is replaced by the next
+    // query, whose own failure flush() reports; unheard, the pool's error would end the process.
+    pool.on('error', () => {});
     try {
       await pool.query(`CREATE TABLE IF NOT EXISTS jinqiao_jobs (
         party text NOT NULL, id text NOT NULL, state text NOT NULL, phase text NOT NULL,
         progress jsonb NOT NULL, definition jsonb NOT NULL, result jsonb, error jsonb,
         created_at timestamptz NOT NULL, updated_at timestamptz NOT NULL, PRIMARY KEY (party, id))`);
+      // Tables written before per-job approval lack its column.
+      await pool.query('ALTER TABLE jinqiao_jobs ADD COLUMN IF NOT EXISTS approval jsonb');
       const store = new PostgresJobStore(pool, party);
       const rows = await pool.query('SELECT * FROM jinqiao_jobs WHERE party = $1', [party]);
       for (const row of rows.rows) {
@@ -43,6 +48,7 @@ export class PostgresJobStore implements JobStore {
           definition: row.definition,
           result: row.result,
           error: row.error,
+          approval: row.approval,
           createdAt: new Date(row.created_at).toISOString(),
           updatedAt: new Date(row.updated_at).toISOString(),
         });
@@ -57,7 +63,7 @@ export class PostgresJobStore implements JobStore {
 
   create(id: string, definition: Record<string, unknown>): JobRecord {
     const now = new Date().toISOString();
-    const record: JobRecord = { id, state: 'queued', phase: 'queued', progress: {}, definition, result: null, error: null, createdAt: now, updatedAt: now };
+    const record: JobRecord = { id, state: 'queued', phase: 'queued', progress: {}, definition, result: null, error: null, approval: null, createdAt: now, updatedAt: now };
     this.#jobs.set(id, record);
     this.#write(record);
     return record;
@@ -97,10 +103,10 @@ export class PostgresJobStore implements JobStore {
     this.#writes = this.#writes.then(() =>
       this.#pool
         .query(
-          `INSERT INTO jinqiao_jobs (party, id, state, phase, progress, definition, result, error, created_at, updated_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-           ON CONFLICT (party, id) DO UPDATE SET state = $3, phase = $4, progress = $5, result = $7, error = $8, updated_at = $10`,
-          [this.#party, r.id, r.state, r.phase, r.progress, r.definition, r.result, r.error, r.createdAt, r.updatedAt],
+          `INSERT INTO jinqiao_jobs (party, id, state, phase, progress, definition, result, error, created_at, updated_at, approval)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+           ON CONFLICT (party, id) DO UPDATE SET state = $3, phase = $4, progress = $5, result = $7, error = $8, updated_at = $10, approval = $11`,
+          [this.#party, r.id, r.state, r.phase, r.progress, r.definition, r.result, r.error, r.createdAt, r.updatedAt, r.approval],
         )
         .then(
           () => undefined,

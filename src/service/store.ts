@@ -8,7 +8,30 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 
-export type JobState = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+/**
+ * `queued`: waiting for a free slot (the service runs `jobs.concurrency` at once);
+ * `awaiting-approval`: held until an operator approves it (this party's, or a partner's,
+ * which `phase` names); `rejected`: an operator rejected it (or the wait timed out).
+ */
+export type JobState = 'queued' | 'awaiting-approval' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'rejected';
+
+/** States a job leaves on its own; the others are final. */
+export const ACTIVE_STATES: ReadonlySet<JobState> = new Set(['queued', 'awaiting-approval', 'running']);
+
+/** What a job asked this party's operator to approve, and the decision once taken. */
+export interface JobApproval {
+  readonly request: {
+    /** The institutions the party exchanges data-derived messages with in the job. */
+    readonly partners: readonly string[];
+    readonly purpose: string;
+    /** The party's own fields the job uses. */
+    readonly fields: readonly string[];
+    /** The party's rows the job would use (after consent filtering), where known. */
+    readonly rows?: number;
+  };
+  readonly requestedAt: string;
+  readonly decision?: { readonly approved: boolean; readonly operator: string; readonly reason?: string; readonly at: string };
+}
 
 export interface JobRecord {
   readonly id: string;
@@ -18,6 +41,8 @@ export interface JobRecord {
   readonly definition: Record<string, unknown>;
   readonly result: Record<string, unknown> | null;
   readonly error: { readonly code: string; readonly message: string } | null;
+  /** Set when the job needed this party's operator's approval. */
+  readonly approval: JobApproval | null;
   readonly createdAt: string;
   readonly updatedAt: string;
 }
@@ -30,6 +55,7 @@ interface Row {
   definition: string;
   result: string | null;
   error: string | null;
+  approval: string | null;
   created_at: string;
   updated_at: string;
 }
@@ -52,6 +78,7 @@ export interface JobChanges {
   readonly progress?: Record<string, unknown>;
   readonly result?: Record<string, unknown>;
   readonly error?: { readonly code: string; readonly message: string };
+  readonly approval?: JobApproval;
 }
 
 /** Applies `changes` to a record (both stores keep the same rules). */
@@ -63,6 +90,7 @@ export function applyChanges(current: JobRecord, changes: JobChanges, now: strin
     progress: changes.progress ?? current.progress,
     result: changes.result ?? current.result,
     error: changes.error ?? current.error,
+    approval: changes.approval ?? current.approval,
     updatedAt: now,
   };
 }
@@ -88,6 +116,9 @@ export class SqliteJobStore implements JobStore {
         updated_at TEXT NOT NULL
       );
     `);
+    // Stores written before per-job approval lack its column.
+    const columns = this.#db.prepare('PRAGMA table_info(jobs)').all() as { name: string }[];
+    if (!columns.some((c) => c.name === 'approval')) this.#db.exec('ALTER TABLE jobs ADD COLUMN approval TEXT');
   }
 
   create(id: string, definition: Record<string, unknown>): JobRecord {
@@ -104,7 +135,7 @@ export class SqliteJobStore implements JobStore {
   }
 
   list(): JobRecord[] {
-    return (this.#db.prepare('SELECT * FROM jobs ORDER BY created_at DESC').all() as unknown as Row[]).map(toRecord);
+    return (this.#db.prepare('SELECT * FROM jobs ORDER BY created_at DESC, rowid DESC').all() as unknown as Row[]).map(toRecord);
   }
 
   update(id: string, changes: JobChanges): void {
@@ -112,8 +143,8 @@ export class SqliteJobStore implements JobStore {
     if (!current) return;
     const next = applyChanges(current, changes, new Date().toISOString());
     this.#db
-      .prepare('UPDATE jobs SET state = ?, phase = ?, progress = ?, result = ?, error = ?, updated_at = ? WHERE id = ?')
-      .run(next.state, next.phase, JSON.stringify(next.progress), JSON.stringify(next.result), JSON.stringify(next.error), next.updatedAt, id);
+      .prepare('UPDATE jobs SET state = ?, phase = ?, progress = ?, result = ?, error = ?, approval = ?, updated_at = ? WHERE id = ?')
+      .run(next.state, next.phase, JSON.stringify(next.progress), JSON.stringify(next.result), JSON.stringify(next.error), JSON.stringify(next.approval), next.updatedAt, id);
   }
 
   /** Every statement is durable when it returns (synchronous = FULL). */
@@ -133,6 +164,7 @@ function toRecord(row: Row): JobRecord {
     definition: JSON.parse(row.definition),
     result: row.result === null ? null : JSON.parse(row.result),
     error: row.error === null ? null : JSON.parse(row.error),
+    approval: row.approval === null ? null : JSON.parse(row.approval),
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };

@@ -132,8 +132,8 @@ describe('governed jobs', () => {
       code: 'E_POLICY_REFUSED',
       rule: 'partner.unknown',
     });
-    // Only the job's definition, the arbiter's readiness and the abort cross: no PSI point, key or ciphertext.
-    expect(new Set(frames.map((f) => decodeMessage(f).t))).toEqual(new Set(['job.spec', 'job.accept', 'job.abort']));
+    // Only the job's definition and the abort cross (the arbiter never hears of the job): no PSI point, key or ciphertext.
+    expect(new Set(frames.map((f) => decodeMessage(f).t))).toEqual(new Set(['job.spec', 'job.abort']));
     const refused = readFileSync(taxLog.file, 'utf8').trim().split('\n').map((l) => JSON.parse(l)).at(-1);
     expect(refused).toMatchObject({ type: 'job.refused', details: { rule: 'partner.unknown' } });
   });

@@ -1,8 +1,8 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, freemem, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadPartyConfig } from '../../src/service/config.ts';
+import { defaultConcurrency, loadPartyConfig } from '../../src/service/config.ts';
 import { checkDefinition } from '../../src/service/party-service.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'jinqiao-service-config-'));
@@ -52,5 +52,37 @@ describe('a party service refuses what it does not know, naming the field', () =
     await expect(config('features', '  bank: { role: label, adress: x }\n')).rejects.toMatchObject({ message: expect.stringMatching(/field "partners\.bank\.adress": unknown field/) });
     await expect(config('features', '  platform: { role: arbiter }\n')).rejects.toMatchObject({ message: expect.stringMatching(/field "partners\.platform\.address": .*give its host:port/) });
     await expect(config('label', '  other-bank: { role: label }\n')).rejects.toMatchObject({ message: expect.stringMatching(/a label party \(the bank\) has no label partner/) });
+  });
+});
+
+describe('the job queue and approval settings of a party config', () => {
+  const config = (extra: string) => {
+    const file = join(dir, `queue-${Math.random().toString(36).slice(2)}.yaml`);
+    writeFileSync(file, `name: bank\nrole: label\nlisten: 127.0.0.1:0\ntls: { key: bank.key, cert: bank.crt, trust: [tax.crt] }\nstore: store\n${extra}`);
+    return loadPartyConfig(file);
+  };
+
+  it('defaults to one job per core that memory holds, at least one, and a day for an approval', async () => {
+    const { jobs } = await config('');
+    expect(jobs!.approvalTimeoutSeconds).toBe(86_400);
+    // Free memory moves between two readings: compare within one job.
+    expect(Math.abs(jobs!.concurrency - defaultConcurrency())).toBeLessThanOrEqual(1);
+    expect(jobs!.concurrency).toBeGreaterThanOrEqual(1);
+    expect(jobs!.concurrency).toBeLessThanOrEqual(Math.max(1, Math.min(availableParallelism(), Math.floor(freemem() / 2 ** 30 / 1.5) + 1)));
+    await expect(config('jobs: { concurrency: 3, approvalTimeoutSeconds: 600 }')).resolves.toMatchObject({ jobs: { concurrency: 3, approvalTimeoutSeconds: 600 } });
+  });
+
+  it('refuses a concurrency that is not a whole number of at least one, and unknown fields', async () => {
+    await expect(config('jobs: { concurrency: 0 }')).rejects.toMatchObject({ code: 'E_JOB_INVALID', message: expect.stringContaining('field "jobs.concurrency"') });
+    await expect(config('jobs: { concurrency: 1.5 }')).rejects.toMatchObject({ message: expect.stringContaining('field "jobs.concurrency"') });
+    await expect(config('jobs: { approvalTimeoutSeconds: -1 }')).rejects.toMatchObject({ message: expect.stringContaining('field "jobs.approvalTimeoutSeconds"') });
+    await expect(config('jobs: { concurency: 2 }')).rejects.toMatchObject({ message: expect.stringContaining('field "jobs.concurency": unknown field') });
+  });
+
+  it('refuses a service-wide approval: its operator approves each job', async () => {
+    await expect(config('governance: { institution: bank, approved: true }')).rejects.toMatchObject({
+      code: 'E_JOB_INVALID',
+      message: expect.stringMatching(/field "governance\.approved": .*jinqiao approve/),
+    });
   });
 });

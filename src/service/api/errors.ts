@@ -32,7 +32,7 @@ export interface ErrorRouteConfig {
   readonly failureStatus?: number;
 }
 
-const STATUS: Partial<Record<ErrorCode, number>> = { E_UNAUTHORIZED: 401, E_NOT_FOUND: 404, E_NOT_READY: 409, E_NOT_RUNNING: 409, E_RATE_LIMITED: 429, E_BUSY: 503 };
+const STATUS: Partial<Record<ErrorCode, number>> = { E_UNAUTHORIZED: 401, E_NOT_FOUND: 404, E_NOT_READY: 409, E_NOT_RUNNING: 409, E_NOT_AWAITING_APPROVAL: 409, E_RATE_LIMITED: 429, E_BUSY: 503 };
 
 export function installErrorHandling(app: FastifyInstance, log: (line: string) => void): void {
   app.setErrorHandler((error: FastifyError | JinqiaoError | Error, request, reply) => {

@@ -33,7 +33,7 @@ export const JobDefinitionSchema = Type.Object(
   { $id: 'JobDefinition', title: 'JobDefinition', additionalProperties: false },
 );
 
-const JOB_STATES = ['queued', 'running', 'succeeded', 'failed', 'cancelled'];
+const JOB_STATES = ['queued', 'awaiting-approval', 'running', 'succeeded', 'failed', 'cancelled', 'rejected'];
 
 export const JobSchema = Type.Object(
   {
@@ -44,6 +44,7 @@ export const JobSchema = Type.Object(
     definition: Type.Object({}, { additionalProperties: true, description: 'The submitted definition (at the bank) or what the party was told of the job (at a partner)' }),
     result: Type.Union([Type.Object({}, { additionalProperties: true }), Type.Null()]),
     error: Type.Union([Type.Object({ code: Type.String(), message: Type.String() }), Type.Null()]),
+    approval: Type.Union([Type.Object({}, { additionalProperties: true, description: "What the job asked of this party's operator, and the decision" }), Type.Null()]),
     createdAt: Type.String({ format: 'date-time' }),
     updatedAt: Type.String({ format: 'date-time' }),
   },
@@ -54,6 +55,7 @@ const JobSummarySchema = Type.Object({
   id: Type.String(),
   state: Type.Enum(JOB_STATES, { type: 'string' }),
   phase: Type.String(),
+  position: Type.Optional(Type.Integer({ minimum: 1, description: 'Place in the job queue (queued jobs only), from 1' })),
   createdAt: Type.String({ format: 'date-time' }),
   updatedAt: Type.String({ format: 'date-time' }),
 });
@@ -88,7 +90,7 @@ export async function jobsRoutes(instance: FastifyInstance, opts: { service: Par
   app.get(
     '/v1/jobs',
     { schema: { tags: ['jobs'], summary: 'List the jobs this party took part in, newest first', response: { 200: { description: 'Jobs, newest first', ...Type.Object({ jobs: Type.Array(JobSummarySchema) }) } } } },
-    async () => ({ jobs: service.store.list().map(summary) }),
+    async () => ({ jobs: service.listJobs() }),
   );
 
   app.get(
@@ -135,14 +137,14 @@ export async function jobsRoutes(instance: FastifyInstance, opts: { service: Par
     {
       schema: {
         tags: ['jobs'],
-        summary: 'Cancel a running job',
+        summary: 'Cancel a running or queued job, or withdraw one awaiting approval',
         params: IdParams,
-        response: { 202: { description: 'Cancelling', ...JobAnswer }, 404: { description: 'No such job', ...ErrorRef }, 409: { description: 'Not running', ...ErrorRef } },
+        response: { 202: { description: 'Cancelling', ...JobAnswer }, 404: { description: 'No such job', ...ErrorRef }, 409: { description: 'Not running, queued or awaiting approval', ...ErrorRef } },
       },
     },
     async (request, reply) => {
       const record = recordOf(request.params.id);
-      if (!service.cancel(record.id)) throw new JinqiaoError('E_NOT_RUNNING', `job ${record.id} is ${record.state}`, 'only a running job can be cancelled');
+      if (!service.cancel(record.id)) throw new JinqiaoError('E_NOT_RUNNING', `job ${record.id} is ${record.state}`, 'only a running, queued or awaiting-approval job can be cancelled');
       return reply.code(202).send({ job: service.store.get(record.id) });
     },
   );

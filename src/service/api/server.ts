@@ -27,6 +27,7 @@ import type { PartyService } from '../party-service.ts';
 import { AUTHENTICATED_PREFIX, requireAuthentication, type ExtraCredential } from './auth.ts';
 import { BODY_LIMIT_BYTES, ErrorSchema, installErrorHandling, redactPaths } from './errors.ts';
 import { JobDefinitionSchema, JobSchema, jobsRoutes } from './jobs.ts';
+import { approvalRoutes } from './approvals.ts';
 import { lookupRoutes } from './lookup.ts';
 import { scoreRoutes } from './score.ts';
 
@@ -34,7 +35,7 @@ import { scoreRoutes } from './score.ts';
 export type ApiRoutes = (app: FastifyInstance, opts: { service: PartyService }) => Promise<void>;
 
 /** The areas every party service serves. */
-export const AREA_ROUTES: readonly ApiRoutes[] = [jobsRoutes, scoreRoutes, lookupRoutes];
+export const AREA_ROUTES: readonly ApiRoutes[] = [jobsRoutes, scoreRoutes, lookupRoutes, approvalRoutes];
 
 export interface ApiTls {
   /** The party's private key and certificate (PEM). */

@@ -55,6 +55,9 @@ export class TlsChannel implements Channel {
   readonly peerAddress: string;
   /** Bytes of message frames sent, counted as memory.ts counts them (prefixes, heartbeats and TLS records excluded). */
   bytesSent = 0;
+  /** Resolves with the reason once the channel is closed or fails, at either end (a host frees what waited on it). */
+  readonly closed: Promise<JinqiaoError>;
+  private readonly onClosed: (reason: JinqiaoError) => void;
 
   private readonly socket: TLSSocket;
   private readonly timeoutMs: number;
@@ -72,6 +75,9 @@ export class TlsChannel implements Channel {
 
   /** Takes over an authorised socket; `buffered` holds bytes already read past the preamble. */
   constructor(socket: TLSSocket, options: TlsChannelOptions, buffered?: Uint8Array) {
+    let onClosed!: (reason: JinqiaoError) => void;
+    this.closed = new Promise((resolve) => (onClosed = resolve));
+    this.onClosed = onClosed;
     const own = socket.getCertificate();
     const theirs = socket.getPeerCertificate();
     this.socket = socket;
@@ -207,6 +213,7 @@ export class TlsChannel implements Channel {
 
   private settle(error: JinqiaoError): void {
     this.closedWith = error;
+    this.onClosed(error);
     clearInterval(this.heartbeat);
     clearTimeout(this.watchdog);
     this.watchdog = undefined;
