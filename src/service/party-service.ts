@@ -297,7 +297,9 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
         running.delete(jobId);
         arrivals.delete(jobId);
       }
-      await store.flush();
+      // A store that cannot be written is the service's to report, not a reason to crash:
+      // the record in memory holds the outcome and the next write retries it.
+      await store.flush().catch((e: unknown) => log(`job ${jobId}: the job store did not record the outcome: ${(e as Error).message}`));
       return store.get(jobId)!;
     })();
     running.set(jobId, entry);

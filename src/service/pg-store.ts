@@ -26,7 +26,7 @@ export class PostgresJobStore implements JobStore {
   }
 
   static async open(connectionString: string, party: string): Promise<PostgresJobStore> {
-    const pool = new pg.Pool({ connectionString, max: 2, connectionTimeoutMillis: 10_000 });
+    const pool = new pg.Pool({ connectionString, max: 2, connectionTimeoutMillis: 30_000 });
     // An idle connection the server drops (a restart, a shutdown) is replaced by the next
     // query, whose own failure flush() reports; unheard, the pool's error would end the process.
     pool.on('error', () => {});
@@ -101,19 +101,36 @@ export class PostgresJobStore implements JobStore {
 
   #write(r: JobRecord): void {
     this.#writes = this.#writes.then(() =>
-      this.#pool
-        .query(
+      this.#upsert(r).then(
+        () => undefined,
+        (e: Error) => {
+          this.#failure ??= e;
+        },
+      ),
+    );
+  }
+
+  /**
+   * One record's row, retried: on a loaded host a connection can time out once and succeed
+   * the next time, and every write is the whole row, so a retry is safe. Only a write that
+   * fails WRITE_ATTEMPTS times counts as a failure of the store.
+   */
+  async #upsert(r: JobRecord): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.#pool.query(
           `INSERT INTO jinqiao_jobs (party, id, state, phase, progress, definition, result, error, created_at, updated_at, approval)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
            ON CONFLICT (party, id) DO UPDATE SET state = $3, phase = $4, progress = $5, result = $7, error = $8, updated_at = $10, approval = $11`,
           [this.#party, r.id, r.state, r.phase, r.progress, r.definition, r.result, r.error, r.createdAt, r.updatedAt, r.approval],
-        )
-        .then(
-          () => undefined,
-          (e: Error) => {
-            this.#failure ??= e;
-          },
-        ),
-    );
+        );
+        return;
+      } catch (e) {
+        if (attempt >= WRITE_ATTEMPTS) throw e;
+        await new Promise((resolve) => setTimeout(resolve, 250 * 2 ** attempt));
+      }
+    }
   }
 }
+
+const WRITE_ATTEMPTS = 4;
