@@ -256,8 +256,8 @@ export const errors = {
     ),
   modelInvalid: (file: string, why: string) =>
     new JinqiaoError('E_MODEL_INVALID', `${file}: ${why}`, 'use a model file written by this version of jinqiao for this job', { file }),
-  outputUnwritable: (file: string, reason: string) =>
-    new JinqiaoError('E_OUTPUT_UNWRITABLE', `${file}: cannot write (${reason})`, 'check that the folder exists and is writable', { file }),
+  outputUnwritable: (file: string, reason: string, hint = 'check that the folder exists and is writable') =>
+    new JinqiaoError('E_OUTPUT_UNWRITABLE', `${file}: cannot write (${reason})`, hint, { file }),
   /** An in-memory array handed to the model math (scores, labels, features, a gradient) is unusable. */
   valuesInvalid: (name: string, why: string) =>
     new JinqiaoError(

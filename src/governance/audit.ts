@@ -269,7 +269,7 @@ export class AuditLog {
   async anchor(job: string): Promise<AuditAnchor> {
     if (typeof job !== 'string' || job === '') throw errors.optionInvalid('job', 'name the job whose end the anchor marks');
     await this.#tail;
-    if (this.#failure) throw errors.outputUnwritable(this.file, `an earlier append failed (${this.#failure.message}); reopen the log`);
+    if (this.#failure) throw errors.outputUnwritable(this.file, `an earlier append failed (${this.#failure.message})`, 'reopen the log (AuditLog.open, or restart the service): opening repairs a torn last line and continues the chain');
     const body = { type: 'jinqiao.audit-anchor' as const, party: this.party, keyId: this.#key.keyId, seq: this.#last.seq, hash: this.#last.hash, job, time: this.#clock().toISOString() };
     return { ...body, signature: bytesToHex(sign(this.#key.secretKey, ANCHOR_DOMAIN, utf8ToBytes(canonicalJson(body)))) };
   }
@@ -300,7 +300,7 @@ export class AuditLog {
   }
 
   async #write(type: AuditEventType, details: AuditDetails): Promise<AuditEntry> {
-    if (this.#failure) throw errors.outputUnwritable(this.file, `an earlier append failed (${this.#failure.message}); reopen the log`);
+    if (this.#failure) throw errors.outputUnwritable(this.file, `an earlier append failed (${this.#failure.message})`, 'reopen the log (AuditLog.open, or restart the service): opening repairs a torn last line and continues the chain');
     const body = { seq: this.#last.seq + 1, time: this.#clock().toISOString(), type, party: this.party, details, prevHash: this.#last.hash };
     const hash = entryHash(body);
     const entry: AuditEntry = { ...body, hash, signature: bytesToHex(sign(this.#key.secretKey, ENTRY_DOMAIN, hexToBytes(hash))) };

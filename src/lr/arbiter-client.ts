@@ -5,8 +5,9 @@
  * Precision: the arbiter can only round to a grid 2^-9 of the declared bound (masks are
  * 2^40 times larger than the values and SEAL decodes through doubles, see he/masking.ts).
  * So `reveal` takes two passes: the coarse value v1, then the ciphertext minus v1, whose
- * magnitude is within one grid step, masked against that much smaller bound. The result is
- * exact to the finest grid the arbiter allows (2^-12), whatever the first bound. Both
+ * magnitude is within one grid step, masked against that much smaller bound (never below
+ * 2^-3). The result is exact to that second bound's grid: 2^-12 when the first bound is at
+ * most 64, and 2^-18 of the first bound otherwise (2^-10 for scores, bounded by 256). Both
  * passes hide their value behind 40-bit statistical masks, so the arbiter learns nothing
  * from either; the party learns only the value it is entitled to.
  */

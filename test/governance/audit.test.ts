@@ -175,7 +175,7 @@ describe('audit log', () => {
     rmSync(file, { recursive: true });
     writeFileSync(file, before);
     await expect(queued).rejects.toMatchObject({ code: 'E_OUTPUT_UNWRITABLE', message: expect.stringContaining('an earlier append failed') });
-    await expect(log.append('scoring.query', { job: 'job-2', applicants: 4 })).rejects.toMatchObject({ code: 'E_OUTPUT_UNWRITABLE', message: expect.stringContaining('reopen the log') });
+    await expect(log.append('scoring.query', { job: 'job-2', applicants: 4 })).rejects.toMatchObject({ code: 'E_OUTPUT_UNWRITABLE', hint: expect.stringContaining('reopen the log') });
     await expect(log.anchor('job-2')).rejects.toMatchObject({ code: 'E_OUTPUT_UNWRITABLE' });
     expect(readFileSync(file)).toEqual(before);
     expect(readFileSync(headFileOf(file))).toEqual(headBefore);
