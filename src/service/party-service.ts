@@ -108,7 +108,7 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
   };
 
   /** Per job: the channels it opened (closed when it ends), its worker pool and staged outputs. */
-  const jobResources = new Map<string, { channels: Channel[]; pool?: SharedMatvecPool; outputs?: StagedOutputs }>();
+  const jobResources = new Map<string, { channels: TlsChannel[]; pool?: SharedMatvecPool; outputs?: StagedOutputs }>();
   const resourcesOf = (jobId: string) => {
     let r = jobResources.get(jobId);
     if (!r) jobResources.set(jobId, (r = { channels: [] }));
@@ -230,22 +230,38 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
   };
 
   /**
-   * (Label) Open scoring sessions, one per model, kept for the requests that follow. A
-   * session's protocol is one conversation with each agency, so its requests take turns:
-   * each waits for the one before it, and a full queue is refused (E_BUSY, 503 with
-   * Retry-After) rather than left to grow. A session that fails is closed, its channels freed,
-   * and only that session is forgotten (a newer one for the same model is left alone).
+   * (Label) Open scoring sessions, a small pool per model, kept for the requests that follow.
+   * A session's protocol is one conversation with each agency and the arbiter, so it serves
+   * one request at a time; overlapping requests take another idle session, open a new one
+   * while the pool has fewer than SESSIONS_PER_MODEL, or wait for one to come free (in
+   * arrival order). A full queue is refused (E_BUSY, 503 with Retry-After) rather than left
+   * to grow. Each session is its own job at every partner (own ID, own channels, own audit
+   * entries), so the agencies serve them side by side with every rule of a single session.
+   * A session that fails, or whose connection a partner dropped while it was idle, is
+   * closed, its channels freed, and only that session leaves the pool.
    */
-  const sessions = new Map<string, ScoringEntry>();
-  const dropSession = async (modelJobId: string, entry: ScoringEntry) => {
-    if (sessions.get(modelJobId) === entry) sessions.delete(modelJobId);
+  const pools = new Map<string, ScoringPool>();
+  const poolOf = (modelJobId: string): ScoringPool => {
+    let pool = pools.get(modelJobId);
+    if (!pool) pools.set(modelJobId, (pool = { sessions: [], waiting: [] }));
+    return pool;
+  };
+  /** A session whose channels a partner closed cannot answer: found before a request is lost on it. */
+  const brokenChannel = (entry: ScoringEntry) => jobResources.get(entry.sessionId)?.channels.find((c) => c.closedReason !== undefined);
+  const dropSession = async (modelJobId: string, pool: ScoringPool, entry: ScoringEntry, why: string) => {
+    const at = pool.sessions.indexOf(entry);
+    if (at >= 0) {
+      pool.sessions.splice(at, 1);
+      log(`scoring session ${entry.sessionId}: closed (${why})`);
+      // A request waiting for a session may now open one in its place.
+      pool.waiting.shift()?.(undefined);
+    }
+    if (pool.sessions.length === 0 && pool.waiting.length === 0 && pools.get(modelJobId) === pool) pools.delete(modelJobId);
     const session = await entry.session.catch(() => undefined);
     await session?.close().catch(() => {});
     await release(entry.sessionId, 'discard');
   };
-  const openScoring = (modelJobId: string): ScoringEntry => {
-    const open = sessions.get(modelJobId);
-    if (open) return open;
+  const openSession = (modelJobId: string, pool: ScoringPool): ScoringEntry => {
     const sessionId = `score/${modelJobId}/${randomUUID()}`;
     const session = (async () => {
       const record = store.get(modelJobId);
@@ -263,10 +279,35 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
         decoyKey: await loadOrCreateDecoyKey(config.store),
       });
     })();
-    const entry: ScoringEntry = { sessionId, session, tail: Promise.resolve(), waiting: 0 };
-    session.catch(() => dropSession(modelJobId, entry));
-    sessions.set(modelJobId, entry);
+    const entry: ScoringEntry = { sessionId, session, busy: true };
+    session.then(() => log(`scoring session ${sessionId}: open (${pool.sessions.length} of at most ${SESSIONS_PER_MODEL} for model ${modelJobId})`), () => {});
+    session.catch((e) => dropSession(modelJobId, pool, entry, `could not open: ${(e as Error).message}`));
+    pool.sessions.push(entry);
     return entry;
+  };
+  /** An idle session of the model's pool, a new one, or the next one to come free; E_BUSY when too many wait. */
+  const acquireSession = async (modelJobId: string): Promise<{ pool: ScoringPool; entry: ScoringEntry }> => {
+    for (;;) {
+      const pool = poolOf(modelJobId);
+      const idle = pool.sessions.find((e) => !e.busy);
+      if (idle) {
+        idle.busy = true;
+        const broken = brokenChannel(idle);
+        if (!broken) return { pool, entry: idle };
+        await dropSession(modelJobId, pool, idle, `idle, its connection ended: ${broken.closedReason!.message}`);
+        continue;
+      }
+      if (pool.sessions.length < SESSIONS_PER_MODEL) return { pool, entry: openSession(modelJobId, pool) };
+      if (pool.waiting.length >= MAX_WAITING_REQUESTS) throw errors.busy(`${pool.waiting.length} scoring requests for model ${modelJobId} are waiting`, 1);
+      // Handed a session directly when one comes free; undefined when one closed (look again).
+      const handed = await new Promise<ScoringEntry | undefined>((resolve) => pool.waiting.push(resolve));
+      if (handed) return { pool, entry: handed };
+    }
+  };
+  const releaseSession = (pool: ScoringPool, entry: ScoringEntry) => {
+    const next = pool.waiting.shift();
+    if (next) next(entry);
+    else entry.busy = false;
   };
 
   /** (Label) Runs, or reruns from the first epoch (encrypted weights do not outlive the arbiter's key), the training job `jobId`. */
@@ -331,24 +372,22 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
     },
     async score(modelJobId, ids, options = {}) {
       if (config.role !== 'label') throw errors.optionInvalid('role', 'scoring requests go to the label party (the bank)');
-      const entry = openScoring(modelJobId);
-      if (entry.waiting >= MAX_WAITING_REQUESTS) throw errors.busy(`${entry.waiting} scoring requests for model ${modelJobId} are waiting`, 1);
-      entry.waiting++;
-      const turn = entry.tail.then(async () => {
-        const session = await entry.session;
-        try {
-          return await session.score(ids, options);
-        } catch (e) {
-          // A refused request (a malformed ID) leaves the session usable; a failed one is closed.
-          if (session.failed) await dropSession(modelJobId, entry);
-          throw e;
-        }
-      });
-      entry.tail = turn.catch(() => {});
+      const { pool, entry } = await acquireSession(modelJobId);
+      let failed = true;
       try {
-        return await turn;
+        const session = await entry.session;
+        const scores = await session.score(ids, options);
+        failed = false;
+        return scores;
+      } catch (e) {
+        // A refused request (a malformed ID) leaves the session usable; a failed one is closed.
+        const session = await entry.session.catch(() => undefined);
+        failed = session === undefined || session.failed;
+        if (session?.failed) await dropSession(modelJobId, pool, entry, `failed: ${(e as Error).message}`);
+        throw e;
       } finally {
-        entry.waiting--;
+        // A session that could not open is dropped by its own handler.
+        if (!failed) releaseSession(pool, entry);
       }
     },
     finished(jobId) {
@@ -370,7 +409,7 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
       return Promise.resolve(record);
     },
     async close() {
-      for (const entry of sessions.values()) await (await entry.session.catch(() => undefined))?.close().catch(() => {});
+      for (const pool of pools.values()) for (const entry of pool.sessions) await (await entry.session.catch(() => undefined))?.close().catch(() => {});
       await listener.close('service stopping');
       await psiExecutor.close();
       await store.close();
@@ -378,15 +417,27 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
   };
 }
 
-/** Scoring requests one session queues before it refuses more. */
+/**
+ * Scoring sessions a model keeps open at most. Each is one request at a time through four
+ * services; a few side by side keep every party busy (one computes while another's answer
+ * is on the wire) without growing memory with the number of clients: a session holds CKKS
+ * keys at every party.
+ */
+const SESSIONS_PER_MODEL = 4;
+/** Scoring requests a model's pool queues before it refuses more. */
 const MAX_WAITING_REQUESTS = 64;
 
 interface ScoringEntry {
   readonly sessionId: string;
   readonly session: Promise<BankScoringSession>;
-  /** The last request's turn: the next one starts after it. */
-  tail: Promise<unknown>;
-  waiting: number;
+  /** Serving a request (or opening, for the request that opened it). */
+  busy: boolean;
+}
+
+interface ScoringPool {
+  readonly sessions: ScoringEntry[];
+  /** Requests waiting for a session, first come first served: handed one, or undefined to look again. */
+  readonly waiting: ((entry: ScoringEntry | undefined) => void)[];
 }
 
 /** What a partner's job store keeps of a job it took part in. */
