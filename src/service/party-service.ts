@@ -232,36 +232,39 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
   /**
    * (Label) Open scoring sessions, a small pool per model, kept for the requests that follow.
    * A session's protocol is one conversation with each agency and the arbiter, so it serves
-   * one request at a time; overlapping requests take another idle session, open a new one
-   * while the pool has fewer than SESSIONS_PER_MODEL, or wait for one to come free (in
-   * arrival order). A full queue is refused (E_BUSY, 503 with Retry-After) rather than left
-   * to grow. Each session is its own job at every partner (own ID, own channels, own audit
-   * entries), so the agencies serve them side by side with every rule of a single session.
-   * A session that fails, or whose connection a partner dropped while it was idle, is
-   * closed, its channels freed, and only that session leaves the pool.
+   * one round at a time. Requests queue per model (first come, first served; past
+   * MAX_WAITING_REQUESTS the bank answers E_BUSY, 503 with Retry-After); a free session takes
+   * every request waiting (up to MAX_BATCH_IDS enterprises) in one round
+   * (`BankScoringSession.scoreTogether`: each request checked and audited on its own, one
+   * answer per request), and while requests wait and the pool has fewer than
+   * SESSIONS_PER_MODEL sessions, another opens beside it. Each session is its own job at every
+   * partner (own ID, own channels, own audit entries), so the agencies serve them side by side
+   * with every rule of a single session. A session that fails, or whose connection a partner
+   * dropped while it was idle, is closed, its channels freed, and only it leaves the pool.
    */
   const pools = new Map<string, ScoringPool>();
   const poolOf = (modelJobId: string): ScoringPool => {
     let pool = pools.get(modelJobId);
-    if (!pool) pools.set(modelJobId, (pool = { sessions: [], waiting: [] }));
+    if (!pool) pools.set(modelJobId, (pool = { sessions: [], queue: [] }));
     return pool;
   };
-  /** A session whose channels a partner closed cannot answer: found before a request is lost on it. */
+  const forgetIfEmpty = (modelJobId: string, pool: ScoringPool) => {
+    if (pool.sessions.length === 0 && pool.queue.length === 0 && pools.get(modelJobId) === pool) pools.delete(modelJobId);
+  };
+  /** A session whose channels a partner closed cannot answer: found before requests are lost on it. */
   const brokenChannel = (entry: ScoringEntry) => jobResources.get(entry.sessionId)?.channels.find((c) => c.closedReason !== undefined);
   const dropSession = async (modelJobId: string, pool: ScoringPool, entry: ScoringEntry, why: string) => {
     const at = pool.sessions.indexOf(entry);
     if (at >= 0) {
       pool.sessions.splice(at, 1);
       log(`scoring session ${entry.sessionId}: closed (${why})`);
-      // A request waiting for a session may now open one in its place.
-      pool.waiting.shift()?.(undefined);
     }
-    if (pool.sessions.length === 0 && pool.waiting.length === 0 && pools.get(modelJobId) === pool) pools.delete(modelJobId);
+    forgetIfEmpty(modelJobId, pool);
     const session = await entry.session.catch(() => undefined);
     await session?.close().catch(() => {});
     await release(entry.sessionId, 'discard');
   };
-  const openSession = (modelJobId: string, pool: ScoringPool): ScoringEntry => {
+  const openSession = (modelJobId: string, pool: ScoringPool): void => {
     const sessionId = `score/${modelJobId}/${randomUUID()}`;
     const session = (async () => {
       const record = store.get(modelJobId);
@@ -279,35 +282,65 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
         decoyKey: await loadOrCreateDecoyKey(config.store),
       });
     })();
-    const entry: ScoringEntry = { sessionId, session, busy: true };
-    session.then(() => log(`scoring session ${sessionId}: open (${pool.sessions.length} of at most ${SESSIONS_PER_MODEL} for model ${modelJobId})`), () => {});
-    session.catch((e) => dropSession(modelJobId, pool, entry, `could not open: ${(e as Error).message}`));
+    const entry: ScoringEntry = { sessionId, session, busy: true, opening: true };
     pool.sessions.push(entry);
-    return entry;
+    session.then(
+      () => {
+        log(`scoring session ${sessionId}: open (${pool.sessions.length} of at most ${SESSIONS_PER_MODEL} for model ${modelJobId})`);
+        entry.opening = false;
+        entry.busy = false;
+        pump(modelJobId, pool);
+      },
+      async (e: unknown) => {
+        await dropSession(modelJobId, pool, entry, `could not open: ${(e as Error).message}`);
+        // With no session left to serve them, the waiting requests get the reason (an unknown model, a partner that refused).
+        if (!pool.sessions.some((s) => !s.opening)) for (const p of pool.queue.splice(0)) p.reject(e);
+        forgetIfEmpty(modelJobId, pool);
+        pump(modelJobId, pool);
+      },
+    );
   };
-  /** An idle session of the model's pool, a new one, or the next one to come free; E_BUSY when too many wait. */
-  const acquireSession = async (modelJobId: string): Promise<{ pool: ScoringPool; entry: ScoringEntry }> => {
-    for (;;) {
-      const pool = poolOf(modelJobId);
+  /** Gives waiting requests to free sessions, and opens sessions while requests wait and the pool has room. */
+  const pump = (modelJobId: string, pool: ScoringPool): void => {
+    while (pool.queue.length > 0) {
       const idle = pool.sessions.find((e) => !e.busy);
       if (idle) {
         idle.busy = true;
         const broken = brokenChannel(idle);
-        if (!broken) return { pool, entry: idle };
-        await dropSession(modelJobId, pool, idle, `idle, its connection ended: ${broken.closedReason!.message}`);
+        if (broken) {
+          void dropSession(modelJobId, pool, idle, `idle, its connection ended: ${broken.closedReason!.message}`);
+          continue;
+        }
+        let ids = 0;
+        const batch: PendingScore[] = [];
+        while (pool.queue.length > 0 && (batch.length === 0 || ids + pool.queue[0]!.ids.length <= MAX_BATCH_IDS)) {
+          const next = pool.queue.shift()!;
+          ids += next.ids.length;
+          batch.push(next);
+        }
+        void serveBatch(modelJobId, pool, idle, batch);
         continue;
       }
-      if (pool.sessions.length < SESSIONS_PER_MODEL) return { pool, entry: openSession(modelJobId, pool) };
-      if (pool.waiting.length >= MAX_WAITING_REQUESTS) throw errors.busy(`${pool.waiting.length} scoring requests for model ${modelJobId} are waiting`, 1);
-      // Handed a session directly when one comes free; undefined when one closed (look again).
-      const handed = await new Promise<ScoringEntry | undefined>((resolve) => pool.waiting.push(resolve));
-      if (handed) return { pool, entry: handed };
+      const opening = pool.sessions.filter((e) => e.opening).length;
+      if (pool.sessions.length < SESSIONS_PER_MODEL && opening < pool.queue.length) {
+        openSession(modelJobId, pool);
+        continue;
+      }
+      return;
     }
   };
-  const releaseSession = (pool: ScoringPool, entry: ScoringEntry) => {
-    const next = pool.waiting.shift();
-    if (next) next(entry);
+  const serveBatch = async (modelJobId: string, pool: ScoringPool, entry: ScoringEntry, batch: readonly PendingScore[]) => {
+    const session = await entry.session;
+    try {
+      const answers = await session.scoreTogether(batch.map((p) => ({ ids: p.ids, options: p.options })));
+      answers.forEach((a, i) => (a instanceof Error ? batch[i]!.reject(a) : batch[i]!.resolve(a)));
+    } catch (e) {
+      for (const p of batch) p.reject(e);
+    }
+    // A failed round ends the session; a refused request (a malformed ID) leaves it usable.
+    if (session.failed) await dropSession(modelJobId, pool, entry, 'a request failed');
     else entry.busy = false;
+    pump(modelJobId, pool);
   };
 
   /** (Label) Runs, or reruns from the first epoch (encrypted weights do not outlive the arbiter's key), the training job `jobId`. */
@@ -372,23 +405,12 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
     },
     async score(modelJobId, ids, options = {}) {
       if (config.role !== 'label') throw errors.optionInvalid('role', 'scoring requests go to the label party (the bank)');
-      const { pool, entry } = await acquireSession(modelJobId);
-      let failed = true;
-      try {
-        const session = await entry.session;
-        const scores = await session.score(ids, options);
-        failed = false;
-        return scores;
-      } catch (e) {
-        // A refused request (a malformed ID) leaves the session usable; a failed one is closed.
-        const session = await entry.session.catch(() => undefined);
-        failed = session === undefined || session.failed;
-        if (session?.failed) await dropSession(modelJobId, pool, entry, `failed: ${(e as Error).message}`);
-        throw e;
-      } finally {
-        // A session that could not open is dropped by its own handler.
-        if (!failed) releaseSession(pool, entry);
-      }
+      const pool = poolOf(modelJobId);
+      if (pool.queue.length >= MAX_WAITING_REQUESTS) throw errors.busy(`${pool.queue.length} scoring requests for model ${modelJobId} are waiting`, 1);
+      return new Promise((resolve, reject) => {
+        pool.queue.push({ ids, options, resolve, reject });
+        pump(modelJobId, pool);
+      });
     },
     finished(jobId) {
       const entry = running.get(jobId);
@@ -409,7 +431,10 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
       return Promise.resolve(record);
     },
     async close() {
-      for (const pool of pools.values()) for (const entry of pool.sessions) await (await entry.session.catch(() => undefined))?.close().catch(() => {});
+      for (const pool of pools.values()) {
+        for (const p of pool.queue.splice(0)) p.reject(errors.channelClosed(config.name, 'the service is stopping'));
+        for (const entry of pool.sessions) await (await entry.session.catch(() => undefined))?.close().catch(() => {});
+      }
       await listener.close('service stopping');
       await psiExecutor.close();
       await store.close();
@@ -426,18 +451,28 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
 const SESSIONS_PER_MODEL = 4;
 /** Scoring requests a model's pool queues before it refuses more. */
 const MAX_WAITING_REQUESTS = 64;
+/** Enterprises one round of a session takes from the queue at most (a larger single request goes alone). */
+const MAX_BATCH_IDS = 1024;
 
 interface ScoringEntry {
   readonly sessionId: string;
   readonly session: Promise<BankScoringSession>;
-  /** Serving a request (or opening, for the request that opened it). */
+  /** Opening, or serving a round. */
   busy: boolean;
+  opening: boolean;
+}
+
+interface PendingScore {
+  readonly ids: readonly string[];
+  readonly options: { decoys?: number };
+  readonly resolve: (scores: readonly EnterpriseScore[]) => void;
+  readonly reject: (error: unknown) => void;
 }
 
 interface ScoringPool {
   readonly sessions: ScoringEntry[];
-  /** Requests waiting for a session, first come first served: handed one, or undefined to look again. */
-  readonly waiting: ((entry: ScoringEntry | undefined) => void)[];
+  /** Requests waiting for a session, first come first served. */
+  readonly queue: PendingScore[];
 }
 
 /** What a partner's job store keeps of a job it took part in. */
