@@ -64,6 +64,9 @@ export interface ScoringLoad {
   readonly errorKinds: Record<string, number>;
   /** Answers that differ from the sequential answer for the same enterprise. */
   readonly mismatches: number;
+  /** The largest difference in probability from the sequential answer (CKKS and masking noise), and what differed otherwise. */
+  readonly largestProbabilityDifference: number;
+  readonly differences: readonly string[];
   /** Throughput over the sequential throughput of the same run. */
   readonly speedup: number;
 }
@@ -166,12 +169,16 @@ export async function benchLoad(sizes: LoadSizes, decoys = 2): Promise<LoadBench
       errors: sequentialErrors,
       errorKinds: {},
       mismatches: 0,
+      largestProbabilityDifference: 0,
+      differences: [],
       speedup: 1,
     };
     const concurrent = async (clients: number, requests: number, warm: boolean): Promise<ScoringLoad> => {
       const times: number[] = [];
       const errorKinds: Record<string, number> = {};
       let mismatches = 0;
+      let largest = 0;
+      const differences: string[] = [];
       let next = 0;
       const t0 = performance.now();
       await Promise.all(
@@ -187,14 +194,23 @@ export async function benchLoad(sizes: LoadSizes, decoys = 2): Promise<LoadBench
             if (reply.status !== 200) {
               const kind = `${reply.status} ${reply.json?.error?.code ?? ''}`.trim();
               errorKinds[kind] = (errorKinds[kind] ?? 0) + 1;
-            } else if (!sameAnswer(reply.json.scores[0], expected.get(id))) mismatches++;
+            } else {
+              const got = reply.json.scores[0] as Answer;
+              const want = expected.get(id);
+              if (got.status === 'scored' && want?.status === 'scored') largest = Math.max(largest, Math.abs(got.probability! - want.probability!));
+              if (!sameAnswer(got, want)) {
+                mismatches++;
+                if (differences.length < 5) differences.push(`${id}: ${JSON.stringify(got)} against ${JSON.stringify(want)}`);
+              }
+            }
           }
         }),
       );
       const seconds = (performance.now() - t0) / 1000;
       const errors = Object.values(errorKinds).reduce((a, b) => a + b, 0);
-      if (warm) return { clients, requests, seconds, perSecond: 0, p50Ms: 0, p99Ms: 0, errors, errorKinds, mismatches, speedup: 0 };
-      return { clients, requests, seconds, perSecond: requests / seconds, p50Ms: quantile(times, 0.5), p99Ms: quantile(times, 0.99), errors, errorKinds, mismatches, speedup: requests / seconds / sequential.perSecond };
+      const answers = { mismatches, largestProbabilityDifference: largest, differences };
+      if (warm) return { clients, requests, seconds, perSecond: 0, p50Ms: 0, p99Ms: 0, errors, errorKinds, ...answers, speedup: 0 };
+      return { clients, requests, seconds, perSecond: requests / seconds, p50Ms: quantile(times, 0.5), p99Ms: quantile(times, 0.99), errors, errorKinds, ...answers, speedup: requests / seconds / sequential.perSecond };
     };
     progress(`load: sequential ${sequential.perSecond.toFixed(1)}/s, p50 ${sequential.p50Ms.toFixed(0)} ms`);
     // Outside the timings too: the pool opens the further sessions that overlapping requests
@@ -204,6 +220,7 @@ export async function benchLoad(sizes: LoadSizes, decoys = 2): Promise<LoadBench
     progress(`load: 8 clients ${at8.perSecond.toFixed(1)}/s, p99 ${at8.p99Ms.toFixed(0)} ms, ${at8.errors} errors, ${at8.mismatches} different`);
     const at32 = await concurrent(32, sizes.at32, false);
     progress(`load: 32 clients ${at32.perSecond.toFixed(1)}/s, p99 ${at32.p99Ms.toFixed(0)} ms, ${at32.errors} errors, ${at32.mismatches} different`);
+    for (const d of [...at8.differences, ...at32.differences]) progress(`load: different answer ${d}`);
     await settle();
     const afterScoring = rss();
     const scoringRequests = sent;

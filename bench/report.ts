@@ -430,9 +430,9 @@ function loadMarkdown(l: LoadBench, load: BenchResults['loadAverage']): string {
     `Four \`jinqiao serve\` processes (bank, two agencies, platform) on loopback over mutual TLS; a model trained through the bank's API (${l.firstJobSeconds.toFixed(0)} s); each scoring request one enterprise with ${l.decoys} decoys through \`POST /v1/score\`.${load ? ` 1-minute load average ${load.start.toFixed(1)} at the start, ${load.end.toFixed(1)} at the end of the run (2 cores: above 2, the processes competed with other work).` : ''}`,
     '',
     table(
-      ['clients', 'requests', 'requests/s', 'vs sequential', 'p50', 'p99', 'errors', 'answers ≠ sequential'],
-      ['r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
-      l.scoring.map((s) => [String(s.clients), n0(s.requests), s.perSecond.toFixed(1), `${s.speedup.toFixed(2)}×`, ms(s.p50Ms), ms(s.p99Ms), s.errors ? `${s.errors} (${Object.entries(s.errorKinds).map(([k, v]) => `${v}× ${k}`).join(', ')})` : '0', String(s.mismatches)]),
+      ['clients', 'requests', 'requests/s', 'vs sequential', 'p50', 'p99', 'errors', 'answers ≠ sequential', 'largest Δ probability'],
+      ['r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
+      l.scoring.map((s) => [String(s.clients), n0(s.requests), s.perSecond.toFixed(1), `${s.speedup.toFixed(2)}×`, ms(s.p50Ms), ms(s.p99Ms), s.errors ? `${s.errors} (${Object.entries(s.errorKinds).map(([k, v]) => `${v}× ${k}`).join(', ')})` : '0', String(s.mismatches), s.largestProbabilityDifference === undefined ? '—' : s.largestProbabilityDifference.toExponential(1)]),
     ),
     '',
     table(
