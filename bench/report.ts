@@ -14,12 +14,13 @@ import type { Figure } from './stats.ts';
 import { lineChart, logBarChart, type Bar } from './svg.ts';
 import type { NetworkBench } from './network.ts';
 import type { ScoringBench } from './scoring.ts';
+import type { LoadBench } from './load.ts';
 import { BINNING_TARGET_SECONDS, FATE_BINNING_SECONDS, type BinningBenchResult } from './binning.ts';
 import type { GradientRevealingComparison, TrainingEpochResult } from './train.ts';
 import { unbalancedPsiMarkdown, type UnbalancedPsiBench } from './unbalanced-psi.ts';
 import { lookupServiceMarkdown, type LookupServiceBench } from './lookup-service.ts';
 
-export const SECTIONS = ['psiOps', 'codec', 'he', 'scaling', 'psi', 'unbalancedPsi', 'lookupService', 'train', 'network', 'scoring', 'binning', 'baselines', 'anchors'] as const;
+export const SECTIONS = ['psiOps', 'codec', 'he', 'scaling', 'psi', 'unbalancedPsi', 'lookupService', 'train', 'network', 'scoring', 'load', 'binning', 'baselines', 'anchors'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 export interface Machine {
@@ -75,6 +76,7 @@ export interface BenchResults {
   train?: { readonly epochs: readonly TrainingEpochResult[]; readonly againstGradientRevealing: GradientRevealingComparison };
   network?: NetworkBench;
   scoring?: ScoringBench;
+  load?: LoadBench;
   binning?: BinningBenchResult;
   baselines?: {
     readonly paillier: readonly PaillierBaseline[];
@@ -284,6 +286,8 @@ export function sectionMarkdown(r: BenchResults, section: Section): string {
         'The bank runs one PSI per agency, so it sends its own blinded set once per agency and re-blinds every agency\'s set: more bytes per ID than an agency. Training bytes are ciphertexts (zstd) and masked decryption requests.',
       ].join('\n');
     }
+    case 'load':
+      return loadMarkdown(r.load!, r.loadAverage);
     case 'unbalancedPsi':
       return unbalancedPsiMarkdown(r.unbalancedPsi!);
     case 'lookupService':
@@ -418,4 +422,52 @@ if (import.meta.filename === process.argv[1] || basename(process.argv[1] ?? '') 
   }
   const results = JSON.parse(readFileSync(resultsFile, 'utf8')) as BenchResults;
   for (const f of writeReport(results, resultsFile, join(import.meta.dirname, '..'))) process.stdout.write(`wrote ${f}\n`);
+}
+
+/** Serving under load, against the targets of issue 17; a target not met says so. */
+function loadMarkdown(l: LoadBench, load: BenchResults['loadAverage']): string {
+  const [seq, at8, at32] = l.scoring as [LoadBench['scoring'][number], LoadBench['scoring'][number], LoadBench['scoring'][number]];
+  const met = (ok: boolean) => (ok ? 'met' : '**not met**');
+  const ms = (v: number) => `${n0(v)} ms`;
+  const rssGrowth = Math.max(...l.rssMB.map((r) => Math.max(r.afterScoring, r.afterTraining) - r.afterFirstJob));
+  const under = l.jobsList.underTraining;
+  return [
+    '## Serving under load',
+    '',
+    `Four \`jinqiao serve\` processes (bank, two agencies, platform) on loopback over mutual TLS; a model trained through the bank's API (${l.firstJobSeconds.toFixed(0)} s); each scoring request one enterprise with ${l.decoys} decoys through \`POST /v1/score\`.${load ? ` 1-minute load average ${load.start.toFixed(1)} at the start, ${load.end.toFixed(1)} at the end of the run (2 cores: above 2, the processes competed with other work).` : ''}`,
+    '',
+    table(
+      ['clients', 'requests', 'requests/s', 'vs sequential', 'p50', 'p99', 'errors', 'answers ≠ sequential', 'largest Δ probability'],
+      ['r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
+      l.scoring.map((s) => [String(s.clients), n0(s.requests), s.perSecond.toFixed(1), `${s.speedup.toFixed(2)}×`, ms(s.p50Ms), ms(s.p99Ms), s.errors ? `${s.errors} (${Object.entries(s.errorKinds).map(([k, v]) => `${v}× ${k}`).join(', ')})` : '0', String(s.mismatches), s.largestProbabilityDifference === undefined ? '—' : s.largestProbabilityDifference.toExponential(1)]),
+    ),
+    '',
+    table(
+      ['service', 'RSS idle', 'after the first job', `after ${n0(l.scoringRequests)} scoring requests`, `after ${l.trainingJobs} training jobs`],
+      ['l', 'r', 'r', 'r', 'r'],
+      l.rssMB.map((r) => [r.party, `${n0(r.idle)} MB`, `${n0(r.afterFirstJob)} MB`, `${n0(r.afterScoring)} MB`, `${n0(r.afterTraining)} MB`]),
+    ),
+    '',
+    table(
+      ['GET /v1/jobs', 'polls', 'p50', 'p99', 'max'],
+      ['l', 'r', 'r', 'r', 'r'],
+      [
+        ['at rest', n0(l.jobsList.idle.n), ms(l.jobsList.idle.p50Ms), ms(l.jobsList.idle.p99Ms), '—'],
+        [`while ${under.concurrentJobs} training jobs run`, n0(under.n), ms(under.p50Ms), ms(under.p99Ms), ms(under.maxMs)],
+      ],
+    ),
+    '',
+    table(
+      ['target (issue 17)', 'measured', ''],
+      ['l', 'l', 'l'],
+      [
+        ['32 concurrent clients: 0 errors, answers equal to the sequential ones', `${at32.errors} errors, ${at32.mismatches} different`, met(at32.errors === 0 && at32.mismatches === 0)],
+        ['32 concurrent clients: p99 ≤ 1 s', ms(at32.p99Ms), met(at32.p99Ms <= 1000)],
+        ['8 clients: throughput ≥ 1.5× sequential', `${at8.speedup.toFixed(2)}× (${at8.perSecond.toFixed(1)} against ${seq.perSecond.toFixed(1)} requests/s)`, met(at8.speedup >= 1.5)],
+        [`RSS after ${n0(l.scoringRequests)} scoring requests and ${l.trainingJobs} training jobs within 300 MB of its size after the first job`, `largest growth ${n0(rssGrowth)} MB`, met(rssGrowth <= 300)],
+        ['GET /v1/jobs p99 ≤ 200 ms while 3 training jobs run', `${ms(under.p99Ms)} (${under.concurrentJobs} running)`, met(under.p99Ms <= 200 && under.concurrentJobs >= 3)],
+        ...(l.failedJobs.length ? [['every training job succeeds', `failed: ${l.failedJobs.join(', ')}`, met(false)]] : []),
+      ],
+    ),
+  ].join('\n');
 }

@@ -6,7 +6,7 @@
  *   node bench/run.ts --quick     the same sections at smaller sizes (under 3 minutes)
  *   node bench/run.ts --smoke     every section at toy sizes (the test suite's check)
  *   --json                        print the results as one JSON object instead of tables
- *   --sections psi,train          only these sections (psiOps codec he scaling psi unbalancedPsi lookupService train network scoring binning baselines anchors)
+ *   --sections psi,train          only these sections (psiOps codec he scaling psi unbalancedPsi lookupService train network scoring load binning baselines anchors)
  *   --psi-10m                     add the 10M × 10M PSI run to full mode (~15 min)
  *   --out <dir>                   where to write results (default bench/results)
  *   --report / --no-report        write BENCHMARKS.md (default: full mode with every section)
@@ -27,6 +27,7 @@ import { SECTIONS, sectionMarkdown, writeReport, type BenchResults, type Machine
 import { benchAgainstGradientRevealing, benchDefaultCredit, benchFateShape, type TrainingEpochResult } from './train.ts';
 import { benchNetwork } from './network.ts';
 import { benchScoring } from './scoring.ts';
+import { benchLoad, LOAD_SIZES } from './load.ts';
 import { benchUnbalancedPsi } from './unbalanced-psi.ts';
 import { benchLookupService } from './lookup-service.ts';
 import { benchBinning } from './binning.ts';
@@ -52,7 +53,9 @@ for (const s of requested ?? []) {
     process.exit(2);
   }
 }
-const wanted = (s: Section) => !requested || requested.includes(s);
+// The load section starts four service processes and trains several jobs: its smoke run has
+// a test of its own (test/bench/load.test.ts), so `--smoke` alone leaves it out.
+const wanted = (s: Section) => (requested ? requested.includes(s) : !(mode === 'smoke' && s === 'load'));
 
 /** Sizes per mode: smoke proves every section runs; quick keeps the shapes at smaller scale. */
 const SIZES = {
@@ -176,6 +179,11 @@ if (wanted('network')) {
 if (wanted('scoring')) {
   results.scoring = await benchScoring(size.scoring[0], size.scoring[1]);
   show('scoring');
+}
+
+if (wanted('load')) {
+  results.load = await benchLoad(LOAD_SIZES[mode]);
+  show('load');
 }
 
 if (wanted('binning')) {

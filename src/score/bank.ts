@@ -40,7 +40,7 @@
  * (measured 60–120 ms per million enterprises on a loaded 2-core machine).
  */
 import { createCipheriv, createHmac, hash, randomUUID } from 'node:crypto';
-import { errors, shownValue } from '../errors.ts';
+import { errors, isJinqiaoError, shownValue } from '../errors.ts';
 import type { FeatureTable } from '../data/table.ts';
 import type { AuditLog } from '../governance/audit.ts';
 import type { HeBackend, HeEvaluator } from '../he/backend.ts';
@@ -194,10 +194,46 @@ export class BankScoringSession {
     this.#evaluator?.dispose();
   }
 
-  async #request(ids: readonly string[], options: ScoreRequestOptions, monitor: boolean): Promise<MonitoringScores> {
+  /**
+   * Several callers' requests answered in one round with the agencies: each is checked and
+   * recorded in the audit log on its own (under the same request number), and the agencies
+   * see the union of their query slots — each enterprise once, with the decoys it always
+   * comes with — in one random order, so they learn no more than from the requests one by
+   * one (less: not which slots came together). One answer per request, in order: its scores,
+   * or the error that refused it (a malformed ID refuses its own request only). A protocol
+   * failure rejects them all and ends the session (`failed`).
+   */
+  async scoreTogether(requests: readonly { readonly ids: readonly string[]; readonly options?: ScoreRequestOptions }[]): Promise<(readonly EnterpriseScore[] | Error)[]> {
+    const { evaluator, arbiter } = this.#ready();
+    const prepared = requests.map((r) => {
+      try {
+        return this.#prepare(r.ids, r.options ?? {});
+      } catch (e) {
+        if (isJinqiaoError(e)) return e;
+        throw e;
+      }
+    });
+    const valid = prepared.filter((p): p is Prepared => !(p instanceof Error));
+    if (valid.length === 0) return prepared as Error[];
+    const request = this.#requests++;
+    for (const p of valid) await this.#audit(p, request, false);
+    const union = new Map<string, Slot>();
+    for (const p of valid) for (const slot of p.slots) union.set(slot.id, slot);
+    const all = [...union.values()];
+    const slots = Array.from(securePermutation(all.length), (i) => all[i]!);
+    const answered = slots.length === 0 ? new Map<string, SlotAnswer>() : (await this.#guard(() => this.#scoreSlots(slots, request, false, evaluator, arbiter))).bySlot;
+    return prepared.map((p) => (p instanceof Error ? p : answers(p.requested, answered)));
+  }
+
+  #ready(): { evaluator: HeEvaluator; arbiter: ArbiterClient } {
     const evaluator = this.#evaluator;
     const arbiter = this.#arbiter;
     if (!evaluator || !arbiter) throw errors.protocol('score before open()');
+    return { evaluator, arbiter };
+  }
+
+  /** A request's IDs normalised and looked up, and its query slots; throws on a malformed ID or option. */
+  #prepare(ids: readonly string[], options: ScoreRequestOptions): Prepared {
     const { idType } = this.#options;
     const decoys = options.decoys ?? 0;
     if (!Number.isInteger(decoys) || decoys < 0) throw errors.optionInvalid('decoys', `must be a whole number, got ${decoys}`);
@@ -212,28 +248,28 @@ export class BankScoringSession {
     });
     if (requested.length === 0) throw errors.optionInvalid('ids', 'no enterprise to score');
     const known = [...new Map(requested.flatMap((q) => (q.row === undefined ? [] : [[q.id, { id: q.id, row: q.row }] as const]))).values()];
-    const slots = this.#withDecoys(known, decoys);
-    const request = this.#requests++;
+    return { requested, known, slots: this.#withDecoys(known, decoys) };
+  }
+
+  async #audit(p: Prepared, request: number, monitor: boolean): Promise<void> {
     const audit = this.#options.audit;
     await audit?.append('scoring.query', {
       session: this.#session,
       request,
-      enterprises: monitor ? requested.length : requested.map((q) => audit.hashId(q.id)),
-      unknown: requested.filter((q) => q.row === undefined).length,
-      decoys: slots.length - known.length,
+      enterprises: monitor ? p.requested.length : p.requested.map((q) => audit.hashId(q.id)),
+      unknown: p.requested.filter((q) => q.row === undefined).length,
+      decoys: p.slots.length - p.known.length,
       monitoring: monitor,
     });
+  }
 
-    const answered = slots.length === 0 ? { bySlot: new Map<string, SlotAnswer>(), drift: new Map<string, number | undefined>() } : await this.#guard(() => this.#scoreSlots(slots, request, monitor, evaluator, arbiter));
-    const scores = requested.map((q): EnterpriseScore => {
-      const answer = answered.bySlot.get(q.id);
-      if (answer === undefined) return unscored('unknown', q.raw, 'id.unknown', `${JSON.stringify(q.raw)} is not in the bank's book`, []);
-      if (answer.withheldBy !== undefined) {
-        return unscored('refused', q.raw, 'partial-score.single-holder', `${JSON.stringify(q.raw)} is held by ${answer.withheldBy} alone, whose policy does not allow disclosing its partial score`, answer.fallbacks);
-      }
-      return { status: 'scored', id: q.raw, probability: sigmoid(answer.z), z: answer.z, fallbacks: answer.fallbacks };
-    });
-    return { scores, agencyDrift: answered.drift };
+  async #request(ids: readonly string[], options: ScoreRequestOptions, monitor: boolean): Promise<MonitoringScores> {
+    const { evaluator, arbiter } = this.#ready();
+    const p = this.#prepare(ids, options);
+    const request = this.#requests++;
+    await this.#audit(p, request, monitor);
+    const answered = p.slots.length === 0 ? { bySlot: new Map<string, SlotAnswer>(), drift: new Map<string, number | undefined>() } : await this.#guard(() => this.#scoreSlots(p.slots, request, monitor, evaluator, arbiter));
+    return { scores: answers(p.requested, answered.bySlot), agencyDrift: answered.drift };
   }
 
   async #scoreSlots(slots: readonly Slot[], request: number, monitor: boolean, evaluator: HeEvaluator, arbiter: ArbiterClient): Promise<{ bySlot: Map<string, SlotAnswer>; drift: Map<string, number | undefined> }> {
@@ -324,6 +360,25 @@ export class BankScoringSession {
 interface Slot {
   readonly id: string;
   readonly row: number;
+}
+
+interface Prepared {
+  /** Every ID as asked, normalised, with its row in the bank's book (undefined: not in it). */
+  readonly requested: readonly { readonly raw: string; readonly id: string; readonly row: number | undefined }[];
+  readonly known: readonly Slot[];
+  readonly slots: readonly Slot[];
+}
+
+/** The answer to each requested ID from the answers per slot. */
+function answers(requested: Prepared['requested'], bySlot: ReadonlyMap<string, SlotAnswer>): EnterpriseScore[] {
+  return requested.map((q): EnterpriseScore => {
+    const answer = bySlot.get(q.id);
+    if (answer === undefined) return unscored('unknown', q.raw, 'id.unknown', `${JSON.stringify(q.raw)} is not in the bank's book`, []);
+    if (answer.withheldBy !== undefined) {
+      return unscored('refused', q.raw, 'partial-score.single-holder', `${JSON.stringify(q.raw)} is held by ${answer.withheldBy} alone, whose policy does not allow disclosing its partial score`, answer.fallbacks);
+    }
+    return { status: 'scored', id: q.raw, probability: sigmoid(answer.z), z: answer.z, fallbacks: answer.fallbacks };
+  });
 }
 
 interface SlotAnswer {

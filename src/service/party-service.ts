@@ -145,7 +145,7 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
   };
 
   /** Per job: the channels it opened (closed when it ends), its worker pool and staged outputs. */
-  const jobResources = new Map<string, { channels: Channel[]; pool?: SharedMatvecPool; outputs?: StagedOutputs }>();
+  const jobResources = new Map<string, { channels: TlsChannel[]; pool?: SharedMatvecPool; outputs?: StagedOutputs }>();
   const resourcesOf = (jobId: string) => {
     let r = jobResources.get(jobId);
     if (!r) jobResources.set(jobId, (r = { channels: [] }));
@@ -338,23 +338,42 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
   };
 
   /**
-   * (Label) Open scoring sessions, one per model, kept for the requests that follow. A
-   * session's protocol is one conversation with each agency, so its requests take turns:
-   * each waits for the one before it, and a full queue is refused (E_BUSY, 503 with
-   * Retry-After) rather than left to grow. A session that fails is closed, its channels freed,
-   * and only that session is forgotten (a newer one for the same model is left alone).
+   * (Label) Open scoring sessions, a small pool per model, kept for the requests that follow.
+   * A session's protocol is one conversation with each agency and the arbiter, so it serves
+   * one round at a time. Requests queue per model (first come, first served; past
+   * MAX_WAITING_REQUESTS the bank answers E_BUSY, 503 with Retry-After); a free session takes
+   * every request waiting (up to MAX_BATCH_IDS enterprises) in one round
+   * (`BankScoringSession.scoreTogether`: each request checked and audited on its own, one
+   * answer per request), and while requests wait and the pool has fewer than
+   * SESSIONS_PER_MODEL sessions, another opens beside it. Each session is its own job at every
+   * partner (own ID, own channels, own audit entries), so the agencies serve them side by side
+   * with every rule of a single session. A session that fails, or whose connection a partner
+   * dropped while it was idle, is closed, its channels freed, and only it leaves the pool.
    */
-  const sessions = new Map<string, ScoringEntry>();
-  const dropSession = async (modelJobId: string, entry: ScoringEntry) => {
-    if (sessions.get(modelJobId) === entry) sessions.delete(modelJobId);
+  const pools = new Map<string, ScoringPool>();
+  const poolOf = (modelJobId: string): ScoringPool => {
+    let pool = pools.get(modelJobId);
+    if (!pool) pools.set(modelJobId, (pool = { sessions: [], queue: [] }));
+    return pool;
+  };
+  const forgetIfEmpty = (modelJobId: string, pool: ScoringPool) => {
+    if (pool.sessions.length === 0 && pool.queue.length === 0 && pools.get(modelJobId) === pool) pools.delete(modelJobId);
+  };
+  /** A session whose channels a partner closed cannot answer: found before requests are lost on it. */
+  const brokenChannel = (entry: ScoringEntry) => jobResources.get(entry.sessionId)?.channels.find((c) => c.closedReason !== undefined);
+  const dropSession = async (modelJobId: string, pool: ScoringPool, entry: ScoringEntry, why: string) => {
+    const at = pool.sessions.indexOf(entry);
+    if (at >= 0) {
+      pool.sessions.splice(at, 1);
+      log(`scoring session ${entry.sessionId}: closed (${why})`);
+    }
+    forgetIfEmpty(modelJobId, pool);
     sessionModels.delete(entry.sessionId);
     const session = await entry.session.catch(() => undefined);
     await session?.close().catch(() => {});
     await release(entry.sessionId, 'discard');
   };
-  const openScoring = (modelJobId: string): ScoringEntry => {
-    const open = sessions.get(modelJobId);
-    if (open) return open;
+  const openSession = (modelJobId: string, pool: ScoringPool): void => {
     const sessionId = `score/${modelJobId}/${randomUUID()}`;
     sessionModels.set(sessionId, modelJobId);
     const session = (async () => {
@@ -373,10 +392,65 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
         decoyKey: await loadOrCreateDecoyKey(config.store),
       });
     })();
-    const entry: ScoringEntry = { sessionId, session, tail: Promise.resolve(), waiting: 0 };
-    session.catch(() => dropSession(modelJobId, entry));
-    sessions.set(modelJobId, entry);
-    return entry;
+    const entry: ScoringEntry = { sessionId, session, busy: true, opening: true };
+    pool.sessions.push(entry);
+    session.then(
+      () => {
+        log(`scoring session ${sessionId}: open (${pool.sessions.length} of at most ${SESSIONS_PER_MODEL} for model ${modelJobId})`);
+        entry.opening = false;
+        entry.busy = false;
+        pump(modelJobId, pool);
+      },
+      async (e: unknown) => {
+        await dropSession(modelJobId, pool, entry, `could not open: ${(e as Error).message}`);
+        // With no session left to serve them, the waiting requests get the reason (an unknown model, a partner that refused).
+        if (!pool.sessions.some((s) => !s.opening)) for (const p of pool.queue.splice(0)) p.reject(e);
+        forgetIfEmpty(modelJobId, pool);
+        pump(modelJobId, pool);
+      },
+    );
+  };
+  /** Gives waiting requests to free sessions, and opens sessions while requests wait and the pool has room. */
+  const pump = (modelJobId: string, pool: ScoringPool): void => {
+    while (pool.queue.length > 0) {
+      const idle = pool.sessions.find((e) => !e.busy);
+      if (idle) {
+        idle.busy = true;
+        const broken = brokenChannel(idle);
+        if (broken) {
+          void dropSession(modelJobId, pool, idle, `idle, its connection ended: ${broken.closedReason!.message}`);
+          continue;
+        }
+        let ids = 0;
+        const batch: PendingScore[] = [];
+        while (pool.queue.length > 0 && (batch.length === 0 || ids + pool.queue[0]!.ids.length <= MAX_BATCH_IDS)) {
+          const next = pool.queue.shift()!;
+          ids += next.ids.length;
+          batch.push(next);
+        }
+        void serveBatch(modelJobId, pool, idle, batch);
+        continue;
+      }
+      const opening = pool.sessions.filter((e) => e.opening).length;
+      if (pool.sessions.length < SESSIONS_PER_MODEL && opening < pool.queue.length) {
+        openSession(modelJobId, pool);
+        continue;
+      }
+      return;
+    }
+  };
+  const serveBatch = async (modelJobId: string, pool: ScoringPool, entry: ScoringEntry, batch: readonly PendingScore[]) => {
+    const session = await entry.session;
+    try {
+      const answers = await session.scoreTogether(batch.map((p) => ({ ids: p.ids, options: p.options })));
+      answers.forEach((a, i) => (a instanceof Error ? batch[i]!.reject(a) : batch[i]!.resolve(a)));
+    } catch (e) {
+      for (const p of batch) p.reject(e);
+    }
+    // A failed round ends the session; a refused request (a malformed ID) leaves it usable.
+    if (session.failed) await dropSession(modelJobId, pool, entry, 'a request failed');
+    else entry.busy = false;
+    pump(modelJobId, pool);
   };
 
   /** (Label) Runs, or reruns from the first epoch (encrypted weights do not outlive the arbiter's key), the training job `jobId`. */
@@ -499,25 +573,12 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
     reject: (jobId, by) => decide(jobId, false, by),
     async score(modelJobId, ids, options = {}) {
       if (config.role !== 'label') throw errors.optionInvalid('role', 'scoring requests go to the label party (the bank)');
-      const entry = openScoring(modelJobId);
-      if (entry.waiting >= MAX_WAITING_REQUESTS) throw errors.busy(`${entry.waiting} scoring requests for model ${modelJobId} are waiting`, 1);
-      entry.waiting++;
-      const turn = entry.tail.then(async () => {
-        const session = await entry.session;
-        try {
-          return await session.score(ids, options);
-        } catch (e) {
-          // A refused request (a malformed ID) leaves the session usable; a failed one is closed.
-          if (session.failed) await dropSession(modelJobId, entry);
-          throw e;
-        }
+      const pool = poolOf(modelJobId);
+      if (pool.queue.length >= MAX_WAITING_REQUESTS) throw errors.busy(`${pool.queue.length} scoring requests for model ${modelJobId} are waiting`, 1);
+      return new Promise((resolve, reject) => {
+        pool.queue.push({ ids, options, resolve, reject });
+        pump(modelJobId, pool);
       });
-      entry.tail = turn.catch(() => {});
-      try {
-        return await turn;
-      } finally {
-        entry.waiting--;
-      }
     },
     verify(call) {
       if (config.role !== 'label') throw errors.optionInvalid('role', 'verification requests go to the label party (the bank)');
@@ -549,7 +610,10 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
       // Queued jobs stay queued in the store (they start after a restart); a pending approval is withdrawn.
       closing = true;
       for (const jobId of [...approvals.keys()]) takeApproval(jobId)?.reject(errors.interrupted(jobId));
-      for (const entry of sessions.values()) await (await entry.session.catch(() => undefined))?.close().catch(() => {});
+      for (const pool of pools.values()) {
+        for (const p of pool.queue.splice(0)) p.reject(errors.channelClosed(config.name, 'the service is stopping'));
+        for (const entry of pool.sessions) await (await entry.session.catch(() => undefined))?.close().catch(() => {});
+      }
       await lookups.close();
       await listener.close('service stopping');
       await psiExecutor.close();
@@ -558,15 +622,37 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
   };
 }
 
-/** Scoring requests one session queues before it refuses more. */
+/**
+ * Scoring sessions a model keeps open at most. Each is one request at a time through four
+ * services; a few side by side keep every party busy (one computes while another's answer
+ * is on the wire) without growing memory with the number of clients: a session holds CKKS
+ * keys at every party.
+ */
+const SESSIONS_PER_MODEL = 4;
+/** Scoring requests a model's pool queues before it refuses more. */
 const MAX_WAITING_REQUESTS = 64;
+/** Enterprises one round of a session takes from the queue at most (a larger single request goes alone). */
+const MAX_BATCH_IDS = 1024;
 
 interface ScoringEntry {
   readonly sessionId: string;
   readonly session: Promise<BankScoringSession>;
-  /** The last request's turn: the next one starts after it. */
-  tail: Promise<unknown>;
-  waiting: number;
+  /** Opening, or serving a round. */
+  busy: boolean;
+  opening: boolean;
+}
+
+interface PendingScore {
+  readonly ids: readonly string[];
+  readonly options: { decoys?: number };
+  readonly resolve: (scores: readonly EnterpriseScore[]) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+interface ScoringPool {
+  readonly sessions: ScoringEntry[];
+  /** Requests waiting for a session, first come first served. */
+  readonly queue: PendingScore[];
 }
 
 /** What a partner's job store keeps of a job it took part in. */

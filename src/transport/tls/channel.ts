@@ -127,6 +127,11 @@ export class TlsChannel implements Channel {
     return expectType(await this.next(), type, this.peer);
   }
 
+  /** Why the channel is over (closed here, by the peer, or a broken connection); undefined while it is usable. */
+  get closedReason(): JinqiaoError | undefined {
+    return this.closedWith;
+  }
+
   /** Sends what is already written, then closes; receives still pending here reject with `reason`. */
   close(reason = 'closed'): void {
     if (this.closedWith) return;
