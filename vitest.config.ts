@@ -6,7 +6,7 @@ import { defineConfig } from 'vitest/config';
  * suites (CKKS, PSI, benchmarks) have finished, so their timeouts measure the code and not
  * what else this 2-core machine is doing (issue 16, "Timing").
  */
-const NETWORK = ['test/e2e/**/*.test.ts', 'test/service/**/*.test.ts', 'test/transport/tls*.test.ts', 'test/console/**/*.test.ts'];
+const NETWORK = ['test/e2e/**/*.test.ts', 'test/bench/load.test.ts', 'test/service/**/*.test.ts', 'test/transport/tls*.test.ts', 'test/console/**/*.test.ts'];
 
 export default defineConfig({
   test: {
