@@ -396,6 +396,10 @@ export const errors = {
     Object.assign(new JinqiaoError(code, `${peer} stopped the job: ${reason}`, `ask ${peer}'s operator; the reason is in its log`), { causedByPeer: peer }),
   /** A job, session or model that the service does not hold. */
   notFound: (what: string, hint: string) => new JinqiaoError('E_NOT_FOUND', what, hint),
+  /** A job that is not running was asked to stop. */
+  notRunning: (jobId: string, state: string) => new JinqiaoError('E_NOT_RUNNING', `job ${jobId} is ${state}`, 'only a running job can be cancelled'),
+  /** A request to a party service without its bearer token or a console session. */
+  unauthorized: (what: string) => new JinqiaoError('E_UNAUTHORIZED', what, "send Authorization: Bearer <the token in the service config>, or sign in to the console with it"),
   /** A job cut off by a stop of the service that ran it (a crash, a kill, a restart). */
   interrupted: (jobId: string) =>
     new JinqiaoError('E_INTERRUPTED', `job ${jobId}: the service stopped while it ran`, 'resume it: jinqiao resume, or POST /v1/jobs/{id}/resume at the bank'),
