@@ -106,6 +106,7 @@ const EN = {
     noAnchors: 'No partner anchor of this log is held here yet.',
     kept: (n: number) => `This party keeps ${n} anchor(s) of its partners' logs.`,
     bad: 'bad entry',
+    partnerHeads: "Latest anchor kept of each partner's log",
     apply: 'Apply',
   },
   governance: {
@@ -253,6 +254,7 @@ const ZH: Messages = {
     noAnchors: '本服务尚未持有本日志的合作方锚点。',
     kept: (n: number) => `本方保存了合作方日志的 ${n} 个锚点。`,
     bad: '损坏记录',
+    partnerHeads: '各合作方日志的最新锚点',
     apply: '应用',
   },
   governance: {

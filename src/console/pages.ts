@@ -262,7 +262,7 @@ export function auditPage(ctx: PageContext, audit: AuditView | undefined, filter
       : table([m.audit.seq, m.audit.job, m.audit.time, 'SHA-256'], audit.anchors.map((a) => `<tr><td>${a.seq}</td><td>${e(a.job)}</td><td>${time(a.time)}</td><td><code class="hash">${e(a.hash)}</code></td></tr>`));
   const body = `${verdict}
 <section class="card">${form}${table([m.audit.seq, m.audit.time, m.audit.type, m.audit.job, m.audit.details], rows, 'audit')}</section>
-<section class="card"><h2>${e(m.audit.anchors)}</h2>${anchors}<p class="note">${e(m.audit.kept(audit.partnerAnchorsKept))}</p></section>`;
+<section class="card"><h2>${e(m.audit.anchors)}</h2>${anchors}<p class="note">${e(m.audit.kept(audit.partnerAnchorsKept))}</p>${audit.partnerHeads.length === 0 ? '' : `<h3>${e(m.audit.partnerHeads)}</h3>${table([m.governance.partner, m.audit.seq, m.audit.job, m.audit.time, 'SHA-256'], audit.partnerHeads.map((h) => `<tr><td>${e(h.partner)}</td><td>${h.seq}</td><td>${e(h.job)}</td><td>${time(h.time)}</td><td><code class="hash">${e(h.hash)}</code></td></tr>`))}`}</section>`;
   return layout(ctx, 'audit', m.audit.heading, body);
 }
 

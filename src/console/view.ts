@@ -117,6 +117,8 @@ export interface AuditView {
   readonly anchors: readonly AuditAnchor[];
   /** Anchors of partners' logs this party keeps. */
   readonly partnerAnchorsKept: number;
+  /** The latest anchor this party keeps of each partner's log (`<store>/anchors/<partner>.jsonl`), as written there. */
+  readonly partnerHeads: readonly { readonly partner: string; readonly seq: number; readonly hash: string; readonly job: string; readonly time: string }[];
 }
 
 export type ConsentStatus = 'valid' | 'expiring' | 'revoked' | 'expired' | 'not-yet-valid' | 'invalid';
@@ -264,7 +266,8 @@ export function consoleViewOf(service: PartyService, options: ConsoleViewOptions
       const returned = options.anchors ? await options.anchors() : [];
       const anchors = [...kept.anchors, ...returned];
       const verdict = await verifyAuditLog(auditLog.file, auditLog.publicKey, anchors).catch((e: Error): AuditVerdict => ({ ok: false, line: 0, seq: undefined, reason: e.message }));
-      return { file: auditLog.file, entries: await readAuditEntries(auditLog.file), verdict, anchors, partnerAnchorsKept: kept.others };
+      const partnerHeads = await keptPartnerHeads(join(config.store, 'anchors'));
+      return { file: auditLog.file, entries: await readAuditEntries(auditLog.file), verdict, anchors, partnerAnchorsKept: kept.others + partnerHeads.reduce((n, h) => n + h.count, 0), partnerHeads };
     },
     async governance() {
       const g = config.governance;
@@ -288,6 +291,25 @@ export function consoleViewOf(service: PartyService, options: ConsoleViewOptions
     scoring: async () => (options.monitoringDir ? loadRuns(options.monitoringDir) : []),
     close: () => clearInterval(timer),
   };
+}
+
+/** Per partner, the last anchor line of its anchors file, and how many it holds (the service checked each when it kept it). */
+async function keptPartnerHeads(folder: string): Promise<(AuditView['partnerHeads'][number] & { count: number })[]> {
+  const files = (await readdir(folder).catch(() => [] as string[])).filter((f) => f.endsWith('.jsonl')).sort();
+  const heads = [];
+  for (const file of files) {
+    const lines = (await readFile(join(folder, file), 'utf8').catch(() => '')).split('\n').filter((l) => l.trim() !== '');
+    const last = lines.length === 0 ? undefined : (() => {
+      try {
+        return JSON.parse(lines.at(-1)!) as Record<string, unknown>;
+      } catch {
+        return undefined;
+      }
+    })();
+    if (!last) continue;
+    heads.push({ partner: typeof last.party === 'string' ? last.party : file.replace(/\.jsonl$/, ''), seq: Number(last.seq), hash: String(last.hash ?? ''), job: String(last.job ?? ''), time: String(last.time ?? ''), count: lines.length });
+  }
+  return heads;
 }
 
 function approvalOf(value: unknown): ApprovalView | undefined {
