@@ -17,8 +17,9 @@ import type { ScoringBench } from './scoring.ts';
 import { BINNING_TARGET_SECONDS, FATE_BINNING_SECONDS, type BinningBenchResult } from './binning.ts';
 import type { GradientRevealingComparison, TrainingEpochResult } from './train.ts';
 import { unbalancedPsiMarkdown, type UnbalancedPsiBench } from './unbalanced-psi.ts';
+import { lookupServiceMarkdown, type LookupServiceBench } from './lookup-service.ts';
 
-export const SECTIONS = ['psiOps', 'codec', 'he', 'scaling', 'psi', 'unbalancedPsi', 'train', 'network', 'scoring', 'binning', 'baselines', 'anchors'] as const;
+export const SECTIONS = ['psiOps', 'codec', 'he', 'scaling', 'psi', 'unbalancedPsi', 'lookupService', 'train', 'network', 'scoring', 'binning', 'baselines', 'anchors'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 export interface Machine {
@@ -70,6 +71,7 @@ export interface BenchResults {
     readonly reference: { readonly x25519: PsiEndToEnd; readonly ristretto: PsiEndToEnd; readonly slowdown: number };
   };
   unbalancedPsi?: UnbalancedPsiBench;
+  lookupService?: LookupServiceBench;
   train?: { readonly epochs: readonly TrainingEpochResult[]; readonly againstGradientRevealing: GradientRevealingComparison };
   network?: NetworkBench;
   scoring?: ScoringBench;
@@ -281,6 +283,8 @@ export function sectionMarkdown(r: BenchResults, section: Section): string {
     }
     case 'unbalancedPsi':
       return unbalancedPsiMarkdown(r.unbalancedPsi!);
+    case 'lookupService':
+      return lookupServiceMarkdown(r.lookupService!);
     case 'scoring': {
       const sc = r.scoring!;
       return [

@@ -6,7 +6,7 @@
  *   node bench/run.ts --quick     the same sections at smaller sizes (under 3 minutes)
  *   node bench/run.ts --smoke     every section at toy sizes (the test suite's check)
  *   --json                        print the results as one JSON object instead of tables
- *   --sections psi,train          only these sections (psiOps codec he scaling psi unbalancedPsi train network scoring binning baselines anchors)
+ *   --sections psi,train          only these sections (psiOps codec he scaling psi unbalancedPsi lookupService train network scoring binning baselines anchors)
  *   --psi-10m                     add the 10M × 10M PSI run to full mode (~15 min)
  *   --out <dir>                   where to write results (default bench/results)
  *   --report / --no-report        write BENCHMARKS.md (default: full mode with every section)
@@ -28,6 +28,7 @@ import { benchAgainstGradientRevealing, benchDefaultCredit, benchFateShape, type
 import { benchNetwork } from './network.ts';
 import { benchScoring } from './scoring.ts';
 import { benchUnbalancedPsi } from './unbalanced-psi.ts';
+import { benchLookupService } from './lookup-service.ts';
 import { benchBinning } from './binning.ts';
 
 const { values: args } = parseArgs({
@@ -55,9 +56,9 @@ const wanted = (s: Section) => !requested || requested.includes(s);
 
 /** Sizes per mode: smoke proves every section runs; quick keeps the shapes at smaller scale. */
 const SIZES = {
-  smoke: { opMs: 20, heOpMs: 20, scaleBatches: [4, 512, 1], matvec: [1, 13, 1], psiSizes: [2_000], psiRuns: 1, refSize: 200, refRuns: 1, fate: [2_000, 1, 512, [3, 10]], creditEpochs: 0, paillier: { keyBits: 512, sliceRows: 8 }, paillierWide: true, codecRows: 4096, networkEpochs: 1, scoring: [3, 2_000], unbalanced: [5_000, 500, 1], binning: [2_000, 3, 10] },
-  quick: { opMs: 150, heOpMs: 150, scaleBatches: [16, 4096, 2], matvec: [2, 300, 2], psiSizes: [100_000], psiRuns: 2, refSize: 1_000, refRuns: 1, fate: [20_000, 1, 8192, [30, 300]], creditEpochs: 1, paillier: { keyBits: 2048, sliceRows: 16 }, paillierWide: false, codecRows: 8192, networkEpochs: 1, scoring: [5, 10_000], unbalanced: [200_000, 10_000, 3], binning: [20_000, 30, 300] },
-  full: { opMs: 1000, heOpMs: 600, scaleBatches: [48, 4096, 5], matvec: [4, 300, 5], psiSizes: args['psi-10m'] ? [100_000, 1_000_000, 10_000_000] : [100_000, 1_000_000], psiRuns: 3, refSize: 5_000, refRuns: 3, fate: [100_000, 2, 8192, [30, 300]], creditEpochs: 3, paillier: { keyBits: 2048, sliceRows: undefined }, paillierWide: true, codecRows: 8192, networkEpochs: 4, scoring: [20, 100_000], unbalanced: [1_000_000, 10_000, 5], binning: [100_000, 30, 300] },
+  smoke: { opMs: 20, heOpMs: 20, scaleBatches: [4, 512, 1], matvec: [1, 13, 1], psiSizes: [2_000], psiRuns: 1, refSize: 200, refRuns: 1, fate: [2_000, 1, 512, [3, 10]], creditEpochs: 0, paillier: { keyBits: 512, sliceRows: 8 }, paillierWide: true, codecRows: 4096, networkEpochs: 1, scoring: [3, 2_000], unbalanced: [5_000, 500, 1], lookupService: [2_000, 3, 100], binning: [2_000, 3, 10] },
+  quick: { opMs: 150, heOpMs: 150, scaleBatches: [16, 4096, 2], matvec: [2, 300, 2], psiSizes: [100_000], psiRuns: 2, refSize: 1_000, refRuns: 1, fate: [20_000, 1, 8192, [30, 300]], creditEpochs: 1, paillier: { keyBits: 2048, sliceRows: 16 }, paillierWide: false, codecRows: 8192, networkEpochs: 1, scoring: [5, 10_000], unbalanced: [200_000, 10_000, 3], lookupService: [50_000, 21, 5_000], binning: [20_000, 30, 300] },
+  full: { opMs: 1000, heOpMs: 600, scaleBatches: [48, 4096, 5], matvec: [4, 300, 5], psiSizes: args['psi-10m'] ? [100_000, 1_000_000, 10_000_000] : [100_000, 1_000_000], psiRuns: 3, refSize: 5_000, refRuns: 3, fate: [100_000, 2, 8192, [30, 300]], creditEpochs: 3, paillier: { keyBits: 2048, sliceRows: undefined }, paillierWide: true, codecRows: 8192, networkEpochs: 4, scoring: [20, 100_000], unbalanced: [1_000_000, 10_000, 5], lookupService: [200_000, 41, 5_000], binning: [100_000, 30, 300] },
 } as const;
 const size = SIZES[mode];
 
@@ -148,6 +149,12 @@ if (wanted('unbalancedPsi')) {
   const [registerSize, bankSize, warmRuns] = size.unbalanced;
   results.unbalancedPsi = await benchUnbalancedPsi(registerSize, bankSize, warmRuns);
   show('unbalancedPsi');
+}
+
+if (wanted('lookupService')) {
+  const [registerSize, calls, batch] = size.lookupService;
+  results.lookupService = await benchLookupService(registerSize, calls, batch);
+  show('lookupService');
 }
 
 if (wanted('train')) {

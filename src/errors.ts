@@ -41,6 +41,7 @@ export const ERROR_CATALOGUE = {
   E_LABEL_AMONG_FEATURES: { input: true, meaning: "an agency's table holds the label column as a feature" },
   E_POLICY_INVALID: { input: true, meaning: "a data holder's policy file is invalid; `field` names the field" },
   E_POLICY_REFUSED: { input: false, meaning: "a job outside a data holder's policy; `rule` names the rule" },
+  E_ROLE_REFUSED: { input: false, meaning: "a job asks a partner to act in a role the party's config does not bind to it (a label that is not its bank, an arbiter that is not its platform or is also a data party); `rule` names the rule" },
   E_PARTIAL_SCORE_DISCLOSURE: { input: true, meaning: "a training job would show the bank one agency's partial scores, and no policy allows it" },
   E_SCORE_REFUSED: { input: false, meaning: 'one enterprise of a scoring request is not scored; `rule` says why (the rest are)' },
   E_KEY_INVALID: { input: true, meaning: 'a signing key file is unusable' },
@@ -59,6 +60,7 @@ export const ERROR_CATALOGUE = {
   E_INTERRUPTED: { input: false, meaning: 'the service stopped while the job ran; resume it' },
   E_TABLE_UNKNOWN: { input: true, meaning: "a job names a table the party's configuration does not hold" },
   E_BUSY: { input: false, meaning: 'the service queues no more requests of this kind now; retry after the time it gives' },
+  E_RATE_LIMITED: { input: true, meaning: 'a service API client sent more requests than its per-client rate allows; retry after the time it gives (HTTP 429, Retry-After)' },
 } as const satisfies Record<string, { readonly input: boolean; readonly meaning: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;
@@ -102,7 +104,7 @@ export class JinqiaoError extends Error {
  * Codes whose message a party may pass to its peers when it stops a job: they describe its
  * configuration, policy or the job's definition, never a row of its data.
  */
-export const SHAREABLE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['E_TABLE_UNKNOWN', 'E_POLICY_REFUSED', 'E_PARTIAL_SCORE_DISCLOSURE', 'E_JOB_INVALID', 'E_PARAMS_INSECURE', 'E_MODEL_INVALID']);
+export const SHAREABLE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['E_TABLE_UNKNOWN', 'E_POLICY_REFUSED', 'E_ROLE_REFUSED', 'E_PARTIAL_SCORE_DISCLOSURE', 'E_JOB_INVALID', 'E_PARAMS_INSECURE', 'E_MODEL_INVALID']);
 
 export function isJinqiaoError(e: unknown): e is JinqiaoError {
   return e instanceof JinqiaoError;
@@ -308,6 +310,9 @@ export const errors = {
       ),
       { rule },
     ),
+  /** A job whose parties do not hold the roles this party's config binds to them; `rule` is the stable id of the check that refused it. */
+  roleRefused: <Rule extends string>(rule: Rule, why: string, hint: string): JinqiaoError & { readonly rule: Rule } =>
+    Object.assign(new JinqiaoError('E_ROLE_REFUSED', `refused by role rule ${rule}: ${why}`, hint), { rule }),
   /**
    * One enterprise of a scoring request was not scored (the others were); `rule` is the
    * stable id of why. Reported per ID in the answer, not thrown.
@@ -388,6 +393,9 @@ export const errors = {
   /** A full request queue: the caller retries after `retryAfterSeconds`. */
   busy: (what: string, retryAfterSeconds: number): JinqiaoError & { readonly retryAfterSeconds: number } =>
     Object.assign(new JinqiaoError('E_BUSY', `busy: ${what}`, `retry after ${retryAfterSeconds} s`), { retryAfterSeconds }),
+  /** Too many API requests from one client: it retries after `retryAfterSeconds`. */
+  rateLimited: (max: number, windowSeconds: number, retryAfterSeconds: number): JinqiaoError & { readonly retryAfterSeconds: number } =>
+    Object.assign(new JinqiaoError('E_RATE_LIMITED', `more than ${max} requests in ${windowSeconds} s from this client`, `retry after ${retryAfterSeconds} s`), { retryAfterSeconds }),
   /** A job names a table the party's configuration does not hold. */
   tableUnknown: (party: string, table: string, known: readonly string[]) =>
     new JinqiaoError('E_TABLE_UNKNOWN', `${party} has no table ${JSON.stringify(table)}`, `name one of ${party}'s tables (${known.join(', ') || 'none configured'}), or add it under tables: in ${party}'s config`),

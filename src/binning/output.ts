@@ -8,6 +8,8 @@
  * - `iv.csv`: `party,feature,iv` for every feature, by IV descending.
  * - `screening.json`: the IV threshold and the features it dropped, and correlation and VIF
  *   among the bank's own features.
+ * - `report.html`: the bank's report, an IV chart of every feature and a WOE chart per feature
+ *   (src/report/binning.ts).
  *
  * Written into a temporary folder and moved into place only when complete, so a failure
  * leaves nothing half-written.
@@ -17,6 +19,7 @@ import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { errors, isJinqiaoError } from '../errors.ts';
 import type { BinningResult } from './in-process.ts';
+import { renderBinningReport } from '../report/binning.ts';
 
 export interface DroppedFeature {
   readonly party: string;
@@ -71,6 +74,7 @@ export async function writeBinningOutputs(outDir: string, result: BinningResult)
     ['binning.json', JSON.stringify(binningJson(result), null, 2) + '\n'],
     ['iv.csv', ivCsv(result)],
     ['screening.json', JSON.stringify(screeningJson(result), null, 2) + '\n'],
+    ['report.html', renderBinningReport({ ...binningJson(result), jobId: result.config.jobId, minIv: result.config.minIv })],
   ];
   try {
     await mkdir(staging, { recursive: true });

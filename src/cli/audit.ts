@@ -5,8 +5,10 @@
  */
 import type { Command } from 'commander';
 import { errors } from '../errors.ts';
-import { AuditLog, headFileOf, loadAuditAnchors, readAuditEntries, verifyAuditLog } from '../governance/audit.ts';
-import { loadPublicKey, loadSecretKey } from '../governance/keys.ts';
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { AuditLog, headFileOf, loadAuditAnchors, readAuditEntries, verifyAuditLog, type AuditAnchor } from '../governance/audit.ts';
+import { loadPublicKey, loadSecretKey, type PublicKeyBytes } from '../governance/keys.ts';
 import { commandGroup } from './governance-options.ts';
 import { runCommand } from './run-command.ts';
 
@@ -18,11 +20,11 @@ export function auditCommand(): Command {
     .description('check every entry, the chain and the signed head; exit 0 intact, 1 naming the first bad entry')
     .argument('<log>', 'the audit log (JSON Lines; its signed head is <log>.head)')
     .requiredOption('--key <pubkey-file>', "the public key (.pub) of the party that wrote the log")
-    .option('--anchors <file>', "anchors of this log kept by a partner (JSON Lines): a log rolled back or cut behind one is refused")
+    .option('--anchors <file-or-folder>', "anchors of this log kept by a partner: an anchors file (JSON Lines), or a folder of them (a party service's <store>/anchors); a log rolled back or cut behind one is refused")
     .action((log: string, opts: { key: string; anchors?: string }) =>
       runCommand(async () => {
         const { publicKey, keyId } = await loadPublicKey(opts.key);
-        const kept = opts.anchors === undefined ? undefined : await loadAuditAnchors(opts.anchors, publicKey);
+        const kept = opts.anchors === undefined ? undefined : await loadAnchorsFrom(opts.anchors, publicKey);
         if (kept && kept.anchors.length === 0) throw errors.optionInvalid('--anchors', `${opts.anchors} holds no anchor of key ${keyId} (${kept.others} of other keys)`, "pass the anchors file of a partner of this party, and this party's public key");
         const verdict = await verifyAuditLog(log, publicKey, kept?.anchors);
         if (!verdict.ok) throw errors.auditBroken(log, verdict.line, verdict.seq, verdict.reason);
@@ -76,6 +78,21 @@ export function auditCommand(): Command {
     );
 
   return audit;
+}
+
+/** The anchors of one key in an anchors file, or in every `.jsonl` file of a folder (one per partner). */
+async function loadAnchorsFrom(path: string, publicKey: PublicKeyBytes): Promise<{ anchors: AuditAnchor[]; others: number }> {
+  const info = await stat(path).catch(() => undefined);
+  if (!info?.isDirectory()) return loadAuditAnchors(path, publicKey);
+  const files = (await readdir(path)).filter((f) => f.endsWith('.jsonl') || f.endsWith('.anchors')).sort();
+  if (files.length === 0) throw errors.optionInvalid('--anchors', `the folder ${path} holds no anchors file (*.jsonl)`, "pass a partner's anchors file, or the anchors folder of its store");
+  const all = { anchors: [] as AuditAnchor[], others: 0 };
+  for (const file of files) {
+    const { anchors, others } = await loadAuditAnchors(join(path, file), publicKey);
+    all.anchors.push(...anchors);
+    all.others += others;
+  }
+  return all;
 }
 
 function describeDetails(details: Record<string, unknown>): string {

@@ -5,9 +5,9 @@ import { BACKEND_NAMES, DEFAULT_BACKEND, isBackendName } from '../psi/backends/i
 import { runLocalPsi } from '../local/psi.ts';
 import { writeIntersectionIds } from '../psi/output.ts';
 import { refuseInputAsOutput } from '../data/write.ts';
-import type { Reveal } from '../psi/ecdh.ts';
+import { checkPadTo, type Reveal } from '../psi/ecdh.ts';
 import type { IdTypeOption } from '../ids/normalise.ts';
-import { encodingOption, parseThreads } from './options.ts';
+import { encodingOption, parseNonNegativeInt, parseThreads } from './options.ts';
 import type { CsvEncoding } from '../data/csv.ts';
 import { runCommand } from './run-command.ts';
 import { psiPrepareCommand, runPreparedPsi } from './unbalanced-psi.ts';
@@ -27,6 +27,7 @@ interface PsiCliOptions {
   key?: string;
   maxEvaluations?: string;
   audit?: string;
+  padTo?: string;
 }
 
 export function psiCommand(): Command {
@@ -43,6 +44,7 @@ export function psiCommand(): Command {
     .option('--threads <n>', 'worker threads for the hot loop (default: all cores; 0 = main thread)')
     .option('--strict', 'make invalid, empty or repeated IDs an error instead of skipping and counting them')
     .option('--job-id <id>', 'job identifier bound into every hash (default: a fresh UUID)')
+    .option('--pad-to <n>', "each side sends n values, dummies making up the difference, so neither learns the other's set size beyond n (n must be at least each side's distinct IDs)")
     .option('--prepared <tags>', "unbalanced PSI: the agency's tag file from `psi prepare`, instead of <right.csv> (IDs are read as the tag file says)")
     .option('--key <dir>', "with --prepared: the agency's key folder (it answers the online phase)")
     .option('--max-evaluations <n>', 'with --prepared: the most bank IDs the agency evaluates in the session (its rate limit)')
@@ -58,6 +60,7 @@ export function psiCommand(): Command {
           if (right !== undefined) throw errors.optionInvalid('--prepared', 'give either <right.csv> or --prepared, not both');
           if (opts.key === undefined) throw errors.optionInvalid('--key', "--prepared needs the agency's key folder");
           if (opts.reveal === 'cardinality') throw errors.optionInvalid('--reveal', 'with --prepared the bank learns its IDs in common (the agency learns nothing but their count)');
+          if (opts.padTo !== undefined) throw errors.optionInvalid('--pad-to', 'pads the sets of an ECDH-PSI between two tables; with --prepared the tag file fixes the agency\'s set', 'leave out --pad-to, or give <right.csv> instead of --prepared');
           await runPreparedPsi(left, { ...opts, id: opts.id, prepared: opts.prepared, key: opts.key });
           return;
         }
@@ -67,6 +70,7 @@ export function psiCommand(): Command {
           throw errors.optionInvalid('--out', 'cannot write IDs when only the size of the intersection is revealed');
         }
         if (opts.out !== undefined) await refuseInputAsOutput('--out', opts.out, [left, right]);
+        const padTo = opts.padTo === undefined ? undefined : checkPadTo(parseNonNegativeInt('--pad-to', opts.padTo));
         const result = await runLocalPsi({
           left: { file: left, idColumn: opts.id, encoding: opts.encoding },
           right: { file: right, idColumn: opts.id, encoding: opts.encoding },
@@ -76,6 +80,7 @@ export function psiCommand(): Command {
           threads: parseThreads(opts.threads),
           strict: opts.strict,
           jobId: opts.jobId,
+          padTo,
         });
         if (opts.out !== undefined && result.leftLines) {
           await writeIntersectionIds({ file: left, idColumn: opts.id, encoding: opts.encoding }, result.leftLines, opts.out);

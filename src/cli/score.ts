@@ -8,6 +8,8 @@ import type { IdTypeOption } from '../ids/normalise.ts';
 import { openLocalScoringSession, type LocalScoringOptions } from '../local/scoring.ts';
 import { compareRuns, loadRuns, monitoringReport, saveRun } from '../score/monitoring.ts';
 import { writeReport } from '../report/html.ts';
+import { pointsFor, scorecard } from '../report/scorecard.ts';
+import { loadBinningFile } from '../binning/scorecard-training.ts';
 import { loadModelSlice, type ModelSlice } from '../lr/model.ts';
 import { loadOrCreateDecoyKey } from '../governance/keys.ts';
 import { parseNameList } from './governance-options.ts';
@@ -63,8 +65,10 @@ export function scoreCommand(): Command {
     .requiredOption('--ids <ids>', 'IDs to score, comma-separated, or @file with one ID per line')
     .option('--decoys <n>', 'decoys per real ID, so agencies cannot tell which enterprise is queried (default 0; needs --keys)')
     .option('--keys <dir>', "the bank's key folder: its persistent decoy key (scoring-decoys.secret) is read there, or made on first use")
-    .option('--out <file>', 'write id,status,probability,fallbacks,reason as CSV')
-    .action((opts: Common & { ids: string; decoys?: string; keys?: string; out?: string }) =>
+    .option('--out <file>', 'write id,status,probability,fallbacks,reason as CSV (with --points: id,status,probability,points,fallbacks,reason)')
+    .option('--binning <binning.json>', 'the binning a scorecard model was trained on (`train --binning`): every party encodes its current records as the same bins')
+    .option('--points', "also give each score in scorecard points (the model's scorecard.csv scaling: base plus the points of the enterprise's bins); needs --binning")
+    .action((opts: Common & { ids: string; decoys?: string; keys?: string; out?: string; binning?: string; points?: boolean }) =>
       runCommand(async () => {
         const ids = opts.ids.startsWith('@')
           ? (await readFile(opts.ids.slice(1), 'utf8').catch((e: Error) => { throw errors.fileUnreadable(opts.ids.slice(1), e.message); })).split(/\r?\n/).map((s) => s.trim()).filter(Boolean)
@@ -73,7 +77,12 @@ export function scoreCommand(): Command {
         if (decoys > 0 && opts.keys === undefined) throw errors.optionInvalid('--decoys', "decoys need the bank's persistent decoy key", 'add --keys <dir> (the bank\'s key folder); the key is made there on first use and must be kept');
         const decoyKey = opts.keys === undefined ? undefined : await loadOrCreateDecoyKey(opts.keys);
         const bank = await labelSlice(opts.model);
-        const session = await openLocalScoringSession({ ...sessionOptions(opts), bank: { file: opts.label, idColumn: opts.id, name: bank.party }, decoyKey });
+        if (opts.points && opts.binning === undefined) throw errors.optionInvalid('--points', 'points belong to a scorecard model', 'give --binning <binning.json>, the binning the model was trained on');
+        if (opts.points) await readFile(join(opts.model, 'scorecard.csv')).catch(() => { throw errors.modelInvalid(opts.model, 'holds no scorecard.csv: it is not a scorecard model (train it with --binning)'); });
+        const binning = opts.binning === undefined ? undefined : await loadBinningFile(opts.binning);
+        const session = await openLocalScoringSession({ ...sessionOptions(opts), bank: { file: opts.label, idColumn: opts.id, name: bank.party }, decoyKey, ...(binning ? { binning } : {}) });
+        const card = scorecard();
+        const pointsOf = (p: number) => Math.round(pointsFor(card, p) * 100) / 100;
         const started = performance.now();
         let scores;
         try {
@@ -84,17 +93,20 @@ export function scoreCommand(): Command {
         const seconds = (performance.now() - started) / 1000;
         if (opts.out) {
           await writeAtomically(opts.out, async (write) => {
-            await write('id,status,probability,fallbacks,reason\n');
-            for (const s of scores) await write(`${s.id},${s.status},${s.probability?.toPrecision(8) ?? ''},${s.fallbacks.join(';')},${s.status === 'scored' ? '' : s.rule}\n`);
+            await write(opts.points ? 'id,status,probability,points,fallbacks,reason\n' : 'id,status,probability,fallbacks,reason\n');
+            for (const s of scores) {
+              const points = opts.points ? `${s.status === 'scored' ? pointsOf(s.probability) : ''},` : '';
+              await write(`${s.id},${s.status},${s.probability?.toPrecision(8) ?? ''},${points}${s.fallbacks.join(';')},${s.status === 'scored' ? '' : s.rule}\n`);
+            }
           });
         }
         if (opts.json) {
-          process.stdout.write(JSON.stringify({ scores: scores.map((s) => (s.status === 'scored' ? { id: s.id, status: s.status, probability: s.probability, fallbacks: s.fallbacks } : { id: s.id, status: s.status, code: s.code, rule: s.rule, reason: s.reason })), seconds }) + '\n');
+          process.stdout.write(JSON.stringify({ scores: scores.map((s) => (s.status === 'scored' ? { id: s.id, status: s.status, probability: s.probability, ...(opts.points ? { points: pointsOf(s.probability) } : {}), fallbacks: s.fallbacks } : { id: s.id, status: s.status, code: s.code, rule: s.rule, reason: s.reason })), seconds }) + '\n');
           return;
         }
         for (const s of scores) {
           if (s.status !== 'scored') process.stdout.write(`${s.id}  ${s.status}: ${s.reason}\n`);
-          else process.stdout.write(`${s.id}  ${s.probability.toFixed(4)}${s.fallbacks.length ? `  (no record at ${s.fallbacks.join(', ')}: training mean used)` : ''}\n`);
+          else process.stdout.write(`${s.id}  ${s.probability.toFixed(4)}${opts.points ? `  ${pointsOf(s.probability)} points` : ''}${s.fallbacks.length ? `  (no record at ${s.fallbacks.join(', ')}: training mean used)` : ''}\n`);
         }
       }),
     );

@@ -6,6 +6,7 @@ import { trainOnBins } from '../binning/scorecard-training.ts';
 import { writeAtomically } from '../data/write.ts';
 import { errors } from '../errors.ts';
 import { loadTrainingJob } from '../local/job-file.ts';
+import { runBinningStep } from '../local/binning-step.ts';
 import { runLocalTraining, type LocalTrainingOptions, type LocalTrainingResult } from '../local/training.ts';
 import { checkOutputFolder } from '../jobs/output-folder.ts';
 import { anchorsFileOf, storeAuditAnchor } from '../governance/audit.ts';
@@ -114,12 +115,22 @@ export function runJobCommand(): Command {
         const job = await loadTrainingJob(file);
         const out = opts.out ?? job.out;
         if (out === undefined) throw errors.jobInvalid(file, 'out', 'name an output folder in the job file or with --out');
-        await trainAndReport(job.training, out, { ...opts, field: opts.out === undefined ? 'out' : '--out' });
+        const field = opts.out === undefined ? 'out' : '--out';
+        let binning: string | undefined;
+        let binningFiles: readonly string[] = [];
+        if (job.binning) {
+          await checkOutputFolder(out, field);
+          const step = await runBinningStep(job.training, job.binning, out, file);
+          binningFiles = step.files;
+          if (job.binning.scorecard) binning = step.binningFile;
+          if (!opts.quiet && !opts.json) process.stderr.write(`binning: ${step.result.rows} aligned rows, ${step.result.parties.reduce((n, p) => n + p.features.length, 0)} features in ${Math.round(step.result.seconds * 10) / 10} s\n`);
+        }
+        await trainAndReport(job.training, out, { ...opts, field, binning, extraFiles: binningFiles });
       }),
     );
 }
 
-async function trainAndReport(options: LocalTrainingOptions, out: string, flags: { json?: boolean; quiet?: boolean; field: string; transcript?: string; binning?: string }): Promise<void> {
+async function trainAndReport(options: LocalTrainingOptions, out: string, flags: { json?: boolean; quiet?: boolean; field: string; transcript?: string; binning?: string; extraFiles?: readonly string[] }): Promise<void> {
   await checkOutputFolder(out, flags.field);
   const progress = flags.quiet ? undefined : progressPrinter(process.stderr);
   const transcript = flags.transcript === undefined ? undefined : new Transcript();
@@ -132,7 +143,7 @@ async function trainAndReport(options: LocalTrainingOptions, out: string, flags:
     progress?.finish();
   }
   if (transcript) await transcript.write(flags.transcript!);
-  const files = [...result.files];
+  const files = [...(flags.extraFiles ?? []), ...result.files];
   if (card) {
     const file = join(resolve(out), 'scorecard.csv');
     await writeAtomically(file, (write) => write(scorecardCsv(card)));

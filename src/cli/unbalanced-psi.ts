@@ -5,6 +5,8 @@ import type { IdTypeOption } from '../ids/normalise.ts';
 import { BACKEND_NAMES, DEFAULT_BACKEND, isBackendName } from '../psi/backends/index.ts';
 import { writeIntersectionIds } from '../psi/output.ts';
 import { prepareRegister, runUnbalancedPsi } from '../lookup/unbalanced-psi.ts';
+import { parseFieldCheck, prepareVerification } from '../lookup/verify.ts';
+import { collect } from './governance-options.ts';
 import { openPartyAudits } from './audit-dir.ts';
 import { parseNonNegativeInt, parseThreads } from './options.ts';
 import { runCommand } from './run-command.ts';
@@ -18,6 +20,7 @@ interface PrepareCliOptions {
   threads?: string;
   strict?: boolean;
   json?: boolean;
+  field?: string[];
 }
 
 export function psiPrepareCommand(): Command {
@@ -32,10 +35,26 @@ export function psiPrepareCommand(): Command {
     .option('--threads <n>', 'worker threads (default: all cores; 0 = main thread)')
     .option('--strict', 'make an invalid or empty ID an error instead of skipping and counting it (a repeated ID is always dropped and counted)')
     .option('--json', 'print one JSON object with the counts and timings on stdout')
+    .option('--field <name[:tol=r]>', 'verification tags of this field instead of PSI tags, for `verify --prepared` (repeat for several)', collect)
     .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2))
     .action((register: string, opts: PrepareCliOptions) =>
       runCommand(async () => {
         if (!isBackendName(opts.backend)) throw errors.optionInvalid('--backend', `unknown backend ${opts.backend}`);
+        if (opts.field !== undefined) {
+          const v = await prepareVerification({
+            register: { file: register, idColumn: opts.id },
+            checks: opts.field.map(parseFieldCheck),
+            idType: opts.idType,
+            keyDir: opts.key,
+            backend: opts.backend,
+            out: opts.out,
+            threads: parseThreads(opts.threads),
+          });
+          const summary = { tags: v.tags, rows: v.registerRows, invalid: v.registerInvalid, fields: opts.field, keyId: v.keyId, keyCreated: v.keyCreated, offlineSeconds: round(v.offlineSeconds), tagFileBytes: v.fileBytes, out: opts.out };
+          if (opts.json) process.stdout.write(JSON.stringify(summary) + '\n');
+          else process.stdout.write([`tags:     ${v.tags} values of ${v.registerRows} rows (${v.registerInvalid} invalid IDs skipped), fields ${opts.field.join(', ')}`, `key:      ${v.keyId}${v.keyCreated ? ' (new key period)' : ''}`, `time:     ${summary.offlineSeconds} s`, `written:  ${opts.out}`].join('\n') + '\n');
+          return;
+        }
         const r = await prepareRegister({
           file: register,
           idColumn: opts.id,

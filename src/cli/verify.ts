@@ -4,14 +4,19 @@ import { errors } from '../errors.ts';
 import type { IdTypeOption } from '../ids/normalise.ts';
 import { BACKEND_NAMES, DEFAULT_BACKEND, isBackendName } from '../psi/backends/index.ts';
 import { writeCsv } from '../lookup/csv-out.ts';
-import { parseFieldCheck, runVerification } from '../lookup/verify.ts';
+import { parseFieldCheck, runPreparedVerification, runVerification } from '../lookup/verify.ts';
+import { openPartyAudits } from './audit-dir.ts';
 import { collect } from './governance-options.ts';
-import { parseThreads } from './options.ts';
+import { parseNonNegativeInt, parseThreads } from './options.ts';
 import { runCommand } from './run-command.ts';
 
 interface VerifyCliOptions {
   id: string;
-  field: string[];
+  field?: string[];
+  prepared?: string;
+  key?: string;
+  maxEvaluations?: string;
+  audit?: string;
   out?: string;
   json?: boolean;
   idType: IdTypeOption;
@@ -23,25 +28,47 @@ export function verifyCommand(): Command {
   return new Command('verify')
     .description("check each declared value against the agency's register; the bank learns only consistent / not consistent, the agency only how many")
     .argument('<claims.csv>', "the bank's file: the enterprise ID and one column per declared field")
-    .argument('<register.csv>', "the agency's register, with columns of the same names")
+    .argument('[register.csv]', "the agency's register, with columns of the same names (omitted with --prepared)")
     .requiredOption('--id <column>', 'name of the ID column in both files')
-    .requiredOption('--field <name[:tol=r]>', 'a field to check: equality, or within a relative tolerance r (repeat for several)', collect)
+    .option('--field <name[:tol=r]>', 'a field to check: equality, or within a relative tolerance r (repeat for several; with --prepared, default: every field of the tag file)', collect)
+    .option('--prepared <tags>', "loan-book scale: the agency's verification tags from `psi prepare --field`, instead of <register.csv>")
+    .option('--key <dir>', "with --prepared: the agency's key folder (it answers the online phase)")
+    .option('--max-evaluations <n>', 'with --prepared: the most claim keys the agency evaluates in the session (its rate limit)')
+    .option('--audit <dir>', "with --prepared: append the agency's answers to <dir>/agency.jsonl (keys made if missing)")
     .option('--out <file>', 'write `id,field,consistent` per claim, in claim order')
     .option('--json', 'print one JSON object with the verdicts and counts on stdout')
     .addOption(new Option('--id-type <type>', 'how to read IDs').choices(['auto', 'uscc', 'plain']).default('auto'))
     .addOption(new Option('--backend <name>', 'group backend').choices([...BACKEND_NAMES]).default(DEFAULT_BACKEND))
     .option('--threads <n>', 'worker threads (default: all cores; 0 = main thread)')
-    .action((claims: string, register: string, opts: VerifyCliOptions) =>
+    .action((claims: string, register: string | undefined, opts: VerifyCliOptions) =>
       runCommand(async () => {
         if (!isBackendName(opts.backend)) throw errors.optionInvalid('--backend', `unknown backend ${opts.backend}`);
-        const r = await runVerification({
-          claims: { file: claims, idColumn: opts.id },
-          register: { file: register, idColumn: opts.id },
-          checks: opts.field.map(parseFieldCheck),
-          idType: opts.idType,
-          backend: opts.backend,
-          threads: parseThreads(opts.threads),
-        });
+        let r: Awaited<ReturnType<typeof runVerification>> & { offlineSeconds?: number; onlineSeconds?: number };
+        if (opts.prepared !== undefined) {
+          if (register !== undefined) throw errors.optionInvalid('--prepared', 'give either <register.csv> or --prepared, not both');
+          if (opts.key === undefined) throw errors.optionInvalid('--key', "--prepared needs the agency's key folder");
+          const audits = opts.audit === undefined ? undefined : await openPartyAudits(opts.audit);
+          r = await runPreparedVerification({
+            claims: { file: claims, idColumn: opts.id },
+            prepared: opts.prepared,
+            keyDir: opts.key,
+            ...(opts.field ? { checks: opts.field.map(parseFieldCheck) } : {}),
+            threads: parseThreads(opts.threads),
+            ...(opts.maxEvaluations === undefined ? {} : { maxEvaluations: parseNonNegativeInt('--max-evaluations', opts.maxEvaluations) }),
+            ...(audits ? { agencyAudit: audits.agency } : {}),
+          });
+        } else {
+          if (register === undefined) throw errors.optionInvalid('<register.csv>', "missing: give the agency's register, or --prepared <tags> --key <dir>");
+          if (opts.field === undefined) throw errors.optionInvalid('--field', 'name at least one field to verify');
+          r = await runVerification({
+            claims: { file: claims, idColumn: opts.id },
+            register: { file: register, idColumn: opts.id },
+            checks: opts.field.map(parseFieldCheck),
+            idType: opts.idType,
+            backend: opts.backend,
+            threads: parseThreads(opts.threads),
+          });
+        }
         if (opts.out !== undefined) await writeCsv(opts.out, ['id', 'field', 'consistent'], r.verdicts.map((v) => [v.id, v.field, String(v.consistent)]));
         const consistent = r.verdicts.filter((v) => v.consistent).length;
         if (opts.json) {
@@ -57,6 +84,7 @@ export function verifyCommand(): Command {
               evaluations: r.evaluations,
               seconds: Math.round(r.seconds * 1000) / 1000,
               bytesSent: r.bytesSent,
+              ...(r.offlineSeconds === undefined ? {} : { offlineSeconds: Math.round(r.offlineSeconds * 1000) / 1000, onlineSeconds: Math.round(r.onlineSeconds! * 1000) / 1000 }),
               out: opts.out ?? null,
             }) + '\n',
           );

@@ -87,21 +87,23 @@ export async function consoleRoutes(app: FastifyInstance, opts: ConsoleOptions):
       const viewer = viewers.get(request);
       return { m: MESSAGES[locale], locale, view, operator: viewer?.operator, csrf: viewer?.csrf ?? '', path: request.url };
     };
+    // Pages, not API operations: kept out of the service's OpenAPI document.
+    const hidden = { schema: { hide: true } };
     const html = (reply: FastifyReply, body: string, code = 200) => reply.code(code).type('text/html; charset=utf-8').send(body);
 
     for (const [path, asset] of assets) {
-      scope.get(path, async (_request, reply) => reply.header('cache-control', 'private, max-age=300').type(asset.type).send(asset.body));
+      scope.get(path, hidden, async (_request, reply) => reply.header('cache-control', 'private, max-age=300').type(asset.type).send(asset.body));
     }
 
     // Browsers ask for it on every page; the console has none.
-    scope.get('/favicon.ico', async (_request, reply) => reply.code(204).send());
+    scope.get('/favicon.ico', hidden, async (_request, reply) => reply.code(204).send());
 
-    scope.get('/sign-in', async (request, reply) => {
+    scope.get('/sign-in', hidden, async (request, reply) => {
       const next = safeNext((request.query as { next?: string }).next);
       return html(reply, signInPage(contextOf(request), next, false));
     });
 
-    scope.post('/sign-in', async (request, reply) => {
+    scope.post('/sign-in', hidden, async (request, reply) => {
       const body = (request.body ?? {}) as Record<string, string | undefined>;
       const next = safeNext(body.next);
       const operator = (body.operator ?? '').trim().slice(0, 100);
@@ -110,40 +112,40 @@ export async function consoleRoutes(app: FastifyInstance, opts: ConsoleOptions):
       return reply.redirect(next, 303);
     });
 
-    scope.post('/sign-out', async (request, reply) => {
+    scope.post('/sign-out', hidden, async (request, reply) => {
       if (!csrfOk(request)) return forbidden(request, reply);
       reply.header('set-cookie', `${SESSION_COOKIE}=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0`);
       return reply.redirect('/sign-in', 303);
     });
 
-    scope.get('/lang', async (request, reply) => {
+    scope.get('/lang', hidden, async (request, reply) => {
       const { to, next } = request.query as { to?: string; next?: string };
       if (to === 'en' || to === 'zh') reply.header('set-cookie', `${LOCALE_COOKIE}=${to}; Path=/; Secure; SameSite=Strict; Max-Age=31536000`);
       return reply.redirect(safeNext(next), 303);
     });
 
-    scope.get('/', async (request, reply) => html(reply, jobsPage(contextOf(request))));
+    scope.get('/', hidden, async (request, reply) => html(reply, jobsPage(contextOf(request))));
 
-    scope.get('/jobs/:id', async (request, reply) => {
+    scope.get('/jobs/:id', hidden, async (request, reply) => {
       const ctx = contextOf(request);
       const job = await view.job((request.params as { id: string }).id);
       return job ? html(reply, jobPage(ctx, job)) : html(reply, notFoundPage(ctx, ctx.m.job.notFound), 404);
     });
 
-    scope.get('/jobs/:id/status', async (request, reply) => {
+    scope.get('/jobs/:id/status', hidden, async (request, reply) => {
       const ctx = contextOf(request);
       const job = view.jobs().find((j) => j.id === (request.params as { id: string }).id);
       return job ? html(reply, jobStatus(ctx, job)) : html(reply, '', 404);
     });
 
-    scope.get('/jobs/:id/report', async (request, reply) => {
+    scope.get('/jobs/:id/report', hidden, async (request, reply) => {
       const report = await view.report((request.params as { id: string }).id);
       if (report === undefined) return html(reply, notFoundPage(contextOf(request), contextOf(request).m.job.notFound), 404);
       return html(reply.header('content-security-policy', REPORT_CSP), report);
     });
 
     for (const action of ACTIONS) {
-      scope.post(`/jobs/:id/${action}`, async (request, reply) => {
+      scope.post(`/jobs/:id/${action}`, hidden, async (request, reply) => {
         if (!csrfOk(request)) return forbidden(request, reply);
         const id = (request.params as { id: string }).id;
         const run = view.actions[action];
@@ -163,16 +165,16 @@ export async function consoleRoutes(app: FastifyInstance, opts: ConsoleOptions):
       });
     }
 
-    scope.get('/approvals', async (request, reply) => html(reply, approvalsPage(contextOf(request))));
+    scope.get('/approvals', hidden, async (request, reply) => html(reply, approvalsPage(contextOf(request))));
 
-    scope.get('/audit', async (request, reply) => {
+    scope.get('/audit', hidden, async (request, reply) => {
       const { type, job } = request.query as { type?: string; job?: string };
       return html(reply, auditPage(contextOf(request), await view.audit(), { type: type || undefined, job: job || undefined }));
     });
 
-    scope.get('/governance', async (request, reply) => html(reply, governancePage(contextOf(request), await view.governance())));
+    scope.get('/governance', hidden, async (request, reply) => html(reply, governancePage(contextOf(request), await view.governance())));
 
-    scope.get('/scoring', async (request, reply) => html(reply, scoringPage(contextOf(request), await view.scoring())));
+    scope.get('/scoring', hidden, async (request, reply) => html(reply, scoringPage(contextOf(request), await view.scoring())));
 
     const csrfOk = (request: FastifyRequest) => {
       const viewer = viewers.get(request)!;

@@ -52,7 +52,8 @@
  * data values cannot be recognised, and callers must not put them in details.
  */
 import { randomBytes } from 'node:crypto';
-import { readFile, stat, truncate } from 'node:fs/promises';
+import { mkdir, readFile, stat, truncate } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, concatBytes, hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js';
 import { errors, shownValue } from '../errors.ts';
@@ -89,7 +90,8 @@ export type KnownAuditEventType =
   | 'model.export'
   | 'scoring.query'
   | 'scoring.answered'
-  | 'log.repaired';
+  | 'log.repaired'
+  | 'anchor.kept';
 export type AuditEventType = KnownAuditEventType | (string & {});
 
 export type AuditDetails = { readonly [key: string]: JsonValue };
@@ -466,6 +468,7 @@ export async function storeAuditAnchor(file: string, anchor: unknown, publicKey:
     const k = behind.anchor;
     throw errors.auditBroken(file, behind.line, k.seq, `${fresh.party}'s log went back: its head at the end of job ${fresh.job} is seq ${fresh.seq} (hash ${fresh.hash}), but the anchor kept here from job ${k.job} is seq ${k.seq} (hash ${k.hash})`);
   }
+  await mkdir(dirname(file), { recursive: true });
   await appendDurably(file, canonicalJson(anchor as unknown as JsonValue) + '\n');
   return anchor as AuditAnchor;
 }

@@ -9,6 +9,7 @@ import { heParamsFor } from '../lr/protocol.ts';
 import type { Channel } from '../protocol/channel.ts';
 import { abortingPeersOnFailure } from '../protocol/abort.ts';
 import { message } from '../protocol/messages.ts';
+import { exchangeAnchors } from './anchors.ts';
 import type { PartyJobContext } from './context.ts';
 import type { JobSpec } from './spec.ts';
 
@@ -28,5 +29,7 @@ export async function arbitrate(ctx: PartyJobContext, label: Channel, spec: JobS
       ? await runTrainingArbiter({ backend, params: heParamsFor(spec.config), parties: channels, onDecryption: audit && ((record) => audit.append('training.decryption', { job: spec.jobId, ...record })) })
       : await runArbiter({ backend, params: heParamsFor({ ...spec.config, sigmoid: 'taylor1' }), parties: channels });
   await audit?.append('arbiter.run', { job: spec.jobId, kind: spec.kind, parties: [...spec.parties], decryptions: report.decryptions });
+  // A training job's end: the bank and the platform keep each other's signed head.
+  if (spec.kind === 'training') await exchangeAnchors(ctx, [label], spec.jobId);
   return report;
 }

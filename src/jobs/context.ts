@@ -38,6 +38,16 @@ export interface PartyJobContext {
   loadTable(table: string, columns: TableColumns): Promise<LoadedTable>;
   /** This party's slice of the model trained by job `jobId`. */
   loadModelSlice(jobId: string): Promise<ModelSlice>;
+  /**
+   * The one role this party's configuration binds to `party` (undefined: none). Absent when
+   * the host binds no roles (the in-process host runs every party of one job definition).
+   */
+  roleOf?(party: string): PartyRole | undefined;
+  /**
+   * Where this party keeps `partner`'s audit anchors (JSON Lines), exchanged at each job's
+   * end (anchors.ts); undefined: the host keeps none.
+   */
+  anchorsFile?(partner: string): string | undefined;
   /** The institution a partner is, as this party's policy names it. */
   institutionOf(party: string): string;
   readonly governance: PartyGovernance | undefined;

@@ -1,7 +1,8 @@
 /**
  * (Features, arbiter) What a partner does when the label party opens a job with it: checks
- * the job's spec, that the label who sent it is the party it names first, and runs its
- * role's runner for the job's kind.
+ * the job's spec, that the label who sent it is the party it names first and that every
+ * party holds the role this party binds to it (roles.ts), and runs its role's runner for
+ * the job's kind.
  */
 import { errors } from '../errors.ts';
 import type { ArbiterReport } from '../lr/roles/arbiter.ts';
@@ -10,6 +11,7 @@ import { abortingPeersOnFailure } from '../protocol/abort.ts';
 import type { AgencyScoringReport } from '../score/agency.ts';
 import { arbitrate } from './arbiter.ts';
 import type { PartyJobContext } from './context.ts';
+import { refuseUnboundRoles } from './roles.ts';
 import { serveScoringAsAgency } from './scoring.ts';
 import { receiveJobSpec, type JobSpec } from './spec.ts';
 import { trainAsFeatures, type FeaturesJobResult } from './training.ts';
@@ -32,6 +34,7 @@ export async function joinJob(ctx: PartyJobContext, label: Channel, options: Par
   const spec = await abortingPeersOnFailure([label], async () => {
     const spec = await receiveJobSpec(label);
     if (spec.parties[0] !== label.peer) throw errors.protocol(`${label.peer} opened job ${spec.jobId} naming ${spec.parties[0]} as its label party`);
+    await refuseUnboundRoles(ctx, { jobId: spec.jobId, kind: spec.kind, label: label.peer, features: spec.parties.slice(1), arbiter: spec.arbiter });
     const named = ctx.role === 'arbiter' ? spec.arbiter === ctx.name && !spec.parties.includes(ctx.name) : spec.parties.slice(1).includes(ctx.name) && spec.arbiter !== ctx.name;
     if (!named) {
       throw errors.protocol(`job ${spec.jobId} does not name ${ctx.name} as its ${ctx.role === 'arbiter' ? 'arbiter' : 'feature party'}`);

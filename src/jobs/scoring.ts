@@ -13,6 +13,7 @@ import { serveScoring, type AgencyScoringReport } from '../score/agency.ts';
 import { BankScoringSession } from '../score/bank.ts';
 import type { PartyJobContext } from './context.ts';
 import { sendJobSpec, type JobSpec } from './spec.ts';
+import { refuseUnboundRoles } from './roles.ts';
 import { agreeWithLabel, awaitAcceptance, gated, idTypeOf } from './admission.ts';
 
 export interface ScoringSessionJob {
@@ -41,6 +42,7 @@ export async function openScoringAsBank(ctx: PartyJobContext, job: ScoringSessio
   }
   const unknown = slice.partners ? partyNames.filter((p) => !slice.partners!.includes(p)) : [];
   if (unknown.length > 0) throw errors.optionInvalid('features', `${unknown.join(', ')} took no part in training job ${job.modelJobId}`);
+  await refuseUnboundRoles(ctx, { jobId: job.sessionId, kind: 'scoring', label: ctx.name, features: partyNames, arbiter: job.arbiter });
   const purpose = job.purpose ?? 'undeclared';
   const loaded = await ctx.loadTable(job.labelTable, { withLabel: false, features: slice.featureNames });
   const { table } = await gated(ctx, loaded, job.sessionId, purpose, partyNames, partyNames, slice.featureNames);

@@ -26,6 +26,8 @@ import { message } from '../protocol/messages.ts';
 import type { LoadedTable, PartyJobContext } from './context.ts';
 import { safeName } from './output-folder.ts';
 import { agreeWithLabel, awaitAcceptance, gated, idTypeOf } from './admission.ts';
+import { exchangeAnchors } from './anchors.ts';
+import { refuseUnboundRoles } from './roles.ts';
 import { sendJobSpec, type JobSpec } from './spec.ts';
 import { labelOutputFiles, type LabelJobOutcome } from './training-outputs.ts';
 
@@ -64,6 +66,7 @@ export async function trainAsLabel(ctx: PartyJobContext, job: TrainingJob): Prom
   const purpose = job.purpose ?? 'undeclared';
   const partyNames = job.features.map((f) => f.party);
   if (partyNames.includes(job.arbiter) || job.arbiter === ctx.name) throw errors.jobInvalid('job', 'arbiter', `the arbiter ${job.arbiter} must not also be a data party of the job`);
+  await refuseUnboundRoles(ctx, { jobId, kind: 'training', label: ctx.name, features: partyNames, arbiter: job.arbiter });
   const loaded = await ctx.loadTable(job.labelTable, { withLabel: true });
   checkBothClasses(loaded);
   const { table } = await gated(ctx, loaded, jobId, purpose, partyNames, partyNames, [...loaded.featureNames, loaded.labelColumn ?? 'label']);
@@ -125,6 +128,8 @@ export async function trainAsLabel(ctx: PartyJobContext, job: TrainingJob): Prom
   await exportSlice(ctx, slice);
   const outputs = ctx.outputs(jobId);
   for (const [name, text] of labelOutputFiles(outcome)) await outputs.write(name, text);
+  // The job's end: every partner keeps this party's signed head, and it keeps theirs.
+  await exchangeAnchors(ctx, channels, jobId);
   return outcome;
 }
 
@@ -163,6 +168,7 @@ export async function trainAsFeatures(ctx: PartyJobContext, label: Channel, spec
   await audit?.append('training.run', { job: jobId, partners: [spec.parties[0]!], aligned: protocol.alignedRows.length, epochs: protocol.epochsRun });
   const slice = sliceOf(jobId, ctx.name, 'features', protocol, config.sigmoid);
   await exportSlice(ctx, slice);
+  await exchangeAnchors(ctx, [label], jobId);
   return { table, idReport, protocol, slice };
 }
 

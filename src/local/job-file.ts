@@ -13,12 +13,25 @@ import type { PartyGovernance } from '../governance/gate.ts';
 import { loadPublicKey, loadSecretKey } from '../governance/keys.ts';
 import { loadPolicy } from '../governance/policy.ts';
 import type { JobGovernance, LocalTrainingOptions } from './training.ts';
+import { checkBinningRule, DEFAULT_BINNING_RULE, type BinningMethod, type BinningRule } from '../binning/bins.ts';
 
 export interface TrainingJob {
   readonly training: LocalTrainingOptions;
   /** Output folder, resolved against the job file; undefined when the file names none. */
   readonly out: string | undefined;
+  /** The job's `binning:` section: bin every feature first (outputs in `<out>/binning/`), then train. */
+  readonly binning?: BinningJob;
 }
+
+/** A job file's `binning:` section. */
+export interface BinningJob {
+  readonly rule: Partial<BinningRule>;
+  readonly minIv?: number;
+  /** Train on bin indicators and write scorecard.csv (default), or on the raw features. */
+  readonly scorecard: boolean;
+}
+
+const BINNING_FIELDS = ['bins', 'method', 'minBinShare', 'minIv', 'scorecard'];
 
 type Json = Record<string, unknown>;
 
@@ -31,7 +44,7 @@ export async function loadTrainingJob(file: string): Promise<TrainingJob> {
   if (!isObject(root)) throw errors.jobInvalid(file, '(top level)', 'must be a mapping with label, features and training');
   const base = dirname(resolve(file));
   const field = (path: string, why: string) => errors.jobInvalid(file, path, why);
-  const known = new Set(['job', 'label', 'guest', 'features', 'host', 'hosts', 'training', 'out', 'purpose', 'governance']);
+  const known = new Set(['job', 'label', 'guest', 'features', 'host', 'hosts', 'training', 'binning', 'out', 'purpose', 'governance']);
   for (const key of Object.keys(root)) if (!known.has(key)) throw field(key, `unknown field (expected one of: ${[...known].join(', ')})`);
 
   const labelSpec = root.label ?? root.guest;
@@ -56,7 +69,30 @@ export async function loadTrainingJob(file: string): Promise<TrainingJob> {
   if (root.job !== undefined) (config as { jobId?: string }).jobId = str(root.job, 'job', field);
   const out = root.out === undefined ? undefined : resolve(base, str(root.out, 'out', field));
   const governance = root.governance === undefined ? undefined : await loadGovernance(root, base, field, [label.name ?? 'label', ...features.map((f) => f.name)]);
-  return { training: { label, features, config, ...(governance ? { governance } : {}) }, out };
+  const binning = root.binning === undefined ? undefined : binningSection(root.binning, field);
+  return { training: { label, features, config, ...(governance ? { governance } : {}) }, out, ...(binning ? { binning } : {}) };
+}
+
+function binningSection(spec: unknown, field: (path: string, why: string) => Error): BinningJob {
+  if (!isObject(spec)) throw field('binning', `must be a mapping of binning parameters (${BINNING_FIELDS.join(', ')})`);
+  for (const key of Object.keys(spec)) if (!BINNING_FIELDS.includes(key)) throw field(`binning.${key}`, `unknown parameter (expected one of: ${BINNING_FIELDS.join(', ')})`);
+  const number = (key: string) => {
+    const v = spec[key];
+    if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v))) throw field(`binning.${key}`, `must be a number, got ${shownValue(JSON.stringify(v) ?? String(v))}`);
+    return v as number | undefined;
+  };
+  const rule = { ...DEFAULT_BINNING_RULE, ...(number('bins') !== undefined && { bins: number('bins')! }), ...(number('minBinShare') !== undefined && { minBinShare: number('minBinShare')! }), ...(spec.method !== undefined && { method: spec.method as BinningMethod }) };
+  try {
+    checkBinningRule(rule);
+  } catch (e) {
+    const option = ((e as { field?: string }).field ?? '').replace(/^--/, '');
+    const key = option === 'min-bin-share' ? 'minBinShare' : option === 'method' ? 'method' : 'bins';
+    throw field(`binning.${key}`, (e as Error).message.replace(/^[^:]*: /, ''));
+  }
+  const minIv = number('minIv');
+  if (minIv !== undefined && minIv < 0) throw field('binning.minIv', 'must be a number >= 0');
+  if (spec.scorecard !== undefined && typeof spec.scorecard !== 'boolean') throw field('binning.scorecard', 'must be true (train on bins, write scorecard.csv) or false (train on the raw features)');
+  return { rule, ...(minIv !== undefined ? { minIv } : {}), scorecard: spec.scorecard !== false };
 }
 
 function table(spec: Json, path: string, base: string, field: (path: string, why: string) => Error) {

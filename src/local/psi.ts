@@ -29,6 +29,8 @@ export interface LocalPsiOptions {
   readonly tap?: FrameTap;
   /** Share an executor across runs (benchmarks); it is not closed here. */
   readonly executor?: PsiExecutor;
+  /** Both sides send at least this many values (dummies hide their set sizes; `--pad-to`). */
+  readonly padTo?: number;
 }
 
 export interface LocalPsiResult {
@@ -67,7 +69,7 @@ export async function runLocalPsi(options: LocalPsiOptions): Promise<LocalPsiRes
   const executor = options.executor ?? (options.threads === 0 ? inlineExecutor() : poolExecutor({ threads: options.threads }));
   const [leftChannel, rightChannel] = memoryChannelPair('left', 'right', options.tap);
   try {
-    const common = { jobId, backend, idType: leftSource.idType, reveal, executor };
+    const common = { jobId, backend, idType: leftSource.idType, reveal, executor, padTo: options.padTo };
     const [l, r] = await settleParties([
       runPsiParty({ ...common, channel: leftChannel, side: 'left', onDuplicate: (a, b) => leftSource.duplicate(a, b) }, leftSource.batches),
       runPsiParty({ ...common, channel: rightChannel, side: 'right', onDuplicate: (a, b) => rightSource.duplicate(a, b) }, rightSource.batches),

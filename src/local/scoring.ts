@@ -20,6 +20,7 @@ import { openScoringAsBank } from '../jobs/scoring.ts';
 import type { AgencyScoringReport } from '../score/agency.ts';
 import type { MonitoringScores, EnterpriseScore, ScoreRequestOptions } from '../score/bank.ts';
 import { settleParties } from './settle.ts';
+import { binIndicatorTable, type BinningFile } from '../binning/scorecard.ts';
 import { memoryPartyContext, MemoryWiring, type JobGovernance } from './training.ts';
 
 export interface ScoringPartySpec {
@@ -51,6 +52,11 @@ export interface LocalScoringOptions {
   readonly governance?: JobGovernance;
   /** Agencies' partial scores of their previous monitoring run, by agency name. */
   readonly previousAgencyMonitoring?: ReadonlyMap<string, Float64Array>;
+  /**
+   * The binning.json a scorecard model was trained on: each party encodes its own current
+   * records as the same bin indicators (its own part only), as in training.
+   */
+  readonly binning?: BinningFile;
 }
 
 export interface LocalScoringSession {
@@ -90,7 +96,17 @@ export async function openLocalScoringSession(options: LocalScoringOptions): Pro
       name,
       role,
       wiring,
-      loadTable: async (table, columns) => loadFeatureTable(files.get(table)!.file, { idColumn: files.get(table)!.idColumn, features: columns.features }),
+      loadTable: async (table, columns) => {
+        const source = files.get(table)!;
+        const party = table === BANK ? bankSlice.party : table;
+        const binned = options.binning?.get(party);
+        if (!binned) return loadFeatureTable(source.file, { idColumn: source.idColumn, features: columns.features });
+        const encoded = binIndicatorTable(await loadFeatureTable(source.file, { idColumn: source.idColumn, features: binned.map((f) => f.name) }), binned, party);
+        if (columns.features && columns.features.join('\n') !== encoded.featureNames.join('\n')) {
+          throw errors.modelInvalid(options.modelDir, `the model of ${party} was not trained on the bins of this binning.json (its features: ${columns.features.slice(0, 5).join(', ')}…)`);
+        }
+        return encoded;
+      },
       loadModelSlice: async () => sliceOf(name, role === 'label' ? 'label' : 'features'),
       governance: options.governance,
       psiExecutor,

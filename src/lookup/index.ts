@@ -11,6 +11,9 @@ export { bandKeys, bandOf, verificationInput, type FieldCheck } from './bands.ts
 export { parseFieldCheck, runVerification, VERIFY_DOMAIN, type ClaimVerdict, type VerifyOptions, type VerifyResult } from './verify.ts';
 export {
   answerLookup,
+  answerLookupRequest,
+  consented,
+  exposedValue,
   fieldExposures,
   prepareLabeledSet,
   requestLookup,

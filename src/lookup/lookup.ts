@@ -94,7 +94,7 @@ export function fieldExposures(governance: AgencyGovernance, request: LookupRequ
 }
 
 /** (Agency) A register cell as the exposure says: a band where the policy bands the field (a non-numeric cell gives nothing). */
-function exposedValue(cell: string, exposure: FieldExposure): string | null {
+export function exposedValue(cell: string, exposure: FieldExposure): string | null {
   if (exposure === 'withheld') return null;
   if (exposure === 'raw' || cell === '') return cell;
   const n = Number(cell);
@@ -102,7 +102,7 @@ function exposedValue(cell: string, exposure: FieldExposure): string | null {
 }
 
 /** (Agency) Which of `ids` (normalised) have consent covering the request's permitted fields; all when no consent is required. */
-function consented(governance: AgencyGovernance, request: LookupRequest, permitted: readonly string[], ids: readonly string[]): { allowed: boolean[]; excluded: number } {
+export function consented(governance: AgencyGovernance, request: LookupRequest, permitted: readonly string[], ids: readonly string[]): { allowed: boolean[]; excluded: number } {
   const required = governance.consent !== undefined || (governance.policy?.purposes.get(request.purpose)?.consentRequired ?? false);
   if (!required || permitted.length === 0) return { allowed: ids.map(() => true), excluded: 0 };
   if (!governance.consent) throw errors.policyRefused('consent.missing', `purpose ${request.purpose} needs the enterprises' consent and the agency holds no tokens`);
@@ -131,7 +131,20 @@ export async function requestLookup(channel: Channel, request: LookupRequest, id
 
 /** (Agency) Answers one identified call under its governance; returns how many IDs it answered. */
 export async function answerLookup(channel: Channel, register: LookupRegister, governance: AgencyGovernance): Promise<{ queried: number; answered: number }> {
-  const request = await channel.receive('lookup.request');
+  return answerLookupRequest(channel, await channel.receive('lookup.request'), register, governance);
+}
+
+/**
+ * (Agency) Answers a `lookup.request` already received. A party service passes the request
+ * with `partner` replaced by the institution on the caller's certificate: the name a bank
+ * writes in the message is never what the policy is checked against.
+ */
+export async function answerLookupRequest(
+  channel: Channel,
+  request: { readonly partner: string; readonly purpose: string; readonly fields: readonly string[]; readonly ids: readonly string[] },
+  register: LookupRegister,
+  governance: AgencyGovernance,
+): Promise<{ queried: number; answered: number }> {
   const exposures = fieldExposures(governance, request);
   const permitted = exposures.map((e) => e !== 'withheld');
   const columns = request.fields.map((f) => register.columns.indexOf(f));

@@ -13,12 +13,12 @@
  */
 import { errors } from '../errors.ts';
 import { OrderedPipeline, type OwnIdBatch } from '../psi/ecdh.ts';
-import type { PsiExecutor } from '../psi/executor.ts';
+import { inlineExecutor, type PsiExecutor } from '../psi/executor.ts';
 import { jobHashPrefix, POINT_BYTES, type BackendName } from '../psi/group.ts';
 import { PointSet } from '../psi/point-set.ts';
 import type { Channel } from '../protocol/channel.ts';
-import { message } from '../protocol/messages.ts';
-import { blindingScalars, TAG_BYTES, tagOf } from './oprf.ts';
+import { message, type MessageOf } from '../protocol/messages.ts';
+import { blindingScalars, TAG_BYTES, tagOf, type BlindingScalars } from './oprf.ts';
 import type { OprfKey } from './oprf-key.ts';
 import type { TagSet } from './tag-set.ts';
 
@@ -57,6 +57,8 @@ export interface BankOnlineConfig {
   readonly keyId: string;
   readonly domain: string;
   readonly tags: TagSet;
+  /** This session's blinding scalars, drawn ahead of time (fresh for every session; never reuse one). */
+  readonly blinding?: BlindingScalars;
 }
 
 /** One of the bank's inputs found among the agency's tags. */
@@ -79,7 +81,7 @@ export interface BankOnlineResult {
 /** (Bank) Evaluates the agency's OPRF at `inputs` and reports each that hits a tag. */
 export async function queryTags(config: BankOnlineConfig, inputs: AsyncIterable<OwnIdBatch>, onMatch: (match: OnlineMatch) => void): Promise<BankOnlineResult> {
   const { channel, executor, backend } = config;
-  const blinding = await blindingScalars(backend);
+  const blinding = config.blinding ?? (await blindingScalars(backend));
   const prefix = oprfHashPrefix(config.keyId, config.domain);
   await channel.send(message('oprf.hello', { keyId: config.keyId, backend, domain: config.domain }));
   const seen = new PointSet();
@@ -162,12 +164,16 @@ export interface AgencyOnlineConfig {
   readonly domains: readonly string[];
   /** Most evaluations it grants one session. */
   readonly maxEvaluations: number;
+  /** The session's `oprf.hello`, when the caller has already received it (a service dispatching on the message type). */
+  readonly hello?: MessageOf<'oprf.hello'>;
+  /** Called with each batch's count before it is evaluated: an agency appends to its audit log here, so no answer leaves unrecorded. */
+  readonly beforeAnswer?: (batch: { readonly seq: number; readonly evaluations: number; readonly total: number; readonly last: boolean }) => Promise<void>;
 }
 
 /** (Agency) Answers one session: k·B for every blinded B, one multiply each; returns the count. */
 export async function answerTagQueries(config: AgencyOnlineConfig): Promise<{ evaluations: number; domain: string }> {
   const { channel, executor, key } = config;
-  const hello = await channel.receive('oprf.hello');
+  const hello = config.hello ?? (await channel.receive('oprf.hello'));
   if (hello.keyId !== key.keyId) throw errors.protocol(`the bank's tags were prepared under key ${hello.keyId}; this agency's key is ${key.keyId} (prepare the tag file again)`);
   if (hello.backend !== key.backend) throw errors.protocol(`the bank asks for backend ${hello.backend}; the key is for ${key.backend}`);
   if (!config.domains.includes(hello.domain)) throw errors.protocol(`this agency does not answer domain ${JSON.stringify(hello.domain)}`);
@@ -180,6 +186,7 @@ export async function answerTagQueries(config: AgencyOnlineConfig): Promise<{ ev
     evaluations += batch.points.length / POINT_BYTES;
     if (evaluations > config.maxEvaluations) throw errors.protocol(`the session asks for more than the ${config.maxEvaluations} evaluations this agency grants`);
     const last = batch.last;
+    await config.beforeAnswer?.({ seq, evaluations: batch.points.length / POINT_BYTES, total: evaluations, last });
     await pipeline.push(reblindOnPool(executor, key.backend, batch.points, key.scalar), (points) =>
       channel.send(message('oprf.evaluated', { seq, points, last })),
     );
@@ -187,4 +194,18 @@ export async function answerTagQueries(config: AgencyOnlineConfig): Promise<{ ev
   }
   await pipeline.drain();
   return { evaluations, domain: hello.domain };
+}
+
+/**
+ * An executor that keeps small jobs (a call about one enterprise) on the calling thread and
+ * sends larger ones to `pool`: a worker's round trip costs more than a few group operations.
+ */
+export function smallJobsInline(pool: PsiExecutor, maxInlinePoints = 64): PsiExecutor {
+  const inline = inlineExecutor();
+  return {
+    threads: pool.threads,
+    hashAndBlind: (backend, prefix, batch, scalar) => (batch.offsets.length - 1 <= maxInlinePoints ? inline : pool).hashAndBlind(backend, prefix, batch, scalar),
+    reblind: (backend, points, scalar) => (points.length / POINT_BYTES <= maxInlinePoints ? inline : pool).reblind(backend, points, scalar),
+    close: () => Promise.resolve(),
+  };
 }

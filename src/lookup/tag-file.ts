@@ -26,7 +26,7 @@ export const TAG_FILE_VERSION = 1;
 
 export interface TagFileHeader {
   readonly version: typeof TAG_FILE_VERSION;
-  readonly kind: 'psi' | 'lookup';
+  readonly kind: 'psi' | 'lookup' | 'verify';
   readonly keyId: string;
   readonly backend: BackendName;
   readonly domain: string;
@@ -70,7 +70,7 @@ export async function readTagFile(file: string): Promise<{ header: TagFileHeader
     throw bad('the header is not JSON');
   }
   if (header.version !== TAG_FILE_VERSION) throw bad(`version ${String(header.version)} is not ${TAG_FILE_VERSION}`);
-  if (header.kind !== 'psi' && header.kind !== 'lookup') throw bad('unknown kind');
+  if (header.kind !== 'psi' && header.kind !== 'lookup' && header.kind !== 'verify') throw bad('unknown kind');
   if (typeof header.backend !== 'string' || !isBackendName(header.backend)) throw bad('unknown backend');
   if (header.tagBytes !== TAG_BYTES) throw bad(`tags of ${String(header.tagBytes)} bytes (this version reads ${TAG_BYTES})`);
   if (!Number.isSafeInteger(header.count) || header.count < 0 || !Number.isSafeInteger(header.labelBytes) || header.labelBytes < 0) throw bad('bad counts');

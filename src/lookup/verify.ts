@@ -27,7 +27,10 @@ import { memoryChannelPair, type FrameTap } from '../transport/memory.ts';
 import { bandKeys, verificationInput, type FieldCheck } from './bands.ts';
 import { inputBatches } from './inputs.ts';
 import { answerTagQueries, queryTags } from './online.ts';
-import { ephemeralOprfKey } from './oprf-key.ts';
+import { ephemeralOprfKey, loadOprfKey, loadOrCreateOprfKey } from './oprf-key.ts';
+import { TAG_BYTES } from './oprf.ts';
+import { readTagFile, TAG_FILE_VERSION, writeTagFile } from './tag-file.ts';
+import type { AuditLog } from '../governance/audit.ts';
 import { prepareTags } from './prepare.ts';
 import { executorFor } from './unbalanced-psi.ts';
 
@@ -122,7 +125,7 @@ function uniqueChecks(checks: readonly FieldCheck[]): FieldCheck[] {
 }
 
 /** (Bank) Every non-empty claimed value, checked: a bad ID or a non-numeric value ends the run with its location. */
-async function readClaims(options: VerifyOptions, checks: readonly FieldCheck[]): Promise<{ claims: Claim[]; inputs: string[]; idType: IdType }> {
+async function readClaims(options: Pick<VerifyOptions, 'claims' | 'idType'>, checks: readonly FieldCheck[]): Promise<{ claims: Claim[]; inputs: string[]; idType: IdType }> {
   const { file, idColumn } = options.claims;
   const table = await openCsv(file);
   const idCol = columnIndex(table, idColumn);
@@ -158,8 +161,9 @@ async function readClaims(options: VerifyOptions, checks: readonly FieldCheck[])
 }
 
 /** (Agency) The inputs of every value it holds for the checked fields; a non-numeric value is an error. */
-async function registerInputs(options: VerifyOptions, checks: readonly FieldCheck[], idType: IdType): Promise<{ inputs: string[]; rows: number; invalid: number }> {
+async function registerInputs(options: Pick<VerifyOptions, 'register'>, checks: readonly FieldCheck[], idTypeOption: IdType | 'auto'): Promise<{ inputs: string[]; rows: number; invalid: number; idType: IdType }> {
   const { file, idColumn } = options.register;
+  let idType: IdType | undefined = idTypeOption === 'auto' ? undefined : idTypeOption;
   const table = await openCsv(file);
   const idCol = columnIndex(table, idColumn);
   const cols = checks.map((c) => columnIndex(table, c.field));
@@ -167,6 +171,7 @@ async function registerInputs(options: VerifyOptions, checks: readonly FieldChec
   let rows = 0;
   let invalid = 0;
   for await (const chunk of table.chunks) {
+    idType ??= detectIdType(chunk.slice(0, 1000).map((r) => r.fields[idCol]!));
     for (const row of chunk) {
       rows++;
       const id = normaliseId(row.fields[idCol]!, idType);
@@ -183,11 +188,127 @@ async function registerInputs(options: VerifyOptions, checks: readonly FieldChec
       });
     }
   }
-  return { inputs, rows, invalid };
+  return { inputs, rows, invalid, idType: idType ?? 'plain' };
 }
 
 function parseNumber(cell: string): number | undefined {
   if (!/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(cell)) return undefined;
   const n = Number(cell);
   return Number.isFinite(n) ? n : undefined;
+}
+
+/** The field checks a prepared verification tag file was made for, as `name` / `name:tol=r`. */
+export function formatFieldCheck(check: FieldCheck): string {
+  return check.tolerance === undefined ? check.field : `${check.field}:tol=${check.tolerance}`;
+}
+
+/** The OPRF domain of prepared verification tags: the checks are part of it, so tags of other tolerances never match. */
+export function preparedVerifyDomain(checks: readonly FieldCheck[]): string {
+  return `${VERIFY_DOMAIN}:${JSON.stringify(checks.map(formatFieldCheck))}`;
+}
+
+export interface PrepareVerificationOptions {
+  readonly register: { readonly file: string; readonly idColumn: string };
+  readonly checks: readonly FieldCheck[];
+  readonly idType?: IdTypeOption;
+  readonly keyDir: string;
+  readonly backend: BackendName;
+  readonly out: string;
+  readonly threads?: number;
+}
+
+/**
+ * (Agency, offline, once per key period) Verification tags of every value of the checked
+ * fields of its register, under the key in `keyDir`, written to `out`: what `verify
+ * --prepared` answers from, at loan-book scale, without touching the register again.
+ */
+export async function prepareVerification(options: PrepareVerificationOptions): Promise<{ keyId: string; keyCreated: boolean; tags: number; registerRows: number; registerInvalid: number; offlineSeconds: number; fileBytes: number }> {
+  const started = performance.now();
+  const checks = uniqueChecks(options.checks);
+  const { key, created } = await loadOrCreateOprfKey(options.keyDir, options.backend);
+  const register = await registerInputs(options, checks, options.idType === 'uscc' || options.idType === 'plain' ? options.idType : 'auto');
+  const executor = executorFor(options.threads);
+  try {
+    const domain = preparedVerifyDomain(checks);
+    const prepared = await prepareTags({ executor, key, domain }, inputBatches(register.inputs));
+    const offlineSeconds = (performance.now() - started) / 1000;
+    await writeTagFile(
+      options.out,
+      { version: TAG_FILE_VERSION, kind: 'verify', keyId: key.keyId, backend: key.backend, domain, idType: register.idType, count: prepared.tags.size, tagBytes: TAG_BYTES, labelBytes: 0, fields: checks.map(formatFieldCheck), offlineSeconds },
+      prepared.tags,
+    );
+    return { keyId: key.keyId, keyCreated: created, tags: prepared.tags.size, registerRows: register.rows, registerInvalid: register.invalid, offlineSeconds, fileBytes: prepared.tags.tags.length };
+  } finally {
+    await executor.close();
+  }
+}
+
+export interface PreparedVerifyOptions {
+  readonly claims: { readonly file: string; readonly idColumn: string };
+  /** The agency's verification tag file (`psi prepare --field`). */
+  readonly prepared: string;
+  /** The agency's key folder: it answers the online phase. */
+  readonly keyDir: string;
+  /** Fields to check (default: every field of the tag file); each as the tag file has it. */
+  readonly checks?: readonly FieldCheck[];
+  readonly threads?: number;
+  /** Most evaluations the agency grants the session (default: unlimited). */
+  readonly maxEvaluations?: number;
+  readonly agencyAudit?: AuditLog;
+  readonly tap?: FrameTap;
+}
+
+/** Blind verification against prepared tags, both parties in one process: online cost only (one agency multiply per claim key). */
+export async function runPreparedVerification(options: PreparedVerifyOptions): Promise<VerifyResult & { offlineSeconds: number; onlineSeconds: number }> {
+  const started = performance.now();
+  const { header, tags } = await readTagFile(options.prepared);
+  if (header.kind !== 'verify') throw errors.optionInvalid('--prepared', `${options.prepared} holds ${header.kind} tags, not verification tags (prepare them with psi prepare --field)`);
+  const tagChecks = header.fields.map(parseFieldCheck);
+  const checks = options.checks ?? tagChecks;
+  for (const c of checks) {
+    const match = tagChecks.find((t) => t.field === c.field);
+    if (!match) throw errors.optionInvalid('--field', `${c.field} is not among the fields of ${options.prepared} (${header.fields.join(', ')})`);
+    if (match.tolerance !== c.tolerance) throw errors.optionInvalid('--field', `${options.prepared} checks ${formatFieldCheck(match)}, not ${formatFieldCheck(c)}`);
+  }
+  const key = await loadOprfKey(options.keyDir);
+  const { claims, inputs } = await readClaims({ claims: options.claims, idType: header.idType }, uniqueChecks(checks));
+  const executor = executorFor(options.threads);
+  try {
+    const [bankEnd, agencyEnd] = memoryChannelPair('bank', 'agency', options.tap);
+    const hit = new Uint8Array(inputs.length);
+    const [, agency] = await Promise.all([
+      queryTags({ channel: bankEnd, executor, backend: header.backend, keyId: header.keyId, domain: header.domain, tags }, inputBatches(inputs), (m) => (hit[m.row] = 1)).catch((e) => {
+        bankEnd.close((e as Error).message);
+        throw e;
+      }),
+      answerTagQueries({
+        channel: agencyEnd,
+        executor,
+        key,
+        domains: [preparedVerifyDomain(tagChecks)],
+        maxEvaluations: options.maxEvaluations ?? Number.MAX_SAFE_INTEGER,
+        beforeAnswer: async (batch) => {
+          await options.agencyAudit?.append('verify.answered', { keyId: key.keyId, batch: batch.seq, evaluations: batch.evaluations, last: batch.last });
+        },
+      }).catch((e) => {
+        agencyEnd.close((e as Error).message);
+        throw e;
+      }),
+    ]);
+    const seconds = (performance.now() - started) / 1000;
+    return {
+      verdicts: claims.map((c) => ({ id: c.id, field: c.field, consistent: c.inputs.some((i) => hit[i] === 1) })),
+      // The register is not read online: its size is the agency's business (the tag count bounds records × fields × grids).
+      registerRows: 0,
+      registerInvalid: 0,
+      tags: header.count,
+      evaluations: agency.evaluations,
+      seconds,
+      onlineSeconds: seconds,
+      offlineSeconds: header.offlineSeconds,
+      bytesSent: bankEnd.bytesSent + agencyEnd.bytesSent,
+    };
+  } finally {
+    await executor.close();
+  }
 }

@@ -145,6 +145,23 @@ export const MESSAGE_SCHEMAS = {
    * 1 where the policy exposes it for the purpose (0: its values are sent empty).
    */
   'lookup.reply': { version: 1, fields: { answered: 'bytes', exposed: 'bytes', values: 'string[]' } },
+  /**
+   * (Bank → agency, first on a lookup session between party services) What the session is
+   * for: `verify` (blind verification of `fields`, each within its relative tolerance, 0 for
+   * equality), `identified` or `blind` lookup of `fields`; the agency's table, the purpose its
+   * policy checks, and how IDs are read. Names only: no ID or value.
+   */
+  'lookup.open': { version: 1, fields: { mode: 'string', purpose: 'string', table: 'string', fields: 'string[]', tolerances: 'number[]', idType: 'string', backend: 'string' } },
+  /**
+   * (Agency → bank) The session is admitted: for `verify` and `blind`, the key period and
+   * domain of the OPRF tags that follow (`lookup.tags`, `count` in all, `labelBytes` each
+   * label in blind mode); for `identified`, no tags.
+   */
+  'lookup.ready': { version: 1, fields: { keyId: 'string', backend: 'string', domain: 'string', count: 'uint', labelBytes: 'uint' } },
+  /** (Agency → bank) A slice of the session's sorted OPRF tags (and sealed labels, blind mode): pseudo-random without the agency's key. */
+  'lookup.tags': { version: 1, fields: { seq: 'uint', tags: 'bytes', labels: 'bytes', last: 'bool' } },
+  /** (Bank → agency) The session ends. */
+  'lookup.close': { version: 1, fields: {} },
   /** (First message on a connection between party services) Which job, and who is speaking. */
   'job.open': { version: 1, fields: { jobId: 'string', party: 'string', role: 'string' } },
   /**
@@ -159,6 +176,13 @@ export const MESSAGE_SCHEMAS = {
   },
   /** (Partner → label) Its gate admitted the job and it is connected to the arbiter (the arbiter: every party is connected): the protocol may start. */
   'job.accept': { version: 1, fields: {} },
+  /**
+   * (Label ↔ each partner, at a job's end) The sender's audit log head, signed by its audit
+   * key (`AuditLog.anchor`: party, key id, seq, hash, job, time, signature), and that key
+   * (Ed25519, 32 bytes), for the receiver to keep as evidence against a later rollback.
+   * Both empty when the sender keeps no audit log.
+   */
+  'audit.anchor': { version: 1, fields: { anchor: 'record', publicKey: 'bytes' } },
   /** A party gives up; the peer fails the job with this reason. */
   'job.abort': { version: 1, fields: { reason: 'string' } },
 } as const satisfies Record<string, { version: number; fields: Record<string, FieldType> }>;

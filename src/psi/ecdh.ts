@@ -20,12 +20,16 @@
  *   shuffled, so each learns only the intersection's size;
  * - nothing about IDs outside the intersection: a·H(x) for x not in the other's set is a
  *   pseudo-random group element to the other side.
- * Known limits: set sizes are revealed (pad the input to hide them); a malicious party can
- * substitute a different input set, as in every DH-PSI without input certification.
+ * Known limits: set sizes are revealed, unless a party pads its set (`padTo`: dummy
+ * values, random inputs hashed and blinded exactly like IDs, so the peer sees only
+ * max(size, padTo) pseudo-random values; dummies never match and never reach a result); a
+ * malicious party can substitute a different input set, as in every DH-PSI without input
+ * certification.
  *
  * The intersection's canonical order, identical on both sides, is the order of the
  * doubly-blinded values (random to everyone, fixed for the job).
  */
+import { randomBytes } from 'node:crypto';
 import { errors, isJinqiaoError, type JinqiaoError } from '../errors.ts';
 import type { IdType } from '../ids/normalise.ts';
 import type { Channel } from '../protocol/channel.ts';
@@ -59,12 +63,27 @@ export interface PsiPartyConfig {
   readonly pointsPerMessage?: number;
   /** Called for each repeated ID; throw from it to make duplicates an error (--strict). */
   readonly onDuplicate?: (row: number, firstRow: number) => void;
+  /**
+   * Send at least this many values, dummies making up the difference, so that the peer
+   * learns max(distinct IDs, padTo) instead of the set size. A set larger than padTo is
+   * refused (E_OPTION_INVALID, `--pad-to`).
+   */
+  readonly padTo?: number;
 }
+
+/** The largest --pad-to: 32 bytes sent and 16 kept per value, 1.6 GB of values at this size. */
+export const MAX_PAD_TO = 50_000_000;
+/** The row number of a dummy value (never a file line: lines are 1-based and below 2^32 − 1). */
+const DUMMY_ROW = 0xffffffff;
+/** Dummy values are blinded in batches of this many. */
+const DUMMY_BATCH = 4096;
 
 export interface PsiPartyResult {
   /** Distinct IDs this party contributed. */
   readonly ownCount: number;
-  /** Distinct IDs the peer contributed (revealed by the protocol). */
+  /** Values this party sent: ownCount, or its padTo when larger. */
+  readonly sentCount: number;
+  /** Values the peer sent (revealed by the protocol): its distinct IDs, or its padded size. */
   readonly peerCount: number;
   /** Size of the intersection, when this side learns it. */
   readonly intersectionSize: number | undefined;
@@ -105,13 +124,16 @@ async function psiParty(config: PsiPartyConfig, own: AsyncIterable<OwnIdBatch>):
   const peerLearns = reveal !== 'left' || side === 'right';
   const shuffleReplies = reveal === 'cardinality';
 
-  // Own side: blind, de-duplicate, shuffle, send. `ownDouble` receives b·a·H(x) prefixes.
+  // Own side: blind, de-duplicate, pad, shuffle, send. `ownDouble` receives b·a·H(x)
+  // prefixes. `ownCount` counts the values sent (dummies included), `realCount` the IDs.
   let ownCount = -1;
+  let realCount = -1;
   let ownRowsInSendOrder: Uint32Array | undefined;
   let ownDouble: Uint8Array | undefined;
   let duplicates = 0;
   const ownSide = (async () => {
-    const blinded = await blindOwn(config, own, scalar, () => duplicates++);
+    const blinded = await padded(config, await blindOwn(config, own, scalar, () => duplicates++), scalar);
+    realCount = blinded.realCount;
     ownCount = blinded.rows.length;
     const order = securePermutation(ownCount);
     ownRowsInSendOrder = new Uint32Array(ownCount);
@@ -192,14 +214,65 @@ async function psiParty(config: PsiPartyConfig, own: AsyncIterable<OwnIdBatch>):
   await pipeline.drain();
   await ownSide;
 
-  if (!learnsOwn) return { ownCount, peerCount, intersectionSize: undefined, rows: undefined, duplicates };
+  const counts = { ownCount: realCount, sentCount: ownCount, peerCount, duplicates };
+  if (!learnsOwn) return { ...counts, intersectionSize: undefined, rows: undefined };
   const hits: number[] = [];
-  for (let i = 0; i < ownCount; i++) if (peerSet.has(ownDouble!, i * 16)) hits.push(i);
-  if (shuffleReplies) return { ownCount, peerCount, intersectionSize: hits.length, rows: undefined, duplicates };
+  // Under 'cardinality' the replies are shuffled, so position i is not send position i: no
+  // dummy can match anyway (random inputs); otherwise they are skipped by their row.
+  const isDummy = (i: number) => !shuffleReplies && ownRowsInSendOrder![i] === DUMMY_ROW;
+  for (let i = 0; i < ownCount; i++) if (!isDummy(i) && peerSet.has(ownDouble!, i * 16)) hits.push(i);
+  if (shuffleReplies) return { ...counts, intersectionSize: hits.length, rows: undefined };
   const order = canonicalOrder(ownDouble!, Uint32Array.from(hits));
   const rows = new Uint32Array(order.length);
   for (let i = 0; i < order.length; i++) rows[i] = ownRowsInSendOrder![order[i]!]!;
-  return { ownCount, peerCount, intersectionSize: rows.length, rows, duplicates };
+  return { ...counts, intersectionSize: rows.length, rows };
+}
+
+/**
+ * The blinded IDs followed by dummies up to `padTo`: random 32-byte inputs, hashed with the
+ * job's prefix and blinded with the party's scalar on the same executor, so on the wire a
+ * dummy is a pseudo-random group element like any blinded ID. Their row is DUMMY_ROW.
+ */
+async function padded(
+  config: PsiPartyConfig,
+  blinded: { points: Uint8Array; rows: Uint32Array },
+  scalar: Uint8Array,
+): Promise<{ points: Uint8Array; rows: Uint32Array; realCount: number }> {
+  const realCount = blinded.rows.length;
+  const padTo = config.padTo;
+  if (padTo === undefined) return { ...blinded, realCount };
+  checkPadTo(padTo);
+  if (padTo < realCount) {
+    throw errors.optionInvalid(
+      '--pad-to',
+      `${padTo} is smaller than the ${realCount} distinct IDs of the ${config.side} side`,
+      `pass --pad-to ${realCount} or more (padding can hide a set's size, not shrink it), or leave it out`,
+    );
+  }
+  if (padTo === realCount) return { ...blinded, realCount };
+  const points = new Uint8Array(padTo * POINT_BYTES);
+  points.set(blinded.points);
+  const prefix = jobHashPrefix(config.jobId);
+  const pipeline = new OrderedPipeline(config.executor.threads * 4);
+  for (let first = realCount; first < padTo; first += DUMMY_BATCH) {
+    const count = Math.min(DUMMY_BATCH, padTo - first);
+    const ids = { bytes: new Uint8Array(randomBytes(count * 32)), offsets: Uint32Array.from({ length: count + 1 }, (_, i) => i * 32) };
+    await pipeline.push(config.executor.hashAndBlind(config.backend, prefix, ids, scalar), (dummies) => {
+      points.set(dummies, first * POINT_BYTES);
+    });
+  }
+  await pipeline.drain();
+  const rows = new Uint32Array(padTo).fill(DUMMY_ROW);
+  rows.set(blinded.rows);
+  return { points, rows, realCount };
+}
+
+/** Refuses a --pad-to that is not a whole number in 1..MAX_PAD_TO. */
+export function checkPadTo(padTo: number): number {
+  if (!Number.isInteger(padTo) || padTo < 1 || padTo > MAX_PAD_TO) {
+    throw errors.optionInvalid('--pad-to', `must be a whole number from 1 to ${MAX_PAD_TO.toLocaleString('en')}, got ${String(padTo)}`);
+  }
+  return padTo;
 }
 
 /** Blinds every own ID on the executor, keeping batch order, and drops repeated IDs. */

@@ -12,6 +12,9 @@ import { loadPartyGovernance } from '../local/job-file.ts';
 
 export type PartyRole = 'label' | 'features' | 'arbiter';
 
+export const CLIENT_CERTS = ['off', 'optional', 'required'] as const;
+export type ClientCerts = (typeof CLIENT_CERTS)[number];
+
 export interface Address {
   readonly host: string;
   readonly port: number;
@@ -35,13 +38,24 @@ export interface PartyConfig {
   readonly tls: { readonly key: string; readonly cert: string; readonly trust: readonly string[] };
   /** Partner name → where its service listens (the label reaches agencies and the arbiter; agencies the arbiter). */
   readonly partners: ReadonlyMap<string, Address>;
+  /**
+   * Partner name → the one role it may act in with this party (see `partnerRolesRule`). A
+   * partner absent here is bound to no role: it may not open a job (label) nor be a job's
+   * arbiter at an agency or the platform.
+   */
+  readonly partnerRoles: ReadonlyMap<string, PartyRole>;
   readonly tables: ReadonlyMap<string, TableConfig>;
   /** Folder for job outputs, checkpoints and model slices (and the SQLite job store by default). */
   readonly store: string;
   /** Keep the job store in PostgreSQL instead of SQLite. */
   readonly jobStore: { readonly postgres: string } | undefined;
-  /** The label party's HTTP API for integrators. */
-  readonly api: { readonly listen: Address; readonly token: string } | undefined;
+  /**
+   * The party's HTTPS API (any role: the bank submits and scores there; every party lists the
+   * jobs it took part in), served with the party's own key and certificate. `clientCerts`
+   * asks API clients for a certificate (`optional`) or refuses those without one trusted by
+   * `clientCa` (`required`; default `off`); `clientCa` defaults to `tls.trust`.
+   */
+  readonly api: { readonly listen: Address; readonly token: string; readonly clientCerts: ClientCerts; readonly clientCa: readonly string[] | undefined } | undefined;
   /** Seconds a silent peer may take before the job fails. */
   readonly timeoutSeconds: number;
   /** The party's admission gate: policy, consent, audit (see README, Governance). */
@@ -50,7 +64,21 @@ export interface PartyConfig {
 
 type Json = Record<string, unknown>;
 
+const API_KEYS = ['listen', 'token', 'clientCerts', 'clientCa'];
 const TABLE_KEYS = ['file', 'postgres', 'table', 'query', 'id', 'label', 'features'];
+const PARTNER_KEYS = ['address', 'role'];
+
+/**
+ * The role a plain `name: host:port` partner entry binds: the one role in which this party
+ * dials a partner. An agency dials only the platform, so its plain entries are arbiters;
+ * the platform dials no one, so its plain entries (if any) are agencies; the bank dials
+ * agencies and the platform alike, so its plain entries bind nothing (its own job
+ * definitions name the arbiter). The label role is never implied: an agency or the
+ * platform accepts jobs only from a partner written `{ role: label }`.
+ */
+export function plainPartnerRole(own: PartyRole): PartyRole | undefined {
+  return own === 'features' ? 'arbiter' : own === 'arbiter' ? 'features' : undefined;
+}
 
 export async function loadPartyConfig(file: string): Promise<PartyConfig> {
   const root = await readYamlFile(file);
@@ -69,9 +97,25 @@ export async function loadPartyConfig(file: string): Promise<PartyConfig> {
   if (!isObject(tls)) throw bad('tls', 'must give key, cert and trust');
   const trust = Array.isArray(tls.trust) ? tls.trust : [tls.trust];
   const partners = new Map<string, Address>();
+  const partnerRoles = new Map<string, PartyRole>();
   if (root.partners !== undefined) {
-    if (!isObject(root.partners)) throw bad('partners', 'must map partner names to host:port');
-    for (const [name, address] of Object.entries(root.partners)) partners.set(name, parseAddress(address, `partners.${name}`, bad));
+    if (!isObject(root.partners)) throw bad('partners', 'must map partner names to host:port or { address, role }');
+    for (const [name, entry] of Object.entries(root.partners)) {
+      const at = `partners.${name}`;
+      if (isObject(entry)) {
+        for (const key of Object.keys(entry)) if (!PARTNER_KEYS.includes(key)) throw bad(`${at}.${key}`, `unknown field (expected one of: ${PARTNER_KEYS.join(', ')})`);
+        const bound = entry.role === 'agency' ? 'features' : entry.role;
+        if (bound !== 'label' && bound !== 'features' && bound !== 'arbiter') throw bad(`${at}.role`, 'must be label (the bank), agency (or features) or arbiter (the platform)');
+        if (bound === 'label' && role === 'label') throw bad(`${at}.role`, 'a label party (the bank) has no label partner: it opens the jobs');
+        if (entry.address !== undefined) partners.set(name, parseAddress(entry.address, `${at}.address`, bad));
+        else if (bound !== 'label') throw bad(`${at}.address`, `${name} is dialled as ${bound === 'arbiter' ? 'the arbiter' : 'an agency'}: give its host:port (only a label partner, which dials in, may go without)`);
+        partnerRoles.set(name, bound);
+      } else {
+        partners.set(name, parseAddress(entry, at, bad));
+        const implied = plainPartnerRole(role);
+        if (implied) partnerRoles.set(name, implied);
+      }
+    }
   }
   const tables = new Map<string, TableConfig>();
   if (root.tables !== undefined) {
@@ -99,10 +143,14 @@ export async function loadPartyConfig(file: string): Promise<PartyConfig> {
   }
   let api: PartyConfig['api'];
   if (root.api !== undefined) {
-    if (!isObject(root.api)) throw bad('api', 'must be { listen, token }');
+    if (!isObject(root.api)) throw bad('api', 'must be { listen, token, clientCerts?, clientCa? }');
+    for (const key of Object.keys(root.api)) if (!API_KEYS.includes(key)) throw bad(`api.${key}`, `unknown field (expected one of: ${API_KEYS.join(', ')})`);
     const token = str(root.api.token, 'api.token');
     if (token.length < 16) throw bad('api.token', 'must be at least 16 characters (a bearer token for API clients)');
-    api = { listen: parseAddress(root.api.listen, 'api.listen', bad), token };
+    const clientCerts = root.api.clientCerts ?? 'off';
+    if (!CLIENT_CERTS.includes(clientCerts as ClientCerts)) throw bad('api.clientCerts', `must be one of ${CLIENT_CERTS.join(', ')}`);
+    const clientCa = root.api.clientCa === undefined ? undefined : (Array.isArray(root.api.clientCa) ? root.api.clientCa : [root.api.clientCa]).map((c, i) => resolve(base, str(c, `api.clientCa[${i}]`)));
+    api = { listen: parseAddress(root.api.listen, 'api.listen', bad), token, clientCerts: clientCerts as ClientCerts, clientCa };
   }
   let jobStore: PartyConfig['jobStore'];
   if (root.jobStore !== undefined) {
@@ -123,6 +171,7 @@ export async function loadPartyConfig(file: string): Promise<PartyConfig> {
     listen: parseAddress(root.listen, 'listen', bad),
     tls: { key: resolve(base, str(tls.key, 'tls.key')), cert: resolve(base, str(tls.cert, 'tls.cert')), trust: trust.map((t, i) => resolve(base, str(t, `tls.trust[${i}]`))) },
     partners,
+    partnerRoles,
     tables,
     store: resolve(base, str(root.store, 'store')),
     jobStore,

@@ -30,6 +30,8 @@ import { connectChannel, listenChannels, type TlsChannel, type TlsListener, type
 import type { LoadedTable, PartyJobContext } from '../jobs/context.ts';
 import { stagedOutputs, type StagedOutputs } from '../jobs/output-folder.ts';
 import { joinJob, type PartnerOutcome } from '../jobs/partner.ts';
+import { isLookupSession, LookupSessions, serveLookupAsAgency, type LookupCall, type VerifyCall } from '../jobs/lookup.ts';
+import type { FrameTap } from '../transport/memory.ts';
 import { openScoringAsBank } from '../jobs/scoring.ts';
 import { trainAsLabel } from '../jobs/training.ts';
 import { SharedMatvecPool } from '../he/pool.ts';
@@ -59,13 +61,18 @@ export interface PartyService {
   cancel(jobId: string): boolean;
   /** (Label) Scores enterprises with the model of a finished job, the agencies answering over TLS. */
   score(modelJobId: string, ids: readonly string[], options?: { decoys?: number }): Promise<readonly EnterpriseScore[]>;
+  /** (Label) Verification of declared values, an agency answering over TLS under its policy (`POST /v1/verify`). */
+  verify(call: VerifyCall): ReturnType<LookupSessions['verify']>;
+  /** (Label) An interface call, identified or blind, an agency answering over TLS under its policy (`POST /v1/lookup`). */
+  lookup(call: LookupCall): ReturnType<LookupSessions['lookup']>;
   /** Resolves when a job of this party ends (for tests and `--wait`). */
   finished(jobId: string): Promise<JobRecord>;
   close(): Promise<void>;
 }
 
-export async function startPartyService(config: PartyConfig, log: (line: string) => void = () => {}): Promise<PartyService> {
+export async function startPartyService(config: PartyConfig, log: (line: string) => void = () => {}, options: { readonly tap?: FrameTap } = {}): Promise<PartyService> {
   const tls: TlsPartyConfig = {
+    ...(options.tap ? { tap: options.tap } : {}),
     key: await readFile(config.tls.key),
     cert: await readFile(config.tls.cert),
     ca: await Promise.all(config.tls.trust.map((f) => readFile(f))),
@@ -154,6 +161,8 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
     loadTable: (name, columns) => loadTable(name, columns.withLabel, columns.features),
     loadModelSlice: async (jobId) => loadModelSlice(join(jobDir(jobId), `model-${config.name}.json`)),
     institutionOf: (party) => party,
+    roleOf: (party) => config.partnerRoles.get(party),
+    anchorsFile: (partner) => join(config.store, 'anchors', `${partner.replace(/[^A-Za-z0-9._-]/g, '_')}.jsonl`),
     governance: config.governance,
     psiExecutor,
     heBackendFor(kind) {
@@ -278,16 +287,28 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
     });
   };
 
+  /** (Features) A verification or lookup session the bank opened: answered under this party's policy and audit log. */
+  const serveLookup = async (bank: TlsChannel, sessionId: string) => {
+    try {
+      const report = await serveLookupAsAgency(context, bank, sessionId);
+      log(`lookup session ${sessionId}: ${report.mode}, ${report.calls} calls, ${report.evaluations} evaluations`);
+    } catch (e) {
+      log(`lookup session ${sessionId} from ${bank.peerName}: ${(e as Error).message}`);
+    }
+  };
+  const lookups = new LookupSessions(context, (sessionId) => release(sessionId, 'discard'));
+
   const listener: TlsListener = await listenChannels({
     ...tls,
     host: config.listen.host,
     port: config.listen.port,
-    onRefused: (r) => log(`refused a connection from ${r.address}: ${r.reason}`),
+    onRefused: (r) => log(`refused connection from ${r.address}: ${r.reason}`),
     onChannel: async (channel) => {
       try {
         const open = await channel.receive('job.open');
         if (open.party !== channel.peerName) throw errors.protocol(`a peer whose certificate names ${channel.peerName} claims to be ${open.party}`);
         log(`job ${open.jobId}: ${open.party} (${open.role}) connected from ${channel.peerAddress}`);
+        if (open.role === 'label' && isLookupSession(open.jobId)) return await serveLookup(channel, open.jobId);
         if (open.role === 'label') return await serveLabel(channel, open.jobId);
         arrive(open.jobId, open.party, channel);
       } catch (e) {
@@ -351,6 +372,14 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
         entry.waiting--;
       }
     },
+    verify(call) {
+      if (config.role !== 'label') throw errors.optionInvalid('role', 'verification requests go to the label party (the bank)');
+      return lookups.verify(call);
+    },
+    lookup(call) {
+      if (config.role !== 'label') throw errors.optionInvalid('role', 'lookup requests go to the label party (the bank)');
+      return lookups.lookup(call);
+    },
     finished(jobId) {
       const entry = running.get(jobId);
       if (entry) return entry.done;
@@ -371,6 +400,7 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
     },
     async close() {
       for (const entry of sessions.values()) await (await entry.session.catch(() => undefined))?.close().catch(() => {});
+      await lookups.close();
       await listener.close('service stopping');
       await psiExecutor.close();
       await store.close();

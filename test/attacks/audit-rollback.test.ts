@@ -10,13 +10,29 @@
  * passes on both doctored logs. With the anchors, both are refused; and the cut log is no
  * longer re-headed by the next append: appending to a headless log is refused until an
  * operator repairs it, which the log records.
+ *
+ * The anchors themselves travel between the parties: at each training job's end the job
+ * runners exchange them (`audit.anchor`, src/jobs/anchors.ts) and each party keeps its
+ * partners' in its anchors folder. The last describe runs two real jobs through the
+ * runners (bank, tax bureau and platform over memory channels, as party services run
+ * them over TLS), rolls the tax bureau's log back to its state after the first, and
+ * checks the bank's anchors folder exposes it — and that the bank refuses the rolled-back
+ * head at the end of the next job.
  */
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { AuditLog, headFileOf, loadAuditAnchors, storeAuditAnchor, verifyAuditLog } from '../../src/governance/audit.ts';
-import { generateKeyPair, saveKeyPair } from '../../src/governance/keys.ts';
+import { generateKeyPair, saveKeyPair, type PartyKeyPair } from '../../src/governance/keys.ts';
+import { loadFeatureTable } from '../../src/data/table.ts';
+import { subsetTable, type PartyGovernance } from '../../src/governance/gate.ts';
+import type { PartyJobContext, PartyRole } from '../../src/jobs/context.ts';
+import { joinJob } from '../../src/jobs/partner.ts';
+import { trainAsLabel } from '../../src/jobs/training.ts';
+import { resolveTrainingConfig } from '../../src/lr/config.ts';
+import { memoryPartyContext, MemoryWiring } from '../../src/local/training.ts';
+import { inlineExecutor } from '../../src/psi/executor.ts';
 import { jinqiao } from '../helpers/cli.ts';
 
 const tax = generateKeyPair();
@@ -107,4 +123,109 @@ describe('attack: audit rollback', () => {
     const otherLog = await AuditLog.open(join(dir, 'other.audit.jsonl'), { party: 'tax-bureau', key: other });
     await expect(storeAuditAnchor(anchors, await otherLog.anchor('job-2'), tax.publicKey)).rejects.toMatchObject({ code: 'E_OPTION_INVALID' });
   });
+});
+
+const SME = join(import.meta.dirname, '../../examples/sme-credit');
+
+/**
+ * Bank, tax bureau and platform, each with its own audit log and a store whose anchors
+ * folder keeps its partners' anchors (what a party service gives its runners).
+ */
+async function parties() {
+  const root = mkdtempSync(join(tmpdir(), 'jinqiao-attack-anchors-'));
+  const keys = new Map<string, PartyKeyPair>(['bank', 'tax-bureau', 'platform'].map((p) => [p, generateKeyPair()]));
+  for (const [p, key] of keys) await saveKeyPair(join(root, p), key);
+  const logs = new Map<string, AuditLog>();
+  for (const [p, key] of keys) logs.set(p, await AuditLog.open(join(root, `${p}.audit.jsonl`), { party: p, key }));
+  // 1,500 of the bank's customers and the tax bureau's records of them: enough for a job, quick to align.
+  const bank = await loadFeatureTable(join(SME, 'bank.csv'), { idColumn: 'uscc', labelColumn: 'defaulted' });
+  const customers = subsetTable(bank, Uint32Array.from({ length: 1500 }, (_, i) => i + 300));
+  const book = new Set(customers.ids);
+  const tax = await loadFeatureTable(join(SME, 'tax_bureau.csv'), { idColumn: 'uscc' });
+  const tables = new Map([
+    ['customers', customers],
+    ['taxpayers', subsetTable(tax, Uint32Array.from(tax.ids.flatMap((id, i) => (book.has(id) ? [i] : []))))],
+  ]);
+  const psiExecutor = inlineExecutor();
+  // Read at each job: a party that rolls its log back reopens it (a restarted service).
+  const governance = () => ({ purpose: 'credit-modeling', parties: new Map<string, PartyGovernance>([...logs].map(([p, audit]) => [p, { institution: p, audit }])) });
+  const ctx = (name: string, role: PartyRole, wiring: MemoryWiring): PartyJobContext => ({
+    ...memoryPartyContext({ name, role, wiring, loadTable: async (t) => tables.get(t)!, loadModelSlice: () => Promise.reject(new Error('none')), governance: governance(), psiExecutor }),
+    anchorsFile: (partner) => join(root, `store-${name}`, 'anchors', `${partner}.jsonl`),
+  });
+  const train = async (jobId: string) => {
+    const wiring = new MemoryWiring(undefined);
+    const config = resolveTrainingConfig({ jobId, he: 'mock', epochs: 1, batchSize: 256, threads: 0, allowPartialScoreDisclosure: true });
+    const [label, ...partners] = await Promise.allSettled([
+      trainAsLabel(ctx('bank', 'label', wiring), { config, purpose: 'credit-modeling', labelTable: 'customers', features: [{ party: 'tax-bureau', table: 'taxpayers' }], arbiter: 'platform' }),
+      joinJob(ctx('tax-bureau', 'features', wiring), wiring.end('tax-bureau', 'bank')),
+      joinJob(ctx('platform', 'arbiter', wiring), wiring.end('platform', 'bank')),
+    ]);
+    wiring.closeAll('job over');
+    return { label, partners };
+  };
+  return { root, logs, keys, train, taxLog: join(root, 'tax-bureau.audit.jsonl') };
+}
+
+describe('attack: audit rollback, with the anchors the job runners exchange', () => {
+  it("an agency's log rolled back after a two-job run is exposed by the bank's anchors, and only by them", async () => {
+    const p = await parties();
+    for (const job of ['job-1', 'job-2']) {
+      const { label, partners } = await p.train(job);
+      expect(label.status, String((label as PromiseRejectedResult).reason)).toBe('fulfilled');
+      for (const r of partners) expect(r.status, String((r as PromiseRejectedResult).reason)).toBe('fulfilled');
+      if (job === 'job-1') {
+        copyFileSync(p.taxLog, `${p.taxLog}.saved`);
+        copyFileSync(headFileOf(p.taxLog), `${headFileOf(p.taxLog)}.saved`);
+      }
+    }
+    // Every party keeps each partner's anchor of each job; the bank's log is anchored at both of its partners.
+    const kept = (keeper: string, of: string) => join(p.root, `store-${keeper}`, 'anchors', `${of}.jsonl`);
+    const taxKey = p.keys.get('tax-bureau')!.publicKey;
+    expect((await loadAuditAnchors(kept('bank', 'tax-bureau'), taxKey)).anchors.map((a) => a.job)).toEqual(['job-1', 'job-2']);
+    for (const keeper of ['tax-bureau', 'platform']) expect((await loadAuditAnchors(kept(keeper, 'bank'), p.keys.get('bank')!.publicKey)).anchors).toHaveLength(2);
+    expect(readFileSync(join(p.root, 'bank.audit.jsonl'), 'utf8')).toContain('"anchor.kept"');
+
+    // The tax bureau puts back its log and head as they were after job-1.
+    copyFileSync(`${p.taxLog}.saved`, p.taxLog);
+    copyFileSync(`${headFileOf(p.taxLog)}.saved`, headFileOf(p.taxLog));
+    // Control: without the partner's anchors the rollback is not detectable.
+    expect(await verifyAuditLog(p.taxLog, taxKey)).toMatchObject({ ok: true });
+    const plain = jinqiao(['audit', 'verify', p.taxLog, '--key', join(p.root, 'tax-bureau.pub')]);
+    expect(plain.code, plain.stderr).toBe(0);
+    // With the bank's anchors folder it is reported, naming the anchor it falls behind.
+    const cli = jinqiao(['audit', 'verify', p.taxLog, '--key', join(p.root, 'tax-bureau.pub'), '--anchors', join(p.root, 'store-bank', 'anchors')]);
+    expect(cli.code).toBe(1);
+    expect(cli.stderr).toMatch(/E_AUDIT_BROKEN: .*the anchor tax-bureau signed at the end of job job-2 .* \(the log was rolled back or cut\)/);
+    // The untouched logs verify against the anchors their partners kept.
+    const bankCheck = jinqiao(['audit', 'verify', join(p.root, 'bank.audit.jsonl'), '--key', join(p.root, 'bank.pub'), '--anchors', join(p.root, 'store-tax-bureau', 'anchors')]);
+    expect(bankCheck.code, bankCheck.stderr).toBe(0);
+    expect(bankCheck.stdout).toMatch(/anchors: 2 kept by the partner match; the latest, from job job-2/);
+
+    // The tax bureau works on from the rolled-back log (a restarted service): its head at
+    // the end of the next job is not ahead of the anchor the bank kept, and the bank fails that job.
+    p.logs.set('tax-bureau', await AuditLog.open(p.taxLog, { party: 'tax-bureau', key: p.keys.get('tax-bureau')! }));
+    const third = await p.train('job-3');
+    expect(third.label).toMatchObject({ status: 'rejected', reason: { code: 'E_AUDIT_BROKEN', message: expect.stringMatching(/tax-bureau's log went back: its head at the end of job job-3 is seq \d+ .* the anchor kept here from job job-2 is seq/) } });
+  }, 240_000);
+
+  it('a rolled-back party that pads its log past the kept anchor passes the exchange, but not verification', async () => {
+    const p = await parties();
+    await p.train('job-1');
+    copyFileSync(p.taxLog, `${p.taxLog}.saved`);
+    copyFileSync(headFileOf(p.taxLog), `${headFileOf(p.taxLog)}.saved`);
+    expect((await p.train('job-2')).label.status).toBe('fulfilled');
+    copyFileSync(`${p.taxLog}.saved`, p.taxLog);
+    copyFileSync(`${headFileOf(p.taxLog)}.saved`, headFileOf(p.taxLog));
+    const padded = await AuditLog.open(p.taxLog, { party: 'tax-bureau', key: p.keys.get('tax-bureau')! });
+    for (let i = 0; i < 20; i++) await padded.append('log.padding', { i });
+    p.logs.set('tax-bureau', padded);
+    // A partner sees heads, not the chain: this head is further on, so the bank keeps it …
+    const third = await p.train('job-3');
+    expect(third.label.status, String((third.label as PromiseRejectedResult).reason)).toBe('fulfilled');
+    // … but the log no longer holds the entry job-2's anchor names.
+    const cli = jinqiao(['audit', 'verify', p.taxLog, '--key', join(p.root, 'tax-bureau.pub'), '--anchors', join(p.root, 'store-bank', 'anchors')]);
+    expect(cli.code).toBe(1);
+    expect(cli.stderr).toMatch(/does not match the anchor tax-bureau signed at the end of job job-2 .*: the log was rewritten/);
+  }, 240_000);
 });

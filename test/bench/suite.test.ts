@@ -61,10 +61,29 @@ describe('benchmark suite (npm run bench)', () => {
       expect(points[0]!.threads).toBe(1);
       expect(points[0]!.efficiency).toBeCloseTo(1);
     }
+    // The figures are what their definitions say, not merely positive: efficiency is the
+    // throughput over threads × one worker's, and no configuration beats its raw limit by
+    // more than measurement noise (25%).
+    for (const points of [r.scaling!.psi.points, r.scaling!.matvec.points]) {
+      const single = points[0]!.throughput.median;
+      let previous = 0;
+      for (const p of points) {
+        expect(p.efficiency).toBeCloseTo(p.throughput.median / (p.threads * single), 9);
+        expect(p.efficiency).toBeLessThan(1.25);
+        if (p.threads > 1) expect(p.marginalGain).toBeCloseTo((p.throughput.median - previous) / single, 9);
+        previous = p.throughput.median;
+      }
+    }
     const e2e = r.psi!.endToEnd[0]!;
+    expect(e2e.backend).toBe('x25519');
     expect(e2e.idsPerSecond.median).toBeGreaterThan(0);
+    expect(e2e.efficiency).toBeCloseTo(e2e.idsPerSecond.median / e2e.rawLimitIdsPerSecond, 9);
+    expect(e2e.efficiency).toBeLessThan(1.25);
     expect(e2e.peakMemoryMB).toBeGreaterThan(0);
+    // 32-byte points, each ID's blinded value one way and re-blinded back: 64 bytes per ID,
+    // plus hello and frame headers, a few bytes per 16,384-value frame.
     expect(e2e.bytesPerId).toBeGreaterThanOrEqual(64);
+    expect(e2e.bytesPerId).toBeLessThan(64 + 64 / Math.min(e2e.idsPerSide, 16384) + 200 / e2e.idsPerSide);
     expect(r.psi!.reference.slowdown).toBeGreaterThan(0);
     const epoch = r.train!.epochs.at(-1)!;
     expect(epoch.epochSeconds.median).toBeGreaterThan(0);

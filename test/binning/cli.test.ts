@@ -24,7 +24,7 @@ function tables(agencyCell: (i: number) => string): { bank: string; agency: stri
 }
 
 describe('jinqiao bin', () => {
-  it('writes binning.json, iv.csv (by IV descending) and screening.json, and prints a JSON summary', () => {
+  it('writes binning.json, iv.csv (by IV descending), screening.json and report.html, and prints a JSON summary', () => {
     const { bank, agency } = tables((i) => String((i * 7919) % 1000));
     const out = join(dir, 'out-ok');
     const r = jinqiao(['bin', '--label', bank, '--label-column', 'defaulted', '--features', agency, '--id', 'uscc', '--out', out, '--bins', '5', '--threads', '0', '--json']);
@@ -42,6 +42,10 @@ describe('jinqiao bin', () => {
     const ivs = readFileSync(join(out, 'iv.csv'), 'utf8').trim().split('\n').slice(1).map((l) => Number(l.split(',')[2]));
     expect(ivs).toEqual([...ivs].sort((a, b) => b - a));
     expect(existsSync(join(out, 'screening.json'))).toBe(true);
+    // The bank's report: the IV chart and one WOE chart per feature.
+    const report = readFileSync(join(out, 'report.html'), 'utf8');
+    expect(report.match(/<svg/g)).toHaveLength(1 + 3);
+    for (const f of json.parties.flatMap((p: { party: string; features: { name: string }[] }) => p.features.map((x) => `${p.party}/${x.name}`))) expect(report).toContain(`WOE of ${f}`);
   }, 120_000);
 
   it('refuses a feature with one distinct value, naming the file and the feature, with exit 2 and no output', () => {

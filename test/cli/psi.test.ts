@@ -87,6 +87,28 @@ describe('jinqiao psi (CLI contract)', () => {
     }
   });
 
+  it('pads both sets with --pad-to, and says what to do when a set is larger', () => {
+    const padded = jinqiao(['psi', left, right, '--id', 'id', '--json', '--pad-to', '50', '--threads', '0']);
+    expect(padded.code, padded.stderr).toBe(0);
+    const out = JSON.parse(padded.stdout);
+    expect(out).toMatchObject({ intersection: 2, left: 4, right: 3 });
+    // 50 values of 32 bytes each way, besides the hello: the sizes 4 and 3 do not show.
+    expect(out.bytesSent.left).toBeGreaterThan(2 * 50 * 32);
+    const plain = JSON.parse(jinqiao(['psi', left, right, '--id', 'id', '--json', '--threads', '0']).stdout);
+    expect(plain.bytesSent.left).toBeLessThan(2 * 5 * 32 + 400);
+
+    const small = jinqiao(['psi', left, right, '--id', 'id', '--pad-to', '3']);
+    expect(small.code).toBe(2);
+    expect(small.stderr.trim().split('\n')).toEqual([expect.stringContaining('option --pad-to: 3 is smaller than the 4 distinct IDs of the left side')]);
+    expect(small.stderr).toContain('--pad-to 4 or more');
+    for (const bad of ['abc', '0']) {
+      const r = jinqiao(['psi', left, right, '--id', 'id', '--pad-to', bad]);
+      expect(r.code, bad).toBe(2);
+      expect(r.stderr, bad).toContain('--pad-to');
+      expect(r.stderr).not.toMatch(/at .*\.ts:\d+/);
+    }
+  });
+
   it('rejects unknown options and values with exit code 2', () => {
     expect(jinqiao(['psi', left, right, '--id', 'id', '--reveal', 'everyone']).code).toBe(2);
     expect(jinqiao(['psi', left, right, '--id', 'id', '--threads', 'many']).code).toBe(2);

@@ -1,7 +1,7 @@
 /**
  * The operators' console as an operator uses it: the bank's party service (with a tax
- * bureau and the platform, over mutual TLS in this process) serves the console over HTTPS
- * from a Fastify server of its own, and a real headless Chromium (Debian's
+ * bureau and the platform, over mutual TLS in this process) serves the console from its
+ * HTTPS API server (startApi, mounted as `jinqiao serve` mounts it), and a real headless Chromium (Debian's
  * /usr/bin/chromium, driven by playwright-core) signs in, watches a job run, cancels and
  * resumes one, reads the audit log before and after a byte of it is flipped, and switches to
  * Chinese. Under CI=true a missing browser fails the suite instead of skipping it.
@@ -13,10 +13,10 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
 import { join, resolve } from 'node:path';
-import Fastify, { type FastifyInstance } from 'fastify';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { consoleRoutes, consoleViewOf, type ConsoleView } from '../../src/console/index.ts';
+import { consoleForApi, type MountedConsole } from '../../src/console/index.ts';
+import { startApi, type ApiServer } from '../../src/service/api/server.ts';
 import { compareRuns, saveRun, type MonitoringRun } from '../../src/score/monitoring.ts';
 import { startParties, TOKEN, trainingJob, type Parties } from './parties.ts';
 
@@ -28,8 +28,8 @@ const DOCS = resolve(import.meta.dirname, '../../docs');
 const ZONE = 'Asia/Shanghai';
 
 let parties: Parties;
-let server: FastifyInstance;
-let view: ConsoleView;
+let server: ApiServer;
+let mounted: MountedConsole;
 let base: string;
 let browser: Browser;
 let context: BrowserContext;
@@ -78,11 +78,10 @@ describe.skipIf(!haveChromium && !required)(`the operators' console in headless 
     if (!haveChromium) throw new Error(`CI=true: the console's browser tests need ${CHROMIUM} (apt-get install chromium)`);
     parties = await startParties();
     await monitoringRuns(join(parties.dir, 'monitoring'));
-    view = consoleViewOf(parties.bank, { monitoringDir: join(parties.dir, 'monitoring') });
-    server = Fastify({ https: { key: parties.tls.key, cert: parties.tls.cert } });
-    await server.register(consoleRoutes, { view, token: TOKEN });
-    await server.listen({ host: '127.0.0.1', port: 0 });
-    base = `https://localhost:${(server.server.address() as { port: number }).port}`;
+    // Mounted as `jinqiao serve` mounts it: in the service's own HTTPS API server.
+    mounted = consoleForApi(parties.bank, TOKEN, { monitoringDir: join(parties.dir, 'monitoring') });
+    server = await startApi(parties.bank, { listen: { host: '127.0.0.1', port: 0 }, token: TOKEN, tls: { key: parties.tls.key, cert: parties.tls.cert }, beforeRoutes: mounted.beforeRoutes, authenticate: mounted.authenticate });
+    base = `https://localhost:${server.port}`;
     if (SCREENSHOTS) await mkdir(DOCS, { recursive: true });
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
     // The bank's certificate is self-signed: the browser is told to accept it, as an operator accepts it once.
@@ -98,7 +97,7 @@ describe.skipIf(!haveChromium && !required)(`the operators' console in headless 
     await context?.close();
     await browser?.close();
     await server?.close();
-    view?.close();
+    mounted?.close();
     await parties?.close();
     if (parties) await rm(parties.dir, { recursive: true, force: true });
   });
@@ -111,7 +110,7 @@ describe.skipIf(!haveChromium && !required)(`the operators' console in headless 
     await page.fill('input[name=operator]', 'Li Wei');
     await page.fill('input[name=token]', 'not-the-token-at-all');
     await page.click('button[type=submit]');
-    await expect.poll(() => page.locator('.error').textContent()).toContain('not this service');
+    await expect.poll(() => page.locator('.error').textContent(), { timeout: 30_000 }).toContain('not this service');
     expect(await context.cookies()).toEqual([]);
     // The refused sign-in answers 401, which the browser logs; nothing else may.
     expect(problems.splice(0)).toEqual(['console: Failed to load resource: the server responded with a status of 401 (Unauthorized)']);
@@ -130,7 +129,7 @@ describe.skipIf(!haveChromium && !required)(`the operators' console in headless 
     parties.bank.submit(trainingJob('progress-job', 4));
     const page = await context.newPage();
     await page.goto(`${base}/`);
-    await expect.poll(() => page.locator('tr[data-job="progress-job"] .state').textContent()).toBe('running');
+    await expect.poll(() => page.locator('tr[data-job="progress-job"] .state').textContent(), { timeout: 30_000 }).toBe('running');
     await page.click('a[href="/jobs/progress-job"]');
     await page.evaluate(() => ((globalThis as Record<string, unknown>).sameDocument = true));
     const progress = page.locator('.status progress');
@@ -170,12 +169,12 @@ describe.skipIf(!haveChromium && !required)(`the operators' console in headless 
     await expect.poll(training, { timeout: 200_000, interval: 250 }).toBe('batch');
     const page = await context.newPage();
     await page.goto(`${base}/jobs/cancel-job`);
-    await expect.poll(() => page.locator('main > .status').getAttribute('data-state'), { message: await page.content() }).toBe('running');
+    await expect.poll(() => page.locator('main > .status').getAttribute('data-state'), { timeout: 30_000, message: await page.content() }).toBe('running');
     await page.click('button[data-action=cancel]');
     await expect.poll(() => page.locator('main > .status .state').textContent(), { timeout: 60_000 }).toBe('cancelled');
     expect(parties.bank.store.get('cancel-job')!.state).toBe('cancelled');
     await page.click('button[data-action=resume]');
-    await expect.poll(() => parties.bank.store.get('cancel-job')!.state).toBe('running');
+    await expect.poll(() => parties.bank.store.get('cancel-job')!.state, { timeout: 30_000 }).toBe('running');
     // The same POST without the session's CSRF token, or without any credential, is refused.
     const cookie = (await context.cookies()).map((c) => `${c.name}=${c.value}`).join('; ');
     const form = { 'content-type': 'application/x-www-form-urlencoded' };
@@ -307,6 +306,13 @@ describe.skipIf(!haveChromium && !required)(`the operators' console in headless 
     expect(anonymous.headers.location).toBe('/sign-in?next=%2F');
     const wrong = await fetchConsole('/', { headers: { authorization: 'Bearer console-test-token-0123456780' } });
     expect(wrong.status).toBe(303);
+    // The signed-in browser's cookie opens the API too; the API's document lists no console page.
+    const cookie = (await context.cookies()).map((c) => `${c.name}=${c.value}`).join('; ');
+    expect(JSON.parse((await fetchConsole('/v1/jobs', { headers: { cookie } })).body).jobs.map((j: { id: string }) => j.id)).toContain('progress-job');
+    expect((await fetchConsole('/v1/jobs', { headers: { cookie: 'jinqiao_console=forged.cookie' } })).status).toBe(401);
+    const paths = Object.keys(JSON.parse((await fetchConsole('/openapi.json')).body).paths);
+    expect(paths.length).toBeGreaterThan(3);
+    expect(paths.filter((p) => !p.startsWith('/v1/'))).toEqual(['/openapi.json']);
   });
 
   it('loaded nothing from elsewhere and broke no rule of its content security policy on any page', () => {

@@ -71,7 +71,8 @@ export async function startParties(): Promise<Parties> {
         role,
         listen: '127.0.0.1:0',
         tls: { key: `${name}.key`, cert: `${name}.crt`, trust: PARTIES.map((p) => `${p}.crt`) },
-        partners: Object.fromEntries(Object.entries(partners).map(([p, port]) => [p, `127.0.0.1:${port}`])),
+        // Roles are bound: an agency or the platform takes jobs only from a partner bound as label.
+        partners: { ...Object.fromEntries(Object.entries(partners).map(([p, port]) => [p, `127.0.0.1:${port}`])), ...(role === 'label' ? {} : { bank: { role: 'label' } }) },
         tables,
         store: `store-${name}`,
         timeoutSeconds: 120,

@@ -68,6 +68,12 @@ describe('a party table read from PostgreSQL', () => {
     const fromDb = await loadFeatureTableFromPostgres({ connectionString: server.connectionString, table: 'enterprises', ...options });
     const fromCsv = await loadFeatureTable(join(dir, 'enterprises.csv'), options);
     expect(fromDb.rowCount).toBe(ENTERPRISES);
+    // Expected from the rows this test inserted, read here, not by another loader of src/data.
+    expect(fromDb.ids).toEqual(rows.map((r) => r[0]));
+    expect(fromDb.featureNames).toEqual(COLUMNS.slice(2).map((c) => c.name));
+    expect(Array.from(fromDb.labels!)).toEqual(rows.map((r) => Number(r[1])));
+    const expected = Float64Array.from(rows.flatMap((r) => r.slice(2).map((cell) => (cell === null ? NaN : Number(cell)))));
+    expect(fromDb.values).toEqual(expected);
     expect(content(fromDb)).toEqual(content(fromCsv));
     // The first enterprise has NULL in every feature.
     expect(Array.from(fromDb.values.subarray(0, 5))).toEqual([NaN, NaN, NaN, NaN, NaN]);

@@ -1,7 +1,7 @@
 /**
  * Four separate OS processes — the bank, two agencies and the platform — each a
  * `jinqiao serve` service on loopback with mutual TLS, run PSI and training on the bundled
- * data when a job is submitted to the bank's HTTP API, and reach the metrics of the
+ * data when a job is submitted to the bank's HTTPS API, and reach the metrics of the
  * in-process run with the same seed. The tax bureau reads its register from a real
  * PostgreSQL server (Debian's package, started by the test), where the bank keeps its job
  * store. Also: the API refuses what it must, and a killed
@@ -10,7 +10,7 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
+import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -18,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runLocalTraining } from '../../src/local/training.ts';
 import { createPartyIdentity, writePartyIdentity } from '../../src/transport/tls/certificates.ts';
 import { createTable, queryRows, startPostgres, type PostgresServer } from '../helpers/postgres.ts';
-import { verifyAuditLog } from '../../src/governance/audit.ts';
+import { loadAuditAnchors, verifyAuditLog } from '../../src/governance/audit.ts';
 import { generateKeyPair, loadPublicKey, saveKeyPair } from '../../src/governance/keys.ts';
 
 const execFileAsync = promisify(execFile);
@@ -43,7 +43,8 @@ async function start(name: string, role: string, partners: Record<string, number
     role,
     listen: `127.0.0.1:${port}`,
     tls: { key: `${name}.key`, cert: `${name}.crt`, trust: PARTIES.map((p) => `${p}.crt`) },
-    partners: Object.fromEntries(Object.entries(partners).map(([p, port]) => [p, `127.0.0.1:${port}`])),
+    // Roles are bound: plain entries are what this party dials (an agency's arbiter); the bank, which dials in, is bound as label.
+    partners: { ...Object.fromEntries(Object.entries(partners).map(([p, port]) => [p, `127.0.0.1:${port}`])), ...(role === 'label' ? {} : { bank: { role: 'label' } }) },
     tables,
     store: `store-${name}`,
     // Liveness, not speed: generous enough for a machine loaded far beyond its two cores.
@@ -69,12 +70,15 @@ async function start(name: string, role: string, partners: Record<string, number
   return running;
 }
 
-/** One request on a connection of its own: no keep-alive socket can go stale between polls on a busy machine. */
-function api(method: string, path: string, body?: unknown, token = TOKEN): Promise<{ status: number; json: Record<string, any> }> {
+/**
+ * One HTTPS request on a connection of its own (no keep-alive socket can go stale between
+ * polls on a busy machine), trusting the party's own certificate, which its API serves.
+ */
+function api(method: string, path: string, body?: unknown, token = TOKEN, party = 'bank'): Promise<{ status: number; json: Record<string, any> }> {
   const payload = body === undefined ? undefined : JSON.stringify(body);
   return new Promise((resolveReply, reject) => {
     const req = request(
-      { host: '127.0.0.1', port: services.get('bank')!.apiPort!, path, method, agent: false, timeout: 60_000, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' } },
+      { host: '127.0.0.1', port: services.get(party)!.apiPort!, path, method, agent: false, timeout: 60_000, ca: readFileSync(join(dir, `${party}.crt`)), headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' } },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
@@ -113,7 +117,8 @@ beforeAll(async () => {
     'party: tax-bureau\nfields: { vat_paid_wan: internal, tax_credit_grade: internal, late_filings_24m: internal }\npurposes:\n  credit-modeling: { fields: [vat_paid_wan, tax_credit_grade, late_filings_24m], consentRequired: false, disclosePartialScores: true }\npartners:\n  - { id: bank, publicKeyFile: bank-gov.pub, purposes: [credit-modeling] }\n',
   );
   const arbiter = await start('arbiter', 'arbiter', {}, {});
-  const tax = await start('tax-bureau', 'features', { arbiter: arbiter.tlsPort }, { taxpayers: { postgres: postgres.connectionString, table: 'taxpayers', id: 'uscc' } }, false, 0, {
+  // The tax bureau serves the API too: every party may (it lists the jobs it took part in).
+  const tax = await start('tax-bureau', 'features', { arbiter: arbiter.tlsPort }, { taxpayers: { postgres: postgres.connectionString, table: 'taxpayers', id: 'uscc' } }, true, 0, {
     governance: { institution: 'tax-bureau', policy: 'tax-policy.yaml', audit: 'tax-bureau.audit.jsonl', key: 'tax-bureau-gov.key' },
   });
   const social = await start('social-insurance', 'features', { arbiter: arbiter.tlsPort }, { insured: { file: join(SME, 'social_insurance.csv'), id: 'uscc' } });
@@ -176,6 +181,14 @@ describe('four party services over mutual TLS', () => {
     for (const [i, loss] of local.lossCurve.entries()) expect(Math.abs(json.metrics.lossCurve[i] - loss)).toBeLessThan(1e-3);
   }, 300_000);
 
+  it("lists the job at an agency's API too, which refuses to take jobs itself", async () => {
+    const listed = await api('GET', '/v1/jobs', undefined, TOKEN, 'tax-bureau');
+    expect(listed.json.jobs).toEqual([expect.objectContaining({ id: 'e2e-1', state: 'succeeded' })]);
+    const refused = await api('POST', '/v1/jobs', { label: { table: 'taxpayers' }, features: [{ party: 'bank', table: 'customers' }] }, TOKEN, 'tax-bureau');
+    expect(refused.status).toBe(400);
+    expect(refused.json.error).toMatchObject({ code: 'E_OPTION_INVALID', field: 'role' });
+  });
+
   it('scores enterprises through the HTTP API with the trained split model, refusing single-holder ones', async () => {
     const column = (file: string) => new Set(readFileSync(join(SME, file), 'utf8').trim().split('\n').slice(1).map((l) => l.split(',')[0]!));
     const [tax, social] = [column('tax_bureau.csv'), column('social_insurance.csv')];
@@ -224,8 +237,8 @@ describe('four party services over mutual TLS', () => {
     const range = await api('POST', '/v1/jobs', { label: { table: 'customers' }, features: [{ party: 'tax-bureau', table: 'taxpayers' }], training: { epochs: 0 } });
     expect(range.status).toBe(400);
     expect(range.json.error.code).toBe('E_OPTION_INVALID');
-    const openapi = await fetch(`http://127.0.0.1:${services.get('bank')!.apiPort}/openapi.json`);
-    expect(((await openapi.json()) as { openapi: string }).openapi).toBe('3.1.0');
+    const openapi = await api('GET', '/openapi.json', undefined, '');
+    expect(openapi.json.openapi).toBe('3.1.0');
   });
 
   it("refuses a job outside the tax bureau's policy before any data moves, and audits every step", async () => {
@@ -239,8 +252,12 @@ describe('four party services over mutual TLS', () => {
     const types = log.filter((e) => e.details.job === 'e2e-1').map((e) => e.type);
     expect(types).toEqual(['job.admitted', 'training.start', 'training.run', 'model.export']);
     expect(log.some((e) => e.type === 'scoring.query')).toBe(true);
-    const verdict = await verifyAuditLog(join(dir, 'tax-bureau.audit.jsonl'), (await loadPublicKey(join(dir, 'tax-bureau-gov.pub'))).publicKey);
-    expect(verdict.ok).toBe(true);
+    // The bank kept the tax bureau's signed head at the end of e2e-1 (exchanged over TLS): the log still extends it.
+    const taxKey = (await loadPublicKey(join(dir, 'tax-bureau-gov.pub'))).publicKey;
+    const kept = await loadAuditAnchors(join(dir, 'store-bank', 'anchors', 'tax-bureau.jsonl'), taxKey);
+    expect(kept.anchors.map((a) => a.job)).toContain('e2e-1');
+    const verdict = await verifyAuditLog(join(dir, 'tax-bureau.audit.jsonl'), taxKey, kept.anchors);
+    expect(verdict).toMatchObject({ ok: true, anchors: kept.anchors.length });
   });
 
   it('cancels a running job on request', async () => {
@@ -278,7 +295,7 @@ describe('four party services over mutual TLS', () => {
     const arbiterPort = services.get('arbiter')!.tlsPort;
     await start('social-insurance', 'features', { arbiter: arbiterPort }, { insured: { file: join(SME, 'social_insurance.csv'), id: 'uscc' } }, false, social.tlsPort);
     // Asynchronously: a blocked event loop would leave this process's HTTP keep-alive sockets stale.
-    const resumed = await execFileAsync(process.execPath, [join(ROOT, 'bin/jinqiao.js'), 'resume', 'e2e-killed', '--to', `http://127.0.0.1:${services.get('bank')!.apiPort}`, '--token', TOKEN, '--wait'], { encoding: 'utf8', timeout: 240_000 });
+    const resumed = await execFileAsync(process.execPath, [join(ROOT, 'bin/jinqiao.js'), 'resume', 'e2e-killed', '--to', `https://127.0.0.1:${services.get('bank')!.apiPort}`, '--ca', join(dir, 'bank.crt'), '--token', TOKEN, '--wait'], { encoding: 'utf8', timeout: 240_000 });
     expect(JSON.parse(resumed.stdout).state).toBe('succeeded');
     const { json } = await api('GET', '/v1/jobs/e2e-killed/metrics');
     expect(json.metrics.epochs).toBe(6);

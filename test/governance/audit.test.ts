@@ -1,4 +1,4 @@
-import { appendFileSync, copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -157,6 +157,33 @@ describe('audit log', () => {
     const { file } = copyOfLog();
     writeFileSync(file, '');
     await expect(AuditLog.open(file, { party: 'tax-bureau', key: taxBureau })).rejects.toMatchObject({ code: 'E_AUDIT_BROKEN' });
+  });
+
+  it('after a failed append refuses every later append and anchor, until reopened', async () => {
+    const { file } = copyOfLog();
+    const log = await AuditLog.open(file, { party: 'tax-bureau', key: taxBureau });
+    await log.append('scoring.query', { job: 'job-2', applicants: 1 });
+    const before = readFileSync(file);
+    const headBefore = readFileSync(headFileOf(file));
+    // Make the next write fail (a directory where the log was: EISDIR, whoever runs the test).
+    rmSync(file);
+    mkdirSync(file);
+    const failed = log.append('scoring.query', { job: 'job-2', applicants: 2 });
+    const queued = log.append('scoring.query', { job: 'job-2', applicants: 3 });
+    await expect(failed).rejects.toThrow();
+    // The file is writable again, but the log does not know what reached the disk: it refuses.
+    rmSync(file, { recursive: true });
+    writeFileSync(file, before);
+    await expect(queued).rejects.toMatchObject({ code: 'E_OUTPUT_UNWRITABLE', message: expect.stringContaining('an earlier append failed') });
+    await expect(log.append('scoring.query', { job: 'job-2', applicants: 4 })).rejects.toMatchObject({ code: 'E_OUTPUT_UNWRITABLE', message: expect.stringContaining('reopen the log') });
+    await expect(log.anchor('job-2')).rejects.toMatchObject({ code: 'E_OUTPUT_UNWRITABLE' });
+    expect(readFileSync(file)).toEqual(before);
+    expect(readFileSync(headFileOf(file))).toEqual(headBefore);
+    // Reopened, it verifies the chain and continues it where the last durable entry left it.
+    const reopened = await AuditLog.open(file, { party: 'tax-bureau', key: taxBureau });
+    expect(reopened.head.seq).toBe(6);
+    expect((await reopened.append('scoring.query', { job: 'job-2', applicants: 5 })).seq).toBe(7);
+    expect(await verifyAuditLog(file, taxBureau.publicKey)).toMatchObject({ ok: true, entries: 8 });
   });
 
   it('refuses to append to a broken log', async () => {

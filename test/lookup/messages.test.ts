@@ -18,6 +18,10 @@ describe('OPRF and lookup messages', () => {
       message('oprf.evaluated', { seq: 7, points: new Uint8Array(0), last: true }),
       message('lookup.request', { partner: 'bank-of-example', purpose: 'loan-verification', fields: ['vat_paid_wan'], ids: ['91350100M000100Y43'] }),
       message('lookup.reply', { answered: Uint8Array.of(1, 0), exposed: Uint8Array.of(1), values: ['120', ''] }),
+      message('lookup.open', { mode: 'verify', purpose: 'loan-verification', table: 'register', fields: ['vat_paid_wan', 'staff'], tolerances: [0.1, 0], idType: 'uscc', backend: 'x25519' }),
+      message('lookup.ready', { keyId: '0'.repeat(32), backend: 'x25519', domain: 'verify', count: 2, labelBytes: 0 }),
+      message('lookup.tags', { seq: 0, tags: new Uint8Array(24).fill(9), labels: new Uint8Array(0), last: true }),
+      message('lookup.close', {}),
     ];
     for (const m of msgs) expect(plain(decodeMessage(encodeMessage(m)))).toEqual(plain(m));
   });

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadBackend } from '../../src/psi/backends/index.ts';
 import { hashAndBlind } from '../../src/psi/batch.ts';
-import { inlineExecutor, poolExecutor } from '../../src/psi/executor.ts';
+import { inlineExecutor, poolExecutor, type PsiExecutor } from '../../src/psi/executor.ts';
+import { decodeMessage } from '../../src/transport/codec.ts';
 import { jobHashPrefix, type BackendName } from '../../src/psi/group.ts';
 import { runLocalPsi, type LocalPsiOptions } from '../../src/local/psi.ts';
 import { idCsv, uscc } from '../helpers/ids.ts';
@@ -115,17 +116,81 @@ describe('ECDH-PSI', () => {
 
   it("reveals the intersection only to the left side in 'left' mode", async () => {
     const ids = Array.from({ length: 30 }, (_, i) => uscc(i));
-    const r = await psi(ids, ids.slice(10), { reveal: 'left' });
+    const frames: { from: string; to: string; t: string; points: number }[] = [];
+    const tap = (from: string, to: string, frame: Uint8Array) => {
+      const m = decodeMessage(frame);
+      frames.push({ from, to, t: m.t, points: 'points' in m ? (m.points as Uint8Array).length / 32 : 0 });
+    };
+    const r = await psi(ids, ids.slice(10), { reveal: 'left', tap });
     expect(r.leftLines?.length).toBe(20);
     expect(r.rightLines).toBeUndefined();
+    // On the wire: the right side receives the left's blinded values, never a re-blinded
+    // value of its own; the left receives all 30 of its own back.
+    const count = (from: string, t: string) => frames.filter((f) => f.from === from && f.t === t).reduce((a, f) => a + f.points, 0);
+    expect(count('left', 'psi.blinded')).toBe(30);
+    expect(count('right', 'psi.blinded')).toBe(20);
+    expect(count('right', 'psi.reblinded')).toBe(30);
+    expect(frames.filter((f) => f.from === 'left' && f.t === 'psi.reblinded')).toEqual([]);
   });
 
-  it("reveals only the size in 'cardinality' mode", async () => {
-    const ids = Array.from({ length: 30 }, (_, i) => uscc(i));
-    const r = await psi(ids, ids.slice(10), { reveal: 'cardinality' });
-    expect(r.intersection).toBe(20);
+  it("reveals only the size in 'cardinality' mode, replies in an order unrelated to the request", async () => {
+    const n = 400;
+    const ids = Array.from({ length: n }, (_, i) => uscc(i));
+    const { executor, scalars } = recordingExecutor();
+    const sent: Record<string, Buffer[]> = { left: [], right: [] };
+    const replied: Record<string, Buffer[]> = { left: [], right: [] };
+    const tap = (from: string, _to: string, frame: Uint8Array) => {
+      const m = decodeMessage(frame);
+      if (m.t === 'psi.blinded') sent[from]!.push(Buffer.from(m.points));
+      if (m.t === 'psi.reblinded') replied[from]!.push(Buffer.from(m.points));
+    };
+    const run = (reveal: 'both' | 'cardinality') => {
+      for (const k of ['left', 'right']) sent[k] = [];
+      for (const k of ['left', 'right']) replied[k] = [];
+      scalars.length = 0;
+      return runLocalPsi({ left: { file: csv(ids), idColumn: 'id' }, right: { file: csv(ids.slice(n / 4)), idColumn: 'id' }, backend: 'x25519', executor, reveal, tap });
+    };
+    /** Where each request value comes back: reply position of request i, found by re-blinding it with the replier's scalar. */
+    const replyPositions = async (requester: 'left' | 'right') => {
+      const replier = requester === 'left' ? 'right' : 'left';
+      const group = await loadBackend('x25519');
+      const request = Buffer.concat(sent[requester]!);
+      const reply = Buffer.concat(replied[replier]!);
+      expect(reply.length).toBe(request.length);
+      const index = new Map<string, number>();
+      for (let j = 0; j < reply.length / 32; j++) index.set(reply.subarray(j * 32, j * 32 + 32).toString('hex'), j);
+      // The replier's scalar is whichever of the two re-blinds request 0 into a reply value.
+      const out = new Uint8Array(32);
+      const k = scalars.find((s) => {
+        group.multiply(request.subarray(0, 32), s, out, 0);
+        return index.has(Buffer.from(out).toString('hex'));
+      })!;
+      expect(k).toBeDefined();
+      return Array.from({ length: request.length / 32 }, (_, i) => {
+        group.multiply(request.subarray(i * 32, i * 32 + 32), k, out, 0);
+        return index.get(Buffer.from(out).toString('hex'))!;
+      });
+    };
+
+    // Positive control: in 'both' mode every reply comes back at its request's position.
+    await run('both');
+    for (const side of ['left', 'right'] as const) {
+      const positions = await replyPositions(side);
+      expect(positions).toEqual(positions.map((_, i) => i));
+    }
+
+    const r = await run('cardinality');
+    expect(r.intersection).toBe((3 * n) / 4);
     expect(r.leftLines).toBeUndefined();
     expect(r.rightLines).toBeUndefined();
+    for (const side of ['left', 'right'] as const) {
+      const positions = await replyPositions(side);
+      expect(new Set(positions).size).toBe(positions.length);
+      // A uniform permutation has ~1 fixed point (Poisson(1): more than 8 with probability
+      // 1e-6) and a rank correlation ~N(0, 1/√(m−1)) (|ρ| > 0.3 is a 5σ event here).
+      expect(positions.filter((p, i) => p === i).length).toBeLessThanOrEqual(8);
+      expect(Math.abs(rankCorrelation(positions))).toBeLessThan(0.3);
+    }
   });
 
   it('runs inline without a worker pool', async () => {
@@ -134,3 +199,28 @@ describe('ECDH-PSI', () => {
     expect(r.intersection).toBe(25);
   });
 });
+
+/** The inline executor, remembering every scalar the parties use. */
+function recordingExecutor(): { executor: PsiExecutor; scalars: Uint8Array[] } {
+  const inner = inlineExecutor();
+  const scalars: Uint8Array[] = [];
+  const remember = (scalar: Uint8Array) => {
+    if (!scalars.some((s) => Buffer.from(s).equals(scalar))) scalars.push(new Uint8Array(scalar));
+  };
+  return {
+    scalars,
+    executor: {
+      threads: inner.threads,
+      hashAndBlind: (backend, prefix, batch, scalar) => (remember(scalar), inner.hashAndBlind(backend, prefix, batch, scalar)),
+      reblind: (backend, points, scalar) => (remember(scalar), inner.reblind(backend, points, scalar)),
+      close: () => inner.close(),
+    },
+  };
+}
+
+/** Spearman's ρ between positions 0..m-1 and a permutation of them. */
+function rankCorrelation(permutation: readonly number[]): number {
+  const m = permutation.length;
+  const d2 = permutation.reduce((a, p, i) => a + (p - i) ** 2, 0);
+  return 1 - (6 * d2) / (m * (m * m - 1));
+}

@@ -1,9 +1,9 @@
 /**
  * The reports as a reader sees them: rendered by a real headless Chromium (Debian's
- * /usr/bin/chromium, driven by playwright-core, no browser download), opened from a
+ * /usr/bin/chromium or JINQIAO_CHROMIUM, found by test/helpers/chromium.ts, driven by
+ * playwright-core, no browser download), opened from a
  * file:// URL with every network feature of the browser switched off.
  */
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,9 +20,11 @@ import {
   thresholdCrossings,
   writeReport,
 } from '../../src/report/html.ts';
+import { findChromium } from '../helpers/chromium.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const haveChromium = existsSync(CHROMIUM);
+const browser = findChromium();
+const CHROMIUM = browser.path ?? '';
+const haveChromium = browser.path !== undefined;
 const EXAMPLE = new URL('../../examples/sme-credit/', import.meta.url).pathname;
 
 /** Width, height and number of distinct colours of an 8-bit RGB(A) PNG, decoded with zlib only. */
@@ -77,7 +79,7 @@ function paeth(a: number, b: number, c: number): number {
   return pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
 }
 
-describe.skipIf(!haveChromium)(`reports in headless Chromium${haveChromium ? '' : ` (skipped: ${CHROMIUM} is not installed; apt-get install chromium)`}`, () => {
+describe.skipIf(!haveChromium)(`reports in headless Chromium${haveChromium ? '' : ` (skipped: ${browser.skipReason})`}`, () => {
   let folder: string;
   let context: BrowserContext;
   const pages = new Map<string, string>();

@@ -18,9 +18,39 @@ describe('a party service refuses what it does not know, naming the field', () =
     await expect(config('{ file: bank.csv, id: uscc, labelz: defaulted }')).rejects.toMatchObject({ code: 'E_JOB_INVALID', message: expect.stringMatching(/field "tables\.customers\.labelz": unknown field/) });
   });
 
+  it("an API section's unknown key or client-certificate mode, for any role", async () => {
+    const config = (api: string, role = 'features') => {
+      const file = join(dir, `agency-${api.length}-${role}.yaml`);
+      writeFileSync(file, `name: agency\nrole: ${role}\nlisten: 127.0.0.1:0\ntls: { key: a.key, cert: a.crt, trust: [bank.crt] }\nstore: store\napi: ${api}\n`);
+      return loadPartyConfig(file);
+    };
+    await expect(config('{ listen: 127.0.0.1:0, token: a-token-of-16-chars }')).resolves.toMatchObject({ role: 'features', api: { token: 'a-token-of-16-chars', clientCerts: 'off', clientCa: undefined } });
+    await expect(config('{ listen: 127.0.0.1:0, token: a-token-of-16-chars, clientCerts: required, clientCa: clients.crt }', 'arbiter')).resolves.toMatchObject({ api: { clientCerts: 'required', clientCa: [join(dir, 'clients.crt')] } });
+    await expect(config('{ listen: 127.0.0.1:0, token: a-token-of-16-chars, clientCerts: yes }')).rejects.toMatchObject({ code: 'E_JOB_INVALID', field: 'api.clientCerts' });
+    await expect(config('{ listen: 127.0.0.1:0, token: a-token-of-16-chars, tokn: x }')).rejects.toMatchObject({ code: 'E_JOB_INVALID', field: 'api.tokn' });
+  });
+
   it('an unknown training parameter in a submitted job', () => {
     const job = (training: Record<string, unknown>) => checkDefinition({ label: { table: 'customers' }, features: [{ party: 'tax', table: 't' }], training });
     expect(job({ epochs: 3 }).training).toEqual({ epochs: 3 });
     expect(() => job({ epochz: 3 })).toThrow(expect.objectContaining({ code: 'E_JOB_INVALID', message: expect.stringMatching(/field "training\.epochz": unknown training parameter/) }));
+  });
+
+  it('partners: a role bound per entry; a plain entry binds the one role this party dials it in; the label role only explicitly', async () => {
+    const config = (role: string, partners: string) => {
+      const file = join(dir, `p-${Math.random().toString(36).slice(2)}.yaml`);
+      writeFileSync(file, `name: me\nrole: ${role}\nlisten: 127.0.0.1:0\ntls: { key: k, cert: c, trust: [t] }\nstore: store\npartners:\n${partners}`);
+      return loadPartyConfig(file);
+    };
+    const agency = await config('features', '  bank: { role: label }\n  platform: 10.0.0.9:7404\n  fund: { address: 10.0.0.8:7403, role: agency }\n');
+    expect([...agency.partnerRoles]).toEqual([['bank', 'label'], ['platform', 'arbiter'], ['fund', 'features']]);
+    expect([...agency.partners.keys()]).toEqual(['platform', 'fund']);
+    const bank = await config('label', '  tax: 10.0.0.7:7402\n  platform: { address: 10.0.0.9:7404, role: arbiter }\n');
+    expect([...bank.partnerRoles]).toEqual([['platform', 'arbiter']]);
+    expect([...(await config('arbiter', '  tax: 10.0.0.7:7402\n')).partnerRoles]).toEqual([['tax', 'features']]);
+    await expect(config('features', '  bank: { role: bank }\n')).rejects.toMatchObject({ code: 'E_JOB_INVALID', message: expect.stringMatching(/field "partners\.bank\.role": must be label/) });
+    await expect(config('features', '  bank: { role: label, adress: x }\n')).rejects.toMatchObject({ message: expect.stringMatching(/field "partners\.bank\.adress": unknown field/) });
+    await expect(config('features', '  platform: { role: arbiter }\n')).rejects.toMatchObject({ message: expect.stringMatching(/field "partners\.platform\.address": .*give its host:port/) });
+    await expect(config('label', '  other-bank: { role: label }\n')).rejects.toMatchObject({ message: expect.stringMatching(/a label party \(the bank\) has no label partner/) });
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { redactPaths } from '../../src/service/http.ts';
+import { redactPaths } from '../../src/service/api/errors.ts';
 
 describe("the bank API's answers", () => {
   it('never show a server file path, only the file name', () => {

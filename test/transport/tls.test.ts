@@ -255,7 +255,9 @@ describe('mutual-TLS channel', () => {
       }
       await expect.poll(() => refusals.length).toBe(2);
       expect(refusals[0]).toMatchObject({ address: expect.stringMatching(/^127\.0\.0\.1:\d+$/), reason: expect.stringMatching(/not among the trusted certificates/) });
-      expect(refusals[1]!.reason).toMatch(/expired/);
+      // The refusal names who knocked: the presented certificate's subject and issuer.
+      expect(refusals[0]).toMatchObject({ subject: 'CN=stranger', issuer: 'CN=stranger', reason: expect.stringMatching(/^certificate CN=stranger \(issued by CN=stranger\) is not trusted: /) });
+      expect(refusals[1]!.reason).toMatch(/^certificate CN=tax-bureau \(issued by CN=tax-bureau\) is not trusted: .*expired/);
       expect(refusals.every((r) => r.error.code === 'E_PEER_UNTRUSTED')).toBe(true);
       expect(accepted).toEqual([]);
     } finally {

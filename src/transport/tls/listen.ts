@@ -24,7 +24,11 @@ import { describeRefusal, describeSocketError, describeVerifyFailure } from './r
 export interface TlsRefusal {
   /** `host:port` the attempt came from. */
   readonly address: string;
+  /** The reason, naming the presented certificate's subject and issuer when there was one. */
   readonly reason: string;
+  /** The presented certificate's subject and issuer (`CN=…, O=…`), as the client wrote them. */
+  readonly subject?: string;
+  readonly issuer?: string;
   readonly error: JinqiaoError;
 }
 
@@ -59,15 +63,19 @@ export async function listenChannels(options: ListenOptions): Promise<TlsListene
   // the handshake has completed when the check runs, and no application byte is read from
   // or written to a refused client.
   const server = createServer({ ...base, requestCert: true, rejectUnauthorized: false, handshakeTimeout: timeoutMs });
-  const refuse = (address: string, reason: string) =>
-    guarded('onRefused', () => options.onRefused({ address, reason, error: errors.peerUntrusted(address, reason) }));
+  const refuse = (address: string, reason: string, names: { subject?: string; issuer?: string } = {}) =>
+    guarded('onRefused', () => options.onRefused({ address, reason, ...names, error: errors.peerUntrusted(address, reason) }));
 
   server.on('secureConnection', (socket: TLSSocket) => {
     if (!socket.authorized) {
       const address = `${socket.remoteAddress}:${socket.remotePort}`;
-      const presented = Object.keys(socket.getPeerCertificate()).length > 0;
+      const certificate = socket.getPeerCertificate();
+      const presented = Object.keys(certificate).length > 0;
       socket.destroy();
-      refuse(address, presented ? describeVerifyFailure(String(socket.authorizationError)) : 'it presented no certificate');
+      if (!presented) return refuse(address, 'it presented no certificate');
+      const subject = distinguishedName(certificate.subject);
+      const issuer = distinguishedName(certificate.issuer);
+      refuse(address, `certificate ${subject} (issued by ${issuer}) is not trusted: ${describeVerifyFailure(String(socket.authorizationError))}`, { subject, issuer });
       return;
     }
     socket.write(ACCEPTED_PREAMBLE);
@@ -108,6 +116,19 @@ export async function listenChannels(options: ListenOptions): Promise<TlsListene
         for (const channel of open) channel.close(reason);
       }),
   };
+}
+
+/**
+ * A certificate's subject or issuer as `CN=…, O=…`. The client wrote it, so it is cut to a
+ * readable length and stripped of control characters before it reaches a log line.
+ */
+function distinguishedName(name: Partial<Record<string, string | string[]>> | undefined): string {
+  const text = Object.entries(name ?? {})
+    .flatMap(([k, v]) => (v === undefined ? [] : Array.isArray(v) ? v : [v]).map((x) => `${k}=${x}`))
+    .join(', ')
+    .replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
+  if (text === '') return '(empty name)';
+  return text.length > 200 ? `${text.slice(0, 200)}… (${text.length} characters)` : text;
 }
 
 /** Runs a callback of the service so that its failure cannot escape into a socket handler. */

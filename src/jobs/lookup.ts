@@ -1,0 +1,527 @@
+/**
+ * Interface calls and verification between party services, one runner per role for both
+ * hosts: the bank opens a lookup session with an agency and sends it calls; the agency
+ * answers each under its own policy, consent and audit log. Protocol: src/lookup/.
+ *
+ *   bank → agency   job.open        a session id starting `lookup/`
+ *   bank → agency   lookup.open     mode, purpose, table, field names and tolerances
+ *   agency → bank   lookup.ready    (policy and consent checked, tags prepared) key period, domain
+ *   agency → bank   lookup.tags     the session's OPRF tags (verify, blind), in slices
+ *   per call        oprf.*          verify, blind: one OPRF session with a fresh blinding scalar
+ *                   lookup.request / lookup.reply    identified
+ *   bank → agency   lookup.close
+ *
+ * The agency's key lives for the session only (never stored): its tags are good for that
+ * session's calls and nothing else. Every call is appended to the agency's audit log before
+ * its answer leaves (identified: the enterprises as salted hashes and what was answered;
+ * verify, blind: the number of evaluations, batch by batch), and the policy is checked
+ * against the institution on the caller's certificate, never a name in a message.
+ *
+ * What each side learns is what the in-process commands say (src/lookup/verify.ts,
+ * lookup.ts): in verify and blind mode the agency sees counts only; in identified mode it
+ * sees the enterprises the bank names, by design.
+ */
+import { randomUUID } from 'node:crypto';
+import { errors } from '../errors.ts';
+import { detectIdType, normaliseId, type IdType } from '../ids/normalise.ts';
+import { bandKeys, verificationInput, type FieldCheck } from '../lookup/bands.ts';
+import { inputBatches } from '../lookup/inputs.ts';
+import { openLabel } from '../lookup/label.ts';
+import { answerLookupRequest, consented, fieldExposures, prepareLabeledSet, requestLookup, type AgencyGovernance, type LookupRegister, type LookupRow } from '../lookup/lookup.ts';
+import { answerTagQueries, queryTags, smallJobsInline } from '../lookup/online.ts';
+import { blindingScalars, labelKeyOf, TAG_BYTES, type BlindingScalars } from '../lookup/oprf.ts';
+import { ephemeralOprfKey } from '../lookup/oprf-key.ts';
+import { prepareTags } from '../lookup/prepare.ts';
+import { TagSet } from '../lookup/tag-set.ts';
+import { VERIFY_DOMAIN } from '../lookup/verify.ts';
+import { isBackendName } from '../psi/backends/index.ts';
+import type { BackendName } from '../psi/group.ts';
+import { unlessAborted, type Channel } from '../protocol/channel.ts';
+import { abortingPeersOnFailure } from '../protocol/abort.ts';
+import { message } from '../protocol/messages.ts';
+import type { PartyJobContext } from './context.ts';
+
+/** Session ids of lookup sessions start with this: the agency's host dispatches on it. */
+export const LOOKUP_SESSION_PREFIX = 'lookup/';
+export type LookupMode = 'verify' | 'identified' | 'blind';
+
+/** Evaluations an agency grants one call (a call of 10k claims with tolerances needs 20k). */
+export const MAX_EVALUATIONS_PER_CALL = 200_000;
+/** Calls one session queues before it refuses more (E_BUSY). */
+export const MAX_WAITING_CALLS = 64;
+/** Tags per `lookup.tags` message (12 bytes each, plus a label in blind mode). */
+const TAGS_PER_MESSAGE = 1 << 18;
+
+export function isLookupSession(jobId: string): boolean {
+  return jobId.startsWith(LOOKUP_SESSION_PREFIX);
+}
+
+export interface LookupSessionSpec {
+  readonly agency: string;
+  /** The agency's table, by the name its config gives it. */
+  readonly table: string;
+  readonly mode: LookupMode;
+  readonly purpose: string;
+  /** Fields, each with its relative tolerance (verify; undefined: equality). */
+  readonly fields: readonly FieldCheck[];
+  readonly idType: IdType;
+  readonly backend: BackendName;
+}
+
+/** One declared value to verify. */
+export interface Claim {
+  readonly id: string;
+  readonly field: string;
+  readonly value: number;
+}
+
+/** (Bank) An open session with one agency; calls take turns, a full queue is refused. */
+export class BankLookupSession {
+  readonly spec: LookupSessionSpec;
+  readonly sessionId: string;
+  #channel: Channel;
+  #tags: TagSet | undefined;
+  #keyId = '';
+  #domain = '';
+  #ctx: PartyJobContext;
+  #tail: Promise<unknown> = Promise.resolve();
+  #waiting = 0;
+  /** The next call's blinding scalars, drawn while the session is idle (each is used for one call only). */
+  #nextBlinding: Promise<BlindingScalars> | undefined;
+  failed = false;
+
+  private constructor(ctx: PartyJobContext, spec: LookupSessionSpec, sessionId: string, channel: Channel) {
+    this.#ctx = ctx;
+    this.spec = spec;
+    this.sessionId = sessionId;
+    this.#channel = channel;
+  }
+
+  /** Connects to the agency and waits until it has admitted the session and sent its tags. */
+  static async open(ctx: PartyJobContext, spec: LookupSessionSpec, sessionId = `${LOOKUP_SESSION_PREFIX}${randomUUID()}`): Promise<BankLookupSession> {
+    if (!isLookupSession(sessionId)) throw errors.protocol(`a lookup session id must start with ${LOOKUP_SESSION_PREFIX}`);
+    const channel = await ctx.connect(spec.agency, sessionId);
+    return abortingPeersOnFailure([channel], async () => {
+      await channel.send(
+        message('lookup.open', { mode: spec.mode, purpose: spec.purpose, table: spec.table, fields: spec.fields.map((f) => f.field), tolerances: spec.fields.map((f) => f.tolerance ?? 0), idType: spec.idType, backend: spec.backend }),
+      );
+      const session = new BankLookupSession(ctx, spec, sessionId, channel);
+      const ready = await channel.receive('lookup.ready');
+      if (spec.mode !== 'identified') {
+        if (ready.backend !== spec.backend) throw errors.protocol(`${spec.agency} keyed the session for backend ${ready.backend}, not ${spec.backend}`);
+        const expected = spec.mode === 'verify' ? VERIFY_DOMAIN : `lookup:${spec.purpose}`;
+        if (ready.domain !== expected) throw errors.protocol(`${spec.agency} prepared tags for domain ${ready.domain}, not ${expected}`);
+        if (spec.mode === 'blind' && ready.labelBytes === 0 && ready.count > 0) throw errors.protocol('a blind lookup session needs sealed labels');
+        const tags = new Uint8Array(ready.count * TAG_BYTES);
+        const labels = new Uint8Array(spec.mode === 'blind' ? ready.count * ready.labelBytes : 0);
+        let have = 0;
+        for (let seq = 0; ; seq++) {
+          const part = await channel.receive('lookup.tags');
+          const n = part.tags.length / TAG_BYTES;
+          if (part.seq !== seq || !Number.isInteger(n) || have + n > ready.count || part.labels.length !== (spec.mode === 'blind' ? n * ready.labelBytes : 0)) {
+            throw errors.protocol(`lookup.tags slice ${part.seq} does not fit the ${ready.count} tags announced`);
+          }
+          tags.set(part.tags, have * TAG_BYTES);
+          if (spec.mode === 'blind') labels.set(part.labels, have * ready.labelBytes);
+          have += n;
+          if (part.last) break;
+        }
+        if (have !== ready.count) throw errors.protocol(`${spec.agency} sent ${have} of the ${ready.count} tags it announced`);
+        session.#tags = new TagSet(tags, spec.mode === 'blind' ? { bytes: labels, each: ready.labelBytes } : undefined);
+        session.#keyId = ready.keyId;
+        session.#nextBlinding = blindingScalars(spec.backend);
+        session.#domain = ready.domain;
+      }
+      return session;
+    });
+  }
+
+  /** Enterprises in the agency's tags (verify: records × fields × grids), for reports. */
+  get tagCount(): number {
+    return this.#tags?.size ?? 0;
+  }
+
+  /** Fresh blinding scalars for this call; the next call's are drawn now, while the agency works. */
+  async #blinding(): Promise<BlindingScalars> {
+    const ready = this.#nextBlinding ?? blindingScalars(this.spec.backend);
+    // Drawn after this call's messages are on their way (the draw is ~10 ms of BigInt arithmetic).
+    this.#nextBlinding = new Promise((resolve) => setImmediate(resolve)).then(() => blindingScalars(this.spec.backend));
+    this.#nextBlinding.catch(() => {});
+    return ready;
+  }
+
+  /** Runs `body` after the calls before it; refuses when `MAX_WAITING_CALLS` already wait. */
+  #turn<T>(body: () => Promise<T>): Promise<T> {
+    if (this.failed) return Promise.reject(errors.channelClosed(this.spec.agency, 'the lookup session failed; a new one is opened on the next call'));
+    if (this.#waiting >= MAX_WAITING_CALLS) return Promise.reject(errors.busy(`${this.#waiting} calls to ${this.spec.agency} are waiting`, 1));
+    this.#waiting++;
+    const turn = this.#tail.then(async () => {
+      try {
+        return await body();
+      } catch (e) {
+        // Refused before anything was sent (a bad ID): the session is intact. Anything else ends it.
+        if (!(e as { beforeSend?: boolean }).beforeSend) {
+          this.failed = true;
+          this.#channel.close((e as Error).message);
+        }
+        throw e;
+      }
+    });
+    this.#tail = turn.catch(() => {});
+    return turn.finally(() => this.#waiting--);
+  }
+
+  /** IDs normalised as the session reads them; a bad one refuses the call before anything is sent. */
+  #normalise(ids: readonly string[], what: string): string[] {
+    return ids.map((raw, i) => {
+      const n = normaliseId(raw, this.spec.idType);
+      if (!n.ok) throw Object.assign(errors.jobInvalid('request', `${what}[${i}].id`, `${JSON.stringify(raw)} is not a valid ${this.spec.idType} ID: ${n.why}`), { beforeSend: true });
+      return n.id;
+    });
+  }
+
+  /** (verify) Whether each claim is consistent with the agency's register, in claim order. */
+  verify(claims: readonly Claim[]): Promise<boolean[]> {
+    if (this.spec.mode !== 'verify') return Promise.reject(errors.protocol('not a verification session'));
+    let inputs: string[];
+    let claimInputs: number[][];
+    try {
+      const checks = new Map(this.spec.fields.map((f) => [f.field, f]));
+      const ids = this.#normalise(
+        claims.map((c) => c.id),
+        'claims',
+      );
+      inputs = [];
+      const index = new Map<string, number>();
+      claimInputs = claims.map((claim, i) => {
+        const check = checks.get(claim.field);
+        if (!check) throw Object.assign(errors.jobInvalid('request', `claims[${i}].field`, `${JSON.stringify(claim.field)} is not a field of this verification`), { beforeSend: true });
+        if (!Number.isFinite(claim.value)) throw Object.assign(errors.jobInvalid('request', `claims[${i}].value`, 'must be a finite number'), { beforeSend: true });
+        return bandKeys(claim.value, check).map((key) => {
+          const input = verificationInput(ids[i]!, claim.field, key);
+          let at = index.get(input);
+          if (at === undefined) index.set(input, (at = inputs.push(input) - 1));
+          return at;
+        });
+      });
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.#turn(async () => {
+      await this.#ctx.governance?.audit?.append('verify.requested', { agency: this.spec.agency, purpose: this.spec.purpose, fields: this.spec.fields.map((f) => f.field), claims: claims.length });
+      const hit = new Uint8Array(inputs.length);
+      await queryTags({ channel: this.#channel, executor: smallJobsInline(this.#ctx.psiExecutor), backend: this.spec.backend, keyId: this.#keyId, domain: this.#domain, tags: this.#tags!, blinding: await this.#blinding() }, inputBatches(inputs), (m) => (hit[m.row] = 1));
+      return claimInputs.map((keys) => keys.some((k) => hit[k] === 1));
+    });
+  }
+
+  /** (identified, blind) The fields of each enterprise the agency answers for, in query order (null: no answer). */
+  lookup(ids: readonly string[]): Promise<LookupRow[]> {
+    if (this.spec.mode === 'verify') return Promise.reject(errors.protocol('not a lookup session'));
+    let normalised: string[];
+    try {
+      normalised = this.#normalise(ids, 'ids');
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const fields = this.spec.fields.map((f) => f.field);
+    return this.#turn(async () => {
+      const audit = this.#ctx.governance?.audit;
+      await audit?.append('lookup.requested', { agency: this.spec.agency, purpose: this.spec.purpose, fields, mode: this.spec.mode, enterprises: normalised.map((id) => audit.hashId(id)) });
+      if (this.spec.mode === 'identified') return requestLookup(this.#channel, { partner: this.#ctx.name, purpose: this.spec.purpose, fields }, normalised);
+      const found: (LookupRow | undefined)[] = normalised.map(() => undefined);
+      const tags = this.#tags!;
+      await queryTags({ channel: this.#channel, executor: smallJobsInline(this.#ctx.psiExecutor), backend: this.spec.backend, keyId: this.#keyId, domain: this.#domain, tags, blinding: await this.#blinding() }, inputBatches(normalised), (m) => {
+        const label = openLabel(labelKeyOf(m.evaluation), tags.label(m.tagIndex));
+        if (label === undefined) throw errors.protocol('a label of the labeled tag set does not authenticate');
+        found[m.row] = label;
+      });
+      const firstOf = new Map<string, number>();
+      return normalised.map((id, i) => {
+        const first = firstOf.get(id) ?? (firstOf.set(id, i), i);
+        return found[first] ?? fields.map(() => null);
+      });
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.#tail;
+    if (!this.failed) await this.#channel.send(message('lookup.close', {})).catch(() => {});
+    this.#channel.close('lookup session over');
+  }
+}
+
+/**
+ * (Bank) The sessions a host keeps open, one per agency, table, mode, purpose, fields and ID
+ * type: the first call opens one (the agency prepares its tags then), later calls reuse it.
+ * A failed session is dropped and the next call opens a new one.
+ */
+export class LookupSessions {
+  readonly #ctx: PartyJobContext;
+  readonly #onClosed: (sessionId: string) => Promise<void> | void;
+  readonly #open = new Map<string, Promise<BankLookupSession>>();
+
+  constructor(ctx: PartyJobContext, onClosed: (sessionId: string) => Promise<void> | void = () => {}) {
+    this.#ctx = ctx;
+    this.#onClosed = onClosed;
+  }
+
+  /** The open session for `spec`, opened if there is none (or the last one failed). */
+  session(spec: LookupSessionSpec): Promise<BankLookupSession> {
+    const key = JSON.stringify([spec.agency, spec.table, spec.mode, spec.purpose, spec.fields.map((f) => [f.field, f.tolerance ?? null]), spec.idType, spec.backend]);
+    const open = this.#open.get(key);
+    if (open) {
+      return open.then(
+        (s) => {
+          if (!s.failed) return s;
+          if (this.#open.get(key) === open) this.#open.delete(key);
+          void this.#retire(s);
+          return this.session(spec);
+        },
+        () => this.session(spec),
+      );
+    }
+    const sessionId = `${LOOKUP_SESSION_PREFIX}${randomUUID()}`;
+    const opening = BankLookupSession.open(this.#ctx, spec, sessionId);
+    this.#open.set(key, opening);
+    opening.catch(async () => {
+      if (this.#open.get(key) === opening) this.#open.delete(key);
+      await this.#onClosed(sessionId);
+    });
+    return opening;
+  }
+
+  /** `POST /v1/verify`: each claim checked against the agency's register, in claim order. */
+  async verify(call: VerifyCall): Promise<{ verdicts: { id: string; field: string; consistent: boolean }[] }> {
+    const spec = lookupSpecOf({ ...call, mode: 'verify', ids: call.claims.map((c) => c.id) });
+    const session = await this.session(spec);
+    const bits = await session.verify(call.claims);
+    return { verdicts: call.claims.map((c, i) => ({ id: c.id, field: c.field, consistent: bits[i]! })) };
+  }
+
+  /** `POST /v1/lookup`: the fields the agency answers for each enterprise, in query order (null: not answered). */
+  async lookup(call: LookupCall): Promise<{ rows: { id: string; answered: boolean; values: Record<string, string | null> }[] }> {
+    const spec = lookupSpecOf({ ...call, mode: call.blind ? 'blind' : 'identified', fields: call.fields.map((field) => ({ field, tolerance: undefined })) });
+    const session = await this.session(spec);
+    const rows = await session.lookup(call.ids);
+    return { rows: call.ids.map((id, i) => ({ id, answered: rows[i]!.some((v) => v !== null), values: Object.fromEntries(call.fields.map((f, k) => [f, rows[i]![k] ?? null])) })) };
+  }
+
+  async #retire(session: BankLookupSession): Promise<void> {
+    await session.close().catch(() => {});
+    await this.#onClosed(session.sessionId);
+  }
+
+  async close(): Promise<void> {
+    const all = [...this.#open.values()];
+    this.#open.clear();
+    for (const opening of all) {
+      const s = await opening.catch(() => undefined);
+      if (s) await this.#retire(s);
+    }
+  }
+}
+
+export interface VerifyCall {
+  readonly agency: string;
+  readonly table: string;
+  readonly purpose: string;
+  readonly fields: readonly FieldCheck[];
+  readonly claims: readonly Claim[];
+  readonly idType?: 'auto' | 'uscc' | 'plain';
+  readonly backend?: string;
+}
+
+export interface LookupCall {
+  readonly agency: string;
+  readonly table: string;
+  readonly purpose: string;
+  readonly fields: readonly string[];
+  readonly ids: readonly string[];
+  /** Labeled PSI: the agency learns neither the enterprises nor the answers. */
+  readonly blind?: boolean;
+  readonly idType?: 'auto' | 'uscc' | 'plain';
+  readonly backend?: string;
+}
+
+/** The request of `POST /v1/verify` or `/v1/lookup` checked and turned into a session spec (bank side). */
+export function lookupSpecOf(request: {
+  readonly agency: string;
+  readonly table: string;
+  readonly purpose: string;
+  readonly mode: LookupMode;
+  readonly fields: readonly FieldCheck[];
+  readonly ids: readonly string[];
+  readonly idType?: 'auto' | 'uscc' | 'plain';
+  readonly backend?: string;
+}): LookupSessionSpec {
+  const bad = (field: string, why: string) => errors.jobInvalid('request', field, why);
+  if (request.fields.length === 0) throw bad('fields', 'name at least one field');
+  const names = request.fields.map((f) => f.field);
+  const twice = names.find((n, i) => names.indexOf(n) !== i);
+  if (twice !== undefined) throw bad('fields', `${JSON.stringify(twice)} is given twice`);
+  request.fields.forEach((f, i) => {
+    if (f.tolerance !== undefined && !(f.tolerance > 0 && f.tolerance <= 10)) throw bad(`fields[${i}].tolerance`, 'must be a relative tolerance in (0, 10]');
+  });
+  const backend = request.backend ?? 'x25519';
+  if (!isBackendName(backend)) throw bad('backend', `unknown backend ${JSON.stringify(backend)}`);
+  const idType: IdType = request.idType === 'uscc' || request.idType === 'plain' ? request.idType : detectIdType(request.ids.slice(0, 1000));
+  return { agency: request.agency, table: request.table, mode: request.mode, purpose: request.purpose, fields: request.fields, idType, backend };
+}
+
+/** (Agency) Governance as the lookup protocol applies it: the party's policy, consent tokens and audit log. */
+function agencyGovernance(ctx: PartyJobContext): AgencyGovernance {
+  const g = ctx.governance;
+  if (!g) return {};
+  return { policy: g.policy, audit: g.audit, ...(g.consent ? { consent: { tokens: g.consent.tokens, trustedIssuers: g.consent.trustedIssuers, revoked: g.consent.revoked } } : {}), ...(g.consent?.now ? { now: () => g.consent!.now! } : {}) };
+}
+
+export interface AgencyLookupReport {
+  readonly mode: LookupMode;
+  readonly calls: number;
+  readonly evaluations: number;
+}
+
+/** (Agency) Serves one lookup session the bank opened on `bank`, until the bank closes it. */
+export async function serveLookupAsAgency(ctx: PartyJobContext, bank: Channel, sessionId: string): Promise<AgencyLookupReport> {
+  return abortingPeersOnFailure([bank], async () => {
+    const open = await bank.receive('lookup.open');
+    const bad = (field: string, why: string) => errors.jobInvalid(`lookup.open from ${bank.peer}`, field, why);
+    if (open.mode !== 'verify' && open.mode !== 'identified' && open.mode !== 'blind') throw bad('mode', 'must be verify, identified or blind');
+    if (open.idType !== 'uscc' && open.idType !== 'plain') throw bad('idType', 'must be uscc or plain');
+    if (open.fields.length === 0 || open.tolerances.length !== open.fields.length) throw bad('fields', 'one tolerance per field, at least one field');
+    const mode = open.mode as LookupMode;
+    const idType: IdType = open.idType;
+    // The policy is checked against the certificate's institution, never a name in a message.
+    const partner = ctx.institutionOf(bank.peer);
+    const governance = agencyGovernance(ctx);
+    const request = { partner, purpose: open.purpose, fields: open.fields };
+    const exposures = fieldExposures(governance, request);
+    const table = await ctx.loadTable(open.table, { withLabel: false, features: open.fields });
+    const register = registerOf(table, idType);
+    if (!isBackendName(open.backend)) throw bad('backend', `unknown backend ${JSON.stringify(open.backend)}`);
+    const key = await ephemeralOprfKey(open.backend);
+    const audit = governance.audit;
+    let evaluations = 0;
+    let calls = 0;
+
+    if (mode === 'verify') {
+      open.fields.forEach((field, k) => {
+        const exposure = exposures[k]!;
+        const tolerance = open.tolerances[k]!;
+        if (exposure === 'withheld') throw errors.policyRefused('field.not-exposed', `${field} is not exposed to ${partner} for ${open.purpose}`);
+        if (typeof exposure === 'object' && (tolerance === 0 || tolerance < exposure.bandWidth)) {
+          throw errors.policyRefused('field.banded', `${field} is answered only in bands of ×${1 + exposure.bandWidth}; verify it with a tolerance of at least ${exposure.bandWidth}`);
+        }
+      });
+      const ids = [...register.rows.keys()];
+      const consent = consented(governance, request, open.fields, ids);
+      const inputs: string[] = [];
+      ids.forEach((id, i) => {
+        if (!consent.allowed[i]) return;
+        const row = register.rows.get(id)!;
+        open.fields.forEach((field, k) => {
+          const cell = row[k]!;
+          if (cell === '') return;
+          const check = { field, tolerance: open.tolerances[k] === 0 ? undefined : open.tolerances[k] };
+          for (const band of bandKeys(Number(cell), check)) inputs.push(verificationInput(id, field, band));
+        });
+      });
+      const prepared = await prepareTags({ executor: ctx.psiExecutor, key, domain: VERIFY_DOMAIN }, inputBatches(inputs));
+      await audit?.append('verify.prepared', { session: sessionId, partner, purpose: open.purpose, fields: [...open.fields], keyId: key.keyId, records: ids.length - consent.excluded, consentExcluded: consent.excluded, tags: prepared.tags.size });
+      await sendTags(bank, prepared.tags, key.keyId, key.backend, VERIFY_DOMAIN);
+    } else if (mode === 'blind') {
+      const set = await prepareLabeledSet({ executor: ctx.psiExecutor, key }, register, request, governance);
+      await sendTags(bank, set.tags, key.keyId, key.backend, set.domain);
+    } else {
+      await bank.send(message('lookup.ready', { keyId: '', backend: '', domain: '', count: 0, labelBytes: 0 }));
+    }
+
+    const domain = mode === 'verify' ? VERIFY_DOMAIN : `lookup:${open.purpose}`;
+    const tokensByEnterprise = indexTokens(governance);
+    for (;;) {
+      const next = unlessAborted(await bank.next(), bank.peer);
+      if (next.t === 'lookup.close') break;
+      calls++;
+      if (next.t === 'lookup.request' && mode === 'identified') {
+        if (next.purpose !== open.purpose || next.fields.length !== open.fields.length || next.fields.some((f, k) => f !== open.fields[k])) throw errors.protocol('a lookup.request must ask for the purpose and fields its session opened');
+        await answerLookupRequest(bank, { ...next, partner }, register, withTokensOf(governance, tokensByEnterprise, next.ids, idType));
+        continue;
+      }
+      if (next.t === 'oprf.hello' && mode !== 'identified') {
+        const answered = await answerTagQueries({
+          channel: bank,
+          executor: smallJobsInline(ctx.psiExecutor),
+          key,
+          domains: [domain],
+          maxEvaluations: MAX_EVALUATIONS_PER_CALL,
+          hello: next,
+          beforeAnswer: async (batch) => {
+            await audit?.append(mode === 'verify' ? 'verify.answered' : 'lookup.session', { session: sessionId, partner, purpose: open.purpose, call: calls, batch: batch.seq, evaluations: batch.evaluations, last: batch.last });
+          },
+        });
+        evaluations += answered.evaluations;
+        continue;
+      }
+      throw errors.protocol(`a ${mode} lookup session does not take ${next.t}`);
+    }
+    bank.close('lookup session over');
+    return { mode, calls, evaluations };
+  });
+}
+
+/**
+ * (Agency) Consent tokens by the enterprise they name (as written; each is still verified,
+ * signature, issuer, validity and revocation, at every call that uses it): a call about a
+ * few enterprises checks their tokens, not every token the agency holds.
+ */
+function indexTokens(governance: AgencyGovernance): Map<string, unknown[]> {
+  const index = new Map<string, unknown[]>();
+  for (const token of governance.consent?.tokens ?? []) {
+    const named = (token as { enterprise?: unknown } | null)?.enterprise;
+    if (typeof named !== 'string') continue;
+    const n = normaliseId(named, 'uscc');
+    const key = n.ok ? n.id : named;
+    index.set(key, [...(index.get(key) ?? []), token]);
+  }
+  return index;
+}
+
+/** Governance whose consent holds only the tokens naming one of `ids`: the same decision for those IDs, at a fraction of the signature checks. */
+function withTokensOf(governance: AgencyGovernance, index: Map<string, unknown[]>, ids: readonly string[], idType: IdType): AgencyGovernance {
+  if (!governance.consent) return governance;
+  const tokens = new Set<unknown>();
+  for (const raw of ids) {
+    const n = normaliseId(raw, idType);
+    for (const t of index.get(n.ok ? n.id : raw) ?? []) tokens.add(t);
+  }
+  return { ...governance, consent: { ...governance.consent, tokens: [...tokens] } };
+}
+
+/** (Agency) Its table as a lookup register: normalised ID → the requested fields' values as text ('' where missing). */
+function registerOf(table: { readonly ids: readonly string[]; readonly values: Float64Array; readonly featureNames: readonly string[] }, idType: IdType): LookupRegister {
+  const width = table.featureNames.length;
+  const rows = new Map<string, readonly string[]>();
+  table.ids.forEach((raw, r) => {
+    const n = normaliseId(raw, idType);
+    if (!n.ok || rows.has(n.id)) return;
+    const row: string[] = [];
+    for (let k = 0; k < width; k++) {
+      const v = table.values[r * width + k]!;
+      row.push(Number.isNaN(v) ? '' : String(v));
+    }
+    rows.set(n.id, row);
+  });
+  return { idType, columns: table.featureNames, rows };
+}
+
+async function sendTags(bank: Channel, tags: TagSet, keyId: string, backend: BackendName, domain: string): Promise<void> {
+  await bank.send(message('lookup.ready', { keyId, backend, domain, count: tags.size, labelBytes: tags.labelBytes }));
+  for (let start = 0, seq = 0; ; start += TAGS_PER_MESSAGE, seq++) {
+    const end = Math.min(tags.size, start + TAGS_PER_MESSAGE);
+    const labels = tags.labels ? tags.labels.subarray(start * tags.labelBytes, end * tags.labelBytes) : new Uint8Array(0);
+    const last = end >= tags.size;
+    await bank.send(message('lookup.tags', { seq, tags: tags.tags.subarray(start * TAG_BYTES, end * TAG_BYTES), labels, last }));
+    if (last) return;
+  }
+}

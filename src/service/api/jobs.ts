@@ -1,0 +1,153 @@
+/**
+ * Jobs: submit (the label party only), list, read, metrics, resume, cancel. Every party's
+ * service lists and reads the jobs it took part in; only the bank's accepts new ones (the
+ * others refuse with E_OPTION_INVALID on `role`, as the service itself does).
+ */
+import type { FastifyInstance } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { JinqiaoError, errors } from '../../errors.ts';
+import { TRAINING_DEFAULTS } from '../../lr/config.ts';
+import type { PartyService } from '../party-service.ts';
+import type { JobRecord } from '../store.ts';
+
+const ErrorRef = Type.Ref('Error');
+
+export const JobDefinitionSchema = Type.Object(
+  {
+    job: Type.Optional(Type.String({ pattern: '^(?!\\.+$)[A-Za-z0-9._-]{1,100}$', description: 'Job id (letters, digits, dots, dashes, underscores; not only dots); a UUID when absent' })),
+    purpose: Type.Optional(Type.String({ minLength: 1, description: 'The declared purpose (e.g. credit-modeling) every data holder\'s policy must accept' })),
+    label: Type.Object({ table: Type.String({ minLength: 1, description: "A table of the bank's service config (with its label column)" }) }, { additionalProperties: false }),
+    features: Type.Array(
+      Type.Object({ party: Type.String({ minLength: 1, description: 'A partner of the bank' }), table: Type.String({ minLength: 1, description: "A table of that party's config" }) }, { additionalProperties: false }),
+      { minItems: 1 },
+    ),
+    arbiter: Type.Optional(Type.String({ description: 'The arbiter partner (default arbiter)' })),
+    training: Type.Optional(
+      Type.Object(Object.fromEntries(Object.keys(TRAINING_DEFAULTS).map((key) => [key, Type.Optional(Type.Unknown())])), {
+        additionalProperties: false,
+        description: 'Training parameters (README, Training); the service checks their values',
+      }),
+    ),
+  },
+  { $id: 'JobDefinition', title: 'JobDefinition', additionalProperties: false },
+);
+
+const JOB_STATES = ['queued', 'running', 'succeeded', 'failed', 'cancelled'];
+
+export const JobSchema = Type.Object(
+  {
+    id: Type.String(),
+    state: Type.Enum(JOB_STATES, { type: 'string' }),
+    phase: Type.String({ description: 'starting, align, keys, batch, epoch, evaluate, done, stopped, interrupted' }),
+    progress: Type.Object({}, { additionalProperties: true }),
+    definition: Type.Object({}, { additionalProperties: true, description: 'The submitted definition (at the bank) or what the party was told of the job (at a partner)' }),
+    result: Type.Union([Type.Object({}, { additionalProperties: true }), Type.Null()]),
+    error: Type.Union([Type.Object({ code: Type.String(), message: Type.String() }), Type.Null()]),
+    createdAt: Type.String({ format: 'date-time' }),
+    updatedAt: Type.String({ format: 'date-time' }),
+  },
+  { $id: 'Job', title: 'Job' },
+);
+
+const JobSummarySchema = Type.Object({
+  id: Type.String(),
+  state: Type.Enum(JOB_STATES, { type: 'string' }),
+  phase: Type.String(),
+  createdAt: Type.String({ format: 'date-time' }),
+  updatedAt: Type.String({ format: 'date-time' }),
+});
+
+const JobAnswer = Type.Object({ job: Type.Ref('Job') });
+const IdParams = Type.Object({ id: Type.String({ description: 'Job id' }) });
+
+export async function jobsRoutes(instance: FastifyInstance, opts: { service: PartyService }): Promise<void> {
+  const app = instance.withTypeProvider<TypeBoxTypeProvider>();
+  const { service } = opts;
+  // Shared schemas (`$ref`): the server adds them once for every plugin; a bare instance in a test gets them here.
+  for (const [id, schema] of [['JobDefinition', JobDefinitionSchema], ['Job', JobSchema]] as const) if (!app.getSchema(id)) app.addSchema(schema);
+  const recordOf = (id: string): JobRecord => {
+    const record = service.store.get(id);
+    if (!record) throw errors.notFound(`no job ${JSON.stringify(id)}`, 'list jobs with GET /v1/jobs');
+    return record;
+  };
+
+  app.post(
+    '/v1/jobs',
+    {
+      schema: {
+        tags: ['jobs'],
+        summary: "Submit a training job (the bank's service only)",
+        body: Type.Ref('JobDefinition'),
+        response: { 202: { description: 'Recorded and started', ...JobAnswer }, 400: { description: 'Invalid definition (the field is named), or this party is not the bank', ...ErrorRef } },
+      },
+    },
+    async (request, reply) => reply.code(202).send({ job: service.submit(request.body) }),
+  );
+
+  app.get(
+    '/v1/jobs',
+    { schema: { tags: ['jobs'], summary: 'List the jobs this party took part in, newest first', response: { 200: { description: 'Jobs, newest first', ...Type.Object({ jobs: Type.Array(JobSummarySchema) }) } } } },
+    async () => ({ jobs: service.store.list().map(summary) }),
+  );
+
+  app.get(
+    '/v1/jobs/:id',
+    { schema: { tags: ['jobs'], summary: "A job's state, phase and progress", params: IdParams, response: { 200: { description: 'The job', ...JobAnswer }, 404: { description: 'No such job', ...ErrorRef } } } },
+    async (request) => ({ job: recordOf(request.params.id) }),
+  );
+
+  app.get(
+    '/v1/jobs/:id/metrics',
+    {
+      schema: {
+        tags: ['jobs'],
+        summary: "A finished job's metrics (AUC, KS, aligned rows, epochs, loss curve, timings)",
+        params: IdParams,
+        response: { 200: { description: 'Metrics', ...Type.Object({ metrics: Type.Object({}, { additionalProperties: true }) }) }, 404: { description: 'No such job', ...ErrorRef }, 409: { description: 'Not succeeded (yet)', ...ErrorRef } },
+      },
+    },
+    async (request) => {
+      const record = recordOf(request.params.id);
+      if (record.state !== 'succeeded') throw new JinqiaoError('E_NOT_READY', `job ${record.id} is ${record.state}`, 'wait until its state is succeeded');
+      return { metrics: record.result };
+    },
+  );
+
+  app.post(
+    '/v1/jobs/:id/resume',
+    {
+      schema: {
+        tags: ['jobs'],
+        summary: 'Rerun a failed or cancelled job from its first epoch (the bank only)',
+        params: IdParams,
+        response: { 202: { description: 'Restarted', ...JobAnswer }, 400: { description: 'Not failed or cancelled, or this party is not the bank', ...ErrorRef }, 404: { description: 'No such job', ...ErrorRef } },
+      },
+    },
+    async (request, reply) => {
+      const record = recordOf(request.params.id);
+      return reply.code(202).send({ job: service.resume(record.id) });
+    },
+  );
+
+  app.post(
+    '/v1/jobs/:id/cancel',
+    {
+      schema: {
+        tags: ['jobs'],
+        summary: 'Cancel a running job',
+        params: IdParams,
+        response: { 202: { description: 'Cancelling', ...JobAnswer }, 404: { description: 'No such job', ...ErrorRef }, 409: { description: 'Not running', ...ErrorRef } },
+      },
+    },
+    async (request, reply) => {
+      const record = recordOf(request.params.id);
+      if (!service.cancel(record.id)) throw new JinqiaoError('E_NOT_RUNNING', `job ${record.id} is ${record.state}`, 'only a running job can be cancelled');
+      return reply.code(202).send({ job: service.store.get(record.id) });
+    },
+  );
+}
+
+function summary(record: JobRecord) {
+  return { id: record.id, state: record.state, phase: record.phase, createdAt: record.createdAt, updatedAt: record.updatedAt };
+}

@@ -1,0 +1,97 @@
+/**
+ * Verification at loan-book scale: the agency prepares its verification tags once per key
+ * period (`psi prepare --field`), the bank verifies against them (`verify --prepared`), and
+ * the answer is exactly the plain-set answer, the same as the in-process run's.
+ */
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { bandKeys } from '../../src/lookup/bands.ts';
+import { parseFieldCheck, prepareVerification, runPreparedVerification, runVerification } from '../../src/lookup/verify.ts';
+import { SeededRng } from '../../src/util/rng.ts';
+import { jinqiao } from '../helpers/cli.ts';
+import { uscc } from '../helpers/ids.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'jinqiao-verify-prepared-'));
+const rng = SeededRng.fromSeed('prepared', 'verify-prepared-test');
+const uniform = () => rng.nextBelow(1_000_000) / 1_000_000;
+const register = Array.from({ length: 600 }, (_, i) => ({ id: uscc(i), vat: i % 13 === 0 ? '' : (1 + uniform() * 900).toFixed(2), staff: String(Math.floor(uniform() * 300)) }));
+const ratios = [1, 1.04, 0.96, 1.12, 0.9, 1.3, 0.5, 2];
+const claims = Array.from({ length: 400 }, (_, i) => {
+  const held = i < 320;
+  const source = register[(i * 11) % 600]!;
+  return {
+    id: held ? source.id : uscc(50_000 + i),
+    vat: held && source.vat !== '' ? String(Number(source.vat) * ratios[i % ratios.length]!) : String(7 + i),
+    staff: i % 4 === 0 ? String(Number(source.staff) + 2) : source.staff,
+  };
+});
+const csv = (rows: readonly Record<string, string>[]) => 'id,vat,staff\n' + rows.map((r) => `${r.id},${r.vat},${r.staff}`).join('\n') + '\n';
+const registerFile = join(dir, 'register.csv');
+const claimsFile = join(dir, 'claims.csv');
+writeFileSync(registerFile, csv(register));
+writeFileSync(claimsFile, csv(claims));
+const checks = [parseFieldCheck('vat:tol=0.1'), parseFieldCheck('staff')];
+
+/** The answer on plain sets: a claim is consistent when its band keys meet the register's value's. */
+function plainAnswer(fields: readonly ('vat' | 'staff')[]) {
+  const held = new Map(register.map((r) => [r.id, r]));
+  return claims.flatMap((c) =>
+    fields.flatMap((field) => {
+      const check = field === 'vat' ? { field, tolerance: 0.1 } : { field, tolerance: undefined };
+      const actual = held.get(c.id)?.[field];
+      const mine = new Set(bandKeys(Number(c[field]), check));
+      return [{ id: c.id, field, consistent: actual !== undefined && actual !== '' && bandKeys(Number(actual), check).some((k) => mine.has(k)) }];
+    }),
+  );
+}
+
+describe('verification against prepared tags', () => {
+  const tags = join(dir, 'verify.tags');
+  const keyDir = join(dir, 'key');
+
+  it('gives exactly the plain-set answer, as the in-process run does, with one agency evaluation per claim key', async () => {
+    const prepared = await prepareVerification({ register: { file: registerFile, idColumn: 'id' }, checks, keyDir, backend: 'x25519', out: tags, threads: 0 });
+    expect(prepared.registerRows).toBe(600);
+    const r = await runPreparedVerification({ claims: { file: claimsFile, idColumn: 'id' }, prepared: tags, keyDir, threads: 0 });
+    const expected = plainAnswer(['vat', 'staff']);
+    expect(r.verdicts).toEqual(expected);
+    expect(expected.filter((v) => v.consistent).length).toBeGreaterThan(200);
+    expect(expected.filter((v) => !v.consistent).length).toBeGreaterThan(200);
+    const inProcess = await runVerification({ claims: { file: claimsFile, idColumn: 'id' }, register: { file: registerFile, idColumn: 'id' }, checks, backend: 'x25519', threads: 0 });
+    expect(r.verdicts).toEqual(inProcess.verdicts);
+    // The tags hold every value once per grid: vat twice (two grids), staff once.
+    expect(prepared.tags).toBe(register.filter((x) => x.vat !== '').length * 2 + register.length);
+    expect(r.offlineSeconds).toBeGreaterThan(0);
+  }, 120_000);
+
+  it('checks a subset of the tag file’s fields, and refuses a field or a tolerance it was not prepared for', async () => {
+    const r = await runPreparedVerification({ claims: { file: claimsFile, idColumn: 'id' }, prepared: tags, keyDir, checks: [parseFieldCheck('staff')], threads: 0 });
+    expect(r.verdicts).toEqual(plainAnswer(['staff']));
+    await expect(runPreparedVerification({ claims: { file: claimsFile, idColumn: 'id' }, prepared: tags, keyDir, checks: [parseFieldCheck('vat:tol=0.2')], threads: 0 })).rejects.toMatchObject({
+      code: 'E_OPTION_INVALID',
+      message: expect.stringContaining('vat:tol=0.1'),
+    });
+    await expect(runPreparedVerification({ claims: { file: claimsFile, idColumn: 'id' }, prepared: tags, keyDir, checks: [parseFieldCheck('capital')], threads: 0 })).rejects.toMatchObject({ code: 'E_OPTION_INVALID' });
+  }, 60_000);
+
+  it('CLI: psi prepare --field, then verify --prepared writes the same verdicts', () => {
+    const cliTags = join(dir, 'cli.tags');
+    const cliKey = join(dir, 'cli-key');
+    let r = jinqiao(['psi', 'prepare', registerFile, '--id', 'id', '--key', cliKey, '--out', cliTags, '--field', 'vat:tol=0.1', '--field', 'staff', '--threads', '0', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ rows: 600, fields: ['vat:tol=0.1', 'staff'] });
+    const out = join(dir, 'verdicts.csv');
+    r = jinqiao(['verify', claimsFile, '--prepared', cliTags, '--key', cliKey, '--id', 'id', '--out', out, '--threads', '0', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const summary = JSON.parse(r.stdout);
+    expect(summary.onlineSeconds).toBeGreaterThan(0);
+    expect(summary.offlineSeconds).toBeGreaterThan(0);
+    const expected = plainAnswer(['vat', 'staff']);
+    expect(readFileSync(out, 'utf8')).toBe('id,field,consistent\n' + expected.map((v) => `${v.id},${v.field},${v.consistent}`).join('\n') + '\n');
+    r = jinqiao(['verify', claimsFile, registerFile, '--prepared', cliTags, '--key', cliKey, '--id', 'id']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('either <register.csv> or --prepared');
+  }, 120_000);
+});
