@@ -416,6 +416,10 @@ export const errors = {
   /** An approve or reject for a job that is not waiting for this party's operator. */
   notAwaitingApproval: (jobId: string, state: string) =>
     new JinqiaoError('E_NOT_AWAITING_APPROVAL', `job ${jobId} is ${state}, not awaiting this party's approval`, 'list the jobs awaiting approval with GET /v1/approvals'),
+  /** A job that is not running was asked to stop. */
+  notRunning: (jobId: string, state: string) => new JinqiaoError('E_NOT_RUNNING', `job ${jobId} is ${state}`, 'only a running, queued or awaiting-approval job can be cancelled'),
+  /** A request to a party service without its bearer token or a console session. */
+  unauthorized: (what: string) => new JinqiaoError('E_UNAUTHORIZED', what, "send Authorization: Bearer <the token in the service config>, or sign in to the console with it"),
   /** A job cut off by a stop of the service that ran it (a crash, a kill, a restart). */
   interrupted: (jobId: string) =>
     new JinqiaoError('E_INTERRUPTED', `job ${jobId}: the service stopped while it ran`, 'resume it: jinqiao resume, or POST /v1/jobs/{id}/resume at the bank'),

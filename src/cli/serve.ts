@@ -2,6 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
 import { Command } from 'commander';
+import { consoleForApi } from '../console/mount.ts';
 import { readYamlFile } from '../data/yaml.ts';
 import { errors, isJinqiaoError } from '../errors.ts';
 import { loadPartyConfig } from '../service/config.ts';
@@ -18,10 +19,14 @@ export function serveCommand(): Command {
         const config = await loadPartyConfig(opts.config);
         const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${config.name}: ${line}\n`);
         const service = await startPartyService(config, log);
+        // The operators' console at the API's root (/), over the same TLS; its session cookie also opens the API.
+        const operatorsConsole = config.api ? consoleForApi(service, config.api.token) : undefined;
         const api = config.api
           ? await startApi(service, {
               listen: config.api.listen,
               token: config.api.token,
+              beforeRoutes: operatorsConsole!.beforeRoutes,
+              authenticate: operatorsConsole!.authenticate,
               // The party's own key and certificate; client certificates (when asked for) must chain to api.clientCa, else to the partners it trusts.
               tls: {
                 key: await readFile(config.tls.key),
@@ -40,6 +45,7 @@ export function serveCommand(): Command {
           process.once('SIGINT', resolve);
         });
         await api?.close();
+        operatorsConsole?.close();
         await service.close();
       }),
     );
