@@ -239,11 +239,23 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
     name: config.name,
     role: config.role,
     async connect(partner, jobId) {
-      if (config.role === 'arbiter') return waitFor(jobId, partner);
+      // A cancel that came before this job opened its channels had nothing to close: the
+      // job stops at its next connection instead of running on.
+      const refuseIfCancelled = (channel: Channel) => {
+        if (!running.get(jobId)?.cancelled) return;
+        channel.close('cancelled by the operator');
+        throw errors.channelClosed(partner, `job ${jobId} was cancelled by the operator`);
+      };
+      if (config.role === 'arbiter') {
+        const arrived = await waitFor(jobId, partner);
+        refuseIfCancelled(arrived);
+        return arrived;
+      }
       const address = config.partners.get(partner);
       if (!address) throw errors.optionInvalid(`partners.${partner}`, `${config.name} has no address for partner ${JSON.stringify(partner)}`, `add it under partners: in ${config.name}'s config`);
       const channel = await connectChannel({ ...tls, host: address.host, port: address.port, expectedPeer: partner });
       resourcesOf(jobId).channels.push(channel);
+      refuseIfCancelled(channel);
       await channel.send(message('job.open', { jobId, party: config.name, role: config.role }));
       return channel;
     },

@@ -56,8 +56,19 @@ describe('the job queue of a party service', () => {
     expect(bank.store.get('queue-3')!.state).toBe('cancelled');
     for (const agency of [parties.services['tax-bureau'], parties.services['social-insurance']]) {
       expect(agency.store.get('queue-3')).toBeUndefined();
-      expect(agency.store.get('queue-4')!.state).toBe('succeeded');
+      // An agency ends its side a moment after the bank (the audit anchors cross last): wait for it.
+      expect((await agency.finished('queue-4')).state).toBe('succeeded');
     }
+  }, 600_000);
+
+  it('cancels a job that has just started, before it opened any channel, instead of letting it run on', async () => {
+    const { bank } = parties.services;
+    bank.submit(parties.job('cancel-early'));
+    // Submitted into a free slot: running at once, no partner connected yet.
+    expect(bank.store.get('cancel-early')!.state).toBe('running');
+    expect(bank.cancel('cancel-early')).toBe(true);
+    const record = await bank.finished('cancel-early');
+    expect(record.state, JSON.stringify(record.error)).toBe('cancelled');
   }, 600_000);
 
   it('queues again after a restart what was queued, and fails what was running or awaiting approval', async () => {
