@@ -1,5 +1,6 @@
 /** `jinqiao serve` and `jinqiao submit`: a party's long-running service, and submitting jobs to the bank's. */
 import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { request as httpsRequest } from 'node:https';
 import { Command } from 'commander';
 import { consoleForApi } from '../console/mount.ts';
@@ -20,7 +21,8 @@ export function serveCommand(): Command {
         const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${config.name}: ${line}\n`);
         const service = await startPartyService(config, log);
         // The operators' console at the API's root (/), over the same TLS; its session cookie also opens the API.
-        const operatorsConsole = config.api ? consoleForApi(service, config.api.token) : undefined;
+        // Its scoring page shows the runs `jinqiao monitor --runs <store>/monitoring` keeps there.
+        const operatorsConsole = config.api ? consoleForApi(service, config.api.token, { monitoringDir: join(config.store, 'monitoring') }) : undefined;
         const api = config.api
           ? await startApi(service, {
               listen: config.api.listen,

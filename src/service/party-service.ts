@@ -628,6 +628,10 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
       }
       await lookups.close();
       await listener.close('service stopping');
+      // Every job's and session's channels end with the service: a partner waiting on one of
+      // them hears that it stopped instead of waiting on a service whose store is closed.
+      for (const r of jobResources.values()) for (const c of r.channels) c.close('service stopping');
+      for (const slots of arrivals.values()) for (const slot of slots.values()) slot.channel?.close('service stopping');
       await psiExecutor.close();
       await store.close();
     },
