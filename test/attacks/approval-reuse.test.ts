@@ -40,7 +40,7 @@ describe('attack: one approval carries the next job', () => {
     const dir = mkdtempSync(join(tmpdir(), 'jinqiao-attack-approval-'));
     const bank = generateKeyPair();
     const policy = await parsePolicy(
-      `party: tax-bureau\nfields: { vat_paid_wan: internal }\npurposes:\n  credit-modeling: { fields: [vat_paid_wan], approvalRequired: true }\npartners:\n  - { id: bank, publicKey: ${Buffer.from(bank.publicKey).toString('hex')}, purposes: [credit-modeling] }\n`,
+      `party: tax-bureau\nfields: { vat_paid_wan: internal }\npurposes:\n  credit-modeling: { fields: [vat_paid_wan], consentRequired: false, approvalRequired: true }\npartners:\n  - { id: bank, publicKey: ${Buffer.from(bank.publicKey).toString('hex')}, purposes: [credit-modeling] }\n`,
       join(dir, 'policy.yaml'),
     );
     const file = join(dir, 'register.csv');
