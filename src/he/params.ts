@@ -65,15 +65,7 @@ export const ENCRYPTED_MODEL_PARAMS: HeParams = Object.freeze({
  * DEGREE3_PARAMS' modulus chain: three levels, used here by a degree-2 polynomial because
  * the weight product spends the first.
  */
-export const ENCRYPTED_MODEL_POLY2_PARAMS: HeParams = Object.freeze({
-  scheme: 'ckks',
-  polyModulusDegree: 16384,
-  coeffModBits: Object.freeze([60, 60, 40, 40, 40, 60]),
-  scaleBits: 40,
-  maskBits: 40,
-  decryptionDepth: 3,
-  maxBoundBits: 20,
-});
+export const ENCRYPTED_MODEL_POLY2_PARAMS: HeParams = Object.freeze({ ...DEGREE3_PARAMS });
 
 /** Bits kept free above a masked value at decryption, against noise and encoding growth. */
 export const DECRYPTION_MARGIN_BITS = 3;

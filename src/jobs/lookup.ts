@@ -322,26 +322,25 @@ export class LookupSessions {
   }
 }
 
-export interface VerifyCall {
+/** What every verification or lookup names: the agency, its table, the purpose, how IDs are read. */
+interface AgencyCall {
   readonly agency: string;
   readonly table: string;
   readonly purpose: string;
-  readonly fields: readonly FieldCheck[];
-  readonly claims: readonly Claim[];
   readonly idType?: 'auto' | 'uscc' | 'plain';
   readonly backend?: string;
 }
 
-export interface LookupCall {
-  readonly agency: string;
-  readonly table: string;
-  readonly purpose: string;
+export interface VerifyCall extends AgencyCall {
+  readonly fields: readonly FieldCheck[];
+  readonly claims: readonly Claim[];
+}
+
+export interface LookupCall extends AgencyCall {
   readonly fields: readonly string[];
   readonly ids: readonly string[];
   /** Labeled PSI: the agency learns neither the enterprises nor the answers. */
   readonly blind?: boolean;
-  readonly idType?: 'auto' | 'uscc' | 'plain';
-  readonly backend?: string;
 }
 
 /** The request of `POST /v1/verify` or `/v1/lookup` checked and turned into a session spec (bank side). */
