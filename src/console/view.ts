@@ -158,14 +158,6 @@ export interface ConsoleView {
   close(): void;
 }
 
-/** What the approval and queue branch adds to PartyService; looked up at run time. */
-interface LifecycleMethods {
-  approve?: (jobId: string, request: { operator: string; reason?: string }) => unknown;
-  reject?: (jobId: string, request: { operator: string; reason: string }) => unknown;
-  /** Summaries only: the view takes queue positions from it, the rest from the job store. */
-  listJobs?: () => readonly { id: string; position?: number }[];
-}
-
 type StoredJob = JobRecord & { position?: number; approval?: unknown };
 
 export interface ConsoleViewOptions {
@@ -182,14 +174,11 @@ const EXPIRING_DAYS = 30;
 
 export function consoleViewOf(service: PartyService, options: ConsoleViewOptions = {}): ConsoleView {
   const config = service.config;
-  const lifecycle = service as PartyService & LifecycleMethods;
   const now = options.now ?? Date.now;
   const clock = new ProgressClock();
   const records = (): readonly StoredJob[] => {
-    const all = service.store.list();
-    if (typeof lifecycle.listJobs !== 'function') return all;
-    const positions = new Map(lifecycle.listJobs.call(service).map((j) => [j.id, j.position]));
-    return all.map((r) => ({ ...r, position: positions.get(r.id) }));
+    const positions = new Map(service.listJobs().map((j) => [j.id, j.position]));
+    return service.store.list().map((r) => ({ ...r, position: positions.get(r.id) }));
   };
   const sample = () => {
     for (const r of records()) clock.observe(r, now());
@@ -225,8 +214,8 @@ export function consoleViewOf(service: PartyService, options: ConsoleViewOptions
       if (!service.cancel(jobId)) throw errors.notRunning(jobId, service.store.get(jobId)?.state ?? 'unknown');
     },
     ...(config.role === 'label' ? { resume: (jobId: string) => void service.resume(jobId) } : {}),
-    ...(typeof lifecycle.approve === 'function' ? { approve: (jobId: string, r: ActionRequest) => void lifecycle.approve!.call(service, jobId, { operator: r.operator, ...(r.reason ? { reason: r.reason } : {}) }) } : {}),
-    ...(typeof lifecycle.reject === 'function' ? { reject: (jobId: string, r: ActionRequest) => void lifecycle.reject!.call(service, jobId, { operator: r.operator, reason: r.reason ?? '' }) } : {}),
+    approve: (jobId, r) => void service.approve(jobId, { operator: r.operator, ...(r.reason ? { reason: r.reason } : {}) }),
+    reject: (jobId, r) => void service.reject(jobId, { operator: r.operator, reason: r.reason ?? '' }),
   };
 
   return {
