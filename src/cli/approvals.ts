@@ -5,10 +5,9 @@
  */
 import { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
-import { request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
 import { userInfo } from 'node:os';
-import { errors, ERROR_CATALOGUE, JinqiaoError, type ErrorCode } from '../errors.ts';
+import { errors, ERROR_CATALOGUE, isJinqiaoError, JinqiaoError, type ErrorCode } from '../errors.ts';
+import { requestJson } from './api-client.ts';
 import { runCommand } from './run-command.ts';
 
 interface DecisionOptions {
@@ -60,40 +59,14 @@ async function decide(action: 'approve' | 'reject', jobId: string, opts: Decisio
   const ca = opts.ca ? await readFile(opts.ca).catch((e: Error) => Promise.reject(errors.fileUnreadable(opts.ca!, e.message))) : undefined;
   const operator = opts.operator ?? userInfo().username;
   const body = { operator, ...(opts.reason === undefined ? {} : { reason: opts.reason }) };
-  const { status, json } = await post(url, token, body, { ca, insecure: opts.insecure === true });
+  const tls = { ...(ca ? { ca } : {}), rejectUnauthorized: opts.insecure !== true };
+  const { status, json } = await requestJson(url, 'POST', token, body, tls, 30_000).catch((e: Error) => Promise.reject(isJinqiaoError(e) ? e : unreachable(url, e)));
   const error = (json as { error?: { code?: string; message?: string; hint?: string } }).error;
   if (error || status >= 400) {
     const code = error?.code && error.code in ERROR_CATALOGUE ? (error.code as ErrorCode) : status === 401 ? 'E_UNAUTHORIZED' : status === 404 ? 'E_NOT_FOUND' : 'E_PROTOCOL';
     throw new JinqiaoError(code, error?.message ?? `the API answered ${status}`, error?.hint ?? `check the job id with GET /v1/approvals at ${url.origin}`);
   }
   return json as { job: unknown };
-}
-
-function post(url: URL, token: string, body: unknown, tls: { ca: Buffer | undefined; insecure: boolean }): Promise<{ status: number; json: unknown }> {
-  const payload = JSON.stringify(body);
-  const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) };
-  const options = { method: 'POST', agent: false as const, timeout: 30_000, headers };
-  return new Promise((resolve, reject) => {
-    const onAnswer = (res: import('node:http').IncomingMessage) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('error', (e) => reject(unreachable(url, e)));
-      res.on('end', () => {
-        try {
-          resolve({ status: res.statusCode ?? 0, json: JSON.parse(Buffer.concat(chunks).toString('utf8')) });
-        } catch {
-          reject(errors.protocol(`${url.origin} answered ${res.statusCode} with a body that is not JSON`));
-        }
-      });
-    };
-    const req =
-      url.protocol === 'https:'
-        ? httpsRequest(url, { ...options, ...(tls.ca ? { ca: tls.ca } : {}), rejectUnauthorized: !tls.insecure }, onAnswer)
-        : httpRequest(url, options, onAnswer);
-    req.on('timeout', () => req.destroy(new Error('no answer within 30 s')));
-    req.on('error', (e) => reject(unreachable(url, e)));
-    req.end(payload);
-  });
 }
 
 function unreachable(url: URL, e: Error & { code?: string }): JinqiaoError {

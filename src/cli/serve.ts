@@ -1,7 +1,6 @@
 /** `jinqiao serve` and `jinqiao submit`: a party's long-running service, and submitting jobs to the bank's. */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { request as httpsRequest } from 'node:https';
 import { Command } from 'commander';
 import { consoleForApi } from '../console/mount.ts';
 import { readYamlFile } from '../data/yaml.ts';
@@ -9,6 +8,7 @@ import { errors, isJinqiaoError } from '../errors.ts';
 import { loadPartyConfig } from '../service/config.ts';
 import { startApi } from '../service/api/server.ts';
 import { startPartyService } from '../service/party-service.ts';
+import { requestJson, type TlsClient } from './api-client.ts';
 import { runCommand } from './run-command.ts';
 
 export function serveCommand(): Command {
@@ -138,7 +138,7 @@ async function apiClient(opts: ApiClientOptions): Promise<ApiCall> {
     const deadline = Date.now() + 60_000;
     for (let attempt = 1; ; attempt++) {
       try {
-        const { status, json } = await requestJson(new URL(path, base), method, token, body, tls);
+        const { status, json } = await requestJson(new URL(path, base), method, token, body, tls, 60_000);
         const answer = json as { error?: { code: string; message: string; hint: string }; job?: { id: string; state: string } };
         if (answer.error) {
           process.stderr.write(`jinqiao: error ${answer.error.code}: ${answer.error.message} (${answer.error.hint})\n`);
@@ -155,34 +155,6 @@ async function apiClient(opts: ApiClientOptions): Promise<ApiCall> {
       }
     }
   };
-}
-
-interface TlsClient {
-  readonly ca?: Buffer;
-  readonly cert?: Buffer;
-  readonly key?: Buffer;
-  readonly rejectUnauthorized: boolean;
-}
-
-function requestJson(url: URL, method: string, token: string, body: unknown, tls: TlsClient): Promise<{ status: number; json: unknown }> {
-  const payload = body === undefined ? undefined : JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const req = httpsRequest(url, { method, agent: false, timeout: 60_000, ...tls, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('error', reject);
-      res.on('end', () => {
-        try {
-          resolve({ status: res.statusCode ?? 0, json: JSON.parse(Buffer.concat(chunks).toString('utf8')) });
-        } catch {
-          reject(errors.protocol(`${url.origin} answered ${res.statusCode} with a body that is not JSON`));
-        }
-      });
-    });
-    req.on('timeout', () => req.destroy(new Error('no answer within 60 s')));
-    req.on('error', reject);
-    req.end(payload);
-  });
 }
 
 async function waitForJob(call: ApiCall, job: { id: string; state: string }) {
