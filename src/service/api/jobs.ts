@@ -144,12 +144,8 @@ export async function jobsRoutes(instance: FastifyInstance, opts: { service: Par
     },
     async (request, reply) => {
       const record = recordOf(request.params.id);
-      if (!service.cancel(record.id)) throw new JinqiaoError('E_NOT_RUNNING', `job ${record.id} is ${record.state}`, 'only a running, queued or awaiting-approval job can be cancelled');
+      if (!service.cancel(record.id)) throw errors.notRunning(record.id, record.state);
       return reply.code(202).send({ job: service.store.get(record.id) });
     },
   );
-}
-
-function summary(record: JobRecord) {
-  return { id: record.id, state: record.state, phase: record.phase, createdAt: record.createdAt, updatedAt: record.updatedAt };
 }
