@@ -12,6 +12,7 @@
  * cross-site request carries it); forms also carry the CSRF token, checked on every POST.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { sameSecret } from '../service/api/auth.ts';
 
 export const SESSION_COOKIE = 'jinqiao_console';
 export const SESSION_HOURS = 8;
@@ -79,10 +80,7 @@ export function csrfMatches(session: ConsoleSession, token: string, given: unkno
 
 /** Constant-time comparison of a presented token with the service's. */
 export function tokenMatches(given: unknown, token: string): boolean {
-  if (typeof given !== 'string') return false;
-  const a = Buffer.from(given);
-  const b = Buffer.from(token);
-  return a.length === b.length && timingSafeEqual(a, b);
+  return typeof given === 'string' && sameSecret(given, token);
 }
 
 /** Cookies of a request's Cookie header, by name (first wins). */

@@ -14,10 +14,15 @@ export type ExtraCredential = (request: FastifyRequest) => boolean;
 
 const digest = (text: string) => createHash('sha256').update(text).digest();
 
+/** Constant-time equality of a presented secret with the expected one; hashing first hides the length too. */
+export function sameSecret(given: string, expected: string): boolean {
+  return timingSafeEqual(digest(given), digest(expected));
+}
+
 /** True when the request carries the bearer token, or when `extra` accepts it. */
 export function authenticate(request: FastifyRequest, token: string, extra?: ExtraCredential): boolean {
   const header = request.headers.authorization;
-  if (typeof header === 'string' && timingSafeEqual(digest(header), digest(`Bearer ${token}`))) return true;
+  if (typeof header === 'string' && sameSecret(header, `Bearer ${token}`)) return true;
   return extra?.(request) ?? false;
 }
 
