@@ -457,7 +457,13 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
       const answers = await session.scoreTogether(batch.map((p) => ({ ids: p.ids, options: p.options })));
       answers.forEach((a, i) => (a instanceof Error ? batch[i]!.reject(a) : batch[i]!.resolve(a)));
     } catch (e) {
-      for (const p of batch) p.reject(e);
+      // A partner's connection that ended while the session sat idle (a restart) is often
+      // seen only when the next round is sent on it. Such a round goes once more, on another
+      // session: the agencies see the same slots (an enterprise's decoys are fixed), so the
+      // second try tells them nothing the first did not; any other failure is the answer.
+      const retry = isJinqiaoError(e) && e.code === 'E_CHANNEL_CLOSED' ? batch.filter((p) => !p.retried) : [];
+      for (const p of batch) if (!retry.includes(p)) p.reject(e);
+      pool.queue.unshift(...retry.map((p) => ({ ...p, retried: true })));
     }
     // A failed round ends the session; a refused request (a malformed ID) leaves it usable.
     if (session.failed) await dropSession(modelJobId, pool, entry, 'a request failed');
@@ -663,6 +669,8 @@ interface PendingScore {
   readonly options: { decoys?: number };
   readonly resolve: (scores: readonly EnterpriseScore[]) => void;
   readonly reject: (error: unknown) => void;
+  /** Sent once already on a session whose connection turned out to be gone. */
+  readonly retried?: boolean;
 }
 
 interface ScoringPool {

@@ -326,6 +326,27 @@ describe('mutual-TLS channel', () => {
     }
   });
 
+  it('closes, without handing it to the service, a connection whose handshake ends after the listener began to close', async () => {
+    // A partner's connection that is mid-handshake when a service stops used to reach the
+    // service after it had closed everything else: the partner then waited on a service that
+    // was gone (and close() waited on that connection). Found as a hang in the overlap test.
+    const { listener, accepted } = await bankListener({ timeoutMs: 60_000 });
+    const tcp = tcpConnect(listener.port, '127.0.0.1');
+    tcp.on('error', () => {});
+    await new Promise<void>((resolve) => tcp.once('connect', () => resolve()));
+    // Let the listener accept the TCP connection before it closes; the TLS handshake has not begun.
+    await new Promise((r) => setTimeout(r, 100));
+    const closing = listener.close('service stopping');
+    const tlsSocket = rawTlsConnect({ socket: tcp, ca: bank.cert, key: tax.key, cert: tax.cert, servername: 'localhost' });
+    tlsSocket.on('error', () => {});
+    tlsSocket.resume();
+    // The listener ends the connection; a real client ends its side when it sees that (as TlsChannel does).
+    const clientClosed = new Promise<void>((done) => tlsSocket.on('end', () => (tlsSocket.destroy(), done())));
+    const deadline = (ms: number) => new Promise((_, reject) => setTimeout(() => reject(new Error(`not within ${ms} ms`)), ms).unref());
+    await Promise.race([Promise.all([closing, clientClosed]), deadline(20_000)]);
+    expect(accepted).toHaveLength(0);
+  });
+
   it('fails a pending receive when the peer falls silent past timeoutMs, but not while heartbeats show it alive', async () => {
     const { listener, nextAccepted } = await bankListener({ timeoutMs: 800 });
     const cable = await relay(listener.port);

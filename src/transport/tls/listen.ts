@@ -57,6 +57,8 @@ export async function listenChannels(options: ListenOptions): Promise<TlsListene
     throw errors.optionInvalid('port', `must be 0-65535, got ${options.port}`);
   }
   const open = new Set<TlsChannel>();
+  /** Set once close() is called: a handshake that ends after it is closed with this reason, never handed to the service. */
+  let closedWith: string | undefined;
   // Every client must present a certificate that verifies against `ca`. The check is made
   // here rather than by Node's rejectUnauthorized, which drops such a client without
   // telling the service who it was or why (Node 24: only a "socket hang up"). Either way
@@ -80,6 +82,9 @@ export async function listenChannels(options: ListenOptions): Promise<TlsListene
     }
     socket.write(ACCEPTED_PREAMBLE);
     const channel = new TlsChannel(socket, { timeoutMs, tap: options.tap });
+    // The service that would own this channel has stopped (or is stopping) and already
+    // closed the channels it had: the partner hears why instead of waiting on it.
+    if (closedWith !== undefined) return channel.close(closedWith);
     open.add(channel);
     socket.once('close', () => open.delete(channel));
     guarded('onChannel', async () => options.onChannel(channel), (e) => channel.close(`the service failed (${errorCode(e)})`));
@@ -112,6 +117,7 @@ export async function listenChannels(options: ListenOptions): Promise<TlsListene
     port: address.port,
     close: (reason = 'the listener closed') =>
       new Promise<void>((resolve) => {
+        closedWith = reason;
         server.close(() => resolve());
         for (const channel of open) channel.close(reason);
       }),
