@@ -280,12 +280,15 @@ describe('the CLI client (submit, resume)', () => {
     const plain = await resume('--to', `http://127.0.0.1:${api.port}`);
     expect(plain.code).toBe(2);
     expect(plain.stderr).toMatch(/E_OPTION_INVALID: option --to: http:\/\/ is not served: the API speaks HTTPS only/);
-    const untrusted = await resume('--to', `https://127.0.0.1:${api.port}`);
+    // --to is the name submit and resume first had for --api; both are taken, not together.
+    const both = await resume('--to', `https://127.0.0.1:${api.port}`, '--api', `https://127.0.0.1:${api.port}`);
+    expect(both.stderr).toMatch(/E_OPTION_INVALID: option --to: is another name for --api: give one of them/);
+    const untrusted = await resume('--api', `https://127.0.0.1:${api.port}`);
     expect(untrusted.code).toBe(1);
     expect(untrusted.stderr).toMatch(/E_PEER_UNTRUSTED: .*--ca <pem>/);
     // Reached: the agency's service answers that jobs are resumed at the bank.
     for (const trust of [['--ca', join(dir, 'agency.crt')], ['--insecure']]) {
-      const reached = await resume('--to', `https://127.0.0.1:${api.port}`, ...trust);
+      const reached = await resume('--api', `https://127.0.0.1:${api.port}`, ...trust);
       expect(reached.stderr).toMatch(/E_OPTION_INVALID: option role: jobs are resumed at the label party/);
       expect(reached.code).toBe(2);
     }
@@ -293,7 +296,7 @@ describe('the CLI client (submit, resume)', () => {
 
   it('presents a client certificate with --cert and --key', async () => {
     const strict = await serve({ tls: { key: pem('agency.key'), cert: pem('agency.crt'), ca: [pem('client.crt')], clientCerts: 'required' } });
-    const to = ['--to', `https://127.0.0.1:${strict.port}`, '--ca', join(dir, 'agency.crt')];
+    const to = ['--api', `https://127.0.0.1:${strict.port}`, '--ca', join(dir, 'agency.crt')];
     expect((await resume(...to)).stderr).toMatch(/E_PEER_UNTRUSTED/);
     expect((await resume(...to, '--cert', join(dir, 'client.crt'), '--key', join(dir, 'client.key'))).stderr).toMatch(/option role: jobs are resumed at the label party/);
   }, 120_000);

@@ -162,27 +162,30 @@ describe('per-job approval between party services', () => {
     }
   }, 120_000);
 
-  it('takes decisions from `jinqiao approve` and `jinqiao reject` over http and https, with clear errors', async () => {
+  it('takes decisions from `jinqiao approve` and `jinqiao reject` over HTTPS, with clear errors', async () => {
     const { bank, 'tax-bureau': tax } = parties.services;
     const cert = join(parties.dir, 'tax-bureau.crt');
     const httpsApi = await apiOf(tax, { key: readFileSync(join(parties.dir, 'tax-bureau.key')), cert: readFileSync(cert) });
-    const plain = await taxApi.listen({ host: '127.0.0.1', port: 0 });
     const secure = await httpsApi.listen({ host: '127.0.0.1', port: 0 });
     try {
       bank.submit(parties.job('cli-1'));
       await eventually('the tax bureau to hold the job', () => tax.store.get('cli-1')?.state === 'awaiting-approval');
-      const unknown = await jinqiao(['approve', 'no-such-job', '--api', plain]);
+      const trusted = ['--api', secure, '--ca', cert];
+      const unknown = await jinqiao(['approve', 'no-such-job', ...trusted]);
       expect(unknown.code).toBe(2);
       expect(unknown.stderr).toContain('E_NOT_FOUND');
-      const notWaiting = await jinqiao(['approve', 'approve-1', '--api', plain, '--operator', 'carol']);
+      const notWaiting = await jinqiao(['approve', 'approve-1', ...trusted, '--operator', 'carol']);
       expect(notWaiting.code).toBe(2);
       expect(notWaiting.stderr).toMatch(/E_NOT_AWAITING_APPROVAL: job approve-1 is succeeded/);
+      const plain = await jinqiao(['approve', 'cli-1', '--api', secure.replace('https:', 'http:')]);
+      expect(plain.code).toBe(2);
+      expect(plain.stderr).toMatch(/E_OPTION_INVALID: option --api: http:\/\/ is not served: the API speaks HTTPS only/);
       const untrusted = await jinqiao(['reject', 'cli-1', '--api', secure, '--reason', 'no']);
       expect(untrusted.code).toBe(1);
       expect(untrusted.stderr).toMatch(/E_PEER_UNTRUSTED.*--ca/);
-      const closedPort = await jinqiao(['approve', 'cli-1', '--api', 'http://127.0.0.1:9']);
+      const closedPort = await jinqiao(['approve', 'cli-1', '--api', 'https://127.0.0.1:9', '--ca', cert]);
       expect(closedPort.code).toBe(1);
-      expect(closedPort.stderr).toContain('E_CHANNEL_CLOSED: cannot reach the API at http://127.0.0.1:9');
+      expect(closedPort.stderr).toContain('E_CHANNEL_CLOSED: cannot reach the API at https://127.0.0.1:9');
       const noReason = await jinqiao(['reject', 'cli-1', '--api', secure, '--ca', cert]);
       expect(noReason.code).toBe(2);
       expect(tax.store.get('cli-1')!.state).toBe('awaiting-approval');
