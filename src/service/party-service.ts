@@ -363,6 +363,8 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
    * dropped while it was idle, is closed, its channels freed, and only it leaves the pool.
    */
   const pools = new Map<string, ScoringPool>();
+  /** Orders requests and session openings: which session was opened after which request arrived. */
+  let poolClock = 0;
   const poolOf = (modelJobId: string): ScoringPool => {
     let pool = pools.get(modelJobId);
     if (!pool) pools.set(modelJobId, (pool = { sessions: [], queue: [] }));
@@ -404,7 +406,7 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
         decoyKey: await loadOrCreateDecoyKey(config.store),
       });
     })();
-    const entry: ScoringEntry = { sessionId, session, busy: true, opening: true };
+    const entry: ScoringEntry = { sessionId, session, busy: true, opening: true, startedAt: ++poolClock };
     pool.sessions.push(entry);
     session.then(
       () => {
@@ -415,8 +417,19 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
       },
       async (e: unknown) => {
         await dropSession(modelJobId, pool, entry, `could not open: ${(e as Error).message}`);
-        // With no session left to serve them, the waiting requests get the reason (an unknown model, a partner that refused).
-        if (!pool.sessions.some((s) => !s.opening)) for (const p of pool.queue.splice(0)) p.reject(e);
+        // With no session left to serve them, the waiting requests get the reason (an unknown
+        // model, a partner that refused). A partner that could not be reached may have been
+        // restarting: the requests wait for one more session before that is their answer.
+        if (!pool.sessions.some((s) => !s.opening)) {
+          const transient = isJinqiaoError(e) && e.code === 'E_CHANNEL_CLOSED';
+          for (const p of pool.queue.splice(0)) {
+            // Only a session opened after the request arrived counts against it: one that was
+            // opening while the partner was down says nothing about the partner now.
+            if (entry.startedAt > p.queuedAt) p.openFailures = (p.openFailures ?? 0) + 1;
+            if (transient && (p.openFailures ?? 0) < 2) pool.queue.push(p);
+            else p.reject(e);
+          }
+        }
         forgetIfEmpty(modelJobId, pool);
         pump(modelJobId, pool);
       },
@@ -594,7 +607,7 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
       const pool = poolOf(modelJobId);
       if (pool.queue.length >= MAX_WAITING_REQUESTS) throw errors.busy(`${pool.queue.length} scoring requests for model ${modelJobId} are waiting`, 1);
       return new Promise((resolve, reject) => {
-        pool.queue.push({ ids, options, resolve, reject });
+        pool.queue.push({ ids, options, resolve, reject, queuedAt: ++poolClock });
         pump(modelJobId, pool);
       });
     },
@@ -662,6 +675,8 @@ interface ScoringEntry {
   /** Opening, or serving a round. */
   busy: boolean;
   opening: boolean;
+  /** When it began to open (poolClock). */
+  readonly startedAt: number;
 }
 
 interface PendingScore {
@@ -671,6 +686,10 @@ interface PendingScore {
   readonly reject: (error: unknown) => void;
   /** Sent once already on a session whose connection turned out to be gone. */
   readonly retried?: boolean;
+  /** When it joined the queue (poolClock). */
+  readonly queuedAt: number;
+  /** Sessions opened after it arrived that could not be opened. */
+  openFailures?: number;
 }
 
 interface ScoringPool {

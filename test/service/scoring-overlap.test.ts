@@ -120,4 +120,19 @@ describe('overlapping scoring requests through the party services', () => {
     expect(openBefore.size).toBeGreaterThan(0);
     for (const id of openBefore) expect(closed).toContain(id);
   });
+
+  it('answers a request while an agency is down with the reason after one more try, and scores again once it is back', async () => {
+    const bank = services.get('bank')!;
+    const [name, file] = AGENCIES[1];
+    const port = services.get(name)!.tlsPort;
+    await within(120, `stopping ${name}`, services.get(name)!.close());
+    const failuresBefore = bankLog.filter((l) => /: closed \(could not open: /.test(l)).length;
+    const down = await within(180, 'a request while the agency is down', bank.score('model', idSets[1]!, { decoys: 2 }).then(() => 'answered', (e: { code?: string; message?: string }) => `${e.code}: ${e.message}`));
+    expect(down).toMatch(/^E_CHANNEL_CLOSED: .*connection refused/);
+    // Two sessions were tried for it (the second after the first could not reach the agency), not one and not forever.
+    expect(bankLog.filter((l) => /: closed \(could not open: /.test(l)).length - failuresBefore).toBe(2);
+    services.set(name, await startPartyService(agencyConfig(name, file, port), logTo(`${name} (back)`)));
+    const back = await within(180, 'scoring once the agency is back', bank.score('model', idSets[1]!, { decoys: 2 }));
+    expectSameAnswers(back, alone[1]!);
+  });
 });
