@@ -127,6 +127,11 @@ export interface GradientRevealingComparison {
   readonly ratio: number;
   /** Seconds per epoch of the encrypted model with the quadratic sigmoid (N = 16384), same data, same run. */
   readonly encryptedModelPoly2?: Figure;
+  /** CPU seconds per epoch, every thread of the process (all parties and the pool's workers). */
+  readonly encryptedModelCpu: Figure;
+  readonly gradientRevealingCpu: Figure;
+  /** encryptedModelCpu.median / gradientRevealingCpu.median: the ratio of work, robust to other processes' load. */
+  readonly cpuRatio: number;
   /** encryptedModelPoly2.median / gradientRevealing.median. */
   readonly ratioPoly2?: number;
 }
@@ -140,21 +145,26 @@ export interface GradientRevealingComparison {
 export async function benchAgainstGradientRevealing(trainRows: number, epochs: number, batchSize: number, widths: readonly [number, number], allCores = false, withPoly2 = true): Promise<GradientRevealingComparison> {
   const { label, features } = syntheticTrainingTables(Math.round(trainRows / 0.8), widths[0], [widths[1]]);
   const config = { seed: 'bench', epochs, batchSize, threads: allCores ? undefined : 0 };
-  const leakyEnds: number[] = [];
+  // At each epoch's end: wall time, and the CPU time of every thread of this process (both
+  // protocols run all their parties and pool workers here). On a machine shared with other
+  // work the wall-time ratio moves with the others' load between the runs; the CPU ratio is
+  // the work each protocol does, whatever runs beside it.
+  const mark = () => ({ wall: performance.now(), cpu: cpuSeconds() });
+  const leakyEnds: Mark[] = [];
   const pools = allCores ? new SharedMatvecPool(undefined) : undefined;
   try {
-    await runLeakyTraining(label, features, config, { backend: ckksBackend, onEpochEnd: () => leakyEnds.push(performance.now()), ...(pools && { matvec: (b) => pools.for(b) }) });
+    await runLeakyTraining(label, features, config, { backend: ckksBackend, onEpochEnd: () => leakyEnds.push(mark()), ...(pools && { matvec: (b) => pools.for(b) }) });
   } finally {
     await pools?.destroy();
   }
-  const encryptedEpochEnds = async (sigmoid: TrainingConfig['sigmoid']): Promise<number[]> => {
-    const ends: number[] = [];
+  const encryptedEpochEnds = async (sigmoid: TrainingConfig['sigmoid']): Promise<Mark[]> => {
+    const ends: Mark[] = [];
     await trainOnTables({
       label: { table: label, name: 'bank' },
       features: features.map((table, k) => ({ table, name: `agency${k + 1}` })),
       config: { ...config, sigmoid, allowPartialScoreDisclosure: true },
       onProgress: (e) => {
-        if (e.phase === 'epoch') ends.push(performance.now());
+        if (e.phase === 'epoch') ends.push(mark());
       },
     });
     return ends;
@@ -162,9 +172,12 @@ export async function benchAgainstGradientRevealing(trainRows: number, epochs: n
   const encryptedEnds = await encryptedEpochEnds('taylor1');
   const poly2Ends = withPoly2 ? await encryptedEpochEnds('poly2') : undefined;
   // Epochs between consecutive epoch ends: alignment and keys never count.
-  const between = (ends: readonly number[]) => figure(ends.slice(1).map((end, i) => (end - ends[i]!) / 1000));
+  const between = (ends: readonly Mark[]) => figure(ends.slice(1).map((end, i) => (end.wall - ends[i]!.wall) / 1000));
+  const cpuBetween = (ends: readonly Mark[]) => figure(ends.slice(1).map((end, i) => end.cpu - ends[i]!.cpu));
   const leaky = between(leakyEnds);
   const encrypted = between(encryptedEnds);
+  const leakyCpu = cpuBetween(leakyEnds);
+  const encryptedCpu = cpuBetween(encryptedEnds);
   const poly2 = poly2Ends && between(poly2Ends);
   return {
     name: `generated ${trainRows} x (${widths[0]} + ${widths[1]})${allCores ? ', all cores' : ', one thread'}`,
@@ -173,6 +186,9 @@ export async function benchAgainstGradientRevealing(trainRows: number, epochs: n
     encryptedModel: encrypted,
     gradientRevealing: leaky,
     ratio: encrypted.median / leaky.median,
+    encryptedModelCpu: encryptedCpu,
+    gradientRevealingCpu: leakyCpu,
+    cpuRatio: encryptedCpu.median / leakyCpu.median,
     ...(poly2 && { encryptedModelPoly2: poly2, ratioPoly2: poly2.median / leaky.median }),
   };
 }
@@ -218,4 +234,15 @@ function pooledCeilingAuc(tables: readonly FeatureTable[], labels: Uint8Array, t
   const pooled = StandardScaler.fit(raw, train).transform(raw);
   const fit = fitNewton(pooled, labels, train, { maxIterations: 12, tolerance: 1e-9 });
   return auc(predictProbabilities(pooled, fit.parameters, validation), Uint8Array.from(validation, (r) => labels[r]!));
+}
+
+interface Mark {
+  readonly wall: number;
+  readonly cpu: number;
+}
+
+/** CPU seconds (user + system) used so far by every thread of this process. */
+function cpuSeconds(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1e6;
 }
