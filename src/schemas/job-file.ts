@@ -23,13 +23,13 @@ const tableProperties = {
 
 const labelTable = (description: string) =>
   Type.Object(
-  {
-    ...tableProperties,
-    label: Type.Optional(Type.String({ minLength: 1, description: 'The 0/1 outcome column (1: defaulted)' })),
-    y: Type.Optional(Type.String({ minLength: 1, description: 'FATE spelling of label' })),
-  },
-  { additionalProperties: false, description, errorMessage: { type: 'must describe the label party (file, id, label)' } },
-);
+    {
+      ...tableProperties,
+      label: Type.Optional(Type.String({ minLength: 1, description: 'The 0/1 outcome column (1: defaulted)' })),
+      y: Type.Optional(Type.String({ minLength: 1, description: 'FATE spelling of label' })),
+    },
+    { additionalProperties: false, description, errorMessage: { type: 'must describe the label party (file, id, label)' } },
+  );
 
 const featureTable = (description: string) =>
   Type.Object(tableProperties, { additionalProperties: false, description, errorMessage: { type: 'must describe a feature party (file, id)' } });
