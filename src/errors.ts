@@ -211,12 +211,13 @@ export const errors = {
     ),
   optionInvalid: (field: string, why: string, hint = 'see --help for the accepted values') =>
     new JinqiaoError('E_OPTION_INVALID', `option ${field}: ${why}`, hint, undefined, field),
-  jobInvalid: (file: string, field: string, why: string) =>
+  /** `where` is a file (or what stands for one: `definition`, `request`), or the field's line and column in it. */
+  jobInvalid: (where: string | SourceLocation, field: string, why: string) =>
     new JinqiaoError(
       'E_JOB_INVALID',
-      `${file}: field "${field}": ${why}`,
+      `${typeof where === 'string' ? where : formatLocation(where)}: field "${field}": ${why}`,
       'see examples/ for a job file that runs',
-      { file },
+      typeof where === 'string' ? { file: where } : where,
       field,
     ),
   jobSyntax: (loc: SourceLocation, what: string) =>

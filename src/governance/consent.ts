@@ -31,40 +31,24 @@
  * file permissions; it is not signed.
  */
 import { randomUUID } from 'node:crypto';
+import type { Static } from 'typebox';
 import { stat } from 'node:fs/promises';
 import { bytesToHex, hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js';
+import { pathText } from '../data/yaml.ts';
 import { errors, shownValue } from '../errors.ts';
 import { normaliseId } from '../ids/normalise.ts';
+import { conform, conforms, firstProblem } from '../schemas/check.ts';
+import { CONSENT_TOKEN_TYPE, CONSENT_TOKEN_VERSION, ConsentTokenSchema, RevocationSchema, TOKEN_ID_PATTERN } from '../schemas/governance.ts';
 import { canonicalJson } from './canonical.ts';
 import { appendDurably, readTextFile } from '../util/durable.ts';
-import { KEY_ID_PATTERN, sign, verify, type PartyKeyPair, type PublicKeyRecord } from './keys.ts';
+import { sign, verify, type PartyKeyPair, type PublicKeyRecord } from './keys.ts';
 
-const TOKEN_TYPE = 'jinqiao.consent';
-const TOKEN_VERSION = 1;
 const SIGNATURE_DOMAIN = 'jinqiao/consent/v1';
-const TOKEN_KEYS = ['type', 'version', 'tokenId', 'issuer', 'enterprise', 'partners', 'purposes', 'fields', 'notBefore', 'notAfter', 'signature'];
-const TOKEN_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-const NAME = /^[^\s,]+$/;
-const SIGNATURE_HEX = /^[0-9a-f]{128}$/;
+const TOKEN_ID = new RegExp(TOKEN_ID_PATTERN);
 
-export interface ConsentToken {
-  readonly type: typeof TOKEN_TYPE;
-  readonly version: typeof TOKEN_VERSION;
-  readonly tokenId: string;
-  /** Key id of the issuer's Ed25519 key. */
-  readonly issuer: string;
-  /** The enterprise's unified social credit code, normalised. */
-  readonly enterprise: string;
-  /** Institutions authorised, by the ids data holders know them by (explicit id or key id). */
-  readonly partners: readonly string[];
-  readonly purposes: readonly string[];
-  readonly fields: readonly string[];
-  /** ISO 8601 UTC, e.g. 2025-01-31T00:00:00.000Z. */
-  readonly notBefore: string;
-  readonly notAfter: string;
-  /** Ed25519 signature, hex. */
-  readonly signature: string;
-}
+/** A consent token: its fields are those of schemas/governance.ts `ConsentTokenSchema` (described there), read-only. */
+export type ConsentToken = { readonly [K in keyof TokenFields]: TokenFields[K] extends (infer U)[] ? readonly U[] : TokenFields[K] };
+type TokenFields = Static<typeof ConsentTokenSchema>;
 
 export interface ConsentGrant {
   /** The enterprise's USCC as typed; it is normalised and validated. */
@@ -120,16 +104,16 @@ export function issueConsent(issuer: PartyKeyPair, grant: ConsentGrant): Consent
   const tokenId = grant.tokenId ?? randomUUID();
   if (!TOKEN_ID.test(tokenId)) throw errors.optionInvalid('tokenId', 'use 1 to 128 letters, digits and . _ : -');
   for (const key of ['partners', 'purposes', 'fields'] as const) {
-    const problem = nameListProblem(grant[key]);
-    if (problem) throw errors.optionInvalid(key, problem);
+    const problem = firstProblem(ConsentTokenSchema.properties[key], grant[key]);
+    if (problem) throw errors.optionInvalid(pathText([key, ...problem.path]), problem.why);
   }
   for (const key of ['notBefore', 'notAfter'] as const) {
     if (!(grant[key] instanceof Date) || Number.isNaN(grant[key].getTime())) throw errors.optionInvalid(key, 'must be a valid date');
   }
   if (grant.notAfter.getTime() <= grant.notBefore.getTime()) throw errors.optionInvalid('notAfter', 'must be later than notBefore');
   const body = {
-    type: TOKEN_TYPE,
-    version: TOKEN_VERSION,
+    type: CONSENT_TOKEN_TYPE,
+    version: CONSENT_TOKEN_VERSION,
     tokenId,
     issuer: issuer.keyId,
     enterprise: enterprise.id,
@@ -181,38 +165,20 @@ export function verifyConsent(token: unknown, context: ConsentContext): ConsentV
   return { valid: true, token: t };
 }
 
+/** Why `token` is not a well-formed token: its schema first, then what a schema cannot say. */
 function tokenProblem(token: unknown): string | undefined {
-  if (!isRecord(token)) return 'a consent token is a JSON object';
-  const extra = Object.keys(token).filter((k) => !TOKEN_KEYS.includes(k));
-  if (extra.length > 0) return `unknown field ${JSON.stringify(extra[0])}`;
-  const missing = TOKEN_KEYS.filter((k) => !(k in token));
-  if (missing.length > 0) return `field ${JSON.stringify(missing[0])} is missing`;
-  if (token.type !== TOKEN_TYPE || token.version !== TOKEN_VERSION) return `not a ${TOKEN_TYPE} token of version ${TOKEN_VERSION}`;
-  if (typeof token.tokenId !== 'string' || !TOKEN_ID.test(token.tokenId)) return 'field "tokenId" must be 1 to 128 letters, digits and . _ : -';
-  if (typeof token.issuer !== 'string' || !KEY_ID_PATTERN.test(token.issuer)) return 'field "issuer" must be a key id (32 hex digits)';
-  if (typeof token.enterprise !== 'string') return 'field "enterprise" must be a unified social credit code';
+  if (!conforms(ConsentTokenSchema, token)) {
+    const problem = firstProblem(ConsentTokenSchema, token)!;
+    return problem.path.length === 0 ? problem.why : `field "${pathText(problem.path)}": ${problem.why}`;
+  }
   const enterprise = normaliseId(token.enterprise, 'uscc');
   if (!enterprise.ok) return `field "enterprise": ${enterprise.why}`;
   if (enterprise.id !== token.enterprise) return 'field "enterprise" is not in normalised form';
-  for (const key of ['partners', 'purposes', 'fields'] as const) {
-    const problem = nameListProblem(token[key]);
-    if (problem) return `field "${key}" ${problem}`;
-  }
   for (const key of ['notBefore', 'notAfter'] as const) {
     const value = token[key];
-    if (typeof value !== 'string' || Number.isNaN(Date.parse(value)) || new Date(value).toISOString() !== value) return `field "${key}" must be an ISO 8601 UTC time as toISOString() writes it`;
+    if (Number.isNaN(Date.parse(value)) || new Date(value).toISOString() !== value) return `field "${key}" must be an ISO 8601 UTC time as toISOString() writes it`;
   }
-  if (Date.parse(token.notAfter as string) <= Date.parse(token.notBefore as string)) return 'field "notAfter" is not later than "notBefore"';
-  if (typeof token.signature !== 'string' || !SIGNATURE_HEX.test(token.signature)) return 'field "signature" must be 128 lower-case hex digits';
-  return undefined;
-}
-
-function nameListProblem(value: unknown): string | undefined {
-  if (!Array.isArray(value) || value.length === 0) return 'must list at least one name';
-  for (const [i, v] of value.entries()) {
-    if (typeof v !== 'string' || !NAME.test(v)) return `item ${i + 1} must be a name without spaces or commas`;
-    if (value.indexOf(v) !== i) return `lists ${JSON.stringify(v)} twice`;
-  }
+  if (Date.parse(token.notAfter) <= Date.parse(token.notBefore)) return 'field "notAfter" is not later than "notBefore"';
   return undefined;
 }
 
@@ -273,9 +239,9 @@ export async function loadConsentTokens(file: string): Promise<unknown[]> {
 export async function loadRevocationList(file: string): Promise<ReadonlySet<string>> {
   const revoked = new Set<string>();
   for (const { value, line } of jsonLines(await readTextFile(file), file, true)) {
-    if (!isRecord(value) || typeof value.tokenId !== 'string' || !TOKEN_ID.test(value.tokenId) || typeof value.revokedAt !== 'string') {
-      throw errors.consentFileInvalid({ file, line, column: 1 }, 'a revocation is {"tokenId": ..., "revokedAt": ...}');
-    }
+    conform(RevocationSchema, value, (path, why) =>
+      errors.consentFileInvalid({ file, line, column: 1 }, `${path.length === 0 ? '' : `field "${pathText(path)}": `}${why} (a revocation is {"tokenId": ..., "revokedAt": ...})`),
+    );
     revoked.add(value.tokenId);
   }
   return revoked;

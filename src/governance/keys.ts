@@ -22,7 +22,19 @@ import { join } from 'node:path';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, concatBytes, hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js';
+import { pathText } from '../data/yaml.ts';
 import { errors, isJinqiaoError } from '../errors.ts';
+import { conform, conforms } from '../schemas/check.ts';
+import {
+  DECOY_KEY_TYPE,
+  DecoyKeyFileSchema,
+  HEX64_PATTERN,
+  KEY_ID_PATTERN_SOURCE,
+  PUBLIC_KEY_TYPE,
+  PublicKeyFileSchema,
+  SECRET_KEY_TYPE,
+  SecretKeyFileSchema,
+} from '../schemas/governance.ts';
 import { readTextFile, writeNewFile } from '../util/durable.ts';
 
 /** An Ed25519 public key, 32 bytes. */
@@ -42,10 +54,8 @@ export interface PartyKeyPair extends PublicKeyRecord {
   readonly secretKey: SecretKeyBytes;
 }
 
-const PUBLIC_TYPE = 'jinqiao.ed25519.public';
-const SECRET_TYPE = 'jinqiao.ed25519.secret';
-const HEX64 = /^[0-9a-f]{64}$/;
-export const KEY_ID_PATTERN = /^[0-9a-f]{32}$/;
+const HEX64 = new RegExp(HEX64_PATTERN);
+export const KEY_ID_PATTERN = new RegExp(KEY_ID_PATTERN_SOURCE);
 
 export function keyIdOf(publicKey: PublicKeyBytes): string {
   return bytesToHex(sha256(publicKey).subarray(0, 16));
@@ -97,8 +107,8 @@ export async function saveKeyPair(prefix: string, pair: PartyKeyPair): Promise<{
     if (await exists(file)) throw errors.outputUnwritable(file, 'the file exists; a key is never overwritten');
   }
   const publicKey = bytesToHex(pair.publicKey);
-  await writeNewFile(secretKeyFile, json({ type: SECRET_TYPE, keyId: pair.keyId, publicKey, secretKey: bytesToHex(pair.secretKey) }), 0o600);
-  await writeNewFile(publicKeyFile, json({ type: PUBLIC_TYPE, keyId: pair.keyId, publicKey }), 0o644);
+  await writeNewFile(secretKeyFile, json({ type: SECRET_KEY_TYPE, keyId: pair.keyId, publicKey, secretKey: bytesToHex(pair.secretKey) }), 0o600);
+  await writeNewFile(publicKeyFile, json({ type: PUBLIC_KEY_TYPE, keyId: pair.keyId, publicKey }), 0o644);
   return { secretKeyFile, publicKeyFile };
 }
 
@@ -110,8 +120,8 @@ export async function loadSecretKey(file: string): Promise<PartyKeyPair> {
     throw errors.keyInvalid(file, `the secret key is readable by others (mode ${(info.mode & 0o777).toString(8)})`, `run chmod 600 ${file}`);
   }
   const record = parseKeyFile(file, await readTextFile(file));
-  if (record.type !== SECRET_TYPE) throw errors.keyInvalid(file, 'this is a public key file; signing needs the .key file');
-  if (typeof record.secretKey !== 'string' || !HEX64.test(record.secretKey)) throw errors.keyInvalid(file, 'field "secretKey" must be 64 lower-case hex digits');
+  if (record.type === PUBLIC_KEY_TYPE) throw errors.keyInvalid(file, 'this is a public key file; signing needs the .key file');
+  conform(SecretKeyFileSchema, record, keyFieldInvalid(file));
   const pair = keyPairFromSecret(hexToBytes(record.secretKey));
   if (record.publicKey !== bytesToHex(pair.publicKey) || record.keyId !== pair.keyId) {
     throw errors.keyInvalid(file, 'the public key or key id recorded in the file does not belong to its secret key');
@@ -121,9 +131,8 @@ export async function loadSecretKey(file: string): Promise<PartyKeyPair> {
 
 export async function loadPublicKey(file: string): Promise<PublicKeyRecord> {
   const record = parseKeyFile(file, await readTextFile(file));
-  if (record.type === SECRET_TYPE) throw errors.keyInvalid(file, 'this is a secret key file', 'pass the .pub file; the secret key never leaves its owner');
-  if (record.type !== PUBLIC_TYPE) throw errors.keyInvalid(file, `field "type" must be "${PUBLIC_TYPE}"`);
-  if (typeof record.publicKey !== 'string') throw errors.keyInvalid(file, 'field "publicKey" is missing');
+  if (record.type === SECRET_KEY_TYPE) throw errors.keyInvalid(file, 'this is a secret key file', 'pass the .pub file; the secret key never leaves its owner');
+  conform(PublicKeyFileSchema, record, keyFieldInvalid(file));
   let key: PublicKeyRecord;
   try {
     key = publicKeyFromHex(record.publicKey, 'publicKey');
@@ -134,7 +143,11 @@ export async function loadPublicKey(file: string): Promise<PublicKeyRecord> {
   return key;
 }
 
-const DECOY_KEY_TYPE = 'jinqiao.scoring-decoy-key';
+/** A key file's field that breaks its schema (schemas/governance.ts), named as `field "publicKey": …`. */
+function keyFieldInvalid(file: string) {
+  return (path: readonly (string | number)[], why: string) => errors.keyInvalid(file, `field "${pathText(path)}": ${why}`);
+}
+
 /** The bank's decoy key file in its key folder. */
 export const DECOY_KEY_FILE = 'scoring-decoys.secret';
 
@@ -161,7 +174,7 @@ export async function loadOrCreateDecoyKey(dir: string): Promise<Uint8Array> {
     throw errors.keyInvalid(file, `the decoy key is readable by others (mode ${(info.mode & 0o777).toString(8)})`, `run chmod 600 ${file}`);
   }
   const record = parseKeyFile(file, await readTextFile(file));
-  if (record.type !== DECOY_KEY_TYPE || typeof record.key !== 'string' || !HEX64.test(record.key)) {
+  if (!conforms(DecoyKeyFileSchema, record)) {
     throw errors.keyInvalid(file, `not a decoy key file (type "${DECOY_KEY_TYPE}", key of 64 lower-case hex digits)`, 'move the file away; a new key is made on the next run (decoys then change once)');
   }
   return hexToBytes(record.key);

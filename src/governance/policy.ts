@@ -33,13 +33,14 @@
  * fields.
  */
 import { dirname, resolve } from 'node:path';
-import { isMap, LineCounter, parseDocument, type Document } from 'yaml';
-import { documentData } from '../data/yaml.ts';
-import { errors, isJinqiaoError, type JinqiaoError, type SourceLocation, shownValue } from '../errors.ts';
+import { parseYaml, pathText, type FieldPath } from '../data/yaml.ts';
+import { errors, isJinqiaoError, type JinqiaoError, shownValue } from '../errors.ts';
+import { conform } from '../schemas/check.ts';
+import { FIELD_CLASSES, PolicySchema, type PolicyFile } from '../schemas/governance.ts';
 import { readTextFile } from '../util/durable.ts';
-import { KEY_ID_PATTERN, loadPublicKey, publicKeyFromHex, type PublicKeyBytes } from './keys.ts';
+import { loadPublicKey, publicKeyFromHex, type PublicKeyBytes } from './keys.ts';
 
-export const FIELD_CLASSES = ['public', 'internal', 'sensitive', 'restricted'] as const;
+export { FIELD_CLASSES };
 export type FieldClass = (typeof FIELD_CLASSES)[number];
 
 export interface PurposeRule {
@@ -170,69 +171,42 @@ export async function loadPolicy(file: string): Promise<DataHolderPolicy> {
   return parsePolicy(await readTextFile(file), file);
 }
 
-const NAME = /^[^\s,]+$/;
-const PURPOSE_NAME = /^[a-z][a-z0-9-]*$/;
-const TOP_LEVEL = ['party', 'fields', 'purposes', 'partners'];
-const PURPOSE_KEYS = ['fields', 'consentRequired', 'approvalRequired', 'disclosePartialScores', 'banded'];
-const PARTNER_KEYS = ['id', 'keyId', 'publicKey', 'publicKeyFile', 'purposes', 'sensitiveFields'];
-
 /**
  * Reads a policy from YAML or JSON text. `file` names it in errors and anchors relative
- * `publicKeyFile` paths. Every inconsistency is an error, not a warning: a typo in a
- * security policy must not silently widen or narrow what it allows.
+ * `publicKeyFile` paths. The text must match schemas/governance.ts `PolicySchema`; then every
+ * inconsistency between its parts is an error, not a warning: a typo in a security policy
+ * must not silently widen or narrow what it allows.
  */
 export async function parsePolicy(text: string, file: string): Promise<DataHolderPolicy> {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
-  const syntax = doc.errors[0];
-  if (syntax) {
-    const { line, col } = lineCounter.linePos(syntax.pos[0]);
-    throw errors.policyInvalid({ file, line, column: col }, '(syntax)', `not valid YAML or JSON: ${syntax.message.split('\n')[0]}`);
-  }
-  const bad = (path: readonly (string | number)[], why: string) => errors.policyInvalid(locate(doc, lineCounter, file, path), pathText(path), why);
-  const root = documentData(doc, (why) => bad([], why));
-  if (!isRecord(root)) throw bad([], 'the policy must be a mapping with party, fields, purposes and partners');
-  unknownKeys(root, TOP_LEVEL, [], bad);
+  const source = parseYaml(text, file, (where, why, syntax) => errors.policyInvalid(where, syntax ? '(syntax)' : '(top level)', why));
+  const bad: Bad = (path, why) => errors.policyInvalid(source.locate(path), pathText(path), why);
+  const root = source.data;
+  conform(PolicySchema, root, bad);
 
-  if (typeof root.party !== 'string' || root.party === '') throw bad(['party'], 'must name the data holder (a non-empty string)');
-
-  if (!isRecord(root.fields) || Object.keys(root.fields).length === 0) throw bad(['fields'], 'must map each field name to its class');
-  const fields = new Map<string, FieldClass>();
-  for (const [name, cls] of Object.entries(root.fields)) {
-    if (!NAME.test(name)) throw bad(['fields', name], 'a field name has no spaces or commas');
-    if (!FIELD_CLASSES.includes(cls as FieldClass)) throw bad(['fields', name], `class must be one of ${FIELD_CLASSES.join(', ')}`);
-    fields.set(name, cls as FieldClass);
-  }
-
-  if (!isRecord(root.purposes) || Object.keys(root.purposes).length === 0) throw bad(['purposes'], 'must declare at least one accepted purpose');
+  const fields = new Map(Object.entries(root.fields));
   const purposes = new Map<string, PurposeRule>();
   for (const [name, spec] of Object.entries(root.purposes)) {
     const at = ['purposes', name];
-    if (!PURPOSE_NAME.test(name)) throw bad(at, 'a purpose is lower-case words joined by hyphens, e.g. credit-modeling');
-    if (!isRecord(spec)) throw bad(at, 'must be a mapping with fields, consentRequired, approvalRequired, disclosePartialScores');
-    unknownKeys(spec, PURPOSE_KEYS, at, bad);
-    const exposed = nameList(spec.fields, [...at, 'fields'], bad, true);
-    exposed.forEach((f, i) => {
+    spec.fields.forEach((f, i) => {
       const cls = fields.get(f);
       if (cls === undefined) throw bad([...at, 'fields', i], `field ${shownValue(f)} is not classified under fields`);
       if (cls === 'restricted') throw bad([...at, 'fields', i], `field ${shownValue(f)} is restricted and can never be exposed`);
     });
+    const banded = new Map(Object.entries(spec.banded ?? {}));
+    for (const field of banded.keys()) if (!spec.fields.includes(field)) throw bad([...at, 'banded', field], `field ${JSON.stringify(field)} is not exposed for this purpose`);
     purposes.set(name, {
       name,
-      fields: exposed,
-      consentRequired: flag(spec.consentRequired, true, [...at, 'consentRequired'], bad),
-      approvalRequired: flag(spec.approvalRequired, false, [...at, 'approvalRequired'], bad),
-      disclosePartialScores: flag(spec.disclosePartialScores, false, [...at, 'disclosePartialScores'], bad),
-      banded: bandWidths(spec.banded, exposed, [...at, 'banded'], bad),
+      fields: spec.fields,
+      consentRequired: spec.consentRequired ?? true,
+      approvalRequired: spec.approvalRequired ?? false,
+      disclosePartialScores: spec.disclosePartialScores ?? false,
+      banded,
     });
   }
 
-  if (!Array.isArray(root.partners) || root.partners.length === 0) throw bad(['partners'], 'must list at least one partner institution');
   const partners: PartnerRule[] = [];
   for (const [i, spec] of root.partners.entries()) {
     const at = ['partners', i];
-    if (!isRecord(spec)) throw bad(at, 'must be a mapping with keyId (or id and publicKey), purposes, sensitiveFields');
-    unknownKeys(spec, PARTNER_KEYS, at, bad);
     const partner = await partnerRule(spec, at, file, bad);
     partner.purposes.forEach((p, j) => {
       if (!purposes.has(p)) throw bad([...at, 'purposes', j], `purpose ${shownValue(p)} is not declared under purposes`);
@@ -249,13 +223,13 @@ export async function parsePolicy(text: string, file: string): Promise<DataHolde
   return { party: root.party, file, fields, purposes, partners };
 }
 
-type Bad = (path: readonly (string | number)[], why: string) => JinqiaoError;
+type Bad = (path: FieldPath, why: string) => JinqiaoError;
 
-async function partnerRule(spec: Record<string, unknown>, at: (string | number)[], file: string, bad: Bad): Promise<PartnerRule> {
+/** A partner's identity: a key id, or an explicit id bound to a key given here or in a .pub file. */
+async function partnerRule(spec: PolicyFile['partners'][number], at: (string | number)[], file: string, bad: Bad): Promise<PartnerRule> {
   if (spec.publicKey !== undefined && spec.publicKeyFile !== undefined) throw bad(at, 'give publicKey or publicKeyFile, not both');
   let key: { publicKey: PublicKeyBytes; keyId: string } | undefined;
   if (spec.publicKey !== undefined) {
-    if (typeof spec.publicKey !== 'string') throw bad([...at, 'publicKey'], 'must be 64 hex digits');
     try {
       key = publicKeyFromHex(spec.publicKey, 'publicKey');
     } catch (e) {
@@ -263,88 +237,15 @@ async function partnerRule(spec: Record<string, unknown>, at: (string | number)[
     }
   }
   if (spec.publicKeyFile !== undefined) {
-    if (typeof spec.publicKeyFile !== 'string' || spec.publicKeyFile === '') throw bad([...at, 'publicKeyFile'], 'must be a path to a .pub file');
     try {
       key = await loadPublicKey(resolve(dirname(resolve(file)), spec.publicKeyFile));
     } catch (e) {
       throw isJinqiaoError(e) ? bad([...at, 'publicKeyFile'], e.message) : e;
     }
   }
-  if (spec.keyId !== undefined && (typeof spec.keyId !== 'string' || !KEY_ID_PATTERN.test(spec.keyId))) throw bad([...at, 'keyId'], 'a key id is 32 lower-case hex digits');
   if (key !== undefined && spec.keyId !== undefined && spec.keyId !== key.keyId) throw bad([...at, 'keyId'], `does not match the public key (whose id is ${key.keyId})`);
-  if (spec.id !== undefined) {
-    if (typeof spec.id !== 'string' || !NAME.test(spec.id)) throw bad([...at, 'id'], 'must be a non-empty name without spaces or commas');
-    if (key === undefined) throw bad(at, 'an explicit id must be bound to the partner\'s key: add publicKey or publicKeyFile');
-  }
-  const keyId = key?.keyId ?? (spec.keyId as string | undefined);
+  if (spec.id !== undefined && key === undefined) throw bad(at, 'an explicit id must be bound to the partner\'s key: add publicKey or publicKeyFile');
+  const keyId = key?.keyId ?? spec.keyId;
   if (keyId === undefined) throw bad(at, 'identify the partner by keyId, or by id with publicKey or publicKeyFile');
-  return {
-    id: spec.id as string | undefined,
-    keyId,
-    publicKey: key?.publicKey,
-    purposes: nameList(spec.purposes, [...at, 'purposes'], bad, true),
-    sensitiveFields: spec.sensitiveFields === undefined ? [] : nameList(spec.sensitiveFields, [...at, 'sensitiveFields'], bad, false),
-  };
-}
-
-function nameList(value: unknown, at: (string | number)[], bad: Bad, nonEmpty: boolean): string[] {
-  if (!Array.isArray(value) || (nonEmpty && value.length === 0)) throw bad(at, `must be a list of${nonEmpty ? ' at least one' : ''} name${nonEmpty ? '' : 's'}`);
-  value.forEach((v, i) => {
-    if (typeof v !== 'string' || !NAME.test(v)) throw bad([...at, i], 'must be a name without spaces or commas');
-    if (value.indexOf(v) !== i) throw bad([...at, i], `${shownValue(v)} is listed twice`);
-  });
-  return value as string[];
-}
-
-function bandWidths(value: unknown, exposed: readonly string[], at: (string | number)[], bad: Bad): Map<string, number> {
-  const widths = new Map<string, number>();
-  if (value === undefined) return widths;
-  if (!isRecord(value)) throw bad(at, 'must map exposed fields to a relative band width, e.g. vat_paid_wan: 0.25');
-  for (const [field, width] of Object.entries(value)) {
-    if (!exposed.includes(field)) throw bad([...at, field], `field ${JSON.stringify(field)} is not exposed for this purpose`);
-    if (typeof width !== 'number' || !(width > 0 && width <= 10)) throw bad([...at, field], 'a relative band width is a number in (0, 10], e.g. 0.25 for bands of ×1.25');
-    widths.set(field, width);
-  }
-  return widths;
-}
-
-function flag(value: unknown, fallback: boolean, at: (string | number)[], bad: Bad): boolean {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'boolean') throw bad(at, 'must be true or false');
-  return value;
-}
-
-function unknownKeys(spec: Record<string, unknown>, known: readonly string[], at: (string | number)[], bad: Bad): void {
-  for (const key of Object.keys(spec)) if (!known.includes(key)) throw bad([...at, key], `unknown field (expected one of: ${known.join(', ')})`);
-}
-
-/** Line and column of the deepest node on `path` that exists in the document. */
-function locate(doc: Document, lineCounter: LineCounter, file: string, path: readonly (string | number)[]): SourceLocation {
-  for (let depth = path.length; depth >= 0; depth--) {
-    const node = depth === 0 ? doc.contents : doc.getIn(path.slice(0, depth), true);
-    const offset = keyOffset(doc, path.slice(0, depth)) ?? (node as { range?: [number, number, number] } | undefined)?.range?.[0];
-    if (offset !== undefined) {
-      const { line, col } = lineCounter.linePos(offset);
-      return { file, line, column: col };
-    }
-  }
-  return { file };
-}
-
-/** A mapping entry is best pointed at by its key (the value may be on the next line). */
-function keyOffset(doc: Document, path: readonly (string | number)[]): number | undefined {
-  if (path.length === 0) return undefined;
-  const parent = path.length === 1 ? doc.contents : doc.getIn(path.slice(0, -1), true);
-  if (!isMap(parent)) return undefined;
-  const pair = parent.items.find((p) => (p.key as { value?: unknown } | null)?.value === path[path.length - 1]);
-  return (pair?.key as { range?: [number, number, number] } | undefined)?.range?.[0];
-}
-
-function pathText(path: readonly (string | number)[]): string {
-  if (path.length === 0) return '(top level)';
-  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
+  return { id: spec.id, keyId, publicKey: key?.publicKey, purposes: spec.purposes, sensitiveFields: spec.sensitiveFields ?? [] };
 }

@@ -2,18 +2,21 @@
  * A party service's configuration (YAML or JSON), as an operator writes it: who the party
  * is, where it listens, its TLS key and certificate, which partner certificates it trusts
  * and where to reach them, its tables, and its job store. Paths are relative to the file.
- * Every problem names the file and the field.
+ * The file's shape is schemas/party-config.ts (docs/config-schema.json); this module adds
+ * what a schema cannot say and resolves the rest. Every problem names the file, the line
+ * and column, and the field.
  */
 import { availableParallelism, freemem } from 'node:os';
 import { dirname, resolve } from 'node:path';
-import { readYamlFile } from '../data/yaml.ts';
+import { pathText, readYamlSource, type FieldPath } from '../data/yaml.ts';
 import { errors } from '../errors.ts';
 import type { PartyGovernance } from '../governance/gate.ts';
 import { loadPartyGovernance } from '../local/job-file.ts';
+import { conform } from '../schemas/check.ts';
+import { CLIENT_CERTS, PARTY_ROLES, PartyConfigSchema } from '../schemas/party-config.ts';
 
-export type PartyRole = 'label' | 'features' | 'arbiter';
-
-export const CLIENT_CERTS = ['off', 'optional', 'required'] as const;
+export { CLIENT_CERTS, PARTY_ROLES };
+export type PartyRole = (typeof PARTY_ROLES)[number];
 export type ClientCerts = (typeof CLIENT_CERTS)[number];
 
 export interface Address {
@@ -87,12 +90,6 @@ export function jobsDefaults(): JobsConfig {
   return { concurrency: defaultConcurrency(), approvalTimeoutSeconds: DEFAULT_APPROVAL_TIMEOUT_SECONDS };
 }
 
-type Json = Record<string, unknown>;
-
-const API_KEYS = ['listen', 'token', 'clientCerts', 'clientCa'];
-const TABLE_KEYS = ['file', 'postgres', 'table', 'query', 'id', 'label', 'features'];
-const PARTNER_KEYS = ['address', 'role'];
-
 /**
  * The role a plain `name: host:port` partner entry binds: the one role in which this party
  * dials a partner. An agency dials only the platform, so its plain entries are arbiters;
@@ -106,130 +103,87 @@ export function plainPartnerRole(own: PartyRole): PartyRole | undefined {
 }
 
 export async function loadPartyConfig(file: string): Promise<PartyConfig> {
-  const root = await readYamlFile(file);
-  const bad = (field: string, why: string) => errors.jobInvalid(file, field, why);
-  if (!isObject(root)) throw bad('(top level)', 'must be a mapping');
+  const source = await readYamlSource(file);
+  const bad = (path: FieldPath, why: string) => errors.jobInvalid(source.locate(path), pathText(path), why);
+  const root = source.data;
+  // The one field a job file takes and a service refuses: say why, not only "unknown field".
+  const governance = isRecord(root) ? root.governance : undefined;
+  if (isRecord(governance) && governance.approved !== undefined) {
+    throw bad(['governance', 'approved'], "a party service's operator approves each job on its own: remove approved and use jinqiao approve <job> or POST /v1/jobs/{id}/approve");
+  }
+  conform(PartyConfigSchema, root, bad);
   const base = dirname(resolve(file));
-  const known = ['name', 'role', 'listen', 'tls', 'partners', 'tables', 'store', 'jobStore', 'api', 'timeoutSeconds', 'governance', 'jobs'];
-  for (const key of Object.keys(root)) if (!known.includes(key)) throw bad(key, `unknown field (expected one of: ${known.join(', ')})`);
-  const str = (v: unknown, field: string) => {
-    if (typeof v !== 'string' || v === '') throw bad(field, 'must be a non-empty string');
-    return v;
-  };
-  const role = str(root.role, 'role');
-  if (role !== 'label' && role !== 'features' && role !== 'arbiter') throw bad('role', 'must be label, features or arbiter');
-  const tls = root.tls;
-  if (!isObject(tls)) throw bad('tls', 'must give key, cert and trust');
-  const trust = Array.isArray(tls.trust) ? tls.trust : [tls.trust];
+  const paths = (value: string | readonly string[]) => (typeof value === 'string' ? [value] : value).map((f) => resolve(base, f));
+
+  const role = root.role;
   const partners = new Map<string, Address>();
   const partnerRoles = new Map<string, PartyRole>();
-  if (root.partners !== undefined) {
-    if (!isObject(root.partners)) throw bad('partners', 'must map partner names to host:port or { address, role }');
-    for (const [name, entry] of Object.entries(root.partners)) {
-      const at = `partners.${name}`;
-      if (isObject(entry)) {
-        for (const key of Object.keys(entry)) if (!PARTNER_KEYS.includes(key)) throw bad(`${at}.${key}`, `unknown field (expected one of: ${PARTNER_KEYS.join(', ')})`);
-        const bound = entry.role === 'agency' ? 'features' : entry.role;
-        if (bound !== 'label' && bound !== 'features' && bound !== 'arbiter') throw bad(`${at}.role`, 'must be label (the bank), agency (or features) or arbiter (the platform)');
-        if (bound === 'label' && role === 'label') throw bad(`${at}.role`, 'a label party (the bank) has no label partner: it opens the jobs');
-        if (entry.address !== undefined) partners.set(name, parseAddress(entry.address, `${at}.address`, bad));
-        else if (bound !== 'label') throw bad(`${at}.address`, `${name} is dialled as ${bound === 'arbiter' ? 'the arbiter' : 'an agency'}: give its host:port (only a label partner, which dials in, may go without)`);
-        partnerRoles.set(name, bound);
-      } else {
-        partners.set(name, parseAddress(entry, at, bad));
-        const implied = plainPartnerRole(role);
-        if (implied) partnerRoles.set(name, implied);
-      }
+  for (const [name, entry] of Object.entries(root.partners ?? {})) {
+    if (typeof entry === 'string') {
+      partners.set(name, parseAddress(entry));
+      const implied = plainPartnerRole(role);
+      if (implied) partnerRoles.set(name, implied);
+      continue;
     }
+    const bound = entry.role === 'agency' ? 'features' : entry.role;
+    if (bound === 'label' && role === 'label') throw bad(['partners', name, 'role'], 'a label party (the bank) has no label partner: it opens the jobs');
+    if (entry.address !== undefined) partners.set(name, parseAddress(entry.address));
+    else if (bound !== 'label') throw bad(['partners', name, 'address'], `${name} is dialled as ${bound === 'arbiter' ? 'the arbiter' : 'an agency'}: give its host:port (only a label partner, which dials in, may go without)`);
+    partnerRoles.set(name, bound);
   }
+
   const tables = new Map<string, TableConfig>();
-  if (root.tables !== undefined) {
-    if (!isObject(root.tables)) throw bad('tables', 'must map table names to { file, id, label?, features? }');
-    for (const [name, spec] of Object.entries(root.tables)) {
-      if (!isObject(spec)) throw bad(`tables.${name}`, 'must be { file | postgres, id, label?, features? }');
-      for (const key of Object.keys(spec)) if (!TABLE_KEYS.includes(key)) throw bad(`tables.${name}.${key}`, `unknown field (expected one of: ${TABLE_KEYS.join(', ')})`);
-      if ((spec.file === undefined) === (spec.postgres === undefined)) throw bad(`tables.${name}`, 'needs exactly one of file (CSV) and postgres (a postgresql:// URL, with table or query)');
-      if (spec.postgres !== undefined && (spec.table === undefined) === (spec.query === undefined)) throw bad(`tables.${name}`, 'a PostgreSQL source needs exactly one of table and query');
-      tables.set(name, {
-        ...(spec.file !== undefined
-          ? { file: resolve(base, str(spec.file, `tables.${name}.file`)) }
-          : {
-              postgres: {
-                connectionString: str(spec.postgres, `tables.${name}.postgres`),
-                ...(spec.table === undefined ? {} : { table: str(spec.table, `tables.${name}.table`) }),
-                ...(spec.query === undefined ? {} : { query: str(spec.query, `tables.${name}.query`) }),
-              },
-            }),
-        idColumn: str(spec.id, `tables.${name}.id`),
-        ...(spec.label === undefined ? {} : { labelColumn: str(spec.label, `tables.${name}.label`) }),
-        ...(spec.features === undefined ? {} : { features: (spec.features as unknown[]).map((f, i) => str(f, `tables.${name}.features[${i}]`)) }),
-      });
-    }
+  for (const [name, spec] of Object.entries(root.tables ?? {})) {
+    if ((spec.file === undefined) === (spec.postgres === undefined)) throw bad(['tables', name], 'needs exactly one of file (CSV) and postgres (a postgresql:// URL, with table or query)');
+    if (spec.postgres !== undefined && (spec.table === undefined) === (spec.query === undefined)) throw bad(['tables', name], 'a PostgreSQL source needs exactly one of table and query');
+    tables.set(name, {
+      ...(spec.file !== undefined
+        ? { file: resolve(base, spec.file) }
+        : {
+            postgres: {
+              connectionString: spec.postgres!,
+              ...(spec.table === undefined ? {} : { table: spec.table }),
+              ...(spec.query === undefined ? {} : { query: spec.query }),
+            },
+          }),
+      idColumn: spec.id,
+      ...(spec.label === undefined ? {} : { labelColumn: spec.label }),
+      ...(spec.features === undefined ? {} : { features: spec.features }),
+    });
   }
-  let api: PartyConfig['api'];
-  if (root.api !== undefined) {
-    if (!isObject(root.api)) throw bad('api', 'must be { listen, token, clientCerts?, clientCa? }');
-    for (const key of Object.keys(root.api)) if (!API_KEYS.includes(key)) throw bad(`api.${key}`, `unknown field (expected one of: ${API_KEYS.join(', ')})`);
-    const token = str(root.api.token, 'api.token');
-    if (token.length < 16) throw bad('api.token', 'must be at least 16 characters (a bearer token for API clients)');
-    const clientCerts = root.api.clientCerts ?? 'off';
-    if (!CLIENT_CERTS.includes(clientCerts as ClientCerts)) throw bad('api.clientCerts', `must be one of ${CLIENT_CERTS.join(', ')}`);
-    const clientCa = root.api.clientCa === undefined ? undefined : (Array.isArray(root.api.clientCa) ? root.api.clientCa : [root.api.clientCa]).map((c, i) => resolve(base, str(c, `api.clientCa[${i}]`)));
-    api = { listen: parseAddress(root.api.listen, 'api.listen', bad), token, clientCerts: clientCerts as ClientCerts, clientCa };
-  }
-  let jobStore: PartyConfig['jobStore'];
-  if (root.jobStore !== undefined) {
-    if (!isObject(root.jobStore)) throw bad('jobStore', 'must be { postgres: postgresql://… }');
-    const url = str(root.jobStore.postgres, 'jobStore.postgres');
-    if (!/^postgres(ql)?:\/\//.test(url)) throw bad('jobStore.postgres', 'must be a postgresql:// URL');
-    jobStore = { postgres: url };
-  }
-  const timeoutSeconds = root.timeoutSeconds === undefined ? 60 : Number(root.timeoutSeconds);
-  if (!(timeoutSeconds > 0)) throw bad('timeoutSeconds', 'must be a positive number of seconds');
-  const name = str(root.name, 'name');
-  if (isObject(root.governance) && root.governance.approved !== undefined) {
-    throw bad('governance.approved', "a party service's operator approves each job on its own: remove approved and use jinqiao approve <job> or POST /v1/jobs/{id}/approve");
-  }
-  const jobs = loadJobsConfig(root.jobs, bad);
-  const governance = root.governance === undefined ? undefined : await loadPartyGovernance(root.governance, name, 'governance', base, bad);
+
+  const api = root.api && {
+    listen: parseAddress(root.api.listen),
+    token: root.api.token,
+    clientCerts: root.api.clientCerts ?? 'off',
+    clientCa: root.api.clientCa === undefined ? undefined : paths(root.api.clientCa),
+  };
+  const defaults = jobsDefaults();
+  const jobs = { concurrency: root.jobs?.concurrency ?? defaults.concurrency, approvalTimeoutSeconds: root.jobs?.approvalTimeoutSeconds ?? defaults.approvalTimeoutSeconds };
   return {
     file,
-    name,
-    governance,
+    name: root.name,
+    governance: root.governance === undefined ? undefined : await loadPartyGovernance(root.governance, root.name, base),
     role,
-    listen: parseAddress(root.listen, 'listen', bad),
-    tls: { key: resolve(base, str(tls.key, 'tls.key')), cert: resolve(base, str(tls.cert, 'tls.cert')), trust: trust.map((t, i) => resolve(base, str(t, `tls.trust[${i}]`))) },
+    listen: parseAddress(root.listen),
+    tls: { key: resolve(base, root.tls.key), cert: resolve(base, root.tls.cert), trust: paths(root.tls.trust) },
     partners,
     partnerRoles,
     tables,
-    store: resolve(base, str(root.store, 'store')),
-    jobStore,
+    store: resolve(base, root.store),
+    jobStore: root.jobStore && { postgres: root.jobStore.postgres },
     api,
-    timeoutSeconds,
+    timeoutSeconds: root.timeoutSeconds ?? 60,
     jobs,
   };
 }
 
-function loadJobsConfig(value: unknown, bad: (field: string, why: string) => Error): JobsConfig {
-  if (value !== undefined && !isObject(value)) throw bad('jobs', 'must be { concurrency?, approvalTimeoutSeconds? }');
-  const spec = value ?? {};
-  for (const key of Object.keys(spec)) if (key !== 'concurrency' && key !== 'approvalTimeoutSeconds') throw bad(`jobs.${key}`, 'unknown field (expected one of: concurrency, approvalTimeoutSeconds)');
-  const defaults = jobsDefaults();
-  const concurrency = spec.concurrency === undefined ? defaults.concurrency : spec.concurrency;
-  if (typeof concurrency !== 'number' || !Number.isInteger(concurrency) || concurrency < 1) throw bad('jobs.concurrency', 'must be a whole number of jobs, at least 1');
-  const approvalTimeoutSeconds = spec.approvalTimeoutSeconds === undefined ? defaults.approvalTimeoutSeconds : spec.approvalTimeoutSeconds;
-  if (typeof approvalTimeoutSeconds !== 'number' || !(approvalTimeoutSeconds > 0)) throw bad('jobs.approvalTimeoutSeconds', 'must be a positive number of seconds (default 86400, a day)');
-  return { concurrency, approvalTimeoutSeconds };
-}
-
-function parseAddress(value: unknown, field: string, bad: (field: string, why: string) => Error): Address {
-  if (typeof value !== 'string') throw bad(field, 'must be host:port');
+/** A `host:port` the schema has checked: the host is everything before the last colon. */
+function parseAddress(value: string): Address {
   const colon = value.lastIndexOf(':');
-  const port = Number(value.slice(colon + 1));
-  if (colon <= 0 || !Number.isInteger(port) || port < 0 || port > 65535) throw bad(field, `"${value}" is not host:port`);
-  return { host: value.slice(0, colon), port };
+  return { host: value.slice(0, colon), port: Number(value.slice(colon + 1)) };
 }
 
-function isObject(v: unknown): v is Json {
+function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }

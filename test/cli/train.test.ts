@@ -148,7 +148,8 @@ describe('jinqiao run (job files)', () => {
     const unknown = file('unknown.yaml', `label:\n  file: ${guest}\n  id: id\n  label: y\nfeatures:\n  - file: ${host}\n    id: id\ntraining:\n  epoch: 3\n`);
     const r = jinqiao(['run', unknown, '--out', join(dir, 'never-6')]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/unknown\.yaml: field "training\.epoch": unknown parameter/);
+    // The key's own line and column, then the names it could be.
+    expect(r.stderr).toMatch(/unknown\.yaml:9:3: field "training\.epoch": unknown parameter \(expected one of: seed, epochs, /);
     const broken = file('broken.yaml', 'label:\n  file: [unclosed\n  id: id\n');
     const s = jinqiao(['run', broken, '--out', join(dir, 'never-7')]);
     expect(s.code).toBe(2);
