@@ -19,7 +19,10 @@ import { errors, isJinqiaoError } from '../errors.ts';
 import { loadFeatureTable } from '../data/table.ts';
 import { loadFeatureTableFromPostgres } from '../data/postgres.ts';
 import { ckksBackend } from '../he/ckks.ts';
-import { resolveTrainingConfig, TRAINING_DEFAULTS, type TrainingConfig } from '../lr/config.ts';
+import { resolveTrainingConfig, type TrainingConfig } from '../lr/config.ts';
+import { conform } from '../schemas/check.ts';
+import { JobDefinitionSchema } from '../schemas/job-definition.ts';
+import { pathText } from '../data/yaml.ts';
 import { loadModelSlice } from '../lr/model.ts';
 import { loadOrCreateDecoyKey } from '../governance/keys.ts';
 import { poolExecutor } from '../psi/executor.ts';
@@ -707,27 +710,8 @@ function partnerSummary(outcome: PartnerOutcome): Record<string, unknown> {
 
 /** Checks a submitted job definition, naming the field that is wrong. */
 export function checkDefinition(value: unknown): JobDefinition {
-  const bad = (field: string, why: string) => errors.jobInvalid('definition', field, why);
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw bad('(top level)', 'must be an object with label, features and training');
-  const d = value as Record<string, unknown>;
-  for (const key of Object.keys(d)) if (!['job', 'purpose', 'label', 'features', 'arbiter', 'training'].includes(key)) throw bad(key, 'unknown field (expected job, purpose, label, features, arbiter, training)');
-  if (d.purpose !== undefined && (typeof d.purpose !== 'string' || d.purpose === '')) throw bad('purpose', 'must name the purpose, e.g. credit-modeling');
-  if (d.job !== undefined && (typeof d.job !== 'string' || !/^[A-Za-z0-9._-]{1,100}$/.test(d.job) || /^\.+$/.test(d.job))) throw bad('job', 'must be 1 to 100 letters, digits, dots, dashes or underscores, and not only dots');
-  const label = d.label as Record<string, unknown> | undefined;
-  if (typeof label?.table !== 'string' || label.table === '') throw bad('label.table', 'must name one of the bank\'s configured tables');
-  if (!Array.isArray(d.features) || d.features.length === 0) throw bad('features', 'must list at least one { party, table }');
-  d.features.forEach((f, i) => {
-    const spec = f as Record<string, unknown>;
-    if (typeof spec?.party !== 'string' || spec.party === '') throw bad(`features[${i}].party`, 'must name a partner of the bank');
-    if (typeof spec.table !== 'string' || spec.table === '') throw bad(`features[${i}].table`, "must name one of that party's configured tables");
-  });
-  if (d.arbiter !== undefined && typeof d.arbiter !== 'string') throw bad('arbiter', 'must name the arbiter partner');
-  if (d.training !== undefined && (typeof d.training !== 'object' || d.training === null || Array.isArray(d.training))) throw bad('training', 'must be an object of training parameters');
-  if (d.training) {
-    for (const key of Object.keys(d.training)) {
-      if (!Object.hasOwn(TRAINING_DEFAULTS, key)) throw bad(`training.${key}`, `unknown training parameter (expected one of: ${Object.keys(TRAINING_DEFAULTS).join(', ')})`);
-    }
-    resolveTrainingConfig({ ...(d.training as Partial<TrainingConfig>), jobId: 'check' });
-  }
-  return d as unknown as JobDefinition;
+  conform(JobDefinitionSchema, value, (path, why) => errors.jobInvalid('definition', path.length === 0 ? '(top level)' : pathText(path), why));
+  // The schema knows the training parameters' names; their values are checked as the CLI's are.
+  if (value.training) resolveTrainingConfig({ ...(value.training as Partial<TrainingConfig>), jobId: 'check' });
+  return value as unknown as JobDefinition;
 }

@@ -34,6 +34,13 @@ describe('a party service refuses what it does not know, naming the field', () =
     const job = (training: Record<string, unknown>) => checkDefinition({ label: { table: 'customers' }, features: [{ party: 'tax', table: 't' }], training });
     expect(job({ epochs: 3 }).training).toEqual({ epochs: 3 });
     expect(() => job({ epochz: 3 })).toThrow(expect.objectContaining({ code: 'E_JOB_INVALID', message: expect.stringMatching(/field "training\.epochz": unknown training parameter/) }));
+    // The API's schema is the service's check: the same field and sentence either way.
+    const refused = (definition: unknown) => expect(() => checkDefinition(definition));
+    refused({ features: [{ party: 'tax', table: 't' }] }).toThrow(/definition: field "label": is missing/);
+    refused({ label: { table: 'customers' }, features: [] }).toThrow(/field "features": must list at least one \{ party, table \}/);
+    refused({ label: { table: 'customers' }, features: [{ party: '', table: 't' }] }).toThrow(/field "features\[0\]\.party": must name a partner of the bank/);
+    refused({ job: '..', label: { table: 'customers' }, features: [{ party: 'tax', table: 't' }] }).toThrow(/field "job": must be 1 to 100 letters/);
+    refused([]).toThrow(/field "\(top level\)": must be an object with label, features and training/);
   });
 
   it('partners: a role bound per entry; a plain entry binds the one role this party dials it in; the label role only explicitly', async () => {

@@ -7,31 +7,11 @@ import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { JinqiaoError, errors } from '../../errors.ts';
-import { TRAINING_DEFAULTS } from '../../lr/config.ts';
+import { JobDefinitionSchema } from '../../schemas/job-definition.ts';
 import type { PartyService } from '../party-service.ts';
 import type { JobRecord } from '../store.ts';
 
 const ErrorRef = Type.Ref('Error');
-
-export const JobDefinitionSchema = Type.Object(
-  {
-    job: Type.Optional(Type.String({ pattern: '^(?!\\.+$)[A-Za-z0-9._-]{1,100}$', description: 'Job id (letters, digits, dots, dashes, underscores; not only dots); a UUID when absent' })),
-    purpose: Type.Optional(Type.String({ minLength: 1, description: 'The declared purpose (e.g. credit-modeling) every data holder\'s policy must accept' })),
-    label: Type.Object({ table: Type.String({ minLength: 1, description: "A table of the bank's service config (with its label column)" }) }, { additionalProperties: false }),
-    features: Type.Array(
-      Type.Object({ party: Type.String({ minLength: 1, description: 'A partner of the bank' }), table: Type.String({ minLength: 1, description: "A table of that party's config" }) }, { additionalProperties: false }),
-      { minItems: 1 },
-    ),
-    arbiter: Type.Optional(Type.String({ description: 'The arbiter partner (default arbiter)' })),
-    training: Type.Optional(
-      Type.Object(Object.fromEntries(Object.keys(TRAINING_DEFAULTS).map((key) => [key, Type.Optional(Type.Unknown())])), {
-        additionalProperties: false,
-        description: 'Training parameters (README, Training); the service checks their values',
-      }),
-    ),
-  },
-  { $id: 'JobDefinition', title: 'JobDefinition', additionalProperties: false },
-);
 
 const JOB_STATES = ['queued', 'awaiting-approval', 'running', 'succeeded', 'failed', 'cancelled', 'rejected'];
 

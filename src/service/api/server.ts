@@ -26,7 +26,8 @@ import type { Address, ClientCerts } from '../config.ts';
 import type { PartyService } from '../party-service.ts';
 import { AUTHENTICATED_PREFIX, requireAuthentication, type ExtraCredential } from './auth.ts';
 import { BODY_LIMIT_BYTES, ErrorSchema, installErrorHandling, redactPaths } from './errors.ts';
-import { JobDefinitionSchema, JobSchema, jobsRoutes } from './jobs.ts';
+import { JobDefinitionSchema } from '../../schemas/job-definition.ts';
+import { JobSchema, jobsRoutes } from './jobs.ts';
 import { approvalRoutes } from './approvals.ts';
 import { lookupRoutes } from './lookup.ts';
 import { scoreRoutes } from './score.ts';
@@ -144,7 +145,9 @@ export async function buildApi(service: PartyService, options: ApiOptions, https
     requestTimeout: limits.requestTimeoutMs,
     keepAliveTimeout: limits.keepAliveTimeoutMs,
     // Bodies are checked as sent: no unknown key silently dropped, no string turned into a number.
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false } },
+    // The schemas are shared with the config and job file checks (src/schemas/), whose
+    // `errorMessage` sentences word those files' errors; AJV is told the keyword carries no check.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, keywords: ['errorMessage'] } },
   };
   const app = Fastify({ ...serverOptions, ...(https ? { https } : {}) }) as unknown as FastifyInstance;
   app.server.headersTimeout = limits.headersTimeoutMs;
