@@ -8,6 +8,7 @@
  *   --json                        print the results as one JSON object instead of tables
  *   --sections psi,train          only these sections (psiOps codec he scaling psi unbalancedPsi lookupService train network scoring load binning baselines anchors)
  *   --psi-10m                     add the 10M × 10M PSI run to full mode (~15 min)
+ *   --unbalanced <register>x<bank>  sizes of the unbalanced-PSI section (e.g. 1000000x10000)
  *   --out <dir>                   where to write results (default bench/results)
  *   --report / --no-report        write BENCHMARKS.md (default: full mode with every section)
  *
@@ -40,6 +41,7 @@ const { values: args } = parseArgs({
     sections: { type: 'string' },
     only: { type: 'string' },
     'psi-10m': { type: 'boolean', default: false },
+    unbalanced: { type: 'string' },
     out: { type: 'string' },
     report: { type: 'boolean' },
     'no-report': { type: 'boolean', default: false },
@@ -64,6 +66,17 @@ const SIZES = {
   full: { opMs: 1000, heOpMs: 600, scaleBatches: [48, 4096, 5], matvec: [4, 300, 5], psiSizes: args['psi-10m'] ? [100_000, 1_000_000, 10_000_000] : [100_000, 1_000_000], psiRuns: 3, refSize: 5_000, refRuns: 3, fate: [100_000, 2, 8192, [30, 300]], creditEpochs: 3, paillier: { keyBits: 2048, sliceRows: undefined }, paillierWide: true, codecRows: 8192, networkEpochs: 4, scoring: [20, 100_000], unbalanced: [1_000_000, 10_000, 5], lookupService: [200_000, 41, 5_000], binning: [100_000, 30, 300] },
 } as const;
 const size = SIZES[mode];
+
+/** `--unbalanced 1000000x10000`: the register and bank sizes of the unbalanced-PSI section (the mode's warm runs). */
+function unbalancedSizes(option: string | undefined): readonly [number, number, number] | undefined {
+  if (option === undefined) return undefined;
+  const m = /^(\d+)x(\d+)$/.exec(option.replace(/_/g, ''));
+  if (!m || Number(m[1]) < 2 || Number(m[2]) < 2) {
+    process.stderr.write(`--unbalanced: "${option}" is not <register>x<bank>, e.g. 1000000x10000\n`);
+    process.exit(2);
+  }
+  return [Number(m[1]), Number(m[2]), size.unbalanced[2]];
+}
 
 const log = (text: string) => {
   if (!args.json) process.stdout.write(text + '\n');
@@ -149,7 +162,7 @@ if (wanted('psi')) {
 }
 
 if (wanted('unbalancedPsi')) {
-  const [registerSize, bankSize, warmRuns] = size.unbalanced;
+  const [registerSize, bankSize, warmRuns] = unbalancedSizes(args.unbalanced) ?? size.unbalanced;
   results.unbalancedPsi = await benchUnbalancedPsi(registerSize, bankSize, warmRuns);
   show('unbalancedPsi');
 }

@@ -1,7 +1,7 @@
-/** Piscina task module: one PSI batch (hash-and-blind or re-blind) per call. */
+/** Piscina task module: one PSI batch (hash-and-blind, re-blind or unblind) per call. */
 import { Piscina } from 'piscina';
 import { loadBackend } from '../src/psi/backends/index.ts';
-import { hashAndBlind, reblind } from '../src/psi/batch.ts';
+import { hashAndBlind, reblind, unblind } from '../src/psi/batch.ts';
 import type { PsiTask } from './tasks.ts';
 
 export default async function run(task: PsiTask) {
@@ -9,6 +9,8 @@ export default async function run(task: PsiTask) {
   const out =
     task.op === 'hashAndBlind'
       ? hashAndBlind(backend, task.prefix, { bytes: task.bytes, offsets: task.offsets }, task.scalar)
-      : reblind(backend, task.points, task.scalar);
+      : task.op === 'reblind'
+        ? reblind(backend, task.points, task.scalar)
+        : unblind(backend, task.points, task.scalars);
   return Piscina.move(out);
 }

@@ -6,10 +6,11 @@
 import type { CiphertextBytes, PublicKeyBundle } from '../src/he/backend.ts';
 import type { BackendName } from '../src/psi/group.ts';
 
-/** workers/psi.ts: hash-and-blind a batch of encoded IDs, or re-blind a batch of points. */
+/** workers/psi.ts: hash-and-blind a batch of encoded IDs, re-blind a batch of points, or unblind OPRF evaluations. */
 export type PsiTask =
   | { readonly op: 'hashAndBlind'; readonly backend: BackendName; readonly prefix: Uint8Array; readonly bytes: Uint8Array; readonly offsets: Uint32Array; readonly scalar: Uint8Array }
-  | { readonly op: 'reblind'; readonly backend: BackendName; readonly points: Uint8Array; readonly scalar: Uint8Array };
+  | { readonly op: 'reblind'; readonly backend: BackendName; readonly points: Uint8Array; readonly scalar: Uint8Array }
+  | { readonly op: 'unblind'; readonly backend: BackendName; readonly points: Uint8Array; readonly scalars: readonly Uint8Array[] };
 
 /** The batch's points, 32 bytes each, in the task's order. */
 export type PsiResult = Uint8Array;

@@ -25,15 +25,16 @@ import type { TagSet } from './tag-set.ts';
 // Small enough that the agency starts while the bank still hashes; each batch is split across workers.
 const POINTS_PER_MESSAGE = 4096;
 
-/** k·P for every point, split across the pool's workers (one message would otherwise occupy one). */
-function reblindOnPool(executor: PsiExecutor, backend: BackendName, points: Uint8Array, scalar: Uint8Array): Promise<Uint8Array> {
+/**
+ * `run` over every point, split across the pool's workers (one message would otherwise
+ * occupy one); each part gets a buffer of its own, which the pool transfers.
+ */
+function splitOnPool(executor: PsiExecutor, points: Uint8Array, run: (part: Uint8Array) => Promise<Uint8Array>): Promise<Uint8Array> {
   const count = points.length / POINT_BYTES;
   const per = Math.max(256, Math.ceil(count / executor.threads));
-  if (count <= per) return executor.reblind(backend, new Uint8Array(points), scalar);
+  if (count <= per) return run(new Uint8Array(points));
   const parts: Promise<Uint8Array>[] = [];
-  for (let start = 0; start < count; start += per) {
-    parts.push(executor.reblind(backend, points.slice(start * POINT_BYTES, Math.min(count, start + per) * POINT_BYTES), scalar));
-  }
+  for (let start = 0; start < count; start += per) parts.push(run(points.slice(start * POINT_BYTES, Math.min(count, start + per) * POINT_BYTES)));
   return Promise.all(parts).then((done) => {
     const out = new Uint8Array(points.length);
     let at = 0;
@@ -132,16 +133,15 @@ export async function queryTags(config: BankOnlineConfig, inputs: AsyncIterable<
       if (reply.seq !== seq) throw errors.protocol(`oprf.evaluated batch ${reply.seq} out of order (expected ${seq})`);
       const rows = pending.shift();
       if (rows === undefined || reply.points.length !== rows.length * POINT_BYTES) throw errors.protocol(`oprf.evaluated batch ${seq} does not answer the batch sent`);
-      const candidates = blinding.unblind.map((d) => reblindOnPool(executor, backend, reply.points, d));
-      await pipeline.push(Promise.all(candidates), (unblinded) => {
+      // One multiply per input: the worker tells the subgroup of each point and unblinds with its c⁻¹.
+      const unblinded = splitOnPool(executor, reply.points, (part) => executor.unblind(backend, part, blinding.unblind));
+      await pipeline.push(unblinded, (evaluations) => {
         const tag = new Uint8Array(TAG_BYTES);
-        for (const evaluations of unblinded) {
-          for (let i = 0; i < rows.length; i++) {
-            const evaluation = evaluations.subarray(i * POINT_BYTES, (i + 1) * POINT_BYTES);
-            tagOf(evaluation, tag, 0);
-            const tagIndex = config.tags.indexOf(tag, 0);
-            if (tagIndex >= 0) onMatch({ row: rows[i]!, tagIndex, evaluation });
-          }
+        for (let i = 0; i < rows.length; i++) {
+          const evaluation = evaluations.subarray(i * POINT_BYTES, (i + 1) * POINT_BYTES);
+          tagOf(evaluation, tag, 0);
+          const tagIndex = config.tags.indexOf(tag, 0);
+          if (tagIndex >= 0) onMatch({ row: rows[i]!, tagIndex, evaluation });
         }
       });
       if (reply.last) {
@@ -187,7 +187,7 @@ export async function answerTagQueries(config: AgencyOnlineConfig): Promise<{ ev
     if (evaluations > config.maxEvaluations) throw errors.protocol(`the session asks for more than the ${config.maxEvaluations} evaluations this agency grants`);
     const last = batch.last;
     await config.beforeAnswer?.({ seq, evaluations: batch.points.length / POINT_BYTES, total: evaluations, last });
-    await pipeline.push(reblindOnPool(executor, key.backend, batch.points, key.scalar), (points) =>
+    await pipeline.push(splitOnPool(executor, batch.points, (part) => executor.reblind(key.backend, part, key.scalar)), (points) =>
       channel.send(message('oprf.evaluated', { seq, points, last })),
     );
     if (last) break;
@@ -206,6 +206,7 @@ export function smallJobsInline(pool: PsiExecutor, maxInlinePoints = 64): PsiExe
     threads: pool.threads,
     hashAndBlind: (backend, prefix, batch, scalar) => (batch.offsets.length - 1 <= maxInlinePoints ? inline : pool).hashAndBlind(backend, prefix, batch, scalar),
     reblind: (backend, points, scalar) => (points.length / POINT_BYTES <= maxInlinePoints ? inline : pool).reblind(backend, points, scalar),
+    unblind: (backend, points, scalars) => (points.length / POINT_BYTES <= maxInlinePoints ? inline : pool).unblind(backend, points, scalars),
     close: () => Promise.resolve(),
   };
 }

@@ -26,11 +26,13 @@
  *
  * Unblinding on X25519. X25519 clamps every scalar (RFC 7748 §5: a multiple of 8 in
  * [2^254, 2^255)), so c⁻¹ must itself be a clamped scalar, and the inverse depends on the
- * subgroup: H1(x) lies on the curve (prime order ℓ) or on its twist (prime order ℓ′).
- * Telling which costs a Legendre symbol (~300 µs in JavaScript, ten multiplies), so the bank
- * draws c until both c⁻¹ mod ℓ and c⁻¹ mod ℓ′ have clamped representatives, unblinds with
- * both and looks both up: the wrong one gives an unrelated point whose tag matches nothing
- * (probability n·2^-96). That is 2 multiplies per input on the bank, 1 on the agency.
+ * subgroup: H1(x) lies on the curve (prime order ℓ) or on its twist (prime order ℓ′), and so
+ * does every multiple of it, E included. The bank draws c until both c⁻¹ mod ℓ and c⁻¹ mod ℓ′
+ * have clamped representatives, tells E's subgroup by a Jacobi symbol (whether
+ * u³ + A·u² + u is a square; about half a multiply, backends/x25519-common.ts) and unblinds
+ * with that one inverse. That is 2 multiplies per input on the bank (blind, unblind), 1 on
+ * the agency. Which subgroup an input lies in is no secret: the agency sees it in B anyway
+ * (the one bit above).
  */
 import { hash } from 'node:crypto';
 import type { BackendName, ScalarBytes } from '../psi/group.ts';
@@ -57,7 +59,7 @@ const LABEL_DOMAIN = Buffer.from('jinqiao/oprf/v1/label-key');
 /** What the bank keeps for one session: the blinding scalar and every candidate unblinder. */
 export interface BlindingScalars {
   readonly blind: ScalarBytes;
-  /** c⁻¹ for each subgroup H1(x) may lie in (two on X25519, one on ristretto255). */
+  /** c⁻¹ for each subgroup H1(x) may lie in, indexed as `GroupBackend.subgroupOf` (two on X25519: curve, twist; one on ristretto255). */
   readonly unblind: readonly ScalarBytes[];
 }
 

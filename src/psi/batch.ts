@@ -45,3 +45,18 @@ export function reblind(backend: GroupBackend, points: Uint8Array, scalar: Scala
   }
   return out;
 }
+
+/**
+ * d·P for every 32-byte point P of `points`, d the scalar of P's subgroup
+ * (`scalars[backend.subgroupOf(P)]`): an OPRF client's unblinding, one multiply per point
+ * (src/lookup/oprf.ts).
+ */
+export function unblind(backend: GroupBackend, points: Uint8Array, scalars: readonly ScalarBytes[]): Uint8Array {
+  const out = new Uint8Array(points.length);
+  for (let off = 0; off < points.length; off += POINT_BYTES) {
+    const scalar = scalars.length === 1 ? scalars[0] : scalars[backend.subgroupOf(points, off)];
+    if (scalar === undefined) throw new Error(`no unblinding scalar for subgroup ${backend.subgroupOf(points, off)} of ${backend.name}`);
+    backend.multiply(points.subarray(off, off + POINT_BYTES), scalar, out, off);
+  }
+  return out;
+}

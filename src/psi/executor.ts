@@ -7,7 +7,7 @@ import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import type { PsiResult, PsiTask } from '../../workers/tasks.ts';
 import { loadBackend } from './backends/index.ts';
-import { hashAndBlind, reblind, type IdBatch } from './batch.ts';
+import { hashAndBlind, reblind, unblind, type IdBatch } from './batch.ts';
 import type { BackendName, ScalarBytes } from './group.ts';
 import { checkThreads } from '../util/threads.ts';
 
@@ -15,6 +15,8 @@ export interface PsiExecutor {
   readonly threads: number;
   hashAndBlind(backend: BackendName, prefix: Uint8Array, batch: IdBatch, scalar: ScalarBytes): Promise<Uint8Array>;
   reblind(backend: BackendName, points: Uint8Array, scalar: ScalarBytes): Promise<Uint8Array>;
+  /** An OPRF client's unblinding: each point times the scalar of its subgroup (batch.ts `unblind`). */
+  unblind(backend: BackendName, points: Uint8Array, scalars: readonly ScalarBytes[]): Promise<Uint8Array>;
   close(): Promise<void>;
 }
 
@@ -26,6 +28,9 @@ export function inlineExecutor(): PsiExecutor {
     },
     async reblind(name, points, scalar) {
       return reblind(await loadBackend(name), points, scalar);
+    },
+    async unblind(name, points, scalars) {
+      return unblind(await loadBackend(name), points, scalars);
     },
     async close() {},
   };
@@ -55,6 +60,9 @@ export function poolExecutor(options: PoolOptions = {}): PsiExecutor {
     },
     reblind(backend, points, scalar) {
       return pool.run({ op: 'reblind', backend, points, scalar }, { transferList: [points.buffer as ArrayBuffer] });
+    },
+    unblind(backend, points, scalars) {
+      return pool.run({ op: 'unblind', backend, points, scalars }, { transferList: [points.buffer as ArrayBuffer] });
     },
     close: () => pool.destroy(),
   };

@@ -26,6 +26,12 @@ export interface GroupBackend {
    * group element, or on a result of small order (a malicious or corrupted point).
    */
   multiply(point: Uint8Array, scalar: ScalarBytes, out: Uint8Array, offset: number): void;
+  /**
+   * Which prime-order subgroup the point at point[offset..offset+32) lies in, as an index
+   * into an OPRF client's unblinding scalars (src/lookup/oprf.ts): always 0 in a prime-order
+   * group; on X25519, 0 on the curve and 1 on its twist.
+   */
+  subgroupOf(point: Uint8Array, offset: number): number;
 }
 
 const encoder = new TextEncoder();

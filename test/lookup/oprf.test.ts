@@ -1,7 +1,10 @@
+import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { blindingScalars, TAG_BYTES, tagOf } from '../../src/lookup/oprf.ts';
 import { sortTags, TagSet } from '../../src/lookup/tag-set.ts';
 import { BACKEND_NAMES, loadBackend } from '../../src/psi/backends/index.ts';
+import { jacobi, onTwist } from '../../src/psi/backends/x25519-common.ts';
+import { unblind } from '../../src/psi/batch.ts';
 
 const encoder = new TextEncoder();
 
@@ -28,6 +31,63 @@ describe.each(BACKEND_NAMES)('OPRF on %s', (backend) => {
       expect(unblinded.filter((u) => u.equals(Buffer.from(direct)))).toHaveLength(1);
       expect(Buffer.from(blinded).equals(Buffer.from(direct))).toBe(false);
     }
+  });
+
+  it('unblinds each evaluation once, with the inverse of the subgroup it lies in, on the curve and on the twist', async () => {
+    const group = await loadBackend(backend);
+    const k = group.randomScalar();
+    const blinding = await blindingScalars(backend);
+    const n = 48;
+    const direct = new Uint8Array(n * 32);
+    const evaluated = new Uint8Array(n * 32);
+    const subgroups = new Set<number>();
+    for (let i = 0; i < n; i++) {
+      const h = new Uint8Array(32);
+      group.hashToGroup(encoder.encode(`enterprise-${i}`), h, 0);
+      subgroups.add(group.subgroupOf(h, 0));
+      group.multiply(h, k, direct, i * 32);
+      const blinded = new Uint8Array(32);
+      group.multiply(h, blinding.blind, blinded, 0);
+      group.multiply(blinded, k, evaluated, i * 32);
+    }
+    // Both subgroups occur among 48 hashed inputs on X25519 (each with probability 1/2).
+    expect(subgroups.size).toBe(blinding.unblind.length);
+    expect(Buffer.from(unblind(group, evaluated, blinding.unblind)).equals(Buffer.from(direct))).toBe(true);
+  });
+});
+
+describe('X25519 subgroup test', () => {
+  const P = 2n ** 255n - 19n;
+  const euler = (a: bigint) => {
+    let [x, b, e] = [1n, a % P, (P - 1n) / 2n];
+    for (; e > 0n; e >>= 1n, b = (b * b) % P) if (e & 1n) x = (x * b) % P;
+    return x === 0n ? 0 : x === 1n ? 1 : -1;
+  };
+  const le = (n: bigint) => Uint8Array.from({ length: 32 }, (_, i) => Number((n >> BigInt(8 * i)) & 0xffn));
+
+  it("agrees with Euler's criterion on u³ + A·u² + u, and puts the base point on the curve", () => {
+    expect(onTwist(le(9n), 0)).toBe(0);
+    let twist = 0;
+    for (let i = 0; i < 300; i++) {
+      const bytes = new Uint8Array(randomBytes(32));
+      let u = 0n;
+      for (let j = 31; j >= 0; j--) u = (u << 8n) | BigInt(bytes[j]!);
+      u = (u & ((1n << 255n) - 1n)) % P;
+      const expected = euler((u * ((u * u + 486662n * u + 1n) % P)) % P) === -1 ? 1 : 0;
+      // At an offset inside a larger buffer, top bit set or not (RFC 7748 ignores it).
+      const padded = new Uint8Array(40);
+      padded.set(bytes, 5);
+      expect(onTwist(padded, 5)).toBe(expected);
+      twist += expected;
+    }
+    expect(twist).toBeGreaterThan(100);
+    expect(twist).toBeLessThan(200);
+  });
+
+  it('computes the Jacobi symbol of small cases as the table has it', () => {
+    // (a/n) for n = 15, a = 0..14 (n composite: 0 where gcd > 1).
+    expect(Array.from({ length: 15 }, (_, a) => jacobi(BigInt(a), 15n))).toEqual([0, 1, 1, 0, 1, 0, 0, -1, 1, 0, 0, -1, 0, -1, -1]);
+    expect(jacobi(1001n, 9907n)).toBe(-1);
   });
 });
 

@@ -48,4 +48,5 @@ export const ristretto255Noble: GroupBackend = {
     if (p.equals(ristretto255.Point.ZERO)) throw errors.protocol('a received point is the identity');
     out.set(p.multiply(scalarFromBytes(scalar)).toBytes(), offset);
   },
+  subgroupOf: () => 0,
 };

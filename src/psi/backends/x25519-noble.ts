@@ -7,7 +7,7 @@ import { x25519 } from '@noble/curves/ed25519.js';
 import { sha512 } from '@noble/hashes/sha2.js';
 import { randomBytes } from '@noble/hashes/utils.js';
 import type { GroupBackend } from '../group.ts';
-import { hashedU, smallOrderResult } from './x25519-common.ts';
+import { hashedU, onTwist, smallOrderResult } from './x25519-common.ts';
 
 export const x25519Noble: GroupBackend = {
   name: 'x25519-noble',
@@ -24,4 +24,5 @@ export const x25519Noble: GroupBackend = {
     }
     out.set(shared, offset);
   },
+  subgroupOf: onTwist,
 };

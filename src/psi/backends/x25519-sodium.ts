@@ -10,7 +10,7 @@
  */
 import sodium from 'sodium-native';
 import type { GroupBackend, ScalarBytes } from '../group.ts';
-import { hashedU, smallOrderResult } from './x25519-common.ts';
+import { hashedU, onTwist, smallOrderResult } from './x25519-common.ts';
 
 const hashScratch = Buffer.alloc(64);
 
@@ -33,4 +33,5 @@ export const x25519Sodium: GroupBackend = {
       throw smallOrderResult();
     }
   },
+  subgroupOf: onTwist,
 };

@@ -91,6 +91,11 @@ export class TlsChannel implements Channel {
     this.decoder = new FrameDecoder((message, bytes) => this.deliver(message, bytes));
 
     socket.setKeepAlive(true);
+    // Every send is one whole frame (prefix and body corked together), so Nagle's algorithm
+    // has nothing left to coalesce; it only holds a small frame that follows another until
+    // the peer's delayed ACK (~40 ms on Linux): an OPRF call's hello then blinded batch paid
+    // that on every call (verify of one enterprise: 48 ms, 2.7 ms without it).
+    socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('drain', () => this.onDrain());
     socket.on('end', () => this.fail(errors.channelClosed(this.where, this.decoder.truncation() ?? 'closed by the peer')));
