@@ -216,7 +216,7 @@ describe('jinqiao monitor through the CLI', () => {
     const r = monitor(TAX, runs);
     expect(r.code, r.stderr).toBe(0);
     const lines = r.stdout.trim().split('\n');
-    const [files] = [runFiles(runs)];
+    const files = runFiles(runs);
     expect(files).toHaveLength(1);
     const run = keptRun(join(runs, files[0]!));
     expectScoresByHand(run, original);
@@ -321,7 +321,7 @@ describe('jinqiao monitor through the CLI', () => {
       expectCleanRefusal(monitor(TAX, fresh, '--delta', '2'), /option --delta: "2" is not a probability between 0 and 1 \(/, fresh, []);
       expectCleanRefusal(monitor(TAX, fresh, '--threshold', 'high'), /option --threshold: "high" is not a probability between 0 and 1 \(/, fresh, []);
       expect(existsSync(fresh)).toBe(false);
-    }, CLI_TIMEOUT_MS);
+    }, 3 * CLI_TIMEOUT_MS);
 
     it('a kept run that is damaged, naming the file and what to do', () => {
       const damaged = join(dir, 'runs-damaged');
@@ -339,6 +339,6 @@ describe('jinqiao monitor through the CLI', () => {
         writeFileSync(file, text);
         expectCleanRefusal(monitor(TAX, damaged), new RegExp(`E_MODEL_INVALID: ${file}: not the partial scores of tax-bureau's last monitoring run .*\\(delete the file`), damaged, []);
       }
-    }, CLI_TIMEOUT_MS);
+    }, 3 * CLI_TIMEOUT_MS);
   });
 });
