@@ -33,7 +33,7 @@ export const ERROR_CATALOGUE = {
   E_MESSAGE_MALFORMED: { input: false, meaning: 'a peer sent bytes that are not a jinqiao message' },
   E_CHANNEL_CLOSED: { input: false, meaning: 'the channel to a peer closed' },
   E_BACKEND_UNAVAILABLE: { input: false, meaning: 'a PSI group backend cannot be loaded on this machine' },
-  E_MODEL_INVALID: { input: true, meaning: 'a model slice or checkpoint is unusable for this job' },
+  E_MODEL_INVALID: { input: true, meaning: 'a model slice or checkpoint is unusable for this job, or a monitoring run kept in --runs is damaged' },
   E_OUTPUT_UNWRITABLE: { input: true, meaning: 'an output cannot be written' },
   E_VALUES_INVALID: { input: true, meaning: 'an in-memory array handed to the model maths is unusable' },
   E_ONE_CLASS: { input: true, meaning: 'labels hold one outcome only' },
@@ -255,8 +255,9 @@ export const errors = {
       `group backend "${name}" is unavailable: ${reason}`,
       'use --backend noble-ristretto255, which is pure JavaScript and runs everywhere',
     ),
-  modelInvalid: (file: string, why: string) =>
-    new JinqiaoError('E_MODEL_INVALID', `${file}: ${why}`, 'use a model file written by this version of jinqiao for this job', { file }),
+  /** `hint` for files other than model slices and checkpoints that jinqiao keeps for itself (monitoring runs). */
+  modelInvalid: (file: string, why: string, hint = 'use a model file written by this version of jinqiao for this job') =>
+    new JinqiaoError('E_MODEL_INVALID', `${file}: ${why}`, hint, { file }),
   outputUnwritable: (file: string, reason: string, hint = 'check that the folder exists and is writable') =>
     new JinqiaoError('E_OUTPUT_UNWRITABLE', `${file}: cannot write (${reason})`, hint, { file }),
   /** An in-memory array handed to the model math (scores, labels, features, a gradient) is unusable. */

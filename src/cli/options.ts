@@ -21,6 +21,13 @@ export function parsePositiveNumber(option: string, value: string): number {
   return n;
 }
 
+/** A probability strictly between 0 and 1 (a threshold or a move of a probability of default). */
+export function parseProbability(option: string, value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n <= 0 || n >= 1) throw errors.optionInvalid(option, `"${value}" is not a probability between 0 and 1`);
+  return n;
+}
+
 export function parseNonNegativeNumber(option: string, value: string): number {
   const n = Number(value);
   if (!Number.isFinite(n) || n < 0) throw errors.optionInvalid(option, `"${value}" is not a number >= 0`);

@@ -6,14 +6,14 @@ import { errors } from '../errors.ts';
 import { writeAtomically } from '../data/write.ts';
 import type { IdTypeOption } from '../ids/normalise.ts';
 import { openLocalScoringSession, type LocalScoringOptions } from '../local/scoring.ts';
-import { compareRuns, loadRuns, monitoringReport, saveRun } from '../score/monitoring.ts';
+import { compareRuns, loadAgencyPartials, loadRuns, monitoringReport, saveRun } from '../score/monitoring.ts';
 import { writeReport } from '../report/html.ts';
 import { pointsFor, scorecard } from '../report/scorecard.ts';
 import { loadBinningFile } from '../binning/scorecard-training.ts';
 import { loadModelSlice, type ModelSlice } from '../lr/model.ts';
 import { loadOrCreateDecoyKey } from '../governance/keys.ts';
 import { parseNameList } from './governance-options.ts';
-import { parseNonNegativeInt, parsePartyFile, parsePositiveNumber, parseThreads, partyName } from './options.ts';
+import { parseNonNegativeInt, parsePartyFile, parseProbability, parseThreads, partyName } from './options.ts';
 import { runCommand } from './run-command.ts';
 
 interface Common {
@@ -119,15 +119,16 @@ export function monitorCommand(): Command {
     .option('--delta <p>', 'warn when a probability moves by more than this (default 0.1)')
     .action((opts: Common & { runs: string; threshold?: string; delta?: string }) =>
       runCommand(async () => {
-        const threshold = opts.threshold === undefined ? 0.3 : parsePositiveNumber('--threshold', opts.threshold);
-        const delta = opts.delta === undefined ? 0.1 : parsePositiveNumber('--delta', opts.delta);
+        // Checked before anything is scored or kept: a run saved with a threshold the report then refuses would be compared with the next.
+        const threshold = opts.threshold === undefined ? 0.3 : parseProbability('--threshold', opts.threshold);
+        const delta = opts.delta === undefined ? 0.1 : parseProbability('--delta', opts.delta);
         const previousRuns = await loadRuns(opts.runs);
         const agencyState = join(opts.runs, 'agencies');
         const names = opts.features.map((spec) => partyName(parsePartyFile(spec)));
         const previousAgencyMonitoring = new Map<string, Float64Array>();
         for (const name of names) {
-          const saved = await readFile(join(agencyState, `${name}.json`), 'utf8').catch(() => undefined);
-          if (saved) previousAgencyMonitoring.set(name, Float64Array.from(JSON.parse(saved) as number[]));
+          const saved = await loadAgencyPartials(join(agencyState, `${name}.json`), name);
+          if (saved) previousAgencyMonitoring.set(name, saved);
         }
         const bank = await labelSlice(opts.model);
         const session = await openLocalScoringSession({ ...sessionOptions(opts), bank: { file: opts.label, idColumn: opts.id, name: bank.party }, previousAgencyMonitoring });

@@ -80,7 +80,11 @@ function alertReason(before: number, now: number, { threshold, delta }: Monitori
   return undefined;
 }
 
-/** The runs kept in `dir`, oldest first. */
+/**
+ * The runs kept in `dir`, oldest first. A damaged run (a disk that filled up, a hand edit)
+ * is an input error naming the file, not a crash: the next run is compared with the last
+ * one, so the operator decides what to do with it.
+ */
 export async function loadRuns(dir: string): Promise<MonitoringRun[]> {
   let files: string[];
   try {
@@ -88,13 +92,46 @@ export async function loadRuns(dir: string): Promise<MonitoringRun[]> {
   } catch {
     return [];
   }
+  const hint = `move the file out of ${dir} (or restore it from a backup): the runs kept there are read to compare the next one with the last`;
   return Promise.all(
     files.map(async (f) => {
-      const run = JSON.parse(await readFile(join(dir, f), 'utf8')) as MonitoringRun;
-      if (run.kind !== 'jinqiao.monitoring-run' || run.version !== 1) throw errors.modelInvalid(join(dir, f), 'not a jinqiao monitoring run of version 1');
+      const file = join(dir, f);
+      let run: MonitoringRun;
+      try {
+        run = JSON.parse(await readFile(file, 'utf8')) as MonitoringRun;
+      } catch (e) {
+        throw errors.modelInvalid(file, `not a jinqiao monitoring run (${(e as Error).message})`, hint);
+      }
+      if (run?.kind !== 'jinqiao.monitoring-run' || run.version !== 1) throw errors.modelInvalid(file, 'not a jinqiao monitoring run of version 1', hint);
       return run;
     }),
   );
+}
+
+/**
+ * An agency's partial scores of its last monitoring run (its own state, for its next drift
+ * index), or undefined before its first run. A damaged file names itself and what to do.
+ */
+export async function loadAgencyPartials(file: string, agency: string): Promise<Float64Array | undefined> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw errors.fileUnreadable(file, (e as Error).message);
+  }
+  const damaged = (why: string) =>
+    errors.modelInvalid(file, `not the partial scores of ${agency}'s last monitoring run (${why})`, `delete the file: ${agency}'s drift is then measured again from the next run on`);
+  let values: unknown;
+  try {
+    values = JSON.parse(text);
+  } catch (e) {
+    throw damaged((e as Error).message);
+  }
+  if (!Array.isArray(values)) throw damaged('not a JSON array of numbers');
+  const bad = values.findIndex((v) => typeof v !== 'number' || !Number.isFinite(v));
+  if (bad >= 0) throw damaged(`entry ${bad} is not a finite number`);
+  return Float64Array.from(values as number[]);
 }
 
 export async function saveRun(dir: string, run: MonitoringRun): Promise<string> {

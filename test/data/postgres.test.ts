@@ -1,4 +1,5 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Cursor from 'pg-cursor';
@@ -265,5 +266,24 @@ describe('a party table read from PostgreSQL', () => {
     const scoreGap = Math.max(...viaDb.predictions.scores.map((s, i) => Math.abs(s - viaCsv.predictions.scores[i]!)));
     expect(scoreGap).toBeLessThan(1e-3);
     expect(viaDb.parties.find((p) => p.name === 'tax_bureau')).toMatchObject({ file: 'postgres:tax_bureau', rowsRead: lines.length });
+  });
+});
+
+describe('the test PostgreSQL server (test/helpers/postgres.ts)', () => {
+  it('moves to another port when the one it picked was taken before it could bind it', async () => {
+    // PostgreSQL cannot bind port 0, so the helper picks a port first: here another listener holds it.
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const taken = (holder.address() as AddressInfo).port;
+    let second: PostgresServer | undefined;
+    try {
+      second = await startPostgres({ firstPort: taken });
+      expect(second.port).not.toBe(taken);
+      expect(second.connectionString).toContain(`127.0.0.1:${second.port}/`);
+      expect(await queryRows(second.connectionString, 'SELECT 1 AS one')).toEqual([{ one: 1 }]);
+    } finally {
+      await second?.stop();
+      await new Promise((resolve) => holder.close(resolve));
+    }
   });
 });

@@ -10,7 +10,8 @@ export interface CliResult {
   readonly stderr: string;
 }
 
-export function jinqiao(args: readonly string[], options: { cwd?: string } = {}): CliResult {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', cwd: options.cwd, timeout: 120_000 });
+/** `timeoutMs` is a liveness bound (the child is killed past it), generous by default for a loaded machine. */
+export function jinqiao(args: readonly string[], options: { cwd?: string; timeoutMs?: number } = {}): CliResult {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', cwd: options.cwd, timeout: options.timeoutMs ?? 120_000 });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }

@@ -1,7 +1,8 @@
 /**
  * A real, throwaway PostgreSQL server for tests: initdb into a temporary folder, a server on
- * a free port of 127.0.0.1 with trust authentication, and `stop()` to shut it down and
- * delete the folder. Uses the Debian `postgresql` package's binaries; CI installs it.
+ * a free port of 127.0.0.1 (another one if that is taken meanwhile) with trust
+ * authentication, and `stop()` to shut it down and delete the folder. Uses the Debian
+ * `postgresql` package's binaries; CI installs it.
  *
  * PostgreSQL refuses to run as root, so under root the server runs as the `postgres` system
  * user that the package creates; under any other user it runs as that user.
@@ -36,7 +37,17 @@ export function postgresBinaries(): string {
   return join(ROOT, majors[0]!, 'bin');
 }
 
-export async function startPostgres(): Promise<PostgresServer> {
+/** Attempts at a port before giving up: each fails only if another process took the port first. */
+const PORT_ATTEMPTS = 5;
+
+/**
+ * PostgreSQL cannot listen on port 0 and say which port it got, so a free port is picked and
+ * the server binds it a moment later; another process may take it in between (on a shared
+ * machine, any connection's ephemeral port). The server then fails to start with "Address
+ * already in use", and another port is tried: a race costs a retry, never the test.
+ * `firstPort` is the port of the first attempt (tests of that retry take it first).
+ */
+export async function startPostgres(options: { firstPort?: number } = {}): Promise<PostgresServer> {
   const bin = postgresBinaries();
   const asRoot = process.getuid?.() === 0;
   const dir = mkdtempSync(join(tmpdir(), 'jinqiao-pg-'));
@@ -51,31 +62,40 @@ export async function startPostgres(): Promise<PostgresServer> {
   };
   const data = join(dir, 'data');
   const log = join(dir, 'server.log');
+  const serverLog = () => (existsSync(log) ? readFileSync(log, 'utf8') : '');
   try {
     run('initdb', ['-D', data, '-U', SUPERUSER, '-A', 'trust', '-E', 'UTF8', '--locale=C', '--no-sync']);
-    const port = await freePort();
-    // The socket folder is ours: the default one (/var/run/postgresql) may not exist or be writable.
-    const serverOptions = `-c listen_addresses=127.0.0.1 -p ${port} -k ${dir} -c fsync=off -c full_page_writes=off`;
-    run('pg_ctl', ['start', '-w', '-t', '30', '-D', data, '-l', log, '-o', serverOptions]);
-    let stopped = false;
-    return {
-      connectionString: `postgresql://${SUPERUSER}@127.0.0.1:${port}/postgres`,
-      port,
-      async stop() {
-        if (stopped) return;
-        stopped = true;
-        try {
-          run('pg_ctl', ['stop', '-w', '-m', 'fast', '-D', data]);
-        } finally {
-          rmSync(dir, { recursive: true, force: true });
-        }
-      },
-    };
+    for (let attempt = 1; ; attempt++) {
+      const port = attempt === 1 && options.firstPort !== undefined ? options.firstPort : await freePort();
+      const logBefore = serverLog().length;
+      // The socket folder is ours: the default one (/var/run/postgresql) may not exist or be writable.
+      const serverOptions = `-c listen_addresses=127.0.0.1 -p ${port} -k ${dir} -c fsync=off -c full_page_writes=off`;
+      try {
+        run('pg_ctl', ['start', '-w', '-t', '30', '-D', data, '-l', log, '-o', serverOptions]);
+      } catch (e) {
+        if (attempt < PORT_ATTEMPTS && /Address already in use/.test(serverLog().slice(logBefore))) continue;
+        throw e;
+      }
+      let stopped = false;
+      return {
+        connectionString: `postgresql://${SUPERUSER}@127.0.0.1:${port}/postgres`,
+        port,
+        async stop() {
+          if (stopped) return;
+          stopped = true;
+          try {
+            run('pg_ctl', ['stop', '-w', '-m', 'fast', '-D', data]);
+          } finally {
+            rmSync(dir, { recursive: true, force: true });
+          }
+        },
+      };
+    }
   } catch (e) {
-    const serverLog = existsSync(log) ? readFileSync(log, 'utf8') : '';
+    const logText = serverLog();
     rmSync(dir, { recursive: true, force: true });
     const output = (e as { stderr?: string }).stderr ?? '';
-    throw new Error(`could not start a test PostgreSQL server: ${(e as Error).message}\n${output}\n${serverLog}`);
+    throw new Error(`could not start a test PostgreSQL server: ${(e as Error).message}\n${output}\n${logText}`);
   }
 }
 
