@@ -7,7 +7,9 @@
  * So `reveal` takes two passes: the coarse value v1, then the ciphertext minus v1, whose
  * magnitude is within one grid step, masked against that much smaller bound (never below
  * 2^-3). The result is exact to that second bound's grid: 2^-12 when the first bound is at
- * most 64, and 2^-18 of the first bound otherwise (2^-10 for scores, bounded by 256). Both
+ * most 64, and 2^-18 of the first bound otherwise (2^-10 for scores, bounded by 256). That
+ * is the reveal's own rounding: a revealed score also carries the CKKS error of computing it
+ * (test/cli/monitor.test.ts sees up to 1.5 × 2^-10 against a logit worked out by hand). Both
  * passes hide their value behind 40-bit statistical masks, so the arbiter learns nothing
  * from either; the party learns only the value it is entitled to.
  */
