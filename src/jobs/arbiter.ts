@@ -33,7 +33,9 @@ export async function arbitrate(ctx: PartyJobContext, label: Channel, spec: JobS
   const report =
     spec.kind === 'training'
       ? await runTrainingArbiter({ backend, params: heParamsFor(spec.config), parties: channels, onDecryption: audit && ((record) => audit.append('training.decryption', { job: spec.jobId, ...record })) })
-      : await runArbiter({ backend, params: spec.kind === 'binning' ? binningHeParams(spec) : heParamsFor({ ...spec.config, sigmoid: 'taylor1' }), parties: channels });
+      : spec.kind === 'binning'
+        ? await runArbiter({ backend, params: binningHeParams(spec), parties: channels, coefficients: true })
+        : await runArbiter({ backend, params: heParamsFor({ ...spec.config, sigmoid: 'taylor1' }), parties: channels });
   await audit?.append('arbiter.run', { job: spec.jobId, kind: spec.kind, parties: [...spec.parties], decryptions: report.decryptions });
   // A training or binning job's end: the bank and the platform keep each other's signed head.
   if (spec.kind !== 'scoring') await exchangeAnchors(ctx, [label], spec.jobId);

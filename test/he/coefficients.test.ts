@@ -8,7 +8,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NO_COLUMN, type ColumnIndex, type HeEvaluator } from '../../src/he/backend.ts';
 import { chooseRowsPerChunk, columnsPerCiphertext, sumCiphertextsFor } from '../../src/he/coefficients.ts';
 import { DEGREE1_PARAMS } from '../../src/he/params.ts';
+import { mockBackend } from '../../src/he/mock.ts';
 import { createParallelEvaluator } from '../../src/he/pool.ts';
+import { ArbiterClient } from '../../src/lr/arbiter-client.ts';
+import { runArbiter } from '../../src/lr/roles/arbiter.ts';
+import { memoryChannelPair } from '../../src/transport/memory.ts';
 import { liveSealObjects } from '../../src/he/seal.ts';
 import { backends, closeSession, openSession, type Session } from './fixtures.ts';
 
@@ -135,4 +139,28 @@ describe('coefficient packing across worker threads (ckks)', () => {
     for (let i = 0; i < 3; i++) session.evaluator.columnSums(labels, rowsPerChunk, columns);
     expect(liveSealObjects()).toBe(live);
   }, 120_000);
+});
+
+describe('the arbiter and coefficient reveals', () => {
+  it('serves them where the job says so (binning), and refuses them in any other job', async () => {
+    const rows = 500;
+    const { columns, y } = oneHot(rows, 3, 5, 5);
+    for (const coefficients of [true, false]) {
+      const [party, arbiterSide] = memoryChannelPair('bank', 'arbiter');
+      const arbiter = runArbiter({ backend: mockBackend, params: { ...DEGREE1_PARAMS, scheme: 'mock' }, parties: [arbiterSide], coefficients });
+      const client = new ArbiterClient(party);
+      const evaluator = await mockBackend.createEvaluator(await client.requestKeys([]));
+      client.use(evaluator);
+      const [sums] = evaluator.columnSums(evaluator.encryptCoefficients(y, 64), 64, columns);
+      const reveal = client.revealCoefficients(sums!, { rows, rowsPerChunk: 64 }, columns.width);
+      if (coefficients) {
+        expect([...(await reveal)].map(Math.round)).toEqual(plainSums(columns, y));
+        await client.done();
+        await expect(arbiter).resolves.toEqual({ decryptions: 1 });
+      } else {
+        await expect(reveal).rejects.toThrow();
+        await expect(arbiter).rejects.toMatchObject({ message: expect.stringMatching(/does not serve he\.decryptCoefficients/) });
+      }
+    }
+  }, 30_000);
 });

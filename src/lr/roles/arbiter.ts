@@ -23,6 +23,8 @@ export interface ArbiterOptions {
   readonly params: HeParams;
   /** One channel per party, label first. */
   readonly parties: readonly Channel[];
+  /** Serve `he.decryptCoefficients` (binning's coefficient-packed sums); refused otherwise. */
+  readonly coefficients?: boolean;
 }
 
 export interface ArbiterReport {
@@ -44,7 +46,7 @@ async function arbiter(options: ArbiterOptions): Promise<ArbiterReport> {
           const msg = await channel.next();
           if (msg.t === 'he.done') return;
           let values: Uint8Array;
-          if (msg.t === 'he.decryptCoefficients') {
+          if (msg.t === 'he.decryptCoefficients' && options.coefficients) {
             // Coefficient packing (binning): masked uniformly over every coefficient, rounded to the grid.
             values = owner.decryptCoefficients(msg.ciphertext, msg.rowsPerChunk, msg.count);
           } else {
