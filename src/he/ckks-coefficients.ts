@@ -11,7 +11,7 @@ import type { Ciphertext, CKKSEncoder, Decryptor, Encryptor, Evaluator, Plaintex
 import { errors } from '../errors.ts';
 import type { CiphertextBytes, CoefficientLayout, CoefficientRequest, CoefficientSecret, ColumnIndex, MaskedPlainBytes } from './backend.ts';
 import { checkColumnIndex, checkLayout, checkRowsPerChunk, chunksFor, coefficientScaleBits, columnsPerCiphertext, fillMembership, sumCiphertextsFor, sumPosition } from './coefficients.ts';
-import { LastLevelPolys } from './seal-polys.ts';
+import { LastLevelPolys, MAX_PER_CALL } from './seal-polys.ts';
 import { guarded, scoped, type Seal, type SealScope } from './seal.ts';
 
 /**
@@ -56,8 +56,8 @@ export class CkksCoefficients {
     const delta = BigInt(scale);
     const chunks = chunksFor(layout);
     const out: CiphertextBytes[] = [];
-    for (let first = 0; first < chunks; first += 2) {
-      const polys = [first, first + 1].filter((k) => k < chunks).map((k) => {
+    for (let first = 0; first < chunks; first += MAX_PER_CALL) {
+      const polys = Array.from({ length: Math.min(MAX_PER_CALL, chunks - first) }, (_, j) => first + j).map((k) => {
         const poly = new Uint32Array(2 * this.#N);
         for (let i = 0; i < rowsPerChunk && k * rowsPerChunk + i < values.length; i++) {
           if (values[k * rowsPerChunk + i] === 1) LastLevelPolys.setWord(poly, i, delta);
@@ -99,7 +99,7 @@ export class CkksCoefficients {
       const sums: (Ciphertext | undefined)[] = new Array(groups).fill(undefined);
       const polys = new Uint8Array(groups * N);
       const touched = new Uint8Array(groups);
-      const words = [new Uint32Array(2 * N), new Uint32Array(2 * N)];
+      const words = Array.from({ length: MAX_PER_CALL }, () => new Uint32Array(2 * N));
       const plain = scope.add(new this.#seal.Plaintext());
       const product = scope.add(new this.#seal.Ciphertext());
       for (let chunk = 0; chunk < d.length; chunk++) {
@@ -110,16 +110,17 @@ export class CkksCoefficients {
           fillMembership(polys, touched, columns, layout, N, chunk, firstGroup, end);
           const live: number[] = [];
           for (let g = 0; g < groups; g++) if (touched[g]) live.push(g);
-          for (let p = 0; p < live.length; p += 2) {
-            const pair = live.slice(p, p + 2);
-            pair.forEach((g, h) => {
-              const w = words[h]!;
+          // The membership polynomials' NTTs, MAX_PER_CALL per SEAL call, then one product each.
+          for (let p = 0; p < live.length; p += MAX_PER_CALL) {
+            const batch = live.slice(p, p + MAX_PER_CALL);
+            batch.forEach((g, k) => {
+              const w = words[k]!;
               w.fill(0);
               for (let t = 0, base = g * N; t < N; t++) w[2 * t] = polys[base + t]!;
             });
-            const ntt = this.polys.ntt(words[0]!, pair.length === 2 ? words[1]! : words[0]!);
-            pair.forEach((g, h) => {
-              this.polys.loadPlaintext(ntt, h as 0 | 1, 1, plain);
+            const ntt = this.polys.ntt(words.slice(0, batch.length));
+            batch.forEach((g, k) => {
+              this.polys.loadPlaintext(ntt, k, 1, plain);
               const sum = sums[g];
               if (sum === undefined) {
                 sums[g] = scope.add(new this.#seal.Ciphertext());

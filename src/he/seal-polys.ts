@@ -17,6 +17,9 @@ import { webcrypto } from 'node:crypto';
 import { errors } from '../errors.ts';
 import { guarded, type Seal, type SealScope } from './seal.ts';
 
+/** Components of one ciphertext SEAL accepts (SEAL_CIPHERTEXT_SIZE_MAX): NTTs done per call. */
+export const MAX_PER_CALL = 16;
+
 export class LastLevelPolys {
   readonly polyModulusDegree: number;
   /** The last level's one prime. */
@@ -33,7 +36,8 @@ export class LastLevelPolys {
   readonly #ptHead: Uint8Array;
   readonly #ptData: number;
   readonly #fake: Ciphertext;
-  readonly #fakeBytes: Uint8Array;
+  /** A ciphertext of k components in coefficient form, by k: its bytes, header filled in. */
+  readonly #fakeBytes = new Map<number, Uint8Array>();
   readonly #ptBytes: Uint8Array;
   readonly #qHi: number;
   readonly #qLo: number;
@@ -71,7 +75,10 @@ export class LastLevelPolys {
     const ptView = new DataView(ptBytes.buffer, ptBytes.byteOffset);
     if (
       ctBytes[48] !== 1 ||
+      ctView.getBigUint64(8, true) !== BigInt(ctBytes.length) ||
+      ctView.getBigUint64(49, true) !== 2n ||
       ctView.getFloat64(this.#ctData - 40, true) !== ct.scale() ||
+      ctView.getBigUint64(this.#ctData - 16, true) !== BigInt(24 + 2 * N * 8) ||
       ctView.getBigUint64(this.#ctData - 8, true) !== BigInt(2 * N) ||
       ptView.getFloat64(this.#ptData - 32, true) !== plain.scale() ||
       ptView.getBigUint64(this.#ptData - 8, true) !== BigInt(N)
@@ -81,8 +88,6 @@ export class LastLevelPolys {
     this.#ctHead = ctBytes.slice(0, this.#ctData);
     this.#ptHead = ptBytes.slice(0, this.#ptData);
     this.#fake = scope.add(new seal.Ciphertext());
-    this.#fakeBytes = new Uint8Array(ctBytes.length);
-    this.#fakeBytes.set(this.#ctHead);
     this.#ptBytes = new Uint8Array(ptBytes.length);
     this.#ptBytes.set(this.#ptHead);
   }
@@ -93,24 +98,42 @@ export class LastLevelPolys {
   }
 
   /**
-   * The NTT forms of polynomials `a` and `b` (b may repeat a: a component must not be all
-   * zero), as the saved bytes of a ciphertext whose two components they are: read each
-   * with `loadPlaintext(bytes, 0 | 1, …)`.
+   * The NTT forms of 1..MAX_PER_CALL polynomials, as the saved bytes of a ciphertext whose
+   * components they are (one SEAL call for them all: the load, transform and save overhead
+   * is shared): read each with `loadPlaintext(bytes, k, …)`. One polynomial is sent twice,
+   * since SEAL refuses a ciphertext whose components past the first are all zero.
    */
-  ntt(a: Uint32Array, b: Uint32Array): Uint8Array {
+  ntt(polys: readonly Uint32Array[]): Uint8Array {
     const N = this.polyModulusDegree;
-    const bytes = this.#fakeBytes;
-    bytes[48] = 0;
+    if (polys.length < 1 || polys.length > MAX_PER_CALL) throw errors.protocol(`ntt takes 1 to ${MAX_PER_CALL} polynomials`);
+    const components = polys.length === 1 ? [polys[0]!, polys[0]!] : polys;
+    const bytes = this.#fakeFor(components.length);
     new DataView(bytes.buffer).setFloat64(this.#ctData - 40, 1, true);
-    bytes.set(new Uint8Array(a.buffer, a.byteOffset, 8 * N), this.#ctData);
-    bytes.set(new Uint8Array(b.buffer, b.byteOffset, 8 * N), this.#ctData + 8 * N);
+    components.forEach((poly, k) => bytes.set(new Uint8Array(poly.buffer, poly.byteOffset, 8 * N), this.#ctData + k * 8 * N));
     this.#fake.loadFromArray(this.#context, bytes);
     this.#evaluator.cipherTransformToNttInplace(this.#fake);
     return this.#fake.saveToArray(this.#seal.ComprModeType.none) as Uint8Array;
   }
 
+  /** The bytes of a k-component ciphertext in coefficient form at the last level (its sizes written into the template's header). */
+  #fakeFor(k: number): Uint8Array {
+    let bytes = this.#fakeBytes.get(k);
+    if (bytes) return bytes;
+    const N = this.polyModulusDegree;
+    bytes = new Uint8Array(this.#ctData + k * N * 8);
+    bytes.set(this.#ctHead);
+    const view = new DataView(bytes.buffer);
+    view.setBigUint64(8, BigInt(bytes.length), true);
+    bytes[48] = 0;
+    view.setBigUint64(49, BigInt(k), true);
+    view.setBigUint64(this.#ctData - 16, BigInt(24 + k * N * 8), true);
+    view.setBigUint64(this.#ctData - 8, BigInt(k * N), true);
+    this.#fakeBytes.set(k, bytes);
+    return bytes;
+  }
+
   /** Component `which` of `ntt`'s bytes as an NTT-form plaintext at the last level with scale `scale`. */
-  loadPlaintext(nttBytes: Uint8Array, which: 0 | 1, scale: number, into: Plaintext): void {
+  loadPlaintext(nttBytes: Uint8Array, which: number, scale: number, into: Plaintext): void {
     const N = this.polyModulusDegree;
     const bytes = this.#ptBytes;
     new DataView(bytes.buffer).setFloat64(this.#ptData - 32, scale, true);
@@ -127,16 +150,17 @@ export class LastLevelPolys {
     into.loadFromArray(this.#context, bytes);
   }
 
-  /** Plaintexts (scale `scale`) of coefficient polynomials, two NTTs per SEAL call. */
+  /** Plaintexts (scale `scale`) of coefficient polynomials, up to MAX_PER_CALL NTTs per SEAL call. */
   plaintexts(polys: readonly Uint32Array[], scale: number, scope: SealScope): Plaintext[] {
     const out: Plaintext[] = [];
-    for (let p = 0; p < polys.length; p += 2) {
-      const bytes = this.ntt(polys[p]!, polys[p + 1] ?? polys[p]!);
-      for (let h = 0; h < 2 && p + h < polys.length; h++) {
+    for (let p = 0; p < polys.length; p += MAX_PER_CALL) {
+      const batch = polys.slice(p, p + MAX_PER_CALL);
+      const bytes = this.ntt(batch);
+      batch.forEach((_, k) => {
         const plain = scope.add(new this.#seal.Plaintext());
-        this.loadPlaintext(bytes, h as 0 | 1, scale, plain);
+        this.loadPlaintext(bytes, k, scale, plain);
         out.push(plain);
-      }
+      });
     }
     return out;
   }
@@ -146,7 +170,7 @@ export class LastLevelPolys {
     const N = this.polyModulusDegree;
     const saved = plain.saveToArray(this.#seal.ComprModeType.none) as Uint8Array;
     if (saved.length !== this.#ptData + 8 * N) throw errors.protocol('the plaintext is not at the last level');
-    const bytes = this.#fakeBytes;
+    const bytes = this.#fakeFor(2).slice();
     bytes[48] = 1;
     new DataView(bytes.buffer).setFloat64(this.#ctData - 40, plain.scale(), true);
     const data = saved.subarray(this.#ptData);
