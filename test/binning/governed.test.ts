@@ -17,7 +17,10 @@ import { generateKeyPair, saveKeyPair } from '../../src/governance/keys.ts';
 import { parsePolicy } from '../../src/governance/policy.ts';
 import { runBinningStep } from '../../src/local/binning-step.ts';
 import { loadTrainingJob } from '../../src/local/job-file.ts';
+import { receiveJobSpec, sendJobSpec, type JobSpec } from '../../src/jobs/spec.ts';
+import { resolveTrainingConfig } from '../../src/lr/config.ts';
 import { decodeMessage } from '../../src/transport/codec.ts';
+import { memoryChannelPair } from '../../src/transport/memory.ts';
 
 const SME = resolve(import.meta.dirname, '../../examples/sme-credit');
 const dir = mkdtempSync(join(tmpdir(), 'jinqiao-governed-binning-'));
@@ -77,6 +80,19 @@ const entries = (file: string) => readFileSync(file, 'utf8').trim().split('\n').
 const binsOf = (r: BinningResult) => r.parties.map((p) => ({ party: p.party, features: p.features.map((f) => ({ name: f.name, edges: f.edges, bins: f.bins, missing: f.missing, iv: f.iv })) }));
 
 describe('binning through the admission gates', () => {
+  it("a partner checks a binning job's rule in its job.spec before it does anything", async () => {
+    const spec = (extra: Partial<JobSpec>): JobSpec => ({ kind: 'binning', jobId: 'spec-check', purpose: 'credit-modeling', table: 'tax', arbiter: 'arbiter', parties: ['bank', 'tax'], idType: 'uscc', modelJobId: '', config: resolveTrainingConfig({ jobId: 'spec-check' }), ...extra });
+    const received = async (s: JobSpec) => {
+      const [bank, tax] = memoryChannelPair('bank', 'tax');
+      await sendJobSpec(bank, s);
+      return receiveJobSpec(tax);
+    };
+    expect((await received(spec({ binning: { bins: 5, method: 'quantile', minBinShare: 0.05 } }))).binning).toEqual({ bins: 5, method: 'quantile', minBinShare: 0.05 });
+    await expect(received(spec({}))).rejects.toMatchObject({ code: 'E_JOB_INVALID', message: expect.stringMatching(/config\.binning.*states its binning rule/) });
+    await expect(received(spec({ kind: 'training', binning: { bins: 5, method: 'quantile', minBinShare: 0.05 } }))).rejects.toMatchObject({ code: 'E_JOB_INVALID', message: expect.stringMatching(/training job has no binning rule/) });
+    await expect(received(spec({ binning: { bins: 1, method: 'quantile', minBinShare: 0.05 } }))).rejects.toMatchObject({ code: 'E_JOB_INVALID', message: expect.stringMatching(/config\.binning.*--bins/) });
+  });
+
   it('with every enterprise consenting, bins exactly as without governance, and audits each step', async () => {
     const { parties, taxLog, bankLog } = await governed({}, consents(taxIds));
     const withGovernance = await runBinningInProcess(job({ governance: { purpose: 'credit-modeling', parties } }));
