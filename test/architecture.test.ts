@@ -40,6 +40,8 @@ describe('the layout', () => {
   });
 
   it('leaves the hosts only wiring: neither runs a protocol role itself', () => {
-    expect(offenders(['local', 'service'], /\/lr\/roles\/|\/score\/(bank|agency)\.ts$/)).toEqual([]);
+    expect(offenders(['local', 'service'], /\/lr\/roles\/|\/binning\/roles\/|\/score\/(bank|agency)\.ts$/)).toEqual([]);
+    // The in-process binning host wires the job runners (src/jobs/binning.ts), as local/ does for training.
+    expect(importsOf(join(SRC, 'binning/in-process.ts')).filter((spec) => /\/roles\//.test(spec))).toEqual([]);
   });
 });

@@ -1,5 +1,5 @@
 /**
- * Piscina task: one worker's share of Xᵀ[[d]] or X·[[w]] (see src/he/pool.ts). Holds only the public
+ * Piscina task: one worker's share of Xᵀ[[d]], X·[[w]] or coefficient-packed column sums (see src/he/pool.ts). Holds only the public
  * bundle; keeps the SEAL context of the last bundle it saw, so a job parses its keys once
  * per worker.
  */
@@ -21,6 +21,7 @@ async function evaluatorFor(task: MatvecTask): Promise<CkksEvaluator> {
 
 export default async function matvecShare(task: MatvecTask) {
   const evaluator = await evaluatorFor(task);
+  if (task.kind === 'columnSums') return evaluator.columnSumsRange(task.d, task.rowsPerChunk, task.columns, task.firstGroup, task.endGroup);
   if (task.kind === 'forward') return evaluator.matvecReplicated(task.w, task.X, task.rows, task.F);
   const partial = evaluator.matvecPartial(task.d, task.X, task.rows, task.F);
   return Piscina.move(partial);

@@ -3,7 +3,7 @@
  * takes and the result it returns. Pools are typed by these (`Piscina<Task, Result>`), so
  * nothing crosses a thread as an untyped literal.
  */
-import type { CiphertextBytes, PublicKeyBundle } from '../src/he/backend.ts';
+import type { CiphertextBytes, ColumnIndex, PublicKeyBundle } from '../src/he/backend.ts';
 import type { BackendName } from '../src/psi/group.ts';
 
 /** workers/psi.ts: hash-and-blind a batch of encoded IDs, re-blind a batch of points, or unblind OPRF evaluations. */
@@ -18,16 +18,17 @@ export type PsiResult = Uint8Array;
 /**
  * workers/he.ts: one worker's share of a matvec: of Xᵀ[[d]] (`d`, its chunks), or of
  * X·[[w]] (`w`, the replicated weights; the share is a run of whole chunks of rows, whose
- * products are independent).
+ * products are independent); or of coefficient-packed column sums (`columnSums`: a run of
+ * whole result ciphertexts, each finished in the worker).
  */
 export type MatvecTask = {
   /** Identifies the public bundle, so a worker parses a job's keys once. */
   readonly bundleKey: string;
   readonly bundle: PublicKeyBundle;
-  readonly X: Float64Array;
-  readonly rows: number;
-  readonly F: number;
-} & ({ readonly kind: 'transposed'; readonly d: readonly CiphertextBytes[] } | { readonly kind: 'forward'; readonly w: CiphertextBytes });
+} & (
+  | ({ readonly X: Float64Array; readonly rows: number; readonly F: number } & ({ readonly kind: 'transposed'; readonly d: readonly CiphertextBytes[] } | { readonly kind: 'forward'; readonly w: CiphertextBytes }))
+  | { readonly kind: 'columnSums'; readonly d: readonly CiphertextBytes[]; readonly rowsPerChunk: number; readonly columns: ColumnIndex; readonly firstGroup: number; readonly endGroup: number }
+);
 
-/** The worker's partial product of Xᵀ[[d]] (one ciphertext), or its chunks of X·[[w]]. */
+/** The worker's partial product of Xᵀ[[d]] (one ciphertext), its chunks of X·[[w]], or its column-sum ciphertexts. */
 export type MatvecResult = CiphertextBytes | CiphertextBytes[];

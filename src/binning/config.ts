@@ -41,7 +41,10 @@ export function resolveBinningConfig(partial: Partial<Omit<BinningConfig, 'rule'
   return config;
 }
 
-/** Degree-1 CKKS parameters: the products spend one level, as training's gradients do. */
+/**
+ * Degree-1 CKKS parameters. The per-bin sums are coefficient-packed (he/coefficients.ts)
+ * and computed at the last level, one 60-bit prime; the keys need no Galois element.
+ */
 export function binningParams(config: BinningConfig): HeParams {
   return { ...DEGREE1_PARAMS, scheme: config.he };
 }

@@ -1,8 +1,10 @@
 /**
  * Every party of a binning job in one process: the bank (label), one or more agencies
  * (features) and the platform (arbiter), each behind encoded in-memory channels with its
- * own keys, data and state, wired as training wires them (../lr/local.ts). What
- * `jinqiao bin` runs, and what tests and benchmarks use.
+ * own keys, data and state, each running the job runner of its role (src/jobs/binning.ts)
+ * as a training job's parties run theirs (src/local/training.ts): with `governance`, every
+ * party's admission gate decides before any data-derived message moves. What `jinqiao bin`
+ * and a job file's `binning:` section run, and what tests and benchmarks use.
  *
  * The result joins what each party holds: an agency's edges and feature names come from
  * the agency's own result, its bins' counts and WOE from the bank's. In production each
@@ -11,18 +13,16 @@
 import { randomUUID } from 'node:crypto';
 import { agreeOnIdType, loadFeatureTable, partyNameOf, type FeatureTable } from '../data/table.ts';
 import { errors } from '../errors.ts';
-import { ckksBackend } from '../he/ckks.ts';
-import { mockBackend } from '../he/mock.ts';
-import type { PublicKeyBundle } from '../he/backend.ts';
-import type { IdType } from '../ids/normalise.ts';
 import { SharedMatvecPool } from '../he/pool.ts';
-import { runArbiter } from '../lr/roles/arbiter.ts';
+import type { IdType } from '../ids/normalise.ts';
+import { binAsLabel, type LabelBinningResult } from '../jobs/binning.ts';
+import type { LoadedTable, PartyRole } from '../jobs/context.ts';
+import { joinJob, type PartnerOutcome } from '../jobs/partner.ts';
 import { inlineExecutor, poolExecutor } from '../psi/executor.ts';
 import { settleParties } from '../local/settle.ts';
-import { memoryChannelPair, type FrameTap, type MemoryChannel } from '../transport/memory.ts';
-import { binningParams, resolveBinningConfig, type BinningConfig } from './config.ts';
-import { runBinningFeatureParty, type BinningFeaturePartyResult } from './roles/features.ts';
-import { runBinningLabelParty, type BinningLabelPartyResult } from './roles/label.ts';
+import { MemoryWiring, memoryPartyContext, type JobGovernance } from '../local/training.ts';
+import type { FrameTap } from '../transport/memory.ts';
+import { resolveBinningConfig, type BinningConfig } from './config.ts';
 import { screenBankFeatures, type BankScreening } from './screening.ts';
 import type { BinStatistics } from './woe.ts';
 
@@ -39,6 +39,8 @@ export interface InProcessBinningOptions {
   readonly config?: Partial<Omit<BinningConfig, 'rule'>> & { rule?: Partial<BinningConfig['rule']> };
   /** Sees every frame on every channel (leak canaries, attacks, byte counts). */
   readonly tap?: FrameTap;
+  /** The declared purpose and each party's gate: the job is admitted as a training job is (src/jobs/admission.ts). */
+  readonly governance?: JobGovernance;
 }
 
 export interface BinnedFeature {
@@ -77,7 +79,7 @@ export async function runBinningInProcess(options: InProcessBinningOptions): Pro
     loadFeatureTable(options.label.file, { idColumn: options.label.idColumn, labelColumn: options.label.labelColumn, features: options.label.features }),
     ...options.features.map((f) => loadFeatureTable(f.file, { idColumn: f.idColumn, features: f.features })),
   ]);
-  return binTables({ label: { table: labelTable, name: options.label.name }, features: featureTables.map((table, k) => ({ table, name: options.features[k]!.name })), config: options.config, tap: options.tap, started });
+  return binTables({ label: { table: labelTable, name: options.label.name }, features: featureTables.map((table, k) => ({ table, name: options.features[k]!.name })), config: options.config, tap: options.tap, governance: options.governance, started });
 }
 
 export interface TablesBinningOptions {
@@ -85,6 +87,7 @@ export interface TablesBinningOptions {
   readonly features: readonly { readonly table: FeatureTable; readonly name?: string }[];
   readonly config?: InProcessBinningOptions['config'];
   readonly tap?: FrameTap;
+  readonly governance?: JobGovernance;
   readonly started?: number;
 }
 
@@ -97,55 +100,50 @@ export async function binTables(options: TablesBinningOptions): Promise<BinningR
   const labelName = options.label.name ?? 'label';
   const featureNames = partyNames(options.features.map((f) => ({ name: f.name, file: f.table.file })));
   const idType = agreeOnIdType(config.idType, [labelTable, ...featureTables]);
-  const heBackend = config.he === 'mock' ? mockBackend : ckksBackend;
-
-  const toFeatures = new Map<string, MemoryChannel>();
-  const featureSides: MemoryChannel[] = [];
-  const arbiterSides: MemoryChannel[] = [];
-  const partyToArbiter: MemoryChannel[] = [];
-  for (const name of [labelName, ...featureNames]) {
-    const [party, arbiter] = memoryChannelPair(name, 'arbiter', options.tap);
-    partyToArbiter.push(party);
-    arbiterSides.push(arbiter);
-  }
-  for (const name of featureNames) {
-    const [label, feature] = memoryChannelPair(labelName, name, options.tap);
-    toFeatures.set(name, label);
-    featureSides.push(feature);
-  }
+  const tables = new Map<string, LoadedTable>([[labelName, labelTable], ...featureNames.map((name, k): [string, LoadedTable] => [name, featureTables[k]!])]);
   const threads = config.threads;
   const psiExecutor = threads === 0 ? inlineExecutor() : poolExecutor({ threads });
   const pools = config.he === 'ckks' && threads !== 0 ? new SharedMatvecPool(threads) : undefined;
+  const wiring = new MemoryWiring(options.tap);
   try {
-    const common = { config, idType, psiExecutor, heBackend };
-    const [label, ...rest] = await settleParties<[BinningLabelPartyResult, ...unknown[]]>([
-      runBinningLabelParty({ ...common, table: labelTable, features: toFeatures, arbiter: partyToArbiter[0]! }),
-      ...featureNames.map((name, k) =>
-        runBinningFeatureParty({ ...common, name, table: featureTables[k]!, label: featureSides[k]!, arbiter: partyToArbiter[k + 1]!, matvec: pools && ((b: PublicKeyBundle) => pools.for(b)) }),
-      ),
-      runArbiter({ backend: heBackend, params: binningParams(config), parties: arbiterSides }),
+    const host = (name: string, role: PartyRole) =>
+      memoryPartyContext({
+        name,
+        role,
+        wiring,
+        loadTable: async (table) => tables.get(table) ?? Promise.reject(errors.optionInvalid('table', `no table ${table}`)),
+        loadModelSlice: () => Promise.reject(errors.protocol('a binning job loads no model slice')),
+        governance: options.governance,
+        psiExecutor,
+        matvec: pools && ((b) => pools.for(b)),
+      });
+    // Every party reads IDs by the rule agreed above, as `jinqiao bin` always has.
+    const labelRun = binAsLabel(host(labelName, 'label'), { config: { ...config, idType }, purpose: options.governance?.purpose, labelTable: labelName, features: featureNames.map((party) => ({ party, table: party })), arbiter: ARBITER });
+    // The label may stop before it has told anyone of the job (its own gate refused): the partners must not wait for it.
+    labelRun.catch(() => wiring.closeAll('the label party stopped'));
+    const [label, ...partners] = await settleParties<[LabelBinningResult, ...PartnerOutcome[]]>([
+      labelRun,
+      ...featureNames.map((name) => joinJob(host(name, 'features'), wiring.end(name, labelName))),
+      joinJob(host(ARBITER, 'arbiter'), wiring.end(ARBITER, labelName)),
     ]);
-    const agencies = rest.slice(0, featureNames.length) as BinningFeaturePartyResult[];
+    const agencies = partners.flatMap((p) => (p.role === 'features' && p.kind === 'binning' ? [p.result.protocol] : []));
+    const own = label.protocol.own;
     const parties: BinnedParty[] = [
-      {
-        party: labelName,
-        role: 'label',
-        features: label.own.map(({ name, bins, evidence }) => ({ name, edges: bins.edges, ...evidence })),
-      },
+      { party: labelName, role: 'label', features: own.map(({ name, bins, evidence }) => ({ name, edges: bins.edges, ...evidence })) },
       ...featureNames.map((party, k): BinnedParty => {
-        const evidence = label.agencies.get(party)!;
+        const evidence = label.protocol.agencies.get(party)!;
         return { party, role: 'features', features: agencies[k]!.features.map(({ name, bins }, j) => ({ name, edges: bins.edges, ...evidence[j]! })) };
       }),
     ];
     return {
       config,
       idType,
-      rows: label.alignedRows.length,
-      bads: label.bads,
+      rows: label.protocol.alignedRows.length,
+      bads: label.protocol.bads,
       parties,
-      bankScreening: screenBankFeatures(labelTable, label.alignedRows, label.own.map(({ name }) => name)),
+      bankScreening: screenBankFeatures(label.table, label.protocol.alignedRows, own.map(({ name }) => name)),
       ivSentToAgencies: new Map(featureNames.map((name, k) => [name, agencies[k]!.iv])),
-      bytesSent: [...toFeatures.values(), ...featureSides, ...partyToArbiter].reduce((s, c) => s + c.bytesSent, 0),
+      bytesSent: [labelName, ...featureNames, ARBITER].reduce((s, name) => s + wiring.bytesSentBy(name), 0),
       seconds: (performance.now() - started) / 1000,
     };
   } finally {
@@ -153,6 +151,9 @@ export async function binTables(options: TablesBinningOptions): Promise<BinningR
     await pools?.destroy();
   }
 }
+
+/** The arbiter's name in an in-process job. */
+const ARBITER = 'arbiter';
 
 /** Parties named as training names them (a file's base name, `-2` on a repeat), so a scorecard job finds its bins. */
 export function partyNames(features: readonly { name?: string; file: string }[]): string[] {

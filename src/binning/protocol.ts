@@ -4,50 +4,43 @@
  *
  * Message flow, after the rows are aligned by PSI exactly as for training (../lr/align.ts):
  *
- *   label, feature k → arbiter   he.keyRequest   (the feature party: the rotations of its products)
- *   label → feature k            bin.labels      [[y·2^-s]] for the aligned rows, in row chunks
- *   feature k → label            bin.sums        bin layout, per-bin row counts, [[Mᵀ y·2^-s]]
- *   label → arbiter              he.decrypt      [[Mᵀ y·2^-s + r]], masked by the label (../lr/arbiter-client.ts)
+ *   feature k → label            bin.layout      its bins: per feature the bin count, a missing-value
+ *                                                bin or not, every bin's row count
+ *   label, feature k → arbiter   he.keyRequest   (no rotation: the products need no Galois key)
+ *   label → feature k            bin.labels      [[y]] for the aligned rows, coefficient-packed
+ *                                                (he/coefficients.ts), n rows per ciphertext
+ *   feature k → label            bin.sums        [[Mᵀy]], blinded but for the sums
+ *   label → arbiter              he.decryptCoefficients   each result masked uniformly mod q
  *   label → feature k            bin.iv          the IV of each of k's features
  *
  * M is feature party k's 0/1 bin-membership matrix (aligned rows × bins, one column per bin
  * of each feature but its first, whose bad count the label derives from its total; the
  * missing-value bin included), built after its bins below the minimum size were merged
- * (bins.ts). Mᵀ[[y]] is the plaintext-matrix × ciphertext product training
- * uses for gradients (../he/diagonals.ts), one product per group of features (`binGroups`).
- * The label scales y by 2^-s so that a bin's sum stays within the largest bound the arbiter
- * decrypts, reveals each sum to 2^-12 (two masked passes), multiplies back and rounds: bad
- * counts are exact integers (`exactCounts` refuses a value that is not within 1/4 of one).
+ * (bins.ts). The agency holds it as one column index per row and feature (`columnIndexOf`),
+ * and computes Mᵀ[[y]] with one plaintext product per N (row, column) pairs
+ * (HeEvaluator.columnSums). The label picks n from the agency's layout so that the fewest
+ * ciphertexts cross (`chooseRowsPerChunk`), has the arbiter decrypt each result behind its
+ * own masks, and rounds: bad counts are exact integers (`exactCounts` refuses a value not
+ * within 1/4 of one; the agency's flood keeps them within 1/8).
  *
  * Who learns what (honest-but-curious parties, the arbiter colluding with no one):
  * - feature party: the number of aligned rows (as in training), ciphertexts it cannot
  *   decrypt, and one IV per own feature: how informative the feature is, not in which
  *   direction, nor any bin's bad rate. It learns no label and no bin-level statistic.
  * - label: per feature of every agency, each bin's row count and bad count, and nothing
- *   about which enterprise is in which bin; not the agency's edges or feature names.
- * - arbiter: masked values, as in training.
+ *   about which enterprise is in which bin; not the agency's edges or feature names. Every
+ *   other coefficient of the results is blinded by the agency, and its flood hides the
+ *   decryption noise (he/coefficients.ts).
+ * - arbiter: values masked uniformly mod q: nothing.
  * Known weakness: a label party that deviates could encrypt a vector other than y (e.g.
  * one row's indicator) and learn that row's bins; the agency cannot check what [[y]]
  * holds. The attack suite covers the honest-but-curious case only.
  */
 import { errors } from '../errors.ts';
-import type { HeParams } from '../he/backend.ts';
-import { nextPowerOfTwo, rotationSteps } from '../he/diagonals.ts';
+import { NO_COLUMN, type ColumnIndex } from '../he/backend.ts';
+import type { FeatureBins } from './bins.ts';
 
-/** Most bin columns in one product: keeps each row block's plaintext matrix small (rows × width Float64). */
-export const GROUP_WIDTH = 1024;
-/** Aligned rows per plaintext block of the product: four ciphertext chunks at N = 8192. */
-export const BLOCK_CHUNKS = 4;
-
-/** One product: features [first, first + count) whose product columns start at `column`. */
-export interface BinGroup {
-  readonly firstFeature: number;
-  readonly features: number;
-  readonly firstColumn: number;
-  readonly width: number;
-}
-
-/** Bins of each feature as `bin.sums` lists its counts: its bins, plus one if it has a missing-value bin. */
+/** Bins of each feature as `bin.layout` lists its counts: its bins, plus one if it has a missing-value bin. */
 export function columnsOf(bins: readonly number[], missing: readonly number[]): number[] {
   return bins.map((b, j) => b + (missing[j] ? 1 : 0));
 }
@@ -61,68 +54,35 @@ export function productColumnsOf(bins: readonly number[], missing: readonly numb
 }
 
 /**
- * Features packed in order into products. A product of width w costs as much as one of
- * width nextPowerOfTwo(w) (diagonals.ts), so groups fill up to GROUP_WIDTH columns, and the
- * tail is split where two smaller powers of two cost less than one larger one.
+ * The agency's membership matrix as a column index (he/backend.ts `ColumnIndex`): row i of
+ * feature j adds to product column offset_j + bin − 1, its first bin to none; the
+ * missing-value bin, numbered last, to the feature's last column. The index lives in a
+ * SharedArrayBuffer, so worker threads read it without a copy.
  */
-export function binGroups(columns: readonly number[], slotCount: number): BinGroup[] {
-  const limit = Math.min(GROUP_WIDTH, slotCount);
-  for (const c of columns) if (c > limit) throw errors.optionInvalid('--bins', `a feature with ${c} bins exceeds the ${limit} a product holds`);
-  const groups: BinGroup[] = [];
-  let first = 0;
-  let column = 0;
-  const take = (capacity: number) => {
-    let end = first;
-    let width = 0;
-    while (end < columns.length && width + columns[end]! <= capacity) width += columns[end++]!;
-    return { end, width };
-  };
-  while (first < columns.length) {
-    const remaining = columns.slice(first).reduce((a, c) => a + c, 0);
-    const capacity = Math.min(limit, nextPowerOfTwo(remaining));
-    const { end, width } = remaining <= capacity ? splitTail(columns, first, capacity) : take(capacity);
-    groups.push({ firstFeature: first, features: end - first, firstColumn: column, width });
-    first = end;
-    column += width;
-  }
-  return groups;
+export function columnIndexOf(features: readonly { readonly bins: FeatureBins }[], rows: number): ColumnIndex {
+  const columns = productColumnsOf(
+    features.map((f) => f.bins.counts.length),
+    features.map((f) => (f.bins.missingCount > 0 ? 1 : 0)),
+  );
+  const width = columns.reduce((a, c) => a + c, 0);
+  if (width >= NO_COLUMN) throw errors.optionInvalid('--bins', `${width} bin columns at one agency; at most ${NO_COLUMN - 1} fit (fewer bins or features)`);
+  const index = new Uint16Array(new SharedArrayBuffer(2 * rows * features.length));
+  let offset = 0;
+  features.forEach(({ bins }, j) => {
+    const binOf = bins.binOf;
+    const base = j * rows;
+    for (let i = 0; i < rows; i++) {
+      const bin = binOf[i]!;
+      index[base + i] = bin === 0 ? NO_COLUMN : offset + bin - 1;
+    }
+    offset += columns[j]!;
+  });
+  return { rows, fields: features.length, width: Math.max(width, 1), index };
 }
 
-/** For a tail that fits one product of `capacity`: all of it, or the prefix filling half, whichever costs less overall. */
-function splitTail(columns: readonly number[], first: number, capacity: number): { end: number; width: number } {
-  const all = { end: columns.length, width: columns.slice(first).reduce((a, c) => a + c, 0) };
-  if (capacity <= 1) return all;
-  let end = first;
-  let width = 0;
-  while (end < columns.length && width + columns[end]! <= capacity / 2) width += columns[end++]!;
-  if (end === first || end === columns.length) return all;
-  return capacity / 2 + tailCost(columns.slice(end)) < capacity ? { end, width } : all;
-}
-
-function tailCost(columns: readonly number[]): number {
-  const groups = binGroups(columns, GROUP_WIDTH);
-  return groups.reduce((a, g) => a + nextPowerOfTwo(g.width), 0);
-}
-
-/** The rotations a feature party's products need. */
-export function binRotationSteps(groups: readonly BinGroup[], slotCount: number): number[] {
-  return [...new Set(groups.flatMap((g) => rotationSteps(g.width, slotCount)))].sort((a, b) => a - b);
-}
-
-/** s: labels are encrypted as y·2^-s so that a sum over every aligned row stays within 2^maxBoundBits. */
-export function labelScaleBits(params: HeParams, rows: number): number {
-  return Math.max(0, Math.ceil(Math.log2(rows + 1)) - params.maxBoundBits);
-}
-
-/** Declared bound on a revealed scaled sum: at most every aligned row is bad. */
-export function sumBound(rows: number, scaleBits: number): number {
-  return rows / 2 ** scaleBits;
-}
-
-/** Scaled sums back to integer counts; a value not within 1/4 of an integer means the computation went wrong. */
-export function exactCounts(scaled: Float64Array, scaleBits: number): number[] {
-  return Array.from(scaled, (v) => {
-    const count = v * 2 ** scaleBits;
+/** Revealed sums back to integer counts; a value not within 1/4 of an integer means the computation went wrong. */
+export function exactCounts(sums: Float64Array): number[] {
+  return Array.from(sums, (count) => {
     const rounded = Math.round(count);
     if (!(Math.abs(count - rounded) < 0.25)) throw errors.protocol(`a decrypted bin sum ${count} is not an integer count`);
     return rounded === 0 ? 0 : rounded; // never −0

@@ -120,7 +120,7 @@ export function runJobCommand(): Command {
         let binningFiles: readonly string[] = [];
         if (job.binning) {
           await checkOutputFolder(out, field);
-          const step = await runBinningStep(job.training, job.binning, out, file);
+          const step = await runBinningStep(job.training, job.binning, out);
           binningFiles = step.files;
           if (job.binning.scorecard) binning = step.binningFile;
           if (!opts.quiet && !opts.json) process.stderr.write(`binning: ${step.result.rows} aligned rows, ${step.result.parties.reduce((n, p) => n + p.features.length, 0)} features in ${Math.round(step.result.seconds * 10) / 10} s\n`);

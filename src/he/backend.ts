@@ -63,6 +63,47 @@ export interface MaskedRequest {
   readonly secret: MaskSecret;
 }
 
+/**
+ * Coefficient packing (coefficients.ts): a vector of small integers encrypted as the
+ * coefficients of one polynomial per `rowsPerChunk` rows, and Σ over rows per column of a
+ * 0/1 matrix given by each row's column indices (binning's per-bin label sums).
+ */
+export interface CoefficientLayout {
+  /** Rows of the encrypted vector (it fixes the scale: coefficients.ts `coefficientScaleBits`). */
+  readonly rows: number;
+  /** Rows per ciphertext: a power of two; each result ciphertext holds N / rowsPerChunk columns. */
+  readonly rowsPerChunk: number;
+}
+
+/**
+ * Which column each row adds to in each field: `index[f·rows + i]` is the column (0 ..
+ * width − 1) row i adds to for field f, or NO_COLUMN. A 0/1 matrix with at most one 1 per
+ * row and field, kept as indices (rows × fields 16-bit words, not rows × width floats).
+ */
+export interface ColumnIndex {
+  readonly rows: number;
+  readonly fields: number;
+  readonly width: number;
+  readonly index: Uint16Array;
+}
+
+/** No column: the row adds nothing for that field. */
+export const NO_COLUMN = 0xffff;
+
+/** A party's secret for a coefficient reveal: its masks at the revealed coefficients. */
+export interface CoefficientSecret {
+  readonly layout: CoefficientLayout;
+  readonly count: number;
+  /** The mask of each revealed coefficient, in the backend's own form. */
+  readonly mask: readonly bigint[] | Float64Array;
+}
+
+export interface CoefficientRequest {
+  readonly masked: CiphertextBytes;
+  readonly count: number;
+  readonly secret: CoefficientSecret;
+}
+
 /** (Arbiter) Holder of the secret key. */
 export interface HeKeyOwner {
   readonly params: HeParams;
@@ -80,6 +121,13 @@ export interface HeKeyOwner {
    * level, of those values replicated over every slot. No plaintext leaves the key owner.
    */
   refreshMasked(masked: CiphertextBytes, period: number, boundBits: number): CiphertextBytes;
+  /**
+   * Decrypts a coefficient-packed ciphertext masked uniformly over every coefficient and
+   * returns the first `count` column sums of its layout (coefficient c·rowsPerChunk +
+   * rowsPerChunk − 1), still masked, rounded to the backend's grid (coefficients.ts): 8
+   * bytes each. Refuses a layout that is not a power of two or a count past its columns.
+   */
+  decryptCoefficients(masked: CiphertextBytes, rowsPerChunk: number, count: number): MaskedPlainBytes;
   dispose(): void;
 }
 
@@ -129,6 +177,22 @@ export interface HeEvaluator {
   maskForDecryption(ct: CiphertextBytes, count: number, valueBound: number): MaskedRequest;
   /** The arbiter's reply minus the mask: the values, within the rounding error of masking.ts. */
   unmask(reply: MaskedPlainBytes, secret: MaskSecret): Float64Array;
+  /**
+   * (Coefficient packing) Encrypts 0/1 `values`, `rowsPerChunk` per ciphertext as polynomial
+   * coefficients scaled by Δ (fixed by the row count), at the last level.
+   */
+  encryptCoefficients(values: Float64Array, rowsPerChunk: number): CiphertextBytes[];
+  /**
+   * Σ_i d[i] per column of `columns` (coefficients.ts): one ciphertext per N / rowsPerChunk
+   * columns, column c at coefficient (c mod that)·rowsPerChunk + rowsPerChunk − 1. Every
+   * other coefficient is blinded with a fresh uniform value and every sum flooded with
+   * noise far below one unit, so decrypting the whole result shows nothing but the sums.
+   */
+  columnSums(d: readonly CiphertextBytes[], rowsPerChunk: number, columns: ColumnIndex): CiphertextBytes[];
+  /** Masks every coefficient of a `columnSums` result uniformly for the arbiter; the secret keeps the first `count` sums' masks. */
+  maskCoefficients(ct: CiphertextBytes, layout: CoefficientLayout, count: number): CoefficientRequest;
+  /** The arbiter's reply minus the masks: the `count` sums as numbers within 1/8 of integers. */
+  unmaskCoefficients(reply: MaskedPlainBytes, secret: CoefficientSecret): Float64Array;
   dispose(): void;
 }
 

@@ -18,7 +18,8 @@
  */
 import type { Ciphertext, CKKSEncoder, ComprModeType, Evaluator, GaloisKeys, ParmsIdType, Plaintext, RelinKeys, SEALContext, Encryptor } from 'node-seal';
 import { errors } from '../errors.ts';
-import type { CiphertextBytes, HeBackend, HeEvaluator, HeParams, MaskedPlainBytes, MaskedRequest, MaskSecret, PublicKeyBundle } from './backend.ts';
+import type { CiphertextBytes, CoefficientLayout, CoefficientRequest, CoefficientSecret, ColumnIndex, HeBackend, HeEvaluator, HeParams, MaskedPlainBytes, MaskedRequest, MaskSecret, PublicKeyBundle } from './backend.ts';
+import { CkksCoefficients } from './ckks-coefficients.ts';
 import { checkMatvecShape, fillDiagonal, fillForwardDiagonal, foldSteps, planMatvec, type MatvecPlan } from './diagonals.ts';
 import { createCkksKeyOwner } from './key-owner.ts';
 import { boundBitsFor, checkCount, checkDecryptionRoom, checkPeriod, maskBoundFor, replicate, sampleMask, unmaskReply } from './masking.ts';
@@ -76,6 +77,8 @@ export class CkksEvaluator implements HeEvaluator {
   readonly #scale: number;
   /** Encoders whose first level is a lower level of ours, keyed by parms id. */
   readonly #levelEncoders = new Map<string, CKKSEncoder>();
+  /** Coefficient packing at the last level, made on first use. */
+  #coefficients: CkksCoefficients | undefined;
 
   constructor(seal: Seal, bundle: PublicKeyBundle, scope: SealScope, compression: 'zstd' | 'none') {
     this.#seal = seal;
@@ -337,6 +340,32 @@ export class CkksEvaluator implements HeEvaluator {
 
   unmask(reply: MaskedPlainBytes, secret: MaskSecret): Float64Array {
     return unmaskReply(reply, secret);
+  }
+
+  encryptCoefficients(values: Float64Array, rowsPerChunk: number): CiphertextBytes[] {
+    return this.#packing().encrypt(values, rowsPerChunk);
+  }
+
+  columnSums(d: readonly CiphertextBytes[], rowsPerChunk: number, columns: ColumnIndex): CiphertextBytes[] {
+    return this.#packing().columnSums(d, rowsPerChunk, columns);
+  }
+
+  /** (Pool worker) Result ciphertexts [firstGroup, endGroup) of `columnSums`, each complete (blinded): the pool only collects them. */
+  columnSumsRange(d: readonly CiphertextBytes[], rowsPerChunk: number, columns: ColumnIndex, firstGroup: number, endGroup: number): CiphertextBytes[] {
+    return this.#packing().columnSums(d, rowsPerChunk, columns, firstGroup, endGroup);
+  }
+
+  maskCoefficients(ct: CiphertextBytes, layout: CoefficientLayout, count: number): CoefficientRequest {
+    return this.#packing().mask(ct, layout, count);
+  }
+
+  unmaskCoefficients(reply: MaskedPlainBytes, secret: CoefficientSecret): Float64Array {
+    return this.#packing().unmask(reply, secret);
+  }
+
+  #packing(): CkksCoefficients {
+    this.#coefficients ??= new CkksCoefficients(this.#seal, this.#context, this.#encoder, this.#encryptor, this.#evaluator, this.#scope);
+    return this.#coefficients;
   }
 
   dispose(): void {

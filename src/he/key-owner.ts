@@ -18,6 +18,7 @@
 import { errors } from '../errors.ts';
 import type { CiphertextBytes, HeKeyOwner, HeParams, MaskedPlainBytes, PublicKeyBundle } from './backend.ts';
 import { checkBoundBits, checkCount, checkDecryptionRoom, checkPeriod, replicate, roundMasked, roundMaskedReply } from './masking.ts';
+import { CkksCoefficients } from './ckks-coefficients.ts';
 import { createContext, levelModulusBits, loadCiphertext, loadSeal, SealScope, scoped } from './seal.ts';
 
 export function checkRotationSteps(steps: readonly number[], slotCount: number): number[] {
@@ -51,6 +52,7 @@ export async function createCkksKeyOwner(params: HeParams, rotationSteps: readon
     const encoder = scope.add(new seal.CKKSEncoder(context));
     const publicKey = scope.add(keygen.createPublicKey());
     const encryptor = scope.add(new seal.Encryptor(context, publicKey));
+    let packing: CkksCoefficients | undefined;
     const decryptRounded = (masked: CiphertextBytes, count: number, boundBits: number): Float64Array =>
       scoped((s) => {
         const ct = loadCiphertext(seal, context, params, masked, s);
@@ -80,6 +82,10 @@ export async function createCkksKeyOwner(params: HeParams, rotationSteps: readon
           values.fill(0);
           return fresh.saveToArray(seal.ComprModeType.none) as Uint8Array;
         });
+      },
+      decryptCoefficients(masked: CiphertextBytes, rowsPerChunk: number, count: number): MaskedPlainBytes {
+        packing ??= new CkksCoefficients(seal, context, encoder, encryptor, scope.add(new seal.Evaluator(context)), scope);
+        return packing.decrypt(decryptor, masked, rowsPerChunk, count);
       },
       dispose: () => scope.dispose(),
     };

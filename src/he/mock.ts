@@ -11,7 +11,9 @@
  * masking and rounding (masking.ts), so that results agree within the documented error.
  */
 import { errors } from '../errors.ts';
-import type { CiphertextBytes, HeBackend, HeEvaluator, HeKeyOwner, HeParams, MaskedPlainBytes, MaskedRequest, MaskSecret, PublicKeyBundle } from './backend.ts';
+import type { CiphertextBytes, CoefficientRequest, HeBackend, HeEvaluator, HeKeyOwner, HeParams, MaskedPlainBytes, MaskedRequest, MaskSecret, PublicKeyBundle } from './backend.ts';
+import { NO_COLUMN } from './backend.ts';
+import { checkColumnIndex, checkLayout, checkRowsPerChunk, chunksFor, columnsPerCiphertext, sumCiphertextsFor, sumPosition } from './coefficients.ts';
 import { checkMatvecShape, planMatvec } from './diagonals.ts';
 import { checkRotationSteps } from './key-owner.ts';
 import { boundBitsFor, checkBoundBits, checkCount, checkPeriod, maskBoundFor, replicate, roundMasked, roundMaskedReply, sampleMask, unmaskReply } from './masking.ts';
@@ -36,6 +38,31 @@ function fromBytes(bytes: unknown, slotCount: number): Float64Array {
   for (let i = 0; i < slotCount; i++) slots[i] = view.getFloat64(8 * i, true);
   return slots;
 }
+
+/** A coefficient-packed mock "ciphertext": its own tag, then N coefficients as Float64, unscaled. */
+const COEFFICIENT_TAG = new TextEncoder().encode('JQMOCKC1');
+
+function toCoefficientBytes(coefficients: Float64Array): CiphertextBytes {
+  const bytes = new Uint8Array(COEFFICIENT_TAG.length + 8 * coefficients.length);
+  bytes.set(COEFFICIENT_TAG);
+  new Float64Array(bytes.buffer, COEFFICIENT_TAG.length).set(coefficients);
+  return bytes;
+}
+
+function fromCoefficientBytes(bytes: unknown, N: number): Float64Array {
+  if (!(bytes instanceof Uint8Array) || bytes.byteLength !== COEFFICIENT_TAG.length + 8 * N || COEFFICIENT_TAG.some((b, i) => bytes[i] !== b)) {
+    throw errors.messageMalformed("the bytes are not a coefficient-packed mock ciphertext for this job's parameters");
+  }
+  return new Float64Array(bytes.slice(COEFFICIENT_TAG.length).buffer);
+}
+
+function checkCoefficientCount(count: number, rowsPerChunk: number, N: number): void {
+  const m = columnsPerCiphertext(N, rowsPerChunk);
+  if (!Number.isInteger(count) || count < 1 || count > m) throw errors.optionInvalid('count', `must be an integer in 1..${m}, got ${String(count)}`);
+}
+
+/** Masks below 2^40: far above any sum, and integer sums plus masks stay exact in a double. */
+const MOCK_MASK = 2 ** 40;
 
 function checkMockParams(params: HeParams): void {
   checkParams(params);
@@ -62,6 +89,13 @@ export async function createMockKeyOwner(params: HeParams, rotationSteps: readon
       checkPeriod(period, slotCount);
       checkBoundBits(params, boundBits);
       return toBytes(replicate(roundMasked(params, fromBytes(masked, slotCount), period, boundBits), slotCount));
+    },
+    decryptCoefficients(masked: CiphertextBytes, rowsPerChunk: number, count: number): MaskedPlainBytes {
+      const N = params.polyModulusDegree;
+      checkRowsPerChunk(rowsPerChunk, N);
+      checkCoefficientCount(count, rowsPerChunk, N);
+      const coefficients = fromCoefficientBytes(masked, N);
+      return new Uint8Array(Float64Array.from({ length: count }, (_, c) => coefficients[sumPosition(c, rowsPerChunk)]!).buffer);
     },
     dispose: () => undefined,
   };
@@ -191,6 +225,57 @@ export async function createMockEvaluator(bundle: PublicKeyBundle): Promise<HeEv
       return { masked: toBytes(slots), count: period, boundBits, secret: { mask, count: period, boundBits } };
     },
     unmask: (reply, secret) => unmaskReply(reply, secret),
+    encryptCoefficients(values, rowsPerChunk) {
+      const N = params.polyModulusDegree;
+      if (!(values instanceof Float64Array) || values.length === 0) throw errors.optionInvalid('values', 'must be a non-empty Float64Array');
+      values.forEach((v, i) => {
+        if (v !== 0 && v !== 1) throw errors.optionInvalid('values', `value ${i} is not 0 or 1`);
+      });
+      const layout = { rows: values.length, rowsPerChunk };
+      checkLayout(layout, N);
+      return Array.from({ length: chunksFor(layout) }, (_, k) => {
+        const coefficients = new Float64Array(N);
+        coefficients.set(values.subarray(k * rowsPerChunk, (k + 1) * rowsPerChunk));
+        return toCoefficientBytes(coefficients);
+      });
+    },
+    columnSums(d, rowsPerChunk, columns) {
+      const N = params.polyModulusDegree;
+      const layout = { rows: columns.rows, rowsPerChunk };
+      checkLayout(layout, N);
+      checkColumnIndex(columns, columns.rows);
+      if (!Array.isArray(d) || d.length !== chunksFor(layout)) throw errors.messageMalformed(`expected ${chunksFor(layout)} label ciphertext(s) of ${rowsPerChunk} rows for ${columns.rows} rows`);
+      const chunks = d.map((bytes) => fromCoefficientBytes(bytes, N));
+      const sums = new Float64Array(columns.width);
+      for (let f = 0; f < columns.fields; f++) {
+        for (let row = 0; row < columns.rows; row++) {
+          const c = columns.index[f * columns.rows + row]!;
+          if (c !== NO_COLUMN) sums[c]! += chunks[Math.floor(row / rowsPerChunk)]![row % rowsPerChunk]!;
+        }
+      }
+      // As CKKS: every other coefficient blinded, every sum flooded by at most 1/16.
+      const m = columnsPerCiphertext(N, rowsPerChunk);
+      return Array.from({ length: sumCiphertextsFor(columns.width, rowsPerChunk, N) }, (_, g) => {
+        const coefficients = Float64Array.from({ length: N }, () => Math.random() * MOCK_MASK);
+        for (let c = 0; c < m && g * m + c < columns.width; c++) coefficients[sumPosition(c, rowsPerChunk)] = sums[g * m + c]! + (Math.random() - 0.5) / 8;
+        return toCoefficientBytes(coefficients);
+      });
+    },
+    maskCoefficients(ct, layout, count): CoefficientRequest {
+      const N = params.polyModulusDegree;
+      checkLayout(layout, N);
+      checkCoefficientCount(count, layout.rowsPerChunk, N);
+      const coefficients = fromCoefficientBytes(ct, N);
+      const r = Float64Array.from({ length: N }, () => Math.floor(Math.random() * MOCK_MASK));
+      for (let t = 0; t < N; t++) coefficients[t]! += r[t]!;
+      const mask = Float64Array.from({ length: count }, (_, c) => r[sumPosition(c, layout.rowsPerChunk)]!);
+      return { masked: toCoefficientBytes(coefficients), count, secret: { layout, count, mask } };
+    },
+    unmaskCoefficients(reply, secret) {
+      if (!(reply instanceof Uint8Array) || reply.byteLength !== 8 * secret.count) throw errors.messageMalformed(`a coefficient reply must hold ${secret.count} values`);
+      const values = new Float64Array(reply.slice().buffer);
+      return values.map((v, c) => v - (secret.mask[c] as number));
+    },
     dispose: () => undefined,
   };
 }

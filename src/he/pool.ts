@@ -16,7 +16,8 @@ import { Piscina } from 'piscina';
 import type { MatvecResult, MatvecTask } from '../../workers/tasks.ts';
 import { errors } from '../errors.ts';
 import { checkThreads } from '../util/threads.ts';
-import type { CiphertextBytes, PublicKeyBundle } from './backend.ts';
+import type { CiphertextBytes, ColumnIndex, PublicKeyBundle } from './backend.ts';
+import { sumCiphertextsFor } from './coefficients.ts';
 import { createCkksEvaluator, type CkksEvaluator } from './ckks.ts';
 import { checkMatvecShape } from './diagonals.ts';
 
@@ -32,8 +33,29 @@ export interface ParallelEvaluator {
   matvecTransposed(d: readonly CiphertextBytes[], X: Float64Array, rows: number, F: number): Promise<CiphertextBytes>;
   /** Same contract as HeEvaluator.matvecReplicated. */
   matvecReplicated(w: CiphertextBytes, X: Float64Array, rows: number, F: number): Promise<CiphertextBytes[]>;
+  /** Same contract as HeEvaluator.columnSums. */
+  columnSums(d: readonly CiphertextBytes[], rowsPerChunk: number, columns: ColumnIndex): Promise<CiphertextBytes[]>;
   /** Stops the workers and frees the main thread's SEAL objects. */
   destroy(): Promise<void>;
+}
+
+/** Ciphertexts in one SharedArrayBuffer: every worker reads them without a copy per task. */
+function sharedChunks(chunks: readonly CiphertextBytes[]): CiphertextBytes[] {
+  const total = chunks.reduce((n, c) => n + c.byteLength, 0);
+  const buffer = new SharedArrayBuffer(total);
+  let offset = 0;
+  return chunks.map((c) => {
+    const view = new Uint8Array(buffer, offset, c.byteLength);
+    view.set(c);
+    offset += c.byteLength;
+    return view;
+  });
+}
+
+function sharedIndex(index: Uint16Array): Uint16Array {
+  const copy = new Uint16Array(new SharedArrayBuffer(index.byteLength));
+  copy.set(index);
+  return copy;
 }
 
 function shared(bytes: Uint8Array): Uint8Array {
@@ -96,6 +118,24 @@ export async function createParallelEvaluator(bundle: PublicKeyBundle, options: 
         const task: MatvecTask = { kind: 'forward', bundleKey, bundle: sharedBundle, w, X: rowsX, rows: endRow - firstRow, F };
         const transferList = rowsX.buffer instanceof ArrayBuffer ? [rowsX.buffer] : [];
         tasks.push(pool.run(task, { transferList }) as Promise<Uint8Array[]>);
+      }
+      return (await Promise.all(tasks)).flat();
+    },
+    async columnSums(d, rowsPerChunk, columns) {
+      if (!Array.isArray(d)) throw errors.messageMalformed('d must be a list of ciphertexts');
+      // Each worker finishes whole result ciphertexts: nothing to combine. Every worker reads
+      // every label chunk and the whole index, shared rather than copied per task.
+      const groups = sumCiphertextsFor(columns.width, rowsPerChunk, combiner.params.polyModulusDegree);
+      const shares = Math.min(threads, groups);
+      if (shares <= 1) return combiner.columnSums(d, rowsPerChunk, columns);
+      const labels = sharedChunks(d);
+      const index = columns.index.buffer instanceof SharedArrayBuffer ? columns.index : sharedIndex(columns.index);
+      const tasks: Promise<CiphertextBytes[]>[] = [];
+      for (let w = 0; w < shares; w++) {
+        const firstGroup = Math.floor((w * groups) / shares);
+        const endGroup = Math.floor(((w + 1) * groups) / shares);
+        const task: MatvecTask = { kind: 'columnSums', bundleKey, bundle: sharedBundle, d: labels, rowsPerChunk, columns: { ...columns, index }, firstGroup, endGroup };
+        tasks.push(pool.run(task) as Promise<CiphertextBytes[]>);
       }
       return (await Promise.all(tasks)).flat();
     },

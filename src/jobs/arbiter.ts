@@ -11,6 +11,7 @@ import type { Channel } from '../protocol/channel.ts';
 import { abortingPeersOnFailure } from '../protocol/abort.ts';
 import { message } from '../protocol/messages.ts';
 import { exchangeAnchors } from './anchors.ts';
+import { binningHeParams } from './binning.ts';
 import type { PartyJobContext } from './context.ts';
 import type { JobSpec } from './spec.ts';
 
@@ -28,13 +29,15 @@ export async function arbitrate(ctx: PartyJobContext, label: Channel, spec: JobS
   const audit = ctx.governance?.audit;
   // Training: the per-batch schedule of refreshes and decryptions, each written to the audit
   // log (with the ciphertext's SHA-256) before it is answered. Scoring sums degree-1 partial
-  // scores under the generic decrypting arbiter.
+  // scores, and binning per-bin label sums, under the generic decrypting arbiter.
   const report =
     spec.kind === 'training'
       ? await runTrainingArbiter({ backend, params: heParamsFor(spec.config), parties: channels, onDecryption: audit && ((record) => audit.append('training.decryption', { job: spec.jobId, ...record })) })
-      : await runArbiter({ backend, params: heParamsFor({ ...spec.config, sigmoid: 'taylor1' }), parties: channels });
+      : spec.kind === 'binning'
+        ? await runArbiter({ backend, params: binningHeParams(spec), parties: channels, coefficients: true })
+        : await runArbiter({ backend, params: heParamsFor({ ...spec.config, sigmoid: 'taylor1' }), parties: channels });
   await audit?.append('arbiter.run', { job: spec.jobId, kind: spec.kind, parties: [...spec.parties], decryptions: report.decryptions });
-  // A training job's end: the bank and the platform keep each other's signed head.
-  if (spec.kind === 'training') await exchangeAnchors(ctx, [label], spec.jobId);
+  // A training or binning job's end: the bank and the platform keep each other's signed head.
+  if (spec.kind !== 'scoring') await exchangeAnchors(ctx, [label], spec.jobId);
   return report;
 }

@@ -10,6 +10,7 @@ import type { Channel } from '../protocol/channel.ts';
 import { abortingPeersOnFailure } from '../protocol/abort.ts';
 import type { AgencyScoringReport } from '../score/agency.ts';
 import { arbitrate } from './arbiter.ts';
+import { binAsFeatures, type FeaturesBinningResult } from './binning.ts';
 import type { PartyJobContext } from './context.ts';
 import { refuseUnboundRoles } from './roles.ts';
 import { serveScoringAsAgency } from './scoring.ts';
@@ -19,6 +20,7 @@ import { trainAsFeatures, type FeaturesJobResult } from './training.ts';
 export type PartnerOutcome =
   | { readonly role: 'features'; readonly kind: 'training'; readonly spec: JobSpec; readonly result: FeaturesJobResult }
   | { readonly role: 'features'; readonly kind: 'scoring'; readonly spec: JobSpec; readonly report: AgencyScoringReport }
+  | { readonly role: 'features'; readonly kind: 'binning'; readonly spec: JobSpec; readonly result: FeaturesBinningResult }
   | { readonly role: 'arbiter'; readonly spec: JobSpec; readonly report: ArbiterReport };
 
 export interface PartnerOptions {
@@ -45,5 +47,6 @@ export async function joinJob(ctx: PartyJobContext, label: Channel, options: Par
   });
   if (ctx.role === 'arbiter') return { role: 'arbiter', spec, report: await arbitrate(ctx, label, spec) };
   if (spec.kind === 'training') return { role: 'features', kind: 'training', spec, result: await trainAsFeatures(ctx, label, spec) };
+  if (spec.kind === 'binning') return { role: 'features', kind: 'binning', spec, result: await binAsFeatures(ctx, label, spec) };
   return { role: 'features', kind: 'scoring', spec, report: await serveScoringAsAgency(ctx, label, spec, options) };
 }

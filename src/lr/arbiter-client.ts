@@ -14,7 +14,7 @@
  * from either; the party learns only the value it is entitled to.
  */
 import { errors } from '../errors.ts';
-import type { CiphertextBytes, HeEvaluator, HeParams, PublicKeyBundle } from '../he/backend.ts';
+import type { CiphertextBytes, CoefficientLayout, HeEvaluator, HeParams, PublicKeyBundle } from '../he/backend.ts';
 import { gridFor } from '../he/masking.ts';
 import type { Channel } from '../protocol/channel.ts';
 import { message } from '../protocol/messages.ts';
@@ -61,6 +61,21 @@ export class ArbiterClient {
     const remainder = await this.#once(evaluator, remainderCt!, count, remainderBound);
     for (let i = 0; i < count; i++) coarse[i]! += remainder[i]!;
     return coarse;
+  }
+
+  /**
+   * The first `count` column sums of a coefficient-packed `ct` (he/coefficients.ts), each
+   * within 1/8 of its integer: one pass, the mask uniform over every coefficient.
+   */
+  async revealCoefficients(ct: CiphertextBytes, layout: CoefficientLayout, count: number): Promise<Float64Array> {
+    const evaluator = this.#evaluator;
+    if (!evaluator) throw errors.protocol('reveal before the keys arrived');
+    const request = this.#nextRequest++;
+    const masked = evaluator.maskCoefficients(ct, layout, count);
+    await this.#channel.send(message('he.decryptCoefficients', { request, ciphertext: masked.masked, rowsPerChunk: layout.rowsPerChunk, count }));
+    const reply = await this.#channel.receive('he.decrypted');
+    if (reply.request !== request) throw errors.protocol(`the arbiter answered request ${reply.request}, expected ${request}`);
+    return evaluator.unmaskCoefficients(reply.values, masked.secret);
   }
 
   async done(): Promise<void> {

@@ -3,7 +3,7 @@
  * configuration: the CKKS parameter set, the rotations each party's products need, and the
  * bound on revealed scores. The protocol itself: encrypted-model.ts.
  */
-import type { CiphertextBytes, HeEvaluator, HeParams } from '../he/backend.ts';
+import type { CiphertextBytes, ColumnIndex, HeEvaluator, HeParams } from '../he/backend.ts';
 import { rotationSteps } from '../he/diagonals.ts';
 import { ENCRYPTED_MODEL_PARAMS, ENCRYPTED_MODEL_POLY2_PARAMS } from '../he/params.ts';
 import type { TrainingConfig } from './config.ts';
@@ -12,12 +12,15 @@ import type { TrainingConfig } from './config.ts';
 export interface MatvecRunner {
   matvecTransposed(d: readonly CiphertextBytes[], X: Float64Array, rows: number, F: number): Promise<CiphertextBytes>;
   matvecReplicated(w: CiphertextBytes, X: Float64Array, rows: number, F: number): Promise<CiphertextBytes[]>;
+  /** Binning's per-bin sums (HeEvaluator.columnSums). */
+  columnSums(d: readonly CiphertextBytes[], rowsPerChunk: number, columns: ColumnIndex): Promise<CiphertextBytes[]>;
 }
 
 export function inlineMatvec(evaluator: HeEvaluator): MatvecRunner {
   return {
     matvecTransposed: async (d, X, rows, F) => evaluator.matvecTransposed(d, X, rows, F),
     matvecReplicated: async (w, X, rows, F) => evaluator.matvecReplicated(w, X, rows, F),
+    columnSums: async (d, rowsPerChunk, columns) => evaluator.columnSums(d, rowsPerChunk, columns),
   };
 }
 

@@ -56,8 +56,13 @@ export const MESSAGE_SCHEMAS = {
   'eval.forward': { version: 1, fields: { scores: 'bytes[]' } },
   /** (Party → arbiter) Decrypt this masked ciphertext's first `count` slots, values bounded by 2^boundBits. */
   'he.decrypt': { version: 1, fields: { request: 'uint', ciphertext: 'bytes', count: 'uint', boundBits: 'number' } },
-  /** (Arbiter → party) The rounded, still-masked values (Float64 LE). */
+  /** (Arbiter → party) The rounded, still-masked values (Float64 LE; 64-bit residues for he.decryptCoefficients under CKKS). */
   'he.decrypted': { version: 1, fields: { request: 'uint', values: 'bytes' } },
+  /**
+   * (Party → arbiter) Decrypt this coefficient-packed ciphertext, masked uniformly over every
+   * coefficient, and return its first `count` column sums (he/coefficients.ts), rounded.
+   */
+  'he.decryptCoefficients': { version: 1, fields: { request: 'uint', ciphertext: 'bytes', rowsPerChunk: 'uint', count: 'uint' } },
   /**
    * (Every training party → arbiter) The decryption schedule it will follow: the arbiter
    * refuses anything outside it. `widths` are the parties' weight counts (the label's copy
@@ -88,18 +93,20 @@ export const MESSAGE_SCHEMAS = {
   /** (Party → arbiter) No more decryptions for this job. */
   'he.done': { version: 1, fields: {} },
   /**
-   * (Label → feature party) The aligned rows' labels encrypted under the arbiter's key, in
-   * the job's row order and row chunks, each scaled by 2^-scaleBits so that per-bin sums
-   * stay within the bound the arbiter decrypts.
+   * (Feature party → label) Its bins, fixed before anything else about its features leaves
+   * it: per feature, its bin count (`bins`, the missing-value bin not included) and whether
+   * it has a missing-value bin (`missing`, 0/1); every bin's row count (`counts`, features in
+   * order, the missing bin last). The label sizes the label encryption by it (binning/protocol.ts).
    */
-  'bin.labels': { version: 1, fields: { labels: 'bytes[]' } },
+  'bin.layout': { version: 1, fields: { bins: 'number[]', missing: 'number[]', counts: 'number[]' } },
   /**
-   * (Feature party → label) Per feature, its bin count (`bins`, the missing-value bin not
-   * included) and whether it has a missing-value bin (`missing`, 0/1); every bin's row count
-   * (`counts`, features in order, the missing bin last); and the encrypted per-bin label sums
-   * [[Mᵀy]], one ciphertext per group of features (`sums`, see binning/protocol.ts).
+   * (Label → feature party) The aligned rows' 0/1 labels encrypted under the arbiter's key,
+   * in the job's row order, `rowsPerChunk` per ciphertext as polynomial coefficients
+   * (he/coefficients.ts).
    */
-  'bin.sums': { version: 1, fields: { bins: 'number[]', missing: 'number[]', counts: 'number[]', sums: 'bytes[]' } },
+  'bin.labels': { version: 2, fields: { rowsPerChunk: 'uint', labels: 'bytes[]' } },
+  /** (Feature party → label) The encrypted per-bin label sums [[Mᵀy]], blinded but for the sums (he/coefficients.ts). */
+  'bin.sums': { version: 2, fields: { sums: 'bytes[]' } },
   /** (Label → feature party) The information value of each of its features, in its order. */
   'bin.iv': { version: 1, fields: { iv: 'number[]' } },
   /** (Bank → agency) Opens a scoring session for the model of job `modelJobId`. */

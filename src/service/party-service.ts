@@ -331,6 +331,9 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
     const outcome: Promise<PartnerOutcome> = joinJob(context, label, {
       onSpec: (spec) => {
         if (spec.jobId !== jobId) throw errors.protocol(`${label.peerName} opened job ${jobId} but sent the spec of job ${spec.jobId}`);
+        // Binning jobs run in one process (`jinqiao bin`, a job file's binning section); a
+        // service does not yet track them in its job store, so it takes no part in one.
+        if (spec.kind === 'binning') throw errors.jobInvalid(`job.spec from ${label.peerName}`, 'kind', 'party services do not run binning jobs yet: bin with `jinqiao bin` or a job file');
         if (spec.kind !== 'training') return void sessionModels.set(jobId, spec.modelJobId);
         if (running.has(jobId)) throw errors.protocol(`job ${jobId} is running already`);
         if (!store.get(jobId)) store.create(jobId, { kind: spec.kind, purpose: spec.purpose, table: spec.table, parties: [...spec.parties], from: label.peerName });
@@ -705,6 +708,7 @@ interface ScoringPool {
 function partnerSummary(outcome: PartnerOutcome): Record<string, unknown> {
   if (outcome.role === 'arbiter') return { decryptions: outcome.report.decryptions };
   if (outcome.kind === 'training') return { alignedRows: outcome.result.protocol.alignedRows.length, epochs: outcome.result.protocol.epochsRun };
+  if (outcome.kind === 'binning') return { alignedRows: outcome.result.protocol.alignedRows.length };
   return { requests: outcome.report.requests };
 }
 

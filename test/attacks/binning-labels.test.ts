@@ -84,7 +84,7 @@ function attack(view: AgencyView, table: FeatureTable): Map<string, number> {
   for (const msg of view.received) {
     if (msg.t !== 'bin.labels') continue;
     const tag = new TextDecoder().decode(msg.labels[0]!.subarray(0, 8));
-    if (tag === 'JQMOCK01') throw new Error('the agency can read the labels: the mock backend hides nothing');
+    if (tag.startsWith('JQMOCK')) throw new Error('the agency can read the labels: the mock backend hides nothing');
   }
   return new Map(table.ids.map((id) => [id, 0]));
 }

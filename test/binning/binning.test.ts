@@ -12,8 +12,9 @@ import { binFeature, MIN_BIN_ENTERPRISES, type BinningRule } from '../../src/bin
 import { runBinningInProcess, type InProcessBinningOptions } from '../../src/binning/in-process.ts';
 import { binningJson, ivCsv, screeningJson } from '../../src/binning/output.ts';
 import { featureEvidence } from '../../src/binning/woe.ts';
-import { binGroups, GROUP_WIDTH, productColumnsOf } from '../../src/binning/protocol.ts';
-import { nextPowerOfTwo } from '../../src/he/diagonals.ts';
+import { columnIndexOf, productColumnsOf } from '../../src/binning/protocol.ts';
+import { NO_COLUMN } from '../../src/he/backend.ts';
+import { chooseRowsPerChunk, sumCiphertextsFor } from '../../src/he/coefficients.ts';
 import { isJinqiaoError } from '../../src/errors.ts';
 import { SeededRng } from '../../src/util/rng.ts';
 import { uscc } from '../helpers/ids.ts';
@@ -117,14 +118,23 @@ describe('weight of evidence and information value', () => {
 });
 
 describe("the agency's encrypted products", () => {
-  it('cost no column for a first bin, and pack features so that little of a power-of-two product is padding', () => {
+  it('cost no column for a first bin; the missing-value bin takes the last column of its feature', () => {
     expect(productColumnsOf([10, 4], [0, 1])).toEqual([9, 4]);
-    const groups = binGroups(new Array(300).fill(9), 4096);
-    expect(groups.reduce((a, g) => a + g.features, 0)).toBe(300);
-    expect(groups.every((g) => g.width <= GROUP_WIDTH)).toBe(true);
-    expect(groups.map((g) => g.firstColumn)).toEqual(groups.map((_, k) => groups.slice(0, k).reduce((a, g) => a + g.width, 0)));
-    // 2,700 columns: 2 × 1024 + 512 + 128 + 32 + 16 diagonals, where one tail product would pad 666 to 1024.
-    expect(groups.reduce((a, g) => a + nextPowerOfTwo(g.width), 0)).toBe(2736);
+    const bins = (binOf: number[], counts: number[], missingCount: number) => ({ bins: { edges: [], counts, missingCount, binOf: Uint16Array.from(binOf) } });
+    // Feature 0: bins 0..2; feature 1: bins 0..1 and a missing-value bin (numbered 2).
+    const index = columnIndexOf([bins([0, 1, 2, 1], [1, 2, 1], 0), bins([2, 0, 1, 0], [2, 1], 1)], 4);
+    expect(index.width).toBe(2 + 2);
+    expect([...index.index]).toEqual([NO_COLUMN, 0, 1, 0, 3, NO_COLUMN, 2, NO_COLUMN]);
+    expect(index.index.buffer).toBeInstanceOf(SharedArrayBuffer);
+  });
+
+  it('pack labels so that the fewest ciphertexts cross: 100k rows × 2,700 columns in 196 + 169', () => {
+    const n = chooseRowsPerChunk(100_000, 2700, 8192);
+    expect(n).toBe(512);
+    expect(Math.ceil(100_000 / n)).toBe(196);
+    expect(sumCiphertextsFor(2700, n, 8192)).toBe(169);
+    // A few columns: one chunk of labels, the sums in a handful of ciphertexts.
+    expect(chooseRowsPerChunk(1500, 9, 8192)).toBe(2048);
   });
 });
 

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKeyPair, saveKeyPair } from '../../src/governance/keys.ts';
+import { DEFAULT_BINNING_RULE } from '../../src/binning/bins.ts';
 import { sendJobSpec } from '../../src/jobs/spec.ts';
 import { resolveTrainingConfig } from '../../src/lr/config.ts';
 import { message } from '../../src/protocol/messages.ts';
@@ -53,11 +54,11 @@ afterAll(async () => {
 });
 
 /** `as` connects to `port` with its own trusted certificate, opens a job as label and sends its spec; returns the service's answer. */
-async function openAs(as: string, port: number, kind: 'training' | 'scoring', arbiter: string, parties: string[]) {
+async function openAs(as: string, port: number, kind: 'training' | 'scoring' | 'binning', arbiter: string, parties: string[]) {
   const channel = await connectChannel({ host: '127.0.0.1', port, key: readFileSync(join(dir, `${as}.key`)), cert: readFileSync(join(dir, `${as}.crt`)), ca: NAMES.map((n) => readFileSync(join(dir, `${n}.crt`))), timeoutMs: 10_000 });
   const jobId = `${as}-${kind}-${Math.random().toString(36).slice(2)}`;
   await channel.send(message('job.open', { jobId, party: as, role: 'label' }));
-  await sendJobSpec(channel, { kind, jobId, purpose: 'credit-modeling', table: 'taxpayers', arbiter, parties, idType: 'uscc', modelJobId: kind === 'scoring' ? 'm' : '', config: resolveTrainingConfig({ jobId, allowPartialScoreDisclosure: true }) });
+  await sendJobSpec(channel, { kind, jobId, purpose: 'credit-modeling', table: 'taxpayers', arbiter, parties, idType: 'uscc', modelJobId: kind === 'scoring' ? 'm' : '', config: resolveTrainingConfig({ jobId, allowPartialScoreDisclosure: true }), ...(kind === 'binning' ? { binning: DEFAULT_BINNING_RULE } : {}) });
   try {
     await channel.receive('job.accept');
     return { jobId, accepted: true as const };
@@ -93,6 +94,14 @@ describe('a party service binds its partners\' roles', () => {
     expect(!asData.accepted && asData.error).toMatchObject({ code: 'E_ROLE_REFUSED', message: expect.stringContaining('role.arbiter-is-data-party') });
     const unbound = await openAs('bank', tax.tlsPort, 'training', 'social-fund', ['bank', 'tax-bureau']);
     expect(!unbound.accepted && unbound.error).toMatchObject({ code: 'E_ROLE_REFUSED', message: expect.stringContaining('role.arbiter-not-bound') });
+  });
+});
+
+describe('binning jobs at a party service', () => {
+  it('are refused, even from the bound bank: a service does not run them yet (they run in one process)', async () => {
+    const r = await openAs('bank', tax.tlsPort, 'binning', 'platform', ['bank', 'tax-bureau']);
+    expect(!r.accepted && r.error).toMatchObject({ message: expect.stringContaining('party services do not run binning jobs yet') });
+    expect(tax.store.get(r.jobId)).toBeUndefined();
   });
 });
 

@@ -1,13 +1,15 @@
 /**
  * (Label) The bank's role in binning: it bins its own features in the clear, encrypts the
- * aligned rows' labels under the arbiter's key for every agency, has the arbiter decrypt
+ * aligned rows' labels under the arbiter's key for every agency (packed for that agency's
+ * bin layout, he/coefficients.ts), has the arbiter decrypt
  * the agencies' per-bin label sums masked (it alone removes the masks), and computes WOE
  * and IV for every feature. It learns per-bin row and bad counts of agency bins, never
  * which enterprise is in which bin, nor an agency's edges or values. Protocol: ../protocol.ts.
  */
 import { errors } from '../../errors.ts';
 import type { FeatureTable } from '../../data/table.ts';
-import type { CiphertextBytes, HeBackend, HeEvaluator } from '../../he/backend.ts';
+import type { HeBackend, HeEvaluator } from '../../he/backend.ts';
+import { chooseRowsPerChunk, columnsPerCiphertext, sumCiphertextsFor } from '../../he/coefficients.ts';
 import type { IdType } from '../../ids/normalise.ts';
 import { abortingPeersOnFailure } from '../../protocol/abort.ts';
 import { alignAsLabel } from '../../lr/align.ts';
@@ -16,12 +18,9 @@ import type { PsiExecutor } from '../../psi/executor.ts';
 import type { Channel } from '../../protocol/channel.ts';
 import { message, type MessageOf } from '../../protocol/messages.ts';
 import { binTable, type FeatureBins } from '../bins.ts';
-import type { BinningConfig } from '../config.ts';
-import { binGroups, columnsOf, exactCounts, labelScaleBits, productColumnsOf, sumBound } from '../protocol.ts';
+import { binningParams, type BinningConfig } from '../config.ts';
+import { columnsOf, exactCounts, productColumnsOf } from '../protocol.ts';
 import { featureEvidence, type FeatureEvidence } from '../woe.ts';
-
-/** The finest bound the arbiter accepts: the second pass of an exact reveal. */
-const REMAINDER_BOUND = 2 ** -3;
 
 export interface BinningLabelPartyOptions {
   readonly config: BinningConfig;
@@ -69,14 +68,22 @@ async function labelParty(options: BinningLabelPartyOptions): Promise<BinningLab
   const bundle = await arbiter.requestKeys([]);
   const evaluator = await options.heBackend.createEvaluator(bundle);
   arbiter.use(evaluator);
+  const N = binningParams(config).polyModulusDegree;
   try {
-    const scaleBits = labelScaleBits(bundle.params, rows);
-    const encrypted = evaluator.encrypt(y.map((v) => v / 2 ** scaleBits));
-    await Promise.all([...features.values()].map((channel) => channel.send(message('bin.labels', { labels: encrypted }))));
+    // Each agency's labels are packed for its own layout: the fewest ciphertexts both ways.
+    const layouts = new Map<string, Layout>();
+    await Promise.all(
+      [...features].map(async ([name, channel]) => {
+        const layout = layoutOf(await channel.receive('bin.layout'), rows, name);
+        const rowsPerChunk = chooseRowsPerChunk(rows, layout.width, N);
+        layouts.set(name, { ...layout, rowsPerChunk });
+        await channel.send(message('bin.labels', { rowsPerChunk, labels: evaluator.encryptCoefficients(y, rowsPerChunk) }));
+      }),
+    );
     const agencies = new Map<string, FeatureEvidence[]>();
     for (const [name, channel] of features) {
-      const reply = await channel.receive('bin.sums');
-      const evidence = await evidenceOf(reply, { rows, bads, scaleBits, evaluator, arbiter, party: name });
+      const { sums } = await channel.receive('bin.sums');
+      const evidence = await evidenceOf(sums, layouts.get(name)!, { rows, bads, evaluator, arbiter, party: name, N });
       await channel.send(message('bin.iv', { iv: evidence.map((e) => e.iv) }));
       agencies.set(name, evidence);
     }
@@ -87,48 +94,61 @@ async function labelParty(options: BinningLabelPartyOptions): Promise<BinningLab
   }
 }
 
-interface RevealContext {
-  readonly rows: number;
-  readonly bads: number;
-  readonly scaleBits: number;
-  readonly evaluator: HeEvaluator;
-  readonly arbiter: ArbiterClient;
-  readonly party: string;
+interface Layout {
+  readonly bins: readonly number[];
+  readonly missing: readonly number[];
+  readonly counts: readonly number[];
+  /** Product columns: the sums the agency computes. */
+  readonly width: number;
+  readonly rowsPerChunk: number;
 }
 
-/** Checks an agency's bin layout, reveals its per-bin bad counts exactly, and computes WOE and IV. */
-async function evidenceOf(reply: MessageOf<'bin.sums'>, context: RevealContext): Promise<FeatureEvidence[]> {
-  const { bins, missing, counts, sums } = reply;
-  const bad = (why: string) => errors.protocol(`bin.sums from ${context.party}: ${why}`);
-  if (bins.length !== missing.length || !bins.every((b) => Number.isInteger(b) && b >= 1) || !missing.every((m) => m === 0 || m === 1)) throw bad('malformed bin layout');
+/** Checks an agency's bin layout: every feature's bins, each a count, adding up to the aligned rows. */
+function layoutOf(reply: MessageOf<'bin.layout'>, rows: number, party: string): Omit<Layout, 'rowsPerChunk'> {
+  const { bins, missing, counts } = reply;
+  const bad = (why: string) => errors.protocol(`bin.layout from ${party}: ${why}`);
+  if (bins.length === 0 || bins.length !== missing.length || !bins.every((b) => Number.isInteger(b) && b >= 2) || !missing.every((m) => m === 0 || m === 1)) throw bad('malformed bin layout');
   const columns = columnsOf(bins, missing);
   const total = columns.reduce((a, c) => a + c, 0);
   if (counts.length !== total || !counts.every((c) => Number.isInteger(c) && c >= 0)) throw bad(`expected ${total} non-negative integer counts`);
-  const productColumns = productColumnsOf(bins, missing);
-  const groups = binGroups(productColumns, context.evaluator.slotCount);
-  if (sums.length !== groups.length) throw bad(`expected ${groups.length} ciphertexts, got ${sums.length}`);
-  const badCounts: number[] = [];
-  for (const [g, group] of groups.entries()) badCounts.push(...(await revealExact(sums[g]!, group.width, context)));
   let column = 0;
-  let productColumn = 0;
-  return columns.map((width, j) => {
-    const c = counts.slice(column, column + width);
-    const rest = badCounts.slice(productColumn, productColumn + width - 1);
-    const b = [context.bads - rest.reduce((a, v) => a + v, 0), ...rest];
+  for (const [j, width] of columns.entries()) {
+    if (counts.slice(column, column + width).reduce((a, v) => a + v, 0) !== rows) throw bad(`feature ${j}'s bins do not add up to the ${rows} aligned rows`);
     column += width;
-    productColumn += width - 1;
-    if (c.reduce((a, v) => a + v, 0) !== context.rows) throw bad(`feature ${j}'s bins do not add up to the ${context.rows} aligned rows`);
-    if (b.some((v, i) => v < 0 || v > c[i]!)) throw bad(`feature ${j} has a bin with more bads than rows`);
-    return featureEvidence(c, b, missing[j] === 1, context.rows, context.bads);
-  });
+  }
+  return { bins, missing, counts, width: productColumnsOf(bins, missing).reduce((a, c) => a + c, 0) };
 }
 
-/** The first `count` sums of `ct` as exact integers: a reveal to 2^-5, then its remainder to 2^-12. */
-async function revealExact(ct: CiphertextBytes, count: number, context: RevealContext): Promise<number[]> {
-  const { evaluator, arbiter } = context;
-  const coarse = await arbiter.reveal(ct, count, sumBound(context.rows, context.scaleBits));
-  const [remainderCt] = evaluator.addPlain([ct], coarse.map((v) => -v));
-  const remainder = await arbiter.reveal(remainderCt!, count, REMAINDER_BOUND);
-  for (let i = 0; i < count; i++) coarse[i]! += remainder[i]!;
-  return exactCounts(coarse, context.scaleBits);
+interface RevealContext {
+  readonly rows: number;
+  readonly bads: number;
+  readonly evaluator: HeEvaluator;
+  readonly arbiter: ArbiterClient;
+  readonly party: string;
+  readonly N: number;
+}
+
+/** Reveals an agency's per-bin bad counts exactly and computes WOE and IV. */
+async function evidenceOf(sums: readonly Uint8Array[], layout: Layout, context: RevealContext): Promise<FeatureEvidence[]> {
+  const { rowsPerChunk, width } = layout;
+  const bad = (why: string) => errors.protocol(`bin.sums from ${context.party}: ${why}`);
+  const expected = sumCiphertextsFor(width, rowsPerChunk, context.N);
+  if (sums.length !== expected) throw bad(`expected ${expected} ciphertexts, got ${sums.length}`);
+  const perCiphertext = columnsPerCiphertext(context.N, rowsPerChunk);
+  const badCounts: number[] = [];
+  for (const [g, ct] of sums.entries()) {
+    const count = Math.min(perCiphertext, width - g * perCiphertext);
+    badCounts.push(...exactCounts(await context.arbiter.revealCoefficients(ct, { rows: context.rows, rowsPerChunk }, count)));
+  }
+  let column = 0;
+  let productColumn = 0;
+  return columnsOf(layout.bins, layout.missing).map((columns, j) => {
+    const c = layout.counts.slice(column, column + columns);
+    const rest = badCounts.slice(productColumn, productColumn + columns - 1);
+    const b = [context.bads - rest.reduce((a, v) => a + v, 0), ...rest];
+    column += columns;
+    productColumn += columns - 1;
+    if (b.some((v, i) => v < 0 || v > c[i]!)) throw bad(`feature ${j} has a bin with more bads than rows`);
+    return featureEvidence(c, b, layout.missing[j] === 1, context.rows, context.bads);
+  });
 }

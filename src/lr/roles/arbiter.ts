@@ -23,6 +23,8 @@ export interface ArbiterOptions {
   readonly params: HeParams;
   /** One channel per party, label first. */
   readonly parties: readonly Channel[];
+  /** Serve `he.decryptCoefficients` (binning's coefficient-packed sums); refused otherwise. */
+  readonly coefficients?: boolean;
 }
 
 export interface ArbiterReport {
@@ -43,9 +45,15 @@ async function arbiter(options: ArbiterOptions): Promise<ArbiterReport> {
         for (;;) {
           const msg = await channel.next();
           if (msg.t === 'he.done') return;
-          if (msg.t !== 'he.decrypt') throw errors.protocol(`the arbiter does not serve ${msg.t}`);
-          if (!Number.isInteger(msg.boundBits)) throw errors.protocol('he.decrypt: boundBits must be an integer');
-          const values = owner.decryptMasked(msg.ciphertext, msg.count, msg.boundBits);
+          let values: Uint8Array;
+          if (msg.t === 'he.decryptCoefficients' && options.coefficients) {
+            // Coefficient packing (binning): masked uniformly over every coefficient, rounded to the grid.
+            values = owner.decryptCoefficients(msg.ciphertext, msg.rowsPerChunk, msg.count);
+          } else {
+            if (msg.t !== 'he.decrypt') throw errors.protocol(`the arbiter does not serve ${msg.t}`);
+            if (!Number.isInteger(msg.boundBits)) throw errors.protocol('he.decrypt: boundBits must be an integer');
+            values = owner.decryptMasked(msg.ciphertext, msg.count, msg.boundBits);
+          }
           decryptions++;
           await channel.send(message('he.decrypted', { request: msg.request, values }));
         }
