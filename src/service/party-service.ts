@@ -263,7 +263,13 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
       return channel;
     },
     loadTable: (name, columns) => loadTable(name, columns.withLabel, columns.features),
-    loadModelSlice: async (jobId) => loadModelSlice(join(jobDir(jobId), `model-${config.name}.json`)),
+    loadModelSlice: async (jobId) => {
+      // The bank ends a training job when its own part is done; this party may still be
+      // writing its slice. A scoring session opened right then waits for that, instead of
+      // finding no model (seen in the bench's scoring section, which scores at once).
+      await running.get(jobId)?.done;
+      return loadModelSlice(join(jobDir(jobId), `model-${config.name}.json`));
+    },
     institutionOf: (party) => party,
     roleOf: (party) => config.partnerRoles.get(party),
     anchorsFile: (partner) => join(config.store, 'anchors', `${partner.replace(/[^A-Za-z0-9._-]/g, '_')}.jsonl`),
