@@ -3,7 +3,7 @@
  * takes and the result it returns. Pools are typed by these (`Piscina<Task, Result>`), so
  * nothing crosses a thread as an untyped literal.
  */
-import type { CiphertextBytes, PublicKeyBundle } from '../src/he/backend.ts';
+import type { CiphertextBytes, KeepDiagonals, KeptDiagonals, PublicKeyBundle } from '../src/he/backend.ts';
 import type { BackendName } from '../src/psi/group.ts';
 
 /** workers/psi.ts: hash-and-blind a batch of encoded IDs, re-blind a batch of points, or unblind OPRF evaluations. */
@@ -27,7 +27,7 @@ export type MatvecTask = {
   readonly X: Float64Array;
   readonly rows: number;
   readonly F: number;
-} & ({ readonly kind: 'transposed'; readonly d: readonly CiphertextBytes[] } | { readonly kind: 'forward'; readonly w: CiphertextBytes });
+} & ({ readonly kind: 'transposed'; readonly d: readonly CiphertextBytes[]; readonly kept?: KeptDiagonals } | { readonly kind: 'forward'; readonly w: CiphertextBytes; readonly keep?: KeepDiagonals });
 
 /** The worker's partial product of Xᵀ[[d]] (one ciphertext), or its chunks of X·[[w]]. */
 export type MatvecResult = CiphertextBytes | CiphertextBytes[];
