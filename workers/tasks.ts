@@ -27,7 +27,7 @@ export type MatvecTask = {
   readonly X: Float64Array;
   readonly rows: number;
   readonly F: number;
-} & ({ readonly kind: 'transposed'; readonly d: readonly CiphertextBytes[]; readonly kept?: KeptDiagonals } | { readonly kind: 'forward'; readonly w: CiphertextBytes; readonly keep?: KeepDiagonals });
+} & ({ readonly kind: 'transposed'; readonly d: readonly CiphertextBytes[]; readonly kept?: KeptDiagonals } | { readonly kind: 'forward'; readonly w: CiphertextBytes; readonly keep?: KeepDiagonals; readonly giants?: readonly CiphertextBytes[] });
 
 /** The worker's partial product of Xᵀ[[d]] (one ciphertext), or its chunks of X·[[w]]. */
 export type MatvecResult = CiphertextBytes | CiphertextBytes[];

@@ -296,7 +296,7 @@ export class CkksEvaluator implements HeEvaluator {
     checkMatvecShape(Math.ceil(rows / this.slotCount), X, rows, F, this.slotCount);
     const plan = planMatvec(F, this.slotCount);
     if (keep !== undefined) {
-      const kept = this.#forwardKeeping(w, X, rows, plan, keep);
+      const kept = this.#forwardKeeping({ w }, X, rows, plan, keep);
       if (kept !== undefined) return kept;
     }
     const ev = this.#evaluator;
@@ -605,18 +605,25 @@ export class CkksEvaluator implements HeEvaluator {
    * exactly the scale of `matvecReplicated` without keeping. Returns undefined (keep
    * nothing) when the bundle lacks the step or the diagonals would not fit the memory limit.
    */
-  #forwardKeeping(w: CiphertextBytes, X: Float64Array, rows: number, plan: MatvecPlan, keep: KeepDiagonals): CiphertextBytes[] | undefined {
+  #forwardKeeping(source: { readonly w: CiphertextBytes } | { readonly giants: readonly CiphertextBytes[] }, X: Float64Array, rows: number, plan: MatvecPlan, keep: KeepDiagonals): CiphertextBytes[] | undefined {
     const { baby: b, giant: G } = plan;
-    if (!Number.isInteger(keep.exponent) || keep.exponent < 0 || keep.exponent > MAX_KEEP_EXPONENT || typeof keep.handle !== 'string') {
-      throw errors.optionInvalid('keep', `exponent must be an integer in 0..${MAX_KEEP_EXPONENT} and handle a string`);
-    }
-    if (b > 1 && !this.rotationSteps.includes(-b)) return undefined;
+    checkKeep(keep);
+    if (!this.#canKeep(plan)) return undefined;
     const S = this.slotCount;
     const ev = this.#evaluator;
     const diagonal = new Float64Array(S);
     this.#dropKept(keep.handle);
     return scoped((scope) => {
-      const w0 = this.#load(w, scope);
+      let giants: Ciphertext[];
+      if ('giants' in source) {
+        if (!Array.isArray(source.giants) || source.giants.length !== G) throw errors.messageMalformed(`expected ${G} rotations of [[w]]`);
+        // Sent at the job's scale (loading checks it), so scaled by 2^m here.
+        giants = source.giants.map((bytes) => this.#scaledBy(this.#load(bytes, scope), keep.exponent, scope));
+      } else {
+        giants = this.#giantsOf(this.#load(source.w, scope), plan, keep.exponent, scope);
+      }
+      // [[w]]·2^m: its level, and (for an all-zero chunk) a ciphertext to zero.
+      const w0 = giants[0]!;
       this.#requireLevels('matvecReplicated', w0, 1, scope);
       const parmsId = scope.add(w0.parmsId());
       const chunkCount = Math.ceil(rows / S);
@@ -628,15 +635,6 @@ export class CkksEvaluator implements HeEvaluator {
       keptBytes += bytes;
       this.#kept.set(keep.handle, entry);
       try {
-        const scaled = scope.add(w0.copy());
-        this.#multiplyByInteger(scaled, 2 ** keep.exponent, scope);
-        scaled.setScale(w0.scale() * 2 ** keep.exponent);
-        const giants = [scaled];
-        for (let g = 1; g < G; g++) {
-          const rotated = scope.add(new this.#seal.Ciphertext());
-          this.#rotate(scaled, (G - g) * b, rotated);
-          giants.push(rotated);
-        }
         const plainScale = this.#scale / 2 ** keep.exponent;
         const chunks: CiphertextBytes[] = [];
         for (let chunk = 0; chunk < chunkCount; chunk++) {
@@ -690,6 +688,44 @@ export class CkksEvaluator implements HeEvaluator {
         throw e;
       }
     });
+  }
+
+  /**
+   * (Pool) The rotations rot([[w]], −g·b), g < G, that every share of a keeping forward
+   * product needs: made once and sent to the workers, rather than made by each. Undefined
+   * when this bundle cannot keep (no −b key).
+   */
+  keptForwardGiants(w: CiphertextBytes, F: number, exponent: number): CiphertextBytes[] | undefined {
+    const plan = planMatvec(F, this.slotCount);
+    checkKeep({ handle: '', exponent });
+    if (!this.#canKeep(plan)) return undefined;
+    return scoped((scope) => {
+      const w0 = this.#load(w, scope);
+      this.#requireLevels('matvecReplicated', w0, 1, scope);
+      return this.#giantsOf(w0, plan, 0, scope).map((ct) => this.#save(ct));
+    });
+  }
+
+  /** (Pool worker) `matvecReplicated` with `keep`, from `keptForwardGiants`' rotations; undefined when it cannot keep (then call it with [[w]]). */
+  matvecReplicatedFromGiants(giants: readonly CiphertextBytes[], X: Float64Array, rows: number, F: number, keep: KeepDiagonals): CiphertextBytes[] | undefined {
+    checkMatvecShape(Math.ceil(rows / this.slotCount), X, rows, F, this.slotCount);
+    return this.#forwardKeeping({ giants }, X, rows, planMatvec(F, this.slotCount), keep);
+  }
+
+  #canKeep(plan: MatvecPlan): boolean {
+    return plan.baby === 1 || this.rotationSteps.includes(-plan.baby);
+  }
+
+  /** rot([[w]]·2^m, −g·b) = rot(·, (G − g)·b) for g < G (w has period P = G·b), at scale s_w·2^m. */
+  #giantsOf(w0: Ciphertext, plan: MatvecPlan, exponent: number, scope: SealScope): Ciphertext[] {
+    const scaled = this.#scaledBy(scope.add(w0.copy()), exponent, scope);
+    const giants = [scaled];
+    for (let g = 1; g < plan.giant; g++) {
+      const rotated = scope.add(new this.#seal.Ciphertext());
+      this.#rotate(scaled, (plan.giant - g) * plan.baby, rotated);
+      giants.push(rotated);
+    }
+    return giants;
   }
 
   /** Xᵀd before the fold: from the diagonals kept for `kept`, when this evaluator has them for these shapes, else encoded from X. */
@@ -777,6 +813,13 @@ export class CkksEvaluator implements HeEvaluator {
     });
   }
 
+  /** ct·2^m, declared at 2^m times its scale: the same values, at the scale the kept diagonals (2^(40−m)) need. */
+  #scaledBy(ct: Ciphertext, exponent: number, scope: SealScope): Ciphertext {
+    this.#multiplyByInteger(ct, 2 ** exponent, scope);
+    ct.setScale(ct.scale() * 2 ** exponent);
+    return ct;
+  }
+
   /** ct ← k·ct for a positive integer k, keeping its scale (so it holds k times its value); no level, noise times k. */
   #multiplyByInteger(ct: Ciphertext, k: number, scope: SealScope): void {
     if (k === 1) return;
@@ -798,6 +841,12 @@ export class CkksEvaluator implements HeEvaluator {
       this.#rotate(ct, step, rotated);
       this.#evaluator.addInplace(ct, rotated);
     }
+  }
+}
+
+function checkKeep(keep: KeepDiagonals): void {
+  if (!Number.isInteger(keep.exponent) || keep.exponent < 0 || keep.exponent > MAX_KEEP_EXPONENT || typeof keep.handle !== 'string') {
+    throw errors.optionInvalid('keep', `exponent must be an integer in 0..${MAX_KEEP_EXPONENT} and handle a string`);
   }
 }
 

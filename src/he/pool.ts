@@ -92,13 +92,15 @@ export async function createParallelEvaluator(bundle: PublicKeyBundle, options: 
       const shares = Math.min(threads, chunks);
       // Kept diagonals must be where the gradient product's share 0 runs: worker 0.
       if (shares === 1 && keep === undefined) return combiner.matvecReplicated(w, X, rows, F);
+      // Every share of a keeping product needs the same G rotations of [[w]]: made once here.
+      const giants = keep !== undefined && shares > 1 ? combiner.keptForwardGiants(w, F, keep.exponent) : undefined;
       const tasks: Promise<Uint8Array[]>[] = [];
       for (let k = 0; k < shares; k++) {
         const firstRow = Math.floor((k * chunks) / shares) * S;
         const endRow = Math.min(rows, Math.floor(((k + 1) * chunks) / shares) * S);
         const view = X.subarray(firstRow * F, endRow * F);
         const rowsX = X.buffer instanceof SharedArrayBuffer ? view : view.slice();
-        const task: MatvecTask = { kind: 'forward', bundleKey, bundle: sharedBundle, w, X: rowsX, rows: endRow - firstRow, F, ...(keep && { keep }) };
+        const task: MatvecTask = { kind: 'forward', bundleKey, bundle: sharedBundle, w, X: rowsX, rows: endRow - firstRow, F, ...(keep && { keep }), ...(giants && { giants }) };
         const transferList = rowsX.buffer instanceof ArrayBuffer ? [rowsX.buffer] : [];
         tasks.push(pools[k]!.run(task, { transferList }) as Promise<Uint8Array[]>);
       }

@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ckksBackend } from '../../src/he/ckks.ts';
+import { createParallelEvaluator } from '../../src/he/pool.ts';
 import { nextPowerOfTwo } from '../../src/he/diagonals.ts';
 import { replicate } from '../../src/he/masking.ts';
 import { ENCRYPTED_MODEL_PARAMS } from '../../src/he/params.ts';
@@ -66,5 +67,26 @@ describe.each([300, 5])('kept diagonals, CKKS, F = %i', (F) => {
     // Used once: a second gradient product with the same handle encodes the X it is given.
     const again = ev.matvecTransposed(d, new Float64Array(rows * F), rows, F, { handle: 'batch', exponent, alpha, factor });
     expect(maxAbsDiff(reveal(session, again, F, stepBound), new Float64Array(F))).toBeLessThan(stepBound / 100);
+  });
+
+  it('keeps them in the pool worker that runs the same share of the gradient product', async () => {
+    const ev = session.evaluator;
+    const exponent = keepExponent(alpha, factor)!;
+    const pool = await createParallelEvaluator(session.owner.publicBundle(), { threads: 2 });
+    try {
+      const [ctW] = ev.encrypt(replicate(Float64Array.from({ length: nextPowerOfTwo(F) }, (_, j) => w[j] ?? 0), S));
+      const kept = await pool.matvecReplicated(ctW!, scaled(alpha), rows, F, { handle: 'pooled', exponent });
+      const u = scores();
+      const uBound = bound(u);
+      const revealed = Float64Array.from(kept.flatMap((c, i) => Array.from(reveal(session, c, Math.min(S, rows - i * S), uBound))));
+      expect(maxAbsDiff(revealed, u)).toBeLessThan(uBound / 100);
+      const d = ev.addPlain(kept, new Float64Array(rows).fill(0.01));
+      const expected = plainMatvec(scaled(factor), Float64Array.from(u, (v) => v + 0.01), rows, F);
+      const stepBound = bound(expected);
+      const step = await pool.matvecTransposed(d, new Float64Array(rows * F), rows, F, { handle: 'pooled', exponent, alpha, factor });
+      expect(maxAbsDiff(reveal(session, step, F, stepBound), expected)).toBeLessThan(stepBound / 100);
+    } finally {
+      await pool.destroy();
+    }
   });
 });
