@@ -22,7 +22,10 @@ async function evaluatorFor(task: MatvecTask): Promise<CkksEvaluator> {
 export default async function matvecShare(task: MatvecTask) {
   const evaluator = await evaluatorFor(task);
   if (task.kind === 'columnSums') return evaluator.columnSumsRange(task.d, task.rowsPerChunk, task.columns, task.firstGroup, task.endGroup);
-  if (task.kind === 'forward') return evaluator.matvecReplicated(task.w, task.X, task.rows, task.F);
-  const partial = evaluator.matvecPartial(task.d, task.X, task.rows, task.F);
+  if (task.kind === 'forward') {
+    const kept = task.giants && task.keep && evaluator.matvecReplicatedFromGiants(task.giants, task.X, task.rows, task.F, task.keep);
+    return kept ?? evaluator.matvecReplicated(task.w, task.X, task.rows, task.F, task.keep);
+  }
+  const partial = evaluator.matvecPartial(task.d, task.X, task.rows, task.F, task.kept);
   return Piscina.move(partial);
 }

@@ -3,7 +3,7 @@
  * takes and the result it returns. Pools are typed by these (`Piscina<Task, Result>`), so
  * nothing crosses a thread as an untyped literal.
  */
-import type { CiphertextBytes, ColumnIndex, PublicKeyBundle } from '../src/he/backend.ts';
+import type { CiphertextBytes, ColumnIndex, KeepDiagonals, KeptDiagonals, PublicKeyBundle } from '../src/he/backend.ts';
 import type { BackendName } from '../src/psi/group.ts';
 
 /** workers/psi.ts: hash-and-blind a batch of encoded IDs, re-blind a batch of points, or unblind OPRF evaluations. */
@@ -26,7 +26,10 @@ export type MatvecTask = {
   readonly bundleKey: string;
   readonly bundle: PublicKeyBundle;
 } & (
-  | ({ readonly X: Float64Array; readonly rows: number; readonly F: number } & ({ readonly kind: 'transposed'; readonly d: readonly CiphertextBytes[] } | { readonly kind: 'forward'; readonly w: CiphertextBytes }))
+  | ({ readonly X: Float64Array; readonly rows: number; readonly F: number } & (
+      | { readonly kind: 'transposed'; readonly d: readonly CiphertextBytes[]; readonly kept?: KeptDiagonals }
+      | { readonly kind: 'forward'; readonly w: CiphertextBytes; readonly keep?: KeepDiagonals; readonly giants?: readonly CiphertextBytes[] }
+    ))
   | { readonly kind: 'columnSums'; readonly d: readonly CiphertextBytes[]; readonly rowsPerChunk: number; readonly columns: ColumnIndex; readonly firstGroup: number; readonly endGroup: number }
 );
 

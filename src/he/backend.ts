@@ -148,7 +148,7 @@ export interface HeEvaluator {
    * Xᵀd: `X` is rows × F row-major, `d` encrypts `rows` values in chunks. Returns one
    * ciphertext whose slots 0..F-1 hold Σ_i X[i,j]·d[i]; spends one level.
    */
-  matvecTransposed(d: readonly CiphertextBytes[], X: Float64Array, rows: number, F: number): CiphertextBytes;
+  matvecTransposed(d: readonly CiphertextBytes[], X: Float64Array, rows: number, F: number, kept?: KeptDiagonals): CiphertextBytes;
   /** Slot-wise product with plaintext `values` (laid out like `encrypt`'s input); spends one level. */
   multiplyPlain(chunks: readonly CiphertextBytes[], values: Float64Array): CiphertextBytes[];
   /** Slot-wise z² (relinearised and rescaled); spends one level. */
@@ -167,7 +167,7 @@ export interface HeEvaluator {
    * past the last row. Rectangular diagonal product with baby-step/giant-step rotations
    * (the steps of `rotationSteps(F)`); spends one level.
    */
-  matvecReplicated(w: CiphertextBytes, X: Float64Array, rows: number, F: number): CiphertextBytes[];
+  matvecReplicated(w: CiphertextBytes, X: Float64Array, rows: number, F: number, keep?: KeepDiagonals): CiphertextBytes[];
   /**
    * Masks `ct` for a refresh: a fresh uniform mask of `period` values, |r| <= 2^maskBits
    * times the bound, replicated over every slot; the secret keeps those `period` values.
@@ -201,4 +201,28 @@ export interface HeBackend {
   readonly name: 'ckks' | 'mock';
   createKeyOwner(params: HeParams, rotationSteps: readonly number[]): Promise<HeKeyOwner>;
   createEvaluator(bundle: PublicKeyBundle): Promise<HeEvaluator>;
+}
+
+/**
+ * Asks `matvecReplicated` to keep the plaintext diagonals it encodes for one batch, so that
+ * the batch's gradient product Xᵀ[[d]] reuses them instead of encoding the same rows again
+ * (encoding is the larger part of either product). A backend may ignore it; the mock does.
+ * The diagonals are encoded at scale 2^(scaleBits − exponent) and [[w]] is multiplied by
+ * the integer 2^exponent first, so the forward product comes out exactly as without keeping.
+ */
+export interface KeepDiagonals {
+  /** Names the kept diagonals; unique per product (a party's batch). */
+  readonly handle: string;
+  readonly exponent: number;
+}
+
+/**
+ * Asks `matvecTransposed` to use the diagonals kept under `handle` (X scaled by `alpha`) as
+ * X scaled by `factor`; when they are not there (never kept, or dropped) it encodes `X`.
+ */
+export interface KeptDiagonals {
+  readonly handle: string;
+  readonly exponent: number;
+  readonly alpha: number;
+  readonly factor: number;
 }

@@ -18,9 +18,9 @@
  */
 import type { Ciphertext, CKKSEncoder, ComprModeType, Evaluator, GaloisKeys, ParmsIdType, Plaintext, RelinKeys, SEALContext, Encryptor } from 'node-seal';
 import { errors } from '../errors.ts';
-import type { CiphertextBytes, CoefficientLayout, CoefficientRequest, CoefficientSecret, ColumnIndex, HeBackend, HeEvaluator, HeParams, MaskedPlainBytes, MaskedRequest, MaskSecret, PublicKeyBundle } from './backend.ts';
+import type { CiphertextBytes, CoefficientLayout, CoefficientRequest, CoefficientSecret, ColumnIndex, HeBackend, HeEvaluator, HeParams, KeepDiagonals, KeptDiagonals, MaskedPlainBytes, MaskedRequest, MaskSecret, PublicKeyBundle } from './backend.ts';
 import { CkksCoefficients } from './ckks-coefficients.ts';
-import { checkMatvecShape, fillDiagonal, fillForwardDiagonal, foldSteps, planMatvec, type MatvecPlan } from './diagonals.ts';
+import { checkMatvecShape, fillDiagonal, fillForwardDiagonal, foldSteps, MAX_KEEP_EXPONENT, MIN_KEPT_MULTIPLIER, planMatvec, type MatvecPlan } from './diagonals.ts';
 import { createCkksKeyOwner } from './key-owner.ts';
 import { boundBitsFor, checkCount, checkDecryptionRoom, checkPeriod, maskBoundFor, replicate, sampleMask, unmaskReply } from './masking.ts';
 import { createContext, guarded, levelModulusBits, levelsLeft, loadChunks, loadCiphertext, loadSeal, SealScope, scoped, type Seal } from './seal.ts';
@@ -37,6 +37,29 @@ export interface CkksEvaluatorOptions {
 
 /** Scales within this relative distance are the same scale computed in another order. */
 const SCALE_TOLERANCE = 2 ** -10;
+
+/**
+ * Bytes of kept diagonals (KeepDiagonals) this thread holds at most, over every evaluator:
+ * SEAL's WebAssembly heap is one per thread and cannot pass 4 GiB. A forward product whose
+ * diagonals would not fit keeps none, and its gradient product encodes them as before.
+ */
+const KEPT_BYTES_LIMIT = 768 * 2 ** 20;
+/** Batches whose diagonals one evaluator keeps at most (one per party is the use). */
+const KEPT_ENTRIES_LIMIT = 4;
+let keptBytes = 0;
+/** A larger K multiplies the residual's noise by as much; such a product encodes X instead. */
+const MAX_KEPT_MULTIPLIER = 2 ** 24;
+
+/** One batch's plaintext diagonals kept from its forward product (`matvecReplicated` with `keep`). */
+interface KeptEntry {
+  readonly scope: SealScope;
+  readonly rows: number;
+  readonly F: number;
+  readonly exponent: number;
+  readonly bytes: number;
+  /** [chunk][g·b + k]: the diagonal of `fillDiagonal(…, chunk, g, k)`, undefined when all zero. */
+  readonly plains: (Plaintext | undefined)[][];
+}
 
 export async function createCkksEvaluator(bundle: PublicKeyBundle, options: CkksEvaluatorOptions = {}): Promise<CkksEvaluator> {
   checkBundleShape(bundle);
@@ -79,6 +102,8 @@ export class CkksEvaluator implements HeEvaluator {
   readonly #levelEncoders = new Map<string, CKKSEncoder>();
   /** Coefficient packing at the last level, made on first use. */
   #coefficients: CkksCoefficients | undefined;
+  /** Diagonals kept by forward products for their batches' gradient products, oldest first. */
+  readonly #kept = new Map<string, KeptEntry>();
 
   constructor(seal: Seal, bundle: PublicKeyBundle, scope: SealScope, compression: 'zstd' | 'none') {
     this.#seal = seal;
@@ -177,9 +202,9 @@ export class CkksEvaluator implements HeEvaluator {
     return this.#loadAll(chunks).map((bytes) => scoped((scope) => this.#save(this.#poly(this.#load(bytes, scope), c, degree, scope))));
   }
 
-  matvecTransposed(d: readonly CiphertextBytes[], X: Float64Array, rows: number, F: number): CiphertextBytes {
+  matvecTransposed(d: readonly CiphertextBytes[], X: Float64Array, rows: number, F: number, kept?: KeptDiagonals): CiphertextBytes {
     return scoped((scope) => {
-      const partial = this.#matvecPartial(d, X, rows, F, scope);
+      const partial = this.#partialUsing(d, X, rows, F, kept, scope);
       this.#fold(partial, planMatvec(F, this.slotCount), scope);
       return this.#save(partial);
     });
@@ -189,8 +214,8 @@ export class CkksEvaluator implements HeEvaluator {
    * (Pool worker) Xᵀd up to the giant steps, before the fold: the pool sums the partials of
    * its workers and folds once (`combinePartials`). X and d cover this worker's rows only.
    */
-  matvecPartial(d: readonly CiphertextBytes[], X: Float64Array, rows: number, F: number): CiphertextBytes {
-    return scoped((scope) => this.#save(this.#matvecPartial(d, X, rows, F, scope)));
+  matvecPartial(d: readonly CiphertextBytes[], X: Float64Array, rows: number, F: number, kept?: KeptDiagonals): CiphertextBytes {
+    return scoped((scope) => this.#save(this.#partialUsing(d, X, rows, F, kept, scope)));
   }
 
   /** Sums the workers' partial products and folds them into Xᵀd. */
@@ -270,9 +295,13 @@ export class CkksEvaluator implements HeEvaluator {
     });
   }
 
-  matvecReplicated(w: CiphertextBytes, X: Float64Array, rows: number, F: number): CiphertextBytes[] {
+  matvecReplicated(w: CiphertextBytes, X: Float64Array, rows: number, F: number, keep?: KeepDiagonals): CiphertextBytes[] {
     checkMatvecShape(Math.ceil(rows / this.slotCount), X, rows, F, this.slotCount);
     const plan = planMatvec(F, this.slotCount);
+    if (keep !== undefined) {
+      const kept = this.#forwardKeeping({ w }, X, rows, plan, keep);
+      if (kept !== undefined) return kept;
+    }
     const ev = this.#evaluator;
     const diagonal = new Float64Array(this.slotCount);
     return scoped((scope) => {
@@ -369,6 +398,7 @@ export class CkksEvaluator implements HeEvaluator {
   }
 
   dispose(): void {
+    for (const handle of [...this.#kept.keys()]) this.#dropKept(handle);
     this.#levelEncoders.clear();
     this.#scope.dispose();
   }
@@ -592,12 +622,260 @@ export class CkksEvaluator implements HeEvaluator {
     });
   }
 
+  /**
+   * X·[[w]] that keeps its plaintext diagonals for the batch's gradient product (backend.ts
+   * KeepDiagonals). The diagonals are Xᵀd's (`fillDiagonal`), so the same plaintexts serve
+   * both products: with diag_i[t] = X[t+i, t mod P], X·w = Σ_i rot(diag_i ⊙ w, −i), and with
+   * i = g·b + k and p_{g,k} = rot(diag_{gb+k}, −gb) (Xᵀd's pre-rotated plaintexts),
+   *   X·w = Σ_k rot(Σ_g p_{g,k} ⊙ rot(w, −gb), −k) = I_0 + rot(Σ_{k≥1} rot(I_k, b − k), −b),
+   * where rot(w, −gb) = rot(w, (G − g)·b) as w has period P = G·b. Rotations: G − 1 of w,
+   * then b per chunk (the last by −b, which the bundle must hold: `keptForwardStep`).
+   * Scale: [[w]]·2^m (an integer product, no level) times plaintexts at scale 2^(40−m) gives
+   * exactly the scale of `matvecReplicated` without keeping. Returns undefined (keep
+   * nothing) when the bundle lacks the step or the diagonals would not fit the memory limit.
+   */
+  #forwardKeeping(source: { readonly w: CiphertextBytes } | { readonly giants: readonly CiphertextBytes[] }, X: Float64Array, rows: number, plan: MatvecPlan, keep: KeepDiagonals): CiphertextBytes[] | undefined {
+    const { baby: b, giant: G } = plan;
+    checkKeep(keep);
+    if (!this.#canKeep(plan)) return undefined;
+    const S = this.slotCount;
+    const ev = this.#evaluator;
+    const diagonal = new Float64Array(S);
+    this.#dropKept(keep.handle);
+    return scoped((scope) => {
+      let giants: Ciphertext[];
+      if ('giants' in source) {
+        if (!Array.isArray(source.giants) || source.giants.length !== G) throw errors.messageMalformed(`expected ${G} rotations of [[w]]`);
+        // Sent at the job's scale (loading checks it), so scaled by 2^m here.
+        giants = source.giants.map((bytes) => this.#scaledBy(this.#load(bytes, scope), keep.exponent, scope));
+      } else {
+        giants = this.#giantsOf(this.#load(source.w, scope), plan, keep.exponent, scope);
+      }
+      // [[w]]·2^m: its level, and (for an all-zero chunk) a ciphertext to zero.
+      const w0 = giants[0]!;
+      this.#requireLevels('matvecReplicated', w0, 1, scope);
+      const parmsId = scope.add(w0.parmsId());
+      const chunkCount = Math.ceil(rows / S);
+      // A plaintext at w's level: N coefficients per prime, 8 bytes each (chain index + 1 primes).
+      const bytes = chunkCount * plan.width * this.params.polyModulusDegree * 8 * (levelsLeft(this.#context, w0, scope) + 1);
+      if (keptBytes + bytes > KEPT_BYTES_LIMIT) return undefined;
+      while (this.#kept.size >= KEPT_ENTRIES_LIMIT) this.#dropKept(this.#kept.keys().next().value!);
+      const entry: KeptEntry = { scope: new SealScope(), rows, F: plan.features, exponent: keep.exponent, bytes, plains: [] };
+      keptBytes += bytes;
+      this.#kept.set(keep.handle, entry);
+      try {
+        const plainScale = this.#scale / 2 ** keep.exponent;
+        const chunks: CiphertextBytes[] = [];
+        for (let chunk = 0; chunk < chunkCount; chunk++) {
+          const plains: (Plaintext | undefined)[] = new Array(plan.width).fill(undefined);
+          entry.plains.push(plains);
+          chunks.push(
+            scoped((chunkScope) => {
+              const product = chunkScope.add(new this.#seal.Ciphertext());
+              const inner: (Ciphertext | undefined)[] = new Array(b).fill(undefined);
+              for (let g = 0; g < G; g++) {
+                for (let k = 0; k < b; k++) {
+                  if (!fillDiagonal(diagonal, plan, X, rows, chunk, g, k)) continue;
+                  const plain = entry.scope.add(new this.#seal.Plaintext());
+                  this.#encodeInto(diagonal, plainScale, parmsId, plain);
+                  plains[g * b + k] = plain;
+                  const sum = inner[k];
+                  if (sum === undefined) {
+                    inner[k] = chunkScope.add(new this.#seal.Ciphertext());
+                    ev.multiplyPlain(giants[g]!, plain, inner[k]!);
+                  } else {
+                    ev.multiplyPlain(giants[g]!, plain, product);
+                    ev.addInplace(sum, product);
+                  }
+                }
+              }
+              let shifted: Ciphertext | undefined;
+              for (let k = 1; k < b; k++) {
+                const term = inner[k];
+                if (term === undefined) continue;
+                ev.rescaleToNextInplace(term);
+                const rotated = chunkScope.add(new this.#seal.Ciphertext());
+                this.#rotate(term, b - k, rotated);
+                if (shifted === undefined) shifted = rotated;
+                else this.#addInto(shifted, rotated, chunkScope);
+              }
+              let total = inner[0];
+              if (total !== undefined) ev.rescaleToNextInplace(total);
+              if (shifted !== undefined) {
+                const back = chunkScope.add(new this.#seal.Ciphertext());
+                this.#rotate(shifted, -b, back);
+                if (total === undefined) total = back;
+                else this.#addInto(total, back, chunkScope);
+              }
+              return this.#save(total ?? this.#zeroAfterRescale(w0, chunkScope));
+            }),
+          );
+        }
+        return chunks;
+      } catch (e) {
+        this.#dropKept(keep.handle);
+        throw e;
+      }
+    });
+  }
+
+  /**
+   * (Pool) The rotations rot([[w]], −g·b), g < G, that every share of a keeping forward
+   * product needs: made once and sent to the workers, rather than made by each. Undefined
+   * when this bundle cannot keep (no −b key).
+   */
+  keptForwardGiants(w: CiphertextBytes, F: number, exponent: number): CiphertextBytes[] | undefined {
+    const plan = planMatvec(F, this.slotCount);
+    checkKeep({ handle: '', exponent });
+    if (!this.#canKeep(plan)) return undefined;
+    return scoped((scope) => {
+      const w0 = this.#load(w, scope);
+      this.#requireLevels('matvecReplicated', w0, 1, scope);
+      return this.#giantsOf(w0, plan, 0, scope).map((ct) => this.#save(ct));
+    });
+  }
+
+  /** (Pool worker) `matvecReplicated` with `keep`, from `keptForwardGiants`' rotations; undefined when it cannot keep (then call it with [[w]]). */
+  matvecReplicatedFromGiants(giants: readonly CiphertextBytes[], X: Float64Array, rows: number, F: number, keep: KeepDiagonals): CiphertextBytes[] | undefined {
+    checkMatvecShape(Math.ceil(rows / this.slotCount), X, rows, F, this.slotCount);
+    return this.#forwardKeeping({ giants }, X, rows, planMatvec(F, this.slotCount), keep);
+  }
+
+  #canKeep(plan: MatvecPlan): boolean {
+    return plan.baby === 1 || this.rotationSteps.includes(-plan.baby);
+  }
+
+  /** rot([[w]]·2^m, −g·b) = rot(·, (G − g)·b) for g < G (w has period P = G·b), at scale s_w·2^m. */
+  #giantsOf(w0: Ciphertext, plan: MatvecPlan, exponent: number, scope: SealScope): Ciphertext[] {
+    const scaled = this.#scaledBy(scope.add(w0.copy()), exponent, scope);
+    const giants = [scaled];
+    for (let g = 1; g < plan.giant; g++) {
+      const rotated = scope.add(new this.#seal.Ciphertext());
+      this.#rotate(scaled, (plan.giant - g) * plan.baby, rotated);
+      giants.push(rotated);
+    }
+    return giants;
+  }
+
+  /** Xᵀd before the fold: from the diagonals kept for `kept`, when this evaluator has them for these shapes, else encoded from X. */
+  #partialUsing(d: readonly CiphertextBytes[], X: Float64Array, rows: number, F: number, kept: KeptDiagonals | undefined, scope: SealScope): Ciphertext {
+    const entry = kept === undefined ? undefined : this.#kept.get(kept.handle);
+    if (kept === undefined || entry === undefined) return this.#matvecPartial(d, X, rows, F, scope);
+    try {
+      if (!Array.isArray(d)) throw errors.messageMalformed('d must be a list of ciphertexts');
+      checkMatvecShape(d.length, X, rows, F, this.slotCount);
+      const usable = entry.rows === rows && entry.F === F && entry.plains.length === d.length && entry.exponent === kept.exponent;
+      const K = (2 ** kept.exponent * Math.abs(kept.factor)) / kept.alpha;
+      if (!usable || !(K >= MIN_KEPT_MULTIPLIER && K <= MAX_KEPT_MULTIPLIER) || kept.factor === 0) return this.#matvecPartial(d, X, rows, F, scope);
+      return this.#matvecPartialKept(d, entry, Math.round(K), kept.factor < 0, scope);
+    } finally {
+      this.#dropKept(kept.handle);
+    }
+  }
+
+  /**
+   * `#matvecPartial` on kept diagonals p = round(2^(40−m)·α·X): [[d]] is multiplied by the
+   * integer K = round(2^m·|c|/α) (no level), the products land at scale s_d·2^(40−m) where
+   * the plain path has s_d·2^40, so the partial, declared at 2^m times its scale, holds
+   * (K/(2^m/α))·Xᵀd = |c|·Xᵀd to a relative 1/(2K) (K >= MIN_KEPT_MULTIPLIER), negated
+   * for c < 0; its scale is the plain path's, bit for bit.
+   */
+  #matvecPartialKept(d: readonly CiphertextBytes[], entry: KeptEntry, K: number, negate: boolean, outer: SealScope): Ciphertext {
+    const plan = planMatvec(entry.F, this.slotCount);
+    const ev = this.#evaluator;
+    const inner: (Ciphertext | undefined)[] = new Array(plan.giant).fill(undefined);
+    let levelOf: { scale: number; key: string } | undefined;
+    return scoped((scope) => {
+      const product = scope.add(new this.#seal.Ciphertext());
+      for (let chunk = 0; chunk < d.length; chunk++) {
+        scoped((chunkScope) => {
+          const d0 = this.#load(d[chunk], chunkScope);
+          this.#requireLevels('matvecTransposed', d0, 1, chunkScope);
+          const parmsId = chunkScope.add(d0.parmsId());
+          const key = Array.from(parmsId.values() as BigUint64Array).join(':');
+          levelOf ??= { scale: d0.scale(), key };
+          if (levelOf.key !== key || levelOf.scale !== d0.scale()) throw errors.protocol('the chunks of d are at different levels');
+          this.#multiplyByInteger(d0, K, chunkScope);
+          const babies = [d0];
+          for (let k = 1; k < plan.baby; k++) {
+            const rotated = chunkScope.add(new this.#seal.Ciphertext());
+            this.#rotate(d0, k, rotated);
+            babies.push(rotated);
+          }
+          const plains = entry.plains[chunk]!;
+          for (let g = 0; g < plan.giant; g++) {
+            for (let k = 0; k < plan.baby; k++) {
+              const plain = plains[g * plan.baby + k];
+              if (plain === undefined) continue;
+              guarded(
+                this.#seal,
+                () => ev.plainModSwitchToInplace(plain, parmsId),
+                () => errors.protocol('the residual is at a level above the kept diagonals'),
+              );
+              const sum = inner[g];
+              if (sum === undefined) {
+                inner[g] = scope.add(new this.#seal.Ciphertext());
+                ev.multiplyPlain(babies[k]!, plain, inner[g]!);
+              } else {
+                ev.multiplyPlain(babies[k]!, plain, product);
+                ev.addInplace(sum, product);
+              }
+            }
+          }
+        });
+      }
+      if (inner.every((sum) => sum === undefined)) {
+        return scoped((last) => this.#zeroAfterRescale(this.#load(d[d.length - 1], last), outer));
+      }
+      let total: Ciphertext | undefined;
+      for (let g = 0; g < plan.giant; g++) {
+        const sum = inner[g];
+        if (sum === undefined) continue;
+        ev.rescaleToNextInplace(sum);
+        const term = g === 0 ? sum : (this.#rotate(sum, g * plan.baby, product), product);
+        if (total === undefined) total = outer.add(term.copy());
+        else this.#addInto(total, term, scope);
+      }
+      total!.setScale(total!.scale() * 2 ** entry.exponent);
+      if (negate) ev.negateInplace(total!);
+      return total!;
+    });
+  }
+
+  /** ct·2^m, declared at 2^m times its scale: the same values, at the scale the kept diagonals (2^(40−m)) need. */
+  #scaledBy(ct: Ciphertext, exponent: number, scope: SealScope): Ciphertext {
+    this.#multiplyByInteger(ct, 2 ** exponent, scope);
+    ct.setScale(ct.scale() * 2 ** exponent);
+    return ct;
+  }
+
+  /** ct ← k·ct for a positive integer k, keeping its scale (so it holds k times its value); no level, noise times k. */
+  #multiplyByInteger(ct: Ciphertext, k: number, scope: SealScope): void {
+    if (k === 1) return;
+    const constant = new Float64Array(this.slotCount).fill(k);
+    this.#evaluator.multiplyPlainInplace(ct, this.#encodeAt(constant, 1, scope.add(ct.parmsId()), scope));
+  }
+
+  #dropKept(handle: string): void {
+    const entry = this.#kept.get(handle);
+    if (entry === undefined) return;
+    this.#kept.delete(handle);
+    keptBytes -= entry.bytes;
+    entry.scope.dispose();
+  }
+
   #fold(ct: Ciphertext, plan: MatvecPlan, scope: SealScope): void {
     const rotated = scope.add(new this.#seal.Ciphertext());
     for (const step of foldSteps(plan)) {
       this.#rotate(ct, step, rotated);
       this.#evaluator.addInplace(ct, rotated);
     }
+  }
+}
+
+function checkKeep(keep: KeepDiagonals): void {
+  if (!Number.isInteger(keep.exponent) || keep.exponent < 0 || keep.exponent > MAX_KEEP_EXPONENT || typeof keep.handle !== 'string') {
+    throw errors.optionInvalid('keep', `exponent must be an integer in 0..${MAX_KEEP_EXPONENT} and handle a string`);
   }
 }
 

@@ -54,6 +54,23 @@ export function rotationSteps(F: number, slotCount: number): number[] {
   return [...steps].sort((a, b) => a - b);
 }
 
+/** The largest exponent m of KeepDiagonals: kept diagonals are encoded at scale 2^(scaleBits − m). */
+export const MAX_KEEP_EXPONENT = 16;
+/**
+ * The integer K = round(2^m·|c|/α) by which a gradient product on kept diagonals multiplies
+ * [[d]] is at least this: the rounding changes the step by at most 1/(2K) = 2^-13 of itself.
+ */
+export const MIN_KEPT_MULTIPLIER = 2 ** 12;
+
+/**
+ * The one step a forward product that keeps its diagonals needs beyond `rotationSteps`
+ * (ckks.ts `#forwardKeeping`): −b, or none when b = 1.
+ */
+export function keptForwardSteps(F: number, slotCount: number): number[] {
+  const { baby } = planMatvec(F, slotCount);
+  return baby > 1 ? [-baby] : [];
+}
+
 /** The fold steps P, 2P, …, S/2 that sum the P-periodic partial products. */
 export function foldSteps(plan: MatvecPlan): number[] {
   const steps: number[] = [];

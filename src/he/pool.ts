@@ -5,6 +5,11 @@
  * ciphertext; the main thread adds the partials and folds once (diagonals.ts: rotation is
  * linear). For X·[[w]] each worker computes whole chunks of rows, which are independent.
  *
+ * Share k of a product always goes to worker k (one single-thread pool per worker), and
+ * both products cut a batch's chunks into the same shares: so the worker that kept a
+ * batch's diagonals in its forward share (backend.ts KeepDiagonals) gets the same chunks of
+ * the gradient product, and with them the diagonals.
+ *
  * The public bundle goes to the workers in SharedArrayBuffers (no copy per task); a
  * worker parses it once and keeps its SEAL context for every later task of the same
  * bundle. Pass X backed by a SharedArrayBuffer to avoid copying each worker's rows.
@@ -16,7 +21,7 @@ import { Piscina } from 'piscina';
 import type { MatvecResult, MatvecTask } from '../../workers/tasks.ts';
 import { errors } from '../errors.ts';
 import { checkThreads } from '../util/threads.ts';
-import type { CiphertextBytes, ColumnIndex, PublicKeyBundle } from './backend.ts';
+import type { CiphertextBytes, ColumnIndex, KeepDiagonals, KeptDiagonals, PublicKeyBundle } from './backend.ts';
 import { sumCiphertextsFor } from './coefficients.ts';
 import { createCkksEvaluator, type CkksEvaluator } from './ckks.ts';
 import { checkMatvecShape } from './diagonals.ts';
@@ -30,9 +35,9 @@ export interface ParallelEvaluator {
   readonly slotCount: number;
   readonly threads: number;
   /** Same contract as HeEvaluator.matvecTransposed. */
-  matvecTransposed(d: readonly CiphertextBytes[], X: Float64Array, rows: number, F: number): Promise<CiphertextBytes>;
+  matvecTransposed(d: readonly CiphertextBytes[], X: Float64Array, rows: number, F: number, kept?: KeptDiagonals): Promise<CiphertextBytes>;
   /** Same contract as HeEvaluator.matvecReplicated. */
-  matvecReplicated(w: CiphertextBytes, X: Float64Array, rows: number, F: number): Promise<CiphertextBytes[]>;
+  matvecReplicated(w: CiphertextBytes, X: Float64Array, rows: number, F: number, keep?: KeepDiagonals): Promise<CiphertextBytes[]>;
   /** Same contract as HeEvaluator.columnSums. */
   columnSums(d: readonly CiphertextBytes[], rowsPerChunk: number, columns: ColumnIndex): Promise<CiphertextBytes[]>;
   /** Stops the workers and frees the main thread's SEAL objects. */
@@ -76,16 +81,15 @@ export async function createParallelEvaluator(bundle: PublicKeyBundle, options: 
     galoisKeys: shared(bundle.galoisKeys),
   };
   const bundleKey = randomUUID();
-  const pool = new Piscina<MatvecTask, MatvecResult>({
-    filename: new URL('../../workers/he.ts', import.meta.url).href,
-    minThreads: threads,
-    maxThreads: threads,
-  });
+  const pools = Array.from(
+    { length: threads },
+    () => new Piscina<MatvecTask, MatvecResult>({ filename: new URL('../../workers/he.ts', import.meta.url).href, minThreads: 1, maxThreads: 1 }),
+  );
   const S = combiner.slotCount;
   return {
     slotCount: S,
     threads,
-    async matvecTransposed(d, X, rows, F) {
+    async matvecTransposed(d, X, rows, F, kept) {
       if (!Array.isArray(d)) throw errors.messageMalformed('d must be a list of ciphertexts');
       checkMatvecShape(d.length, X, rows, F, S);
       const shares = Math.min(threads, d.length);
@@ -97,27 +101,30 @@ export async function createParallelEvaluator(bundle: PublicKeyBundle, options: 
         const endRow = Math.min(rows, endChunk * S);
         const view = X.subarray(firstRow * F, endRow * F);
         const rowsX = X.buffer instanceof SharedArrayBuffer ? view : view.slice();
-        const task: MatvecTask = { kind: 'transposed', bundleKey, bundle: sharedBundle, d: d.slice(firstChunk, endChunk), X: rowsX, rows: endRow - firstRow, F };
+        const task: MatvecTask = { kind: 'transposed', bundleKey, bundle: sharedBundle, d: d.slice(firstChunk, endChunk), X: rowsX, rows: endRow - firstRow, F, ...(kept && { kept }) };
         const transferList = rowsX.buffer instanceof ArrayBuffer ? [rowsX.buffer] : [];
-        tasks.push(pool.run(task, { transferList }) as Promise<Uint8Array>);
+        tasks.push(pools[w]!.run(task, { transferList }) as Promise<Uint8Array>);
       }
       const partials = await Promise.all(tasks);
       return combiner.combinePartials(partials, F);
     },
-    async matvecReplicated(w, X, rows, F) {
+    async matvecReplicated(w, X, rows, F, keep) {
       const chunks = Math.ceil(rows / S);
       checkMatvecShape(chunks, X, rows, F, S);
       const shares = Math.min(threads, chunks);
-      if (shares === 1) return combiner.matvecReplicated(w, X, rows, F);
+      // Kept diagonals must be where the gradient product's share 0 runs: worker 0.
+      if (shares === 1 && keep === undefined) return combiner.matvecReplicated(w, X, rows, F);
+      // Every share of a keeping product needs the same G rotations of [[w]]: made once here.
+      const giants = keep !== undefined && shares > 1 ? combiner.keptForwardGiants(w, F, keep.exponent) : undefined;
       const tasks: Promise<Uint8Array[]>[] = [];
       for (let k = 0; k < shares; k++) {
         const firstRow = Math.floor((k * chunks) / shares) * S;
         const endRow = Math.min(rows, Math.floor(((k + 1) * chunks) / shares) * S);
         const view = X.subarray(firstRow * F, endRow * F);
         const rowsX = X.buffer instanceof SharedArrayBuffer ? view : view.slice();
-        const task: MatvecTask = { kind: 'forward', bundleKey, bundle: sharedBundle, w, X: rowsX, rows: endRow - firstRow, F };
+        const task: MatvecTask = { kind: 'forward', bundleKey, bundle: sharedBundle, w, X: rowsX, rows: endRow - firstRow, F, ...(keep && { keep }), ...(giants && { giants }) };
         const transferList = rowsX.buffer instanceof ArrayBuffer ? [rowsX.buffer] : [];
-        tasks.push(pool.run(task, { transferList }) as Promise<Uint8Array[]>);
+        tasks.push(pools[k]!.run(task, { transferList }) as Promise<Uint8Array[]>);
       }
       return (await Promise.all(tasks)).flat();
     },
@@ -135,12 +142,12 @@ export async function createParallelEvaluator(bundle: PublicKeyBundle, options: 
         const firstGroup = Math.floor((w * groups) / shares);
         const endGroup = Math.floor(((w + 1) * groups) / shares);
         const task: MatvecTask = { kind: 'columnSums', bundleKey, bundle: sharedBundle, d: labels, rowsPerChunk, columns: { ...columns, index }, firstGroup, endGroup };
-        tasks.push(pool.run(task) as Promise<CiphertextBytes[]>);
+        tasks.push(pools[w]!.run(task) as Promise<CiphertextBytes[]>);
       }
       return (await Promise.all(tasks)).flat();
     },
     async destroy() {
-      await pool.destroy();
+      await Promise.all(pools.map((pool) => pool.destroy()));
       combiner.dispose();
     },
   };

@@ -22,6 +22,12 @@
  * rows, the bank reveals the total scores z; each party has its own final weights decrypted
  * (exactly P_p masked values, twice), or keeps them encrypted (`keepEncrypted`).
  *
+ * Each batch's rows are encoded once: the forward product keeps its plaintext diagonals
+ * (Xᵀd's diagonals, arranged so X·[[w]] can use them) and the gradient product reuses them,
+ * X scaled by α standing for X scaled by −η/√n through an integer factor on [[d]] (he/ckks.ts
+ * `#forwardKeeping`, `#matvecPartialKept`; `keepExponent`). That factor rounds η by at most
+ * 2^-13 of itself; nothing else changes, and the parties still see only ciphertexts.
+ *
  * The factors α and η/√n are folded into the plaintext X of each product, so no level is
  * spent on them: X·[[w]] and Xᵀ[[d]] take one level each; taylor1's residual takes none
  * (parameters `ENCRYPTED_MODEL_PARAMS`, N = 8192), poly2's one more for [[α·z]]² = [[c2·z²/√n]]
@@ -46,9 +52,10 @@
  * 2^-12 (two passes, as arbiter-client.ts); the error adds up over batches as a random walk
  * (√(batches)·2^-13 at most ~0.01 after 10^4 batches), below the mini-batch noise.
  */
+import { randomUUID } from 'node:crypto';
 import { errors } from '../errors.ts';
-import type { CiphertextBytes, HeEvaluator } from '../he/backend.ts';
-import { nextPowerOfTwo } from '../he/diagonals.ts';
+import type { CiphertextBytes, HeEvaluator, KeptDiagonals } from '../he/backend.ts';
+import { MAX_KEEP_EXPONENT, MIN_KEPT_MULTIPLIER, nextPowerOfTwo } from '../he/diagonals.ts';
 import { gridFor, replicate } from '../he/masking.ts';
 import type { Channel } from '../protocol/channel.ts';
 import { message } from '../protocol/messages.ts';
@@ -246,6 +253,8 @@ export class EncryptedWeights {
   #epochSum: CiphertextBytes | undefined;
   #epochSteps = 0;
   readonly #epochs: { readonly sum: CiphertextBytes; readonly steps: number }[] = [];
+  /** What the last `forward` asked the evaluator to keep for `gradient`. */
+  #kept: KeptDiagonals | undefined;
 
   constructor(evaluator: HeEvaluator, width: number, config: TrainingConfig, interceptIndex?: number) {
     this.#evaluator = evaluator;
@@ -259,9 +268,28 @@ export class EncryptedWeights {
     this.#averaging = config.averaging === 'tail';
   }
 
-  /** [[X[rows]·w]] with X's rows already gathered (and scaled) by the caller. */
-  forward(matvec: MatvecRunner, X: Float64Array, rows: number): Promise<CiphertextBytes[]> {
-    return matvec.matvecReplicated(this.#current, X, rows, this.width);
+  /**
+   * [[X[rows]·w]] with X's rows already gathered and scaled by `alpha` (forwardFactor) by the
+   * caller. The evaluator keeps the batch's encoded diagonals for `gradient` (backend.ts
+   * KeepDiagonals): both products use the same plaintexts, encoded once per batch.
+   */
+  forward(matvec: MatvecRunner, X: Float64Array, rows: number, alpha: number): Promise<CiphertextBytes[]> {
+    const factor = this.gradientFactor(rows);
+    const exponent = keepExponent(alpha, factor);
+    this.#kept = exponent === undefined ? undefined : { handle: randomUUID(), exponent, alpha, factor };
+    return matvec.matvecReplicated(this.#current, X, rows, this.width, this.#kept && { handle: this.#kept.handle, exponent: this.#kept.exponent });
+  }
+
+  /** The factor c = −η/√n of the gradient product's plaintext X, for a batch of `rows`. */
+  gradientFactor(rows: number): number {
+    return -this.learningRate / Math.sqrt(rows);
+  }
+
+  /** c·X[rows]ᵀ[[d/√n]] = −η·Xᵀd/n, on the diagonals the batch's `forward` kept; X (scaled by `gradientFactor`) where they are gone. */
+  gradient(matvec: MatvecRunner, residual: readonly CiphertextBytes[], X: Float64Array, rows: number): Promise<CiphertextBytes> {
+    const kept = this.#kept;
+    this.#kept = undefined;
+    return matvec.matvecTransposed(residual, X, rows, this.width, kept);
   }
 
   /**
@@ -329,4 +357,17 @@ export class EncryptedWeights {
     const parts = tail.map(({ sum, steps }) => ev.multiplyScalar([sum], 1 / (steps * tail.length)));
     return parts.reduce((total, part) => ev.add(total, part))[0]!;
   }
+}
+
+/**
+ * The exponent m with which a batch keeps its diagonals (backend.ts KeepDiagonals): the
+ * gradient product then multiplies [[d]] by K = round(2^m·|c|/α), and the smallest m that
+ * makes K >= MIN_KEPT_MULTIPLIER keeps the most bits of the plaintexts (encoded at 2^(40−m)).
+ * Undefined (encode the gradient's X anew) when no m up to MAX_KEEP_EXPONENT reaches it.
+ */
+export function keepExponent(alpha: number, factor: number): number | undefined {
+  const ratio = Math.abs(factor) / alpha;
+  if (!(ratio > 0 && Number.isFinite(ratio))) return undefined;
+  const m = Math.max(0, Math.ceil(Math.log2(MIN_KEPT_MULTIPLIER / ratio)));
+  return m <= MAX_KEEP_EXPONENT ? m : undefined;
 }

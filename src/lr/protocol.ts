@@ -3,23 +3,23 @@
  * configuration: the CKKS parameter set, the rotations each party's products need, and the
  * bound on revealed scores. The protocol itself: encrypted-model.ts.
  */
-import type { CiphertextBytes, ColumnIndex, HeEvaluator, HeParams } from '../he/backend.ts';
-import { rotationSteps } from '../he/diagonals.ts';
+import type { CiphertextBytes, ColumnIndex, HeEvaluator, HeParams, KeepDiagonals, KeptDiagonals } from '../he/backend.ts';
+import { keptForwardSteps, rotationSteps } from '../he/diagonals.ts';
 import { ENCRYPTED_MODEL_PARAMS, ENCRYPTED_MODEL_POLY2_PARAMS } from '../he/params.ts';
 import type { TrainingConfig } from './config.ts';
 
 /** Computes Xᵀ[[d]] and X·[[w]]: the evaluator itself, or a worker pool holding the same keys. */
 export interface MatvecRunner {
-  matvecTransposed(d: readonly CiphertextBytes[], X: Float64Array, rows: number, F: number): Promise<CiphertextBytes>;
-  matvecReplicated(w: CiphertextBytes, X: Float64Array, rows: number, F: number): Promise<CiphertextBytes[]>;
+  matvecTransposed(d: readonly CiphertextBytes[], X: Float64Array, rows: number, F: number, kept?: KeptDiagonals): Promise<CiphertextBytes>;
+  matvecReplicated(w: CiphertextBytes, X: Float64Array, rows: number, F: number, keep?: KeepDiagonals): Promise<CiphertextBytes[]>;
   /** Binning's per-bin sums (HeEvaluator.columnSums). */
   columnSums(d: readonly CiphertextBytes[], rowsPerChunk: number, columns: ColumnIndex): Promise<CiphertextBytes[]>;
 }
 
 export function inlineMatvec(evaluator: HeEvaluator): MatvecRunner {
   return {
-    matvecTransposed: async (d, X, rows, F) => evaluator.matvecTransposed(d, X, rows, F),
-    matvecReplicated: async (w, X, rows, F) => evaluator.matvecReplicated(w, X, rows, F),
+    matvecTransposed: async (d, X, rows, F, kept) => evaluator.matvecTransposed(d, X, rows, F, kept),
+    matvecReplicated: async (w, X, rows, F, keep) => evaluator.matvecReplicated(w, X, rows, F, keep),
     columnSums: async (d, rowsPerChunk, columns) => evaluator.columnSums(d, rowsPerChunk, columns),
   };
 }
@@ -29,9 +29,9 @@ export function heParamsFor(config: TrainingConfig): HeParams {
   return { ...(config.sigmoid === 'poly2' ? ENCRYPTED_MODEL_POLY2_PARAMS : ENCRYPTED_MODEL_PARAMS), scheme: config.he };
 }
 
-/** Rotations a party with `width` columns needs (the label also sums slots for the loss). */
+/** Rotations a party with `width` columns needs (the label also sums slots for the loss), with the step of forward products that keep their diagonals. */
 export function rotationStepsFor(width: number, slotCount: number, sumsSlots: boolean): number[] {
-  const steps = new Set(rotationSteps(width, slotCount));
+  const steps = new Set([...rotationSteps(width, slotCount), ...keptForwardSteps(width, slotCount)]);
   if (sumsSlots) for (const s of rotationSteps(1, slotCount)) steps.add(s);
   return [...steps].sort((a, b) => a - b);
 }

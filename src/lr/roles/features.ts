@@ -79,12 +79,12 @@ async function featureParty(options: FeaturePartyOptions): Promise<FeaturePartyR
       for (let b = 0; b < batches.length; b++) {
         const batch = batches[b]!;
         const n = batch.length;
-        const root = Math.sqrt(n);
-        const scores = await weights.forward(matvec, gatherRows(data.X, data.width, batch, forwardFactor(config.sigmoid, n)), n);
+        const alpha = forwardFactor(config.sigmoid, n);
+        const scores = await weights.forward(matvec, gatherRows(data.X, data.width, batch, alpha), n, alpha);
         await label.send(message('train.forward', { epoch, batch: b, scores }));
         const { residual, epoch: e, batch: rb } = await label.receive('train.residual');
         if (e !== epoch || rb !== b) throw errors.protocol(`the label party sent the residual of batch ${e}/${rb}, expected ${epoch}/${b}`);
-        const step = await matvec.matvecTransposed(residual, gatherRows(data.X, data.width, batch, -weights.learningRate / root), n, data.width);
+        const step = await weights.gradient(matvec, residual, gatherRows(data.X, data.width, batch, weights.gradientFactor(n)), n);
         await weights.step(step, (ct) => arbiter.refresh(ct, weights.period, epoch, b));
       }
       weights.endEpoch();

@@ -161,7 +161,6 @@ async function train(
     for (let b = 0; b < batches.length; b++) {
       const batch = batches[b]!;
       const n = batch.length;
-      const root = Math.sqrt(n);
       const forwards = await Promise.all(
         [...features].map(async ([name, channel]) => {
           const f = await channel.receive('train.forward');
@@ -170,13 +169,14 @@ async function train(
         }),
       );
       // [[α·z]]: every part scaled in its party's plaintext (forwardFactor), no level spent.
-      const own = await weights.forward(matvec, gatherRows(data.X, data.width, batch, forwardFactor(config.sigmoid, n)), n);
+      const alpha = forwardFactor(config.sigmoid, n);
+      const own = await weights.forward(matvec, gatherRows(data.X, data.width, batch, alpha), n, alpha);
       const scaledT = sum(evaluator, [...forwards, own]);
       const labels = Float64Array.from(batch, (r) => y[r]!);
       const { residual, lossTerm, lossBound, loss } = batchResidual(evaluator, config.sigmoid, scaledT, labels);
       await Promise.all([...features.values()].map((c) => c.send(message('train.residual', { epoch, batch: b, residual }))));
 
-      const step = await matvec.matvecTransposed(residual, gatherRows(data.X, data.width, batch, -weights.learningRate / root), n, data.width);
+      const step = await weights.gradient(matvec, residual, gatherRows(data.X, data.width, batch, weights.gradientFactor(n)), n);
       await weights.step(step, (ct) => arbiter.refresh(ct, weights.period, epoch, b));
 
       // Taylor loss: log 2 − ½·mean(y′z) + ⅛·mean(z²), y′ = 2y − 1, from one revealed value.
