@@ -12,8 +12,14 @@ import { MESSAGE_SCHEMAS, type Message, type FieldType } from '../protocol/messa
 const packr = new Packr({ useRecords: false, variableMapSize: true });
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });
 
-/** Largest frame a peer may send (a 64k-value PSI batch of 32-byte points is ~2 MiB). */
-export const MAX_FRAME_BYTES = 64 * 1024 * 1024;
+/**
+ * Largest frame a peer may send. The largest legitimate one is the arbiter's public key
+ * bundle for `sigmoid: poly2` (N = 16384): about 70 MB with the rotation keys the encrypted
+ * model's products use, one more since the forward product reuses the gradient product's
+ * diagonals (a PSI batch of 64k 32-byte points is ~2 MiB). A peer can make this party hold
+ * at most one such frame per channel before it is refused.
+ */
+export const MAX_FRAME_BYTES = 128 * 1024 * 1024;
 
 export function encodeMessage(message: Message): Uint8Array {
   return packr.pack(message);
