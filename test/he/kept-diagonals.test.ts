@@ -49,7 +49,10 @@ describe.each([300, 5])('kept diagonals, CKKS, F = %i', (F) => {
     const revealAll = (chunks: Uint8Array[]) => Float64Array.from(chunks.flatMap((c, i) => Array.from(reveal(session, c, Math.min(S, rows - i * S), uBound))));
     const plainError = maxAbsDiff(revealAll(plain), u);
     expect(plainError).toBeLessThan(uBound / 100);
-    expect(maxAbsDiff(revealAll(kept), u)).toBeLessThan(2 * plainError + 1e-9);
+    // The same bound as the plain path, not a multiple of its error: two CKKS computations'
+    // noise varies independently, and "≤ 2× the other's" failed 1 of 3 full runs. A wrong or
+    // misaligned kept diagonal is off by the order of uBound itself.
+    expect(maxAbsDiff(revealAll(kept), u)).toBeLessThan(uBound / 100);
 
     // d/√n as the label forms it; the gradient product gets X zeroed: only kept diagonals can give the answer.
     const labels = uniform(rows, 3).map((v) => (v > 0 ? 1 : 0));
@@ -61,7 +64,7 @@ describe.each([300, 5])('kept diagonals, CKKS, F = %i', (F) => {
     const stepBound = bound(expected);
     const stepError = maxAbsDiff(reveal(session, fromX, F, stepBound), expected);
     expect(stepError).toBeLessThan(stepBound / 100);
-    expect(maxAbsDiff(reveal(session, fromKept, F, stepBound), expected)).toBeLessThan(2 * stepError + 1e-9);
+    expect(maxAbsDiff(reveal(session, fromKept, F, stepBound), expected)).toBeLessThan(stepBound / 100);
     // The step lands at the weights' scale: it adds to [[w]] as the plain path's does.
     expect(() => ev.add([ctW!], [fromKept])).not.toThrow();
     // Used once: a second gradient product with the same handle encodes the X it is given.
