@@ -9,7 +9,7 @@ import { detectIdType, type IdType } from '../ids/normalise.ts';
 import type { TrainingConfig } from '../lr/config.ts';
 import type { Channel } from '../protocol/channel.ts';
 import type { LoadedTable, PartyJobContext } from './context.ts';
-import type { JobSpec } from './spec.ts';
+import { sendJobSpec, type JobSpec } from './spec.ts';
 
 /**
  * (Label) Every partner has passed its gate (and the arbiter sees every party): nothing
@@ -30,6 +30,36 @@ export async function awaitAcceptance(channels: readonly Channel[], onWaiting?: 
       if (waiting.delete(c.peer)) onWaiting?.([...waiting]);
     }),
   );
+}
+
+/**
+ * (Label) Tells every feature party of a training or binning job its spec, waits until each
+ * has accepted (its operator approving where it must), and only then tells the arbiter:
+ * the arbiter never waits on a connection held up by an approval. Every channel opened is
+ * pushed onto `channels` at once, so a failure aborts every partner reached so far.
+ */
+export async function openWithPartners(
+  ctx: PartyJobContext,
+  jobId: string,
+  features: readonly { readonly party: string; readonly table: string }[],
+  arbiterName: string,
+  spec: (table: string) => JobSpec,
+  channels: Channel[],
+): Promise<{ features: Map<string, Channel>; arbiter: Channel }> {
+  const opened = new Map<string, Channel>();
+  const onWaiting = (parties: readonly string[]) => ctx.onAwaitingApproval?.(jobId, parties);
+  for (const f of features) {
+    const channel = await ctx.connect(f.party, jobId);
+    channels.push(channel);
+    await sendJobSpec(channel, spec(f.table));
+    opened.set(f.party, channel);
+  }
+  await awaitAcceptance([...opened.values()], onWaiting);
+  const arbiter = await ctx.connect(arbiterName, jobId);
+  channels.push(arbiter);
+  await sendJobSpec(arbiter, spec(''));
+  await awaitAcceptance([arbiter], onWaiting);
+  return { features: opened, arbiter };
 }
 
 /**

@@ -21,11 +21,11 @@ import { resolveTrainingConfig, type TrainingConfig } from '../lr/config.ts';
 import type { Channel } from '../protocol/channel.ts';
 import { abortingPeersOnFailure } from '../protocol/abort.ts';
 import { message } from '../protocol/messages.ts';
-import { agreeWithLabel, awaitAcceptance, gated, idTypeOf } from './admission.ts';
+import { agreeWithLabel, gated, idTypeOf, openWithPartners } from './admission.ts';
 import { exchangeAnchors } from './anchors.ts';
 import type { LoadedTable, PartyJobContext } from './context.ts';
 import { refuseUnboundRoles } from './roles.ts';
-import { sendJobSpec, type JobSpec } from './spec.ts';
+import type { JobSpec } from './spec.ts';
 
 /** A binning job as the label party runs it: tables by the names its partners know them. */
 export interface BinningJob {
@@ -75,21 +75,9 @@ export async function binAsLabel(ctx: PartyJobContext, job: BinningJob): Promise
   const channels: Channel[] = [];
   const audit = ctx.governance?.audit;
   const protocol = await abortingPeersOnFailure(channels, async () => {
-    const features = new Map<string, Channel>();
     const shared = specConfig(config);
     const spec = (table: string): JobSpec => ({ kind: 'binning', jobId, purpose, table, arbiter: job.arbiter, parties: [ctx.name, ...partyNames], idType, modelJobId: '', config: shared, binning: config.rule });
-    const onWaiting = (parties: readonly string[]) => ctx.onAwaitingApproval?.(jobId, parties);
-    for (const f of job.features) {
-      const channel = await ctx.connect(f.party, jobId);
-      channels.push(channel);
-      await sendJobSpec(channel, spec(f.table));
-      features.set(f.party, channel);
-    }
-    await awaitAcceptance([...features.values()], onWaiting);
-    const arbiter = await ctx.connect(job.arbiter, jobId);
-    channels.push(arbiter);
-    await sendJobSpec(arbiter, spec(''));
-    await awaitAcceptance([arbiter], onWaiting);
+    const { features, arbiter } = await openWithPartners(ctx, jobId, job.features, job.arbiter, spec, channels);
     await audit?.append('binning.start', { job: jobId, partners: partyNames, arbiter: job.arbiter, rows: table.rowCount, rule: { ...config.rule } });
     return runBinningLabelParty({ config, idType, table, features, arbiter, psiExecutor: ctx.psiExecutor, heBackend: ctx.heBackendFor(config.he) });
   });

@@ -29,10 +29,10 @@ import { abortingPeersOnFailure } from '../protocol/abort.ts';
 import { message } from '../protocol/messages.ts';
 import type { LoadedTable, PartyJobContext } from './context.ts';
 import { safeName } from './output-folder.ts';
-import { agreeWithLabel, awaitAcceptance, gated, idTypeOf } from './admission.ts';
+import { agreeWithLabel, gated, idTypeOf, openWithPartners } from './admission.ts';
 import { exchangeAnchors } from './anchors.ts';
 import { refuseUnboundRoles } from './roles.ts';
-import { sendJobSpec, type JobSpec } from './spec.ts';
+import type { JobSpec } from './spec.ts';
 import { labelOutputFiles, type LabelJobOutcome } from './training-outputs.ts';
 
 /** A training job as the label party runs it: tables by the names its partners know them. */
@@ -79,22 +79,8 @@ export async function trainAsLabel(ctx: PartyJobContext, job: TrainingJob): Prom
   const channels: Channel[] = [];
   const audit = ctx.governance?.audit;
   const protocol = await abortingPeersOnFailure(channels, async () => {
-    const features = new Map<string, Channel>();
     const spec = (table: string): JobSpec => ({ kind: 'training', jobId, purpose, table, arbiter: job.arbiter, parties: [ctx.name, ...partyNames], idType, modelJobId: '', config });
-    const onWaiting = (parties: readonly string[]) => ctx.onAwaitingApproval?.(jobId, parties);
-    for (const f of job.features) {
-      const channel = await ctx.connect(f.party, jobId);
-      channels.push(channel);
-      await sendJobSpec(channel, spec(f.table));
-      features.set(f.party, channel);
-    }
-    // The arbiter hears of the job once every feature party's operator has approved it (and
-    // each is connected to it): it never waits on a connection held up by an approval.
-    await awaitAcceptance([...features.values()], onWaiting);
-    const arbiter = await ctx.connect(job.arbiter, jobId);
-    channels.push(arbiter);
-    await sendJobSpec(arbiter, spec(''));
-    await awaitAcceptance([arbiter], onWaiting);
+    const { features, arbiter } = await openWithPartners(ctx, jobId, job.features, job.arbiter, spec, channels);
     await audit?.append('training.start', { job: jobId, partners: partyNames, arbiter: job.arbiter, rows: table.rowCount });
     return runLabelParty({
       config,
