@@ -49,7 +49,9 @@ describe('encrypted training accuracy (CKKS)', () => {
     expect(mock.predictions.ids).toEqual(encrypted.predictions.ids);
     const drift = Math.max(...encrypted.predictions.scores.map((s, i) => Math.abs(s - mock.predictions.scores[i]!)));
     expect(drift).toBeLessThan(0.01);
-    encrypted.lossCurve.forEach((loss, e) => expect(Math.abs(loss - mock.lossCurve[e]!)).toBeLessThan(1e-3));
+    // Losses moved by 4e-4 to 5e-4 in quiet runs and by 1.3e-3 once in CI (the refreshes' rounding
+    // is random); a wrong scale moves them by a factor, a wrong level fails outright.
+    encrypted.lossCurve.forEach((loss, e) => expect(Math.abs(loss - mock.lossCurve[e]!)).toBeLessThan(5e-3));
     expect(encrypted.metrics.auc).toBeGreaterThan(0.95);
   }, 1_200_000);
 });
