@@ -5,9 +5,8 @@
  * its partial scores, `scoring.answered`. (A record written after the fact is lost when
  * the party crashes in between, and the action happened unrecorded.)
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { AuditLog } from '../../src/governance/audit.ts';
 import type { PartyGovernance } from '../../src/governance/gate.ts';
@@ -15,16 +14,9 @@ import { generateKeyPair } from '../../src/governance/keys.ts';
 import { runLocalTraining } from '../../src/local/training.ts';
 import { openLocalScoringSession } from '../../src/local/scoring.ts';
 import { decodeMessage } from '../../src/transport/codec.ts';
+import { governedSme } from '../helpers/governed-sme.ts';
 
-const SME = resolve(import.meta.dirname, '../../examples/sme-credit');
-const dir = mkdtempSync(join(tmpdir(), 'jinqiao-audit-order-'));
-const head = (file: string, lines: number) => {
-  const path = join(dir, file);
-  writeFileSync(path, readFileSync(join(SME, file), 'utf8').split('\n').slice(0, lines).join('\n') + '\n');
-  return path;
-};
-const bankFile = head('bank.csv', 1001);
-const taxFile = head('tax_bureau.csv', 1201);
+const { dir, bankFile, taxFile } = governedSme('jinqiao-audit-order-');
 
 const typesIn = (file: string) =>
   readFileSync(file, 'utf8')

@@ -5,69 +5,23 @@
  * policy is refused with the rule's name before any PSI point, key or ciphertext moves; a
  * job file with both `governance:` and `binning:` bins under that governance.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runBinningInProcess, type BinningResult, type InProcessBinningOptions } from '../../src/binning/in-process.ts';
-import { AuditLog, verifyAuditLog } from '../../src/governance/audit.ts';
-import { encodeConsentToken, issueConsent } from '../../src/governance/consent.ts';
-import type { PartyGovernance } from '../../src/governance/gate.ts';
-import { generateKeyPair, saveKeyPair } from '../../src/governance/keys.ts';
-import { parsePolicy } from '../../src/governance/policy.ts';
+import { verifyAuditLog } from '../../src/governance/audit.ts';
+import { encodeConsentToken } from '../../src/governance/consent.ts';
+import { saveKeyPair } from '../../src/governance/keys.ts';
 import { runBinningStep } from '../../src/local/binning-step.ts';
 import { loadTrainingJob } from '../../src/local/job-file.ts';
 import { receiveJobSpec, sendJobSpec, type JobSpec } from '../../src/jobs/spec.ts';
 import { resolveTrainingConfig } from '../../src/lr/config.ts';
 import { decodeMessage } from '../../src/transport/codec.ts';
 import { memoryChannelPair } from '../../src/transport/memory.ts';
+import { GOVERNED_FIELDS, governedSme } from '../helpers/governed-sme.ts';
 
-const SME = resolve(import.meta.dirname, '../../examples/sme-credit');
-const dir = mkdtempSync(join(tmpdir(), 'jinqiao-governed-binning-'));
-const head = (file: string, lines: number) => {
-  const path = join(dir, file);
-  writeFileSync(path, readFileSync(join(SME, file), 'utf8').split('\n').slice(0, lines).join('\n') + '\n');
-  return path;
-};
-const bankFile = head('bank.csv', 1001);
-const taxFile = head('tax_bureau.csv', 1201);
-const taxIds = readFileSync(taxFile, 'utf8').trim().split('\n').slice(1).map((l) => l.split(',')[0]!);
-const keys = { bank: generateKeyPair(), tax: generateKeyPair(), platform: generateKeyPair() };
-const FIELDS = ['vat_paid_wan', 'tax_credit_grade', 'late_filings_24m'];
-const DAY = 86_400_000;
-
-async function taxPolicy(options: { partner?: string; approval?: boolean } = {}) {
-  const text = `party: tax-bureau
-fields: { vat_paid_wan: internal, tax_credit_grade: sensitive, late_filings_24m: internal }
-purposes:
-  credit-modeling: { fields: [${FIELDS.join(', ')}], consentRequired: true, approvalRequired: ${options.approval ?? false} }
-partners:
-  - id: ${options.partner ?? 'bank-of-example'}
-    publicKey: ${Buffer.from(keys.bank.publicKey).toString('hex')}
-    purposes: [credit-modeling]
-    sensitiveFields: [tax_credit_grade]
-`;
-  return parsePolicy(text, join(dir, 'tax-policy.yaml'));
-}
-
-function consents(enterprises: readonly string[]) {
-  const now = Date.now();
-  return enterprises.map((enterprise) =>
-    issueConsent(keys.platform, { enterprise, partners: ['bank-of-example'], purposes: ['credit-modeling'], fields: FIELDS, notBefore: new Date(now - DAY), notAfter: new Date(now + DAY) }),
-  );
-}
-
-let logNo = 0;
-async function governed(tax: Partial<PartyGovernance>, tokens: readonly unknown[]) {
-  const policy = await taxPolicy();
-  const taxLog = await AuditLog.open(join(dir, `tax-${logNo}.audit.jsonl`), { party: 'tax-bureau', key: keys.tax });
-  const bankLog = await AuditLog.open(join(dir, `bank-${logNo++}.audit.jsonl`), { party: 'bank', key: keys.bank });
-  const parties = new Map<string, PartyGovernance>([
-    ['bank', { institution: 'bank-of-example', audit: bankLog }],
-    ['tax', { institution: 'tax-bureau', audit: taxLog, policy, consent: { tokens, trustedIssuers: [keys.platform], revoked: new Set() }, ...tax }],
-  ]);
-  return { parties, taxLog, bankLog };
-}
+const { dir, bankFile, taxFile, taxIds, keys, taxPolicy, consents, governed } = governedSme('jinqiao-governed-binning-');
+const FIELDS = GOVERNED_FIELDS;
 
 const job = (extra: Partial<InProcessBinningOptions> = {}): InProcessBinningOptions => ({
   label: { file: bankFile, idColumn: 'uscc', labelColumn: 'defaulted', name: 'bank' },

@@ -4,63 +4,15 @@
  * code only, consent shrinks what a holder contributes, and with full consent the model is
  * the one trained without governance.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { AuditLog, verifyAuditLog } from '../../src/governance/audit.ts';
-import { issueConsent } from '../../src/governance/consent.ts';
-import type { PartyGovernance } from '../../src/governance/gate.ts';
-import { generateKeyPair } from '../../src/governance/keys.ts';
-import { parsePolicy } from '../../src/governance/policy.ts';
+import { verifyAuditLog } from '../../src/governance/audit.ts';
 import { runLocalTraining, type LocalTrainingOptions } from '../../src/local/training.ts';
 import { decodeMessage } from '../../src/transport/codec.ts';
+import { governedSme } from '../helpers/governed-sme.ts';
 
-const SME = resolve(import.meta.dirname, '../../examples/sme-credit');
-const dir = mkdtempSync(join(tmpdir(), 'jinqiao-governed-'));
-const head = (file: string, lines: number) => {
-  const path = join(dir, file);
-  writeFileSync(path, readFileSync(join(SME, file), 'utf8').split('\n').slice(0, lines).join('\n') + '\n');
-  return path;
-};
-const bankFile = head('bank.csv', 1001);
-const taxFile = head('tax_bureau.csv', 1201);
-const taxIds = readFileSync(taxFile, 'utf8').trim().split('\n').slice(1).map((l) => l.split(',')[0]!);
-const keys = { bank: generateKeyPair(), tax: generateKeyPair(), platform: generateKeyPair() };
-const FIELDS = ['vat_paid_wan', 'tax_credit_grade', 'late_filings_24m'];
-const DAY = 86_400_000;
-
-async function taxPolicy(options: { partner?: string; approval?: boolean; grantSensitive?: boolean; disclose?: boolean } = {}) {
-  const text = `party: tax-bureau
-fields: { vat_paid_wan: internal, tax_credit_grade: sensitive, late_filings_24m: internal, legal_representative_id: restricted }
-purposes:
-  credit-modeling: { fields: [${FIELDS.join(', ')}], consentRequired: true, approvalRequired: ${options.approval ?? false}, disclosePartialScores: ${options.disclose ?? true} }
-partners:
-  - id: ${options.partner ?? 'bank-of-example'}
-    publicKey: ${Buffer.from(keys.bank.publicKey).toString('hex')}
-    purposes: [credit-modeling]
-    sensitiveFields: [${options.grantSensitive === false ? '' : 'tax_credit_grade'}]
-`;
-  return parsePolicy(text, join(dir, 'tax-policy.yaml'));
-}
-
-function consents(enterprises: readonly string[]) {
-  const now = Date.now();
-  return enterprises.map((enterprise) =>
-    issueConsent(keys.platform, { enterprise, partners: ['bank-of-example'], purposes: ['credit-modeling'], fields: FIELDS, notBefore: new Date(now - DAY), notAfter: new Date(now + DAY) }),
-  );
-}
-
-let logNo = 0;
-async function governed(tax: Partial<PartyGovernance> & { policy: PartyGovernance['policy'] }, tokens: readonly unknown[]) {
-  const taxLog = await AuditLog.open(join(dir, `tax-${logNo}.audit.jsonl`), { party: 'tax-bureau', key: keys.tax });
-  const bankLog = await AuditLog.open(join(dir, `bank-${logNo++}.audit.jsonl`), { party: 'bank', key: keys.bank });
-  const parties = new Map<string, PartyGovernance>([
-    ['bank', { institution: 'bank-of-example', audit: bankLog }],
-    ['tax', { institution: 'tax-bureau', audit: taxLog, consent: { tokens, trustedIssuers: [keys.platform], revoked: new Set() }, ...tax }],
-  ]);
-  return { parties, taxLog, bankLog };
-}
+const { dir, bankFile, taxFile, taxIds, keys, taxPolicy, consents, governed } = governedSme('jinqiao-governed-');
 
 function job(extra: Partial<LocalTrainingOptions> = {}): LocalTrainingOptions {
   return {
