@@ -89,6 +89,33 @@ describe('X25519 subgroup test', () => {
     expect(Array.from({ length: 15 }, (_, a) => jacobi(BigInt(a), 15n))).toEqual([0, 1, 1, 0, 1, 0, 0, -1, 1, 0, 0, -1, 0, -1, -1]);
     expect(jacobi(1001n, 9907n)).toBe(-1);
   });
+
+  it('agrees with the product of Legendre symbols for composite moduli, across the switch to doubles and with runs of 32 factors 2', () => {
+    const legendre = (a: bigint, p: bigint) => {
+      let [x, b, e] = [1n, ((a % p) + p) % p, (p - 1n) / 2n];
+      for (; e > 0n; e >>= 1n, b = (b * b) % p) if (e & 1n) x = (x * b) % p;
+      return x === 0n ? 0 : x === 1n ? 1 : -1;
+    };
+    // Primes on both sides of 2^53 (2^61 - 1 and 2^89 - 1 are Mersenne primes), and p itself.
+    const primes = [9907n, 1000003n, 2n ** 61n - 1n, 2n ** 89n - 1n, P];
+    let checked = 0;
+    for (const p of primes) {
+      for (const q of primes) {
+        if (q === p && p === P) continue;
+        const n = p * q;
+        for (let i = 0; i < 40; i++) {
+          let a = 0n;
+          for (const byte of randomBytes(40)) a = (a << 8n) | BigInt(byte);
+          // Shifted by 0 to 96 bits: whole zero words and odd counts of factors 2.
+          a = (a << BigInt(i * 3 - (i % 2))) % n;
+          const expected = legendre(a, p) * legendre(a, q) || 0;
+          expect(jacobi(a, n)).toBe(expected);
+          checked++;
+        }
+      }
+    }
+    expect(checked).toBe(24 * 40);
+  });
 });
 
 describe('tag set', () => {

@@ -35,31 +35,50 @@ export function onTwist(point: Uint8Array, offset: number): 0 | 1 {
   return jacobi(v2, P) === -1 ? 1 : 0;
 }
 
-/** The Jacobi symbol (a/n) for odd n > 0: 1, -1, or 0 when they share a factor. */
+/** Past this both values fit a double exactly, and the loop goes on in Number arithmetic. */
+const NUMBER_LIMIT = 2n ** 53n;
+
+/**
+ * The Jacobi symbol (a/n) for odd n > 0 and a ≥ 0: 1, -1, or 0 when they share a factor.
+ * Each BigInt step costs one division and at most one shift: n mod 8 and a's low bits are
+ * carried as numbers (the low 32 bits of a, read once, give its trailing zeros and, after the
+ * shift, a mod 8, which is n mod 8 once they swap). The last ~50 bits run in doubles.
+ */
 export function jacobi(a: bigint, n: bigint): -1 | 0 | 1 {
   let t: -1 | 1 = 1;
   a %= n;
-  while (a !== 0n) {
+  let n8 = Number(BigInt.asUintN(3, n));
+  while (n > NUMBER_LIMIT) {
+    if (a === 0n) return 0;
+    let low = Number(BigInt.asUintN(32, a));
+    if (low === 0) {
+      // 32 factors 2: an even count, (2/n)^32 = 1.
+      a >>= 32n;
+      continue;
+    }
     // Take out the factors 2: (2/n) = -1 exactly when n ≡ 3 or 5 (mod 8).
-    const zeros = trailingZeros(a);
+    const zeros = 31 - Math.clz32(low & -low);
     if (zeros > 0) {
       a >>= BigInt(zeros);
-      const r = Number(n & 7n);
-      if ((zeros & 1) === 1 && (r === 3 || r === 5)) t = t === 1 ? -1 : 1;
+      if ((zeros & 1) === 1 && (n8 === 3 || n8 === 5)) t = t === 1 ? -1 : 1;
+      low = zeros > 29 ? Number(BigInt.asUintN(32, a)) : low >>> zeros;
     }
     // Reciprocity: swapping odd a and n flips the sign when both are 3 (mod 4).
-    if ((a & 3n) === 3n && (n & 3n) === 3n) t = t === 1 ? -1 : 1;
+    if ((low & 3) === 3 && (n8 & 3) === 3) t = t === 1 ? -1 : 1;
     [a, n] = [n % a, a];
+    n8 = low & 7;
   }
-  return n === 1n ? t : 0;
-}
-
-function trailingZeros(a: bigint): number {
-  let zeros = 0;
-  for (;;) {
-    const low = Number(BigInt.asUintN(32, a));
-    if (low !== 0) return zeros + 31 - Math.clz32(low & -low);
-    a >>= 32n;
-    zeros += 32;
+  // The same steps on doubles: every value is below 2^53, so %, / 2 and the residues are exact.
+  let x = Number(a);
+  let y = Number(n);
+  while (x !== 0) {
+    while (x % 2 === 0) {
+      x /= 2;
+      const r = y % 8;
+      if (r === 3 || r === 5) t = t === 1 ? -1 : 1;
+    }
+    if (x % 4 === 3 && y % 4 === 3) t = t === 1 ? -1 : 1;
+    [x, y] = [y % x, x];
   }
+  return y === 1 ? t : 0;
 }
