@@ -9,4 +9,29 @@ if (major < 24) {
   );
   process.exit(2);
 }
+// Node's compile cache keeps each module as compiled (TypeScript stripped) between runs: it
+// halves the start of every command and of every worker thread (~0.1 s of CPU each; the
+// online phase of `verify --prepared` starts two). Kept in the user's own cache folder, not
+// the tmpdir Node would use, which other local users can write into. Workers read the
+// variable when they start. NODE_COMPILE_CACHE picks another folder; NODE_DISABLE_COMPILE_CACHE=1 turns it off.
+if (process.env.NODE_COMPILE_CACHE === undefined && process.env.NODE_DISABLE_COMPILE_CACHE === undefined) {
+  const { constants, enableCompileCache } = await import('node:module');
+  const { existsSync, mkdirSync, statSync } = await import('node:fs');
+  const { homedir } = await import('node:os');
+  const { dirname, join } = await import('node:path');
+  const dir = join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'jinqiao', 'node-compile-cache');
+  // Made level by level: a recursive mkdir (Node's own, in enableCompileCache too) never
+  // returns when a parent answers ENOENT, as under /proc (Node 24.21). Any error: no cache.
+  let usable = false;
+  try {
+    const missing = [];
+    for (let d = dir; !existsSync(d) && dirname(d) !== d; d = dirname(d)) missing.unshift(d);
+    for (const d of missing) mkdirSync(d, { mode: 0o700 });
+    const info = statSync(dir);
+    usable = info.isDirectory() && (info.mode & 0o022) === 0 && (process.getuid === undefined || info.uid === process.getuid());
+  } catch {
+    usable = false;
+  }
+  if (usable && enableCompileCache(dir).status === constants.compileCacheStatus.ENABLED) process.env.NODE_COMPILE_CACHE = dir;
+}
 await import('../src/cli/main.ts');

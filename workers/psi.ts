@@ -1,8 +1,13 @@
 /** Piscina task module: one PSI batch (hash-and-blind, re-blind or unblind) per call. */
 import { Piscina } from 'piscina';
-import { loadBackend } from '../src/psi/backends/index.ts';
+import { DEFAULT_BACKEND, loadBackend } from '../src/psi/backends/index.ts';
 import { hashAndBlind, reblind, unblind } from '../src/psi/batch.ts';
 import type { PsiTask } from './tasks.ts';
+
+// The default backend (native sodium) loads while the worker starts rather than on its first
+// batch, so a pool started ahead of its work (verify --prepared reads its inputs meanwhile)
+// is ready when the work arrives. A failure shows on first use, with its reason.
+loadBackend(DEFAULT_BACKEND).catch(() => undefined);
 
 export default async function run(task: PsiTask) {
   const backend = await loadBackend(task.backend);

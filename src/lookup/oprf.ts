@@ -29,7 +29,7 @@
  * subgroup: H1(x) lies on the curve (prime order ℓ) or on its twist (prime order ℓ′), and so
  * does every multiple of it, E included. The bank draws c until both c⁻¹ mod ℓ and c⁻¹ mod ℓ′
  * have clamped representatives, tells E's subgroup by a Jacobi symbol (whether
- * u³ + A·u² + u is a square; about half a multiply, backends/x25519-common.ts) and unblinds
+ * u³ + A·u² + u is a square; about a third of a multiply, backends/x25519-common.ts) and unblinds
  * with that one inverse. That is 2 multiplies per input on the bank (blind, unblind), 1 on
  * the agency. Which subgroup an input lies in is no secret: the agency sees it in B anyway
  * (the one bit above).

@@ -22,6 +22,7 @@ import { performance } from 'node:perf_hooks';
 import { columnIndex, openCsv, type CsvRow } from '../data/csv.ts';
 import { errors } from '../errors.ts';
 import { detectIdType, normaliseId, type IdType, type IdTypeOption } from '../ids/normalise.ts';
+import type { PsiExecutor } from '../psi/executor.ts';
 import type { BackendName } from '../psi/group.ts';
 import { memoryChannelPair, type FrameTap } from '../transport/memory.ts';
 import { bandKeys, verificationInput, type FieldCheck } from './bands.ts';
@@ -261,6 +262,17 @@ export interface PreparedVerifyOptions {
 /** Blind verification against prepared tags, both parties in one process: online cost only (one agency multiply per claim key). */
 export async function runPreparedVerification(options: PreparedVerifyOptions): Promise<VerifyResult & { offlineSeconds: number; onlineSeconds: number }> {
   const started = performance.now();
+  // Started first: its workers take a few hundred ms to load their modules, which overlaps
+  // reading the tag file and the claims instead of following them.
+  const executor = executorFor(options.threads);
+  try {
+    return await preparedVerification(options, executor, started);
+  } finally {
+    await executor.close();
+  }
+}
+
+async function preparedVerification(options: PreparedVerifyOptions, executor: PsiExecutor, started: number): Promise<VerifyResult & { offlineSeconds: number; onlineSeconds: number }> {
   const { header, tags } = await readTagFile(options.prepared);
   if (header.kind !== 'verify') throw errors.optionInvalid('--prepared', `${options.prepared} holds ${header.kind} tags, not verification tags (prepare them with psi prepare --field)`);
   const tagChecks = header.fields.map(parseFieldCheck);
@@ -272,43 +284,38 @@ export async function runPreparedVerification(options: PreparedVerifyOptions): P
   }
   const key = await loadOprfKey(options.keyDir);
   const { claims, inputs } = await readClaims({ claims: options.claims, idType: header.idType }, uniqueChecks(checks));
-  const executor = executorFor(options.threads);
-  try {
-    const [bankEnd, agencyEnd] = memoryChannelPair('bank', 'agency', options.tap);
-    const hit = new Uint8Array(inputs.length);
-    const [, agency] = await Promise.all([
-      queryTags({ channel: bankEnd, executor, backend: header.backend, keyId: header.keyId, domain: header.domain, tags }, inputBatches(inputs), (m) => (hit[m.row] = 1)).catch((e) => {
-        bankEnd.close((e as Error).message);
-        throw e;
-      }),
-      answerTagQueries({
-        channel: agencyEnd,
-        executor,
-        key,
-        domains: [preparedVerifyDomain(tagChecks)],
-        maxEvaluations: options.maxEvaluations ?? Number.MAX_SAFE_INTEGER,
-        beforeAnswer: async (batch) => {
-          await options.agencyAudit?.append('verify.answered', { keyId: key.keyId, batch: batch.seq, evaluations: batch.evaluations, last: batch.last });
-        },
-      }).catch((e) => {
-        agencyEnd.close((e as Error).message);
-        throw e;
-      }),
-    ]);
-    const seconds = (performance.now() - started) / 1000;
-    return {
-      verdicts: claims.map((c) => ({ id: c.id, field: c.field, consistent: c.inputs.some((i) => hit[i] === 1) })),
-      // The register is not read online: its size is the agency's business (the tag count bounds records × fields × grids).
-      registerRows: 0,
-      registerInvalid: 0,
-      tags: header.count,
-      evaluations: agency.evaluations,
-      seconds,
-      onlineSeconds: seconds,
-      offlineSeconds: header.offlineSeconds,
-      bytesSent: bankEnd.bytesSent + agencyEnd.bytesSent,
-    };
-  } finally {
-    await executor.close();
-  }
+  const [bankEnd, agencyEnd] = memoryChannelPair('bank', 'agency', options.tap);
+  const hit = new Uint8Array(inputs.length);
+  const [, agency] = await Promise.all([
+    queryTags({ channel: bankEnd, executor, backend: header.backend, keyId: header.keyId, domain: header.domain, tags }, inputBatches(inputs), (m) => (hit[m.row] = 1)).catch((e) => {
+      bankEnd.close((e as Error).message);
+      throw e;
+    }),
+    answerTagQueries({
+      channel: agencyEnd,
+      executor,
+      key,
+      domains: [preparedVerifyDomain(tagChecks)],
+      maxEvaluations: options.maxEvaluations ?? Number.MAX_SAFE_INTEGER,
+      beforeAnswer: async (batch) => {
+        await options.agencyAudit?.append('verify.answered', { keyId: key.keyId, batch: batch.seq, evaluations: batch.evaluations, last: batch.last });
+      },
+    }).catch((e) => {
+      agencyEnd.close((e as Error).message);
+      throw e;
+    }),
+  ]);
+  const seconds = (performance.now() - started) / 1000;
+  return {
+    verdicts: claims.map((c) => ({ id: c.id, field: c.field, consistent: c.inputs.some((i) => hit[i] === 1) })),
+    // The register is not read online: its size is the agency's business (the tag count bounds records × fields × grids).
+    registerRows: 0,
+    registerInvalid: 0,
+    tags: header.count,
+    evaluations: agency.evaluations,
+    seconds,
+    onlineSeconds: seconds,
+    offlineSeconds: header.offlineSeconds,
+    bytesSent: bankEnd.bytesSent + agencyEnd.bytesSent,
+  };
 }

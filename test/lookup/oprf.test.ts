@@ -89,6 +89,58 @@ describe('X25519 subgroup test', () => {
     expect(Array.from({ length: 15 }, (_, a) => jacobi(BigInt(a), 15n))).toEqual([0, 1, 1, 0, 1, 0, 0, -1, 1, 0, 0, -1, 0, -1, -1]);
     expect(jacobi(1001n, 9907n)).toBe(-1);
   });
+
+  it('agrees with the product of Legendre symbols for composite moduli, with whole zero limbs and odd counts of factors 2', () => {
+    const legendre = (a: bigint, p: bigint) => {
+      let [x, b, e] = [1n, ((a % p) + p) % p, (p - 1n) / 2n];
+      for (; e > 0n; e >>= 1n, b = (b * b) % p) if (e & 1n) x = (x * b) % p;
+      return x === 0n ? 0 : x === 1n ? 1 : -1;
+    };
+    // Primes from 14 to 255 bits (2^61 - 1, 2^89 - 1 and 2^127 - 1 are Mersenne primes); products stay below 2^270.
+    const primes = [9907n, 1000003n, 2n ** 61n - 1n, 2n ** 89n - 1n, 2n ** 127n - 1n];
+    const pairs = [...primes.flatMap((p) => primes.map((q) => [p, q] as const)), [P, 9907n] as const, [P, 1n] as const];
+    let checked = 0;
+    for (const [p, q] of pairs) {
+      const n = p * q;
+      for (let i = 0; i < 40; i++) {
+        let a = 0n;
+        for (const byte of randomBytes(40)) a = (a << 8n) | BigInt(byte);
+        // Shifted by 0 to 116 bits: whole zero limbs and odd counts of factors 2.
+        a = (a << BigInt(i * 3 - (i % 2))) % n;
+        const expected = legendre(a, p) * (q === 1n ? 1 : legendre(a, q)) || 0;
+        expect(jacobi(a, n)).toBe(expected);
+        checked++;
+      }
+    }
+    expect(checked).toBe(27 * 40);
+  });
+
+  it('agrees with the Euclid-and-reciprocity definition on random odd moduli up to 2^270, and refuses others', () => {
+    // The textbook algorithm on BigInts (what the limb version replaced), as the reference.
+    const reference = (a: bigint, n: bigint) => {
+      let t = 1;
+      a = ((a % n) + n) % n;
+      while (a !== 0n) {
+        while ((a & 1n) === 0n) {
+          a >>= 1n;
+          if ((n & 7n) === 3n || (n & 7n) === 5n) t = -t;
+        }
+        if ((a & 3n) === 3n && (n & 3n) === 3n) t = -t;
+        [a, n] = [n % a, a];
+      }
+      return n === 1n ? t : 0;
+    };
+    const random = (bytes: number) => randomBytes(bytes).reduce((v, b) => (v << 8n) | BigInt(b), 0n);
+    for (let i = 0; i < 3000; i++) {
+      const n = (random(1 + (i % 34)) & ((1n << 270n) - 1n)) | 1n;
+      const a = (random(1 + ((i * 7) % 34)) << BigInt(i % 100)) * (i % 3 === 0 ? -1n : 1n);
+      expect(jacobi(a, n)).toBe(reference(a, n));
+    }
+    // A shared factor gives 0; n = 1 gives 1.
+    expect(jacobi(3n * 2n ** 200n, 3n * (2n ** 127n - 1n))).toBe(0);
+    expect(jacobi(12345n, 1n)).toBe(1);
+    for (const bad of [0n, -3n, 10n, 2n ** 270n + 1n]) expect(() => jacobi(1n, bad)).toThrow(RangeError);
+  });
 });
 
 describe('tag set', () => {
