@@ -114,13 +114,15 @@ export interface UnbalancedPsiResult {
 /** Both parties of the online phase in one process, isolated behind an in-memory channel. */
 export async function runUnbalancedPsi(options: UnbalancedPsiOptions): Promise<UnbalancedPsiResult> {
   const started = performance.now();
-  const { header, tags } = await readTagFile(options.prepared);
-  const key = await loadOprfKey(options.keyDir);
-  const source = await openIdSource({ file: options.bank.file, idColumn: options.bank.idColumn, idType: header.idType, strict: options.strict });
-  const [bankEnd, agencyEnd] = memoryChannelPair('bank', 'agency', options.tap);
+  // Started first, as verify --prepared does: its workers' module loading overlaps reading
+  // the tag file and the bank's IDs instead of following them.
   const executor = options.executor ?? executorFor(options.threads);
-  const lines: number[] = [];
   try {
+    const { header, tags } = await readTagFile(options.prepared);
+    const key = await loadOprfKey(options.keyDir);
+    const source = await openIdSource({ file: options.bank.file, idColumn: options.bank.idColumn, idType: header.idType, strict: options.strict });
+    const [bankEnd, agencyEnd] = memoryChannelPair('bank', 'agency', options.tap);
+    const lines: number[] = [];
     const [bank, agency] = await Promise.all([
       queryTags({ channel: bankEnd, executor, backend: header.backend, keyId: header.keyId, domain: header.domain, tags }, source.batches, (m) => lines.push(m.row)).catch((e) => {
         bankEnd.close(String((e as Error).message));
