@@ -24,7 +24,7 @@
 import { randomUUID } from 'node:crypto';
 import { errors } from '../errors.ts';
 import { detectIdType, normaliseId, type IdType } from '../ids/normalise.ts';
-import { bandKeys, verificationInput, type FieldCheck } from '../lookup/bands.ts';
+import { bandKeys, verifiableBandedTolerance, verificationInput, type FieldCheck } from '../lookup/bands.ts';
 import { inputBatches } from '../lookup/inputs.ts';
 import { openLabel } from '../lookup/label.ts';
 import { answerLookupRequest, consented, fieldExposures, prepareLabeledSet, requestLookup, type AgencyGovernance, type LookupRegister, type LookupRow } from '../lookup/lookup.ts';
@@ -409,8 +409,9 @@ export async function serveLookupAsAgency(ctx: PartyJobContext, bank: Channel, s
         const exposure = exposures[k]!;
         const tolerance = open.tolerances[k]!;
         if (exposure === 'withheld') throw errors.policyRefused('field.not-exposed', `${field} is not exposed to ${partner} for ${open.purpose}`);
-        if (typeof exposure === 'object' && (tolerance === 0 || tolerance < exposure.bandWidth)) {
-          throw errors.policyRefused('field.banded', `${field} is answered only in bands of ×${1 + exposure.bandWidth}; verify it with a tolerance of at least ${exposure.bandWidth}`);
+        if (typeof exposure === 'object' && !verifiableBandedTolerance(exposure.bandWidth, tolerance)) {
+          const b = exposure.bandWidth;
+          throw errors.policyRefused('field.banded', `${field} is answered only in bands of ×${1 + b}; verify it with a tolerance r whose 1 + r is a whole power of ${1 + b} (r = ${b}, ${Number(((1 + b) ** 2 - 1).toPrecision(12))}, …): grids of other widths would together narrow the value below its band`);
         }
       });
       const ids = [...register.rows.keys()];

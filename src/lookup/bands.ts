@@ -36,6 +36,19 @@ export function bandKeys(value: number, check: FieldCheck): string[] {
   return [`g0:${sign}${Math.floor(t)}`, `g1:${sign}${Math.floor(t + 0.5)}`];
 }
 
+/**
+ * Whether a field its holder's policy bands by ×(1 + bandWidth) may be verified at
+ * `tolerance`: only when 1 + tolerance is a whole power (1 + bandWidth)^m. Both grids' edges
+ * then lie at multiples of ln(1 + tolerance) = m·ln(1 + bandWidth), every one an edge of the
+ * band grid (`bandOf`), so no sweep of claims, in one session or across sessions at several
+ * such tolerances, places a value more finely than its band. Any other width would: cells of
+ * grids of different widths intersect like a vernier (test/attacks/banded-verification.test.ts).
+ */
+export function verifiableBandedTolerance(bandWidth: number, tolerance: number): boolean {
+  const m = Math.log1p(tolerance) / Math.log1p(bandWidth);
+  return Math.round(m) >= 1 && Math.abs(m - Math.round(m)) < 1e-12 * m;
+}
+
 /** The OPRF input of one key: unambiguous whatever characters the ID and field name hold. */
 export function verificationInput(id: string, field: string, key: string): string {
   return JSON.stringify([id, field, key]);
