@@ -14,6 +14,8 @@ import type { PartyJobContext } from '../../src/jobs/context.ts';
 import { BankLookupSession, serveLookupAsAgency, type LookupSessionSpec } from '../../src/jobs/lookup.ts';
 import type { FieldCheck } from '../../src/lookup/bands.ts';
 import { inlineExecutor } from '../../src/psi/executor.ts';
+import type { Channel } from '../../src/protocol/channel.ts';
+import type { Message } from '../../src/protocol/messages.ts';
 import type { BackendName } from '../../src/psi/group.ts';
 import { decodeMessage } from '../../src/transport/codec.ts';
 import { memoryChannelPair } from '../../src/transport/memory.ts';
@@ -76,11 +78,25 @@ export interface OpenedSession {
 let sessions = 0;
 
 /** (Bank) Opens a session with the tax bureau over a fresh channel; rejects with the agency's refusal. */
-export async function openSession(register: Register, policy: Awaited<ReturnType<typeof taxPolicy>>, mode: LookupSessionSpec['mode'], fields: readonly FieldCheck[], backend: BackendName = 'x25519'): Promise<OpenedSession> {
+export async function openSession(
+  register: Register,
+  policy: Awaited<ReturnType<typeof taxPolicy>>,
+  mode: LookupSessionSpec['mode'],
+  fields: readonly FieldCheck[],
+  backend: BackendName = 'x25519',
+  /** A deviating agency: rewrites each message it sends before it leaves. */
+  tamper?: (message: Message) => Message,
+): Promise<OpenedSession> {
   const frames: SessionFrames = [];
   const [bankEnd, agencyEnd] = memoryChannelPair('bank', 'tax-bureau', (from, _to, frame) => frames.push({ from, message: decodeMessage(frame) }));
   const sessionId = `lookup/attack-${++sessions}`;
-  const served = serveLookupAsAgency(agencyContext(register, policy), agencyEnd, sessionId);
+  let agencySide: Channel = agencyEnd;
+  if (tamper) {
+    const deviating: Channel = Object.create(agencyEnd) as Channel;
+    deviating.send = (message) => agencyEnd.send(tamper(message as Message) as typeof message);
+    agencySide = deviating;
+  }
+  const served = serveLookupAsAgency(agencyContext(register, policy), agencySide, sessionId);
   served.catch(() => {});
   const bankContext = { name: 'bank', governance: undefined, psiExecutor: inlineExecutor(), connect: async () => bankEnd } as Partial<PartyJobContext> as PartyJobContext;
   const spec: LookupSessionSpec = { agency: 'tax-bureau', table: 'register', mode, purpose: PURPOSE, fields, idType: 'uscc', backend };
