@@ -24,7 +24,7 @@
 import { randomUUID } from 'node:crypto';
 import { errors } from '../errors.ts';
 import { detectIdType, normaliseId, type IdType } from '../ids/normalise.ts';
-import { bandKeys, verifiableBandedTolerance, verificationInput, type FieldCheck } from '../lookup/bands.ts';
+import { bandKeys, keysPerClaim, paddingKey, verifiableBandedTolerance, verificationInput, type FieldCheck } from '../lookup/bands.ts';
 import { inputBatches } from '../lookup/inputs.ts';
 import { openLabel } from '../lookup/label.ts';
 import { answerLookupRequest, consented, fieldExposures, prepareLabeledSet, requestLookup, type AgencyGovernance, type LookupRegister, type LookupRow } from '../lookup/lookup.ts';
@@ -187,6 +187,7 @@ export class BankLookupSession {
     let claimInputs: number[][];
     try {
       const checks = new Map(this.spec.fields.map((f) => [f.field, f]));
+      const perClaim = keysPerClaim(this.spec.fields);
       const ids = this.#normalise(
         claims.map((c) => c.id),
         'claims',
@@ -197,12 +198,14 @@ export class BankLookupSession {
         const check = checks.get(claim.field);
         if (!check) throw Object.assign(errors.jobInvalid('request', `claims[${i}].field`, `${JSON.stringify(claim.field)} is not a field of this verification`), { beforeSend: true });
         if (!Number.isFinite(claim.value)) throw Object.assign(errors.jobInvalid('request', `claims[${i}].value`, 'must be a finite number'), { beforeSend: true });
-        return bandKeys(claim.value, check).map((key) => {
+        const keys = bandKeys(claim.value, check).map((key) => {
           const input = verificationInput(ids[i]!, claim.field, key);
           let at = index.get(input);
           if (at === undefined) index.set(input, (at = inputs.push(input) - 1));
           return at;
         });
+        for (let k = keys.length; k < perClaim; k++) inputs.push(verificationInput(ids[i]!, claim.field, paddingKey()));
+        return keys;
       });
     } catch (e) {
       return Promise.reject(e);
