@@ -90,7 +90,7 @@ async function attack(): Promise<{ accuracy: number; unanswered: number }> {
   for (let i = 0; i < SESSIONS; i++) {
     const target = ids[i % N]!;
     const asked = i % 2 === 0 ? target : ids[(i * 7 + 3) % N]!;
-    const { session, served } = await openSession(register, policy, 'blind', [{ field: 'vat_paid_wan', tolerance: undefined }], 'x25519', alterLabelOf(group, target));
+    const { session, served } = await openSession(register, policy, 'blind', [{ field: 'vat_paid_wan', tolerance: undefined }], { tamper: alterLabelOf(group, target) });
     const rows = await session.lookup([asked]).catch(() => undefined);
     if (rows !== undefined && rows[0]!.every((v) => v === null)) unanswered++;
     await session.close();

@@ -2,14 +2,15 @@
  * The scene of the verification and interface-call attacks: a tax bureau running the real
  * agency runner of a lookup session (src/jobs/lookup.ts `serveLookupAsAgency`) under a real
  * policy, and a bank opening sessions with the real `BankLookupSession`, the two joined by
- * an in-memory channel whose frames are recorded. No consent is required (the attacks
- * target what the protocol itself lets through, not consent), no audit log is kept.
+ * an in-memory channel whose frames are recorded. Consent is required only where a test
+ * gives the agency tokens; no audit log is kept.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateKeyPair, saveKeyPair } from '../../src/governance/keys.ts';
 import { parsePolicy } from '../../src/governance/policy.ts';
+import type { ConsentSource } from '../../src/governance/gate.ts';
 import type { PartyJobContext } from '../../src/jobs/context.ts';
 import { BankLookupSession, serveLookupAsAgency, type LookupSessionSpec } from '../../src/jobs/lookup.ts';
 import type { FieldCheck } from '../../src/lookup/bands.ts';
@@ -48,12 +49,12 @@ partners:
 }
 
 /** The agency's context: its register as its one table, its policy, the bank as its only caller. */
-function agencyContext(register: Register, policy: Awaited<ReturnType<typeof taxPolicy>>): PartyJobContext {
+function agencyContext(register: Register, policy: Awaited<ReturnType<typeof taxPolicy>>, consent: ConsentSource | undefined): PartyJobContext {
   const context: Partial<PartyJobContext> = {
     name: 'tax-bureau',
     role: 'features',
     institutionOf: () => 'bank',
-    governance: { institution: 'tax-bureau', policy },
+    governance: { institution: 'tax-bureau', policy, ...(consent ? { consent } : {}) },
     psiExecutor: inlineExecutor(),
     loadTable: async (_table, columns) => {
       const names = columns.features ?? Object.keys(register.fields);
@@ -83,10 +84,15 @@ export async function openSession(
   policy: Awaited<ReturnType<typeof taxPolicy>>,
   mode: LookupSessionSpec['mode'],
   fields: readonly FieldCheck[],
-  backend: BackendName = 'x25519',
-  /** A deviating agency: rewrites each message it sends before it leaves. */
-  tamper?: (message: Message) => Message,
+  options: {
+    readonly backend?: BackendName;
+    /** A deviating agency: rewrites each message it sends before it leaves. */
+    readonly tamper?: (message: Message) => Message;
+    /** The consent tokens the agency holds (none: no consent is required). */
+    readonly consent?: ConsentSource;
+  } = {},
 ): Promise<OpenedSession> {
+  const { backend = 'x25519', tamper } = options;
   const frames: SessionFrames = [];
   const [bankEnd, agencyEnd] = memoryChannelPair('bank', 'tax-bureau', (from, _to, frame) => frames.push({ from, message: decodeMessage(frame) }));
   const sessionId = `lookup/attack-${++sessions}`;
@@ -96,7 +102,7 @@ export async function openSession(
     deviating.send = (message) => agencyEnd.send(tamper(message as Message) as typeof message);
     agencySide = deviating;
   }
-  const served = serveLookupAsAgency(agencyContext(register, policy), agencySide, sessionId);
+  const served = serveLookupAsAgency(agencyContext(register, policy, options.consent), agencySide, sessionId);
   served.catch(() => {});
   const bankContext = { name: 'bank', governance: undefined, psiExecutor: inlineExecutor(), connect: async () => bankEnd } as Partial<PartyJobContext> as PartyJobContext;
   const spec: LookupSessionSpec = { agency: 'tax-bureau', table: 'register', mode, purpose: PURPOSE, fields, idType: 'uscc', backend };

@@ -66,7 +66,7 @@ const claimsOf = (e: number) => [
  * agency received in each (its blinded points) and the session's key id, which it chose.
  */
 async function agencyView(backend: BackendName, calls: readonly number[]): Promise<{ received: Uint8Array[]; keyId: string; domain: string }> {
-  const { session, served, frames } = await openSession(register, await taxPolicy(0.25), 'verify', [VAT, STAFF], backend);
+  const { session, served, frames } = await openSession(register, await taxPolicy(0.25), 'verify', [VAT, STAFF], { backend });
   for (const e of calls) expect(await session.verify(claimsOf(e))).toEqual([true, true]);
   await session.close();
   await served;
