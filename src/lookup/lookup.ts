@@ -25,7 +25,8 @@
  * is held and checked by the agency when it prepares the set for this partner and purpose
  * (it cannot check per query without seeing the query); the bank audits which enterprises it
  * looked up and why, the agency audits the preparation (records, consent exclusions) and
- * every session's evaluation count, which it rate-limits to what the partner declared.
+ * every session's evaluation count, which it caps (here at the number of queries; through the
+ * services at MAX_EVALUATIONS_PER_CALL per call, src/jobs/lookup.ts).
  */
 import { performance } from 'node:perf_hooks';
 import { columnIndex, openCsv } from '../data/csv.ts';
