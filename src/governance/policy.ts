@@ -94,7 +94,7 @@ export const POLICY_RULES = {
   'field.restricted': 'restricted fields are never usable',
   'field.not-exposed': 'the field is not exposed for this purpose',
   'field.sensitive-not-granted': 'a sensitive field needs an explicit grant to this partner',
-  'field.banded': 'a banded field is verified only within a tolerance at least its band width',
+  'field.banded': 'a banded field is verified only at a tolerance r whose 1 + r is a whole power of its band factor',
 } as const;
 export type PolicyRule = keyof typeof POLICY_RULES;
 export type PolicyRefusal = JinqiaoError & { readonly rule: PolicyRule };

@@ -25,6 +25,8 @@
  * away never is. Both sides compute ln with V8's fdlibm-derived Math.log, the same bits on
  * every platform; a value exactly on an edge falls in the upper band on both sides.
  */
+import { randomBytes } from 'node:crypto';
+
 export type FieldCheck = { readonly field: string; readonly tolerance: number | undefined };
 
 /** The band keys of `value` for one field check (one key for equality, two for a tolerance). */
@@ -34,6 +36,35 @@ export function bandKeys(value: number, check: FieldCheck): string[] {
   const sign = value < 0 ? '-' : '+';
   const t = Math.log(Math.abs(value)) / (2 * Math.log1p(check.tolerance));
   return [`g0:${sign}${Math.floor(t)}`, `g1:${sign}${Math.floor(t + 0.5)}`];
+}
+
+/**
+ * Whether a field its holder's policy bands by ×(1 + bandWidth) may be verified at
+ * `tolerance`: only when 1 + tolerance is a whole power (1 + bandWidth)^m. Both grids' edges
+ * then lie at multiples of ln(1 + tolerance) = m·ln(1 + bandWidth), every one an edge of the
+ * band grid (`bandOf`), so no sweep of claims, in one session or across sessions at several
+ * such tolerances, places a value more finely than its band. Any other width would: cells of
+ * grids of different widths intersect like a vernier (test/attacks/banded-verification.test.ts).
+ */
+export function verifiableBandedTolerance(bandWidth: number, tolerance: number): boolean {
+  const m = Math.log1p(tolerance) / Math.log1p(bandWidth);
+  return Math.round(m) >= 1 && Math.abs(m - Math.round(m)) < 1e-12 * m;
+}
+
+/**
+ * The keys every claim of a session takes: two when any of its fields has a tolerance, else
+ * one. A claim of an exact field in a session that also checks a tolerance is padded with a
+ * key no register value has; otherwise the count of a call's evaluations, which the agency
+ * sees, would tell which of the session's fields the call claims
+ * (test/attacks/verify-field-count.test.ts).
+ */
+export function keysPerClaim(checks: readonly FieldCheck[]): number {
+  return checks.some((c) => c.tolerance !== undefined) ? 2 : 1;
+}
+
+/** A padding key (see `keysPerClaim`): matches no key of `bandKeys`. */
+export function paddingKey(): string {
+  return `pad:${randomBytes(12).toString('hex')}`;
 }
 
 /** The OPRF input of one key: unambiguous whatever characters the ID and field name hold. */

@@ -25,7 +25,8 @@
  * is held and checked by the agency when it prepares the set for this partner and purpose
  * (it cannot check per query without seeing the query); the bank audits which enterprises it
  * looked up and why, the agency audits the preparation (records, consent exclusions) and
- * every session's evaluation count, which it rate-limits to what the partner declared.
+ * every session's evaluation count, which it caps (here at the number of queries; through the
+ * services at MAX_EVALUATIONS_PER_CALL per call, src/jobs/lookup.ts).
  */
 import { performance } from 'node:perf_hooks';
 import { columnIndex, openCsv } from '../data/csv.ts';
@@ -275,15 +276,18 @@ export async function runLookup(options: LookupOptions): Promise<LookupResult> {
       const key = await ephemeralOprfKey(options.backend);
       const set = await prepareLabeledSet({ executor, key }, register, request, options.agency);
       const found: (LookupRow | undefined)[] = queries.normalised.map(() => undefined);
+      let altered = 0;
       const [, agency] = await Promise.all([
         queryTags({ channel: bankEnd, executor, backend: key.backend, keyId: set.keyId, domain: set.domain, tags: set.tags }, inputBatches(queries.normalised), (m) => {
           const label = openLabel(labelKeyOf(m.evaluation), set.tags.label(m.tagIndex));
-          // A tag that matches but a label that does not open: the set was altered after sealing.
-          if (label === undefined) throw errors.protocol('a label of the labeled tag set does not authenticate');
-          found[m.row] = label;
+          // A tag that matches but a label that does not open: the set was altered after sealing. The enterprise comes back
+          // unanswered and the run goes on, as through the services (src/jobs/lookup.ts): failing would tell the agency it was asked about.
+          if (label === undefined) altered++;
+          else found[m.row] = label;
         }).catch(fail(bankEnd)),
         answerTagQueries({ channel: agencyEnd, executor, key, domains: [set.domain], maxEvaluations: queries.normalised.length }).catch(fail(agencyEnd)),
       ]);
+      if (altered > 0) await options.bankAudit?.append('lookup.label-invalid', { purpose: request.purpose, labels: altered });
       await options.agency.audit?.append('lookup.session', { partner: request.partner, purpose: request.purpose, keyId: key.keyId, evaluations: agency.evaluations });
       evaluations = agency.evaluations;
       // A repeated query ID was evaluated once: it takes the first one's answer.

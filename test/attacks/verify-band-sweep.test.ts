@@ -1,0 +1,128 @@
+/**
+ * Attack: sweeping the bands of a field (the bank's view). Verification answers one bit per
+ * claim, but the bank chooses the claims: for one enterprise it claims a value in every
+ * half-band cell of a field's plausible range (a claim in cell h is consistent exactly when
+ * the register's value lies in cell h − 1, h or h + 1), or every integer of an exact field,
+ * and reads the register's value off the verdicts. No protocol tells a declared value from
+ * an invented one; the README's bound is the agency's evaluation limit and its audit log.
+ *
+ * Its view: the agency's prepared tag file, its own claims file and the verdicts (the
+ * OPRF answers), through the real `runPreparedVerification` (`verify --prepared`).
+ * Success measure: targets whose VAT cell (log-width ln 1.1) and exact staff count the
+ * bank recovers.
+ *
+ * Positive control: no `--max-evaluations` — every target is recovered. Real protocol with
+ * `--max-evaluations` set to what the bank's declared claims need: the sweep is refused
+ * before a single key is evaluated; a bank that stays within L evaluations per session
+ * learns whether the value is among the ≤ L keys it tried, so over a uniform range of V
+ * values it recovers a target with probability at most L / V per session. Through the
+ * party services the limit is per call (`MAX_EVALUATIONS_PER_CALL`, 200,000) and calls are
+ * not capped: one call sweeps a field of a few enterprises, and the agency's audit log,
+ * which counts every call's evaluations, is then the only bound.
+ */
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { MAX_EVALUATIONS_PER_CALL } from '../../src/jobs/lookup.ts';
+import { AuditLog } from '../../src/governance/audit.ts';
+import { generateKeyPair } from '../../src/governance/keys.ts';
+import { parseFieldCheck, prepareVerification, runPreparedVerification } from '../../src/lookup/verify.ts';
+import { uscc } from '../helpers/ids.ts';
+import { openSession, taxPolicy, type Register } from './lookup-fixture.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'jinqiao-attack-sweep-'));
+const N = 200;
+const STAFF_VALUES = 500;
+const ids = Array.from({ length: N }, (_, i) => uscc(61_000 + i));
+// VAT log-uniform in [10, 1e4) wan, staff uniform in 0..499: the bank knows the ranges only.
+const [LOW, HIGH] = [Math.log(10), Math.log(1e4)];
+const vat = ids.map((_, i) => Math.exp(LOW + (HIGH - LOW) * ((i * 0.6180339887) % 1)));
+const staff = ids.map((_, i) => (i * 7919 + 13) % STAFF_VALUES);
+const TOLERANCE = 0.1;
+const CELL = Math.log1p(TOLERANCE);
+const tags = join(dir, 'verify.tags');
+const keyDir = join(dir, 'key');
+
+beforeAll(async () => {
+  const register = join(dir, 'register.csv');
+  writeFileSync(register, 'uscc,vat,staff\n' + ids.map((id, i) => `${id},${vat[i]},${staff[i]}`).join('\n') + '\n');
+  await prepareVerification({ register: { file: register, idColumn: 'uscc' }, checks: [parseFieldCheck(`vat:tol=${TOLERANCE}`), parseFieldCheck('staff')], keyDir, backend: 'x25519', out: tags, threads: 0 });
+}, 60_000);
+
+const cells: number[] = [];
+for (let h = Math.floor(LOW / CELL) - 2; h <= Math.floor(HIGH / CELL) + 2; h++) cells.push(h);
+
+/** (Bank) A claims file that sweeps every VAT cell and every staff count of `targets`, one row per guess. */
+function sweepFile(targets: readonly number[], staffGuesses: (target: number) => readonly number[] = () => Array.from({ length: STAFF_VALUES }, (_, s) => s)): string {
+  const rows = targets.flatMap((t) => [...cells.map((h) => `${ids[t]},${Math.exp((h + 0.5) * CELL)},`), ...staffGuesses(t).map((s) => `${ids[t]},,${s}`)]);
+  const file = join(dir, `claims-${Math.random().toString(36).slice(2)}.csv`);
+  writeFileSync(file, 'uscc,vat,staff\n' + rows.join('\n') + '\n');
+  return file;
+}
+
+/** (Bank) What the verdicts give away: per target, the VAT cell's interval of ln(value) (if pinned) and the staff count (if hit). */
+function readSweep(verdicts: readonly { id: string; field: string; consistent: boolean }[], targets: readonly number[]) {
+  return targets.map((t) => {
+    const mine = verdicts.filter((v) => v.id === ids[t]);
+    const vatHits = mine.filter((v) => v.field === 'vat').flatMap((v, j) => (v.consistent ? [cells[j]!] : []));
+    const staffRows = mine.filter((v) => v.field === 'staff');
+    return { vatCell: vatHits.length === 3 ? vatHits[1]! : undefined, staffHit: staffRows.findIndex((v) => v.consistent), staffRows };
+  });
+}
+
+describe('attack: sweeping the bands of a field', () => {
+  const targets = [0, 17, 42, 99, 150];
+
+  it('positive control: with no evaluation limit, the sweep recovers every VAT cell and every staff count', async () => {
+    const r = await runPreparedVerification({ claims: { file: sweepFile(targets), idColumn: 'uscc' }, prepared: tags, keyDir, threads: 0 });
+    const found = readSweep(r.verdicts, targets);
+    targets.forEach((t, k) => {
+      const h = found[k]!.vatCell;
+      expect(h, `VAT cell of target ${t}`).toBeDefined();
+      expect(Math.log(vat[t]!)).toBeGreaterThanOrEqual(h! * CELL);
+      expect(Math.log(vat[t]!)).toBeLessThan((h! + 1) * CELL);
+      expect(found[k]!.staffHit).toBe(staff[t]);
+    });
+  }, 60_000);
+
+  it('with --max-evaluations at what the declared claims need, the sweep is refused before any key is evaluated, and nothing is logged as answered', async () => {
+    // The bank's declared business: one VAT claim (two keys) and one staff claim (one key) per target.
+    const declared = targets.length * 3;
+    const auditDir = mkdtempSync(join(dir, 'audit-'));
+    const audit = await AuditLog.open(join(auditDir, 'agency.jsonl'), { party: 'tax-bureau', key: generateKeyPair() });
+    await expect(runPreparedVerification({ claims: { file: sweepFile(targets), idColumn: 'uscc' }, prepared: tags, keyDir, threads: 0, maxEvaluations: declared, agencyAudit: audit })).rejects.toThrow(
+      new RegExp(`more than the ${declared} evaluations`),
+    );
+    // The first batch alone is over the limit: no answer left the agency, so no entry either.
+    const log = existsSync(join(auditDir, 'agency.jsonl')) ? readFileSync(join(auditDir, 'agency.jsonl'), 'utf8') : '';
+    expect(log).not.toMatch(/verify\.answered/);
+  }, 60_000);
+
+  it('within L evaluations per session, a bank recovers a staff count no more often than L / (values in the range)', async () => {
+    const L = 50;
+    const attacked = Array.from({ length: 40 }, (_, i) => i * 5);
+    let recovered = 0;
+    for (const t of attacked) {
+      // Its best use of the budget: L distinct guesses (the prior is uniform, so any L do as well).
+      const r = await runPreparedVerification({ claims: { file: sweepFile([t], () => Array.from({ length: L }, (_, s) => (s * 37 + t) % STAFF_VALUES)), idColumn: 'uscc' }, prepared: tags, keyDir, threads: 0, maxEvaluations: L, checks: [parseFieldCheck('staff')] });
+      expect(r.evaluations).toBeLessThanOrEqual(L);
+      if (r.verdicts.some((v) => v.consistent)) recovered++;
+    }
+    // Binomial(40, L/500 = 0.1): mean 4, standard deviation 1.9; the bound is mean + 4σ.
+    expect(recovered).toBeLessThanOrEqual(12);
+    expect(recovered).toBeGreaterThan(0);
+  }, 60_000);
+
+  it('through the party services the limit is per call: one call sweeps the staff count of several enterprises', async () => {
+    const register: Register = { ids, fields: { vat_paid_wan: vat, staff, registered_capital_wan: vat } };
+    const { session, served } = await openSession(register, await taxPolicy(0.25), 'verify', [{ field: 'staff', tolerance: undefined }]);
+    const swept = targets.slice(0, 3);
+    const claims = swept.flatMap((t) => Array.from({ length: STAFF_VALUES }, (_, s) => ({ id: ids[t]!, field: 'staff', value: s })));
+    expect(claims.length).toBeLessThan(MAX_EVALUATIONS_PER_CALL);
+    const verdicts = await session.verify(claims);
+    swept.forEach((t, k) => expect(verdicts.slice(k * STAFF_VALUES, (k + 1) * STAFF_VALUES).indexOf(true)).toBe(staff[t]));
+    await session.close();
+    expect(await served).toMatchObject({ calls: 1, evaluations: claims.length });
+  }, 60_000);
+});
