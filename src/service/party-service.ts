@@ -37,6 +37,7 @@ import { isLookupSession, LookupSessions, serveLookupAsAgency, type LookupCall, 
 import type { FrameTap } from '../transport/memory.ts';
 import { openScoringAsBank } from '../jobs/scoring.ts';
 import { trainAsLabel } from '../jobs/training.ts';
+import { roleThreads } from '../jobs/role-threads.ts';
 import { SharedMatvecPool } from '../he/pool.ts';
 import type { ApprovalRequest, OperatorDecision } from '../governance/gate.ts';
 import { jobsDefaults, type PartyConfig } from './config.ts';
@@ -118,6 +119,9 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
   }
   await store.flush();
   const psiExecutor = poolExecutor();
+  // Every job's part here runs in a worker thread of its own, retired when it ends: the job's
+  // CKKS keys and contexts go with it, and this thread stays free for the API and the channels.
+  const roles = roleThreads();
   const running = new Map<string, { channels: Channel[]; done: Promise<JobRecord>; cancelled: boolean }>();
   // Connections partners opened for a job, by job and party: the arbiter waits for every
   // agency, which may connect before or after the bank has told the arbiter about the job.
@@ -291,6 +295,7 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
       return r.outputs;
     },
     onProgress: (jobId) => (event) => store.update(jobId, { phase: event.phase, progress: { ...event } }),
+    roles,
     onAwaitingApproval: (jobId, parties) =>
       store.update(jobId, parties.length > 0 ? { state: 'awaiting-approval', phase: `awaiting approval by ${parties.join(', ')}` } : { state: 'running', phase: 'approved by every partner' }),
   };
@@ -663,6 +668,8 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
       // them hears that it stopped instead of waiting on a service whose store is closed.
       for (const r of jobResources.values()) for (const c of r.channels) c.close('service stopping');
       for (const slots of arrivals.values()) for (const slot of slots.values()) slot.channel?.close('service stopping');
+      // A job's thread still computing between two messages would keep the process alive.
+      await roles.close();
       await psiExecutor.close();
       await store.close();
     },
