@@ -7,6 +7,8 @@ import type { CiphertextBytes, ColumnIndex, HeParams, KeepDiagonals, KeptDiagona
 import type { BackendName } from '../src/psi/group.ts';
 import type { FeatureTable } from '../src/data/table.ts';
 import type { ErrorCode, SourceLocation } from '../src/errors.ts';
+import type { AuditDetails, AuditEventType } from '../src/governance/audit.ts';
+import type { ModelSlice } from '../src/lr/model.ts';
 import type { IdType } from '../src/ids/normalise.ts';
 import type { TrainingConfig } from '../src/lr/config.ts';
 import type { TrainingProgress } from '../src/lr/progress.ts';
@@ -74,6 +76,20 @@ export type RoleTask = {
   | { readonly role: 'features'; readonly name: string; readonly config: TrainingConfig; readonly idType: IdType; readonly table: FeatureTable; readonly label: number; readonly arbiter: number; readonly matvec: boolean }
   | { readonly role: 'trainingArbiter'; readonly params: HeParams; readonly parties: readonly number[]; readonly audited: boolean }
   | { readonly role: 'arbiter'; readonly params: HeParams; readonly parties: readonly number[]; readonly coefficients: boolean }
+  | {
+      readonly role: 'agencyScoring';
+      readonly name: string;
+      readonly slice: ModelSlice;
+      readonly table: FeatureTable;
+      readonly bank: number;
+      readonly arbiter: number;
+      readonly idType: IdType;
+      readonly psiBackend: BackendName;
+      readonly previousMonitoring?: Float64Array;
+      readonly disclosePartialScores?: boolean;
+      /** Each request is written to the host's audit log before it is answered. */
+      readonly audited: boolean;
+    }
 );
 
 /** What the role's thread asks of its host and tells it; `call` numbers a request the host answers with a RoleReply. */
@@ -87,6 +103,7 @@ export type RoleRequest =
   | { readonly t: 'psi'; readonly call: number; readonly op: 'unblind'; readonly backend: BackendName; readonly points: Uint8Array; readonly scalars: readonly Uint8Array[] }
   | { readonly t: 'progress'; readonly event: TrainingProgress }
   | { readonly t: 'decryption'; readonly call: number; readonly record: DecryptionRecord }
+  | { readonly t: 'audit'; readonly call: number; readonly type: AuditEventType; readonly details: AuditDetails }
   | { readonly t: 'done'; readonly result: unknown }
   | { readonly t: 'failed'; readonly error: ThreadError };
 
@@ -95,5 +112,5 @@ export type RoleReply = { readonly call: number; readonly value?: unknown; reado
 
 /** An error as it crosses a thread: a JinqiaoError keeps its code, hint, location and field. */
 export type ThreadError =
-  | { readonly jinqiao: true; readonly code: ErrorCode; readonly message: string; readonly hint: string; readonly location?: SourceLocation; readonly field?: string }
+  | { readonly jinqiao: true; readonly code: ErrorCode; readonly message: string; readonly hint: string; readonly location?: SourceLocation; readonly field?: string; readonly extras: Record<string, unknown> }
   | { readonly jinqiao: false; readonly message: string };

@@ -10,7 +10,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FeatureTable } from '../../src/data/table.ts';
-import { isJinqiaoError, type JinqiaoError } from '../../src/errors.ts';
+import { errors, isJinqiaoError, type JinqiaoError } from '../../src/errors.ts';
+import { threadError, threadErrorOf } from '../../src/jobs/thread-errors.ts';
 import { mockBackend } from '../../src/he/mock.ts';
 import { sealLoaded } from '../../src/he/seal.ts';
 import { inThreadRoles, liveRoleThreads, roleThreads, roleThreadsStarted, type RoleRunner, type RoleThreadOptions } from '../../src/jobs/role-threads.ts';
@@ -112,6 +113,19 @@ describe('roles in worker threads, on memory channels', () => {
     expect(outcomes[0]!.code).toBe('E_OPTION_INVALID');
     expect(liveRoleThreads()).toBe(0);
   }, 120_000);
+
+  it('carries an error across a thread with its class, code, message, hint and what its factory added', () => {
+    const across = (e: unknown) => threadError(structuredClone(threadErrorOf(e)));
+    const stopped = errors.peerStopped('bank', 'E_JOB_REJECTED', "rejected by tax-bureau's operator: not this quarter");
+    const back = across(stopped) as typeof stopped;
+    expect(isJinqiaoError(back)).toBe(true);
+    expect({ code: back.code, message: back.message, hint: back.hint, causedByPeer: back.causedByPeer }).toEqual({ code: stopped.code, message: stopped.message, hint: stopped.hint, causedByPeer: 'bank' });
+    const invalid = errors.optionInvalid('threads', 'must be a whole number');
+    expect((across(invalid) as JinqiaoError).toJSON()).toEqual(invalid.toJSON());
+    // Anything else keeps its message; the host reports it as E_INTERNAL, as before.
+    const plain = across(new RangeError('WebAssembly.Memory(): could not allocate memory'));
+    expect([isJinqiaoError(plain), plain.message]).toEqual([false, 'WebAssembly.Memory(): could not allocate memory']);
+  });
 
   it('fails the job, not the host, when its thread dies', async () => {
     // A young generation of 1 MB and an old one of 8 MB: the thread cannot even load the protocol.
