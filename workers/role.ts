@@ -21,6 +21,7 @@ import { threadError, threadErrorOf } from '../src/jobs/thread-errors.ts';
 import type { Channel } from '../src/protocol/channel.ts';
 import type { Message, MessageOf, MessageType } from '../src/protocol/messages.ts';
 import type { PsiExecutor } from '../src/psi/executor.ts';
+import { serveScoring } from '../src/score/agency.ts';
 import type { RoleReply, RoleRequest, RoleTask } from './tasks.ts';
 
 const port = parentPort!;
@@ -103,6 +104,21 @@ async function run(pool: SharedMatvecPool | undefined): Promise<unknown> {
       });
     case 'arbiter':
       return runArbiter({ backend: heBackend, params: task.params, parties: task.parties.map(channel), coefficients: task.coefficients });
+    case 'agencyScoring':
+      return serveScoring({
+        name: task.name,
+        slice: task.slice,
+        table: task.table,
+        bank: channel(task.bank),
+        arbiter: channel(task.arbiter),
+        heBackend,
+        psiExecutor,
+        idType: task.idType,
+        psiBackend: task.psiBackend,
+        ...(task.previousMonitoring && { previousMonitoring: task.previousMonitoring }),
+        ...(task.disclosePartialScores !== undefined && { disclosePartialScores: task.disclosePartialScores }),
+        ...(task.audited && { audit: { append: (type, details) => ask({ t: 'audit', type, details }) } }),
+      });
   }
 }
 

@@ -8,8 +8,9 @@
  * moves messages and keeps the job's records.
  *
  * What stays with the host: the channels (the thread asks for each send and receive, so the
- * wire sees exactly what it saw before), the PSI pool, progress and the audit log (the
- * arbiter's thread waits for each decryption's entry to be written before it decrypts).
+ * wire sees exactly what it saw before), the PSI pool, progress and the audit log (a thread
+ * waits for each entry to be written before the action it records: the arbiter's
+ * decryptions, an agency's scoring answers).
  * Errors cross with their code, message and hint (thread-errors.ts); a thread that dies
  * (out of memory, a crash) fails its job with E_INTERNAL naming the job, never the host.
  */
@@ -23,6 +24,8 @@ import { runTrainingArbiter, type DecryptionRecord, type TrainingArbiterOptions,
 import type { TrainingProgress } from '../lr/progress.ts';
 import type { Channel } from '../protocol/channel.ts';
 import type { PsiExecutor } from '../psi/executor.ts';
+import { serveScoring, type AgencyScoringOptions, type AgencyScoringReport } from '../score/agency.ts';
+import type { AuditLog } from '../governance/audit.ts';
 import type { RoleReply, RoleRequest, RoleTask } from '../../workers/tasks.ts';
 import { threadError, threadErrorOf } from './thread-errors.ts';
 
@@ -32,6 +35,8 @@ export interface RoleRunner {
   features(jobId: string, options: FeaturePartyOptions): Promise<FeaturePartyResult>;
   trainingArbiter(jobId: string, options: TrainingArbiterOptions): Promise<TrainingArbiterReport>;
   arbiter(jobId: string, options: ArbiterOptions): Promise<ArbiterReport>;
+  /** (Features) Serves a scoring session until the bank ends it. */
+  agencyScoring(jobId: string, options: AgencyScoringOptions): Promise<AgencyScoringReport>;
 }
 
 /** The roles on the calling thread (the in-process host, tests). */
@@ -40,6 +45,7 @@ export const inThreadRoles: RoleRunner = {
   features: (_, options) => runFeatureParty(options),
   trainingArbiter: (_, options) => runTrainingArbiter(options),
   arbiter: (_, options) => runArbiter(options),
+  agencyScoring: (_, options) => serveScoring(options),
 };
 
 export interface RoleThreadOptions {
@@ -70,6 +76,7 @@ interface HostSide {
   readonly psiExecutor: PsiExecutor;
   readonly onProgress?: (event: TrainingProgress) => void;
   readonly onDecryption?: (record: DecryptionRecord) => unknown;
+  readonly audit?: Pick<AuditLog, 'append'>;
 }
 
 type WithScaler<T extends { data: { scaler: StandardScaler } }> = Omit<T, 'data'> & { data: Omit<T['data'], 'scaler'> & { scaler: ScalerJson } };
@@ -121,6 +128,8 @@ export function roleThreads(options: RoleThreadOptions = {}): RoleThreads {
             return host.onProgress?.(request.event);
           case 'decryption':
             return void answer(request.call, (async () => void (await host.onDecryption?.(request.record)))());
+          case 'audit':
+            return void answer(request.call, host.audit ? host.audit.append(request.type, request.details) : Promise.reject(errors.protocol('a role thread wrote to an audit log its host does not keep')));
           case 'done':
             outcome ??= { value: request.result };
             return void worker.terminate();
@@ -176,6 +185,24 @@ export function roleThreads(options: RoleThreadOptions = {}): RoleThreads {
     arbiter(jobId, o) {
       const task: RoleTask = { ...common(jobId, o.backend, o.parties, undefined), role: 'arbiter', params: o.params, parties: o.parties.map((_, i) => i), coefficients: o.coefficients ?? false };
       return run(jobId, task, o.parties, { psiExecutor: noPsi });
+    },
+    agencyScoring(jobId, o) {
+      const channels = [o.bank, o.arbiter];
+      const task: RoleTask = {
+        ...common(jobId, o.heBackend, channels, o.psiExecutor),
+        role: 'agencyScoring',
+        name: o.name,
+        slice: o.slice,
+        table: o.table,
+        bank: 0,
+        arbiter: 1,
+        idType: o.idType,
+        psiBackend: o.psiBackend,
+        ...(o.previousMonitoring && { previousMonitoring: o.previousMonitoring }),
+        ...(o.disclosePartialScores !== undefined && { disclosePartialScores: o.disclosePartialScores }),
+        audited: o.audit !== undefined,
+      };
+      return run(jobId, task, channels, { psiExecutor: o.psiExecutor, ...(o.audit && { audit: o.audit }) });
     },
     async close() {
       await Promise.all([...workers].map((w) => w.terminate()));

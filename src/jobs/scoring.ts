@@ -9,9 +9,9 @@ import type { TrainingConfig } from '../lr/config.ts';
 import type { Channel } from '../protocol/channel.ts';
 import { abortingPeersOnFailure } from '../protocol/abort.ts';
 import { message } from '../protocol/messages.ts';
-import { serveScoring, type AgencyScoringReport } from '../score/agency.ts';
+import type { AgencyScoringReport } from '../score/agency.ts';
 import { BankScoringSession } from '../score/bank.ts';
-import type { PartyJobContext } from './context.ts';
+import { rolesOf, type PartyJobContext } from './context.ts';
 import { sendJobSpec, type JobSpec } from './spec.ts';
 import { refuseUnboundRoles } from './roles.ts';
 import { agreeWithLabel, awaitAcceptance, gated, idTypeOf } from './admission.ts';
@@ -96,7 +96,7 @@ export async function serveScoringAsAgency(ctx: PartyJobContext, bank: Channel, 
     channels.push(arbiter);
     await bank.send(message('job.accept', {}));
     try {
-      return await serveScoring({
+      return await rolesOf(ctx).agencyScoring(spec.jobId, {
         name: ctx.name,
         slice,
         table,
