@@ -22,14 +22,19 @@ import type { Channel } from '../src/protocol/channel.ts';
 import type { Message, MessageOf, MessageType } from '../src/protocol/messages.ts';
 import type { PsiExecutor } from '../src/psi/executor.ts';
 import { serveScoring } from '../src/score/agency.ts';
-import type { RoleReply, RoleRequest, RoleTask } from './tasks.ts';
+import { BankScoringSession } from '../src/score/bank.ts';
+import { hashId } from '../src/governance/audit.ts';
+import type { RoleReply, RoleRequest, RoleTask, SessionCall } from './tasks.ts';
 
 const port = parentPort!;
 const task = workerData as RoleTask;
 
 const pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
 let calls = 0;
-port.on('message', (reply: RoleReply) => {
+/** (Bank scoring) The open session, which the host calls until it closes it. */
+let onInvoke: ((call: SessionCall) => void) | undefined;
+port.on('message', (reply: RoleReply | SessionCall) => {
+  if ('t' in reply) return onInvoke?.(reply);
   const waiter = pending.get(reply.call);
   pending.delete(reply.call);
   if (reply.error) waiter?.reject(threadError(reply.error));
@@ -119,7 +124,48 @@ async function run(pool: SharedMatvecPool | undefined): Promise<unknown> {
         ...(task.disclosePartialScores !== undefined && { disclosePartialScores: task.disclosePartialScores }),
         ...(task.audited && { audit: { append: (type, details) => ask({ t: 'audit', type, details }) } }),
       });
+    case 'bankScoring':
+      return serveBankSession(task);
   }
+}
+
+/**
+ * The bank's session lives in this thread from its opening to its close: the host calls its
+ * methods (SessionCall) and the thread ends once it is closed. A call's answer carries
+ * whether the session has failed, so the host's `failed` is never behind.
+ */
+function serveBankSession(task: Extract<RoleTask, { role: 'bankScoring' }>): Promise<unknown> {
+  const salt = task.auditSalt;
+  const session = new BankScoringSession({
+    slice: task.slice,
+    table: task.table,
+    agencies: new Map(task.agencies.map(([name, index]) => [name, channel(index)])),
+    arbiter: channel(task.arbiter),
+    heBackend,
+    psiExecutor,
+    idType: task.idType,
+    psiBackend: task.psiBackend,
+    ...(task.decoyKey && { decoyKey: task.decoyKey }),
+    ...(salt !== undefined && { audit: { salt, append: (type, details) => ask({ t: 'audit', type, details }), hashId: (id: string) => hashId(salt, id) } }),
+  });
+  tell({ t: 'ready' });
+  return new Promise((resolve) => {
+    onInvoke = (call) => {
+      const method = session[call.method] as (...args: unknown[]) => Promise<unknown>;
+      method.apply(session, [...call.args]).then(
+        (value) => {
+          // A refused request's error goes as its fields, like any error across the thread.
+          const sent = call.method === 'scoreTogether' ? (value as unknown[]).map((v) => (v instanceof Error ? { refused: threadErrorOf(v) } : v)) : value;
+          tell({ t: 'returned', call: call.call, value: sent, failed: session.failed });
+          if (call.method === 'close') resolve(undefined);
+        },
+        (e: unknown) => {
+          tell({ t: 'returned', call: call.call, error: threadErrorOf(e), failed: session.failed });
+          if (call.method === 'close') resolve(undefined);
+        },
+      );
+    };
+  });
 }
 
 const pool = (task.role === 'label' || task.role === 'features') && task.matvec ? new SharedMatvecPool(task.config.threads) : undefined;

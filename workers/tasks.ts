@@ -90,7 +90,23 @@ export type RoleTask = {
       /** Each request is written to the host's audit log before it is answered. */
       readonly audited: boolean;
     }
+  | {
+      readonly role: 'bankScoring';
+      readonly slice: ModelSlice;
+      readonly table: FeatureTable;
+      /** Agency name → channel index. */
+      readonly agencies: readonly (readonly [string, number])[];
+      readonly arbiter: number;
+      readonly idType: IdType;
+      readonly psiBackend: BackendName;
+      readonly decoyKey?: Uint8Array;
+      /** The salt of the host's audit log (IDs are logged as its salted hashes); absent: no log. */
+      readonly auditSalt?: string;
+    }
 );
+
+/** The host calls a method of the bank's session in its thread (RoleRequest 'returned' answers). */
+export type SessionCall = { readonly t: 'invoke'; readonly call: number; readonly method: 'open' | 'score' | 'monitor' | 'scoreTogether' | 'close'; readonly args: readonly unknown[] };
 
 /** What the role's thread asks of its host and tells it; `call` numbers a request the host answers with a RoleReply. */
 export type RoleRequest =
@@ -104,6 +120,8 @@ export type RoleRequest =
   | { readonly t: 'progress'; readonly event: TrainingProgress }
   | { readonly t: 'decryption'; readonly call: number; readonly record: DecryptionRecord }
   | { readonly t: 'audit'; readonly call: number; readonly type: AuditEventType; readonly details: AuditDetails }
+  | { readonly t: 'ready' }
+  | { readonly t: 'returned'; readonly call: number; readonly value?: unknown; readonly error?: ThreadError; readonly failed: boolean }
   | { readonly t: 'done'; readonly result: unknown }
   | { readonly t: 'failed'; readonly error: ThreadError };
 

@@ -15,7 +15,7 @@
  * (out of memory, a crash) fails its job with E_INTERNAL naming the job, never the host.
  */
 import { Worker, type ResourceLimits } from 'node:worker_threads';
-import { errors } from '../errors.ts';
+import { errors, isJinqiaoError } from '../errors.ts';
 import { StandardScaler, type ScalerJson } from '../lr/scaler.ts';
 import { runArbiter, type ArbiterOptions, type ArbiterReport } from '../lr/roles/arbiter.ts';
 import { runFeatureParty, type FeaturePartyOptions, type FeaturePartyResult } from '../lr/roles/features.ts';
@@ -26,7 +26,8 @@ import type { Channel } from '../protocol/channel.ts';
 import type { PsiExecutor } from '../psi/executor.ts';
 import { serveScoring, type AgencyScoringOptions, type AgencyScoringReport } from '../score/agency.ts';
 import type { AuditLog } from '../governance/audit.ts';
-import type { RoleReply, RoleRequest, RoleTask } from '../../workers/tasks.ts';
+import type { RoleReply, RoleRequest, RoleTask, SessionCall, ThreadError } from '../../workers/tasks.ts';
+import { BankScoringSession, type BankScoringOptions, type BankSession, type EnterpriseScore, type MonitoringScores, type ScoreRequestOptions } from '../score/bank.ts';
 import { threadError, threadErrorOf } from './thread-errors.ts';
 
 /** A party's role in job `jobId`, run wherever the host wants it. */
@@ -37,6 +38,8 @@ export interface RoleRunner {
   arbiter(jobId: string, options: ArbiterOptions): Promise<ArbiterReport>;
   /** (Features) Serves a scoring session until the bank ends it. */
   agencyScoring(jobId: string, options: AgencyScoringOptions): Promise<AgencyScoringReport>;
+  /** (Label) A scoring session, made but not opened; it lives until it is closed. */
+  bankScoring(jobId: string, options: BankScoringOptions): Promise<BankSession>;
 }
 
 /** The roles on the calling thread (the in-process host, tests). */
@@ -46,6 +49,7 @@ export const inThreadRoles: RoleRunner = {
   trainingArbiter: (_, options) => runTrainingArbiter(options),
   arbiter: (_, options) => runArbiter(options),
   agencyScoring: (_, options) => serveScoring(options),
+  bankScoring: async (_, options) => new BankScoringSession(options),
 };
 
 export interface RoleThreadOptions {
@@ -88,7 +92,12 @@ function restoreScaler<T extends { data: { scaler: StandardScaler } }>(result: W
 export function roleThreads(options: RoleThreadOptions = {}): RoleThreads {
   const workers = new Set<Worker>();
 
-  const run = <T>(jobId: string, task: RoleTask, channels: readonly Channel[], host: HostSide): Promise<T> => {
+  /**
+   * Starts a role's thread. `ended` settles once the thread is gone, with the role's result or
+   * error; `ready` once a bank's session is made in it (or its thread has ended);
+   * `invoke` calls a method of that session.
+   */
+  const start = <T>(jobId: string, task: RoleTask, channels: readonly Channel[], host: HostSide) => {
     const worker = new Worker(new URL('../../workers/role.ts', import.meta.url), { workerData: task, ...(options.resourceLimits && { resourceLimits: options.resourceLimits }) });
     workers.add(worker);
     live++;
@@ -102,10 +111,29 @@ export function roleThreads(options: RoleThreadOptions = {}): RoleThreads {
         (v) => reply({ call, value: v }, moved && v instanceof Uint8Array && v.buffer instanceof ArrayBuffer ? [v.buffer] : []),
         (e: unknown) => reply({ call, error: threadErrorOf(e) }),
       );
-    return new Promise<T>((resolve, reject) => {
+    const invocations = new Map<number, { resolve: (r: { value: unknown; failed: boolean }) => void; reject: (e: Error) => void }>();
+    let invoked = 0;
+    let readied: () => void = () => {};
+    const ready = new Promise<void>((resolve) => (readied = resolve));
+    const invoke = (method: SessionCall['method'], args: readonly unknown[]) =>
+      new Promise<{ value: unknown; failed: boolean }>((resolve, reject) => {
+        if (!workers.has(worker)) return reject(errors.threadStopped(jobId, 'it had ended'));
+        const call = ++invoked;
+        invocations.set(call, { resolve, reject });
+        worker.postMessage({ t: 'invoke', call, method, args } satisfies SessionCall);
+      });
+    const ended = new Promise<T>((resolve, reject) => {
       let outcome: { value: unknown } | { error: Error } | undefined;
       worker.on('message', (request: RoleRequest) => {
         switch (request.t) {
+          case 'ready':
+            return readied();
+          case 'returned': {
+            const waiter = invocations.get(request.call);
+            invocations.delete(request.call);
+            if (request.error) return waiter?.reject(threadError(request.error));
+            return waiter?.resolve({ value: request.value, failed: request.failed });
+          }
           case 'send':
             return void answer(request.call, channels[request.channel]!.send(request.message));
           case 'next':
@@ -143,12 +171,19 @@ export function roleThreads(options: RoleThreadOptions = {}): RoleThreads {
       worker.on('exit', (code) => {
         workers.delete(worker);
         live--;
-        const ended = outcome ?? { error: errors.threadStopped(jobId, `it exited with code ${code} before the job ended`) };
-        if ('error' in ended) reject(ended.error);
-        else resolve(ended.value as T);
+        const result = outcome ?? { error: errors.threadStopped(jobId, `it exited with code ${code} before the job ended`) };
+        // A session call the thread never answered dies with it.
+        const unanswered = 'error' in result ? result.error : errors.threadStopped(jobId, 'it ended before answering');
+        for (const waiter of invocations.values()) waiter.reject(unanswered);
+        invocations.clear();
+        readied();
+        if ('error' in result) reject(result.error);
+        else resolve(result.value as T);
       });
     });
+    return { ended, ready, invoke, gone: () => !workers.has(worker) };
   };
+  const run = <T>(jobId: string, task: RoleTask, channels: readonly Channel[], host: HostSide): Promise<T> => start<T>(jobId, task, channels, host).ended;
 
   const common = (jobId: string, backend: { name: 'ckks' | 'mock' }, channels: readonly Channel[], psiExecutor: PsiExecutor | undefined) => ({
     jobId,
@@ -204,6 +239,26 @@ export function roleThreads(options: RoleThreadOptions = {}): RoleThreads {
       };
       return run(jobId, task, channels, { psiExecutor: o.psiExecutor, ...(o.audit && { audit: o.audit }) });
     },
+    async bankScoring(jobId, o) {
+      const channels = [...o.agencies.values(), o.arbiter];
+      const task: RoleTask = {
+        ...common(jobId, o.heBackend, channels, o.psiExecutor),
+        role: 'bankScoring',
+        slice: o.slice,
+        table: o.table,
+        agencies: [...o.agencies.keys()].map((name, i) => [name, i] as const),
+        arbiter: channels.length - 1,
+        idType: o.idType,
+        psiBackend: o.psiBackend,
+        ...(o.decoyKey !== undefined && { decoyKey: o.decoyKey }),
+        ...(o.audit && { auditSalt: o.audit.salt }),
+      };
+      const thread = start<unknown>(jobId, task, channels, { psiExecutor: o.psiExecutor, ...(o.audit && { audit: o.audit }) });
+      // The session is made in the thread (its constructor's checks included) or the thread failed.
+      const ended = thread.ended.then(() => undefined);
+      await Promise.race([thread.ready, ended]);
+      return new ThreadBankSession(thread.invoke, ended, thread.gone);
+    },
     async close() {
       await Promise.all([...workers].map((w) => w.terminate()));
     },
@@ -218,3 +273,60 @@ const noPsi: PsiExecutor = {
   unblind: () => Promise.reject(errors.protocol('the arbiter computes no PSI')),
   close: async () => {},
 };
+
+/**
+ * (Label) A scoring session in a role thread, as the host holds it: each call goes to the
+ * session in the thread, and `failed` follows what the thread reports with each answer (a
+ * thread that died has failed). Closing it ends the thread.
+ */
+class ThreadBankSession implements BankSession {
+  #failed = false;
+  #closing = false;
+  readonly #invoke: (method: SessionCall['method'], args: readonly unknown[]) => Promise<{ value: unknown; failed: boolean }>;
+  readonly #ended: Promise<void>;
+  readonly #gone: () => boolean;
+
+  constructor(invoke: (method: SessionCall['method'], args: readonly unknown[]) => Promise<{ value: unknown; failed: boolean }>, ended: Promise<void>, gone: () => boolean) {
+    this.#invoke = invoke;
+    this.#ended = ended;
+    this.#gone = gone;
+    // A thread that dies is seen through `failed` and the calls it leaves unanswered.
+    ended.catch(() => {});
+  }
+
+  get failed(): boolean {
+    return this.#failed || (this.#gone() && !this.#closing);
+  }
+
+  async #call(method: SessionCall['method'], args: readonly unknown[]): Promise<unknown> {
+    const { value, failed } = await this.#invoke(method, args);
+    this.#failed ||= failed;
+    return value;
+  }
+
+  async open(): Promise<void> {
+    await this.#call('open', []);
+  }
+
+  async score(ids: readonly string[], options?: ScoreRequestOptions): Promise<readonly EnterpriseScore[]> {
+    return (await this.#call('score', [ids, options])) as readonly EnterpriseScore[];
+  }
+
+  async monitor(): Promise<MonitoringScores> {
+    return (await this.#call('monitor', [])) as MonitoringScores;
+  }
+
+  async scoreTogether(requests: readonly { readonly ids: readonly string[]; readonly options?: ScoreRequestOptions }[]): Promise<(readonly EnterpriseScore[] | Error)[]> {
+    const answers = (await this.#call('scoreTogether', [requests])) as (readonly EnterpriseScore[] | { refused: ThreadError })[];
+    return answers.map((a) => ('refused' in a ? threadError(a.refused) : a));
+  }
+
+  async close(): Promise<void> {
+    this.#closing = true;
+    try {
+      await this.#call('close', []);
+    } finally {
+      await this.#ended.catch(() => {});
+    }
+  }
+}

@@ -28,7 +28,7 @@ import { loadOrCreateDecoyKey } from '../governance/keys.ts';
 import { poolExecutor } from '../psi/executor.ts';
 import type { Channel } from '../protocol/channel.ts';
 import { message } from '../protocol/messages.ts';
-import type { BankScoringSession, EnterpriseScore } from '../score/bank.ts';
+import type { BankSession, EnterpriseScore } from '../score/bank.ts';
 import { connectChannel, listenChannels, type TlsChannel, type TlsListener, type TlsPartyConfig } from '../transport/tls/index.ts';
 import type { LoadedTable, PartyJobContext } from '../jobs/context.ts';
 import { stagedOutputs, type StagedOutputs } from '../jobs/output-folder.ts';
@@ -690,7 +690,7 @@ const MAX_BATCH_IDS = 1024;
 
 interface ScoringEntry {
   readonly sessionId: string;
-  readonly session: Promise<BankScoringSession>;
+  readonly session: Promise<BankSession>;
   /** Opening, or serving a round. */
   busy: boolean;
   opening: boolean;
