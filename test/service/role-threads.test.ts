@@ -21,6 +21,7 @@ import { inlineExecutor } from '../../src/psi/executor.ts';
 import { decodeMessage } from '../../src/transport/codec.ts';
 import { memoryChannelPair } from '../../src/transport/memory.ts';
 import { syntheticParties } from '../attacks/data.ts';
+import { openSession, trainFixture } from '../attacks/scoring-fixture.ts';
 import { startLoopbackParties, type LoopbackParties } from '../helpers/party-services.ts';
 
 describe('a party service runs each job in a worker thread it retires', () => {
@@ -140,4 +141,31 @@ describe('roles in worker threads, on memory channels', () => {
     expect(error.message).toMatch(/^job threads: the worker thread running this party's part stopped: .*memory/);
     expect(liveRoleThreads()).toBe(0);
   }, 120_000);
+
+  it('scores in threads as in one thread: the bank, each agency and the platform each in a thread, all gone at the close', async () => {
+    const fixture = await trainFixture('role-threads-scoring');
+    // Enterprises every party holds: each is scored (one only an agency holds would be refused).
+    const held = (t: { ids: readonly string[] }) => new Set(t.ids.map((id) => id.trim()));
+    const [tax, social] = [held(fixture.tax), held(fixture.social)];
+    const ids = fixture.bank.ids.map((id) => id.trim()).filter((id) => tax.has(id) && social.has(id)).slice(0, 40);
+    const one = await openSession(fixture);
+    const inOne = await one.score(ids);
+    await one.close();
+    const startedBefore = roleThreadsStarted();
+    const threaded = await openSession(fixture, { roles: roleThreads() });
+    // The session keeps its threads while it is open: the bank's, two agencies' and the platform's.
+    expect([roleThreadsStarted() - startedBefore, liveRoleThreads()]).toEqual([4, 4]);
+    const inThreads = await threaded.score(ids);
+    // A refused request crosses the thread as the same typed error.
+    const refused = await threaded.score(['not an id']).catch((e: JinqiaoError) => e);
+    const reports = await threaded.close();
+    expect(liveRoleThreads()).toBe(0);
+    expect(inThreads.map((s) => [s.id, s.status])).toEqual(inOne.map((s) => [s.id, s.status]));
+    expect(inThreads.filter((s) => s.status === 'scored').length).toBe(40);
+    // Each run draws its own masks; the arbiter's grid keeps their answers this close.
+    inThreads.forEach((s, i) => s.status === 'scored' && expect(Math.abs(s.probability - inOne[i]!.probability!)).toBeLessThan(1e-3));
+    expect(isJinqiaoError(refused) && refused.code).toBe('E_OPTION_INVALID');
+    // Each agency's report came back from its thread: one request (the refused one never left the bank).
+    expect([...reports.values()].map((r) => r.requests)).toEqual([1, 1]);
+  }, 300_000);
 });
