@@ -125,6 +125,15 @@ export function roleThreads(options: RoleThreadOptions = {}): RoleThreads {
     const ended = new Promise<T>((resolve, reject) => {
       let outcome: { value: unknown } | { error: Error } | undefined;
       worker.on('message', (request: RoleRequest) => {
+        // Whatever a request makes the host throw at once (a channel that throws rather than
+        // rejects) is the thread's answer, never an exception in the host's own thread.
+        try {
+          handle(request);
+        } catch (e) {
+          if ('call' in request) reply({ call: request.call, error: threadErrorOf(e) });
+        }
+      });
+      const handle = (request: RoleRequest): void => {
         switch (request.t) {
           case 'ready':
             return readied();
@@ -165,7 +174,7 @@ export function roleThreads(options: RoleThreadOptions = {}): RoleThreads {
             outcome ??= { error: threadError(request.error) };
             return void worker.terminate();
         }
-      });
+      };
       // An uncaught error in the thread, or a heap past its limits: the thread ends, its job fails.
       worker.on('error', (e) => (outcome ??= { error: errors.threadStopped(jobId, e.message) }));
       worker.on('exit', (code) => {
