@@ -425,4 +425,11 @@ export const errors = {
   /** A job cut off by a stop of the service that ran it (a crash, a kill, a restart). */
   interrupted: (jobId: string) =>
     new JinqiaoError('E_INTERRUPTED', `job ${jobId}: the service stopped while it ran`, 'resume it: jinqiao resume, or POST /v1/jobs/{id}/resume at the bank'),
+  /** The worker thread that ran a job's role died (out of memory, a crash); the service runs on. */
+  threadStopped: (jobId: string, reason: string) =>
+    new JinqiaoError(
+      'E_INTERNAL',
+      `job ${jobId}: the worker thread running this party's part stopped: ${reason}`,
+      'the service is still running; run the job again (a training job: resume it at the bank), and report this message if it happens again',
+    ),
 } as const;

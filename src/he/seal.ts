@@ -16,6 +16,11 @@ export type Seal = Awaited<ReturnType<typeof sealInit>>;
 
 let sealModule: Promise<Seal> | undefined;
 
+/** Whether this thread has loaded node-seal (and with it a WASM heap that never shrinks). */
+export function sealLoaded(): boolean {
+  return sealModule !== undefined;
+}
+
 /** The node-seal module of this thread (compiled once: ~60 ms). */
 export function loadSeal(): Promise<Seal> {
   sealModule ??= sealInit();

@@ -4,15 +4,14 @@
  * parameters of the job's kind. It reads no table and writes no output.
  */
 import { admitAsArbiter } from '../governance/gate.ts';
-import { runArbiter, type ArbiterReport } from '../lr/roles/arbiter.ts';
-import { runTrainingArbiter } from '../lr/roles/training-arbiter.ts';
+import type { ArbiterReport } from '../lr/roles/arbiter.ts';
 import { heParamsFor } from '../lr/protocol.ts';
 import type { Channel } from '../protocol/channel.ts';
 import { abortingPeersOnFailure } from '../protocol/abort.ts';
 import { message } from '../protocol/messages.ts';
 import { exchangeAnchors } from './anchors.ts';
 import { binningHeParams } from './binning.ts';
-import type { PartyJobContext } from './context.ts';
+import { rolesOf, type PartyJobContext } from './context.ts';
 import type { JobSpec } from './spec.ts';
 
 export async function arbitrate(ctx: PartyJobContext, label: Channel, spec: JobSpec): Promise<ArbiterReport> {
@@ -30,12 +29,13 @@ export async function arbitrate(ctx: PartyJobContext, label: Channel, spec: JobS
   // Training: the per-batch schedule of refreshes and decryptions, each written to the audit
   // log (with the ciphertext's SHA-256) before it is answered. Scoring sums degree-1 partial
   // scores, and binning per-bin label sums, under the generic decrypting arbiter.
+  const roles = rolesOf(ctx);
   const report =
     spec.kind === 'training'
-      ? await runTrainingArbiter({ backend, params: heParamsFor(spec.config), parties: channels, onDecryption: audit && ((record) => audit.append('training.decryption', { job: spec.jobId, ...record })) })
+      ? await roles.trainingArbiter(spec.jobId, { backend, params: heParamsFor(spec.config), parties: channels, onDecryption: audit && ((record) => audit.append('training.decryption', { job: spec.jobId, ...record })) })
       : spec.kind === 'binning'
-        ? await runArbiter({ backend, params: binningHeParams(spec), parties: channels, coefficients: true })
-        : await runArbiter({ backend, params: heParamsFor({ ...spec.config, sigmoid: 'taylor1' }), parties: channels });
+        ? await roles.arbiter(spec.jobId, { backend, params: binningHeParams(spec), parties: channels, coefficients: true })
+        : await roles.arbiter(spec.jobId, { backend, params: heParamsFor({ ...spec.config, sigmoid: 'taylor1' }), parties: channels });
   await audit?.append('arbiter.run', { job: spec.jobId, kind: spec.kind, parties: [...spec.parties], decryptions: report.decryptions });
   // A training or binning job's end: the bank and the platform keep each other's signed head.
   if (spec.kind !== 'scoring') await exchangeAnchors(ctx, [label], spec.jobId);

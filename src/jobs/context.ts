@@ -14,6 +14,7 @@ import type { MatvecRunner } from '../lr/protocol.ts';
 import type { Channel } from '../protocol/channel.ts';
 import type { PsiExecutor } from '../psi/executor.ts';
 import type { OutputFolder } from './output-folder.ts';
+import { inThreadRoles, type RoleRunner } from './role-threads.ts';
 
 export type PartyRole = 'label' | 'features' | 'arbiter';
 
@@ -58,6 +59,16 @@ export interface PartyJobContext {
   matvec(jobId: string, threads: number | undefined): ((bundle: PublicKeyBundle) => Promise<MatvecRunner>) | undefined;
   outputs(jobId: string): OutputFolder;
   readonly onProgress?: (jobId: string) => ProgressListener | undefined;
+  /**
+   * Where each role's protocol runs (role-threads.ts): a service gives each its own worker
+   * thread, retired when the role ends, so the job's CKKS memory goes with it. Absent: this thread.
+   */
+  readonly roles?: RoleRunner;
   /** (Label) The partners whose operators job `jobId` now waits for (empty: none any more). */
   readonly onAwaitingApproval?: (jobId: string, parties: readonly string[]) => void;
+}
+
+/** Where the host runs a role's protocol: its worker threads, or this thread. */
+export function rolesOf(ctx: PartyJobContext): RoleRunner {
+  return ctx.roles ?? inThreadRoles;
 }

@@ -9,9 +9,9 @@ import type { TrainingConfig } from '../lr/config.ts';
 import type { Channel } from '../protocol/channel.ts';
 import { abortingPeersOnFailure } from '../protocol/abort.ts';
 import { message } from '../protocol/messages.ts';
-import { serveScoring, type AgencyScoringReport } from '../score/agency.ts';
-import { BankScoringSession } from '../score/bank.ts';
-import type { PartyJobContext } from './context.ts';
+import type { AgencyScoringReport } from '../score/agency.ts';
+import type { BankSession } from '../score/bank.ts';
+import { rolesOf, type PartyJobContext } from './context.ts';
 import { sendJobSpec, type JobSpec } from './spec.ts';
 import { refuseUnboundRoles } from './roles.ts';
 import { agreeWithLabel, awaitAcceptance, gated, idTypeOf } from './admission.ts';
@@ -32,7 +32,7 @@ export interface ScoringSessionJob {
 }
 
 /** (Label) Opens a scoring session; requests then go to the returned session. */
-export async function openScoringAsBank(ctx: PartyJobContext, job: ScoringSessionJob): Promise<BankScoringSession> {
+export async function openScoringAsBank(ctx: PartyJobContext, job: ScoringSessionJob): Promise<BankSession> {
   const slice = await ctx.loadModelSlice(job.modelJobId);
   if (slice.role !== 'label') throw errors.modelInvalid(job.modelJobId, `${ctx.name}'s slice of that job is not a label party's`);
   const partyNames = job.features.map((f) => f.party);
@@ -61,7 +61,7 @@ export async function openScoringAsBank(ctx: PartyJobContext, job: ScoringSessio
     channels.push(arbiter);
     await sendJobSpec(arbiter, spec(''));
     await awaitAcceptance(channels);
-    const bank = new BankScoringSession({
+    const bank = await rolesOf(ctx).bankScoring(job.sessionId, {
       slice,
       table,
       agencies,
@@ -73,7 +73,13 @@ export async function openScoringAsBank(ctx: PartyJobContext, job: ScoringSessio
       decoyKey: job.decoyKey,
       audit: ctx.governance?.audit,
     });
-    await bank.open();
+    try {
+      await bank.open();
+    } catch (e) {
+      // Its peers are told already; a session in a role thread also ends its thread.
+      await bank.close().catch(() => {});
+      throw e;
+    }
     return bank;
   });
 }
@@ -96,7 +102,7 @@ export async function serveScoringAsAgency(ctx: PartyJobContext, bank: Channel, 
     channels.push(arbiter);
     await bank.send(message('job.accept', {}));
     try {
-      return await serveScoring({
+      return await rolesOf(ctx).agencyScoring(spec.jobId, {
         name: ctx.name,
         slice,
         table,

@@ -22,12 +22,12 @@ import type { TrainingConfig } from '../lr/config.ts';
 import { checkTableIds } from '../lr/align.ts';
 import { sliceOf, type ModelSlice } from '../lr/model.ts';
 import type { IdSourceReport } from '../psi/source.ts';
-import { runFeatureParty, type FeaturePartyResult } from '../lr/roles/features.ts';
-import { runLabelParty, type LabelPartyResult } from '../lr/roles/label.ts';
+import type { FeaturePartyResult } from '../lr/roles/features.ts';
+import type { LabelPartyResult } from '../lr/roles/label.ts';
 import type { Channel } from '../protocol/channel.ts';
 import { abortingPeersOnFailure } from '../protocol/abort.ts';
 import { message } from '../protocol/messages.ts';
-import type { LoadedTable, PartyJobContext } from './context.ts';
+import { rolesOf, type LoadedTable, type PartyJobContext } from './context.ts';
 import { safeName } from './output-folder.ts';
 import { agreeWithLabel, gated, idTypeOf, openWithPartners } from './admission.ts';
 import { exchangeAnchors } from './anchors.ts';
@@ -82,7 +82,7 @@ export async function trainAsLabel(ctx: PartyJobContext, job: TrainingJob): Prom
     const spec = (table: string): JobSpec => ({ kind: 'training', jobId, purpose, table, arbiter: job.arbiter, parties: [ctx.name, ...partyNames], idType, modelJobId: '', config });
     const { features, arbiter } = await openWithPartners(ctx, jobId, job.features, job.arbiter, spec, channels);
     await audit?.append('training.start', { job: jobId, partners: partyNames, arbiter: job.arbiter, rows: table.rowCount });
-    return runLabelParty({
+    return rolesOf(ctx).label(jobId, {
       config,
       idType,
       table,
@@ -147,7 +147,7 @@ export async function trainAsFeatures(ctx: PartyJobContext, label: Channel, spec
     channels.push(arbiter);
     await label.send(message('job.accept', {}));
     await audit?.append('training.start', { job: jobId, partners: [spec.parties[0]!], arbiter: spec.arbiter, rows: table.rowCount });
-    const protocol = await runFeatureParty({
+    const protocol = await rolesOf(ctx).features(jobId, {
       name: ctx.name,
       config,
       idType,

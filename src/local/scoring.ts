@@ -5,6 +5,7 @@
  * as a party service would. A session stays open across requests (keys made once);
  * `close()` ends every party.
  */
+import type { RoleRunner } from '../jobs/role-threads.ts';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errors } from '../errors.ts';
@@ -57,6 +58,8 @@ export interface LocalScoringOptions {
    * records as the same bin indicators (its own part only), as in training.
    */
   readonly binning?: BinningFile;
+  /** Where every party's part of the session runs (default: this thread; tests give role threads). */
+  readonly roles?: RoleRunner;
 }
 
 export interface LocalScoringSession {
@@ -110,6 +113,7 @@ export async function openLocalScoringSession(options: LocalScoringOptions): Pro
       loadModelSlice: async () => sliceOf(name, role === 'label' ? 'label' : 'features'),
       governance: options.governance,
       psiExecutor,
+      ...(options.roles && { roles: options.roles }),
     });
   const sessionId = `scoring/${bankSlice.jobId}`;
   const partnerRuns = [

@@ -6,6 +6,7 @@
  * research and the demo use. Outputs are moved into place only after every party has
  * finished: a failed job leaves no model.
  */
+import type { RoleRunner } from '../jobs/role-threads.ts';
 import { randomUUID } from 'node:crypto';
 import { errors } from '../errors.ts';
 import { loadFeatureTable, partyNameOf, refuseLabelAmongFeatures, type FeatureTable } from '../data/table.ts';
@@ -256,6 +257,8 @@ export interface MemoryPartyOptions {
   readonly matvec?: (bundle: PublicKeyBundle) => Promise<MatvecRunner>;
   readonly outputs?: StagedOutputs;
   readonly onProgress?: ProgressListener;
+  /** Where the party's roles run (default: this thread). */
+  readonly roles?: RoleRunner;
 }
 
 /** A party of an in-process job: memory channels, preloaded tables, one output folder for all. */
@@ -274,5 +277,6 @@ export function memoryPartyContext(o: MemoryPartyOptions): PartyJobContext {
     matvec: () => o.matvec,
     outputs: () => outputs,
     onProgress: () => o.onProgress,
+    ...(o.roles && { roles: o.roles }),
   };
 }

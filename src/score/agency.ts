@@ -44,8 +44,8 @@ export interface AgencyScoringOptions {
   readonly psiBackend: BackendName;
   /** The agency's own partial scores of its last monitoring run, for its drift index. */
   readonly previousMonitoring?: Float64Array;
-  /** Where each scoring request is recorded before it is answered. */
-  readonly audit?: AuditLog;
+  /** Where each scoring request is recorded before it is answered (only its append: a role thread's host keeps the log). */
+  readonly audit?: Pick<AuditLog, 'append'>;
   /**
    * Its policy lets the bank see the score of an enterprise only this agency holds, which
    * minus the bank's own part is this agency's partial score (default false: the bank

@@ -71,8 +71,8 @@ export interface BankScoringOptions {
   readonly psiExecutor: PsiExecutor;
   readonly idType: IdType;
   readonly psiBackend: BackendName;
-  /** Where each request is recorded (IDs as salted hashes) before anything is sent. */
-  readonly audit?: AuditLog;
+  /** Where each request is recorded (IDs as salted hashes) before anything is sent (a role thread's host keeps the log). */
+  readonly audit?: Pick<AuditLog, 'append' | 'hashId' | 'salt'>;
   /**
    * The bank's persistent decoy key, 32 bytes (see `loadOrCreateDecoyKey` in
    * governance/keys.ts): needed for requests with decoys. It fixes which decoys accompany
@@ -80,6 +80,20 @@ export interface BankScoringOptions {
    * decoys off by intersecting sessions.
    */
   readonly decoyKey?: Uint8Array;
+}
+
+/**
+ * An open session as its host holds it: the session itself, or its stand-in while the
+ * session runs in a role thread (src/jobs/role-threads.ts), with the same contract.
+ */
+export interface BankSession {
+  open(): Promise<void>;
+  score(ids: readonly string[], options?: ScoreRequestOptions): Promise<readonly EnterpriseScore[]>;
+  monitor(): Promise<MonitoringScores>;
+  scoreTogether(requests: readonly { readonly ids: readonly string[]; readonly options?: ScoreRequestOptions }[]): Promise<(readonly EnterpriseScore[] | Error)[]>;
+  close(): Promise<void>;
+  /** True once a protocol step failed: every peer has been told and the session is over. */
+  readonly failed: boolean;
 }
 
 /** What the bank gets for one requested ID: its score, or why it was not scored. */
@@ -127,7 +141,7 @@ export interface MonitoringScores {
   readonly agencyDrift: ReadonlyMap<string, number | undefined>;
 }
 
-export class BankScoringSession {
+export class BankScoringSession implements BankSession {
   readonly #options: BankScoringOptions;
   readonly #session = randomUUID();
   readonly #rowOf = new Map<string, number>();

@@ -28,7 +28,7 @@ import { loadOrCreateDecoyKey } from '../governance/keys.ts';
 import { poolExecutor } from '../psi/executor.ts';
 import type { Channel } from '../protocol/channel.ts';
 import { message } from '../protocol/messages.ts';
-import type { BankScoringSession, EnterpriseScore } from '../score/bank.ts';
+import type { BankSession, EnterpriseScore } from '../score/bank.ts';
 import { connectChannel, listenChannels, type TlsChannel, type TlsListener, type TlsPartyConfig } from '../transport/tls/index.ts';
 import type { LoadedTable, PartyJobContext } from '../jobs/context.ts';
 import { stagedOutputs, type StagedOutputs } from '../jobs/output-folder.ts';
@@ -37,6 +37,7 @@ import { isLookupSession, LookupSessions, serveLookupAsAgency, type LookupCall, 
 import type { FrameTap } from '../transport/memory.ts';
 import { openScoringAsBank } from '../jobs/scoring.ts';
 import { trainAsLabel } from '../jobs/training.ts';
+import { inThreadRoles, roleThreads, type RoleRunner } from '../jobs/role-threads.ts';
 import { SharedMatvecPool } from '../he/pool.ts';
 import type { ApprovalRequest, OperatorDecision } from '../governance/gate.ts';
 import { jobsDefaults, type PartyConfig } from './config.ts';
@@ -118,6 +119,15 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
   }
   await store.flush();
   const psiExecutor = poolExecutor();
+  // A training job's part here runs in a worker thread of its own, retired when it ends: the
+  // job's CKKS keys and contexts go with it, and this thread stays free for the API and the
+  // channels. Scoring sessions stay on this thread: a model keeps up to SESSIONS_PER_MODEL of
+  // them open for as long as requests come, so their memory is bounded already, and a thread
+  // per session cost more than it freed (load bench, quick: about 50 MB more RSS per session
+  // at every party, and each session's thread warming up on its own halved the throughput at
+  // 8 clients). One pooled thread per model is the way to move them.
+  const threads = roleThreads();
+  const roles: RoleRunner = { ...threads, arbiter: inThreadRoles.arbiter, agencyScoring: inThreadRoles.agencyScoring, bankScoring: inThreadRoles.bankScoring };
   const running = new Map<string, { channels: Channel[]; done: Promise<JobRecord>; cancelled: boolean }>();
   // Connections partners opened for a job, by job and party: the arbiter waits for every
   // agency, which may connect before or after the bank has told the arbiter about the job.
@@ -291,6 +301,7 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
       return r.outputs;
     },
     onProgress: (jobId) => (event) => store.update(jobId, { phase: event.phase, progress: { ...event } }),
+    roles,
     onAwaitingApproval: (jobId, parties) =>
       store.update(jobId, parties.length > 0 ? { state: 'awaiting-approval', phase: `awaiting approval by ${parties.join(', ')}` } : { state: 'running', phase: 'approved by every partner' }),
   };
@@ -663,6 +674,8 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
       // them hears that it stopped instead of waiting on a service whose store is closed.
       for (const r of jobResources.values()) for (const c of r.channels) c.close('service stopping');
       for (const slots of arrivals.values()) for (const slot of slots.values()) slot.channel?.close('service stopping');
+      // A job's thread still computing between two messages would keep the process alive.
+      await threads.close();
       await psiExecutor.close();
       await store.close();
     },
@@ -683,7 +696,7 @@ const MAX_BATCH_IDS = 1024;
 
 interface ScoringEntry {
   readonly sessionId: string;
-  readonly session: Promise<BankScoringSession>;
+  readonly session: Promise<BankSession>;
   /** Opening, or serving a round. */
   busy: boolean;
   opening: boolean;

@@ -212,6 +212,25 @@ describe('mutual-TLS channel', () => {
     }
   });
 
+  it("answers a send after the peer stopped the job and closed with the peer's reason, as a receive gets it", async () => {
+    const { listener, nextAccepted } = await bankListener();
+    try {
+      const client = await connectAsTax(listener.port, { expectedPeer: 'bank' });
+      const server = await nextAccepted();
+      await client.send(message('job.abort', { reason: "E_JOB_REJECTED: rejected by tax-bureau's operator: not this quarter" }));
+      client.close('aborted (E_JOB_REJECTED)');
+      await server.closed;
+      // The abort is still unread: a party that sends first (its role thread was starting) hears why.
+      const sent = await rejection(server.send(message('train.ready', { features: 3 })));
+      expect(sent).toMatchObject({ code: 'E_JOB_REJECTED', message: "tax-bureau stopped the job: rejected by tax-bureau's operator: not this quarter" });
+      expect(await rejection(server.next())).toMatchObject({ code: 'E_JOB_REJECTED', message: sent.message });
+      // Once read, the channel is only closed.
+      expect(await rejection(server.send(message('train.ready', { features: 3 })))).toMatchObject({ code: 'E_CHANNEL_CLOSED' });
+    } finally {
+      await listener.close();
+    }
+  });
+
   it('runs ECDH-PSI to the same intersection as over memory channels', async () => {
     const leftIds = Array.from({ length: 1500 }, (_, i) => uscc(i));
     const rightIds = Array.from({ length: 1200 }, (_, i) => uscc(i + 700));

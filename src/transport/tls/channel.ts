@@ -108,7 +108,7 @@ export class TlsChannel implements Channel {
   }
 
   async send<K extends MessageType>(message: MessageOf<K>): Promise<void> {
-    if (this.closedWith) throw this.closedWith;
+    if (this.closedWith) throw this.peerAbort() ?? this.closedWith;
     const { prefix, frame } = encodeFrame(message as unknown as Message);
     this.bytesSent += frame.byteLength;
     this.tap?.(this.self, this.peerName, frame);
@@ -144,6 +144,23 @@ export class TlsChannel implements Channel {
     this.socket.end();
     // A peer that never answers our close must not keep the socket open forever.
     setTimeout(() => this.socket.destroy(), this.timeoutMs).unref();
+  }
+
+  /**
+   * The peer's unread `job.abort`, as the error it means. A peer that stops a job says why,
+   * then closes: a party that sends before it reads (its role thread was still starting)
+   * learns why the peer stopped, as one that was waiting on a receive does, not only that
+   * the channel closed.
+   */
+  private peerAbort(): JinqiaoError | undefined {
+    const abort = this.inbox.find((q) => q.message.t === 'job.abort');
+    if (!abort) return undefined;
+    try {
+      unlessAborted(abort.message, this.peer);
+    } catch (e) {
+      return e as JinqiaoError;
+    }
+    return undefined;
   }
 
   /** Peer name and address, for errors raised by the transport itself. */
