@@ -30,8 +30,12 @@ const FEATURES = [
   { party: 'social-insurance', table: 't' },
 ];
 const TRAINING = { epochs: 1, batchSize: 1024 };
-/** Two answers for one enterprise are the same when status, rule and fallbacks agree and the probability to 3 decimals (CKKS and masking noise). */
-const SAME_PROBABILITY = 5e-4;
+/**
+ * Two answers for one enterprise are the same when status, rule and fallbacks agree and the probabilities are within
+ * what the arbiter's rounding allows: each z comes back within one step of its 2^-9 grid (he/masking.ts), so two
+ * probabilities of one enterprise differ by at most 2 · 2^-9 · max σ' = 2^-9 / 2 (the 5e-4 used before was half that).
+ */
+const SAME_PROBABILITY = 2 ** -9 / 2;
 /** Generous: the first request of a session waits for its opening, minutes on a loaded 2-core machine. */
 const CLIENT_TIMEOUT_MS = 600_000;
 
