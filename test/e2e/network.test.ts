@@ -30,12 +30,10 @@ import { createPartyIdentity, writePartyIdentity } from '../../src/transport/tls
 import { createTable, queryRows, startPostgres, type PostgresServer } from '../helpers/postgres.ts';
 import { loadAuditAnchors, verifyAuditLog } from '../../src/governance/audit.ts';
 import { generateKeyPair, loadPublicKey, saveKeyPair } from '../../src/governance/keys.ts';
+import { SAME_ENTERPRISE_PROBABILITY } from '../helpers/score-precision.ts';
 
-/**
- * Two answers for one enterprise: each z is revealed on the arbiter's 2^-9 grid and within one step of the true z
- * (he/masking.ts), so their probabilities differ by at most 2 · 2^-9 · max σ' = 2^-9 / 2 (toBeCloseTo(…, 3), 5e-4, is half that).
- */
-const SAME_ENTERPRISE = 2 ** -9 / 2;
+/** Two answers for one enterprise (toBeCloseTo(…, 3), 5e-4, is less than the reveal's rounding allows). */
+const SAME_ENTERPRISE = SAME_ENTERPRISE_PROBABILITY;
 const execFileAsync = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '../..');
 const SME = join(ROOT, 'examples/sme-credit');

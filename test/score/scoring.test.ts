@@ -15,6 +15,7 @@ import { populationStabilityIndex } from '../../src/score/stability.ts';
 import { openLocalScoringSession, type LocalScoringOptions } from '../../src/local/scoring.ts';
 import { decodeMessage } from '../../src/transport/codec.ts';
 import { uscc } from '../helpers/ids.ts';
+import { REVEALED_Z_ERROR, SAME_ENTERPRISE_PROBABILITY } from '../helpers/score-precision.ts';
 
 const SME = resolve(import.meta.dirname, '../../examples/sme-credit');
 const modelDir = join(mkdtempSync(join(tmpdir(), 'jinqiao-score-')), 'model');
@@ -50,11 +51,11 @@ describe('joint scoring', () => {
       let z = 0;
       for (const party of ['bank', 'tax', 'social']) z += handPartialScore(party, id) ?? 0;
       expect(handPartialScore('tax', id) === undefined).toBe(k === 0);
-      // The bank learns z through the arbiter's two-pass masked reveal against SCORE_BOUND
-      // 256: the first pass rounds to 2^-1, the second (bound 2^0) to 2^-9, so z is within
-      // half of 2^-9. (arbiter-client.ts says 2^-12 "whatever the first bound": not for 256.)
+      // The bank learns z through the arbiter's two-pass masked reveal: within REVEALED_Z_ERROR
+      // (half of its 2^-9 grid and SEAL's decoding error). (arbiter-client.ts says 2^-12
+      // "whatever the first bound": not for SCORE_BOUND 256.)
       const p = scores[k]!.probability!;
-      expect(Math.abs(Math.log(p / (1 - p)) - z)).toBeLessThanOrEqual(2 ** -10 + 1e-12);
+      expect(Math.abs(Math.log(p / (1 - p)) - z)).toBeLessThanOrEqual(REVEALED_Z_ERROR);
     }
     expect(scores.map((s) => s.status)).toEqual(['scored', 'scored']);
     expect(scores[0]!.fallbacks).toEqual(['tax']);
@@ -83,7 +84,7 @@ describe('joint scoring', () => {
     const [hidden] = await s.score([bank.ids[500]!], { decoys: 9 });
     await s.close();
     expect(hidden!.status).toBe('scored');
-    expect(hidden!.probability).toBeCloseTo(plain!.probability!, 3);
+    expect(Math.abs(hidden!.probability! - plain!.probability!)).toBeLessThan(SAME_ENTERPRISE_PROBABILITY);
   });
 
   it('asks an agency to score the same records whenever the same enterprise is queried, so decoys cannot be peeled off', async () => {

@@ -14,6 +14,7 @@ import { loopbackParties, type ConfigFor } from '../../bench/services.ts';
 import { usccCheckCharacter } from '../../src/ids/uscc.ts';
 import type { EnterpriseScore } from '../../src/score/bank.ts';
 import { startPartyService, type PartyService } from '../../src/service/party-service.ts';
+import { SAME_ENTERPRISE_PROBABILITY } from '../helpers/score-precision.ts';
 
 const SME = resolve(import.meta.dirname, '../../examples/sme-credit');
 const AGENCIES = [
@@ -78,11 +79,10 @@ idSets[5] = [...idSets[5]!, '91350100M000100Y4' + usccCheckCharacter('91350100M0
 
 function expectSameAnswers(got: readonly EnterpriseScore[], alone: readonly EnterpriseScore[]) {
   expect(got.map((s) => [s.id, s.status, s.status === 'scored' ? '' : s.rule, s.fallbacks])).toEqual(alone.map((s) => [s.id, s.status, s.status === 'scored' ? '' : s.rule, s.fallbacks]));
-  // The arbiter returns each z on a grid of 2^-9 (SCORE_BOUND 256, two passes: he/masking.ts), and a value within
-  // the CKKS noise of a grid edge rounds either way: each answer's z is within one step of the true z, so two answers'
-  // probabilities differ by at most 2 · 2^-9 · max σ' = 2^-9 / 2 ≈ 9.8e-4 (5e-4 was half of that, and failed at 5.4e-4).
+  // Each answer's z is within REVEALED_Z_ERROR of the exact z (the arbiter's 2^-9 grid and SEAL's decoding error),
+  // so two answers' probabilities differ by at most SAME_ENTERPRISE_PROBABILITY ≈ 8.6e-4 (5e-4 failed at 5.4e-4).
   got.forEach((s, i) => {
-    if (s.status === 'scored') expect(Math.abs(s.probability - alone[i]!.probability!)).toBeLessThan(2 ** -9 / 2);
+    if (s.status === 'scored') expect(Math.abs(s.probability - alone[i]!.probability!)).toBeLessThan(SAME_ENTERPRISE_PROBABILITY);
   });
 }
 
