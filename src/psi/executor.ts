@@ -15,8 +15,8 @@ export interface PsiExecutor {
   readonly threads: number;
   hashAndBlind(backend: BackendName, prefix: Uint8Array, batch: IdBatch, scalar: ScalarBytes): Promise<Uint8Array>;
   reblind(backend: BackendName, points: Uint8Array, scalar: ScalarBytes): Promise<Uint8Array>;
-  /** An OPRF client's unblinding: each point times the scalar of its subgroup (batch.ts `unblind`). */
-  unblind(backend: BackendName, points: Uint8Array, scalars: readonly ScalarBytes[]): Promise<Uint8Array>;
+  /** An OPRF client's unblinding: each point times c⁻¹, twist points refused (batch.ts `unblind`). */
+  unblind(backend: BackendName, points: Uint8Array, scalar: ScalarBytes): Promise<Uint8Array>;
   close(): Promise<void>;
 }
 
@@ -29,8 +29,8 @@ export function inlineExecutor(): PsiExecutor {
     async reblind(name, points, scalar) {
       return reblind(await loadBackend(name), points, scalar);
     },
-    async unblind(name, points, scalars) {
-      return unblind(await loadBackend(name), points, scalars);
+    async unblind(name, points, scalar) {
+      return unblind(await loadBackend(name), points, scalar);
     },
     async close() {},
   };
@@ -61,8 +61,8 @@ export function poolExecutor(options: PoolOptions = {}): PsiExecutor {
     reblind(backend, points, scalar) {
       return pool.run({ op: 'reblind', backend, points, scalar }, { transferList: [points.buffer as ArrayBuffer] });
     },
-    unblind(backend, points, scalars) {
-      return pool.run({ op: 'unblind', backend, points, scalars }, { transferList: [points.buffer as ArrayBuffer] });
+    unblind(backend, points, scalar) {
+      return pool.run({ op: 'unblind', backend, points, scalar }, { transferList: [points.buffer as ArrayBuffer] });
     },
     close: () => pool.destroy(),
   };
