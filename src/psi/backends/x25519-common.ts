@@ -51,14 +51,6 @@ function isZeroU(point: Uint8Array, offset: number): boolean {
   return any === 0;
 }
 
-/**
- * The error for a received point on the twist where only curve points are sent by an honest
- * peer (`hashOntoCurve`): an OPRF client refuses it rather than unblind it (src/psi/batch.ts).
- */
-export function twistPointReceived(what: string): Error {
-  return errors.protocol(`${what} lies on the twist of Curve25519, where no honest hash or evaluation lies; the peer is faulty or deviates from the protocol`);
-}
-
 export function smallOrderResult(): Error {
   return errors.protocol('a received point has small order (all-zero shared value); the peer is faulty or malicious');
 }
