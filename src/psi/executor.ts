@@ -10,6 +10,7 @@ import { loadBackend } from './backends/index.ts';
 import { hashAndBlind, reblind, unblind, type IdBatch } from './batch.ts';
 import type { BackendName, ScalarBytes } from './group.ts';
 import { checkThreads } from '../util/threads.ts';
+import { errors, isJinqiaoError } from '../errors.ts';
 
 export interface PsiExecutor {
   readonly threads: number;
@@ -41,6 +42,18 @@ export interface PoolOptions {
   readonly threads?: number;
 }
 
+const PROTOCOL_PREFIX = 'protocol violation: ';
+
+/**
+ * A worker's error arrives as a plain Error (its class and code do not cross the thread), so
+ * a peer's bad point (small order, or an evaluation on the twist) would read as an internal
+ * failure: one whose message the protocol error wrote is a protocol error again.
+ */
+function fromWorker(e: unknown): never {
+  if (e instanceof Error && !isJinqiaoError(e) && e.message.startsWith(PROTOCOL_PREFIX)) throw errors.protocol(e.message.slice(PROTOCOL_PREFIX.length));
+  throw e;
+}
+
 export function poolExecutor(options: PoolOptions = {}): PsiExecutor {
   const threads = options.threads === undefined ? availableParallelism() : checkThreads('threads', options.threads);
   const pool = new Piscina<PsiTask, PsiResult>({
@@ -53,16 +66,15 @@ export function poolExecutor(options: PoolOptions = {}): PsiExecutor {
   return {
     threads,
     hashAndBlind(backend, prefix, batch, scalar) {
-      return pool.run(
-        { op: 'hashAndBlind', backend, prefix, bytes: batch.bytes, offsets: batch.offsets, scalar },
-        { transferList: [batch.bytes.buffer as ArrayBuffer, batch.offsets.buffer as ArrayBuffer] },
-      );
+      return pool
+        .run({ op: 'hashAndBlind', backend, prefix, bytes: batch.bytes, offsets: batch.offsets, scalar }, { transferList: [batch.bytes.buffer as ArrayBuffer, batch.offsets.buffer as ArrayBuffer] })
+        .catch(fromWorker);
     },
     reblind(backend, points, scalar) {
-      return pool.run({ op: 'reblind', backend, points, scalar }, { transferList: [points.buffer as ArrayBuffer] });
+      return pool.run({ op: 'reblind', backend, points, scalar }, { transferList: [points.buffer as ArrayBuffer] }).catch(fromWorker);
     },
     unblind(backend, points, scalar) {
-      return pool.run({ op: 'unblind', backend, points, scalar }, { transferList: [points.buffer as ArrayBuffer] });
+      return pool.run({ op: 'unblind', backend, points, scalar }, { transferList: [points.buffer as ArrayBuffer] }).catch(fromWorker);
     },
     close: () => pool.destroy(),
   };

@@ -5,6 +5,7 @@ import { sortTags, TagSet } from '../../src/lookup/tag-set.ts';
 import { BACKEND_NAMES, loadBackend } from '../../src/psi/backends/index.ts';
 import { jacobi, onTwist } from '../../src/psi/backends/x25519-common.ts';
 import { unblind } from '../../src/psi/batch.ts';
+import { poolExecutor } from '../../src/psi/executor.ts';
 
 const encoder = new TextEncoder();
 
@@ -66,6 +67,13 @@ describe.each(['x25519', 'x25519-noble'] as const)('%s hash onto the curve', (ba
       if (onTwist(points, 32) === 1) break;
     }
     expect(() => unblind(group, points, blinding.unblind)).toThrow(/protocol violation: evaluated point 1 lies on the twist of Curve25519/);
+    // The same from a worker thread, still a protocol error (its class does not cross the thread by itself).
+    const pool = poolExecutor({ threads: 1 });
+    try {
+      await expect(pool.unblind(backend, points, blinding.unblind)).rejects.toMatchObject({ code: 'E_PROTOCOL', message: expect.stringMatching(/evaluated point 1 lies on the twist/) });
+    } finally {
+      await pool.close();
+    }
   });
 });
 
