@@ -23,9 +23,10 @@ const digest = new Uint8Array(64);
  * sign of v, which the u-only ladder ignores anyway. Not constant-time: the number of tries
  * depends on the input (and the job's prefix) only, and a peer sees no single hash's time,
  * only when a message of a whole batch (hashes and ~31 µs multiplies) arrives. RFC 9380's
- * Elligator 2 would be constant-time but costs 2-3× more here (a native map through Edwards
+ * Elligator 2 would be constant-time but costs 3-4× more here (a native map through Edwards
  * form, or a BigInt field exponentiation in JavaScript) and libsodium's map and noble's differ,
- * so the two backends could not stay byte-identical cheaply; see bench/results/hash-to-curve-*.
+ * so the two backends could not stay byte-identical cheaply
+ * (bench/results/2026-12-02-hash-to-curve-micro.json).
  *
  * `sha512Into(data, digest)` writes SHA-512(data) into the 64-byte `digest`.
  */
