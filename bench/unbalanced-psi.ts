@@ -133,6 +133,6 @@ export function unbalancedPsiMarkdown(u: UnbalancedPsiBench): string {
     `| one X25519 multiply, one core, measured in this run (≈ 31 µs on a quiet machine) | ${u.multiplyMicroseconds.toFixed(1)} µs |`,
     ...(u.loadAverage === undefined ? [] : [`| 1-minute load average, start of offline / end of online (2 cores) | ${u.loadAverage.start.toFixed(1)} / ${u.loadAverage.end.toFixed(1)} |`]),
     '',
-    'Group operations: offline one hash-and-multiply per register ID; online three multiplies per bank ID (the bank blinds and unblinds, the agency evaluates once) and one Jacobi symbol (the bank tells curve from twist, about a third of a multiply). Targets (issue 13): online ≤ 5% of offline, and ≤ 2 s for 10k bank IDs against a 1M register. APSI (labeled PSI, BFV) publishes one query against 1M records in 494 ms and against 16M in 2.7 s on 32 cores (not measured here).',
+    'Group operations: offline one hash-and-multiply per register ID; online three multiplies per bank ID (the bank blinds and unblinds, the agency evaluates once) and one Jacobi symbol (the bank checks that each evaluation lies on the curve, about a third of a multiply). Hashing onto the curve (x25519) takes 2 SHA-512 and 2 Jacobi symbols per ID on average, on both sides. Targets (issue 13): online ≤ 5% of offline, and ≤ 2 s for 10k bank IDs against a 1M register. APSI (labeled PSI, BFV) publishes one query against 1M records in 494 ms and against 16M in 2.7 s on 32 cores (not measured here).',
   ].join('\n');
 }

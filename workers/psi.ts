@@ -16,6 +16,6 @@ export default async function run(task: PsiTask) {
       ? hashAndBlind(backend, task.prefix, { bytes: task.bytes, offsets: task.offsets }, task.scalar)
       : task.op === 'reblind'
         ? reblind(backend, task.points, task.scalar)
-        : unblind(backend, task.points, task.scalars);
+        : unblind(backend, task.points, task.scalar);
   return Piscina.move(out);
 }

@@ -20,7 +20,7 @@ import type { IdBatch } from '../src/psi/batch.ts';
 export type PsiTask =
   | { readonly op: 'hashAndBlind'; readonly backend: BackendName; readonly prefix: Uint8Array; readonly bytes: Uint8Array; readonly offsets: Uint32Array; readonly scalar: Uint8Array }
   | { readonly op: 'reblind'; readonly backend: BackendName; readonly points: Uint8Array; readonly scalar: Uint8Array }
-  | { readonly op: 'unblind'; readonly backend: BackendName; readonly points: Uint8Array; readonly scalars: readonly Uint8Array[] };
+  | { readonly op: 'unblind'; readonly backend: BackendName; readonly points: Uint8Array; readonly scalar: Uint8Array };
 
 /** The batch's points, 32 bytes each, in the task's order. */
 export type PsiResult = Uint8Array;

@@ -133,7 +133,7 @@ export async function queryTags(config: BankOnlineConfig, inputs: AsyncIterable<
       if (reply.seq !== seq) throw errors.protocol(`oprf.evaluated batch ${reply.seq} out of order (expected ${seq})`);
       const rows = pending.shift();
       if (rows === undefined || reply.points.length !== rows.length * POINT_BYTES) throw errors.protocol(`oprf.evaluated batch ${seq} does not answer the batch sent`);
-      // One multiply per input: the worker tells the subgroup of each point and unblinds with its c⁻¹.
+      // One multiply per input (c⁻¹); a twist point, which no honest agency sends, is refused.
       const unblinded = splitOnPool(executor, reply.points, (part) => executor.unblind(backend, part, blinding.unblind));
       await pipeline.push(unblinded, (evaluations) => {
         const tag = new Uint8Array(TAG_BYTES);
@@ -206,7 +206,7 @@ export function smallJobsInline(pool: PsiExecutor, maxInlinePoints = 64): PsiExe
     threads: pool.threads,
     hashAndBlind: (backend, prefix, batch, scalar) => (batch.offsets.length - 1 <= maxInlinePoints ? inline : pool).hashAndBlind(backend, prefix, batch, scalar),
     reblind: (backend, points, scalar) => (points.length / POINT_BYTES <= maxInlinePoints ? inline : pool).reblind(backend, points, scalar),
-    unblind: (backend, points, scalars) => (points.length / POINT_BYTES <= maxInlinePoints ? inline : pool).unblind(backend, points, scalars),
+    unblind: (backend, points, scalar) => (points.length / POINT_BYTES <= maxInlinePoints ? inline : pool).unblind(backend, points, scalar),
     close: () => Promise.resolve(),
   };
 }

@@ -20,19 +20,20 @@
  *
  * Weaknesses: not verifiable (RFC 9497's VOPRF proof is absent), so a malicious agency could
  * evaluate under another key for one session; the bank would then find nothing in common,
- * not wrong data. The X25519 backend reveals one bit of H1(x) per input (curve or twist, see
- * the backend's notes). One c per session: repeated inputs in one session show up to the
+ * not wrong data. H1 maps onto the group itself (on X25519 the curve, never its twist:
+ * backends/x25519-common.ts `hashOntoCurve`), so a blinded value shows nothing of x, not even
+ * a bit. One c per session: repeated inputs in one session show up to the
  * agency as equal blinded values (the bank de-duplicates first).
  *
  * Unblinding on X25519. X25519 clamps every scalar (RFC 7748 §5: a multiple of 8 in
- * [2^254, 2^255)), so c⁻¹ must itself be a clamped scalar, and the inverse depends on the
- * subgroup: H1(x) lies on the curve (prime order ℓ) or on its twist (prime order ℓ′), and so
- * does every multiple of it, E included. The bank draws c until both c⁻¹ mod ℓ and c⁻¹ mod ℓ′
- * have clamped representatives, tells E's subgroup by a Jacobi symbol (whether
- * u³ + A·u² + u is a square; about a third of a multiply, backends/x25519-common.ts) and unblinds
- * with that one inverse. That is 2 multiplies per input on the bank (blind, unblind), 1 on
- * the agency. Which subgroup an input lies in is no secret: the agency sees it in B anyway
- * (the one bit above).
+ * [2^254, 2^255)), so c⁻¹ must itself be a clamped scalar inverting c modulo the order ℓ of
+ * the curve's prime subgroup, where H1(x) and so every multiple of it, E included, lies. The
+ * bank draws c until c⁻¹ mod ℓ has a clamped representative, and unblinds with it: 2
+ * multiplies per input on the bank (blind, unblind), 1 on the agency. An E on the twist can
+ * only come from an agency that deviates (it cannot be k·B for the bank's B): the bank checks
+ * each E by a Jacobi symbol (whether u³ + A·u² + u is a square; about a third of a multiply,
+ * backends/x25519-common.ts) and refuses the session with a protocol error instead of
+ * unblinding a value that would mean nothing.
  */
 import { hash } from 'node:crypto';
 import type { BackendName, ScalarBytes } from '../psi/group.ts';
@@ -45,22 +46,19 @@ export const TAG_BYTES = 12;
 /** Key of the AEAD that protects one record's fields in a labeled tag file. */
 export const LABEL_KEY_BYTES = 32;
 
-const P = 2n ** 255n - 19n;
 /** Order of the prime subgroup of Curve25519 (RFC 7748 §4.1). */
 const CURVE_ORDER = 2n ** 252n + 27742317777372353535851937790883648493n;
-/** Order of the prime subgroup of the quadratic twist: #twist = 2(p + 1) − #E = 4ℓ′. */
-const TWIST_ORDER = (2n * (P + 1n) - 8n * CURVE_ORDER) / 4n;
 /** Order of ristretto255 (the same ℓ). */
 const RISTRETTO_ORDER = CURVE_ORDER;
 
 const TAG_DOMAIN = Buffer.from('jinqiao/oprf/v1/tag');
 const LABEL_DOMAIN = Buffer.from('jinqiao/oprf/v1/label-key');
 
-/** What the bank keeps for one session: the blinding scalar and every candidate unblinder. */
+/** What the bank keeps for one session: the blinding scalar and its inverse. */
 export interface BlindingScalars {
   readonly blind: ScalarBytes;
-  /** c⁻¹ for each subgroup H1(x) may lie in, indexed as `GroupBackend.subgroupOf` (two on X25519: curve, twist; one on ristretto255). */
-  readonly unblind: readonly ScalarBytes[];
+  /** c⁻¹ in the prime-order group H1 maps into (on X25519 the curve's subgroup, as a clamped scalar). */
+  readonly unblind: ScalarBytes;
 }
 
 /** (Bank) A fresh blinding scalar and its inverses for `backend`. */
@@ -68,14 +66,12 @@ export async function blindingScalars(backend: BackendName): Promise<BlindingSca
   const group = await loadBackend(backend);
   if (backend === 'ristretto255-noble') {
     const blind = group.randomScalar();
-    return { blind, unblind: [leBytes(modInverse(leNumber(blind), RISTRETTO_ORDER))] };
+    return { blind, unblind: leBytes(modInverse(leNumber(blind), RISTRETTO_ORDER)) };
   }
   for (;;) {
     const blind = group.randomScalar();
-    const clamped = leNumber(clamp(blind));
-    const onCurve = clampedInverse(clamped, CURVE_ORDER);
-    const onTwist = clampedInverse(clamped, TWIST_ORDER);
-    if (onCurve !== undefined && onTwist !== undefined) return { blind, unblind: [leBytes(onCurve), leBytes(onTwist)] };
+    const inverse = clampedInverse(leNumber(clamp(blind)), CURVE_ORDER);
+    if (inverse !== undefined) return { blind, unblind: leBytes(inverse) };
   }
 }
 

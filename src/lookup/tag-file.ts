@@ -22,7 +22,12 @@ import { TAG_BYTES } from './oprf.ts';
 import { TagSet } from './tag-set.ts';
 
 const MAGIC = Buffer.from('JQTAGS01');
-export const TAG_FILE_VERSION = 1;
+/**
+ * 2 since H1 maps onto Curve25519 only (backends/x25519-common.ts `hashOntoCurve`): a tag of
+ * version 1 was made with another hash, so it matches nothing a bank computes now. Such a file
+ * is refused, never read as a register where nothing is found.
+ */
+export const TAG_FILE_VERSION = 2;
 
 export interface TagFileHeader {
   readonly version: typeof TAG_FILE_VERSION;
@@ -69,7 +74,15 @@ export async function readTagFile(file: string): Promise<{ header: TagFileHeader
   } catch {
     throw bad('the header is not JSON');
   }
-  if (header.version !== TAG_FILE_VERSION) throw bad(`version ${String(header.version)} is not ${TAG_FILE_VERSION}`);
+  if (header.version !== TAG_FILE_VERSION) {
+    const older = typeof header.version === 'number' && header.version < TAG_FILE_VERSION;
+    throw errors.fileUnreadable(
+      file,
+      older
+        ? `a tag file of version ${header.version}, made by an earlier jinqiao whose IDs hash differently, so its tags would match nothing; this version reads version ${TAG_FILE_VERSION}: the agency must prepare the tags again (\`jinqiao psi prepare\` with the same --key and options)`
+        : `not a jinqiao tag file this version reads: version ${String(header.version)} is not ${TAG_FILE_VERSION} (a newer jinqiao made it?)`,
+    );
+  }
   if (header.kind !== 'psi' && header.kind !== 'lookup' && header.kind !== 'verify') throw bad('unknown kind');
   if (typeof header.backend !== 'string' || !isBackendName(header.backend)) throw bad('unknown backend');
   if (header.tagBytes !== TAG_BYTES) throw bad(`tags of ${String(header.tagBytes)} bytes (this version reads ${TAG_BYTES})`);

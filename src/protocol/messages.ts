@@ -16,7 +16,8 @@ export type PlainValue = string | number | boolean | null | PlainRecord | readon
 export const MESSAGE_SCHEMAS = {
   /** Opens a PSI: both sides must agree on every field before any point is sent. */
   'psi.hello': {
-    version: 1,
+    // 2: H(id) onto Curve25519 only (x25519-common.ts `hashOntoCurve`); a version-1 peer hashes otherwise and would match nothing.
+    version: 2,
     fields: { jobId: 'string', backend: 'string', idType: 'string', reveal: 'string' },
   },
   /** A batch of the sender's blinded IDs k·H(id), 32 bytes each, in the sender's shuffled order. */
@@ -110,7 +111,8 @@ export const MESSAGE_SCHEMAS = {
   /** (Label → feature party) The information value of each of its features, in its order. */
   'bin.iv': { version: 1, fields: { iv: 'number[]' } },
   /** (Bank → agency) Opens a scoring session for the model of job `modelJobId`. */
-  'score.hello': { version: 1, fields: { modelJobId: 'string', session: 'string' } },
+  // 2, as psi.hello: both sides hash IDs, which version 1 did otherwise.
+  'score.hello': { version: 2, fields: { modelJobId: 'string', session: 'string' } },
   /** (Agency → bank) Its model slice belongs to that job. */
   'score.ready': { version: 1, fields: { modelJobId: 'string' } },
   /**
@@ -134,7 +136,8 @@ export const MESSAGE_SCHEMAS = {
   /** (Agency → bank) Population stability index of its own partial scores against its last run. */
   'monitor.drift': { version: 1, fields: { psiIndex: 'number', hasPrevious: 'bool' } },
   /** (Bank → agency) Opens an OPRF session for tags made under `keyId` for `domain` (psi, verify, lookup:<purpose>). */
-  'oprf.hello': { version: 1, fields: { keyId: 'string', backend: 'string', domain: 'string' } },
+  // 2, as psi.hello: H1 onto the curve only; a version-1 bank's points would match no tag.
+  'oprf.hello': { version: 2, fields: { keyId: 'string', backend: 'string', domain: 'string' } },
   /** (Bank → agency) Its distinct inputs blinded with its session scalar, c·H1(x), 32 bytes each. */
   'oprf.blinded': { version: 1, fields: { seq: 'uint', points: 'bytes', last: 'bool' } },
   /** (Agency → bank) The same points raised to the OPRF key, k·c·H1(x), in the order received. */

@@ -3,6 +3,7 @@
  * re-blind a peer's points. Runs in pool workers (workers/psi.ts) or inline; pure
  * functions over flat buffers so batches cross threads as transferable memory.
  */
+import { errors } from '../errors.ts';
 import { POINT_BYTES, type GroupBackend, type ScalarBytes } from './group.ts';
 
 /** UTF-8 IDs concatenated, with `offsets[i]..offsets[i+1]` the bytes of ID i. */
@@ -47,15 +48,18 @@ export function reblind(backend: GroupBackend, points: Uint8Array, scalar: Scala
 }
 
 /**
- * d·P for every 32-byte point P of `points`, d the scalar of P's subgroup
- * (`scalars[backend.subgroupOf(P)]`): an OPRF client's unblinding, one multiply per point
- * (src/lookup/oprf.ts).
+ * d·P for every 32-byte point P of `points`: an OPRF client's unblinding, one multiply per
+ * point (src/lookup/oprf.ts). Every honest evaluation lies where the hashes lie (subgroup 0);
+ * one that does not (on X25519, a twist point) is refused as a protocol error rather than
+ * unblinded: d inverts the blinding scalar in that subgroup only, so the result would be a
+ * meaningless value, and the agency would have shown itself faulty or deviating.
  */
-export function unblind(backend: GroupBackend, points: Uint8Array, scalars: readonly ScalarBytes[]): Uint8Array {
+export function unblind(backend: GroupBackend, points: Uint8Array, scalar: ScalarBytes): Uint8Array {
   const out = new Uint8Array(points.length);
   for (let off = 0; off < points.length; off += POINT_BYTES) {
-    const scalar = scalars.length === 1 ? scalars[0] : scalars[backend.subgroupOf(points, off)];
-    if (scalar === undefined) throw new Error(`no unblinding scalar for subgroup ${backend.subgroupOf(points, off)} of ${backend.name}`);
+    if (backend.subgroupOf(points, off) !== 0) {
+      throw errors.protocol(`evaluated point ${off / POINT_BYTES} lies on the twist of Curve25519, where no honest evaluation lies; the agency is faulty or deviates from the protocol`);
+    }
     backend.multiply(points.subarray(off, off + POINT_BYTES), scalar, out, off);
   }
   return out;

@@ -10,13 +10,14 @@ import { loadBackend } from './backends/index.ts';
 import { hashAndBlind, reblind, unblind, type IdBatch } from './batch.ts';
 import type { BackendName, ScalarBytes } from './group.ts';
 import { checkThreads } from '../util/threads.ts';
+import { errors, isJinqiaoError } from '../errors.ts';
 
 export interface PsiExecutor {
   readonly threads: number;
   hashAndBlind(backend: BackendName, prefix: Uint8Array, batch: IdBatch, scalar: ScalarBytes): Promise<Uint8Array>;
   reblind(backend: BackendName, points: Uint8Array, scalar: ScalarBytes): Promise<Uint8Array>;
-  /** An OPRF client's unblinding: each point times the scalar of its subgroup (batch.ts `unblind`). */
-  unblind(backend: BackendName, points: Uint8Array, scalars: readonly ScalarBytes[]): Promise<Uint8Array>;
+  /** An OPRF client's unblinding: each point times c⁻¹, twist points refused (batch.ts `unblind`). */
+  unblind(backend: BackendName, points: Uint8Array, scalar: ScalarBytes): Promise<Uint8Array>;
   close(): Promise<void>;
 }
 
@@ -29,8 +30,8 @@ export function inlineExecutor(): PsiExecutor {
     async reblind(name, points, scalar) {
       return reblind(await loadBackend(name), points, scalar);
     },
-    async unblind(name, points, scalars) {
-      return unblind(await loadBackend(name), points, scalars);
+    async unblind(name, points, scalar) {
+      return unblind(await loadBackend(name), points, scalar);
     },
     async close() {},
   };
@@ -39,6 +40,18 @@ export function inlineExecutor(): PsiExecutor {
 export interface PoolOptions {
   /** Worker threads; defaults to the machine's available parallelism. */
   readonly threads?: number;
+}
+
+const PROTOCOL_PREFIX = 'protocol violation: ';
+
+/**
+ * A worker's error arrives as a plain Error (its class and code do not cross the thread), so
+ * a peer's bad point (small order, or an evaluation on the twist) would read as an internal
+ * failure: one whose message the protocol error wrote is a protocol error again.
+ */
+function fromWorker(e: unknown): never {
+  if (e instanceof Error && !isJinqiaoError(e) && e.message.startsWith(PROTOCOL_PREFIX)) throw errors.protocol(e.message.slice(PROTOCOL_PREFIX.length));
+  throw e;
 }
 
 export function poolExecutor(options: PoolOptions = {}): PsiExecutor {
@@ -53,16 +66,15 @@ export function poolExecutor(options: PoolOptions = {}): PsiExecutor {
   return {
     threads,
     hashAndBlind(backend, prefix, batch, scalar) {
-      return pool.run(
-        { op: 'hashAndBlind', backend, prefix, bytes: batch.bytes, offsets: batch.offsets, scalar },
-        { transferList: [batch.bytes.buffer as ArrayBuffer, batch.offsets.buffer as ArrayBuffer] },
-      );
+      return pool
+        .run({ op: 'hashAndBlind', backend, prefix, bytes: batch.bytes, offsets: batch.offsets, scalar }, { transferList: [batch.bytes.buffer as ArrayBuffer, batch.offsets.buffer as ArrayBuffer] })
+        .catch(fromWorker);
     },
     reblind(backend, points, scalar) {
-      return pool.run({ op: 'reblind', backend, points, scalar }, { transferList: [points.buffer as ArrayBuffer] });
+      return pool.run({ op: 'reblind', backend, points, scalar }, { transferList: [points.buffer as ArrayBuffer] }).catch(fromWorker);
     },
-    unblind(backend, points, scalars) {
-      return pool.run({ op: 'unblind', backend, points, scalars }, { transferList: [points.buffer as ArrayBuffer] });
+    unblind(backend, points, scalar) {
+      return pool.run({ op: 'unblind', backend, points, scalar }, { transferList: [points.buffer as ArrayBuffer] }).catch(fromWorker);
     },
     close: () => pool.destroy(),
   };

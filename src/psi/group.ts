@@ -27,9 +27,10 @@ export interface GroupBackend {
    */
   multiply(point: Uint8Array, scalar: ScalarBytes, out: Uint8Array, offset: number): void;
   /**
-   * Which prime-order subgroup the point at point[offset..offset+32) lies in, as an index
-   * into an OPRF client's unblinding scalars (src/lookup/oprf.ts): always 0 in a prime-order
-   * group; on X25519, 0 on the curve and 1 on its twist.
+   * Which prime-order subgroup the point at point[offset..offset+32) lies in: 0 where every
+   * honest hash and its multiples lie (always 0 in a prime-order group); on X25519, 1 on the
+   * twist of Curve25519, which only a faulty or deviating peer sends (`hashToGroup` maps onto
+   * the curve only). An OPRF client refuses evaluations that are not 0 (batch.ts `unblind`).
    */
   subgroupOf(point: Uint8Array, offset: number): number;
 }

@@ -10,16 +10,19 @@
  * (2) the probability that its guess names the enterprise (chance: 1/N), guessing
  * uniformly among the register enterprises whose own keys fit what it saw.
  *
- * Positive control: a bank that keeps one blinding scalar across calls sends equal points
- * for equal keys, and every pair is linked.
- * Real protocol: a fresh scalar per call, so equal points never recur. What remains is the
- * X25519 backend's one bit per key: H1(x) lands on the curve or its twist, multiplying
- * keeps it there, and the agency reads it off each blinded point (a Jacobi symbol) and can
+ * Positive controls: a bank that keeps one blinding scalar across calls sends equal points
+ * for equal keys, and every pair is linked; and a bank hashing as jinqiao did before tag-file
+ * version 2, H_old(x) = SHA-512(x)'s first 32 bytes as a u-coordinate (kept here only, as
+ * the leaky variant), lands on the curve or its twist with probability ½ each: multiplying
+ * keeps it there and the agency reads it off each blinded point (a Jacobi symbol) and can
  * compute it for any key of its own register. With m keys per call that links two calls at
- * accuracy up to 1 − 2^−(m+1) and narrows the enterprise to about N / 2^m candidates; on
- * ristretto255 (prime order, no twist) both stay at chance. This is the bound the README
- * states; hashing to the curve only (RFC 9380 Elligator 2) would bring X25519 to chance.
+ * accuracy up to 1 − 2^−(m+1) and narrows the enterprise to about N / 2^m candidates.
+ * Real protocol: a fresh scalar per call, so equal points never recur, and H1 onto the curve
+ * only (backends/x25519-common.ts `hashOntoCurve`), so every point the agency receives lies
+ * on the curve: on X25519 as on ristretto255 (prime order, no twist), the subgroup is the
+ * same for every call and both measures stay exactly at chance.
  */
+import { createHash } from 'node:crypto';
 import { describe, expect, it, vi } from 'vitest';
 import { bandKeys, verificationInput } from '../../src/lookup/bands.ts';
 import { oprfHashPrefix } from '../../src/lookup/online.ts';
@@ -87,12 +90,16 @@ async function pattern(backend: BackendName, points: Uint8Array): Promise<string
 /** Half the pairs about one enterprise, half about two; a fixed plan so that every run is the same experiment. */
 const pairs = Array.from({ length: PAIRS }, (_, i) => (i % 2 === 0 ? ([i % N, i % N] as const) : ([i % N, (i * 29 + 7) % N] as const)));
 
-/** (Agency) Accuracy of deciding "same enterprise" by `same` over the pairs. */
-async function linking(backend: BackendName, same: (a: Uint8Array, b: Uint8Array) => Promise<boolean>): Promise<number> {
-  const { received } = await agencyView(backend, pairs.flat());
+/** (Agency) Accuracy of deciding "same enterprise" by `same` over the pairs, from what it received in each call. */
+async function linkingOf(received: readonly Uint8Array[], same: (a: Uint8Array, b: Uint8Array) => Promise<boolean>): Promise<number> {
+  expect(received).toHaveLength(2 * PAIRS);
   let right = 0;
   for (let p = 0; p < PAIRS; p++) if ((await same(received[2 * p]!, received[2 * p + 1]!)) === (pairs[p]![0] === pairs[p]![1])) right++;
   return right / PAIRS;
+}
+
+async function linking(backend: BackendName, same: (a: Uint8Array, b: Uint8Array) => Promise<boolean>): Promise<number> {
+  return linkingOf((await agencyView(backend, pairs.flat())).received, same);
 }
 
 /** A call's points without the padding key (the last of the staff claim's two), which the agency knows to ignore. */
@@ -100,34 +107,69 @@ const keyPoints = (points: Uint8Array) => points.subarray(0, M * POINT_BYTES);
 
 const equalPoints = async (a: Uint8Array, b: Uint8Array) => Buffer.from(keyPoints(a)).equals(Buffer.from(keyPoints(b)));
 
-/**
- * (Agency) For each call about one enterprise, the register enterprises whose own keys lie
- * in the subgroups the call's points show, key by key; returns the mean chance that a
- * uniform guess among them is the right one.
- */
-async function singlingOut(backend: BackendName, calls: readonly number[]): Promise<number> {
-  const { received, keyId, domain } = await agencyView(backend, calls);
-  const group = await loadBackend(backend);
+const bySubgroup = (backend: BackendName) => (a: Uint8Array, b: Uint8Array) => Promise.all([pattern(backend, keyPoints(a)), pattern(backend, keyPoints(b))]).then(([x, y]) => x === y);
+
+/** The OPRF inputs of enterprise `e`'s honest declaration, in the order the bank blinds them: VAT's two grid keys, then the staff count's. */
+const keysOf = (e: number) => [...bandKeys(vat[e]!, VAT).map((k) => verificationInput(ids[e]!, VAT.field, k)), ...bandKeys(staff[e]!, STAFF).map((k) => verificationInput(ids[e]!, STAFF.field, k))];
+
+type Hash = (input: Uint8Array, out: Uint8Array, offset: number) => void;
+
+/** The leaky variant, kept in this test only: the hash of tag-file version 1, on the curve or its twist (½ each). */
+const twistRevealingHash: Hash = (input, out, offset) => {
+  out.set(createHash('sha512').update(input).digest().subarray(0, 32), offset);
+  out[offset + 31]! &= 0x7f;
+};
+
+/** What a bank hashing with `twistRevealingHash` sends in each call: c·H_old(prefix ‖ key) for the call's M keys, a fresh c per call. */
+async function twistRevealingView(keyId: string, domain: string, calls: readonly number[]): Promise<Uint8Array[]> {
+  const group = await loadBackend('x25519');
   const prefix = oprfHashPrefix(keyId, domain);
   const hashed = new Uint8Array(POINT_BYTES);
-  const own = ids.map((id, e) => {
-    const keys = [...bandKeys(vat[e]!, VAT).map((k) => verificationInput(id, VAT.field, k)), ...bandKeys(staff[e]!, STAFF).map((k) => verificationInput(id, STAFF.field, k))];
-    return keys
+  return calls.map((e) => {
+    const c = group.randomScalar();
+    const points = new Uint8Array(M * POINT_BYTES);
+    keysOf(e).forEach((k, i) => {
+      twistRevealingHash(Buffer.concat([prefix, Buffer.from(k)]), hashed, 0);
+      group.multiply(hashed, c, points, i * POINT_BYTES);
+    });
+    return points;
+  });
+}
+
+/**
+ * (Agency) For each call about one enterprise, the register enterprises whose own keys, hashed
+ * by `hash`, lie in the subgroups the call's points show, key by key; returns the mean chance
+ * that a uniform guess among them is the right one.
+ */
+async function singlingOutOf(backend: BackendName, view: { received: readonly Uint8Array[]; keyId: string; domain: string }, calls: readonly number[], hash: Hash): Promise<number> {
+  const group = await loadBackend(backend);
+  const prefix = oprfHashPrefix(view.keyId, view.domain);
+  const hashed = new Uint8Array(POINT_BYTES);
+  const own = ids.map((_, e) =>
+    keysOf(e)
       .map((k) => {
-        group.hashToGroup(Buffer.concat([prefix, Buffer.from(k)]), hashed, 0);
+        hash(Buffer.concat([prefix, Buffer.from(k)]), hashed, 0);
         return group.subgroupOf(hashed, 0);
       })
-      .join('');
-  });
+      .join(''),
+  );
   let chance = 0;
   for (let c = 0; c < calls.length; c++) {
-    const seen = await pattern(backend, keyPoints(received[c]!));
+    const seen = await pattern(backend, keyPoints(view.received[c]!));
     const candidates = own.flatMap((p, e) => (p === seen ? [e] : []));
     expect(candidates).toContain(calls[c]);
     chance += 1 / candidates.length;
   }
   return chance / calls.length;
 }
+
+async function singlingOut(backend: BackendName, calls: readonly number[]): Promise<number> {
+  const group = await loadBackend(backend);
+  return singlingOutOf(backend, await agencyView(backend, calls), calls, (input, out, offset) => group.hashToGroup(input, out, offset));
+}
+
+/** 24 calls about 24 different enterprises. */
+const singled = Array.from({ length: 24 }, (_, i) => (i * 5) % N);
 
 describe('attack: the agency links verification calls or singles out their enterprise', () => {
   it('positive control: with one blinding scalar across calls, equal points link every pair', async () => {
@@ -149,22 +191,27 @@ describe('attack: the agency links verification calls or singles out their enter
     expect(await linking('x25519', equalPoints)).toBe(0.5);
   }, 60_000);
 
-  it('on ristretto255, neither the points nor their subgroup link calls or single out an enterprise', async () => {
-    const bySubgroup = (a: Uint8Array, b: Uint8Array) => Promise.all([pattern('ristretto255-noble', keyPoints(a)), pattern('ristretto255-noble', keyPoints(b))]).then(([x, y]) => x === y);
-    expect(await linking('ristretto255-noble', bySubgroup)).toBe(0.5);
-    expect(await singlingOut('ristretto255-noble', [1, 2, 3, 4, 5, 6, 7, 8])).toBeCloseTo(1 / N, 12);
-  }, 60_000);
-
-  it('on X25519, the curve-or-twist bit of each key links calls and narrows the enterprise, within one bit per key', async () => {
-    const bySubgroup = (a: Uint8Array, b: Uint8Array) => Promise.all([pattern('x25519', keyPoints(a)), pattern('x25519', keyPoints(b))]).then(([x, y]) => x === y);
-    const accuracy = await linking('x25519', bySubgroup);
+  it('positive control: with the twist-revealing hash of version 1, the curve-or-twist bit of each key links calls and narrows the enterprise, within one bit per key', async () => {
+    const { keyId, domain } = await agencyView('x25519', [0]);
+    const accuracy = await linkingOf(await twistRevealingView(keyId, domain, pairs.flat()), bySubgroup('x25519'));
     // The bound: same calls always match; different ones by chance 2^-M. Expected 1 − 2^−(M+1) = 0.9375.
     expect(accuracy).toBeLessThanOrEqual(1);
     // At most 0.75 only if 12 of the 24 different pairs matched by chance (p ≈ 1e-5).
     expect(accuracy).toBeGreaterThan(0.75);
-    const guess = await singlingOut('x25519', Array.from({ length: 24 }, (_, i) => (i * 5) % N));
-    // About 2^M / N = 1/8 against 1/N = 1/64 at chance: the bit is there. When H1 maps to the curve only, this falls to 1/N.
+    const received = await twistRevealingView(keyId, domain, singled);
+    const guess = await singlingOutOf('x25519', { received, keyId, domain }, singled, twistRevealingHash);
+    // About 2^M / N = 1/8 against 1/N = 1/64 at chance: the bit is there.
     expect(guess).toBeGreaterThan(3 / N);
     expect(guess).toBeLessThan(0.35);
+  }, 60_000);
+
+  it.each(['x25519', 'ristretto255-noble'] as const)('on %s, every point lies in one subgroup: neither points nor subgroups link calls or single out an enterprise', async (backend) => {
+    const { received } = await agencyView(backend, pairs.flat());
+    // Every key point of every call shows the same subgroup (the curve's): the bit is constant.
+    expect(new Set(await Promise.all(received.map((points) => pattern(backend, keyPoints(points)))))).toEqual(new Set(['0'.repeat(M)]));
+    // Always "same": right on exactly the half of pairs that are.
+    expect(await linkingOf(received, bySubgroup(backend))).toBe(0.5);
+    // Every enterprise fits: a guess is right with probability 1/N exactly.
+    expect(await singlingOut(backend, singled)).toBeCloseTo(1 / N, 12);
   }, 60_000);
 });

@@ -1,58 +1,79 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { blindingScalars, TAG_BYTES, tagOf } from '../../src/lookup/oprf.ts';
 import { sortTags, TagSet } from '../../src/lookup/tag-set.ts';
 import { BACKEND_NAMES, loadBackend } from '../../src/psi/backends/index.ts';
 import { jacobi, onTwist } from '../../src/psi/backends/x25519-common.ts';
 import { unblind } from '../../src/psi/batch.ts';
+import { poolExecutor } from '../../src/psi/executor.ts';
 
 const encoder = new TextEncoder();
 
 describe.each(BACKEND_NAMES)('OPRF on %s', (backend) => {
-  it("gives the bank exactly k·H(x) after the agency's single multiply, for inputs on the curve and on the twist", async () => {
-    const group = await loadBackend(backend);
-    const k = group.randomScalar();
-    const blinding = await blindingScalars(backend);
-    for (let i = 0; i < 24; i++) {
-      const h = new Uint8Array(32);
-      group.hashToGroup(encoder.encode(`enterprise-${i}`), h, 0);
-      const direct = new Uint8Array(32);
-      group.multiply(h, k, direct, 0);
-      const blinded = new Uint8Array(32);
-      group.multiply(h, blinding.blind, blinded, 0);
-      const evaluated = new Uint8Array(32);
-      group.multiply(blinded, k, evaluated, 0);
-      const unblinded = blinding.unblind.map((d) => {
-        const out = new Uint8Array(32);
-        group.multiply(evaluated, d, out, 0);
-        return Buffer.from(out);
-      });
-      // Exactly one candidate is the evaluation; the other (X25519's other subgroup) is unrelated.
-      expect(unblinded.filter((u) => u.equals(Buffer.from(direct)))).toHaveLength(1);
-      expect(Buffer.from(blinded).equals(Buffer.from(direct))).toBe(false);
-    }
-  });
-
-  it('unblinds each evaluation once, with the inverse of the subgroup it lies in, on the curve and on the twist', async () => {
+  it("gives the bank exactly k·H(x) after the agency's single multiply, unblinding every evaluation with one c⁻¹", async () => {
     const group = await loadBackend(backend);
     const k = group.randomScalar();
     const blinding = await blindingScalars(backend);
     const n = 48;
     const direct = new Uint8Array(n * 32);
     const evaluated = new Uint8Array(n * 32);
-    const subgroups = new Set<number>();
     for (let i = 0; i < n; i++) {
       const h = new Uint8Array(32);
       group.hashToGroup(encoder.encode(`enterprise-${i}`), h, 0);
-      subgroups.add(group.subgroupOf(h, 0));
+      // Every hash lies where the hashes lie (on X25519, the curve): the subgroup says nothing about the input.
+      expect(group.subgroupOf(h, 0)).toBe(0);
       group.multiply(h, k, direct, i * 32);
       const blinded = new Uint8Array(32);
       group.multiply(h, blinding.blind, blinded, 0);
+      expect(Buffer.from(blinded).equals(Buffer.from(direct.subarray(i * 32, i * 32 + 32)))).toBe(false);
       group.multiply(blinded, k, evaluated, i * 32);
     }
-    // Both subgroups occur among 48 hashed inputs on X25519 (each with probability 1/2).
-    expect(subgroups.size).toBe(blinding.unblind.length);
     expect(Buffer.from(unblind(group, evaluated, blinding.unblind)).equals(Buffer.from(direct))).toBe(true);
+  });
+});
+
+describe.each(['x25519', 'x25519-noble'] as const)('%s hash onto the curve', (backend) => {
+  it('puts every hash on the curve, where half the plain SHA-512 u-coordinates of the same inputs lie on the twist', async () => {
+    const group = await loadBackend(backend);
+    const h = new Uint8Array(32);
+    let plainOnTwist = 0;
+    for (let i = 0; i < 400; i++) {
+      const input = encoder.encode(`jinqiao/psi/v1 enterprise-${i}`);
+      group.hashToGroup(input, h, 0);
+      expect(onTwist(h, 0)).toBe(0);
+      expect(h[31]! & 0x80).toBe(0);
+      // The hash is the first try's u when that lies on the curve: SHA-512(input ‖ 0x00), top bit cleared.
+      const first = new Uint8Array(createHash('sha512').update(input).update(Uint8Array.of(0)).digest().subarray(0, 32));
+      first[31]! &= 0x7f;
+      if (onTwist(first, 0) === 0) expect(Buffer.from(h).equals(Buffer.from(first))).toBe(true);
+      else expect(Buffer.from(h).equals(Buffer.from(first))).toBe(false);
+      const plain = new Uint8Array(createHash('sha512').update(input).digest().subarray(0, 32));
+      plainOnTwist += onTwist(plain, 0);
+    }
+    // The control: the former hash (no counter, no check) lands on the twist about half the time.
+    expect(plainOnTwist).toBeGreaterThan(140);
+    expect(plainOnTwist).toBeLessThan(260);
+  });
+
+  it('refuses to unblind an evaluation on the twist (a deviating agency) with a protocol error naming the point', async () => {
+    const group = await loadBackend(backend);
+    const blinding = await blindingScalars(backend);
+    const points = new Uint8Array(64);
+    group.hashToGroup(encoder.encode('enterprise-1'), points, 0);
+    // A twist point: the first u-coordinate from 2 upwards that is not on the curve.
+    for (let u = 2; ; u++) {
+      points.fill(0, 32);
+      points[32] = u;
+      if (onTwist(points, 32) === 1) break;
+    }
+    expect(() => unblind(group, points, blinding.unblind)).toThrow(/protocol violation: evaluated point 1 lies on the twist of Curve25519/);
+    // The same from a worker thread, still a protocol error (its class does not cross the thread by itself).
+    const pool = poolExecutor({ threads: 1 });
+    try {
+      await expect(pool.unblind(backend, points, blinding.unblind)).rejects.toMatchObject({ code: 'E_PROTOCOL', message: expect.stringMatching(/evaluated point 1 lies on the twist/) });
+    } finally {
+      await pool.close();
+    }
   });
 });
 

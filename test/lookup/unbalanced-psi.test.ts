@@ -46,7 +46,7 @@ describe('tag file', () => {
     const out = join(dir, 'file.tags');
     const p = await prepareRegister({ file: register, idColumn: 'id', keyDir, backend: 'x25519', out, threads: 0 });
     const { header, tags } = await readTagFile(out);
-    expect(header).toMatchObject({ version: 1, kind: 'psi', keyId: p.keyId, count: registerIds.length, tagBytes: 12, labelBytes: 0 });
+    expect(header).toMatchObject({ version: 2, kind: 'psi', keyId: p.keyId, count: registerIds.length, tagBytes: 12, labelBytes: 0 });
     expect(header.offlineSeconds).toBeGreaterThan(0);
     expect(tags.tags.length).toBe(12 * registerIds.length);
     const bytes = readFileSync(out);
@@ -71,6 +71,24 @@ describe('tag file', () => {
     expect(Buffer.from(t1.tags.tags).equals(Buffer.from(t2.tags.tags))).toBe(true);
     chmodSync(join(keyDir, 'oprf.key'), 0o644);
     await expect(runUnbalancedPsi({ bank: { file: bank, idColumn: 'id' }, prepared: join(dir, 'p1.tags'), keyDir, threads: 0 })).rejects.toMatchObject({ code: 'E_KEY_INVALID' });
+  });
+
+  it('refuses a tag file of version 1 (IDs hashed onto curve and twist), telling the operator to prepare it again', async () => {
+    const out = join(dir, 'v1.tags');
+    await prepareRegister({ file: bank, idColumn: 'id', keyDir: join(dir, 'key-v1'), backend: 'x25519', out, threads: 0 });
+    const bytes = readFileSync(out);
+    const headerLength = bytes.readUInt32LE(8);
+    const header = JSON.parse(bytes.subarray(12, 12 + headerLength).toString('utf8'));
+    expect(header.version).toBe(2);
+    // The same header at version 1, same length: what the previous release wrote.
+    const old = Buffer.from(JSON.stringify({ ...header, version: 1 }));
+    expect(old.length).toBe(headerLength);
+    old.copy(bytes, 12);
+    writeFileSync(out, bytes);
+    const refused = readTagFile(out);
+    await expect(refused).rejects.toMatchObject({ code: 'E_FILE_UNREADABLE' });
+    await expect(refused).rejects.toThrow(/version 1.*would match nothing.*prepare the tags again \(`jinqiao psi prepare`/);
+    await expect(runUnbalancedPsi({ bank: { file: bank, idColumn: 'id' }, prepared: out, keyDir: join(dir, 'key-v1'), threads: 0 })).rejects.toMatchObject({ code: 'E_FILE_UNREADABLE' });
   });
 
   it('refuses a truncated tag file', async () => {

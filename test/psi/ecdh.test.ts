@@ -213,7 +213,7 @@ function recordingExecutor(): { executor: PsiExecutor; scalars: Uint8Array[] } {
       threads: inner.threads,
       hashAndBlind: (backend, prefix, batch, scalar) => (remember(scalar), inner.hashAndBlind(backend, prefix, batch, scalar)),
       reblind: (backend, points, scalar) => (remember(scalar), inner.reblind(backend, points, scalar)),
-      unblind: (backend, points, scalars) => (scalars.forEach(remember), inner.unblind(backend, points, scalars)),
+      unblind: (backend, points, scalar) => (remember(scalar), inner.unblind(backend, points, scalar)),
       close: () => inner.close(),
     },
   };

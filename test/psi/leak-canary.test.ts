@@ -54,7 +54,7 @@ function recordingExecutor(): { executor: PsiExecutor; scalars: Uint8Array[] } {
       return inner.hashAndBlind(backend, prefix, batch, scalar);
     },
     reblind: (backend, points, scalar) => inner.reblind(backend, points, scalar),
-    unblind: (backend, points, scalars) => inner.unblind(backend, points, scalars),
+    unblind: (backend, points, scalar) => inner.unblind(backend, points, scalar),
     close: () => inner.close(),
   };
   return { executor, scalars };

@@ -35,6 +35,13 @@ describe('wire codec', () => {
     expect(() => decodeMessage(p.pack([1, 2]))).toThrow(/must be a map/);
   });
 
+  it('refuses the hellos of a peer that hashes IDs onto the curve or its twist (version 1), whose points would match nothing', () => {
+    const p = new Packr({ useRecords: false });
+    expect(() => decodeMessage(p.pack({ t: 'psi.hello', v: 1, jobId: 'j', backend: 'x25519', idType: 'uscc', reveal: 'both' }))).toThrow(/psi.hello: version 1 is not the supported version 2/);
+    expect(() => decodeMessage(p.pack({ t: 'oprf.hello', v: 1, keyId: 'k', backend: 'x25519', domain: 'psi' }))).toThrow(/oprf.hello: version 1 is not the supported version 2/);
+    expect(() => decodeMessage(p.pack({ t: 'score.hello', v: 1, modelJobId: 'm', session: 's' }))).toThrow(/score.hello: version 1 is not the supported version 2/);
+  });
+
   it('carries a job spec as a record of plain values, and refuses anything else inside it', () => {
     const spec = { kind: 'training', jobId: 'j', purpose: 'credit-modeling', table: 't', arbiter: 'arbiter', parties: ['bank', 'tax'], idType: 'uscc', modelJobId: '' };
     const config = { epochs: 3, earlyStopping: { patience: 2, minDelta: 0.01 }, schedule: null };

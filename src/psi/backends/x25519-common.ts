@@ -1,9 +1,55 @@
 import { errors } from '../../errors.ts';
 
-/** Writes the first 32 bytes of a 64-byte digest as a u-coordinate (top bit cleared, as RFC 7748 reads it). */
-export function hashedU(digest: Uint8Array, out: Uint8Array, offset: number): void {
-  out.set(digest.subarray(0, 32), offset);
-  out[offset + 31]! &= 0x7f;
+/** The most tries `hashOntoCurve` makes: each fails with probability ½, all 256 with 2^-256. */
+const MAX_TRIES = 256;
+// Reused by every call (one thread each): prefix ‖ id ‖ counter, grown on demand.
+let tryInput = new Uint8Array(256);
+const digest = new Uint8Array(64);
+
+/**
+ * H(x) onto Curve25519 itself, never its twist, by try-and-increment: for c = 0, 1, …, the
+ * first 32 bytes of SHA-512(x ‖ c) (c one byte), top bit cleared, read as a u-coordinate
+ * (RFC 7748), until that u lies on the curve (a Jacobi symbol, `onTwist`). Each try lands on
+ * the curve with probability ½, so 2 tries on average and 256 failures have probability
+ * 2^-256. A fixed-length counter at the end keeps (x, c) ↦ x ‖ c one-to-one.
+ *
+ * Why: a u-coordinate lies on the curve or its twist, a multiple keeps it there and anyone
+ * can tell which (the Jacobi symbol), so a hash onto both showed every peer one bit of each
+ * input's hash, which it can compute for inputs of its own (test/attacks/oprf-linking.test.ts).
+ * On the curve only, that bit is the same for every honest input.
+ *
+ * The output is uniform over the curve's u-coordinates (each try is a fresh random oracle
+ * output, and the first on the curve is taken): a random oracle into the curve up to the
+ * sign of v, which the u-only ladder ignores anyway. Not constant-time: the number of tries
+ * depends on the input (and the job's prefix) only, and a peer sees no single hash's time,
+ * only when a message of a whole batch (hashes and ~31 µs multiplies) arrives. RFC 9380's
+ * Elligator 2 would be constant-time but costs 3-4× more here (a native map through Edwards
+ * form, or a BigInt field exponentiation in JavaScript) and libsodium's map and noble's differ,
+ * so the two backends could not stay byte-identical cheaply
+ * (bench/results/2026-12-02-hash-to-curve-micro.json).
+ *
+ * `sha512Into(data, digest)` writes SHA-512(data) into the 64-byte `digest`.
+ */
+export function hashOntoCurve(sha512Into: (data: Uint8Array, digest: Uint8Array) => void, input: Uint8Array, out: Uint8Array, offset: number): void {
+  if (input.length + 1 > tryInput.length) tryInput = new Uint8Array(2 * (input.length + 1));
+  tryInput.set(input, 0);
+  const data = tryInput.subarray(0, input.length + 1);
+  for (let c = 0; c < MAX_TRIES; c++) {
+    data[input.length] = c;
+    sha512Into(data, digest);
+    out.set(digest.subarray(0, 32), offset);
+    out[offset + 31]! &= 0x7f;
+    if (onTwist(out, offset) === 0 && !isZeroU(out, offset)) return;
+  }
+  // Probability 2^-256: a broken hash function, not an input.
+  throw new Error(`hashOntoCurve: no curve point in ${MAX_TRIES} tries; SHA-512 is not behaving as a hash`);
+}
+
+/** u = 0 (the point of order 2, which `onTwist` reads as the curve): never a usable hash, probability 2^-254 per try. */
+function isZeroU(point: Uint8Array, offset: number): boolean {
+  let any = 0;
+  for (let i = 0; i < 32; i++) any |= point[offset + i]!;
+  return any === 0;
 }
 
 export function smallOrderResult(): Error {
@@ -18,12 +64,12 @@ const U64 = 2n ** 64n;
  * 1 when `point` (a u-coordinate as RFC 7748 reads it, top bit ignored) lies on the quadratic
  * twist of Curve25519, 0 when on the curve itself: whether u³ + A·u² + u is a square mod p.
  *
- * An OPRF client unblinds with the inverse of its blinding scalar in that subgroup
- * (src/lookup/oprf.ts). Euler's criterion (a 255-bit power) costs ~10 multiplies in
- * JavaScript; the Jacobi symbol by the binary algorithm on 30-bit limbs costs about a third
- * of one X25519 multiply (~10 µs against ~31 µs on this machine), which is what makes one
- * unblind per input cheaper than two. Not constant-time: it runs on the client's own points,
- * and which subgroup a hashed input lies in is no secret (the peer sees it in every value).
+ * `hashOntoCurve` tries until this says curve, and an OPRF client checks each evaluation it
+ * receives with it (src/psi/batch.ts `unblind`). Euler's criterion (a 255-bit power) costs
+ * ~10 multiplies in JavaScript; the Jacobi symbol by the binary algorithm on 30-bit limbs
+ * costs about a third of one X25519 multiply (~10 µs against ~31 µs on this machine). Not
+ * constant-time: it runs on a hash of the party's own input or on a point the peer sent, and
+ * an honest point is always on the curve (no secret in the answer).
  * A zero (u = 0 or a point of order 2) reads as the curve: multiplying it fails anyway.
  */
 export function onTwist(point: Uint8Array, offset: number): 0 | 1 {

@@ -7,13 +7,15 @@ import { x25519 } from '@noble/curves/ed25519.js';
 import { sha512 } from '@noble/hashes/sha2.js';
 import { randomBytes } from '@noble/hashes/utils.js';
 import type { GroupBackend } from '../group.ts';
-import { hashedU, onTwist, smallOrderResult } from './x25519-common.ts';
+import { hashOntoCurve, onTwist, smallOrderResult } from './x25519-common.ts';
+
+const sha512Into = (data: Uint8Array, digest: Uint8Array) => digest.set(sha512(data));
 
 export const x25519Noble: GroupBackend = {
   name: 'x25519-noble',
   randomScalar: () => randomBytes(32),
   hashToGroup(input, out, offset) {
-    hashedU(sha512(input), out, offset);
+    hashOntoCurve(sha512Into, input, out, offset);
   },
   multiply(point, scalar, out, offset) {
     let shared: Uint8Array;
