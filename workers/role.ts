@@ -72,7 +72,7 @@ const psiExecutor: PsiExecutor = {
   hashAndBlind: (backend, prefix, batch, scalar) =>
     ask({ t: 'psi', op: 'hashAndBlind', backend, prefix, batch, scalar }, [batch.bytes.buffer as ArrayBuffer, batch.offsets.buffer as ArrayBuffer]),
   reblind: (backend, points, scalar) => ask({ t: 'psi', op: 'reblind', backend, points, scalar }, [points.buffer as ArrayBuffer]),
-  unblind: (backend, points, scalars) => ask({ t: 'psi', op: 'unblind', backend, points, scalars }, [points.buffer as ArrayBuffer]),
+  unblind: (backend, points, scalar) => ask({ t: 'psi', op: 'unblind', backend, points, scalar }, [points.buffer as ArrayBuffer]),
   close: async () => {},
 };
 

@@ -116,7 +116,7 @@ export type RoleRequest =
   | { readonly t: 'close'; readonly channel: number; readonly reason: string | undefined }
   | { readonly t: 'psi'; readonly call: number; readonly op: 'hashAndBlind'; readonly backend: BackendName; readonly prefix: Uint8Array; readonly batch: IdBatch; readonly scalar: Uint8Array }
   | { readonly t: 'psi'; readonly call: number; readonly op: 'reblind'; readonly backend: BackendName; readonly points: Uint8Array; readonly scalar: Uint8Array }
-  | { readonly t: 'psi'; readonly call: number; readonly op: 'unblind'; readonly backend: BackendName; readonly points: Uint8Array; readonly scalars: readonly Uint8Array[] }
+  | { readonly t: 'psi'; readonly call: number; readonly op: 'unblind'; readonly backend: BackendName; readonly points: Uint8Array; readonly scalar: Uint8Array }
   | { readonly t: 'progress'; readonly event: TrainingProgress }
   | { readonly t: 'decryption'; readonly call: number; readonly record: DecryptionRecord }
   | { readonly t: 'audit'; readonly call: number; readonly type: AuditEventType; readonly details: AuditDetails }

@@ -158,7 +158,7 @@ export function roleThreads(options: RoleThreadOptions = {}): RoleThreads {
                 ? psi.hashAndBlind(request.backend, request.prefix, request.batch, request.scalar)
                 : request.op === 'reblind'
                   ? psi.reblind(request.backend, request.points, request.scalar)
-                  : psi.unblind(request.backend, request.points, request.scalars);
+                  : psi.unblind(request.backend, request.points, request.scalar);
             return void answer(request.call, result, true);
           }
           case 'progress':
