@@ -562,12 +562,36 @@ export class CkksEvaluator implements HeEvaluator {
     if (!Array.isArray(d)) throw errors.messageMalformed('d must be a list of ciphertexts');
     checkMatvecShape(d.length, X, rows, F, this.slotCount);
     const plan = planMatvec(F, this.slotCount);
-    const ev = this.#evaluator;
-    const inner: (Ciphertext | undefined)[] = new Array(plan.giant).fill(undefined);
     const diagonal = new Float64Array(this.slotCount);
-    let levelOf: { scale: number; key: string } | undefined;
     return scoped((scope) => {
       const plain = scope.add(new this.#seal.Plaintext());
+      return this.#bsgsPartial(d, plan, 1, outer, (chunk, g, k, parmsId) => {
+        if (!fillDiagonal(diagonal, plan, X, rows, chunk, g, k)) return undefined;
+        this.#encodeInto(diagonal, this.#scale, parmsId, plain);
+        return plain;
+      });
+    });
+  }
+
+  /**
+   * The baby-step/giant-step sum both partial products share: per chunk of [[d]] (all at one
+   * level), d times the integer `multiplier` (1: unchanged), its baby-step rotations, each
+   * times the plaintext `plainAt` gives for (chunk, g, k) (undefined: an all-zero diagonal,
+   * skipped), summed per giant step, rescaled, rotated by g·b and added up. Nothing to
+   * multiply gives a zero at the level a product would reach; `finish` sees only a real sum.
+   */
+  #bsgsPartial(
+    d: readonly CiphertextBytes[],
+    plan: MatvecPlan,
+    multiplier: number,
+    outer: SealScope,
+    plainAt: (chunk: number, g: number, k: number, parmsId: ParmsIdType) => Plaintext | undefined,
+    finish?: (total: Ciphertext) => void,
+  ): Ciphertext {
+    const ev = this.#evaluator;
+    const inner: (Ciphertext | undefined)[] = new Array(plan.giant).fill(undefined);
+    let levelOf: { scale: number; key: string } | undefined;
+    return scoped((scope) => {
       const product = scope.add(new this.#seal.Ciphertext());
       for (let chunk = 0; chunk < d.length; chunk++) {
         scoped((chunkScope) => {
@@ -577,6 +601,7 @@ export class CkksEvaluator implements HeEvaluator {
           const key = Array.from(parmsId.values() as BigUint64Array).join(':');
           levelOf ??= { scale: d0.scale(), key };
           if (levelOf.key !== key || levelOf.scale !== d0.scale()) throw errors.protocol('the chunks of d are at different levels');
+          this.#multiplyByInteger(d0, multiplier, chunkScope);
           const babies = [d0];
           for (let k = 1; k < plan.baby; k++) {
             const rotated = chunkScope.add(new this.#seal.Ciphertext());
@@ -585,14 +610,14 @@ export class CkksEvaluator implements HeEvaluator {
           }
           for (let g = 0; g < plan.giant; g++) {
             for (let k = 0; k < plan.baby; k++) {
-              if (!fillDiagonal(diagonal, plan, X, rows, chunk, g, k)) continue;
-              this.#encodeInto(diagonal, this.#scale, parmsId, plain);
+              const plain = plainAt(chunk, g, k, parmsId);
+              if (plain === undefined) continue;
               const sum = inner[g];
               if (sum === undefined) {
                 inner[g] = scope.add(new this.#seal.Ciphertext());
-                ev.multiplyPlain(babies[k], plain, inner[g]!);
+                ev.multiplyPlain(babies[k]!, plain, inner[g]!);
               } else {
-                ev.multiplyPlain(babies[k], plain, product);
+                ev.multiplyPlain(babies[k]!, plain, product);
                 ev.addInplace(sum, product);
               }
             }
@@ -603,21 +628,15 @@ export class CkksEvaluator implements HeEvaluator {
         return scoped((last) => this.#zeroAfterRescale(this.#load(d[d.length - 1], last), outer));
       }
       let total: Ciphertext | undefined;
-      const accumulate = (term: Ciphertext) => {
-        if (total === undefined) total = outer.add(term.copy());
-        else this.#addInto(total, term, scope);
-      };
       for (let g = 0; g < plan.giant; g++) {
         const sum = inner[g];
         if (sum === undefined) continue;
         ev.rescaleToNextInplace(sum);
-        if (g === 0) {
-          accumulate(sum);
-        } else {
-          this.#rotate(sum, g * plan.baby, product);
-          accumulate(product);
-        }
+        const term = g === 0 ? sum : (this.#rotate(sum, g * plan.baby, product), product);
+        if (total === undefined) total = outer.add(term.copy());
+        else this.#addInto(total, term, scope);
       }
+      finish?.(total!);
       return total!;
     });
   }
@@ -783,62 +802,19 @@ export class CkksEvaluator implements HeEvaluator {
   #matvecPartialKept(d: readonly CiphertextBytes[], entry: KeptEntry, K: number, negate: boolean, outer: SealScope): Ciphertext {
     const plan = planMatvec(entry.F, this.slotCount);
     const ev = this.#evaluator;
-    const inner: (Ciphertext | undefined)[] = new Array(plan.giant).fill(undefined);
-    let levelOf: { scale: number; key: string } | undefined;
-    return scoped((scope) => {
-      const product = scope.add(new this.#seal.Ciphertext());
-      for (let chunk = 0; chunk < d.length; chunk++) {
-        scoped((chunkScope) => {
-          const d0 = this.#load(d[chunk], chunkScope);
-          this.#requireLevels('matvecTransposed', d0, 1, chunkScope);
-          const parmsId = chunkScope.add(d0.parmsId());
-          const key = Array.from(parmsId.values() as BigUint64Array).join(':');
-          levelOf ??= { scale: d0.scale(), key };
-          if (levelOf.key !== key || levelOf.scale !== d0.scale()) throw errors.protocol('the chunks of d are at different levels');
-          this.#multiplyByInteger(d0, K, chunkScope);
-          const babies = [d0];
-          for (let k = 1; k < plan.baby; k++) {
-            const rotated = chunkScope.add(new this.#seal.Ciphertext());
-            this.#rotate(d0, k, rotated);
-            babies.push(rotated);
-          }
-          const plains = entry.plains[chunk]!;
-          for (let g = 0; g < plan.giant; g++) {
-            for (let k = 0; k < plan.baby; k++) {
-              const plain = plains[g * plan.baby + k];
-              if (plain === undefined) continue;
-              guarded(
-                this.#seal,
-                () => ev.plainModSwitchToInplace(plain, parmsId),
-                () => errors.protocol('the residual is at a level above the kept diagonals'),
-              );
-              const sum = inner[g];
-              if (sum === undefined) {
-                inner[g] = scope.add(new this.#seal.Ciphertext());
-                ev.multiplyPlain(babies[k]!, plain, inner[g]!);
-              } else {
-                ev.multiplyPlain(babies[k]!, plain, product);
-                ev.addInplace(sum, product);
-              }
-            }
-          }
-        });
-      }
-      if (inner.every((sum) => sum === undefined)) {
-        return scoped((last) => this.#zeroAfterRescale(this.#load(d[d.length - 1], last), outer));
-      }
-      let total: Ciphertext | undefined;
-      for (let g = 0; g < plan.giant; g++) {
-        const sum = inner[g];
-        if (sum === undefined) continue;
-        ev.rescaleToNextInplace(sum);
-        const term = g === 0 ? sum : (this.#rotate(sum, g * plan.baby, product), product);
-        if (total === undefined) total = outer.add(term.copy());
-        else this.#addInto(total, term, scope);
-      }
-      total!.setScale(total!.scale() * 2 ** entry.exponent);
-      if (negate) ev.negateInplace(total!);
-      return total!;
+    const plainAt = (chunk: number, g: number, k: number, parmsId: ParmsIdType) => {
+      const plain = entry.plains[chunk]![g * plan.baby + k];
+      if (plain === undefined) return undefined;
+      guarded(
+        this.#seal,
+        () => ev.plainModSwitchToInplace(plain, parmsId),
+        () => errors.protocol('the residual is at a level above the kept diagonals'),
+      );
+      return plain;
+    };
+    return this.#bsgsPartial(d, plan, K, outer, plainAt, (total) => {
+      total.setScale(total.scale() * 2 ** entry.exponent);
+      if (negate) ev.negateInplace(total);
     });
   }
 
