@@ -20,13 +20,13 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it, vi } from 'vitest';
 import { oprfHashPrefix } from '../../src/lookup/online.ts';
+import { TAG_BYTES } from '../../src/lookup/oprf.ts';
 import { loadBackend } from '../../src/psi/backends/index.ts';
 import { POINT_BYTES } from '../../src/psi/group.ts';
 import { uscc } from '../helpers/ids.ts';
 import { openSession, taxPolicy, type Register } from './lookup-fixture.ts';
 
 const LABEL_DOMAIN = 'jinqiao/oprf/v1/label-key';
-const TAG_BYTES = 12;
 
 /** The leaky variant: a record's label key is a hash of its published tag. */
 const leaky = vi.hoisted(() => ({ on: false }));
