@@ -17,7 +17,7 @@ import { runArbiter } from '../src/lr/roles/arbiter.ts';
 import { runFeatureParty } from '../src/lr/roles/features.ts';
 import { runLabelParty } from '../src/lr/roles/label.ts';
 import { runTrainingArbiter } from '../src/lr/roles/training-arbiter.ts';
-import { threadError, threadErrorOf } from '../src/jobs/thread-errors.ts';
+import { threadError, threadErrorOf } from '../src/util/thread-errors.ts';
 import type { Channel } from '../src/protocol/channel.ts';
 import type { Message, MessageOf, MessageType } from '../src/protocol/messages.ts';
 import type { PsiExecutor } from '../src/psi/executor.ts';

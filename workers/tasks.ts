@@ -22,8 +22,11 @@ export type PsiTask =
   | { readonly op: 'reblind'; readonly backend: BackendName; readonly points: Uint8Array; readonly scalar: Uint8Array }
   | { readonly op: 'unblind'; readonly backend: BackendName; readonly points: Uint8Array; readonly scalar: Uint8Array };
 
-/** The batch's points, 32 bytes each, in the task's order. */
-export type PsiResult = Uint8Array;
+/**
+ * The batch's points, 32 bytes each, in the task's order; or the task's error as its fields
+ * (src/util/thread-errors.ts: Piscina's clone of a thrown error keeps neither class nor code).
+ */
+export type PsiResult = Uint8Array | { readonly error: ThreadError };
 
 /**
  * workers/he.ts: one worker's share of a matvec: of Xᵀ[[d]] (`d`, its chunks), or of

@@ -28,7 +28,7 @@ import { serveScoring, type AgencyScoringOptions, type AgencyScoringReport } fro
 import type { AuditLog } from '../governance/audit.ts';
 import type { RoleReply, RoleRequest, RoleTask, SessionCall, ThreadError } from '../../workers/tasks.ts';
 import { BankScoringSession, type BankScoringOptions, type BankSession, type EnterpriseScore, type MonitoringScores, type ScoreRequestOptions } from '../score/bank.ts';
-import { threadError, threadErrorOf } from './thread-errors.ts';
+import { threadError, threadErrorOf } from '../util/thread-errors.ts';
 
 /** A party's role in job `jobId`, run wherever the host wants it. */
 export interface RoleRunner {

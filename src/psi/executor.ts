@@ -10,7 +10,7 @@ import { loadBackend } from './backends/index.ts';
 import { hashAndBlind, reblind, unblind, type IdBatch } from './batch.ts';
 import type { BackendName, ScalarBytes } from './group.ts';
 import { checkThreads } from '../util/threads.ts';
-import { errors, isJinqiaoError } from '../errors.ts';
+import { threadError } from '../util/thread-errors.ts';
 
 export interface PsiExecutor {
   readonly threads: number;
@@ -42,16 +42,13 @@ export interface PoolOptions {
   readonly threads?: number;
 }
 
-const PROTOCOL_PREFIX = 'protocol violation: ';
-
 /**
- * A worker's error arrives as a plain Error (its class and code do not cross the thread), so
- * a peer's bad point (small order, or an evaluation on the twist) would read as an internal
- * failure: one whose message the protocol error wrote is a protocol error again.
+ * A worker's points, or its error made again with its class, code and hint (a peer's bad
+ * point, small order or an evaluation on the twist, stays a protocol error).
  */
-function fromWorker(e: unknown): never {
-  if (e instanceof Error && !isJinqiaoError(e) && e.message.startsWith(PROTOCOL_PREFIX)) throw errors.protocol(e.message.slice(PROTOCOL_PREFIX.length));
-  throw e;
+function fromWorker(result: PsiResult): Uint8Array {
+  if (result instanceof Uint8Array) return result;
+  throw threadError(result.error);
 }
 
 export function poolExecutor(options: PoolOptions = {}): PsiExecutor {
@@ -68,13 +65,13 @@ export function poolExecutor(options: PoolOptions = {}): PsiExecutor {
     hashAndBlind(backend, prefix, batch, scalar) {
       return pool
         .run({ op: 'hashAndBlind', backend, prefix, bytes: batch.bytes, offsets: batch.offsets, scalar }, { transferList: [batch.bytes.buffer as ArrayBuffer, batch.offsets.buffer as ArrayBuffer] })
-        .catch(fromWorker);
+        .then(fromWorker);
     },
     reblind(backend, points, scalar) {
-      return pool.run({ op: 'reblind', backend, points, scalar }, { transferList: [points.buffer as ArrayBuffer] }).catch(fromWorker);
+      return pool.run({ op: 'reblind', backend, points, scalar }, { transferList: [points.buffer as ArrayBuffer] }).then(fromWorker);
     },
     unblind(backend, points, scalar) {
-      return pool.run({ op: 'unblind', backend, points, scalar }, { transferList: [points.buffer as ArrayBuffer] }).catch(fromWorker);
+      return pool.run({ op: 'unblind', backend, points, scalar }, { transferList: [points.buffer as ArrayBuffer] }).then(fromWorker);
     },
     close: () => pool.destroy(),
   };

@@ -11,7 +11,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FeatureTable } from '../../src/data/table.ts';
 import { errors, isJinqiaoError, type JinqiaoError } from '../../src/errors.ts';
-import { threadError, threadErrorOf } from '../../src/jobs/thread-errors.ts';
+import { threadError, threadErrorOf } from '../../src/util/thread-errors.ts';
 import { mockBackend } from '../../src/he/mock.ts';
 import { sealLoaded } from '../../src/he/seal.ts';
 import { inThreadRoles, liveRoleThreads, roleThreads, roleThreadsStarted, type RoleRunner, type RoleThreadOptions } from '../../src/jobs/role-threads.ts';

@@ -1,5 +1,5 @@
 /**
- * Errors across a worker thread (role-threads.ts): a structured clone of an Error keeps its
+ * Errors across a worker thread (jobs/role-threads.ts, the PSI pool's workers): a structured clone of an Error keeps its
  * message but not its class, so a JinqiaoError goes as its fields and is made again on the
  * other side, with the same code, message, hint, location and field, and what a factory
  * added (`causedByPeer`, `rule`, `retryAfterSeconds`). Any other error keeps its message (a
