@@ -25,7 +25,7 @@ import { detectIdType, normaliseId, type IdType, type IdTypeOption } from '../id
 import type { PsiExecutor } from '../psi/executor.ts';
 import type { BackendName } from '../psi/group.ts';
 import { memoryChannelPair, type FrameTap } from '../transport/memory.ts';
-import { bandKeys, verificationInput, type FieldCheck } from './bands.ts';
+import { bandKeys, keysPerClaim, paddingKey, verificationInput, type FieldCheck } from './bands.ts';
 import { inputBatches } from './inputs.ts';
 import { answerTagQueries, queryTags } from './online.ts';
 import { ephemeralOprfKey, loadOprfKey, loadOrCreateOprfKey } from './oprf-key.ts';
@@ -137,6 +137,11 @@ async function readClaims(options: Pick<VerifyOptions, 'claims' | 'idType'>, che
   const claims: Claim[] = [];
   const inputs: string[] = [];
   const inputIndex = new Map<string, number>();
+  // Every claim takes the same number of keys (an exact claim beside a tolerance field one
+  // that matches nothing), so the count the agency sees is claims × keysPerClaim whichever
+  // fields were claimed, as in the services' calls (test/attacks/verify-field-count.test.ts).
+  const perClaim = keysPerClaim(checks);
+  const pads = new Map<string, string>();
   for (const row of rows) {
     const raw = row.fields[idCol]!;
     const id = normaliseId(raw, idType);
@@ -146,7 +151,15 @@ async function readClaims(options: Pick<VerifyOptions, 'claims' | 'idType'>, che
       if (cell === '') return;
       const value = parseNumber(cell);
       if (value === undefined) throw errors.valueNotNumeric({ file, line: row.line, column: row.columnOf(cols[k]!), columnName: check.field }, cell);
-      const indices = bandKeys(value, check).map((key) => {
+      const keys = bandKeys(value, check);
+      if (keys.length < perClaim) {
+        // A repeated claim repeats its padding key too, so it is evaluated once like its band keys.
+        const claimed = verificationInput(id.id, check.field, keys[0]!);
+        let pad = pads.get(claimed);
+        if (pad === undefined) pads.set(claimed, (pad = paddingKey()));
+        keys.push(pad);
+      }
+      const indices = keys.map((key) => {
         const input = verificationInput(id.id, check.field, key);
         let index = inputIndex.get(input);
         if (index === undefined) {

@@ -70,6 +70,9 @@ describe('blind verification', () => {
     });
     const expected = plainAnswer(register, claims);
     expect(r.verdicts).toEqual(expected);
+    // Every claim (each is about a distinct enterprise and field here) takes two keys, an
+    // exact one a padding key: the agency's count says how many claims, not which fields.
+    expect(r.evaluations).toBe(expected.length * 2);
     expect(expected.filter((v) => v.consistent).length).toBeGreaterThan(100);
     expect(expected.filter((v) => !v.consistent).length).toBeGreaterThan(100);
   });
