@@ -25,7 +25,7 @@ import { detectIdType, normaliseId, type IdType, type IdTypeOption } from '../id
 import type { PsiExecutor } from '../psi/executor.ts';
 import type { BackendName } from '../psi/group.ts';
 import { memoryChannelPair, type FrameTap } from '../transport/memory.ts';
-import { bandKeys, keysPerClaim, paddingKey, verificationInput, type FieldCheck } from './bands.ts';
+import { bandKeys, paddingKey, verificationInput, type FieldCheck } from './bands.ts';
 import { inputBatches } from './inputs.ts';
 import { answerTagQueries, queryTags } from './online.ts';
 import { ephemeralOprfKey, loadOprfKey, loadOrCreateOprfKey } from './oprf-key.ts';
@@ -117,6 +117,11 @@ export async function runVerification(options: VerifyOptions): Promise<VerifyRes
   }
 }
 
+/** How many keys a claim of `check` takes (bandKeys of any value: two grids, or one key). */
+function keysOfField(check: FieldCheck): readonly string[] {
+  return bandKeys(1, check);
+}
+
 function uniqueChecks(checks: readonly FieldCheck[]): FieldCheck[] {
   if (checks.length === 0) throw errors.optionInvalid('--field', 'name at least one field to verify');
   const names = checks.map((c) => c.field);
@@ -137,28 +142,28 @@ async function readClaims(options: Pick<VerifyOptions, 'claims' | 'idType'>, che
   const claims: Claim[] = [];
   const inputs: string[] = [];
   const inputIndex = new Map<string, number>();
-  // Every claim takes the same number of keys (an exact claim beside a tolerance field one
-  // that matches nothing), so the count the agency sees is claims × keysPerClaim whichever
-  // fields were claimed, as in the services' calls (test/attacks/verify-field-count.test.ts).
-  const perClaim = keysPerClaim(checks);
+  // Every row takes the same keys whatever it claims: each checked field its own number (two
+  // grids with a tolerance, one key without), an empty cell as many padding keys that match
+  // nothing. The count the agency sees is then rows × that sum, which tells neither which
+  // fields a row claims nor how many cells are empty (one key for an exact claim against two
+  // for a tolerance read every one-claim call: test/attacks/verify-field-count.test.ts).
   const pads = new Map<string, string>();
+  const padFor = (id: string, field: string, j: number): string => {
+    // A repeated row repeats its padding too, so it is evaluated once like its band keys.
+    const slot = verificationInput(id, field, `empty:${j}`);
+    let pad = pads.get(slot);
+    if (pad === undefined) pads.set(slot, (pad = paddingKey()));
+    return pad;
+  };
   for (const row of rows) {
     const raw = row.fields[idCol]!;
     const id = normaliseId(raw, idType);
     if (!id.ok) throw errors.idInvalid({ file, line: row.line, column: row.columnOf(idCol), columnName: idColumn }, raw, id.why);
     checks.forEach((check, k) => {
       const cell = row.fields[cols[k]!]!.trim();
-      if (cell === '') return;
-      const value = parseNumber(cell);
-      if (value === undefined) throw errors.valueNotNumeric({ file, line: row.line, column: row.columnOf(cols[k]!), columnName: check.field }, cell);
-      const keys = bandKeys(value, check);
-      if (keys.length < perClaim) {
-        // A repeated claim repeats its padding key too, so it is evaluated once like its band keys.
-        const claimed = verificationInput(id.id, check.field, keys[0]!);
-        let pad = pads.get(claimed);
-        if (pad === undefined) pads.set(claimed, (pad = paddingKey()));
-        keys.push(pad);
-      }
+      const value = cell === '' ? undefined : parseNumber(cell);
+      if (cell !== '' && value === undefined) throw errors.valueNotNumeric({ file, line: row.line, column: row.columnOf(cols[k]!), columnName: check.field }, cell);
+      const keys = value === undefined ? keysOfField(check).map((_, j) => padFor(id.id, check.field, j)) : bandKeys(value, check);
       const indices = keys.map((key) => {
         const input = verificationInput(id.id, check.field, key);
         let index = inputIndex.get(input);
@@ -168,7 +173,8 @@ async function readClaims(options: Pick<VerifyOptions, 'claims' | 'idType'>, che
         }
         return index;
       });
-      claims.push({ id: raw.trim(), field: check.field, inputs: indices });
+      // An empty cell is no claim: its padding is evaluated, no verdict is given.
+      if (value !== undefined) claims.push({ id: raw.trim(), field: check.field, inputs: indices });
     });
   }
   return { claims, inputs, idType };
