@@ -66,8 +66,6 @@ export interface BinningResult {
   readonly parties: readonly BinnedParty[];
   /** Correlation and VIF among the bank's own features (computed in the clear, by the bank). */
   readonly bankScreening: BankScreening;
-  /** What each agency learnt back: the IV of each of its features. */
-  readonly ivSentToAgencies: ReadonlyMap<string, readonly number[]>;
   readonly bytesSent: number;
   readonly seconds: number;
 }
@@ -142,7 +140,6 @@ export async function binTables(options: TablesBinningOptions): Promise<BinningR
       bads: label.protocol.bads,
       parties,
       bankScreening: screenBankFeatures(label.table, label.protocol.alignedRows, own.map(({ name }) => name)),
-      ivSentToAgencies: new Map(featureNames.map((name, k) => [name, agencies[k]!.iv])),
       bytesSent: [labelName, ...featureNames, ARBITER].reduce((s, name) => s + wiring.bytesSentBy(name), 0),
       seconds: (performance.now() - started) / 1000,
     };

@@ -11,7 +11,6 @@
  *                                                (he/coefficients.ts), n rows per ciphertext
  *   feature k → label            bin.sums        [[Mᵀy]], blinded but for the sums
  *   label → arbiter              he.decryptCoefficients   each result masked uniformly mod q
- *   label → feature k            bin.iv          the IV of each of k's features
  *
  * M is feature party k's 0/1 bin-membership matrix (aligned rows × bins, one column per bin
  * of each feature but its first, whose bad count the label derives from its total; the
@@ -24,9 +23,11 @@
  * within 1/4 of one; the agency's flood keeps them within 1/8).
  *
  * Who learns what (honest-but-curious parties, the arbiter colluding with no one):
- * - feature party: the number of aligned rows (as in training), ciphertexts it cannot
- *   decrypt, and one IV per own feature: how informative the feature is, not in which
- *   direction, nor any bin's bad rate. It learns no label and no bin-level statistic.
+ * - feature party: the number of aligned rows (as in training) and ciphertexts it cannot
+ *   decrypt; nothing derived from the labels. The bank sends it no IV: an agency chooses its
+ *   features, and two-bin features it crafted around the rows it probes would turn their IVs
+ *   into labels (test/attacks/binning-iv-labels.test.ts). Which features IV screening
+ *   (`--min-iv`) kept is the bank's decision, not sent either.
  * - label: per feature of every agency, each bin's row count and bad count, and nothing
  *   about which enterprise is in which bin; not the agency's edges or feature names. Every
  *   other coefficient of the results is blinded by the agency, and its flood hides the

@@ -18,7 +18,11 @@ export interface BankScreening {
   readonly features: readonly string[];
   /** Pearson correlation, features × features. */
   readonly correlation: readonly (readonly number[])[];
-  /** VIF_j = 1 / (1 − R²_j) = (R⁻¹)_jj; null where the feature is a linear combination of the others. */
+  /**
+   * VIF_j = 1 / (1 − R²_j) = (R⁻¹)_jj. When R is singular (some features linearly dependent,
+   * or a constant column) R⁻¹ does not exist and every entry is null, not only those of the
+   * dependent features.
+   */
   readonly vif: readonly (number | null)[];
 }
 

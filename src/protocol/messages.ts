@@ -99,7 +99,9 @@ export const MESSAGE_SCHEMAS = {
    * it has a missing-value bin (`missing`, 0/1); every bin's row count (`counts`, features in
    * order, the missing bin last). The label sizes the label encryption by it (binning/protocol.ts).
    */
-  'bin.layout': { version: 1, fields: { bins: 'number[]', missing: 'number[]', counts: 'number[]' } },
+  // 2: the label no longer answers the sums with the agency's IVs (the retired bin.iv), so
+  // an agency and a bank on either side of that change refuse each other here, not at the end.
+  'bin.layout': { version: 2, fields: { bins: 'number[]', missing: 'number[]', counts: 'number[]' } },
   /**
    * (Label → feature party) The aligned rows' 0/1 labels encrypted under the arbiter's key,
    * in the job's row order, `rowsPerChunk` per ciphertext as polynomial coefficients
@@ -108,8 +110,6 @@ export const MESSAGE_SCHEMAS = {
   'bin.labels': { version: 2, fields: { rowsPerChunk: 'uint', labels: 'bytes[]' } },
   /** (Feature party → label) The encrypted per-bin label sums [[Mᵀy]], blinded but for the sums (he/coefficients.ts). */
   'bin.sums': { version: 2, fields: { sums: 'bytes[]' } },
-  /** (Label → feature party) The information value of each of its features, in its order. */
-  'bin.iv': { version: 1, fields: { iv: 'number[]' } },
   /** (Bank → agency) Opens a scoring session for the model of job `modelJobId`. */
   // 2, as psi.hello: both sides hash IDs, which version 1 did otherwise.
   'score.hello': { version: 2, fields: { modelJobId: 'string', session: 'string' } },

@@ -3,7 +3,8 @@
  * agency, each party ↔ arbiter) is recorded and searched for the labels in any order the
  * job or a file knows (file order, ID order, the job's aligned row order), as bytes, as
  * 64-bit floats (also scaled by 2^-s), and as the 64-bit coefficients Δ·y the bank encodes
- * before encrypting (he/coefficients.ts); for every ID; and for the agency's feature values.
+ * before encrypting (he/coefficients.ts); for every ID; for the agency's feature values; and
+ * for every feature's IV (the bank keeps them: test/attacks/binning-iv-labels.test.ts).
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,6 +14,8 @@ import { describe, expect, it } from 'vitest';
 import { runBinningInProcess } from '../../src/binning/in-process.ts';
 import { COEFFICIENT_GRID_BITS } from '../../src/he/ckks-coefficients.ts';
 import { coefficientScaleBits } from '../../src/he/coefficients.ts';
+import { message } from '../../src/protocol/messages.ts';
+import { encodeMessage } from '../../src/transport/codec.ts';
 import { findNeedles } from '../helpers/canary.ts';
 import { uscc } from '../helpers/ids.ts';
 
@@ -77,11 +80,19 @@ async function canary(he: 'ckks' | 'mock'): Promise<{ wire: Buffer; needles: [st
     }
   }
   for (const r of rows) needles.push([r.id, Buffer.from(r.id)], [`vat ${r.vat}`, f64(r.vat)]);
+  // IVs as a Float64Array's bytes, and as MessagePack writes a number (big-endian float 64).
+  for (const party of result.parties) {
+    for (const f of party.features) {
+      const be = Buffer.alloc(8);
+      be.writeDoubleBE(f.iv);
+      needles.push([`iv ${party.party}/${f.name}`, f64(f.iv)], [`iv ${party.party}/${f.name} msgpack`, be]);
+    }
+  }
   return { wire, needles, aligned: orders.aligned.map((id) => labelOf.get(id)!) };
 }
 
 describe('binning leak canary', () => {
-  it('no label sequence in any order, no ID and no agency value appears in any message (CKKS)', async () => {
+  it('no label sequence in any order, no ID, no agency value and no IV appears in any message (CKKS)', async () => {
     const { wire, needles, aligned } = await canary('ckks');
     expect(wire.length).toBeGreaterThan(500_000);
     expect(findNeedles(wire, needles)).toEqual([]);
@@ -90,6 +101,10 @@ describe('binning leak canary', () => {
     expect(findNeedles(planted, needles)).toContain('labels aligned 32 f64 /2^1');
     const encoded = Buffer.concat([wire.subarray(0, 4096), Buffer.concat(aligned.slice(64, 80).map((v) => u64(BigInt(v) * DELTA)))]);
     expect(findNeedles(encoded, needles)).toContain('labels aligned 64 u64 ·Δ');
+    // And an agency feature's IV, had the bank sent it back in a message's list of numbers (as bin.iv did).
+    const [ivName, ivBytes] = needles.find(([name]) => name.startsWith('iv tax/'))!;
+    const sentBack = encodeMessage(message('bin.layout', { bins: [2], missing: [0], counts: [ivBytes.readDoubleLE(0)] }));
+    expect(findNeedles(Buffer.concat([wire.subarray(0, 4096), sentBack]), needles)).toContain(`${ivName} msgpack`);
   }, 120_000);
 
   it("finds the labels in the job's row order when the backend hides nothing (mock HE, positive control)", async () => {

@@ -2,9 +2,10 @@
  * (Features) An agency's role in binning: it bins its own features on the aligned rows,
  * merges bins below the minimum size, sends the bank its bins' row counts, and sums the
  * bank's encrypted labels per bin (its 0/1 bin-membership matrix times them, coefficient-
- * packed: he/coefficients.ts). It sends the bank the encrypted, blinded per-bin label sums,
- * and learns back one IV per feature. Its edges and feature names never leave
- * it; it never sees a label, a bin's bad count or a WOE. Protocol: ../protocol.ts.
+ * packed: he/coefficients.ts). It sends the bank the encrypted, blinded per-bin label sums
+ * and learns nothing back: no IV (with features it crafted, IVs would give it the labels:
+ * test/attacks/binning-iv-labels.test.ts), no WOE, no bad count. Its edges and feature
+ * names never leave it. Protocol: ../protocol.ts.
  */
 import { errors } from '../../errors.ts';
 import type { FeatureTable } from '../../data/table.ts';
@@ -36,9 +37,8 @@ export interface BinningFeaturePartyOptions {
 
 export interface BinningFeaturePartyResult {
   readonly alignedRows: Uint32Array;
+  /** Its features' bins (edges included): its part of the job's binning, nothing label-derived. */
   readonly features: readonly { readonly name: string; readonly bins: FeatureBins }[];
-  /** The IV of each feature, as the bank computed it. */
-  readonly iv: readonly number[];
 }
 
 export async function runBinningFeatureParty(options: BinningFeaturePartyOptions): Promise<BinningFeaturePartyResult> {
@@ -69,9 +69,7 @@ async function featureParty(options: BinningFeaturePartyOptions): Promise<Binnin
     if (labels.length !== chunks) throw errors.protocol(`bin.labels holds ${labels.length} ciphertext(s), ${rows} aligned rows in chunks of ${rowsPerChunk} need ${chunks}`);
     const sums = await matvec.columnSums(labels, rowsPerChunk, columns);
     await label.send(message('bin.sums', { sums }));
-    const { iv } = await label.receive('bin.iv');
-    if (iv.length !== features.length) throw errors.protocol(`bin.iv holds ${iv.length} values for ${features.length} features`);
-    return { alignedRows: alignment.rows, features, iv };
+    return { alignedRows: alignment.rows, features };
   } finally {
     evaluator.dispose();
   }

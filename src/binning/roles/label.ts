@@ -4,7 +4,10 @@
  * bin layout, he/coefficients.ts), has the arbiter decrypt
  * the agencies' per-bin label sums masked (it alone removes the masks), and computes WOE
  * and IV for every feature. It learns per-bin row and bad counts of agency bins, never
- * which enterprise is in which bin, nor an agency's edges or values. Protocol: ../protocol.ts.
+ * which enterprise is in which bin, nor an agency's edges or values. It tells the agencies
+ * nothing back: no IV, WOE or count, nor which features screening kept (an agency that
+ * crafts its features could solve IVs for labels: test/attacks/binning-iv-labels.test.ts).
+ * Protocol: ../protocol.ts.
  */
 import { errors } from '../../errors.ts';
 import type { FeatureTable } from '../../data/table.ts';
@@ -83,9 +86,7 @@ async function labelParty(options: BinningLabelPartyOptions): Promise<BinningLab
     const agencies = new Map<string, FeatureEvidence[]>();
     for (const [name, channel] of features) {
       const { sums } = await channel.receive('bin.sums');
-      const evidence = await evidenceOf(sums, layouts.get(name)!, { rows, bads, evaluator, arbiter, party: name, N });
-      await channel.send(message('bin.iv', { iv: evidence.map((e) => e.iv) }));
-      agencies.set(name, evidence);
+      agencies.set(name, await evidenceOf(sums, layouts.get(name)!, { rows, bads, evaluator, arbiter, party: name, N }));
     }
     await arbiter.done();
     return { alignedRows: alignment.rows, bads, own, agencies };
