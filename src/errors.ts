@@ -305,15 +305,22 @@ export const errors = {
       loc,
       field,
     ),
-  /** A job outside the data holder's policy; `rule` is the stable id of the rule that refused it. */
-  policyRefused: <Rule extends string>(rule: Rule, why: string): JinqiaoError & { readonly rule: Rule } =>
+  /**
+   * A job outside the data holder's policy; `rule` is the stable id of the rule that refused
+   * it. A refusal that lifts with time (a spent daily budget) carries `retryAfterSeconds`,
+   * also written into the message, where a peer that receives only the message finds it
+   * (policyRefusalOf); the API answers it 429 with Retry-After.
+   */
+  policyRefused: <Rule extends string>(rule: Rule, why: string, retryAfterSeconds?: number): JinqiaoError & { readonly rule: Rule; readonly retryAfterSeconds?: number } =>
     Object.assign(
       new JinqiaoError(
         'E_POLICY_REFUSED',
-        `refused by policy rule ${rule}: ${why}`,
-        "change the job's partner, purpose or fields to fit the policy; only the data holder's operator can change the policy",
+        `refused by policy rule ${rule}${retryAfterSeconds === undefined ? '' : ` (retry after ${retryAfterSeconds} s)`}: ${why}`,
+        retryAfterSeconds === undefined
+          ? "change the job's partner, purpose or fields to fit the policy; only the data holder's operator can change the policy"
+          : `retry after ${retryAfterSeconds} s (the budget renews at 00:00 UTC), or ask the data holder's operator to raise it`,
       ),
-      { rule },
+      { rule, ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }) },
     ),
   /** A job whose parties do not hold the roles this party's config binds to them; `rule` is the stable id of the check that refused it. */
   roleRefused: <Rule extends string>(rule: Rule, why: string, hint: string): JinqiaoError & { readonly rule: Rule } =>

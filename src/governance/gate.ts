@@ -14,6 +14,7 @@
 import { errors } from '../errors.ts';
 import type { FeatureTable } from '../data/table.ts';
 import type { AuditLog } from './audit.ts';
+import type { PartnerBudgets } from './budget.ts';
 import { filterByConsent } from './consent.ts';
 import type { PublicKeyRecord } from './keys.ts';
 import { checkJob, type DataHolderPolicy } from './policy.ts';
@@ -32,6 +33,11 @@ export interface PartyGovernance {
   readonly policy?: DataHolderPolicy;
   readonly consent?: ConsentSource;
   readonly audit?: AuditLog;
+  /**
+   * (Agency) Its partners' daily budgets for interface calls and verification, one ledger for
+   * all sessions (budget.ts); a party service builds it from its audit log. Absent: per-call limits only.
+   */
+  readonly budgets?: PartnerBudgets;
   /** An operator approved this job in advance (a job file's one-off approval). */
   readonly approved?: boolean;
   /**

@@ -16,7 +16,9 @@
  *   without the flag the bank refuses those enterprises rather than score them.
  * - `partners`: the institutions it works with, identified by the id of their Ed25519 key
  *   (hex of the first 16 bytes of SHA-256 of the public key), or by an explicit id bound to
- *   a public key; each with the purposes it may use and its sensitive-field grants.
+ *   a public key; each with the purposes it may use, its sensitive-field grants and, for
+ *   interface calls and verification, an optional daily budget (`evaluationsPerDay`, kept
+ *   by budget.ts).
  *
  * `checkJob` admits a job or refuses it naming the rule (a stable id integrators switch on,
  * and a sentence for people). It decides only: the caller records the decision in the
@@ -68,6 +70,12 @@ export interface PartnerRule {
   readonly purposes: readonly string[];
   /** Sensitive fields this partner has an explicit grant for. */
   readonly sensitiveFields: readonly string[];
+  /**
+   * Interface calls and verification: the answers it may get per UTC day across all its
+   * sessions (OPRF evaluations in verify and blind mode, enterprises asked in identified
+   * mode); undefined: no daily budget, only the per-call limit. Kept by budget.ts.
+   */
+  readonly evaluationsPerDay: number | undefined;
 }
 
 export interface DataHolderPolicy {
@@ -95,6 +103,7 @@ export const POLICY_RULES = {
   'field.not-exposed': 'the field is not exposed for this purpose',
   'field.sensitive-not-granted': 'a sensitive field needs an explicit grant to this partner',
   'field.banded': 'a banded field is verified only at a tolerance r whose 1 + r is a whole power of its band factor',
+  'partner.daily-budget': "the partner's interface calls and verifications today would exceed its evaluationsPerDay",
 } as const;
 export type PolicyRule = keyof typeof POLICY_RULES;
 export type PolicyRefusal = JinqiaoError & { readonly rule: PolicyRule };
@@ -247,5 +256,5 @@ async function partnerRule(spec: PolicyFile['partners'][number], at: (string | n
   if (spec.id !== undefined && key === undefined) throw bad(at, 'an explicit id must be bound to the partner\'s key: add publicKey or publicKeyFile');
   const keyId = key?.keyId ?? spec.keyId;
   if (keyId === undefined) throw bad(at, 'identify the partner by keyId, or by id with publicKey or publicKeyFile');
-  return { id: spec.id, keyId, publicKey: key?.publicKey, purposes: spec.purposes, sensitiveFields: spec.sensitiveFields ?? [] };
+  return { id: spec.id, keyId, publicKey: key?.publicKey, purposes: spec.purposes, sensitiveFields: spec.sensitiveFields ?? [], evaluationsPerDay: spec.evaluationsPerDay };
 }

@@ -15,7 +15,9 @@
  * session's calls and nothing else. Every call is appended to the agency's audit log before
  * its answer leaves (identified: the enterprises as salted hashes and what was answered;
  * verify, blind: the number of evaluations, batch by batch), and the policy is checked
- * against the institution on the caller's certificate, never a name in a message.
+ * against the institution on the caller's certificate, never a name in a message. Beside the
+ * per-call limit, a partner's daily budget (policy `evaluationsPerDay`, governance/budget.ts)
+ * is charged before each batch or request is answered, across all the partner's sessions.
  *
  * What each side learns is what the in-process commands say (src/lookup/verify.ts,
  * lookup.ts): in verify and blind mode the agency sees counts only; in identified mode it
@@ -404,11 +406,22 @@ export async function serveLookupAsAgency(ctx: PartyJobContext, bank: Channel, s
     const governance = agencyGovernance(ctx);
     const request = { partner, purpose: open.purpose, fields: open.fields };
     const exposures = fieldExposures(governance, request);
+    const audit = governance.audit;
+    // The partner's daily budget, shared by all its sessions: each batch (identified: each
+    // request) is charged before it is evaluated, and the one that would cross it is refused,
+    // in the audit log too. A partner with nothing left is refused here, before tags are prepared.
+    const budgets = ctx.governance?.budgets;
+    const charge = async (count: number, what: string) => {
+      const c = budgets?.charge(partner, count, what);
+      if (c === undefined || c.ok) return;
+      await audit?.append('lookup.refused', { session: sessionId, partner, purpose: open.purpose, mode, rule: c.refusal.rule, asked: count, spent: c.spent, budget: c.budget });
+      throw c.refusal;
+    };
+    await charge(0, 'a new session');
     const table = await ctx.loadTable(open.table, { withLabel: false, features: open.fields });
     const register = registerOf(table, idType);
     if (!isBackendName(open.backend)) throw bad('backend', `unknown backend ${JSON.stringify(open.backend)}`);
     const key = await ephemeralOprfKey(open.backend);
-    const audit = governance.audit;
     let evaluations = 0;
     let calls = 0;
 
@@ -453,6 +466,7 @@ export async function serveLookupAsAgency(ctx: PartyJobContext, bank: Channel, s
       calls++;
       if (next.t === 'lookup.request' && mode === 'identified') {
         if (next.purpose !== open.purpose || next.fields.length !== open.fields.length || next.fields.some((f, k) => f !== open.fields[k])) throw errors.protocol('a lookup.request must ask for the purpose and fields its session opened');
+        await charge(next.ids.length, `call ${calls} of this session`);
         await answerLookupRequest(bank, { ...next, partner }, register, withTokensOf(governance, tokensByEnterprise, next.ids, idType));
         continue;
       }
@@ -465,6 +479,7 @@ export async function serveLookupAsAgency(ctx: PartyJobContext, bank: Channel, s
           maxEvaluations: MAX_EVALUATIONS_PER_CALL,
           hello: next,
           beforeAnswer: async (batch) => {
+            await charge(batch.evaluations, `call ${calls} of this session${batch.seq > 0 ? ` (its batch ${batch.seq + 1})` : ''}`);
             await audit?.append(mode === 'verify' ? 'verify.answered' : 'lookup.session', { session: sessionId, partner, purpose: open.purpose, call: calls, batch: batch.seq, evaluations: batch.evaluations, last: batch.last });
           },
         });

@@ -60,8 +60,16 @@ const PolicyPartnerSchema = Type.Object(
     publicKeyFile: Type.Optional(Type.String({ minLength: 1, description: 'Or its .pub file, relative to the policy', errorMessage: 'must be a path to a .pub file' })),
     purposes: NameList('Purposes (declared under purposes) this partner may use', true),
     sensitiveFields: Type.Optional(NameList('Sensitive fields this partner has an explicit grant for', false)),
+    evaluationsPerDay: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        description:
+          'Interface calls and verification: the answers this partner may get per UTC day, across all its sessions and calls (OPRF evaluations in verify and blind mode, enterprises asked in identified mode); absent: only the per-call limit',
+        errorMessage: 'must be a whole number of evaluations, at least 1 (leave it out for no daily budget)',
+      }),
+    ),
   },
-  { additionalProperties: false, errorMessage: { type: 'must be a mapping with keyId (or id and publicKey), purposes, sensitiveFields' } },
+  { additionalProperties: false, errorMessage: { type: 'must be a mapping with keyId (or id and publicKey), purposes, sensitiveFields, evaluationsPerDay' } },
 );
 
 /** A data holder's policy file (governance/policy.ts). */

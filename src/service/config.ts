@@ -10,6 +10,7 @@ import { availableParallelism, freemem } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { pathText, readYamlSource, type FieldPath } from '../data/yaml.ts';
 import { errors } from '../errors.ts';
+import { PartnerBudgets } from '../governance/budget.ts';
 import type { PartyGovernance } from '../governance/gate.ts';
 import { loadPartyGovernance } from '../local/job-file.ts';
 import { conform } from '../schemas/check.ts';
@@ -158,12 +159,16 @@ export async function loadPartyConfig(file: string): Promise<PartyConfig> {
     clientCerts: root.api.clientCerts ?? 'off',
     clientCa: root.api.clientCa === undefined ? undefined : paths(root.api.clientCa),
   };
+  const partyGovernance = root.governance === undefined ? undefined : await loadPartyGovernance(root.governance, root.name, base);
+  if (partyGovernance?.policy && PartnerBudgets.anyIn(partyGovernance.policy) && !partyGovernance.audit) {
+    throw bad(['governance', 'audit'], "the policy gives a partner a daily budget (evaluationsPerDay), which the service counts again from its audit log after a restart: add audit (and key) here, or remove the budget");
+  }
   const defaults = jobsDefaults();
   const jobs = { concurrency: root.jobs?.concurrency ?? defaults.concurrency, approvalTimeoutSeconds: root.jobs?.approvalTimeoutSeconds ?? defaults.approvalTimeoutSeconds };
   return {
     file,
     name: root.name,
-    governance: root.governance === undefined ? undefined : await loadPartyGovernance(root.governance, root.name, base),
+    governance: partyGovernance,
     role,
     listen: parseAddress(root.listen),
     tls: { key: resolve(base, root.tls.key), cert: resolve(base, root.tls.cert), trust: paths(root.tls.trust) },

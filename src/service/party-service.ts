@@ -24,6 +24,7 @@ import { conform } from '../schemas/check.ts';
 import { JobDefinitionSchema } from '../schemas/job-definition.ts';
 import { pathText } from '../data/yaml.ts';
 import { loadModelSlice } from '../lr/model.ts';
+import { PartnerBudgets } from '../governance/budget.ts';
 import { loadOrCreateDecoyKey } from '../governance/keys.ts';
 import { poolExecutor } from '../psi/executor.ts';
 import type { Channel } from '../protocol/channel.ts';
@@ -118,6 +119,11 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
     }
   }
   await store.flush();
+  // (Agency) Its partners' daily budgets, one ledger for every lookup session, with today's
+  // answers counted again from its audit log (governance/budget.ts says why that is sound).
+  const policy = config.governance?.policy;
+  const auditLog = config.governance?.audit;
+  const budgets = policy && auditLog && PartnerBudgets.anyIn(policy) ? await PartnerBudgets.fromAuditLog(policy, auditLog.file) : undefined;
   const psiExecutor = poolExecutor();
   // A training job's part here runs in a worker thread of its own, retired when it ends: the
   // job's CKKS keys and contexts go with it, and this thread stays free for the API and the
@@ -283,7 +289,7 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
     institutionOf: (party) => party,
     roleOf: (party) => config.partnerRoles.get(party),
     anchorsFile: (partner) => join(config.store, 'anchors', `${partner.replace(/[^A-Za-z0-9._-]/g, '_')}.jsonl`),
-    governance: config.governance && { ...config.governance, approval: awaitOperator },
+    governance: config.governance && { ...config.governance, approval: awaitOperator, ...(budgets ? { budgets } : {}) },
     psiExecutor,
     heBackendFor(kind) {
       if (kind !== 'ckks') throw errors.paramsInsecure('he', `a party service runs only real CKKS, not ${kind} (plaintext, for tests only)`);

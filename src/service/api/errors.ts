@@ -1,7 +1,8 @@
 /**
  * How the API answers a failure: one error handler for every route, so each area plugin
  * only throws. A JinqiaoError keeps its stable code (an input error is 400 with the field at
- * fault; E_BUSY is 503 and E_RATE_LIMITED 429, both with Retry-After; a job or route that is
+ * fault; E_BUSY is 503 and E_RATE_LIMITED 429, both with Retry-After, as is a policy refusal that
+ * lifts with time, 429: an agency's daily budget for the bank, spent; a job or route that is
  * not there is 404; a peer's or the protocol's failure is 500, or 502 on routes that speak
  * for the partners), a request that fails its route's schema is E_JOB_INVALID naming the
  * property, and anything else is E_INTERNAL without detail (the detail goes to the log).
@@ -60,8 +61,9 @@ export const BODY_LIMIT_BYTES = 1 << 20;
 
 function sendJinqiaoError(error: JinqiaoError, request: FastifyRequest, reply: FastifyReply) {
   const config = request.routeOptions.config as ErrorRouteConfig | undefined;
-  const status = STATUS[error.code] ?? (error.isInputError ? 400 : (config?.failureStatus ?? 500));
   const retryAfter = (error as { retryAfterSeconds?: number }).retryAfterSeconds;
+  // A policy refusal that lifts with time (a partner's spent daily budget at an agency) is a quota: 429, retry later.
+  const status = STATUS[error.code] ?? (error.code === 'E_POLICY_REFUSED' && retryAfter !== undefined ? 429 : error.isInputError ? 400 : (config?.failureStatus ?? 500));
   if (status === 429 || status === 503) reply.header('retry-after', String(Math.max(1, Math.ceil(retryAfter ?? 1))));
   if (status === 401) reply.header('www-authenticate', 'Bearer');
   const field = error.field ?? fieldOf(error.message);
