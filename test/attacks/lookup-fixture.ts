@@ -8,6 +8,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { PartnerBudgets } from '../../src/governance/budget.ts';
 import { generateKeyPair, saveKeyPair } from '../../src/governance/keys.ts';
 import { parsePolicy } from '../../src/governance/policy.ts';
 import type { ConsentSource } from '../../src/governance/gate.ts';
@@ -29,8 +30,11 @@ export interface Register {
   readonly fields: Readonly<Record<string, readonly number[]>>;
 }
 
-/** The tax bureau's policy: `vat_paid_wan` and `staff` exposed raw, `registered_capital_wan` banded by ×(1 + `band`). */
-export async function taxPolicy(band: number) {
+/**
+ * The tax bureau's policy: `vat_paid_wan` and `staff` exposed raw, `registered_capital_wan`
+ * banded by ×(1 + `band`); `evaluationsPerDay`, when given, is the bank's daily budget.
+ */
+export async function taxPolicy(band: number, evaluationsPerDay?: number) {
   const dir = mkdtempSync(join(tmpdir(), 'jinqiao-attack-lookup-'));
   await saveKeyPair(join(dir, 'bank-gov'), generateKeyPair());
   const file = join(dir, 'policy.yaml');
@@ -42,19 +46,19 @@ purposes:
     consentRequired: false
     banded: { registered_capital_wan: ${band} }
 partners:
-  - { id: bank, publicKeyFile: bank-gov.pub, purposes: [${PURPOSE}] }
+  - { id: bank, publicKeyFile: bank-gov.pub, purposes: [${PURPOSE}]${evaluationsPerDay === undefined ? '' : `, evaluationsPerDay: ${evaluationsPerDay}`} }
 `;
   writeFileSync(file, text);
   return parsePolicy(text, file);
 }
 
 /** The agency's context: its register as its one table, its policy, the bank as its only caller. */
-function agencyContext(register: Register, policy: Awaited<ReturnType<typeof taxPolicy>>, consent: ConsentSource | undefined): PartyJobContext {
+function agencyContext(register: Register, policy: Awaited<ReturnType<typeof taxPolicy>>, consent: ConsentSource | undefined, budgets: PartnerBudgets | undefined): PartyJobContext {
   const context: Partial<PartyJobContext> = {
     name: 'tax-bureau',
     role: 'features',
     institutionOf: () => 'bank',
-    governance: { institution: 'tax-bureau', policy, ...(consent ? { consent } : {}) },
+    governance: { institution: 'tax-bureau', policy, ...(consent ? { consent } : {}), ...(budgets ? { budgets } : {}) },
     psiExecutor: inlineExecutor(),
     loadTable: async (_table, columns) => {
       const names = columns.features ?? Object.keys(register.fields);
@@ -90,6 +94,8 @@ export async function openSession(
     readonly tamper?: (message: Message) => Message;
     /** The consent tokens the agency holds (none: no consent is required). */
     readonly consent?: ConsentSource;
+    /** The agency's daily budget ledger, shared by the sessions given the same one (a service keeps one). */
+    readonly budgets?: PartnerBudgets;
   } = {},
 ): Promise<OpenedSession> {
   const { backend = 'x25519', tamper } = options;
@@ -102,7 +108,7 @@ export async function openSession(
     deviating.send = (message) => agencyEnd.send(tamper(message as Message) as typeof message);
     agencySide = deviating;
   }
-  const served = serveLookupAsAgency(agencyContext(register, policy, options.consent), agencySide, sessionId);
+  const served = serveLookupAsAgency(agencyContext(register, policy, options.consent, options.budgets), agencySide, sessionId);
   served.catch(() => {});
   const bankContext = { name: 'bank', governance: undefined, psiExecutor: inlineExecutor(), connect: async () => bankEnd } as Partial<PartyJobContext> as PartyJobContext;
   const spec: LookupSessionSpec = { agency: 'tax-bureau', table: 'register', mode, purpose: PURPOSE, fields, idType: 'uscc', backend };

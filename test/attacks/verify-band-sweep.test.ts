@@ -16,9 +16,13 @@
  * before a single key is evaluated; a bank that stays within L evaluations per session
  * learns whether the value is among the ≤ L keys it tried, so over a uniform range of V
  * values it recovers a target with probability at most L / V per session. Through the
- * party services the limit is per call (`MAX_EVALUATIONS_PER_CALL`, 200,000) and calls are
- * not capped: one call sweeps a field of a few enterprises, and the agency's audit log,
- * which counts every call's evaluations, is then the only bound.
+ * party services the limit is per call (`MAX_EVALUATIONS_PER_CALL`, 200,000): one call sweeps
+ * a field of a few enterprises, and a sweep spread over many small calls and sessions is
+ * not stopped by any per-call limit. Where the agency's policy gives the partner a daily
+ * budget (`evaluationsPerDay`, src/governance/budget.ts), the same spread sweep is refused
+ * (rule partner.daily-budget) once the day's budget is spent: the bank recovers what B
+ * guesses a day give, no more. Without the budget (positive control) the spread sweep
+ * recovers every target, as it did before budgets existed, and only the audit log bounds it.
  */
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -26,6 +30,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { MAX_EVALUATIONS_PER_CALL } from '../../src/jobs/lookup.ts';
 import { AuditLog } from '../../src/governance/audit.ts';
+import { PartnerBudgets } from '../../src/governance/budget.ts';
 import { generateKeyPair } from '../../src/governance/keys.ts';
 import { parseFieldCheck, prepareVerification, runPreparedVerification } from '../../src/lookup/verify.ts';
 import { uscc } from '../helpers/ids.ts';
@@ -53,9 +58,13 @@ beforeAll(async () => {
 const cells: number[] = [];
 for (let h = Math.floor(LOW / CELL) - 2; h <= Math.floor(HIGH / CELL) + 2; h++) cells.push(h);
 
-/** (Bank) A claims file that sweeps every VAT cell and every staff count of `targets`, one row per guess. */
-function sweepFile(targets: readonly number[], staffGuesses: (target: number) => readonly number[] = () => Array.from({ length: STAFF_VALUES }, (_, s) => s)): string {
-  const rows = targets.flatMap((t) => [...cells.map((h) => `${ids[t]},${Math.exp((h + 0.5) * CELL)},`), ...staffGuesses(t).map((s) => `${ids[t]},,${s}`)]);
+/**
+ * (Bank) A claims file that sweeps every VAT cell (unless `withVat` is false) and every staff
+ * count of `targets`, one row per guess. Every row takes the same keys, an empty cell padding
+ * keys, so a staff-only sweep leaves the VAT rows out: they would cost evaluations and test nothing.
+ */
+function sweepFile(targets: readonly number[], staffGuesses: (target: number) => readonly number[] = () => Array.from({ length: STAFF_VALUES }, (_, s) => s), withVat = true): string {
+  const rows = targets.flatMap((t) => [...(withVat ? cells.map((h) => `${ids[t]},${Math.exp((h + 0.5) * CELL)},`) : []), ...staffGuesses(t).map((s) => `${ids[t]},,${s}`)]);
   const file = join(dir, `claims-${Math.random().toString(36).slice(2)}.csv`);
   writeFileSync(file, 'uscc,vat,staff\n' + rows.join('\n') + '\n');
   return file;
@@ -105,7 +114,7 @@ describe('attack: sweeping the bands of a field', () => {
     let recovered = 0;
     for (const t of attacked) {
       // Its best use of the budget: L distinct guesses (the prior is uniform, so any L do as well).
-      const r = await runPreparedVerification({ claims: { file: sweepFile([t], () => Array.from({ length: L }, (_, s) => (s * 37 + t) % STAFF_VALUES)), idColumn: 'uscc' }, prepared: tags, keyDir, threads: 0, maxEvaluations: L, checks: [parseFieldCheck('staff')] });
+      const r = await runPreparedVerification({ claims: { file: sweepFile([t], () => Array.from({ length: L }, (_, s) => (s * 37 + t) % STAFF_VALUES), false), idColumn: 'uscc' }, prepared: tags, keyDir, threads: 0, maxEvaluations: L, checks: [parseFieldCheck('staff')] });
       expect(r.evaluations).toBeLessThanOrEqual(L);
       if (r.verdicts.some((v) => v.consistent)) recovered++;
     }
@@ -125,4 +134,66 @@ describe('attack: sweeping the bands of a field', () => {
     await session.close();
     expect(await served).toMatchObject({ calls: 1, evaluations: claims.length });
   }, 60_000);
+
+  it('a sweep spread over many calls and sessions: recovered with no daily budget, stopped by the daily budget', async () => {
+    const register: Register = { ids, fields: { vat_paid_wan: vat, staff, registered_capital_wan: vat } };
+    const swept = targets.slice(0, 3);
+    const GUESSES_PER_CALL = 25;
+    const CALLS_PER_SESSION = 5;
+    /** One target's staff count, 25 guesses a call, a new session every 5 calls; stops at the first refusal. */
+    const sweep = async (policy: Awaited<ReturnType<typeof taxPolicy>>, budgets: PartnerBudgets | undefined) => {
+      const found: (number | undefined)[] = [];
+      let answered = 0;
+      let refusal: unknown;
+      for (const t of swept) {
+        let hit: number | undefined;
+        for (let from = 0; from < STAFF_VALUES && hit === undefined && refusal === undefined; from += GUESSES_PER_CALL * CALLS_PER_SESSION) {
+          let opened;
+          try {
+            opened = await openSession(register, policy, 'verify', [{ field: 'staff', tolerance: undefined }], budgets ? { budgets } : {});
+          } catch (e) {
+            refusal = e;
+            break;
+          }
+          for (let c = 0; c < CALLS_PER_SESSION && hit === undefined; c++) {
+            const guesses = Array.from({ length: GUESSES_PER_CALL }, (_, g) => from + c * GUESSES_PER_CALL + g);
+            try {
+              const verdicts = await opened.session.verify(guesses.map((value) => ({ id: ids[t]!, field: 'staff', value })));
+              answered += guesses.length;
+              const k = verdicts.indexOf(true);
+              if (k >= 0) hit = guesses[k];
+            } catch (e) {
+              refusal = e;
+              break;
+            }
+          }
+          await opened.session.close();
+          await opened.served.catch(() => {});
+        }
+        found.push(hit);
+      }
+      return { found, answered, refusal };
+    };
+
+    // Positive control, as before budgets: no call is large, and every target's staff count is read off.
+    const free = await sweep(await taxPolicy(0.25), undefined);
+    expect(free.refusal).toBeUndefined();
+    expect(free.found).toEqual(swept.map((t) => staff[t]));
+
+    // A daily budget of 100 evaluations: the sweep is refused once it has had 100 answers, in this session or a new one.
+    const BUDGET = 100;
+    const policy = await taxPolicy(0.25, BUDGET);
+    const budgets = new PartnerBudgets(policy);
+    const capped = await sweep(policy, budgets);
+    expect(capped.refusal).toMatchObject({ code: 'E_POLICY_REFUSED' });
+    expect((capped.refusal as Error).message).toContain('partner.daily-budget');
+    // What it learned is what 100 guesses give: target 0's count (13) in its first call (25
+    // answers), then three calls on target 17 (136) reach 100, and the fourth is refused.
+    expect(swept.map((t) => staff[t])).toEqual([13, 136, 111]);
+    expect(capped.answered).toBe(BUDGET);
+    expect(budgets.spent('bank')).toBe(BUDGET);
+    expect(capped.found).toEqual([13, undefined, undefined]);
+    // A new session the same day is refused as it opens, before the agency prepares its tags.
+    await expect(openSession(register, policy, 'verify', [{ field: 'staff', tolerance: undefined }], { budgets })).rejects.toThrow(/partner\.daily-budget/);
+  }, 120_000);
 });
