@@ -40,7 +40,7 @@ export const ERROR_CATALOGUE = {
   E_FEATURE_UNBINNABLE: { input: true, meaning: 'a feature cannot be binned (one distinct value, all missing, or bins that would isolate a few enterprises)' },
   E_LABEL_AMONG_FEATURES: { input: true, meaning: "an agency's table holds the label column as a feature" },
   E_POLICY_INVALID: { input: true, meaning: "a data holder's policy file is invalid; `field` names the field" },
-  E_POLICY_REFUSED: { input: false, meaning: "a job outside a data holder's policy; `rule` names the rule" },
+  E_POLICY_REFUSED: { input: false, meaning: "a job or call outside a data holder's policy; `rule` names the rule (partner.daily-budget: a partner's interface calls past its daily budget, HTTP 429 with Retry-After)" },
   E_ROLE_REFUSED: { input: false, meaning: "a job asks a partner to act in a role the party's config does not bind to it (a label that is not its bank, an arbiter that is not its platform or is also a data party); `rule` names the rule" },
   E_PARTIAL_SCORE_DISCLOSURE: { input: true, meaning: "a training job would show the bank one agency's partial scores, and no policy allows it" },
   E_SCORE_REFUSED: { input: false, meaning: 'one enterprise of a scoring request is not scored; `rule` says why (the rest are)' },

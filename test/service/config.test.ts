@@ -86,6 +86,21 @@ describe('the job queue and approval settings of a party config', () => {
     await expect(config('jobs: { concurency: 2 }')).rejects.toMatchObject({ message: expect.stringContaining('field "jobs.concurency": unknown field') });
   });
 
+  it("refuses a policy with a partner's daily budget and no audit log, which the budget is counted from after a restart", async () => {
+    const at = mkdtempSync(join(dir, 'budget-'));
+    const policy = (budget: string) =>
+      `party: tax\nfields: { staff: internal }\npurposes:\n  loan-verification: { fields: [staff] }\npartners:\n  - { keyId: ${'ab'.repeat(16)}, purposes: [loan-verification]${budget} }\n`;
+    writeFileSync(join(at, 'budget.yaml'), policy(', evaluationsPerDay: 500'));
+    writeFileSync(join(at, 'none.yaml'), policy(''));
+    const agency = (policyFile: string) => {
+      const file = join(at, `tax-${policyFile}.yaml`);
+      writeFileSync(file, `name: tax\nrole: features\nlisten: 127.0.0.1:0\ntls: { key: tax.key, cert: tax.crt, trust: [bank.crt] }\nstore: store\ngovernance: { institution: tax, policy: ${policyFile} }\n`);
+      return loadPartyConfig(file);
+    };
+    await expect(agency('budget.yaml')).rejects.toMatchObject({ code: 'E_JOB_INVALID', message: expect.stringMatching(/field "governance\.audit": the policy gives a partner a daily budget .*add audit \(and key\)/) });
+    await expect(agency('none.yaml')).resolves.toMatchObject({ name: 'tax' });
+  });
+
   it('refuses a service-wide approval: its operator approves each job', async () => {
     await expect(config('governance: { institution: bank, approved: true }')).rejects.toMatchObject({
       code: 'E_JOB_INVALID',

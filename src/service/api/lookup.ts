@@ -2,7 +2,8 @@
  * Interface calls and verification on the bank's API: the bank's service asks an agency over
  * their mutual-TLS channel, the agency answering under its own policy (consent, purpose,
  * fields, banding) and appending each call to its audit log before it answers
- * (src/jobs/lookup.ts). Verification and blind lookup show the agency counts only.
+ * (src/jobs/lookup.ts). Verification and blind lookup show the agency counts only. An agency
+ * may cap each bank's answers per UTC day (policy evaluationsPerDay): past it, 429.
  */
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -68,6 +69,10 @@ const Row = Type.Object({
 const failures = {
   400: { description: 'Invalid request (the field is named), refused by the agency\'s policy, or this party is not the bank', ...ErrorRef },
   401: { description: 'Missing or wrong token', ...ErrorRef },
+  429: {
+    description: "Too many requests from this client (E_RATE_LIMITED), or the agency's daily budget for this bank is spent (E_POLICY_REFUSED, rule partner.daily-budget: the call would take it past the policy's evaluationsPerDay); retry after Retry-After seconds (for the budget, the next 00:00 UTC)",
+    ...ErrorRef,
+  },
   502: { description: 'The agency or the protocol failed', ...ErrorRef },
   503: { description: 'Too many calls wait for this agency (E_BUSY); retry after Retry-After seconds', ...ErrorRef },
 };
