@@ -12,6 +12,7 @@ export {
   verifyConsent,
 } from './consent.ts';
 export type { ConsentContext, ConsentFilter, ConsentGrant, ConsentReason, ConsentToken, ConsentVerdict, ExclusionReason } from './consent.ts';
+export { PartnerBudgets, type BudgetCharge } from './budget.ts';
 export { AUDIT_FORMAT, AuditLog, anchorsFileOf, hashId, headFileOf, loadAuditAnchors, readAuditEntries, storeAuditAnchor, verifyAuditLog } from './audit.ts';
 export type { AuditAnchor, AuditDetails, AuditEntry, AuditEventType, AuditHead, AuditLogOptions, AuditVerdict, KnownAuditEventType } from './audit.ts';
 export { generateKeyPair, keyIdOf, keyPairFromSecret, loadPublicKey, loadSecretKey, publicKeyFromHex, saveKeyPair, sign, verify } from './keys.ts';
