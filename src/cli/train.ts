@@ -26,6 +26,7 @@ interface TrainCliOptions {
   batchSize?: string;
   learningRate?: string;
   momentum?: string;
+  nesterov?: boolean;
   optimiser?: TrainingConfig['optimiser'];
   sigmoid?: TrainingConfig['sigmoid'];
   l2?: string;
@@ -55,6 +56,7 @@ export function trainCommand(): Command {
     .option('--batch-size <n>', 'rows per mini-batch (default: up to 2048, adapted to small data)')
     .option('--learning-rate <x>', 'step size (default 0.5)')
     .option('--momentum <mu>', 'heavy-ball momentum in [0, 1) (default 0)')
+    .option('--nesterov', "Nesterov's momentum instead of the heavy ball (needs --momentum above 0)")
     .addOption(new Option('--optimiser <name>', 'update rule: SGD, the only one encrypted weights can follow (default sgd)').choices(['sgd']))
     .addOption(new Option('--sigmoid <name>', 'sigmoid approximation under encryption (default taylor1)').choices(['taylor1', 'poly2']))
     .option('--keep-encrypted', "keep every party's final weights encrypted under the arbiter's key instead of revealing each to its owner")
@@ -77,6 +79,7 @@ export function trainCommand(): Command {
           ...(opts.batchSize !== undefined && { batchSize: parseNonNegativeInt('--batch-size', opts.batchSize) }),
           ...(opts.learningRate !== undefined && { learningRate: parsePositiveNumber('--learning-rate', opts.learningRate) }),
           ...(opts.momentum !== undefined && { momentum: parseNonNegativeNumber('--momentum', opts.momentum) }),
+          ...(opts.nesterov && { nesterov: true }),
           ...(opts.optimiser !== undefined && { optimiser: opts.optimiser }),
           ...(opts.sigmoid !== undefined && { sigmoid: opts.sigmoid }),
           ...(opts.l2 !== undefined && { l2: parseNonNegativeNumber('--l2', opts.l2) }),

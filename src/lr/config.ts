@@ -24,6 +24,12 @@ export interface TrainingConfig {
   readonly learningRate: number;
   /** Heavy-ball momentum μ in [0, 1); 0: plain SGD. Costs a second encrypted vector refreshed per batch. */
   readonly momentum: number;
+  /**
+   * Nesterov's momentum (PyTorch's form: the step is the gradient plus μ times the new
+   * velocity) instead of the heavy ball; needs momentum > 0. Costs nothing more: the new
+   * velocity is refreshed before the weights anyway.
+   */
+  readonly nesterov: boolean;
   readonly schedule: LearningRateSchedule;
   readonly l2: number;
   /** Standardised features are clipped to ±clip (0: no clipping). */
@@ -58,6 +64,7 @@ export const TRAINING_DEFAULTS: Omit<TrainingConfig, 'jobId'> = Object.freeze({
   optimiser: 'sgd',
   learningRate: 0.5,
   momentum: 0,
+  nesterov: false,
   schedule: Object.freeze({ kind: 'inverse-sqrt', decay: 0.01 }),
   l2: 0,
   clip: 5,
@@ -99,6 +106,8 @@ export function resolveTrainingConfig(partial: Partial<TrainingConfig> & { jobId
   if (typeof c.keepEncrypted !== 'boolean') throw errors.optionInvalid('keepEncrypted', 'must be true or false');
   if (!(c.learningRate > 0 && Number.isFinite(c.learningRate))) throw errors.optionInvalid('learningRate', `must be a positive number, got ${c.learningRate}`);
   if (!(c.momentum >= 0 && c.momentum < 1)) throw errors.optionInvalid('momentum', `must be in [0, 1), got ${c.momentum}`);
+  if (typeof c.nesterov !== 'boolean') throw errors.optionInvalid('nesterov', `must be true or false, got ${String(c.nesterov)}`);
+  if (c.nesterov && c.momentum === 0) throw errors.optionInvalid('nesterov', 'needs a momentum above 0 (set momentum, e.g. 0.9): without it Nesterov is plain SGD');
   if (!(c.l2 >= 0 && Number.isFinite(c.l2))) throw errors.optionInvalid('l2', `must be zero or positive, got ${c.l2}`);
   if (!(c.clip >= 0 && Number.isFinite(c.clip))) throw errors.optionInvalid('clip', `must be zero (no clipping) or positive, got ${c.clip}`);
   if (c.averaging !== 'tail' && c.averaging !== 'none') throw errors.optionInvalid('averaging', `must be tail or none, got ${String(c.averaging)}`);

@@ -244,6 +244,7 @@ export class EncryptedWeights {
   readonly #schedule: Optimiser;
   readonly #l2: number;
   readonly #momentum: number;
+  readonly #nesterov: boolean;
   /** −η·velocity (heavy ball), fresh after every refresh; undefined before the first update. */
   #velocity: CiphertextBytes | undefined;
   #lastRate = 0;
@@ -264,6 +265,7 @@ export class EncryptedWeights {
     this.#schedule = Optimiser.create(width, { method: 'sgd', learningRate: config.learningRate, schedule: config.schedule });
     this.#l2 = config.l2;
     this.#momentum = config.momentum;
+    this.#nesterov = config.nesterov;
     this.#interceptIndex = interceptIndex;
     this.#averaging = config.averaging === 'tail';
   }
@@ -308,25 +310,29 @@ export class EncryptedWeights {
   /**
    * One update from gradientStep = −η·Xᵀd/n, then a refresh of every encrypted vector:
    * with M = −η·velocity (heavy ball, PyTorch's form, M rescaled when η changes),
-   * M ← μ·(η_t/η_{t−1})·M + gradientStep − η_t·λ·w (intercept exempt from L2), w ← w + M.
-   * Every term is linear in the ciphertexts; each costs at most one level.
+   * M ← μ·(η_t/η_{t−1})·M + G with G = gradientStep − η_t·λ·w (intercept exempt from L2),
+   * then w ← w + M (heavy ball) or, with Nesterov, w ← w + G + μ·M, the new M taken fresh
+   * from its refresh (which comes before the weights' in either case), so that μ·M costs the
+   * level of a fresh ciphertext and G none more. Every term is linear in the ciphertexts;
+   * each costs at most one level.
    */
   async step(gradientStep: CiphertextBytes, refresh: (ct: CiphertextBytes) => Promise<CiphertextBytes>): Promise<void> {
     const ev = this.#evaluator;
     const eta = this.learningRate;
-    let delta = [gradientStep];
+    let gradient = [gradientStep];
     if (this.#l2 > 0) {
       const decay = new Float64Array(this.period).fill(-eta * this.#l2);
       if (this.#interceptIndex !== undefined) decay[this.#interceptIndex] = 0;
-      delta = ev.add(delta, ev.multiplyPlain([this.#current], replicate(decay, ev.slotCount)));
+      gradient = ev.add(gradient, ev.multiplyPlain([this.#current], replicate(decay, ev.slotCount)));
     }
+    let delta = gradient;
     if (this.#momentum > 0 && this.#velocity !== undefined) {
       delta = ev.add(delta, ev.multiplyScalar([this.#velocity], (this.#momentum * eta) / this.#lastRate));
     }
-    const next = ev.add([this.#current], delta)[0]!;
     this.#updates++;
     this.#lastRate = eta;
     if (this.#momentum > 0) this.#velocity = await refresh(delta[0]!);
+    const next = this.#nesterov ? ev.add(ev.add([this.#current], gradient), ev.multiplyScalar([this.#velocity!], this.#momentum))[0]! : ev.add([this.#current], delta)[0]!;
     this.#accept(await refresh(next));
   }
 

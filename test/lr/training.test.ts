@@ -69,6 +69,7 @@ describe('vertical logistic regression (protocol, mock HE)', { timeout: 300_000 
     // Two vectors, two passes each, per batch (6 epochs × 5 batches), then the average's two passes.
     expect(transcript.entries('tax').filter((e) => e.type === 'he.refreshed')).toHaveLength(6 * 5 * 4 + 2);
     await expect(runLocalTraining(smeJob({ momentum: 1 }))).rejects.toMatchObject({ code: 'E_OPTION_INVALID', message: expect.stringMatching(/momentum/) });
+    await expect(runLocalTraining(smeJob({ nesterov: true }))).rejects.toMatchObject({ code: 'E_OPTION_INVALID', message: expect.stringMatching(/nesterov: needs a momentum above 0/) });
   });
 
   it('refuses Adam, RMSprop and the cubic sigmoid, which encrypted weights cannot follow', async () => {
