@@ -61,6 +61,9 @@ describe('binning: in a job file', () => {
     const summary = JSON.parse(r.stdout);
     for (const f of ['binning.json', 'iv.csv', 'screening.json', 'report.html']) expect(summary.files).toContain(join(out, 'binning', f));
     expect(summary.files).toContain(join(out, 'scorecard.csv'));
+    // The points scale is stored with the card, for `score --points` to read back.
+    expect(summary.files).toContain(join(out, 'scorecard.json'));
+    expect(JSON.parse(readFileSync(join(out, 'scorecard.json'), 'utf8'))).toEqual({ kind: 'jinqiao.scorecard-scale', version: 1, baseScore: 600, baseOdds: 50, pdo: 20 });
     // The same binning as `jinqiao bin` on the same tables and seed.
     const direct = join(dir, 'direct');
     const b = jinqiao(['bin', '--label', join(dir, 'bank.csv'), '--label-column', 'defaulted', '--features', `tax=${join(dir, 'tax.csv')}`, '--id', 'uscc', '--out', direct, '--bins', '5', '--min-bin-share', '0.1', '--seed', 'bin-job', '--threads', '0']);
