@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { loadFeatureTable } from '../data/table.ts';
 import { errors } from '../errors.ts';
 import { trainOnTables, type LocalTrainingOptions, type LocalTrainingResult } from '../local/training.ts';
+import type { TrainingConfig } from '../lr/config.ts';
 import { scorecard, type Scorecard, type ScorecardOptions } from '../report/scorecard.ts';
 import { partyNames } from './in-process.ts';
 import { binIndicatorTable, scorecardRows, SCORECARD_SCALE_KIND, SCORECARD_SCALE_VERSION, type BinningFile, type ScorecardRow, type ScorecardScaleJson } from './scorecard.ts';
@@ -46,6 +47,7 @@ export async function loadBinningFile(file: string): Promise<BinningFile> {
  */
 export async function trainOnBins(options: LocalTrainingOptions, binningFile: string, card: ScorecardOptions = {}): Promise<{ result: LocalTrainingResult; scorecard: ScorecardRow[]; scale: Scorecard }> {
   const started = performance.now();
+  refuseEncryptedScorecard(options.config);
   const scale = scorecard(card);
   const binning = await loadBinningFile(binningFile);
   const [labelTable, ...featureTables] = await Promise.all([
@@ -66,6 +68,19 @@ export async function trainOnBins(options: LocalTrainingOptions, binningFile: st
     transcript: options.transcript,
   });
   return { result, scorecard: scorecardRows(result.models, binning, card), scale };
+}
+
+/**
+ * A scorecard's points per bin are computed from every party's final weights in the clear,
+ * which `keepEncrypted` never decrypts: such a job is refused before any party starts.
+ */
+export function refuseEncryptedScorecard(config: Partial<TrainingConfig> | undefined): void {
+  if (config?.keepEncrypted !== true) return;
+  throw errors.optionInvalid(
+    '--keep-encrypted',
+    "a scorecard's points per bin are computed from every party's final weights in the clear, and --keep-encrypted never decrypts them",
+    'train the scorecard without --keep-encrypted, or train on the raw features (no --binning; binning.scorecard: false in a job file) to keep the weights encrypted',
+  );
 }
 
 /** (Label) Reads scorecard.json, the points scale of a scorecard model; every problem names the file. */

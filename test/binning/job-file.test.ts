@@ -52,6 +52,16 @@ describe('binning: in a job file', () => {
     expect((await loadTrainingJob(file)).binning).toEqual({ rule: { bins: 5, method: 'quantile', minBinShare: 0.1 }, scorecard: true });
   });
 
+  it('refuses a scorecard job that keeps the weights encrypted, naming the field, before binning runs', async () => {
+    const encrypted = (binning: string) => job(binning).replace('allowPartialScoreDisclosure: true }', 'allowPartialScoreDisclosure: true, keepEncrypted: true }');
+    const file = join(dir, 'encrypted.yaml');
+    writeFileSync(file, encrypted('binning: { bins: 5 }'));
+    await expect(loadTrainingJob(file)).rejects.toMatchObject({ code: 'E_JOB_INVALID', message: expect.stringMatching(/encrypted\.yaml:5:\d+: field "training\.keepEncrypted": cannot be true in a scorecard job/) });
+    // Binning without a scorecard trains on the raw features: encrypted weights are fine there.
+    writeFileSync(file, encrypted('binning: { bins: 5, scorecard: false }'));
+    expect((await loadTrainingJob(file)).training.config?.keepEncrypted).toBe(true);
+  });
+
   it('jinqiao run bins first, as jinqiao bin does, then trains the scorecard on those bins', () => {
     const file = join(dir, 'job.yaml');
     const out = join(dir, 'out');
