@@ -3,5 +3,5 @@ export { BINNING_DEFAULTS, resolveBinningConfig, type BinningConfig } from './co
 export { binTables, runBinningInProcess, type BinnedFeature, type BinnedParty, type BinningResult, type InProcessBinningOptions } from './in-process.ts';
 export { binningJson, ivCsv, screeningJson, writeBinningOutputs } from './output.ts';
 export { featureEvidence, WOE_SMOOTHING, type BinStatistics, type FeatureEvidence } from './woe.ts';
-export { binIndicatorTable, indicatorNames, scorecardCsv, scorecardRows, type BinningFile, type ScorecardRow } from './scorecard.ts';
-export { loadBinningFile, trainOnBins } from './scorecard-training.ts';
+export { binIndicatorTable, indicatorNames, scorecardCsv, scorecardFiles, scorecardRows, scorecardScaleJson, type BinningFile, type ScorecardRow, type ScorecardScaleJson } from './scorecard.ts';
+export { loadBinningFile, loadScorecardScale, trainOnBins } from './scorecard-training.ts';

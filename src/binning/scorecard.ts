@@ -16,7 +16,7 @@
 import { errors } from '../errors.ts';
 import type { FeatureTable } from '../data/table.ts';
 import type { ModelSlice } from '../lr/model.ts';
-import { scorecard, type ScorecardOptions } from '../report/scorecard.ts';
+import { scorecard, type Scorecard, type ScorecardOptions } from '../report/scorecard.ts';
 import { binIndex } from './bins.ts';
 
 /** One feature of binning.json as a party reads its own part. */
@@ -102,6 +102,34 @@ export function scorecardRows(models: readonly ModelSlice[], binning: BinningFil
     }
   }
   return [{ party: label.party, feature: '(base)', bin: '', points: card.offset - card.factor * intercept }, ...rows];
+}
+
+/**
+ * scorecard.json: the points scale scorecard.csv was written with. Points at scoring time
+ * must use this scale, not the defaults, or they would not be the sum of the card's points.
+ */
+export interface ScorecardScaleJson {
+  readonly kind: typeof SCORECARD_SCALE_KIND;
+  readonly version: typeof SCORECARD_SCALE_VERSION;
+  readonly baseScore: number;
+  readonly baseOdds: number;
+  readonly pdo: number;
+}
+
+export const SCORECARD_SCALE_KIND = 'jinqiao.scorecard-scale';
+export const SCORECARD_SCALE_VERSION = 1;
+
+export function scorecardScaleJson(card: Scorecard): string {
+  const json: ScorecardScaleJson = { kind: SCORECARD_SCALE_KIND, version: SCORECARD_SCALE_VERSION, baseScore: card.baseScore, baseOdds: card.baseOdds, pdo: card.pdo };
+  return JSON.stringify(json, null, 2) + '\n';
+}
+
+/** A scorecard's two files, name → text, as `train --binning` writes them next to the model. */
+export function scorecardFiles(rows: readonly ScorecardRow[], card: Scorecard): Map<string, string> {
+  return new Map([
+    ['scorecard.csv', scorecardCsv(rows)],
+    ['scorecard.json', scorecardScaleJson(card)],
+  ]);
 }
 
 export function scorecardCsv(rows: readonly ScorecardRow[]): string {

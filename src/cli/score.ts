@@ -8,8 +8,8 @@ import type { IdTypeOption } from '../ids/normalise.ts';
 import { openLocalScoringSession, type LocalScoringOptions } from '../local/scoring.ts';
 import { compareRuns, loadAgencyPartials, loadRuns, monitoringReport, saveRun } from '../score/monitoring.ts';
 import { writeReport } from '../report/html.ts';
-import { pointsFor, scorecard } from '../report/scorecard.ts';
-import { loadBinningFile } from '../binning/scorecard-training.ts';
+import { pointsFor } from '../report/scorecard.ts';
+import { loadBinningFile, loadScorecardScale } from '../binning/scorecard-training.ts';
 import { loadModelSlice, type ModelSlice } from '../lr/model.ts';
 import { loadOrCreateDecoyKey } from '../governance/keys.ts';
 import { parseNameList } from './governance-options.ts';
@@ -79,10 +79,11 @@ export function scoreCommand(): Command {
         const bank = await labelSlice(opts.model);
         if (opts.points && opts.binning === undefined) throw errors.optionInvalid('--points', 'points belong to a scorecard model', 'give --binning <binning.json>, the binning the model was trained on');
         if (opts.points) await readFile(join(opts.model, 'scorecard.csv')).catch(() => { throw errors.modelInvalid(opts.model, 'holds no scorecard.csv: it is not a scorecard model (train it with --binning)'); });
+        // Points on the scale scorecard.csv was written with, so that they are the sum of its bins' points.
+        const card = opts.points ? await loadScorecardScale(join(opts.model, 'scorecard.json')) : null;
         const binning = opts.binning === undefined ? undefined : await loadBinningFile(opts.binning);
         const session = await openLocalScoringSession({ ...sessionOptions(opts), bank: { file: opts.label, idColumn: opts.id, name: bank.party }, decoyKey, ...(binning ? { binning } : {}) });
-        const card = scorecard();
-        const pointsOf = (p: number) => Math.round(pointsFor(card, p) * 100) / 100;
+        const pointsOf = (p: number) => (card === null ? NaN : Math.round(pointsFor(card, p) * 100) / 100);
         const started = performance.now();
         let scores;
         try {

@@ -1,7 +1,7 @@
 /** `jinqiao train` and `jinqiao run`: a whole training job, every party in one process. */
 import { Command, Option } from 'commander';
 import { join, resolve } from 'node:path';
-import { scorecardCsv, type ScorecardRow } from '../binning/scorecard.ts';
+import { scorecardFiles } from '../binning/scorecard.ts';
 import { trainOnBins } from '../binning/scorecard-training.ts';
 import { writeAtomically } from '../data/write.ts';
 import { errors } from '../errors.ts';
@@ -138,18 +138,22 @@ async function trainAndReport(options: LocalTrainingOptions, out: string, flags:
   const progress = flags.quiet ? undefined : progressPrinter(process.stderr);
   const transcript = flags.transcript === undefined ? undefined : new Transcript();
   let result: LocalTrainingResult;
-  let card: ScorecardRow[] | undefined;
+  let card: Map<string, string> | undefined;
   try {
     if (flags.binning === undefined) result = await runLocalTraining({ ...options, out, onProgress: progress?.update, transcript });
-    else ({ result, scorecard: card } = await trainOnBins({ ...options, out, onProgress: progress?.update, transcript }, flags.binning));
+    else {
+      const trained = await trainOnBins({ ...options, out, onProgress: progress?.update, transcript }, flags.binning);
+      result = trained.result;
+      card = scorecardFiles(trained.scorecard, trained.scale);
+    }
   } finally {
     progress?.finish();
   }
   if (transcript) await transcript.write(flags.transcript!);
   const files = [...(flags.extraFiles ?? []), ...result.files];
-  if (card) {
-    const file = join(resolve(out), 'scorecard.csv');
-    await writeAtomically(file, (write) => write(scorecardCsv(card)));
+  for (const [name, text] of card ?? []) {
+    const file = join(resolve(out), name);
+    await writeAtomically(file, (write) => write(text));
     files.push(file);
   }
   if (!flags.json) for (const line of skippedIdWarnings(result)) process.stderr.write(`jinqiao: warning: ${line}\n`);

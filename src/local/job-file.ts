@@ -59,6 +59,10 @@ export async function loadTrainingJob(file: string): Promise<TrainingJob> {
   // The schema requires purpose with governance.
   const governance = root.governance === undefined ? undefined : await loadGovernance(root.governance, root.purpose!, base, bad, [label.name ?? 'label', ...features.map((f) => f.name)]);
   const binning = root.binning === undefined ? undefined : binningSection(root.binning);
+  // A scorecard's points come from the weights in the clear (binning/scorecard-training.ts): refused before binning runs.
+  if (binning?.scorecard && config.keepEncrypted === true) {
+    throw bad(['training', 'keepEncrypted'], "cannot be true in a scorecard job: the points per bin are computed from every party's final weights in the clear; set binning.scorecard: false to train on the raw features with encrypted weights, or keepEncrypted: false");
+  }
   return { training: { label, features, config, ...(governance ? { governance } : {}) }, out, ...(binning ? { binning } : {}) };
 }
 

@@ -77,4 +77,15 @@ describe('jinqiao bin', () => {
     expect(r.stderr).toMatch(/E_MODEL_INVALID: .*not-binning\.json: parties\[0\]\.features\[0\]\.edges must be null, increasing numbers, null/);
     expect(existsSync(out)).toBe(false);
   }, 60_000);
+
+  it('refuses a scorecard job with --keep-encrypted, whose points would need the weights in the clear, with exit 2 and no output', () => {
+    const { bank, agency } = tables((i) => String(i));
+    const binning = join(dir, 'binning-loan.json');
+    writeFileSync(binning, JSON.stringify({ parties: [{ party: 'label', features: [{ name: 'loan', edges: [null, 50, null], missing: null }] }] }));
+    const out = join(dir, 'out-encrypted-scorecard');
+    const r = jinqiao(['train', '--label', bank, '--label-column', 'defaulted', '--features', agency, '--id', 'uscc', '--out', out, '--binning', binning, '--keep-encrypted', '--threads', '0']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/E_OPTION_INVALID: option --keep-encrypted: a scorecard's points per bin are computed from every party's final weights in the clear/);
+    expect(existsSync(out)).toBe(false);
+  }, 60_000);
 });

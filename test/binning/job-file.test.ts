@@ -52,6 +52,16 @@ describe('binning: in a job file', () => {
     expect((await loadTrainingJob(file)).binning).toEqual({ rule: { bins: 5, method: 'quantile', minBinShare: 0.1 }, scorecard: true });
   });
 
+  it('refuses a scorecard job that keeps the weights encrypted, naming the field, before binning runs', async () => {
+    const encrypted = (binning: string) => job(binning).replace('allowPartialScoreDisclosure: true }', 'allowPartialScoreDisclosure: true, keepEncrypted: true }');
+    const file = join(dir, 'encrypted.yaml');
+    writeFileSync(file, encrypted('binning: { bins: 5 }'));
+    await expect(loadTrainingJob(file)).rejects.toMatchObject({ code: 'E_JOB_INVALID', message: expect.stringMatching(/encrypted\.yaml:5:\d+: field "training\.keepEncrypted": cannot be true in a scorecard job/) });
+    // Binning without a scorecard trains on the raw features: encrypted weights are fine there.
+    writeFileSync(file, encrypted('binning: { bins: 5, scorecard: false }'));
+    expect((await loadTrainingJob(file)).training.config?.keepEncrypted).toBe(true);
+  });
+
   it('jinqiao run bins first, as jinqiao bin does, then trains the scorecard on those bins', () => {
     const file = join(dir, 'job.yaml');
     const out = join(dir, 'out');
@@ -61,6 +71,9 @@ describe('binning: in a job file', () => {
     const summary = JSON.parse(r.stdout);
     for (const f of ['binning.json', 'iv.csv', 'screening.json', 'report.html']) expect(summary.files).toContain(join(out, 'binning', f));
     expect(summary.files).toContain(join(out, 'scorecard.csv'));
+    // The points scale is stored with the card, for `score --points` to read back.
+    expect(summary.files).toContain(join(out, 'scorecard.json'));
+    expect(JSON.parse(readFileSync(join(out, 'scorecard.json'), 'utf8'))).toEqual({ kind: 'jinqiao.scorecard-scale', version: 1, baseScore: 600, baseOdds: 50, pdo: 20 });
     // The same binning as `jinqiao bin` on the same tables and seed.
     const direct = join(dir, 'direct');
     const b = jinqiao(['bin', '--label', join(dir, 'bank.csv'), '--label-column', 'defaulted', '--features', `tax=${join(dir, 'tax.csv')}`, '--id', 'uscc', '--out', direct, '--bins', '5', '--min-bin-share', '0.1', '--seed', 'bin-job', '--threads', '0']);

@@ -2,22 +2,25 @@
  * Scoring with a scorecard model returns points: each party encodes its current records as
  * the bins it was trained on, the joint score comes back as a probability, and its points
  * equal the hand sum of the base and each enterprise's bin points in scorecard.csv (within
- * the arbiter's rounding, as in training).
+ * the arbiter's rounding, as in training). The card here is on a scale other than the
+ * defaults, which `score --points` must read from the model's scorecard.json.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runBinningInProcess } from '../../src/binning/in-process.ts';
 import { writeBinningOutputs } from '../../src/binning/output.ts';
-import { scorecardCsv } from '../../src/binning/scorecard.ts';
+import { scorecardFiles } from '../../src/binning/scorecard.ts';
 import { loadBinningFile, trainOnBins } from '../../src/binning/scorecard-training.ts';
 import { openLocalScoringSession } from '../../src/local/scoring.ts';
-import { pointsFor, scorecard } from '../../src/report/scorecard.ts';
+import { pointsFor } from '../../src/report/scorecard.ts';
 import { jinqiao } from '../helpers/cli.ts';
 import { uscc } from '../helpers/ids.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'jinqiao-score-points-'));
+/** Not the defaults (600 points at 50:1, PDO 20). */
+const SCALE = { baseScore: 500, baseOdds: 20, pdo: 40 };
 const N = 1500;
 const rows = Array.from({ length: N }, (_, i) => {
   const risk = ((i * 7919) % 1000) / 1000;
@@ -35,8 +38,9 @@ describe('scoring a scorecard model', () => {
     await writeBinningOutputs(join(dir, 'bins'), binned);
     const binningFile = join(dir, 'bins', 'binning.json');
     const modelDir = join(dir, 'model');
-    const { scorecard: card } = await trainOnBins({ ...parties, config: { he: 'mock', threads: 0, seed: 'points', epochs: 3, batchSize: 256, allowPartialScoreDisclosure: true }, out: modelDir }, binningFile);
-    writeFileSync(join(modelDir, 'scorecard.csv'), scorecardCsv(card));
+    const { scorecard: card, scale: sc } = await trainOnBins({ ...parties, config: { he: 'mock', threads: 0, seed: 'points', epochs: 3, batchSize: 256, allowPartialScoreDisclosure: true }, out: modelDir }, binningFile, SCALE);
+    for (const [name, text] of scorecardFiles(card, sc)) writeFileSync(join(modelDir, name), text);
+    expect(JSON.parse(readFileSync(join(modelDir, 'scorecard.json'), 'utf8'))).toMatchObject(SCALE);
 
     const binning = await loadBinningFile(binningFile);
     const session = await openLocalScoringSession({ modelDir, bank: { file: bankFile, idColumn: 'uscc', name: 'bank' }, agencies: [{ file: taxFile, idColumn: 'uscc', name: 'tax' }], he: 'mock', threads: 0, disclosePartialScores: ['tax'], binning });
@@ -62,7 +66,6 @@ describe('scoring a scorecard model', () => {
       return Number(hit![3]);
     };
     const base = Number(csv.find((c) => c[1] === '(base)')![3]);
-    const sc = scorecard();
     const weights = 1 + [...binning.values()].flat().reduce((n, f) => n + f.edges.length - 2 + (f.hasMissing ? 1 : 0), 0);
     expect(scores.length).toBe(asked.length);
     scores.forEach((s, k) => {
@@ -80,9 +83,15 @@ describe('scoring a scorecard model', () => {
     const r = jinqiao(['score', '--model', modelDir, '--label', bankFile, '--features', `tax=${taxFile}`, '--id', 'uscc', '--ids', asked.slice(0, 3).map((x) => x.id).join(','), '--binning', binningFile, '--points', '--disclose-partial-scores', 'tax', '--json', '--threads', '0']);
     expect(r.code, r.stderr).toBe(0);
     const cli = JSON.parse(r.stdout).scores as { points: number; probability: number }[];
-    cli.forEach((c, k) => expect(Math.abs(c.points - points[k]!)).toBeLessThan(0.02 + sc.factor * 2 ** -10));
+    // Each run is within the rounding bound of the hand sum, so the two within twice that, plus the CLI's rounding to 0.01.
+    cli.forEach((c, k) => expect(Math.abs(c.points - points[k]!)).toBeLessThan(0.005 + 2 * sc.factor * (weights + 1) * 2 ** -12));
     const bad = jinqiao(['score', '--model', modelDir, '--label', bankFile, '--features', `tax=${taxFile}`, '--id', 'uscc', '--ids', asked[0]!.id, '--points']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('--binning');
+    // Without its scale the card's points cannot be given: refused, naming the file, rather than read on the defaults.
+    rmSync(join(modelDir, 'scorecard.json'));
+    const unscaled = jinqiao(['score', '--model', modelDir, '--label', bankFile, '--features', `tax=${taxFile}`, '--id', 'uscc', '--ids', asked[0]!.id, '--binning', binningFile, '--points', '--disclose-partial-scores', 'tax', '--threads', '0']);
+    expect(unscaled.code).toBe(2);
+    expect(unscaled.stderr).toMatch(/E_MODEL_INVALID: .*scorecard\.json: no such file/);
   }, 300_000);
 });

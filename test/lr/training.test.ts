@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runLocalTraining, type LocalTrainingOptions } from '../../src/local/training.ts';
+import { loadModelSlice } from '../../src/lr/model.ts';
 import { Transcript } from '../../src/transport/transcript.ts';
 import { FATE_DATA_DIR } from '../helpers/plaintext-lr.ts';
 
@@ -99,14 +100,17 @@ describe('vertical logistic regression (protocol, mock HE)', { timeout: 300_000 
     expect(allowed.metrics.auc).toBeGreaterThan(0.6);
   });
 
-  it('keeps every final model slice encrypted when asked, and the validation metrics still come out', async () => {
-    const r = await runLocalTraining(smeJob({ keepEncrypted: true }));
+  it('keeps every final model slice encrypted when asked, and the validation metrics still come out; scoring refuses such a slice', async () => {
+    const out = join(dir, 'kept-encrypted');
+    const r = await runLocalTraining({ ...smeJob({ keepEncrypted: true }), out });
     expect(r.metrics.auc).toBeGreaterThan(0.78);
     for (const slice of r.models) {
       expect(slice.weights).toEqual([]);
       expect(slice.intercept).toBeNull();
       expect(Buffer.from(slice.encryptedWeights!, 'base64').byteLength).toBeGreaterThan(0);
     }
+    // Every scoring path (score, monitor, a service's scoring job) loads slices through loadModelSlice.
+    await expect(loadModelSlice(join(out, 'model-tax.json'))).rejects.toMatchObject({ code: 'E_MODEL_INVALID', message: expect.stringMatching(/kept encrypted.*--keep-encrypted/) });
   });
 
   it('refuses a batch larger than the training rows', async () => {
