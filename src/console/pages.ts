@@ -300,7 +300,7 @@ export function scoringPage(ctx: PageContext, runs: readonly MonitoringRun[]): s
   );
   const drifts = runs.map((r, i): Point | undefined => (r.scoreDrift === null ? undefined : [i + 1, r.scoreDrift])).filter((p): p is Point => p !== undefined);
   const latest = runs.at(-1)!;
-  const agencies = Object.entries(latest.agencyDrift).flatMap(([party, psi]) => (psi === null ? [] : [{ label: party, value: psi, color: psi >= 0.25 ? COLORS.bad : psi >= 0.1 ? COLORS.warn : COLORS.good }]));
+  const agencies = Object.entries(latest.agencyDrift).flatMap(([party, psi]) => (typeof psi !== 'number' ? [] : [{ label: party, value: psi, color: psi >= 0.25 ? COLORS.bad : psi >= 0.1 ? COLORS.warn : COLORS.good }]));
   const charts = [
     drifts.length > 0 ? `<figure>${xyChart({ title: S.driftChart, x: niceAxis(S.run, 1, runs.length, String), y: niceAxis(S.drift, 0, Math.max(0.3, ...drifts.map((p) => p[1])), (v) => v.toFixed(2), 4), height: 260, layers: [{ kind: 'line', points: drifts, color: COLORS.accent, markers: true }, { kind: 'rule', from: [1, 0.25], to: [runs.length, 0.25], color: COLORS.bad, dashed: true }] })}</figure>` : '',
     agencies.length > 0 ? `<figure>${horizontalBarChart({ title: S.agencyDrift, bars: agencies, axisLabel: 'PSI', format: (v) => v.toFixed(3) })}</figure>` : '',

@@ -59,6 +59,11 @@ export interface AgencyScoringReport {
   readonly rowsScored: number;
   /** Partial scores of the latest monitoring run (kept locally for the next drift index). */
   readonly monitoring: Float64Array | undefined;
+  /**
+   * The PSI-index of the latest monitoring run's partial scores against the run before
+   * (undefined without a previous run), whether or not the bank was sent it.
+   */
+  readonly drift: number | undefined;
 }
 
 export async function serveScoring(options: AgencyScoringOptions): Promise<AgencyScoringReport> {
@@ -82,6 +87,7 @@ async function agency(options: AgencyScoringOptions): Promise<AgencyScoringRepor
   let requests = 0;
   let rowsScored = 0;
   let monitoring: Float64Array | undefined;
+  let drift: number | undefined;
   try {
     for (;;) {
       const request = await bank.receive('score.request');
@@ -113,12 +119,17 @@ async function agency(options: AgencyScoringOptions): Promise<AgencyScoringRepor
       if (request.monitor) {
         const previous = monitoring ?? options.previousMonitoring;
         const comparable = previous !== undefined && previous.length > 0 && scores.length > 0;
-        await bank.send(message('monitor.drift', { psiIndex: comparable ? populationStabilityIndex(previous, scores) : 0, hasPrevious: comparable }));
+        drift = comparable ? populationStabilityIndex(previous, scores) : undefined;
+        // The drift of this agency's own partial scores over books the bank chooses is a
+        // comparison oracle on them (one-enterprise books order two enterprises' partial
+        // scores: test/attacks/monitor-drift-order.test.ts): it goes to the bank only where
+        // this agency's policy lets the bank see its partial scores anyway.
+        if (options.disclosePartialScores) await bank.send(message('monitor.drift', { psiIndex: drift ?? 0, hasPrevious: comparable }));
         monitoring = scores;
       }
     }
     await arbiter.done();
-    return { requests, rowsScored, monitoring };
+    return { requests, rowsScored, monitoring, drift };
   } finally {
     evaluator.dispose();
   }

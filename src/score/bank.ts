@@ -135,10 +135,16 @@ export interface ScoreRequestOptions {
   readonly decoys?: number;
 }
 
+export type AgencyDrift = number | undefined | 'withheld';
+
 export interface MonitoringScores {
   readonly scores: readonly EnterpriseScore[];
-  /** Per agency: PSI-index of its own partial scores against its previous run (undefined on a first run). */
-  readonly agencyDrift: ReadonlyMap<string, number | undefined>;
+  /**
+   * Per agency: PSI-index of its own partial scores against its previous run (undefined on a
+   * first run), or 'withheld' where the agency's policy does not disclose partial scores: the
+   * drift over books the bank chooses would order them (agency.ts).
+   */
+  readonly agencyDrift: ReadonlyMap<string, AgencyDrift>;
 }
 
 export class BankScoringSession implements BankSession {
@@ -282,11 +288,11 @@ export class BankScoringSession implements BankSession {
     const p = this.#prepare(ids, options);
     const request = this.#requests++;
     await this.#audit(p, request, monitor);
-    const answered = p.slots.length === 0 ? { bySlot: new Map<string, SlotAnswer>(), drift: new Map<string, number | undefined>() } : await this.#guard(() => this.#scoreSlots(p.slots, request, monitor, evaluator, arbiter));
+    const answered = p.slots.length === 0 ? { bySlot: new Map<string, SlotAnswer>(), drift: new Map<string, AgencyDrift>() } : await this.#guard(() => this.#scoreSlots(p.slots, request, monitor, evaluator, arbiter));
     return { scores: answers(p.requested, answered.bySlot), agencyDrift: answered.drift };
   }
 
-  async #scoreSlots(slots: readonly Slot[], request: number, monitor: boolean, evaluator: HeEvaluator, arbiter: ArbiterClient): Promise<{ bySlot: Map<string, SlotAnswer>; drift: Map<string, number | undefined> }> {
+  async #scoreSlots(slots: readonly Slot[], request: number, monitor: boolean, evaluator: HeEvaluator, arbiter: ArbiterClient): Promise<{ bySlot: Map<string, SlotAnswer>; drift: Map<string, AgencyDrift> }> {
     const { agencies, slice, table, idType } = this.#options;
     const slotIds = slots.map((s) => s.id);
     const looked = await Promise.all(
@@ -318,8 +324,10 @@ export class BankScoringSession implements BankSession {
       looked.map(async (agency) => {
         await agency.channel.send(message('score.layout', { positions: new Uint8Array(agency.positions.buffer) }));
         const { scores } = await agency.channel.receive('eval.forward');
-        const drift = monitor ? await agency.channel.receive('monitor.drift') : undefined;
-        return { ...agency, scores, drift: drift?.hasPrevious ? drift.psiIndex : undefined };
+        if (!monitor) return { ...agency, scores, drift: undefined };
+        if (!this.#discloses.get(agency.name)) return { ...agency, scores, drift: 'withheld' as const };
+        const drift = await agency.channel.receive('monitor.drift');
+        return { ...agency, scores, drift: drift.hasPrevious ? drift.psiIndex : undefined };
       }),
     );
     let total = parts[0]!.scores;

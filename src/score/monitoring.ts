@@ -21,7 +21,8 @@ export interface MonitoringRun {
   readonly scores: Record<string, number>;
   /** PSI-index of the bank's score distribution against the previous run. */
   readonly scoreDrift: number | null;
-  readonly agencyDrift: Record<string, number | null>;
+  /** Per agency: its drift, null on its first run, 'withheld' where its policy does not disclose partial scores. */
+  readonly agencyDrift: Record<string, number | null | 'withheld'>;
   readonly alerts: readonly MonitoringAlert[];
   /** `notScored`: enterprises of the book left unscored (e.g. held by one non-disclosing agency only). */
   readonly summary: { readonly enterprises: number; readonly meanProbability: number; readonly aboveThreshold: number; readonly notScored: number };
@@ -149,7 +150,7 @@ export function monitoringReport(runs: readonly MonitoringRun[], bookName: strin
   const asScores = (run: MonitoringRun) => ({ runId: run.at, runAt: run.at, scores: Object.values(run.scores) });
   const stability = [
     ...(current.scoreDrift === null ? [] : [{ party: 'total score', psi: current.scoreDrift }]),
-    ...Object.entries(current.agencyDrift).flatMap(([party, psi]) => (psi === null ? [] : [{ party, psi }])),
+    ...Object.entries(current.agencyDrift).flatMap(([party, psi]) => (typeof psi === 'number' ? [{ party, psi }] : [])),
   ];
   return renderMonitoringReport({
     bookName,

@@ -16,9 +16,11 @@
  * learn, for half the neighbours and disagrees for the other half: whatever the bank infers
  * from sums alone is right half of the time (chance: ½).
  *
- * There is no leaky variant to keep: the protocol as it ships is the one that leaks, so the
- * first case is both the positive control and the gap (README, *Using the model*), and the
- * `it.fails` states what should hold and does not.
+ * The leaky variant is the protocol as it was before the fix, which is still what an agency
+ * gets when its policy lets the bank see its partial scores (`disclosePartialScores`): there
+ * every agency sent its drift, and the attack reads the order every time. Without that
+ * policy the agency keeps its drift (agency.ts), the bank sees 'withheld', and the order
+ * read is the sums' (chance here).
  */
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -27,13 +29,14 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { openLocalScoringSession } from '../../src/local/scoring.ts';
 import { loadModelSlice } from '../../src/lr/model.ts';
 import { partialScores } from '../../src/score/apply.ts';
+import type { AgencyDrift } from '../../src/score/bank.ts';
 import { agencies, bankSpec, trainFixture, type ScoringFixture } from './scoring-fixture.ts';
 
 const PAIRS = 8;
 let fixture: ScoringFixture;
 /** The enterprises the bank monitors, one per run, and each one's true partial scores. */
 let chain: { id: string; tax: number; social: number }[];
-let guesses: Promise<boolean[]> | undefined;
+const guesses = new Map<boolean, Promise<boolean[]>>();
 
 beforeAll(async () => {
   fixture = await trainFixture('attack-drift');
@@ -56,17 +59,21 @@ beforeAll(async () => {
   }
 }, 120_000);
 
-/** The bank's runs: one monitoring session per enterprise of the chain, each with a book of that enterprise alone. */
-async function attack(): Promise<boolean[]> {
+/**
+ * The bank's runs: one monitoring session per enterprise of the chain, each with a book of
+ * that enterprise alone; `disclosing`: the tax bureau's policy lets the bank see its partial
+ * scores (so it sends its drift, as every agency did before the fix).
+ */
+async function attack(disclosing: boolean): Promise<boolean[]> {
   const dir = mkdtempSync(join(tmpdir(), 'jinqiao-drift-'));
   const [header, ...rows] = readFileSync(bankSpec.file, 'utf8').trimEnd().split('\n');
   const rowOf = new Map(rows.map((line) => [line.slice(0, line.indexOf(',')), line]));
   let previous: Map<string, Float64Array> | undefined;
-  const drifts: (number | undefined)[] = [];
+  const drifts: AgencyDrift[] = [];
   for (const [i, e] of chain.entries()) {
     const book = join(dir, `book-${i}.csv`);
     writeFileSync(book, `${header}\n${rowOf.get(e.id)!}\n`);
-    const session = await openLocalScoringSession({ modelDir: fixture.modelDir, bank: { ...bankSpec, file: book }, agencies, he: 'mock', threads: 0, previousAgencyMonitoring: previous });
+    const session = await openLocalScoringSession({ modelDir: fixture.modelDir, bank: { ...bankSpec, file: book }, agencies, he: 'mock', threads: 0, previousAgencyMonitoring: previous, ...(disclosing && { disclosePartialScores: ['tax'] }) });
     const run = await session.monitor();
     expect(run.scores).toMatchObject([{ id: e.id, status: 'scored' }]);
     drifts.push(run.agencyDrift.get('tax'));
@@ -74,13 +81,15 @@ async function attack(): Promise<boolean[]> {
     // What each agency keeps for its next drift index (its own state; the CLI keeps it in --runs).
     previous = new Map([...reports].flatMap(([name, r]) => (r.monitoring ? [[name, r.monitoring] as const] : [])));
   }
-  expect(drifts[0]).toBeUndefined();
-  // The bank's guess: a large drift says this run's enterprise scored below the last one.
-  const guessBelow = drifts.slice(1).map((psi) => psi! > 1);
+  if (disclosing) expect(drifts[0]).toBeUndefined();
+  else expect(new Set(drifts)).toEqual(new Set(['withheld']));
+  // The bank's guess: a large drift says this run's enterprise scored below the last one;
+  // without one, what the sums say (the previous enterprise's total above this one's).
+  const guessBelow = drifts.slice(1).map((psi, k) => (typeof psi === 'number' ? psi > 1 : chain[k + 1]!.tax + chain[k + 1]!.social < chain[k]!.tax + chain[k]!.social));
   return guessBelow.map((below, k) => below === chain[k + 1]!.tax < chain[k]!.tax);
 }
 
-const readings = () => (guesses ??= attack());
+const readings = (disclosing: boolean) => guesses.get(disclosing) ?? (guesses.set(disclosing, attack(disclosing)), guesses.get(disclosing)!);
 const share = (right: readonly boolean[]) => right.filter(Boolean).length / right.length;
 
 describe("attack: the bank orders one agency's partial scores by its drift index", () => {
@@ -89,13 +98,11 @@ describe("attack: the bank orders one agency's partial scores by its drift index
     expect(share(sumRight)).toBe(0.5);
   });
 
-  it("positive control (the protocol as it ships): one-enterprise books read the tax bureau's order for every neighbour", async () => {
-    expect(share(await readings())).toBe(1);
+  it("positive control (the leaky variant: the agency sends its drift, as all did before the fix and a disclosing one still does): one-enterprise books read the tax bureau's order for every neighbour", async () => {
+    expect(share(await readings(true))).toBe(1);
   }, 300_000);
 
-  // Known gap (README, "Using the model"): what should hold and does not. Once an agency's drift
-  // no longer reaches the bank for books it chose, vitest reports this one: make it a plain `it`.
-  it.fails("stays at chance: the bank learns no more of the tax bureau's order than the sums give", async () => {
-    expect(share(await readings())).toBeLessThanOrEqual(0.75);
+  it("the real protocol: the drift is withheld and the bank reads no more of the tax bureau's order than the sums give", async () => {
+    expect(share(await readings(false))).toBeLessThanOrEqual(0.75);
   }, 300_000);
 });
