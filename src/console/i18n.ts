@@ -72,7 +72,8 @@ const EN = {
     failureParty: 'Party',
     failureTodo: 'What to do',
     todo: {
-      rejectedHere: 'This party’s operator rejected the job, for the reason above. Nothing to do here; if the decision changes, the bank submits the job again.',
+      rejectedHere: 'This party’s operator rejected the job, for the reason above. If the decision changes, submit the job again (a rejected job cannot be resumed).',
+      rejectedHereAgency: (bank: string) => `This party’s operator rejected the job, for the reason above. Nothing to do here; if the decision changes, ${bank} submits the job again.`,
       rejectedAtBank: (party: string) => `${party}'s operator rejected the job, for the reason above. Agree the purpose and fields with ${party}, then submit the job again (a rejected job cannot be resumed).`,
       rejectedElsewhere: (party: string, bank: string) => `${party}'s operator rejected the job. Nothing to do here: ${bank}'s operator takes it up with ${party}.`,
       refusedHere: 'This party’s policy refused the job under the rule named above. Change the job’s purpose or fields, or have the policy changed (see Governance), then submit it again.',
@@ -272,7 +273,8 @@ const ZH: Messages = {
     failureParty: '参与方',
     failureTodo: '如何处理',
     todo: {
-      rejectedHere: '本方操作员以上述理由拒绝了该任务。本方无需处理；如决定改变，由银行重新提交任务。',
+      rejectedHere: '本方操作员以上述理由拒绝了该任务。如决定改变，请重新提交任务（被拒绝的任务不能恢复）。',
+      rejectedHereAgency: (bank: string) => `本方操作员以上述理由拒绝了该任务。本方无需处理；如决定改变，由 ${bank} 重新提交任务。`,
       rejectedAtBank: (party: string) => `${party} 的操作员以上述理由拒绝了该任务。请与 ${party} 商定用途和字段后重新提交任务（被拒绝的任务不能恢复）。`,
       rejectedElsewhere: (party: string, bank: string) => `${party} 的操作员拒绝了该任务。本方无需处理：由 ${bank} 的操作员与 ${party} 协商。`,
       refusedHere: '本方策略依上述规则拒绝了该任务。请修改任务的用途或字段，或调整策略（见“治理”页），然后重新提交。',

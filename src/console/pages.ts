@@ -5,7 +5,7 @@
  * /assets/console.css, and progress bars are <progress> elements. Times are written as
  * <time datetime> in UTC and shown in the operator's zone by console.js.
  */
-import { ERROR_CATALOGUE } from '../errors.ts';
+import { ERROR_CATALOGUE, errors } from '../errors.ts';
 import { escapeHtml as e } from '../report/escape.ts';
 import { COLORS, fixedAxis, horizontalBarChart, niceAxis, xyChart, type Axis, type Point } from '../report/svg.ts';
 import type { Locale, Messages } from './i18n.ts';
@@ -159,10 +159,11 @@ const TRANSIENT = new Set(['E_INTERRUPTED', 'E_CHANNEL_CLOSED', 'E_PROTOCOL', 'E
  * platform's operator is told what to fix on their side and whom to ask.
  */
 function failure(ctx: PageContext, job: JobView): string {
-  if (!job.error) return '';
+  const error = job.error ?? decidedRejection(ctx, job);
+  if (!error) return '';
   const { m, view } = ctx;
   const T = m.job.todo;
-  const { code, message } = job.error;
+  const { code, message } = error;
   const rejectedBy = code === 'E_JOB_REJECTED' ? /rejected by (\S+)'s operator/.exec(message)?.[1] : undefined;
   const waitedFor = code === 'E_APPROVAL_TIMEOUT' ? /approval by (\S+)'s operator/.exec(message)?.[1] : undefined;
   const party = /^(\S+) stopped the job:/.exec(message)?.[1] ?? rejectedBy ?? waitedFor ?? view.party;
@@ -170,7 +171,8 @@ function failure(ctx: PageContext, job: JobView): string {
   // The bank resumes; at a partner, the job's opener is the bank.
   const bank = view.role === 'label' ? undefined : (job.from ?? m.role.label);
   let todo: string;
-  if (code === 'E_JOB_REJECTED') todo = here ? T.rejectedHere : bank === undefined ? T.rejectedAtBank(party) : T.rejectedElsewhere(party, bank);
+  if (code === 'E_JOB_REJECTED' && here) todo = bank === undefined ? T.rejectedHere : T.rejectedHereAgency(bank);
+  else if (code === 'E_JOB_REJECTED') todo = bank === undefined ? T.rejectedAtBank(party) : T.rejectedElsewhere(party, bank);
   else if (code === 'E_POLICY_REFUSED' && here) todo = bank === undefined ? T.refusedHere : T.refusedHereAgency(bank);
   else if (code === 'E_POLICY_REFUSED' && bank === undefined) todo = T.refusedByPartner(party);
   else if (code === 'E_APPROVAL_TIMEOUT' && here) todo = bank === undefined ? T.timeoutHere : T.timeoutHereAgency(bank);
@@ -184,6 +186,18 @@ function failure(ctx: PageContext, job: JobView): string {
 <div><dt>${e(m.job.failureCode)}</dt><dd><code>${e(code)}</code> ${e(meaning)}</dd></div>
 <div><dt>${e(m.job.failureWhat)}</dt><dd class="message">${e(message)}</dd></div>
 <div><dt>${e(m.job.failureTodo)}</dt><dd class="failure-todo">${e(todo)}</dd></div></dl></section>`;
+}
+
+/**
+ * A job this party's operator has just rejected: its state says so at once, while the error
+ * the job ends with is written a moment later, when its run stops; the page, which no longer
+ * polls a rejected job, shows the reason from the decision.
+ */
+function decidedRejection(ctx: PageContext, job: JobView): { code: string; message: string } | null {
+  const decision = job.approval?.decision;
+  if (job.state !== 'rejected' || !decision || decision.approved) return null;
+  const { code, message } = errors.jobRejected(ctx.view.party, decision.operator, decision.reason ?? '');
+  return { code, message };
 }
 
 function keyValues(values: Record<string, unknown>): string {
@@ -339,8 +353,9 @@ export function scoringPage(ctx: PageContext, runs: readonly MonitoringRun[]): s
   return layout(ctx, 'scoring', S.heading, body);
 }
 
-/** Enterprises listed under a run's warnings; the counts above the list cover them all. */
-const LISTED_ALERTS = 50;
+/** Enterprises listed under a run's warnings, the most urgent first; the counts above the list cover them all. */
+const LISTED_ALERTS = 20;
+const URGENCY: Readonly<Record<string, number>> = { 'crossed-up': 0, moved: 1, 'crossed-down': 2 };
 
 /** A monitoring run's warnings in words, each with what the bank's operator should do. */
 function warnings(ctx: PageContext, run: MonitoringRun): string {
@@ -360,7 +375,7 @@ function warnings(ctx: PageContext, run: MonitoringRun): string {
   if (run.summary.notScored > 0) items.push(['not-scored', S.notScored(run.summary.notScored), S.notScoredTodo]);
   if (items.length === 0) return `<section class="card warnings"><h2>${e(S.warnings)}</h2><p class="empty">${e(S.noWarnings)}</p></section>`;
   const list = table([S.warning, S.todo], items.map(([kind, what, todo]) => `<tr class="warning ${kind}"><td>${e(what)}</td><td>${e(todo)}</td></tr>`));
-  const listed = run.alerts.slice(0, LISTED_ALERTS);
+  const listed = [...run.alerts].sort((a, b) => (URGENCY[a.reason] ?? 3) - (URGENCY[b.reason] ?? 3) || b.current - a.current).slice(0, LISTED_ALERTS);
   const enterprises =
     listed.length === 0
       ? ''

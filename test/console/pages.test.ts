@@ -74,9 +74,15 @@ describe("the console's pages", () => {
     expect(textOf(atBank, 'failure-party')).toBe('tax-bureau');
     expect(textOf(atBank, 'failure-todo')).toContain('Agree the purpose and fields with tax-bureau, then submit the job again');
     const atTax = jobPage(ctxOf(viewOf('tax-bureau', 'features')), job({ state: 'rejected', from: 'bank', error: rejected }));
-    expect(textOf(atTax, 'failure-todo')).toContain('This party’s operator rejected the job');
+    expect(textOf(atTax, 'failure-todo')).toBe('This party’s operator rejected the job, for the reason above. Nothing to do here; if the decision changes, bank submits the job again.');
     const atArbiter = jobPage(ctxOf(viewOf('arbiter', 'arbiter'), 'zh'), job({ state: 'rejected', from: 'bank', error: rejected }));
     expect(textOf(atArbiter, 'failure-todo')).toBe('tax-bureau 的操作员拒绝了该任务。本方无需处理：由 bank 的操作员与 tax-bureau 协商。');
+
+    // Just rejected here: the run has not written its error yet, the decision gives the reason.
+    const decision = { approved: false, operator: 'Li Wei', reason: 'not this quarter', at: '2026-12-01T08:01:00.000Z' };
+    const justRejected = jobPage(ctxOf(viewOf('bank', 'label')), job({ state: 'rejected', approval: { partners: ['tax-bureau'], purpose: 'credit-review', fields: [], rows: undefined, requestedAt: undefined, decision } }));
+    expect(textOf(justRejected, 'message')).toBe("rejected by bank's operator: not this quarter");
+    expect(textOf(justRejected, 'failure-todo')).toBe(MESSAGES.en.job.todo.rejectedHere);
 
     const cut = { code: 'E_CHANNEL_CLOSED', message: 'tax-bureau: connection closed' };
     expect(textOf(jobPage(ctxOf(viewOf('bank', 'label')), job({ error: cut })), 'failure-todo')).toBe(MESSAGES.en.job.todo.resume);
