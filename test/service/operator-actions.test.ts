@@ -2,16 +2,31 @@
  * An operator's cancel and resume of a job, through the service and its HTTP API, between
  * real party services over mutual TLS: each is in the party's audit log (`job.cancelled`,
  * `job.resumed`) with the job and the operator before it takes effect, so an entry that
- * cannot be written stops the action; an API call that names nobody is recorded as `api`.
+ * cannot be written stops the action; an API call that names nobody is recorded as `api`,
+ * and `jinqiao resume` sends its --operator.
  */
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { verifyAuditLog } from '../../src/governance/audit.ts';
 import { startApi, type ApiServer } from '../../src/service/api/server.ts';
 import { eventually, startLoopbackParties, type LoopbackParties } from '../helpers/party-services.ts';
 
 const TOKEN = 'operator-actions-token-0123456789';
+const BIN = resolve(import.meta.dirname, '../../bin/jinqiao.js');
+
+/** Runs `jinqiao` in a child process without blocking this one (whose services it talks to). */
+function jinqiao(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    const child = spawn(process.execPath, [BIN, ...args]);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c));
+    child.stderr.on('data', (c: Buffer) => (stderr += c));
+    child.on('close', (code) => done({ code: code ?? -1, stdout, stderr }));
+  });
+}
 
 describe("an operator's cancel and resume", () => {
   let parties: LoopbackParties;
@@ -92,6 +107,14 @@ describe("an operator's cancel and resume", () => {
     await expect(bank.resume('waiting', { operator: 'Li Wei' })).rejects.toThrow('disk full');
     expect(bank.store.get('waiting')!.state).toBe('cancelled');
     expect(entriesOf('waiting').map((e) => e.type)).toEqual(['job.cancelled', 'job.resumed', 'job.cancelled']);
+
+    // `jinqiao resume` names its operator too (--operator, else the login name).
+    const resumed = await jinqiao(['resume', 'waiting', '--api', `https://127.0.0.1:${server.port}`, '--ca', join(parties.dir, 'bank.crt'), '--token', TOKEN, '--operator', 'carol']);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(entriesOf('waiting').at(-1)).toEqual({ type: 'job.resumed', job: 'waiting', operator: 'carol', was: 'cancelled' });
+    await eventually('the resumed job to wait for the tax bureau', () => bank.store.get('waiting')?.state === 'awaiting-approval');
+    expect(await bank.cancel('waiting', { operator: 'carol' })).toBe(true);
+    expect((await bank.finished('waiting')).state).toBe('cancelled');
     const verdict = await verifyAuditLog(parties.audit.bank!.file, parties.audit.bank!.publicKey);
     expect(verdict.ok, JSON.stringify(verdict)).toBe(true);
   }, 120_000);
