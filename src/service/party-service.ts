@@ -650,7 +650,7 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
       if (!entry) return false;
       log(`job ${jobId}: cancelled by ${operator}`);
       entry.cancelled = true;
-      takeApproval(jobId)?.reject(errors.jobRejected(config.name, 'the operator', 'cancelled while it awaited approval'));
+      takeApproval(jobId)?.reject(errors.jobRejected(config.name, operator, 'cancelled while it awaited approval'));
       for (const c of entry.channels) c.close('cancelled by the operator');
       return true;
     },
