@@ -1,5 +1,6 @@
 /** `jinqiao serve` and `jinqiao submit`: a party's long-running service, and submitting jobs to the bank's. */
 import { readFile } from 'node:fs/promises';
+import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { consoleForApi } from '../console/mount.ts';
@@ -73,11 +74,12 @@ export function resumeCommand(): Command {
   return withApiClientOptions(new Command('resume'), "the bank's")
     .description("rerun a failed or cancelled job on the bank's service (encrypted weights are bound to the arbiter's per-run key, so training restarts from the first epoch)")
     .argument('<job>', 'the job id')
+    .option('--operator <name>', 'who resumes it, for the audit log (default: the login name)')
     .option('--wait', 'wait until the job ends and print its final state')
-    .action((jobId: string, opts: ApiClientOptions & { wait?: boolean }) =>
+    .action((jobId: string, opts: ApiClientOptions & { operator?: string; wait?: boolean }) =>
       runCommand(async () => {
         const call = apiCaller(await resolveApiClient(opts));
-        let { job } = await call('POST', `/v1/jobs/${encodeURIComponent(jobId)}/resume`);
+        let { job } = await call('POST', `/v1/jobs/${encodeURIComponent(jobId)}/resume`, { operator: opts.operator ?? userInfo().username });
         if (opts.wait) job = await waitForJob(call, job!);
         process.stdout.write(JSON.stringify(job) + '\n');
         if (opts.wait && job!.state !== 'succeeded') process.exitCode = 1;

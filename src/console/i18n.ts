@@ -1,7 +1,8 @@
 /**
  * The console's words in English and Chinese. The language comes from the operator's
- * switch (a cookie) or else the browser's Accept-Language; messages the service itself
- * writes (error messages, audit details) are shown as written.
+ * switch (a cookie) or else the browser's Accept-Language. Job phases the service writes
+ * are translated where known (`phase`); other messages the service itself writes (error
+ * messages, audit details) are shown as written.
  */
 
 export const LOCALES = ['en', 'zh'] as const;
@@ -70,9 +71,26 @@ const EN = {
     failureMeaning: 'Meaning',
     failureParty: 'Party',
     failureTodo: 'What to do',
-    todoPeer: (peer: string) => `Ask ${peer}'s operator: the reason is in its own log. Then resume the job.`,
-    todoResume: 'Nothing was wrong with the inputs: resume the job once every party is reachable.',
-    todoInput: 'Correct what the message names, then resume the job (or submit it again).',
+    todo: {
+      rejectedHere: 'This party’s operator rejected the job, for the reason above. If the decision changes, submit the job again (a rejected job cannot be resumed).',
+      rejectedHereAgency: (bank: string) => `This party’s operator rejected the job, for the reason above. Nothing to do here; if the decision changes, ${bank} submits the job again.`,
+      rejectedAtBank: (party: string) => `${party}'s operator rejected the job, for the reason above. Agree the purpose and fields with ${party}, then submit the job again (a rejected job cannot be resumed).`,
+      rejectedElsewhere: (party: string, bank: string) => `${party}'s operator rejected the job. Nothing to do here: ${bank}'s operator takes it up with ${party}.`,
+      refusedHere: 'This party’s policy refused the job under the rule named above. Change the job’s purpose or fields, or have the policy changed (see Governance), then submit it again.',
+      refusedHereAgency: (bank: string) => `This party’s policy refused ${bank}'s job under the rule named above. If it should run, change the policy (see Governance), then ask ${bank}'s operator to resume it.`,
+      refusedByPartner: (party: string) => `${party}'s policy refused the job. Ask ${party}'s operator to admit this purpose and these fields, or change the job; then resume it.`,
+      timeoutHere: 'Nobody here approved the job in time. Resume it and approve it on the Approvals page when it asks again.',
+      timeoutHereAgency: (bank: string) => `Nobody here approved the job in time. Ask ${bank}'s operator to resume it, then approve it on the Approvals page when it asks again.`,
+      timeoutPartner: (party: string) => `${party}'s operator did not decide in time. Ask them to watch their Approvals page, then resume the job.`,
+      peer: (party: string) => `Ask ${party}'s operator: the reason is in its own log. Then resume the job.`,
+      peerAgency: (party: string, bank: string) => `Ask ${party}'s operator: the reason is in its own log. ${bank}'s operator resumes the job.`,
+      resume: 'Nothing was wrong with the inputs: resume the job once every party is reachable.',
+      resumeAgency: (bank: string) => `Nothing was wrong with the inputs: make sure this service is running and reachable, then ask ${bank}'s operator to resume the job.`,
+      input: 'Correct what the message names, then resume the job (or submit it again).',
+      inputAgency: (bank: string) => `Correct what the message names in this party’s configuration or tables, then ask ${bank}'s operator to resume the job.`,
+    },
+    checkpointsNote:
+      'No checkpoint is taken during training: every party’s encrypted weights are bound to the arbiter’s key for this run and do not outlive it. Resume (at the bank) reruns a failed or cancelled job from its first epoch, recomputing the alignment, and ends with the model an uninterrupted run gives.',
     actions: 'Actions',
     noActions: 'No action applies to a job in this state.',
     reason: 'Reason (recorded in the audit log)',
@@ -86,6 +104,7 @@ const EN = {
     asks: 'Asks for',
     fields: 'Fields',
     rows: 'Rows after consent',
+    note: 'Nothing moves before you decide: a job waiting here has sent no PSI point, key or ciphertext, and its partners wait too. Approve records your name in the audit log (job.approved) and then the job starts. Reject needs a reason, is recorded the same way (job.rejected), and ends the job as rejected at every party, each told the reason. A job nobody decides on fails after the service’s approval timeout.',
   },
   audit: {
     heading: 'Audit log',
@@ -150,7 +169,42 @@ const EN = {
     drift: 'Score drift (PSI)',
     driftChart: 'Score drift per run',
     agencyDrift: 'Drift of each agency’s partial scores, latest run',
+    warnings: 'Warnings of the latest run',
+    noWarnings: 'No warning in the latest run.',
+    warning: 'Warning',
+    todo: 'What to do',
+    enterprise: 'Enterprise',
+    previous: 'Previous',
+    current: 'Current',
+    shown: (shown: number, all: number) => `The first ${shown} of ${all} enterprises warned about.`,
+    reason: {
+      'crossed-up': {
+        what: (n: number, threshold: string) => `${n} enterprise(s) rose to or above the warning threshold (${threshold}) since the last run.`,
+        todo: 'Review these borrowers’ credit now: their probability of default is at or above the threshold.',
+        short: 'rose above the threshold',
+      },
+      'crossed-down': {
+        what: (n: number, threshold: string) => `${n} enterprise(s) fell below the warning threshold (${threshold}) since the last run.`,
+        todo: 'Lift the warning on them if your credit rules allow; nothing to do on the model.',
+        short: 'fell below the threshold',
+      },
+      moved: {
+        what: (n: number) => `${n} enterprise(s) moved by more than the allowed change without crossing the threshold.`,
+        todo: 'Check what changed in their data (the agencies’ latest figures) before their next review.',
+        short: 'moved sharply',
+      },
+    } as Record<string, { what: (n: number, threshold: string) => string; todo: string; short: string }>,
+    driftHigh: (psi: string) => `The book’s score distribution shifted strongly since the last run (PSI ${psi}, 0.25 or more).`,
+    driftHighTodo: 'Check whether the book or an agency’s data changed; plan to retrain the model on recent data.',
+    driftModerate: (psi: string) => `The book’s score distribution shifted a little since the last run (PSI ${psi}, between 0.1 and 0.25).`,
+    driftModerateTodo: 'Watch the next run; nothing to change yet.',
+    agencyShift: (agency: string, psi: string) => `${agency}'s partial scores shifted since the last run (PSI ${psi}).`,
+    agencyShiftTodo: (agency: string) => `Ask ${agency}'s operator whether its data or the definition of its fields changed.`,
+    notScored: (n: number) => `${n} enterprise(s) of the book were not scored.`,
+    notScoredTodo: 'They are missing from the agencies’ tables or held only by an agency that does not disclose partial scores: check the book against the agencies’ coverage.',
   },
+  /** A job's phase as the service writes it (`phase` in the API), in the console's language; unknown ones as written. */
+  phase: (raw: string): string => raw,
   time: { utc: 'UTC' },
 };
 
@@ -218,9 +272,25 @@ const ZH: Messages = {
     failureMeaning: '含义',
     failureParty: '参与方',
     failureTodo: '如何处理',
-    todoPeer: (peer: string) => `请联系 ${peer} 的操作员：原因记录在其自身日志中。之后恢复任务。`,
-    todoResume: '输入没有问题：待各方均可连接后恢复任务。',
-    todoInput: '请更正消息所指出的问题，然后恢复任务（或重新提交）。',
+    todo: {
+      rejectedHere: '本方操作员以上述理由拒绝了该任务。如决定改变，请重新提交任务（被拒绝的任务不能恢复）。',
+      rejectedHereAgency: (bank: string) => `本方操作员以上述理由拒绝了该任务。本方无需处理；如决定改变，由 ${bank} 重新提交任务。`,
+      rejectedAtBank: (party: string) => `${party} 的操作员以上述理由拒绝了该任务。请与 ${party} 商定用途和字段后重新提交任务（被拒绝的任务不能恢复）。`,
+      rejectedElsewhere: (party: string, bank: string) => `${party} 的操作员拒绝了该任务。本方无需处理：由 ${bank} 的操作员与 ${party} 协商。`,
+      refusedHere: '本方策略依上述规则拒绝了该任务。请修改任务的用途或字段，或调整策略（见“治理”页），然后重新提交。',
+      refusedHereAgency: (bank: string) => `本方策略依上述规则拒绝了 ${bank} 的任务。如该任务应当运行，请调整策略（见“治理”页），再请 ${bank} 的操作员恢复任务。`,
+      refusedByPartner: (party: string) => `${party} 的策略拒绝了该任务。请 ${party} 的操作员准入此用途和这些字段，或修改任务；之后恢复任务。`,
+      timeoutHere: '本方无人及时审批该任务。请恢复任务，并在其再次请求审批时于“审批”页批准。',
+      timeoutHereAgency: (bank: string) => `本方无人及时审批该任务。请 ${bank} 的操作员恢复任务，并在其再次请求审批时于“审批”页批准。`,
+      timeoutPartner: (party: string) => `${party} 的操作员未及时审批。请其留意“审批”页，然后恢复任务。`,
+      peer: (party: string) => `请联系 ${party} 的操作员：原因记录在其自身日志中。之后恢复任务。`,
+      peerAgency: (party: string, bank: string) => `请联系 ${party} 的操作员：原因记录在其自身日志中。任务由 ${bank} 的操作员恢复。`,
+      resume: '输入没有问题：待各方均可连接后恢复任务。',
+      resumeAgency: (bank: string) => `输入没有问题：请确认本服务正在运行且可连接，然后请 ${bank} 的操作员恢复任务。`,
+      input: '请更正消息所指出的问题，然后恢复任务（或重新提交）。',
+      inputAgency: (bank: string) => `请在本方配置或数据表中更正消息所指出的问题，然后请 ${bank} 的操作员恢复任务。`,
+    },
+    checkpointsNote: '训练期间不保存检查点：各方的加密权重绑定于仲裁方本次运行的密钥，运行结束即失效。恢复（在银行端）会从第一轮重新运行失败或已取消的任务，重新计算样本对齐，结果与未中断的运行相同。',
     actions: '操作',
     noActions: '该状态的任务没有可用操作。',
     reason: '理由（记入审计日志）',
@@ -234,6 +304,7 @@ const ZH: Messages = {
     asks: '申请内容',
     fields: '字段',
     rows: '授权筛选后行数',
+    note: '在您决定之前不会有任何数据流动：此处等待的任务尚未发送任何求交数据、密钥或密文，合作方也在等待。批准会将您的姓名记入审计日志（job.approved），随后任务开始。拒绝须填写理由，同样记入审计日志（job.rejected），任务在各方均以“已拒绝”结束，各方都会得知理由。无人决定的任务在服务的审批时限后失败。',
   },
   audit: {
     heading: '审计日志',
@@ -298,9 +369,68 @@ const ZH: Messages = {
     drift: '评分漂移（PSI）',
     driftChart: '各批次评分漂移',
     agencyDrift: '最近一批各数据机构部分评分的漂移',
+    warnings: '最近一批的预警',
+    noWarnings: '最近一批没有预警。',
+    warning: '预警',
+    todo: '如何处理',
+    enterprise: '企业',
+    previous: '上次',
+    current: '本次',
+    shown: (shown: number, all: number) => `显示 ${all} 家预警企业中的前 ${shown} 家。`,
+    reason: {
+      'crossed-up': {
+        what: (n: number, threshold: string) => `${n} 家企业自上次以来升至预警阈值（${threshold}）或以上。`,
+        todo: '请立即复核这些借款人的信用：其违约概率已达到或超过阈值。',
+        short: '升至阈值以上',
+      },
+      'crossed-down': {
+        what: (n: number, threshold: string) => `${n} 家企业自上次以来降至预警阈值（${threshold}）以下。`,
+        todo: '如信贷规则允许，可解除对其的预警；模型无需处理。',
+        short: '降至阈值以下',
+      },
+      moved: {
+        what: (n: number) => `${n} 家企业的评分变动超过允许幅度，但未跨越阈值。`,
+        todo: '请在下次复核前查明其数据（各数据机构的最新数据）有何变化。',
+        short: '变动较大',
+      },
+    },
+    driftHigh: (psi: string) => `贷款组合的评分分布自上次以来明显偏移（PSI ${psi}，不低于 0.25）。`,
+    driftHighTodo: '请查明贷款组合或某数据机构的数据是否发生变化；计划用近期数据重新训练模型。',
+    driftModerate: (psi: string) => `贷款组合的评分分布自上次以来略有偏移（PSI ${psi}，介于 0.1 与 0.25 之间）。`,
+    driftModerateTodo: '请关注下一批结果；暂无需调整。',
+    agencyShift: (agency: string, psi: string) => `${agency} 的部分评分自上次以来发生偏移（PSI ${psi}）。`,
+    agencyShiftTodo: (agency: string) => `请询问 ${agency} 的操作员其数据或字段定义是否有变化。`,
+    notScored: (n: number) => `贷款组合中有 ${n} 家企业未被评分。`,
+    notScoredTodo: '这些企业不在各数据机构的数据表中，或仅由不披露部分评分的数据机构持有：请核对贷款组合与各数据机构的覆盖范围。',
   },
+  phase: (raw: string): string => zhPhase(raw) ?? raw,
   time: { utc: 'UTC' },
 };
+
+/** The phases party-service.ts and the training roles write, in Chinese; undefined for any other. */
+const ZH_PHASES: Readonly<Record<string, string>> = {
+  queued: '排队中',
+  starting: '正在启动',
+  align: '正在对齐样本（隐私求交）',
+  keys: '正在准备密钥',
+  batch: '训练中',
+  epoch: '一轮训练完成',
+  evaluate: '正在评估',
+  done: '已完成',
+  stopped: '已停止',
+  interrupted: '因服务停止而中断',
+  'cancelled while queued': '排队时已取消',
+  'approved by every partner': '各合作方均已批准',
+};
+
+function zhPhase(raw: string): string | undefined {
+  const known = ZH_PHASES[raw];
+  if (known !== undefined) return known;
+  const by = /^(awaiting approval|approved|rejected) by (.+)$/.exec(raw);
+  if (!by) return undefined;
+  const who = by[2]!;
+  return by[1] === 'awaiting approval' ? `等待 ${who} 审批` : by[1] === 'approved' ? `已由 ${who} 批准` : `已被 ${who} 拒绝`;
+}
 
 export const MESSAGES: Readonly<Record<Locale, Messages>> = { en: EN, zh: ZH };
 

@@ -5,7 +5,7 @@
  * /assets/console.css, and progress bars are <progress> elements. Times are written as
  * <time datetime> in UTC and shown in the operator's zone by console.js.
  */
-import { ERROR_CATALOGUE } from '../errors.ts';
+import { ERROR_CATALOGUE, errors } from '../errors.ts';
 import { escapeHtml as e } from '../report/escape.ts';
 import { COLORS, fixedAxis, horizontalBarChart, niceAxis, xyChart, type Axis, type Point } from '../report/svg.ts';
 import type { Locale, Messages } from './i18n.ts';
@@ -104,12 +104,18 @@ function progressBar(ctx: PageContext, p: ProgressView | undefined): string {
   return `<progress max="1000"${value}>${percent}</progress><span class="progress-text">${parts.join(' · ')}</span>`;
 }
 
+/** A job's phase in the console's language, with the service's own words as its title where they differ. */
+function phase(m: Messages, raw: string): string {
+  const shown = m.phase(raw);
+  return `<span class="phase"${shown === raw ? '' : ` title="${e(raw)}"`}>${e(shown)}</span>`;
+}
+
 /** A job's state and progress; polled by htmx every second while the job can still change. */
 export function jobStatus(ctx: PageContext, job: JobView): string {
   const live = !TERMINAL.has(job.state);
   const poll = live ? ` hx-get="/jobs/${encodeURIComponent(job.id)}/status" hx-trigger="every 1s" hx-swap="outerHTML"` : '';
   const queue = job.queuePosition === undefined ? '' : ` <span class="queue">${e(ctx.m.jobs.queue)} ${job.queuePosition}</span>`;
-  return `<div class="status" id="status-${e(job.id)}" data-state="${e(job.state)}"${poll}>${badge(ctx.m, job.state)} <span class="phase">${e(job.phase)}</span>${queue}${progressBar(ctx, job.progress)}</div>`;
+  return `<div class="status" id="status-${e(job.id)}" data-state="${e(job.state)}"${poll}>${badge(ctx.m, job.state)} ${phase(ctx.m, job.phase)}${queue}${progressBar(ctx, job.progress)}</div>`;
 }
 
 export function jobsPage(ctx: PageContext): string {
@@ -144,17 +150,54 @@ function actionForms(ctx: PageContext, job: JobView): string {
   return `<div class="actions">${forms}</div>`;
 }
 
+/** Codes that say nothing was wrong with the inputs: the job can simply run again. */
+const TRANSIENT = new Set(['E_INTERRUPTED', 'E_CHANNEL_CLOSED', 'E_PROTOCOL', 'E_PEER_UNTRUSTED']);
+
+/**
+ * A failure in words: which party stopped the job, what happened, and what this party's
+ * operator can do about it. Only the bank resumes or resubmits a job, so an agency's or the
+ * platform's operator is told what to fix on their side and whom to ask.
+ */
 function failure(ctx: PageContext, job: JobView): string {
-  if (!job.error) return '';
-  const { m } = ctx;
-  const peer = /^(\S+) stopped the job:/.exec(job.error.message)?.[1];
-  const meaning = (ERROR_CATALOGUE as Record<string, { meaning: string }>)[job.error.code]?.meaning ?? '';
-  const todo = peer ? m.job.todoPeer(peer) : ['E_INTERRUPTED', 'E_CHANNEL_CLOSED', 'E_PROTOCOL', 'E_PEER_UNTRUSTED'].includes(job.error.code) ? m.job.todoResume : m.job.todoInput;
+  const error = job.error ?? decidedRejection(ctx, job);
+  if (!error) return '';
+  const { m, view } = ctx;
+  const T = m.job.todo;
+  const { code, message } = error;
+  const rejectedBy = code === 'E_JOB_REJECTED' ? /rejected by (\S+)'s operator/.exec(message)?.[1] : undefined;
+  const waitedFor = code === 'E_APPROVAL_TIMEOUT' ? /approval by (\S+)'s operator/.exec(message)?.[1] : undefined;
+  const party = /^(\S+) stopped the job:/.exec(message)?.[1] ?? rejectedBy ?? waitedFor ?? view.party;
+  const here = party === view.party;
+  // The bank resumes; at a partner, the job's opener is the bank.
+  const bank = view.role === 'label' ? undefined : (job.from ?? m.role.label);
+  let todo: string;
+  if (code === 'E_JOB_REJECTED' && here) todo = bank === undefined ? T.rejectedHere : T.rejectedHereAgency(bank);
+  else if (code === 'E_JOB_REJECTED') todo = bank === undefined ? T.rejectedAtBank(party) : T.rejectedElsewhere(party, bank);
+  else if (code === 'E_POLICY_REFUSED' && here) todo = bank === undefined ? T.refusedHere : T.refusedHereAgency(bank);
+  else if (code === 'E_POLICY_REFUSED' && bank === undefined) todo = T.refusedByPartner(party);
+  else if (code === 'E_APPROVAL_TIMEOUT' && here) todo = bank === undefined ? T.timeoutHere : T.timeoutHereAgency(bank);
+  else if (code === 'E_APPROVAL_TIMEOUT' && bank === undefined) todo = T.timeoutPartner(party);
+  else if (!here) todo = bank === undefined ? T.peer(party) : T.peerAgency(party, bank);
+  else if (TRANSIENT.has(code)) todo = bank === undefined ? T.resume : T.resumeAgency(bank);
+  else todo = bank === undefined ? T.input : T.inputAgency(bank);
+  const meaning = (ERROR_CATALOGUE as Record<string, { meaning: string }>)[code]?.meaning ?? '';
   return `<section class="card failure"><h2>${e(m.job.failure)}</h2><dl class="facts">
-<div><dt>${e(m.job.failureParty)}</dt><dd>${e(peer ?? ctx.view.party)}</dd></div>
-<div><dt>${e(m.job.failureCode)}</dt><dd><code>${e(job.error.code)}</code> ${e(meaning)}</dd></div>
-<div><dt>${e(m.job.failureWhat)}</dt><dd class="message">${e(job.error.message)}</dd></div>
-<div><dt>${e(m.job.failureTodo)}</dt><dd>${e(todo)}</dd></div></dl></section>`;
+<div><dt>${e(m.job.failureParty)}</dt><dd class="failure-party">${e(party)}</dd></div>
+<div><dt>${e(m.job.failureCode)}</dt><dd><code>${e(code)}</code> ${e(meaning)}</dd></div>
+<div><dt>${e(m.job.failureWhat)}</dt><dd class="message">${e(message)}</dd></div>
+<div><dt>${e(m.job.failureTodo)}</dt><dd class="failure-todo">${e(todo)}</dd></div></dl></section>`;
+}
+
+/**
+ * A job this party's operator has just rejected: its state says so at once, while the error
+ * the job ends with is written a moment later, when its run stops; the page, which no longer
+ * polls a rejected job, shows the reason from the decision.
+ */
+function decidedRejection(ctx: PageContext, job: JobView): { code: string; message: string } | null {
+  const decision = job.approval?.decision;
+  if (job.state !== 'rejected' || !decision || decision.approved) return null;
+  const { code, message } = errors.jobRejected(ctx.view.party, decision.operator, decision.reason ?? '');
+  return { code, message };
 }
 
 function keyValues(values: Record<string, unknown>): string {
@@ -212,7 +255,7 @@ ${failure(ctx, job)}
 ${Object.keys(metrics).length > 0 || charts ? `<section class="card"><h2>${e(m.job.metrics)}</h2>${keyValues(metrics)}<div class="charts">${charts}</div>${job.hasReport ? `<p><a class="report" href="/jobs/${encodeURIComponent(job.id)}/report">${e(m.job.report)}</a></p>` : ''}</section>` : ''}
 <section class="card half"><h2>${e(m.job.definition)}</h2><pre class="json">${e(JSON.stringify(job.definition, null, 2))}</pre></section>
 <section class="card half"><h2>${e(m.job.parameters)}</h2>${keyValues(job.parameters)}</section>
-<section class="card"><h2>${e(m.job.slices)}</h2>${digests(m, job.modelSlices)}<h2>${e(m.job.checkpoints)}</h2>${digests(m, job.checkpoints)}</section>`;
+<section class="card"><h2>${e(m.job.slices)}</h2>${digests(m, job.modelSlices)}<h2>${e(m.job.checkpoints)}</h2>${job.checkpoints.length > 0 ? digests(m, job.checkpoints) : ''}<p class="note checkpoints-note">${e(m.job.checkpointsNote)}</p></section>`;
   return layout(ctx, 'jobs', `${m.jobs.id} ${job.id}`, body, job.state);
 }
 
@@ -223,14 +266,15 @@ export function notFoundPage(ctx: PageContext, what: string): string {
 export function approvalsPage(ctx: PageContext): string {
   const { m, view } = ctx;
   if (!view.actions.approve) return layout(ctx, 'approvals', m.approvals.heading, `<p class="empty">${e(m.approvals.unsupported)}</p>`);
+  const note = `<p class="note approvals-note">${e(m.approvals.note)}</p>`;
   const waiting = view.approvals();
-  if (waiting.length === 0) return layout(ctx, 'approvals', m.approvals.heading, `<p class="empty">${e(m.approvals.none)}</p>`);
+  if (waiting.length === 0) return layout(ctx, 'approvals', m.approvals.heading, `${note}<p class="empty">${e(m.approvals.none)}</p>`);
   const cards = waiting.map(
     (j) => `<section class="card approval" data-job="${e(j.id)}"><h2><a href="/jobs/${encodeURIComponent(j.id)}">${e(j.id)}</a></h2>
 <dl class="facts"><div><dt>${e(m.jobs.from)}</dt><dd>${e(j.from ?? view.party)}</dd></div><div><dt>${e(m.jobs.purpose)}</dt><dd>${e(j.approval?.purpose ?? j.purpose ?? '–')}</dd></div><div><dt>${e(m.jobs.partners)}</dt><dd>${e((j.approval?.partners ?? j.partners).join(', '))}</dd></div><div><dt>${e(m.approvals.fields)}</dt><dd>${e(j.approval?.fields.join(', ') || '–')}</dd></div><div><dt>${e(m.approvals.rows)}</dt><dd>${j.approval?.rows === undefined ? '–' : j.approval.rows}</dd></div><div><dt>${e(m.jobs.created)}</dt><dd>${time(j.approval?.requestedAt ?? j.createdAt)}</dd></div></dl>
 ${jobStatus(ctx, j)}${actionForms(ctx, j)}</section>`,
   );
-  return layout(ctx, 'approvals', m.approvals.heading, cards.join('\n'));
+  return layout(ctx, 'approvals', m.approvals.heading, `${note}\n${cards.join('\n')}`);
 }
 
 export function auditPage(ctx: PageContext, audit: AuditView | undefined, filter: { type?: string; job?: string }): string {
@@ -305,8 +349,41 @@ export function scoringPage(ctx: PageContext, runs: readonly MonitoringRun[]): s
     drifts.length > 0 ? `<figure>${xyChart({ title: S.driftChart, x: niceAxis(S.run, 1, runs.length, String), y: niceAxis(S.drift, 0, Math.max(0.3, ...drifts.map((p) => p[1])), (v) => v.toFixed(2), 4), height: 260, layers: [{ kind: 'line', points: drifts, color: COLORS.accent, markers: true }, { kind: 'rule', from: [1, 0.25], to: [runs.length, 0.25], color: COLORS.bad, dashed: true }] })}</figure>` : '',
     agencies.length > 0 ? `<figure>${horizontalBarChart({ title: S.agencyDrift, bars: agencies, axisLabel: 'PSI', format: (v) => v.toFixed(3) })}</figure>` : '',
   ].join('');
-  const body = `<section class="card">${table([S.run, S.model, S.enterprises, S.above, S.alerts, S.drift], rows)}</section><section class="card"><div class="charts">${charts}</div></section>`;
+  const body = `<section class="card">${table([S.run, S.model, S.enterprises, S.above, S.alerts, S.drift], rows)}</section>${warnings(ctx, latest)}<section class="card"><div class="charts">${charts}</div></section>`;
   return layout(ctx, 'scoring', S.heading, body);
+}
+
+/** Enterprises listed under a run's warnings, the most urgent first; the counts above the list cover them all. */
+const LISTED_ALERTS = 20;
+const URGENCY: Readonly<Record<string, number>> = { 'crossed-up': 0, moved: 1, 'crossed-down': 2 };
+
+/** A monitoring run's warnings in words, each with what the bank's operator should do. */
+function warnings(ctx: PageContext, run: MonitoringRun): string {
+  const S = ctx.m.scoring;
+  const items: [string, string, string][] = [];
+  const threshold = run.threshold.toFixed(2);
+  for (const reason of ['crossed-up', 'crossed-down', 'moved']) {
+    const n = run.alerts.filter((a) => a.reason === reason).length;
+    const words = S.reason[reason]!;
+    if (n > 0) items.push([`reason-${reason}`, words.what(n, threshold), words.todo]);
+  }
+  if (run.scoreDrift !== null && run.scoreDrift >= 0.25) items.push(['drift-high', S.driftHigh(run.scoreDrift.toFixed(3)), S.driftHighTodo]);
+  else if (run.scoreDrift !== null && run.scoreDrift >= 0.1) items.push(['drift-moderate', S.driftModerate(run.scoreDrift.toFixed(3)), S.driftModerateTodo]);
+  for (const [agency, psi] of Object.entries(run.agencyDrift)) {
+    if (typeof psi === 'number' && psi >= 0.1) items.push(['agency-drift', S.agencyShift(agency, psi.toFixed(3)), S.agencyShiftTodo(agency)]);
+  }
+  if (run.summary.notScored > 0) items.push(['not-scored', S.notScored(run.summary.notScored), S.notScoredTodo]);
+  if (items.length === 0) return `<section class="card warnings"><h2>${e(S.warnings)}</h2><p class="empty">${e(S.noWarnings)}</p></section>`;
+  const list = table([S.warning, S.todo], items.map(([kind, what, todo]) => `<tr class="warning ${kind}"><td>${e(what)}</td><td>${e(todo)}</td></tr>`));
+  const listed = [...run.alerts].sort((a, b) => (URGENCY[a.reason] ?? 3) - (URGENCY[b.reason] ?? 3) || b.current - a.current).slice(0, LISTED_ALERTS);
+  const enterprises =
+    listed.length === 0
+      ? ''
+      : table(
+          [S.enterprise, S.previous, S.current, S.warning],
+          listed.map((a) => `<tr><td><code>${e(a.id)}</code></td><td class="num">${a.previous.toFixed(3)}</td><td class="num">${a.current.toFixed(3)}</td><td title="${e(a.reason)}">${e(S.reason[a.reason]?.short ?? a.reason)}</td></tr>`),
+        ) + (run.alerts.length > listed.length ? `<p class="note">${e(S.shown(listed.length, run.alerts.length))}</p>` : '');
+  return `<section class="card warnings"><h2>${e(S.warnings)} (${time(run.at)})</h2>${list}${enterprises}</section>`;
 }
 
 export function signInPage(ctx: PageContext, next: string, wrong: boolean): string {

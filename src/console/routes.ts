@@ -4,10 +4,11 @@
  *
  * Authentication: every page and action needs either `Authorization: Bearer <token>` (the
  * service's API token) or the session cookie the sign-in page sets once that token is
- * typed (session.ts). Actions (cancel, resume, approve, reject) are POSTs that call the
- * service's own methods through the view, so the console has no power the API lacks and
- * each action is audited where those methods audit it; a cookie-authenticated POST must also
- * carry the session's CSRF token.
+ * typed (session.ts); each sign-in is audited by the operator's name. Actions (cancel,
+ * resume, approve, reject) are POSTs that call the service's own methods through the view,
+ * with the signed-in operator, so the console has no power the API lacks and each action is
+ * audited where those methods audit it; a cookie-authenticated POST must also carry the
+ * session's CSRF token.
  *
  * Every response carries a strict Content-Security-Policy: scripts and styles only from the
  * service itself (/assets: htmx, console.js, console.css), no inline script or style, no
@@ -108,6 +109,8 @@ export async function consoleRoutes(app: FastifyInstance, opts: ConsoleOptions):
       const next = safeNext(body.next);
       const operator = (body.operator ?? '').trim().slice(0, 100);
       if (!tokenMatches(body.token, token) || operator === '') return html(reply, signInPage(contextOf(request), next, true), 401);
+      // In the audit log before the session exists.
+      await view.signedIn(operator);
       reply.header('set-cookie', `${SESSION_COOKIE}=${issueConsoleSession(token, operator)}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=${SESSION_HOURS * 3600}`);
       return reply.redirect(next, 303);
     });
@@ -156,7 +159,7 @@ export async function consoleRoutes(app: FastifyInstance, opts: ConsoleOptions):
         const reason = ((request.body ?? {}) as Record<string, string | undefined>).reason?.trim() || undefined;
         try {
           if (action === 'reject' && !reason) throw errors.optionInvalid('reason', 'a rejection needs a reason (it is recorded in the audit log)');
-          run(id, { operator: viewers.get(request)!.operator, ...(reason ? { reason } : {}) });
+          await run(id, { operator: viewers.get(request)!.operator, ...(reason ? { reason } : {}) });
         } catch (e) {
           if (!isJinqiaoError(e)) throw e;
           return html(reply, notFoundPage(ctx, `${e.code}: ${e.message} (${e.hint})`), e.code === 'E_NOT_FOUND' ? 404 : e.isInputError ? 400 : 409);

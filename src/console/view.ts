@@ -95,12 +95,15 @@ export interface ActionRequest {
   readonly reason?: string;
 }
 
-/** The service methods behind the buttons; an absent one is an action the service does not offer. */
+/**
+ * The service methods behind the buttons; an absent one is an action the service does not
+ * offer. Each settles once the action is in the party's audit log and has taken effect.
+ */
 export interface ConsoleActions {
-  readonly cancel?: (jobId: string, request: ActionRequest) => void;
-  readonly resume?: (jobId: string, request: ActionRequest) => void;
-  readonly approve?: (jobId: string, request: ActionRequest) => void;
-  readonly reject?: (jobId: string, request: ActionRequest) => void;
+  readonly cancel?: (jobId: string, request: ActionRequest) => void | Promise<void>;
+  readonly resume?: (jobId: string, request: ActionRequest) => void | Promise<void>;
+  readonly approve?: (jobId: string, request: ActionRequest) => void | Promise<void>;
+  readonly reject?: (jobId: string, request: ActionRequest) => void | Promise<void>;
 }
 
 export interface AuditRow {
@@ -155,6 +158,8 @@ export interface ConsoleView {
   governance(): Promise<GovernanceView | undefined>;
   /** Monitoring runs, oldest first. */
   scoring(): Promise<readonly MonitoringRun[]>;
+  /** Records that an operator signed in (`console.signed-in` in the party's audit log, by name; never the token). */
+  signedIn(operator: string): Promise<void>;
   close(): void;
 }
 
@@ -210,10 +215,10 @@ export function consoleViewOf(service: PartyService, options: ConsoleViewOptions
   const auditLog = config.governance?.audit;
 
   const actions: ConsoleActions = {
-    cancel: (jobId) => {
-      if (!service.cancel(jobId)) throw errors.notRunning(jobId, service.store.get(jobId)?.state ?? 'unknown');
+    cancel: async (jobId, r) => {
+      if (!(await service.cancel(jobId, { operator: r.operator }))) throw errors.notRunning(jobId, service.store.get(jobId)?.state ?? 'unknown');
     },
-    ...(config.role === 'label' ? { resume: (jobId: string) => void service.resume(jobId) } : {}),
+    ...(config.role === 'label' ? { resume: async (jobId: string, r: ActionRequest) => void (await service.resume(jobId, { operator: r.operator })) } : {}),
     approve: (jobId, r) => void service.approve(jobId, { operator: r.operator, ...(r.reason ? { reason: r.reason } : {}) }),
     reject: (jobId, r) => void service.reject(jobId, { operator: r.operator, reason: r.reason ?? '' }),
   };
@@ -278,6 +283,7 @@ export function consoleViewOf(service: PartyService, options: ConsoleViewOptions
       };
     },
     scoring: async () => (options.monitoringDir ? loadRuns(options.monitoringDir) : []),
+    signedIn: async (operator) => void (await auditLog?.append('console.signed-in', { operator })),
     close: () => clearInterval(timer),
   };
 }

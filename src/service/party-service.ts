@@ -66,16 +66,32 @@ export interface JobSummary {
   readonly updatedAt: string;
 }
 
+/** Who asked for an action on a job, for the audit log. */
+export interface OperatorAction {
+  /** The operator's name (the console's signed-in operator, or what an API caller gave); default `api`. */
+  readonly operator: string;
+}
+
+/** The operator recorded when a caller names none (an API call without one). */
+export const API_OPERATOR = 'api';
+
 export interface PartyService {
   readonly config: PartyConfig;
   readonly tlsPort: number;
   readonly store: JobStore;
   /** (Label) Validates and queues a job (it starts when a slot is free); returns once it is recorded, not when it ends. */
   submit(definition: unknown): JobRecord;
-  /** (Label) Queues a failed or cancelled job again; it reruns from the first epoch. */
-  resume(jobId: string): JobRecord;
-  /** Stops a running job, takes a queued one out of the queue, or withdraws one awaiting this party's approval. */
-  cancel(jobId: string): boolean;
+  /**
+   * (Label) Queues a failed or cancelled job again; it reruns from the first epoch. `by` names
+   * the operator; the resume is in the party's audit log (`job.resumed`) before the job is queued.
+   */
+  resume(jobId: string, by?: OperatorAction): Promise<JobRecord>;
+  /**
+   * Stops a running job, takes a queued one out of the queue, or withdraws one awaiting this
+   * party's approval; false when the job is none of those. The cancel is in the party's audit
+   * log (`job.cancelled`, with `by`'s operator) before it takes effect.
+   */
+  cancel(jobId: string, by?: OperatorAction): Promise<boolean>;
   /** Every job of this party, newest first; queued jobs with their place in the queue. */
   listJobs(): JobSummary[];
   /**
@@ -598,28 +614,43 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
       enqueue(jobId);
       return store.get(jobId)!;
     },
-    resume(jobId) {
-      if (config.role !== 'label') throw errors.optionInvalid('role', 'jobs are resumed at the label party (the bank)');
-      const record = store.get(jobId);
-      if (!record) throw errors.notFound(`no job ${JSON.stringify(jobId)}`, 'list jobs with GET /v1/jobs');
-      if (record.state !== 'failed' && record.state !== 'cancelled') {
-        throw errors.optionInvalid('job', `job ${jobId} is ${record.state}; only a failed or cancelled job can be resumed`);
-      }
+    async resume(jobId, by) {
+      const operator = operatorOf(by);
+      const resumable = () => {
+        if (config.role !== 'label') throw errors.optionInvalid('role', 'jobs are resumed at the label party (the bank)');
+        const record = store.get(jobId);
+        if (!record) throw errors.notFound(`no job ${JSON.stringify(jobId)}`, 'list jobs with GET /v1/jobs');
+        if (record.state !== 'failed' && record.state !== 'cancelled') {
+          throw errors.optionInvalid('job', `job ${jobId} is ${record.state}; only a failed or cancelled job can be resumed`);
+        }
+        return record;
+      };
+      const record = resumable();
+      await config.governance?.audit?.append('job.resumed', { job: jobId, operator, was: record.state });
+      // Checked again: another resume may have queued it while the entry was written.
+      resumable();
+      log(`job ${jobId}: resumed by ${operator}`);
       enqueue(jobId);
       return store.get(jobId)!;
     },
-    cancel(jobId) {
+    async cancel(jobId, by) {
+      const operator = operatorOf(by);
+      const cancellable = () => queue.includes(jobId) || running.has(jobId);
+      if (!cancellable()) return false;
+      await config.governance?.audit?.append('job.cancelled', { job: jobId, operator, was: store.get(jobId)?.state ?? 'unknown' });
+      // The job may have ended while the entry was written: then there is nothing left to stop.
       const place = queue.indexOf(jobId);
       if (place >= 0) {
         queue.splice(place, 1);
         store.update(jobId, { state: 'cancelled', phase: 'cancelled while queued' });
-        log(`job ${jobId}: cancelled while queued`);
+        log(`job ${jobId}: cancelled while queued by ${operator}`);
         return true;
       }
       const entry = running.get(jobId);
       if (!entry) return false;
+      log(`job ${jobId}: cancelled by ${operator}`);
       entry.cancelled = true;
-      takeApproval(jobId)?.reject(errors.jobRejected(config.name, 'the operator', 'cancelled while it awaited approval'));
+      takeApproval(jobId)?.reject(errors.jobRejected(config.name, operator, 'cancelled while it awaited approval'));
       for (const c of entry.channels) c.close('cancelled by the operator');
       return true;
     },
@@ -743,4 +774,12 @@ export function checkDefinition(value: unknown): JobDefinition {
   // The schema knows the training parameters' names; their values are checked as the CLI's are.
   if (value.training) resolveTrainingConfig({ ...(value.training as Partial<TrainingConfig>), jobId: 'check' });
   return value as unknown as JobDefinition;
+}
+
+/** The operator an action is recorded under: the one named, checked as decide() checks it, or `api`. */
+function operatorOf(by: OperatorAction | undefined): string {
+  if (by === undefined) return API_OPERATOR;
+  const { operator } = by as { operator?: unknown };
+  if (typeof operator !== 'string' || operator.trim() === '' || operator.length > 200) throw errors.optionInvalid('operator', 'must name the operator who acts (1 to 200 characters)');
+  return operator.trim();
 }

@@ -3,8 +3,9 @@
  * bureau and the platform, over mutual TLS in this process) serves the console from its
  * HTTPS API server (startApi, mounted as `jinqiao serve` mounts it), and a real headless Chromium (Debian's
  * /usr/bin/chromium, driven by playwright-core) signs in, watches a job run, cancels and
- * resumes one, reads the audit log before and after a byte of it is flipped, and switches to
- * Chinese. Under CI=true a missing browser fails the suite instead of skipping it.
+ * resumes one (each action, and the sign-in, in the audit log with the operator), approves one
+ * and rejects one (from the console and the API), reads the audit log before and after a
+ * byte of it is flipped, and switches to Chinese. Under CI=true a missing browser fails the suite instead of skipping it.
  *
  * JINQIAO_SCREENSHOTS=1 also saves a screenshot of each page to docs/console-*.png.
  */
@@ -122,6 +123,10 @@ describe.skipIf(!haveChromium && !required)(`the operators' console in headless 
     expect(cookie).toMatchObject({ name: 'jinqiao_console', httpOnly: true, secure: true, sameSite: 'Strict' });
     expect(cookie!.value).not.toContain(TOKEN);
     expect(await page.locator('header .who').textContent()).toContain('Li Wei');
+    // The sign-in is in the audit log by the operator's name, never with the token.
+    await page.goto(`${base}/audit?type=console.signed-in`);
+    expect(await page.locator('table.audit code.details').allTextContents()).toEqual(['{"operator":"Li Wei"}']);
+    expect(await readFile(join(parties.dir, 'bank.audit.jsonl'), 'utf8')).not.toContain(TOKEN);
     await page.close();
   });
 
@@ -186,6 +191,18 @@ describe.skipIf(!haveChromium && !required)(`the operators' console in headless 
     expect((await fetchConsole('/jobs/cancel-job/cancel', { method: 'POST', headers: { ...form, authorization: `Bearer ${TOKEN}` }, body: '' })).status).toBe(303);
     expect((await parties.bank.finished('cancel-job')).state).toBe('cancelled');
     await page.close();
+    // Each action is in the audit log with who did it: the signed-in operator, or the bearer token's holder.
+    const audit = await context.newPage();
+    await audit.goto(`${base}/audit?job=cancel-job`);
+    const rows = audit.locator('table.audit tbody tr');
+    const entries = (await rows.evaluateAll((trs) => trs.map((tr) => [tr.children[2]!.textContent, JSON.parse(tr.querySelector('code.details')!.textContent!)]))) as [string, Record<string, unknown>][];
+    const actions = entries.filter(([type]) => type === 'job.cancelled' || type === 'job.resumed');
+    expect(actions).toEqual([
+      ['job.cancelled', { job: 'cancel-job', operator: 'Li Wei', was: 'running' }],
+      ['job.resumed', { job: 'cancel-job', operator: 'Li Wei', was: 'cancelled' }],
+      ['job.cancelled', { job: 'cancel-job', operator: 'bearer-token', was: 'running' }],
+    ]);
+    await audit.close();
   }, 480_000);
 
   it('names the rule and the party when a job is refused, and counts refusals by rule on the governance page', async () => {
@@ -235,6 +252,50 @@ describe.skipIf(!haveChromium && !required)(`the operators' console in headless 
     await audit.close();
   }, 400_000);
 
+  it('rejects a waiting job with a reason, from the console and from the API, and both show the reason and are audited', async () => {
+    parties.bank.submit(trainingJob('rejected-job', 1, 'credit-review'));
+    const page = await context.newPage();
+    await page.goto(`${base}/approvals`);
+    const card = page.locator('section.approval[data-job="rejected-job"]');
+    await expect.poll(async () => (await page.reload(), card.count()), { timeout: 120_000, interval: 1000 }).toBe(1);
+    expect(await page.locator('.approvals-note').textContent()).toContain('Nothing moves before you decide');
+    // Without a reason the server refuses, whatever the browser let through.
+    await card.locator('button[data-action=reject]').click();
+    expect(await page.locator('main p.empty').textContent()).toContain('a rejection needs a reason');
+    // The refusal answers 400, which the browser logs; nothing else may.
+    expect(problems.splice(0)).toEqual(['console: Failed to load resource: the server responded with a status of 400 (Bad Request)']);
+    expect(parties.bank.store.get('rejected-job')!.state).toBe('awaiting-approval');
+    await page.goto(`${base}/approvals`);
+    await card.locator('input[name=reason]').fill('credit review is not due this quarter');
+    await card.locator('button[data-action=reject]').click();
+    await page.waitForURL(`${base}/jobs/rejected-job`);
+    expect(await page.locator('main > .status').getAttribute('data-state')).toBe('rejected');
+    const failure = page.locator('section.failure');
+    expect(await failure.locator('code').textContent()).toBe('E_JOB_REJECTED');
+    expect(await failure.locator('.message').textContent()).toBe("rejected by bank's operator: credit review is not due this quarter");
+    expect(await failure.locator('.failure-todo').textContent()).toContain('If the decision changes, submit the job again');
+    await shot(page, 'job-rejected');
+    expect((await parties.bank.finished('rejected-job')).state).toBe('rejected');
+    await page.close();
+
+    // The API's reject, on the same server, with the bearer token.
+    parties.bank.submit(trainingJob('api-rejected-job', 1, 'credit-review'));
+    await expect.poll(() => parties.bank.store.get('api-rejected-job')?.state, { timeout: 120_000, interval: 250 }).toBe('awaiting-approval');
+    const json = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
+    const answer = await fetchConsole('/v1/jobs/api-rejected-job/reject', { method: 'POST', headers: json, body: JSON.stringify({ reason: 'wrong purpose' }) });
+    expect(answer.status, answer.body).toBe(200);
+    expect((await parties.bank.finished('api-rejected-job')).error).toEqual({ code: 'E_JOB_REJECTED', message: "rejected by bank's operator: wrong purpose" });
+
+    const audit = await context.newPage();
+    await audit.goto(`${base}/audit?type=job.rejected`);
+    const details = (await audit.locator('table.audit code.details').allTextContents()).map((t) => JSON.parse(t) as Record<string, unknown>);
+    expect(details).toEqual([
+      expect.objectContaining({ job: 'rejected-job', operator: 'Li Wei', reason: 'credit review is not due this quarter' }),
+      expect.objectContaining({ job: 'api-rejected-job', operator: 'api', reason: 'wrong purpose' }),
+    ]);
+    await audit.close();
+  }, 400_000);
+
   it('shows the audit log intact, then names the first bad entry once one byte of it is flipped', async () => {
     const page = await context.newPage();
     await page.goto(`${base}/audit`);
@@ -280,13 +341,25 @@ describe.skipIf(!haveChromium && !required)(`the operators' console in headless 
     const shanghai = new Intl.DateTimeFormat('en-GB', { timeZone: ZONE, hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false }).format(new Date(iso));
     expect(await created.textContent()).toContain(shanghai);
     expect(await page.locator('[data-zone]').textContent()).toBe(ZONE);
+    // Phases in Chinese too, the service's own words kept as the title.
+    const phase = page.locator('tr[data-job="progress-job"] .phase');
+    expect(await phase.textContent()).toBe('已完成');
+    expect(await phase.getAttribute('title')).toBe('done');
     await shot(page, 'jobs-zh');
+    await page.goto(`${base}/scoring`);
+    expect(await page.locator('section.warnings').textContent()).toMatch(/家企业自上次以来升至预警阈值（0\.30）或以上。/);
+    await shot(page, 'scoring-zh');
+    await page.goto(`${base}/`);
     await page.click('a.lang');
     await page.waitForURL(`${base}/`);
     expect(await page.locator('h1').textContent()).toBe('Jobs');
     await shot(page, 'jobs');
     await page.goto(`${base}/scoring`);
     expect(await page.locator('svg.chart .data').count()).toBeGreaterThan(2);
+    const warnings = (await page.locator('section.warnings').textContent())!;
+    expect(warnings).toMatch(/\d+ enterprise\(s\) rose to or above the warning threshold \(0\.30\) since the last run\./);
+    expect(warnings).toContain('Review these borrowers’ credit now');
+    expect(warnings).not.toContain('crossed-up');
     await shot(page, 'scoring');
     await page.close();
   });

@@ -14,6 +14,7 @@ function job(id: string, state: string): JobView {
 }
 
 const cancelled: string[] = [];
+const signedIn: string[] = [];
 const jobs = [job('job-<b>1</b>', 'running'), job('job-2', 'succeeded')];
 const view: ConsoleView = {
   party: 'bank',
@@ -29,6 +30,7 @@ const view: ConsoleView = {
   audit: async () => undefined,
   governance: async () => undefined,
   scoring: async () => [],
+  signedIn: async (operator) => void signedIn.push(operator),
   close: () => {},
 };
 
@@ -79,6 +81,7 @@ describe('the console routes', () => {
     const wrong = await app.inject({ method: 'POST', url: '/sign-in', headers: form, payload: 'operator=x&token=nope' });
     expect(wrong.statusCode).toBe(401);
     expect(wrong.headers['set-cookie']).toBeUndefined();
+    expect(signedIn).toEqual([]);
     // Only a path on this service is followed after sign-in.
     const away = await app.inject({ method: 'POST', url: '/sign-in', headers: form, payload: `operator=x&token=${TOKEN}&next=%2F%2Fevil.example` });
     expect(away.headers.location).toBe('/');
@@ -87,6 +90,8 @@ describe('the console routes', () => {
   it('sets a Secure, HttpOnly, SameSite=Strict session cookie that opens the pages', async () => {
     const res = await app.inject({ method: 'POST', url: '/sign-in', headers: form, payload: `operator=Li+Wei&token=${TOKEN}&next=%2Fscoring` });
     expect(res.headers.location).toBe('/scoring');
+    // Recorded by the operator's name, before the cookie is set.
+    expect(signedIn.at(-1)).toBe('Li Wei');
     const header = String(res.headers['set-cookie']);
     expect(header).toMatch(/^jinqiao_console=[^;]+; Path=\/; HttpOnly; Secure; SameSite=Strict; Max-Age=28800$/);
     const page = await app.inject({ url: '/', headers: { cookie: header.split(';')[0]! } });

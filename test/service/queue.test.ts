@@ -31,7 +31,7 @@ describe('the job queue of a party service', () => {
     expect(of('queue-4')).toMatchObject({ state: 'queued', position: 3 });
 
     // A queued job leaves the queue when cancelled; the ones behind it move up.
-    expect(bank.cancel('queue-3')).toBe(true);
+    expect(await bank.cancel('queue-3')).toBe(true);
     expect(bank.store.get('queue-3')).toMatchObject({ state: 'cancelled', phase: 'cancelled while queued' });
     expect(bank.listJobs().find((j) => j.id === 'queue-4')).toMatchObject({ state: 'queued', position: 2 });
 
@@ -66,7 +66,7 @@ describe('the job queue of a party service', () => {
     bank.submit(parties.job('cancel-early'));
     // Submitted into a free slot: running at once, no partner connected yet.
     expect(bank.store.get('cancel-early')!.state).toBe('running');
-    expect(bank.cancel('cancel-early')).toBe(true);
+    expect(await bank.cancel('cancel-early')).toBe(true);
     const record = await bank.finished('cancel-early');
     expect(record.state, JSON.stringify(record.error)).toBe('cancelled');
   }, 600_000);

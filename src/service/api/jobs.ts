@@ -1,7 +1,9 @@
 /**
  * Jobs: submit (the label party only), list, read, metrics, resume, cancel. Every party's
  * service lists and reads the jobs it took part in; only the bank's accepts new ones (the
- * others refuse with E_OPTION_INVALID on `role`, as the service itself does).
+ * others refuse with E_OPTION_INVALID on `role`, as the service itself does). A resume or
+ * cancel is in the party's audit log, with the operator the body names (else `api`), before
+ * it acts.
  */
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -41,6 +43,14 @@ const JobSummarySchema = Type.Object({
 });
 
 const JobAnswer = Type.Object({ job: Type.Ref('Job') });
+/** Who acts, for the party's audit log (`job.resumed`, `job.cancelled`). */
+const ActionBody = Type.Object(
+  { operator: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'who acts, for the audit log (default: "api")' })) },
+  { additionalProperties: false },
+);
+const byOf = (body: { operator?: string } | undefined) => (body?.operator === undefined ? undefined : { operator: body.operator });
+/** A POST without a body (`jinqiao resume`, curl) names nobody: it is checked as `{}`. */
+const noBodyIsEmpty = async (request: { body: unknown }) => void (request.body ??= {});
 const IdParams = Type.Object({ id: Type.String({ description: 'Job id' }) });
 
 export async function jobsRoutes(instance: FastifyInstance, opts: { service: PartyService }): Promise<void> {
@@ -101,14 +111,16 @@ export async function jobsRoutes(instance: FastifyInstance, opts: { service: Par
     {
       schema: {
         tags: ['jobs'],
-        summary: 'Rerun a failed or cancelled job from its first epoch (the bank only)',
+        summary: 'Rerun a failed or cancelled job from its first epoch (the bank only; audited as job.resumed first)',
         params: IdParams,
+        body: Type.Optional(ActionBody),
         response: { 202: { description: 'Restarted', ...JobAnswer }, 400: { description: 'Not failed or cancelled, or this party is not the bank', ...ErrorRef }, 404: { description: 'No such job', ...ErrorRef } },
       },
+      preValidation: noBodyIsEmpty,
     },
     async (request, reply) => {
       const record = recordOf(request.params.id);
-      return reply.code(202).send({ job: service.resume(record.id) });
+      return reply.code(202).send({ job: await service.resume(record.id, byOf(request.body)) });
     },
   );
 
@@ -117,14 +129,16 @@ export async function jobsRoutes(instance: FastifyInstance, opts: { service: Par
     {
       schema: {
         tags: ['jobs'],
-        summary: 'Cancel a running or queued job, or withdraw one awaiting approval',
+        summary: 'Cancel a running or queued job, or withdraw one awaiting approval (audited as job.cancelled first)',
         params: IdParams,
+        body: Type.Optional(ActionBody),
         response: { 202: { description: 'Cancelling', ...JobAnswer }, 404: { description: 'No such job', ...ErrorRef }, 409: { description: 'Not running, queued or awaiting approval', ...ErrorRef } },
       },
+      preValidation: noBodyIsEmpty,
     },
     async (request, reply) => {
       const record = recordOf(request.params.id);
-      if (!service.cancel(record.id)) throw errors.notRunning(record.id, record.state);
+      if (!(await service.cancel(record.id, byOf(request.body)))) throw errors.notRunning(record.id, record.state);
       return reply.code(202).send({ job: service.store.get(record.id) });
     },
   );
