@@ -349,7 +349,9 @@ export function scoringPage(ctx: PageContext, runs: readonly MonitoringRun[]): s
     drifts.length > 0 ? `<figure>${xyChart({ title: S.driftChart, x: niceAxis(S.run, 1, runs.length, String), y: niceAxis(S.drift, 0, Math.max(0.3, ...drifts.map((p) => p[1])), (v) => v.toFixed(2), 4), height: 260, layers: [{ kind: 'line', points: drifts, color: COLORS.accent, markers: true }, { kind: 'rule', from: [1, 0.25], to: [runs.length, 0.25], color: COLORS.bad, dashed: true }] })}</figure>` : '',
     agencies.length > 0 ? `<figure>${horizontalBarChart({ title: S.agencyDrift, bars: agencies, axisLabel: 'PSI', format: (v) => v.toFixed(3) })}</figure>` : '',
   ].join('');
-  const body = `<section class="card">${table([S.run, S.model, S.enterprises, S.above, S.alerts, S.drift], rows)}</section>${warnings(ctx, latest)}<section class="card"><div class="charts">${charts}</div></section>`;
+  const withheld = Object.entries(latest.agencyDrift).flatMap(([party, psi]) => (psi === 'withheld' ? [party] : []));
+  const withheldNote = withheld.length === 0 ? '' : `<p class="note drift-withheld">${e(S.driftWithheld(withheld.join(', ')))}</p>`;
+  const body = `<section class="card">${table([S.run, S.model, S.enterprises, S.above, S.alerts, S.drift], rows)}</section>${warnings(ctx, latest)}<section class="card"><div class="charts">${charts}</div>${withheldNote}</section>`;
   return layout(ctx, 'scoring', S.heading, body);
 }
 

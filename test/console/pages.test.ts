@@ -144,5 +144,11 @@ describe("the console's pages", () => {
     expect(zh).toContain('请立即复核这些借款人的信用');
     expect(zh).toContain('<td title="crossed-up">升至阈值以上</td>');
     expect(scoringPage(ctxOf(viewOf('bank', 'label')), [run({})])).toContain('No warning in the latest run.');
+    expect(en).not.toContain('drift-withheld');
+    // An agency whose policy keeps its drift: named, with why, and no bar of its own.
+    const kept = run({ agencyDrift: { 'tax-bureau': 'withheld', 'social-insurance': 0.02 } });
+    const shown = unescape(scoringPage(ctxOf(viewOf('bank', 'label')), [run({}), kept]));
+    expect(shown).toContain('Drift withheld by tax-bureau: their policy does not let the bank see their partial scores');
+    expect(unescape(scoringPage(ctxOf(viewOf('bank', 'label'), 'zh'), [run({}), kept]))).toContain('tax-bureau 未提供漂移');
   });
 });
