@@ -146,6 +146,17 @@ describe('the API is served over HTTPS only', () => {
     const lenient = await serve({ tls: { key: pem('agency.key'), cert: pem('agency.crt'), ca: [pem('client.crt')], clientCerts: 'optional' } });
     expect((await call(lenient.port, 'GET', '/v1/jobs')).status).toBe(200);
   });
+
+  it('with clientCerts optional, answers a client presenting an untrusted certificate 403 E_PEER_UNTRUSTED and logs its subject', async () => {
+    const logged: string[] = [];
+    const lenient = await serve({ tls: { key: pem('agency.key'), cert: pem('agency.crt'), ca: [pem('client.crt')], clientCerts: 'optional' }, log: (line) => logged.push(line) });
+    const refused = await call(lenient.port, 'GET', '/v1/jobs', { tls: { cert: pem('stranger.crt'), key: pem('stranger.key') } });
+    expect(refused.status).toBe(403);
+    expect(refused.json.error).toMatchObject({ code: 'E_PEER_UNTRUSTED', message: expect.stringContaining('CN=stranger') });
+    expect(refused.json.jobs).toBeUndefined();
+    expect(logged).toEqual([expect.stringMatching(/^API: refused a request from 127\.0\.0\.1: certificate CN=stranger \(issued by CN=stranger\) is not trusted/)]);
+    expect((await call(lenient.port, 'GET', '/v1/jobs', { tls: { cert: pem('client.crt'), key: pem('client.key') } })).status).toBe(200);
+  });
 });
 
 describe("a partner's service", () => {
