@@ -15,6 +15,8 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ERROR_CATALOGUE } from '../../src/errors.ts';
 import { authenticate } from '../../src/service/api/auth.ts';
+import { conforms } from '../../src/schemas/check.ts';
+import { ScoreAnswer } from '../../src/service/api/score.ts';
 import { openApiDocument, startApi, type ApiServer, type StartApiOptions } from '../../src/service/api/server.ts';
 import { loadPartyConfig } from '../../src/service/config.ts';
 import { startPartyService, type PartyService } from '../../src/service/party-service.ts';
@@ -323,5 +325,15 @@ describe('the OpenAPI document', () => {
     expect(doc.components.schemas.Error.properties.error.properties.code.enum).toEqual(Object.keys(ERROR_CATALOGUE));
     expect(Object.keys(doc.paths).sort()).toEqual(['/openapi.json', '/v1/approvals', '/v1/jobs', '/v1/jobs/{id}', '/v1/jobs/{id}/approve', '/v1/jobs/{id}/cancel', '/v1/jobs/{id}/metrics', '/v1/jobs/{id}/reject', '/v1/jobs/{id}/resume', '/v1/lookup', '/v1/score', '/v1/verify']);
     expect(doc.paths['/v1/jobs'].post.requestBody.content['application/json'].schema).toEqual({ $ref: '#/components/schemas/JobDefinition' });
+  });
+
+  it("lets a scoring answer hold every status the bank gives an ID, unknown (outside the bank's book) included", async () => {
+    const doc = (await openApiDocument()) as any;
+    const schema = doc.paths['/v1/score'].post.responses['200'].content['application/json'].schema;
+    expect(schema.properties.scores.items.properties.status.enum).toEqual(['scored', 'refused', 'unknown']);
+    const unknown = { id: '91350100M000100Y43', status: 'unknown', code: 'E_SCORE_REFUSED', rule: 'id.unknown', reason: '"91350100M000100Y43" is not in the bank\'s book', fallbacks: [] };
+    expect(conforms(schema, { scores: [unknown] })).toBe(true);
+    expect(conforms(ScoreAnswer, { scores: [unknown] })).toBe(true);
+    expect(conforms(schema, { scores: [{ ...unknown, status: 'lost' }] })).toBe(false);
   });
 });
