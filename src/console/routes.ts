@@ -156,7 +156,7 @@ export async function consoleRoutes(app: FastifyInstance, opts: ConsoleOptions):
         const reason = ((request.body ?? {}) as Record<string, string | undefined>).reason?.trim() || undefined;
         try {
           if (action === 'reject' && !reason) throw errors.optionInvalid('reason', 'a rejection needs a reason (it is recorded in the audit log)');
-          run(id, { operator: viewers.get(request)!.operator, ...(reason ? { reason } : {}) });
+          await run(id, { operator: viewers.get(request)!.operator, ...(reason ? { reason } : {}) });
         } catch (e) {
           if (!isJinqiaoError(e)) throw e;
           return html(reply, notFoundPage(ctx, `${e.code}: ${e.message} (${e.hint})`), e.code === 'E_NOT_FOUND' ? 404 : e.isInputError ? 400 : 409);

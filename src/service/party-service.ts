@@ -80,11 +80,12 @@ export interface PartyService {
   listJobs(): JobSummary[];
   /**
    * This party's operator approves a job awaiting its approval. The decision is written to
-   * the party's audit log before the job moves on; the record is returned at once.
+   * the party's audit log first, then to the job store, then the job moves on; resolves with
+   * the record. Rejects (the job still awaiting approval) when the audit log cannot be written.
    */
-  approve(jobId: string, by: { operator: string; reason?: string }): JobRecord;
+  approve(jobId: string, by: { operator: string; reason?: string }): Promise<JobRecord>;
   /** This party's operator rejects a job awaiting its approval (audited first); it fails at every party with the reason. */
-  reject(jobId: string, by: { operator: string; reason: string }): JobRecord;
+  reject(jobId: string, by: { operator: string; reason: string }): Promise<JobRecord>;
   /** (Label) Scores enterprises with the model of a finished job, the agencies answering over TLS. */
   score(modelJobId: string, ids: readonly string[], options?: { decoys?: number }): Promise<readonly EnterpriseScore[]>;
   /** (Label) Verification of declared values, an agency answering over TLS under its policy (`POST /v1/verify`). */
@@ -232,25 +233,34 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
       });
     });
   };
-  /** Records and audits an operator's decision on a job awaiting this party's approval, then lets the job act on it. */
-  const decide = (jobId: string, approved: boolean, by: { operator?: unknown; reason?: unknown }): JobRecord => {
+  /**
+   * Audits an operator's decision on a job awaiting this party's approval, then records it in
+   * the job store and lets the job act on it. An append that fails leaves the job awaiting
+   * approval (the operator may decide again), with nothing recorded or done.
+   */
+  const decide = async (jobId: string, approved: boolean, by: { operator?: unknown; reason?: unknown }): Promise<JobRecord> => {
     const record = store.get(jobId);
     if (!record) throw errors.notFound(`no job ${JSON.stringify(jobId)}`, 'list the jobs awaiting approval with GET /v1/approvals');
     if (typeof by.operator !== 'string' || by.operator.trim() === '' || by.operator.length > 200) throw errors.optionInvalid('operator', 'must name the operator who decides (1 to 200 characters)');
     if (approved ? by.reason !== undefined && typeof by.reason !== 'string' : typeof by.reason !== 'string' || by.reason.trim() === '') throw errors.optionInvalid('reason', approved ? 'must be text' : 'a rejection must say why (it is shown to every party of the job)');
     if (typeof by.reason === 'string' && by.reason.length > 1000) throw errors.optionInvalid('reason', 'must be at most 1000 characters');
+    // Taken before the append: a second decision, the timeout or a withdrawal cannot settle it meanwhile.
     const waiter = approvals.has(jobId) && record.state === 'awaiting-approval' ? takeApproval(jobId) : undefined;
     if (!waiter) throw errors.notAwaitingApproval(jobId, record.state === 'awaiting-approval' ? record.phase : record.state);
     const operator = by.operator.trim();
     const reason = typeof by.reason === 'string' ? by.reason : undefined;
+    try {
+      await config.governance?.audit?.append(approved ? 'job.approved' : 'job.rejected', { job: jobId, operator, ...(reason === undefined ? {} : { reason }), purpose: record.approval!.request.purpose });
+    } catch (e) {
+      approvals.set(jobId, waiter);
+      log(`job ${jobId}: the ${approved ? 'approval' : 'rejection'} by ${operator} could not be audited, the job still awaits approval: ${(e as Error).message}`);
+      throw e;
+    }
     const decision = { approved, operator, ...(reason === undefined ? {} : { reason }), at: new Date().toISOString() };
     store.update(jobId, { ...(approved ? { state: 'running' as const } : { state: 'rejected' as const }), phase: `${approved ? 'approved' : 'rejected'} by ${operator}`, approval: { ...record.approval!, decision } });
     log(`job ${jobId}: ${approved ? 'approved' : 'rejected'} by ${operator}${reason ? `: ${reason}` : ''}`);
-    const audited = config.governance?.audit?.append(approved ? 'job.approved' : 'job.rejected', { job: jobId, operator, ...(reason === undefined ? {} : { reason }), purpose: record.approval!.request.purpose }) ?? Promise.resolve();
-    audited.then(
-      () => (approved ? waiter.resolve({ operator, ...(reason === undefined ? {} : { reason }) }) : waiter.reject(errors.jobRejected(config.name, operator, reason!))),
-      (e: Error) => waiter.reject(e),
-    );
+    if (approved) waiter.resolve({ operator, ...(reason === undefined ? {} : { reason }) });
+    else waiter.reject(errors.jobRejected(config.name, operator, reason!));
     return store.get(jobId)!;
   };
 
