@@ -84,6 +84,7 @@ export type KnownAuditEventType =
   | 'job.rejected'
   | 'consent.filtered'
   | 'consent.revoked'
+  | 'psi.start'
   | 'psi.run'
   | 'training.start'
   | 'training.run'
