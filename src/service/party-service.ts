@@ -41,7 +41,7 @@ import { trainAsLabel } from '../jobs/training.ts';
 import { inThreadRoles, roleThreads, type RoleRunner } from '../jobs/role-threads.ts';
 import { SharedMatvecPool } from '../he/pool.ts';
 import type { ApprovalRequest, OperatorDecision } from '../governance/gate.ts';
-import { jobsDefaults, type PartyConfig } from './config.ts';
+import { jobsDefaults, scoringDefaults, type PartyConfig } from './config.ts';
 import { PostgresJobStore } from './pg-store.ts';
 import { ACTIVE_STATES, SqliteJobStore, type JobRecord, type JobState, type JobStore } from './store.ts';
 
@@ -107,6 +107,7 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
   };
   const store: JobStore = config.jobStore ? await PostgresJobStore.open(config.jobStore.postgres, config.name) : new SqliteJobStore(config.store);
   const jobsConfig = config.jobs ?? jobsDefaults();
+  const scoringConfig = config.scoring ?? scoringDefaults();
   // A job the bank had queued waits again, in its old order. One that was running or
   // awaiting an approval when the service stopped was cut off: it fails (resume it; its
   // approval is asked again, since the partners' side of it is gone too).
@@ -443,6 +444,7 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
         config: resolveTrainingConfig({ ...def.training, jobId: modelJobId }),
         // Kept across sessions and restarts: an enterprise's decoys must never change.
         decoyKey: await loadOrCreateDecoyKey(config.store),
+        anchorEvery: { requests: scoringConfig.anchorEveryRequests, minutes: scoringConfig.anchorEveryMinutes },
       });
     })();
     const entry: ScoringEntry = { sessionId, session, busy: true, opening: true, startedAt: ++poolClock };
