@@ -48,7 +48,7 @@ export const ERROR_CATALOGUE = {
   E_CONSENT_FILE_INVALID: { input: true, meaning: 'a consent token file or revocation list is malformed' },
   E_CONSENT_INVALID: { input: false, meaning: "an enterprise's consent does not cover the job; `reason` says why" },
   E_AUDIT_BROKEN: { input: false, meaning: 'an audit log fails verification' },
-  E_PEER_UNTRUSTED: { input: false, meaning: 'a TLS peer was refused at the handshake' },
+  E_PEER_UNTRUSTED: { input: false, meaning: 'a TLS peer was refused at the handshake, or an API client for presenting a certificate the party does not trust' },
   E_DATABASE_UNREACHABLE: { input: false, meaning: 'a PostgreSQL server cannot be reached or refuses the login' },
   E_DATABASE_QUERY: { input: true, meaning: "the database refused the read of a party's table" },
   E_UNAUTHORIZED: { input: true, meaning: 'a service API request without the right bearer token' },
@@ -375,6 +375,9 @@ export const errors = {
       `the connection to ${peer} was refused at the TLS handshake: ${reason}`,
       "check that each party's trusted certificates (ca) hold the partner's certificate or CA, compare fingerprints out of band (`jinqiao init-party` prints them), and check the expected party name and the certificate's validity dates",
     ),
+  /** (The HTTPS API, client certificates optional) A client presented a certificate the party does not trust. */
+  apiClientUntrusted: (address: string, reason: string) =>
+    new JinqiaoError('E_PEER_UNTRUSTED', `the API refused the client at ${address}: ${reason}`, 'present a certificate that chains to api.clientCa (default tls.trust), or present none'),
   /** A database holding a party's table cannot be reached or refuses the login; `server` never holds the password. */
   databaseUnreachable: (server: string, reason: string) =>
     new JinqiaoError(

@@ -123,6 +123,7 @@ async function run(pool: SharedMatvecPool | undefined): Promise<unknown> {
         ...(task.previousMonitoring && { previousMonitoring: task.previousMonitoring }),
         ...(task.disclosePartialScores !== undefined && { disclosePartialScores: task.disclosePartialScores }),
         ...(task.audited && { audit: { append: (type, details) => ask({ t: 'audit', type, details }) } }),
+        ...(task.anchored && { anchors: (received) => ask({ t: 'anchors', received }) }),
       });
     case 'bankScoring':
       return serveBankSession(task);

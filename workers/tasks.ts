@@ -15,6 +15,7 @@ import type { TrainingProgress } from '../src/lr/progress.ts';
 import type { DecryptionRecord } from '../src/lr/roles/training-arbiter.ts';
 import type { Message, MessageType } from '../src/protocol/messages.ts';
 import type { IdBatch } from '../src/psi/batch.ts';
+import type { AnchorMessage } from '../src/score/agency.ts';
 
 /** workers/psi.ts: hash-and-blind a batch of encoded IDs, re-blind a batch of points, or unblind OPRF evaluations. */
 export type PsiTask =
@@ -92,6 +93,8 @@ export type RoleTask = {
       readonly disclosePartialScores?: boolean;
       /** Each request is written to the host's audit log before it is answered. */
       readonly audited: boolean;
+      /** The host keeps the bank's audit anchors and gives this agency's (RoleRequest 'anchors'). */
+      readonly anchored: boolean;
     }
   | {
       readonly role: 'bankScoring';
@@ -109,7 +112,7 @@ export type RoleTask = {
 );
 
 /** The host calls a method of the bank's session in its thread (RoleRequest 'returned' answers). */
-export type SessionCall = { readonly t: 'invoke'; readonly call: number; readonly method: 'open' | 'score' | 'monitor' | 'scoreTogether' | 'close'; readonly args: readonly unknown[] };
+export type SessionCall = { readonly t: 'invoke'; readonly call: number; readonly method: 'open' | 'score' | 'monitor' | 'scoreTogether' | 'exchangeAnchors' | 'close'; readonly args: readonly unknown[] };
 
 /** What the role's thread asks of its host and tells it; `call` numbers a request the host answers with a RoleReply. */
 export type RoleRequest =
@@ -123,6 +126,7 @@ export type RoleRequest =
   | { readonly t: 'progress'; readonly event: TrainingProgress }
   | { readonly t: 'decryption'; readonly call: number; readonly record: DecryptionRecord }
   | { readonly t: 'audit'; readonly call: number; readonly type: AuditEventType; readonly details: AuditDetails }
+  | { readonly t: 'anchors'; readonly call: number; readonly received: AnchorMessage }
   | { readonly t: 'ready' }
   | { readonly t: 'returned'; readonly call: number; readonly value?: unknown; readonly error?: ThreadError; readonly failed: boolean }
   | { readonly t: 'done'; readonly result: unknown }

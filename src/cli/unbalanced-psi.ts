@@ -107,8 +107,8 @@ export async function runPreparedPsi(
     strict: opts.strict,
     maxEvaluations: opts.maxEvaluations === undefined ? undefined : parseNonNegativeInt('--max-evaluations', opts.maxEvaluations),
     agencyAudit: audits?.agency,
+    bankAudit: audits?.bank,
   });
-  await audits?.bank.append('psi.run', { mode: 'prepared', keyId: r.keyId, evaluated: r.evaluations, intersection: r.intersection });
   if (opts.out !== undefined) await writeIntersectionIds({ file: bankFile, idColumn: opts.id }, r.lines, opts.out);
   const summary = {
     intersection: r.intersection,

@@ -102,8 +102,9 @@ export interface ActionRequest {
 export interface ConsoleActions {
   readonly cancel?: (jobId: string, request: ActionRequest) => void | Promise<void>;
   readonly resume?: (jobId: string, request: ActionRequest) => void | Promise<void>;
-  readonly approve?: (jobId: string, request: ActionRequest) => void | Promise<void>;
-  readonly reject?: (jobId: string, request: ActionRequest) => void | Promise<void>;
+  /** Resolves once the decision is audited and the job moves on. */
+  readonly approve?: (jobId: string, request: ActionRequest) => Promise<void>;
+  readonly reject?: (jobId: string, request: ActionRequest) => Promise<void>;
 }
 
 export interface AuditRow {
@@ -219,8 +220,8 @@ export function consoleViewOf(service: PartyService, options: ConsoleViewOptions
       if (!(await service.cancel(jobId, { operator: r.operator }))) throw errors.notRunning(jobId, service.store.get(jobId)?.state ?? 'unknown');
     },
     ...(config.role === 'label' ? { resume: async (jobId: string, r: ActionRequest) => void (await service.resume(jobId, { operator: r.operator })) } : {}),
-    approve: (jobId, r) => void service.approve(jobId, { operator: r.operator, ...(r.reason ? { reason: r.reason } : {}) }),
-    reject: (jobId, r) => void service.reject(jobId, { operator: r.operator, reason: r.reason ?? '' }),
+    approve: async (jobId, r) => void (await service.approve(jobId, { operator: r.operator, ...(r.reason ? { reason: r.reason } : {}) })),
+    reject: async (jobId, r) => void (await service.reject(jobId, { operator: r.operator, reason: r.reason ?? '' })),
   };
 
   return {

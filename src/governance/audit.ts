@@ -22,8 +22,8 @@
  * first head, needs the same repair.)
  *
  * Anchors: the party that holds the key can still roll log and head back together to an
- * older saved copy, or cut the log and sign a new head. So at the end of each job the
- * parties exchange anchors — a head signed by the log's owner, naming the job
+ * older saved copy, or cut the log and sign a new head. So at the end of each job (and
+ * during and at the end of each scoring session) the parties exchange anchors — a head signed by the log's owner, naming the job
  * (`AuditLog.anchor`) — and each keeps its partners' anchors in an anchors file
  * (`storeAuditAnchor`). `verifyAuditLog(file, key, anchors)` then requires every anchor
  * to match an entry of the log: a log that ends before an anchor's seq was rolled back
@@ -87,6 +87,7 @@ export type KnownAuditEventType =
   | 'console.signed-in'
   | 'consent.filtered'
   | 'consent.revoked'
+  | 'psi.start'
   | 'psi.run'
   | 'training.start'
   | 'training.run'
@@ -457,24 +458,51 @@ function parseHead(text: string, publicKey: PublicKeyBytes): AuditHead | string 
 }
 
 /**
- * (A partner, at a job's end) Checks that `anchor` is signed by the key of the party whose
- * log it anchors and does not go back behind an anchor of that log already kept (a lower
- * seq, or the same seq with another hash, shows a rollback now), then appends it to the
- * anchors file `file` (created if absent) and syncs before resolving.
+ * (A partner, at a job's end or during a scoring session) Checks that `anchor` is signed by
+ * the key of the party whose log it anchors and that its log did not go back against an
+ * anchor of that log already kept, then appends it to the anchors file `file` (created if
+ * absent) and syncs before resolving.
+ *
+ * Going back is judged by the order the owner signed its anchors in (`time`), not the order
+ * they arrive in: jobs and sessions with one partner run side by side, each exchanging
+ * anchors at its own pace, so an anchor signed earlier (a lower seq) may arrive after a later
+ * one and is kept. Refused, as a rollback: the same seq with another hash (a fork, whatever
+ * the times); a lower seq signed later than a kept anchor (the log went back since that
+ * anchor, as a party that restored an older copy of its log and head and went on shows at
+ * its next anchor); a higher seq signed earlier than a kept anchor (that kept one was signed
+ * after the log went back). Anchors signed at the same millisecond are not ordered.
+ * The times are the owner's clock: a party that backdates its anchor after a rollback gets
+ * it kept as a late one, but gains nothing, since the anchors it went back behind stay
+ * kept and `verifyAuditLog` with them finds its log behind or rewritten.
  */
 export async function storeAuditAnchor(file: string, anchor: unknown, publicKey: PublicKeyBytes): Promise<AuditAnchor> {
   const problem = anchorProblem(anchor, publicKey);
   if (problem !== undefined) throw errors.optionInvalid('anchor', problem, "keep only anchors signed by the partner's audit key");
   const fresh = anchor as AuditAnchor;
   const kept = (await sizeOf(file)) === undefined ? [] : (await readAnchors(file, publicKey)).anchors;
-  const behind = kept.find(({ anchor: k }) => k.seq > fresh.seq || (k.seq === fresh.seq && k.hash !== fresh.hash));
-  if (behind !== undefined) {
-    const k = behind.anchor;
-    throw errors.auditBroken(file, behind.line, k.seq, `${fresh.party}'s log went back: its head at the end of job ${fresh.job} is seq ${fresh.seq} (hash ${fresh.hash}), but the anchor kept here from job ${k.job} is seq ${k.seq} (hash ${k.hash})`);
+  const signedAt = Date.parse(fresh.time);
+  const conflict = kept.find(({ anchor: k }) => {
+    const keptAt = Date.parse(k.time);
+    if (k.seq === fresh.seq) return k.hash !== fresh.hash;
+    return k.seq > fresh.seq ? signedAt > keptAt : signedAt < keptAt;
+  });
+  if (conflict !== undefined) {
+    const k = conflict.anchor;
+    if (k.seq === fresh.seq) {
+      throw errors.auditBroken(file, conflict.line, k.seq, `${fresh.party}'s log went back and forked: its anchor of job ${fresh.job} (now offered) and its anchor of job ${k.job} (kept here) are both at seq ${k.seq}, with hashes ${fresh.hash} and ${k.hash}`);
+    }
+    const [earlier, later] = Date.parse(k.time) <= signedAt ? [k, fresh] : [fresh, k];
+    const which = (a: AuditAnchor) => (a === fresh ? 'now offered' : 'kept here');
+    throw errors.auditBroken(
+      file,
+      conflict.line,
+      k.seq,
+      `${fresh.party}'s log went back: its anchor of job ${later.job}, signed ${later.time} (${which(later)}), is at seq ${later.seq} (hash ${later.hash}), but its anchor of job ${earlier.job}, signed earlier at ${earlier.time} (${which(earlier)}), is at seq ${earlier.seq} (hash ${earlier.hash})`,
+    );
   }
   await mkdir(dirname(file), { recursive: true });
   await appendDurably(file, canonicalJson(anchor as unknown as JsonValue) + '\n');
-  return anchor as AuditAnchor;
+  return fresh;
 }
 
 /**
@@ -520,6 +548,7 @@ function anchorProblem(anchor: unknown, publicKey: PublicKeyBytes): string | und
   if (!Number.isSafeInteger(anchor.seq) || (anchor.seq as number) < 0) return 'seq must be a whole number';
   if (typeof anchor.hash !== 'string' || !HEX64.test(anchor.hash)) return 'hash must be 64 hex digits';
   for (const k of ['party', 'job', 'time'] as const) if (typeof anchor[k] !== 'string' || anchor[k] === '') return `${k} must be a non-empty string`;
+  if (Number.isNaN(Date.parse(anchor.time as string))) return 'time must be an ISO 8601 time';
   if (typeof anchor.signature !== 'string' || !/^[0-9a-f]{128}$/.test(anchor.signature)) return 'signature must be 128 hex digits';
   if (anchor.keyId !== keyIdOf(publicKey)) return `signed for key ${String(anchor.keyId)}, not ${keyIdOf(publicKey)}`;
   const { signature, ...body } = anchor;

@@ -37,7 +37,7 @@ export async function arbitrate(ctx: PartyJobContext, label: Channel, spec: JobS
         ? await roles.arbiter(spec.jobId, { backend, params: binningHeParams(spec), parties: channels, coefficients: true })
         : await roles.arbiter(spec.jobId, { backend, params: heParamsFor({ ...spec.config, sigmoid: 'taylor1' }), parties: channels });
   await audit?.append('arbiter.run', { job: spec.jobId, kind: spec.kind, parties: [...spec.parties], decryptions: report.decryptions });
-  // A training or binning job's end: the bank and the platform keep each other's signed head.
-  if (spec.kind !== 'scoring') await exchangeAnchors(ctx, [label], spec.jobId);
+  // A job's or scoring session's end: the bank and the platform keep each other's signed head.
+  await exchangeAnchors(ctx, [label], spec.jobId);
   return report;
 }

@@ -10,7 +10,8 @@
  * What stays with the host: the channels (the thread asks for each send and receive, so the
  * wire sees exactly what it saw before), the PSI pool, progress and the audit log (a thread
  * waits for each entry to be written before the action it records: the arbiter's
- * decryptions, an agency's scoring answers).
+ * decryptions, an agency's scoring answers), and the audit anchors a scoring session
+ * exchanges (the host signs its own and keeps its partners').
  * Errors cross with their code, message and hint (thread-errors.ts); a thread that dies
  * (out of memory, a crash) fails its job with E_INTERNAL naming the job, never the host.
  */
@@ -24,10 +25,10 @@ import { runTrainingArbiter, type DecryptionRecord, type TrainingArbiterOptions,
 import type { TrainingProgress } from '../lr/progress.ts';
 import type { Channel } from '../protocol/channel.ts';
 import type { PsiExecutor } from '../psi/executor.ts';
-import { serveScoring, type AgencyScoringOptions, type AgencyScoringReport } from '../score/agency.ts';
+import { serveScoring, type AgencyScoringOptions, type AgencyScoringReport, type AnchorMessage } from '../score/agency.ts';
 import type { AuditLog } from '../governance/audit.ts';
 import type { RoleReply, RoleRequest, RoleTask, SessionCall, ThreadError } from '../../workers/tasks.ts';
-import { BankScoringSession, type BankScoringOptions, type BankSession, type EnterpriseScore, type MonitoringScores, type ScoreRequestOptions } from '../score/bank.ts';
+import { BankScoringSession, type BankScoringOptions, type BankSession, type EnterpriseScore, type MonitoringScores, type ReceivedAnchor, type ScoreRequestOptions } from '../score/bank.ts';
 import { threadError, threadErrorOf } from '../util/thread-errors.ts';
 
 /** A party's role in job `jobId`, run wherever the host wants it. */
@@ -81,6 +82,8 @@ interface HostSide {
   readonly onProgress?: (event: TrainingProgress) => void;
   readonly onDecryption?: (record: DecryptionRecord) => unknown;
   readonly audit?: Pick<AuditLog, 'append'>;
+  /** (An agency's scoring session) Keeps the bank's audit anchor and gives this party's. */
+  readonly anchors?: (received: AnchorMessage) => Promise<AnchorMessage>;
 }
 
 type WithScaler<T extends { data: { scaler: StandardScaler } }> = Omit<T, 'data'> & { data: Omit<T['data'], 'scaler'> & { scaler: ScalerJson } };
@@ -167,6 +170,8 @@ export function roleThreads(options: RoleThreadOptions = {}): RoleThreads {
             return void answer(request.call, (async () => void (await host.onDecryption?.(request.record)))());
           case 'audit':
             return void answer(request.call, host.audit ? host.audit.append(request.type, request.details) : Promise.reject(errors.protocol('a role thread wrote to an audit log its host does not keep')));
+          case 'anchors':
+            return void answer(request.call, host.anchors ? host.anchors(request.received) : Promise.reject(errors.protocol('a role thread exchanged audit anchors its host does not keep')));
           case 'done':
             outcome ??= { value: request.result };
             return void worker.terminate();
@@ -245,8 +250,9 @@ export function roleThreads(options: RoleThreadOptions = {}): RoleThreads {
         ...(o.previousMonitoring && { previousMonitoring: o.previousMonitoring }),
         ...(o.disclosePartialScores !== undefined && { disclosePartialScores: o.disclosePartialScores }),
         audited: o.audit !== undefined,
+        anchored: o.anchors !== undefined,
       };
-      return run(jobId, task, channels, { psiExecutor: o.psiExecutor, ...(o.audit && { audit: o.audit }) });
+      return run(jobId, task, channels, { psiExecutor: o.psiExecutor, ...(o.audit && { audit: o.audit }), ...(o.anchors && { anchors: o.anchors }) });
     },
     async bankScoring(jobId, o) {
       const channels = [...o.agencies.values(), o.arbiter];
@@ -328,6 +334,10 @@ class ThreadBankSession implements BankSession {
   async scoreTogether(requests: readonly { readonly ids: readonly string[]; readonly options?: ScoreRequestOptions }[]): Promise<(readonly EnterpriseScore[] | Error)[]> {
     const answers = (await this.#call('scoreTogether', [requests])) as (readonly EnterpriseScore[] | { refused: ThreadError })[];
     return answers.map((a) => ('refused' in a ? threadError(a.refused) : a));
+  }
+
+  async exchangeAnchors(own: AnchorMessage): Promise<readonly ReceivedAnchor[]> {
+    return (await this.#call('exchangeAnchors', [own])) as readonly ReceivedAnchor[];
   }
 
   async close(): Promise<void> {

@@ -9,8 +9,9 @@ import type { TrainingConfig } from '../lr/config.ts';
 import type { Channel } from '../protocol/channel.ts';
 import { abortingPeersOnFailure } from '../protocol/abort.ts';
 import { message } from '../protocol/messages.ts';
-import type { AgencyScoringReport } from '../score/agency.ts';
-import type { BankSession } from '../score/bank.ts';
+import type { AgencyScoringReport, AnchorMessage } from '../score/agency.ts';
+import type { BankSession, EnterpriseScore, MonitoringScores, ReceivedAnchor, ScoreRequestOptions } from '../score/bank.ts';
+import { exchangeAnchors, keepAnchor, ownAnchor } from './anchors.ts';
 import { rolesOf, type PartyJobContext } from './context.ts';
 import { sendJobSpec, type JobSpec } from './spec.ts';
 import { refuseUnboundRoles } from './roles.ts';
@@ -29,7 +30,17 @@ export interface ScoringSessionJob {
   readonly config: TrainingConfig;
   /** The bank's persistent decoy key (32 bytes, `loadOrCreateDecoyKey`): needed for requests with decoys. */
   readonly decoyKey?: Uint8Array;
+  /** How often the session exchanges audit anchors with the agencies besides at its close (default `ANCHOR_EVERY`). */
+  readonly anchorEvery?: AnchorSchedule;
 }
+
+/** A scoring session anchors after this many requests, or once this many minutes passed since its last anchors with requests served meanwhile. */
+export interface AnchorSchedule {
+  readonly requests: number;
+  readonly minutes: number;
+}
+
+export const ANCHOR_EVERY: AnchorSchedule = { requests: 100, minutes: 5 };
 
 /** (Label) Opens a scoring session; requests then go to the returned session. */
 export async function openScoringAsBank(ctx: PartyJobContext, job: ScoringSessionJob): Promise<BankSession> {
@@ -80,8 +91,139 @@ export async function openScoringAsBank(ctx: PartyJobContext, job: ScoringSessio
       await bank.close().catch(() => {});
       throw e;
     }
-    return bank;
+    return new AnchoredBankSession(ctx, bank, job.sessionId, arbiter, [...channels], job.anchorEvery ?? ANCHOR_EVERY);
   });
+}
+
+/**
+ * (Label) A scoring session that anchors the audit logs of the bank and its agencies as a
+ * job's end does (anchors.ts), since one session may serve requests for hours: after every
+ * `requests` requests, once `minutes` have passed since the last exchange with requests
+ * served meanwhile (a timer, so an idle session anchors too), and as it closes, when the
+ * platform's part ends too and it anchors with the bank. An exchange waits for the round in
+ * progress. A partner's anchor that shows its log went back fails the session
+ * (E_AUDIT_BROKEN, every peer told), as it fails a job.
+ */
+class AnchoredBankSession implements BankSession {
+  readonly #ctx: PartyJobContext;
+  readonly #inner: BankSession;
+  readonly #sessionId: string;
+  readonly #arbiter: Channel;
+  readonly #channels: readonly Channel[];
+  readonly #every: AnchorSchedule;
+  /** Requests since the last exchange, and when it was. */
+  #since = 0;
+  #last = Date.now();
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #tail: Promise<unknown> = Promise.resolve();
+  #failed = false;
+  #closed = false;
+
+  constructor(ctx: PartyJobContext, inner: BankSession, sessionId: string, arbiter: Channel, channels: readonly Channel[], every: AnchorSchedule) {
+    if (!Number.isInteger(every.requests) || every.requests < 1) throw errors.optionInvalid('anchorEvery.requests', `must be a whole number of requests, at least 1, got ${every.requests}`);
+    if (!(every.minutes > 0) || !Number.isFinite(every.minutes)) throw errors.optionInvalid('anchorEvery.minutes', `must be a positive number of minutes, got ${every.minutes}`);
+    this.#ctx = ctx;
+    this.#inner = inner;
+    this.#sessionId = sessionId;
+    this.#arbiter = arbiter;
+    this.#channels = channels;
+    this.#every = every;
+    this.#arm();
+  }
+
+  get failed(): boolean {
+    return this.#failed || this.#inner.failed;
+  }
+
+  open(): Promise<void> {
+    return this.#inner.open();
+  }
+
+  score(ids: readonly string[], options?: ScoreRequestOptions): Promise<readonly EnterpriseScore[]> {
+    return this.#round(1, () => this.#inner.score(ids, options));
+  }
+
+  monitor(): Promise<MonitoringScores> {
+    return this.#round(1, () => this.#inner.monitor());
+  }
+
+  scoreTogether(requests: readonly { readonly ids: readonly string[]; readonly options?: ScoreRequestOptions }[]): Promise<(readonly EnterpriseScore[] | Error)[]> {
+    return this.#round(requests.length, () => this.#inner.scoreTogether(requests));
+  }
+
+  exchangeAnchors(own: AnchorMessage): Promise<readonly ReceivedAnchor[]> {
+    return this.#serial(() => this.#inner.exchangeAnchors(own));
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearTimeout(this.#timer);
+    await this.#serial(async () => {
+      if (this.failed) return this.#inner.close();
+      try {
+        await this.#exchange();
+      } catch (e) {
+        await this.#inner.close().catch(() => {});
+        throw e;
+      }
+      await this.#inner.close();
+      if (!this.#inner.failed) await abortingPeersOnFailure([this.#arbiter], () => exchangeAnchors(this.#ctx, [this.#arbiter], this.#sessionId));
+    });
+  }
+
+  /** One round of `requests` requests, then the anchors if they are due. */
+  #round<T>(requests: number, body: () => Promise<T>): Promise<T> {
+    return this.#serial(async () => {
+      const answer = await body();
+      this.#since += requests;
+      if (this.#since >= this.#every.requests || this.#elapsed()) await this.#exchange();
+      return answer;
+    });
+  }
+
+  #elapsed(): boolean {
+    return Date.now() - this.#last >= this.#every.minutes * 60_000;
+  }
+
+  /** Sends the bank's anchor to every agency and keeps theirs; a failure ends the session at every peer. */
+  async #exchange(): Promise<void> {
+    try {
+      await abortingPeersOnFailure(this.#channels, async () => {
+        const received = await this.#inner.exchangeAnchors(await ownAnchor(this.#ctx, this.#sessionId));
+        for (const r of received) await keepAnchor(this.#ctx, r.party, this.#sessionId, r.anchor, r.publicKey);
+      });
+    } catch (e) {
+      this.#failed = true;
+      clearTimeout(this.#timer);
+      throw e;
+    }
+    this.#since = 0;
+    this.#last = Date.now();
+    this.#arm();
+  }
+
+  /** The time trigger: fires once `minutes` passed since the last exchange, and anchors if requests were served since. */
+  #arm(): void {
+    clearTimeout(this.#timer);
+    if (this.#closed || this.failed) return;
+    const wait = Math.max(0, this.#last + this.#every.minutes * 60_000 - Date.now());
+    this.#timer = setTimeout(() => {
+      // A failure is the session's: `failed` tells its host, which closes it.
+      this.#serial(async () => {
+        if (this.#closed || this.failed) return;
+        if (this.#since > 0 && this.#elapsed()) await this.#exchange();
+        else this.#arm();
+      }).catch(() => {});
+    }, Math.min(wait, 2 ** 31 - 1));
+    // An idle session does not keep its process alive.
+    this.#timer.unref?.();
+  }
+
+  #serial<T>(body: () => Promise<T>): Promise<T> {
+    const run = this.#tail.then(body);
+    this.#tail = run.catch(() => undefined);
+    return run;
+  }
 }
 
 /**
@@ -115,6 +257,11 @@ export async function serveScoringAsAgency(ctx: PartyJobContext, bank: Channel, 
         previousMonitoring: local.previousMonitoring,
         disclosePartialScores: admitted.disclosePartialScores ?? local.disclosePartialScores ?? false,
         audit: ctx.governance?.audit,
+        // The bank's anchors during and at the end of the session, as at a job's end.
+        anchors: async (received) => {
+          await keepAnchor(ctx, bank.peer, spec.jobId, received.anchor, received.publicKey);
+          return ownAnchor(ctx, spec.jobId);
+        },
       });
     } finally {
       arbiter.close('session over');

@@ -17,7 +17,7 @@ import { inlineExecutor, poolExecutor } from '../psi/executor.ts';
 import type { FrameTap } from '../transport/memory.ts';
 import type { PartyRole } from '../jobs/context.ts';
 import { joinJob, type PartnerOutcome } from '../jobs/partner.ts';
-import { openScoringAsBank } from '../jobs/scoring.ts';
+import { openScoringAsBank, type AnchorSchedule } from '../jobs/scoring.ts';
 import type { AgencyScoringReport } from '../score/agency.ts';
 import type { MonitoringScores, EnterpriseScore, ScoreRequestOptions } from '../score/bank.ts';
 import { settleParties } from './settle.ts';
@@ -60,6 +60,8 @@ export interface LocalScoringOptions {
   readonly binning?: BinningFile;
   /** Where every party's part of the session runs (default: this thread; tests give role threads). */
   readonly roles?: RoleRunner;
+  /** How often the session exchanges audit anchors besides at its close (default `ANCHOR_EVERY`: 100 requests, 5 minutes). */
+  readonly anchorEvery?: AnchorSchedule;
 }
 
 export interface LocalScoringSession {
@@ -138,6 +140,7 @@ export async function openLocalScoringSession(options: LocalScoringOptions): Pro
     arbiter: ARBITER,
     config,
     decoyKey: options.decoyKey,
+    ...(options.anchorEvery && { anchorEvery: options.anchorEvery }),
   }).catch(rootCause);
   const failed = (e: unknown): Promise<never> => (bank.failed ? rootCause(e) : Promise.reject(e));
   return {

@@ -95,6 +95,12 @@ export interface UnbalancedPsiOptions {
   readonly executor?: PsiExecutor;
   /** The agency's log: every session's evaluation count, or its refusal, is appended before the bank gets a result. */
   readonly agencyAudit?: AuditLog;
+  /**
+   * The bank's log: `psi.start` (the key period and register size) is appended before its
+   * first query leaves, so a session that then fails or is cut short is on record too;
+   * `psi.run` (evaluations, intersection size) once it ended.
+   */
+  readonly bankAudit?: Pick<AuditLog, 'append'>;
 }
 
 export interface UnbalancedPsiResult {
@@ -121,6 +127,7 @@ export async function runUnbalancedPsi(options: UnbalancedPsiOptions): Promise<U
     const { header, tags } = await readTagFile(options.prepared);
     const key = await loadOprfKey(options.keyDir);
     const source = await openIdSource({ file: options.bank.file, idColumn: options.bank.idColumn, idType: header.idType, strict: options.strict });
+    await options.bankAudit?.append('psi.start', { mode: 'prepared', keyId: header.keyId, register: header.count });
     const [bankEnd, agencyEnd] = memoryChannelPair('bank', 'agency', options.tap);
     const lines: number[] = [];
     const [bank, agency] = await Promise.all([
@@ -142,6 +149,7 @@ export async function runUnbalancedPsi(options: UnbalancedPsiOptions): Promise<U
     ]);
     for (const [row, first] of bank.repeats) source.duplicate(row, first);
     const sorted = Uint32Array.from(lines).sort();
+    await options.bankAudit?.append('psi.run', { mode: 'prepared', keyId: header.keyId, evaluated: agency.evaluations, intersection: sorted.length });
     return {
       keyId: header.keyId,
       intersection: sorted.length,

@@ -95,6 +95,15 @@ export const PartyConfigSchema = Type.Object(
         { additionalProperties: false, description: "The job queue and operators' approvals", errorMessage: { type: 'must be { concurrency?, approvalTimeoutSeconds? }' } },
       ),
     ),
+    scoring: Type.Optional(
+      Type.Object(
+        {
+          anchorEveryRequests: Type.Optional(Type.Integer({ minimum: 1, default: 100, description: "(Bank) A scoring session exchanges signed audit anchors with its agencies after this many requests (and at its end)", errorMessage: 'must be a whole number of requests, at least 1 (default 100)' })),
+          anchorEveryMinutes: Type.Optional(Type.Number({ exclusiveMinimum: 0, default: 5, description: '(Bank) ... and once this many minutes have passed since its last exchange, idle or not', errorMessage: 'must be a positive number of minutes (default 5)' })),
+        },
+        { additionalProperties: false, description: 'Scoring sessions: how often a long session anchors the audit logs of the bank and its agencies', errorMessage: { type: 'must be { anchorEveryRequests?, anchorEveryMinutes? }' } },
+      ),
+    ),
   },
   {
     additionalProperties: false,

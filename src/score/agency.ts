@@ -12,6 +12,10 @@
  * holds). A record only it holds is not asked for unless its policy allows disclosing its
  * partial score (`disclosePartialScores`). It never sees an ID it does not hold, the bank's scores or other
  * agencies' parts.
+ *
+ * Between two requests, and before it ends the session, the bank may send its audit anchor
+ * (`audit.anchor`); the agency answers with its own, so that a long session anchors both
+ * logs as a job's end does (src/jobs/anchors.ts; how often is the bank host's call).
  */
 import { errors } from '../errors.ts';
 import type { FeatureTable } from '../data/table.ts';
@@ -25,7 +29,7 @@ import { loadBackend } from '../psi/backends/index.ts';
 import type { PsiExecutor } from '../psi/executor.ts';
 import { POINT_BYTES, type BackendName } from '../psi/group.ts';
 import type { Channel } from '../protocol/channel.ts';
-import { message } from '../protocol/messages.ts';
+import { message, type MessageOf } from '../protocol/messages.ts';
 import { partialScores } from './apply.ts';
 import { populationStabilityIndex } from './stability.ts';
 import { answerQuery, publishPreparedSet } from './prepared-set.ts';
@@ -52,7 +56,16 @@ export interface AgencyScoringOptions {
    * refuses such enterprises instead). Announced to the bank when the session opens.
    */
   readonly disclosePartialScores?: boolean;
+  /**
+   * (Its host) Keeps the bank's audit anchor the session brought (`audit.anchor`, between two
+   * requests and before the session ends) and returns this agency's own, which the bank
+   * keeps. Absent: the bank's anchor is not kept and an empty one goes back (no audit log).
+   */
+  readonly anchors?: (received: AnchorMessage) => Promise<AnchorMessage>;
 }
+
+/** The fields of an `audit.anchor` message: a signed log head and the key that signed it (both empty: the sender keeps no log). */
+export type AnchorMessage = Omit<MessageOf<'audit.anchor'>, 't' | 'v'>;
 
 export interface AgencyScoringReport {
   readonly requests: number;
@@ -90,7 +103,14 @@ async function agency(options: AgencyScoringOptions): Promise<AgencyScoringRepor
   let drift: number | undefined;
   try {
     for (;;) {
-      const request = await bank.receive('score.request');
+      const next = await bank.next();
+      if (next.t === 'audit.anchor') {
+        const own = options.anchors ? await options.anchors({ anchor: next.anchor, publicKey: next.publicKey }) : { anchor: {}, publicKey: new Uint8Array(0) };
+        await bank.send(message('audit.anchor', own));
+        continue;
+      }
+      if (next.t !== 'score.request') throw errors.protocol(`expected score.request or audit.anchor from the bank, received ${next.t}`);
+      const request = next;
       if (request.close) break;
       requests++;
       const query = await bank.receive('score.query');

@@ -14,6 +14,9 @@
  *   k → bank   eval.forward     [[u_k]] in the bank's slot order, 0 (the training mean) where absent
  *   bank ↔ arbiter              masked decryption of z = Σ u_k + u_bank, slot chunk by chunk
  *
+ * Between requests, when its host asks (`exchangeAnchors`): bank → k audit.anchor, k → bank
+ * audit.anchor, each party's signed audit head for the other to keep.
+ *
  * What the bank learns: z for every query slot (decoys included) and which agencies hold
  * each enterprise (needed to flag fallbacks). Where two or more agencies hold a slot, z
  * minus its own part is their sum, never one agency's partial score. Where exactly one
@@ -57,7 +60,7 @@ import type { PointSet } from '../psi/point-set.ts';
 import type { Channel } from '../protocol/channel.ts';
 import { message } from '../protocol/messages.ts';
 import { securePermutation } from '../util/secure-shuffle.ts';
-import { ABSENT } from './agency.ts';
+import { ABSENT, type AnchorMessage } from './agency.ts';
 import { partialScores } from './apply.ts';
 import { blindQuery, receivePreparedSet, type PreparedSetContext } from './prepared-set.ts';
 
@@ -91,9 +94,19 @@ export interface BankSession {
   score(ids: readonly string[], options?: ScoreRequestOptions): Promise<readonly EnterpriseScore[]>;
   monitor(): Promise<MonitoringScores>;
   scoreTogether(requests: readonly { readonly ids: readonly string[]; readonly options?: ScoreRequestOptions }[]): Promise<(readonly EnterpriseScore[] | Error)[]>;
+  /**
+   * Sends `own` (this bank's signed audit head, from its host) to every agency between two
+   * requests, and returns each agency's, for the host to check and keep.
+   */
+  exchangeAnchors(own: AnchorMessage): Promise<readonly ReceivedAnchor[]>;
   close(): Promise<void>;
   /** True once a protocol step failed: every peer has been told and the session is over. */
   readonly failed: boolean;
+}
+
+/** An agency's audit anchor as it came in a scoring session. */
+export interface ReceivedAnchor extends AnchorMessage {
+  readonly party: string;
 }
 
 /** What the bank gets for one requested ID: its score, or why it was not scored. */
@@ -206,6 +219,19 @@ export class BankScoringSession implements BankSession {
   /** Rescores every enterprise of the bank's table (the loan book); agencies report their drift. */
   async monitor(): Promise<MonitoringScores> {
     return this.#request(this.#options.table.ids, {}, true);
+  }
+
+  async exchangeAnchors(own: AnchorMessage): Promise<readonly ReceivedAnchor[]> {
+    return this.#guard(async () => {
+      const { agencies } = this.#options;
+      await Promise.all([...agencies.values()].map((c) => c.send(message('audit.anchor', own))));
+      const received: ReceivedAnchor[] = [];
+      for (const [party, channel] of agencies) {
+        const { anchor, publicKey } = await channel.receive('audit.anchor');
+        received.push({ party, anchor, publicKey });
+      }
+      return received;
+    });
   }
 
   async close(): Promise<void> {

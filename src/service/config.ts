@@ -67,6 +67,19 @@ export interface PartyConfig {
   readonly governance: PartyGovernance | undefined;
   /** The job queue and operators' approvals (see README, Approval and the job queue); default `jobsDefaults()`. */
   readonly jobs?: JobsConfig;
+  /** How often the bank's scoring sessions exchange audit anchors; default `scoringDefaults()`. */
+  readonly scoring?: ScoringConfig;
+}
+
+export interface ScoringConfig {
+  /** A session exchanges anchors with its agencies after this many requests... */
+  readonly anchorEveryRequests: number;
+  /** ... and once this many minutes passed since its last exchange (and always as it closes). */
+  readonly anchorEveryMinutes: number;
+}
+
+export function scoringDefaults(): ScoringConfig {
+  return { anchorEveryRequests: 100, anchorEveryMinutes: 5 };
 }
 
 export interface JobsConfig {
@@ -180,6 +193,7 @@ export async function loadPartyConfig(file: string): Promise<PartyConfig> {
     api,
     timeoutSeconds: root.timeoutSeconds ?? 60,
     jobs,
+    scoring: { anchorEveryRequests: root.scoring?.anchorEveryRequests ?? scoringDefaults().anchorEveryRequests, anchorEveryMinutes: root.scoring?.anchorEveryMinutes ?? scoringDefaults().anchorEveryMinutes },
   };
 }
 

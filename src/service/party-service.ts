@@ -41,7 +41,7 @@ import { trainAsLabel } from '../jobs/training.ts';
 import { inThreadRoles, roleThreads, type RoleRunner } from '../jobs/role-threads.ts';
 import { SharedMatvecPool } from '../he/pool.ts';
 import type { ApprovalRequest, OperatorDecision } from '../governance/gate.ts';
-import { jobsDefaults, type PartyConfig } from './config.ts';
+import { jobsDefaults, scoringDefaults, type PartyConfig } from './config.ts';
 import { PostgresJobStore } from './pg-store.ts';
 import { ACTIVE_STATES, SqliteJobStore, type JobRecord, type JobState, type JobStore } from './store.ts';
 
@@ -96,11 +96,12 @@ export interface PartyService {
   listJobs(): JobSummary[];
   /**
    * This party's operator approves a job awaiting its approval. The decision is written to
-   * the party's audit log before the job moves on; the record is returned at once.
+   * the party's audit log first, then to the job store, then the job moves on; resolves with
+   * the record. Rejects (the job still awaiting approval) when the audit log cannot be written.
    */
-  approve(jobId: string, by: { operator: string; reason?: string }): JobRecord;
+  approve(jobId: string, by: { operator: string; reason?: string }): Promise<JobRecord>;
   /** This party's operator rejects a job awaiting its approval (audited first); it fails at every party with the reason. */
-  reject(jobId: string, by: { operator: string; reason: string }): JobRecord;
+  reject(jobId: string, by: { operator: string; reason: string }): Promise<JobRecord>;
   /** (Label) Scores enterprises with the model of a finished job, the agencies answering over TLS. */
   score(modelJobId: string, ids: readonly string[], options?: { decoys?: number }): Promise<readonly EnterpriseScore[]>;
   /** (Label) Verification of declared values, an agency answering over TLS under its policy (`POST /v1/verify`). */
@@ -122,6 +123,7 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
   };
   const store: JobStore = config.jobStore ? await PostgresJobStore.open(config.jobStore.postgres, config.name) : new SqliteJobStore(config.store);
   const jobsConfig = config.jobs ?? jobsDefaults();
+  const scoringConfig = config.scoring ?? scoringDefaults();
   // A job the bank had queued waits again, in its old order. One that was running or
   // awaiting an approval when the service stopped was cut off: it fails (resume it; its
   // approval is asked again, since the partners' side of it is gone too).
@@ -248,25 +250,34 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
       });
     });
   };
-  /** Records and audits an operator's decision on a job awaiting this party's approval, then lets the job act on it. */
-  const decide = (jobId: string, approved: boolean, by: { operator?: unknown; reason?: unknown }): JobRecord => {
+  /**
+   * Audits an operator's decision on a job awaiting this party's approval, then records it in
+   * the job store and lets the job act on it. An append that fails leaves the job awaiting
+   * approval (the operator may decide again), with nothing recorded or done.
+   */
+  const decide = async (jobId: string, approved: boolean, by: { operator?: unknown; reason?: unknown }): Promise<JobRecord> => {
     const record = store.get(jobId);
     if (!record) throw errors.notFound(`no job ${JSON.stringify(jobId)}`, 'list the jobs awaiting approval with GET /v1/approvals');
     if (typeof by.operator !== 'string' || by.operator.trim() === '' || by.operator.length > 200) throw errors.optionInvalid('operator', 'must name the operator who decides (1 to 200 characters)');
     if (approved ? by.reason !== undefined && typeof by.reason !== 'string' : typeof by.reason !== 'string' || by.reason.trim() === '') throw errors.optionInvalid('reason', approved ? 'must be text' : 'a rejection must say why (it is shown to every party of the job)');
     if (typeof by.reason === 'string' && by.reason.length > 1000) throw errors.optionInvalid('reason', 'must be at most 1000 characters');
+    // Taken before the append: a second decision, the timeout or a withdrawal cannot settle it meanwhile.
     const waiter = approvals.has(jobId) && record.state === 'awaiting-approval' ? takeApproval(jobId) : undefined;
     if (!waiter) throw errors.notAwaitingApproval(jobId, record.state === 'awaiting-approval' ? record.phase : record.state);
     const operator = by.operator.trim();
     const reason = typeof by.reason === 'string' ? by.reason : undefined;
+    try {
+      await config.governance?.audit?.append(approved ? 'job.approved' : 'job.rejected', { job: jobId, operator, ...(reason === undefined ? {} : { reason }), purpose: record.approval!.request.purpose });
+    } catch (e) {
+      approvals.set(jobId, waiter);
+      log(`job ${jobId}: the ${approved ? 'approval' : 'rejection'} by ${operator} could not be audited, the job still awaits approval: ${(e as Error).message}`);
+      throw e;
+    }
     const decision = { approved, operator, ...(reason === undefined ? {} : { reason }), at: new Date().toISOString() };
     store.update(jobId, { ...(approved ? { state: 'running' as const } : { state: 'rejected' as const }), phase: `${approved ? 'approved' : 'rejected'} by ${operator}`, approval: { ...record.approval!, decision } });
     log(`job ${jobId}: ${approved ? 'approved' : 'rejected'} by ${operator}${reason ? `: ${reason}` : ''}`);
-    const audited = config.governance?.audit?.append(approved ? 'job.approved' : 'job.rejected', { job: jobId, operator, ...(reason === undefined ? {} : { reason }), purpose: record.approval!.request.purpose }) ?? Promise.resolve();
-    audited.then(
-      () => (approved ? waiter.resolve({ operator, ...(reason === undefined ? {} : { reason }) }) : waiter.reject(errors.jobRejected(config.name, operator, reason!))),
-      (e: Error) => waiter.reject(e),
-    );
+    if (approved) waiter.resolve({ operator, ...(reason === undefined ? {} : { reason }) });
+    else waiter.reject(errors.jobRejected(config.name, operator, reason!));
     return store.get(jobId)!;
   };
 
@@ -449,6 +460,7 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
         config: resolveTrainingConfig({ ...def.training, jobId: modelJobId }),
         // Kept across sessions and restarts: an enterprise's decoys must never change.
         decoyKey: await loadOrCreateDecoyKey(config.store),
+        anchorEvery: { requests: scoringConfig.anchorEveryRequests, minutes: scoringConfig.anchorEveryMinutes },
       });
     })();
     const entry: ScoringEntry = { sessionId, session, busy: true, opening: true, startedAt: ++poolClock };

@@ -69,7 +69,7 @@ describe('attack: one approval carries the next job', () => {
       const auditFile = parties.audit['tax-bureau']!.file;
       bank.submit(parties.job('approved-once'));
       await eventually('the first job to wait for the tax bureau', () => tax.store.get('approved-once')?.state === 'awaiting-approval');
-      tax.approve('approved-once', { operator: 'alice', reason: 'fields as agreed' });
+      await tax.approve('approved-once', { operator: 'alice', reason: 'fields as agreed' });
       expect((await bank.finished('approved-once')).state).toBe('succeeded');
 
       // The attack: the same purpose and tables again, no decision asked for.
@@ -81,7 +81,7 @@ describe('attack: one approval carries the next job', () => {
       expect(admittedJobs(auditFile)).toEqual(['approved-once']);
 
       // Only a decision on this job moves it: here, a rejection, which every party records.
-      tax.reject('carried-along', { operator: 'alice', reason: 'not asked for' });
+      await tax.reject('carried-along', { operator: 'alice', reason: 'not asked for' });
       expect((await bank.finished('carried-along')).state).toBe('rejected');
       expect(admittedJobs(auditFile)).toEqual(['approved-once']);
     }, 600_000);

@@ -87,6 +87,44 @@ describe('attack: audit rollback', () => {
     await expect(storeAuditAnchor(anchors, await resumed.anchor('job-3'), tax.publicKey)).rejects.toMatchObject({ code: 'E_AUDIT_BROKEN', message: expect.stringMatching(/went back/) });
   });
 
+  it('an anchor signed before one already kept, arriving after it (sessions side by side), is kept; a rollback still is not, in either arrival order', async () => {
+    let now = Date.parse('2026-12-01T08:00:00Z');
+    const clock = () => new Date((now += 1000));
+    const file = join(dir, `tax-${logs}.audit.jsonl`);
+    const anchors = join(dir, `bank-keeps-${logs++}.anchors.jsonl`);
+    const log = await AuditLog.open(file, { party: 'tax-bureau', key: tax, clock });
+    await log.append('scoring.query', { session: 's-1', request: 0 });
+    const early = await log.anchor('s-1');
+    await log.append('scoring.query', { session: 's-2', request: 0 });
+    copyFileSync(file, `${file}.saved`);
+    copyFileSync(headFileOf(file), `${headFileOf(file)}.saved`);
+    await log.append('scoring.query', { session: 's-2', request: 1 });
+    const later = await log.anchor('s-2');
+    // Session s-2's exchange reached the bank first: s-1's anchor is late, not a rollback.
+    await storeAuditAnchor(anchors, later, tax.publicKey);
+    await storeAuditAnchor(anchors, early, tax.publicKey);
+    expect((await anchorsOf(anchors)).map((a) => a.seq)).toEqual([later.seq, early.seq]);
+    expect(await verifyAuditLog(file, tax.publicKey, await anchorsOf(anchors))).toMatchObject({ ok: true, anchors: 2 });
+
+    // The tax bureau puts the copy from before s-2's anchor back and goes on: its next anchor is behind, signed later.
+    copyFileSync(`${file}.saved`, file);
+    copyFileSync(`${headFileOf(file)}.saved`, headFileOf(file));
+    const resumed = await AuditLog.open(file, { party: 'tax-bureau', key: tax, clock });
+    const behind = await resumed.anchor('s-3');
+    expect(behind.seq).toBeLessThan(later.seq);
+    await expect(storeAuditAnchor(anchors, behind, tax.publicKey)).rejects.toMatchObject({ code: 'E_AUDIT_BROKEN', message: expect.stringMatching(/went back: its anchor of job s-3, signed .* \(now offered\), is at seq \d+ .* its anchor of job s-2, signed earlier/) });
+    // The same rollback when the anchor from before it arrives last: the earlier-signed, higher seq exposes the kept one.
+    const elsewhere = join(dir, `bank-keeps-${logs++}.anchors.jsonl`);
+    await storeAuditAnchor(elsewhere, early, tax.publicKey);
+    await storeAuditAnchor(elsewhere, behind, tax.publicKey);
+    await expect(storeAuditAnchor(elsewhere, later, tax.publicKey)).rejects.toMatchObject({ code: 'E_AUDIT_BROKEN', message: expect.stringMatching(/went back: its anchor of job s-3, signed .* \(kept here\)/) });
+    // A fork (the same seq, another hash) is refused whatever the times say.
+    await resumed.append('scoring.query', { session: 's-3', request: 0 });
+    const forked = await resumed.anchor('s-3');
+    expect(forked.seq).toBe(later.seq);
+    await expect(storeAuditAnchor(anchors, forked, tax.publicKey)).rejects.toMatchObject({ code: 'E_AUDIT_BROKEN', message: expect.stringMatching(/went back and forked: its anchor of job s-3 \(now offered\) and its anchor of job s-2 \(kept here\)/) });
+  });
+
   it('log cut to its first entry, head removed: the next append is refused instead of re-heading it', async () => {
     const { file } = await twoJobs();
     writeFileSync(file, readFileSync(file, 'utf8').split('\n')[0]! + '\n');
@@ -206,7 +244,7 @@ describe('attack: audit rollback, with the anchors the job runners exchange', ()
     // the end of the next job is not ahead of the anchor the bank kept, and the bank fails that job.
     p.logs.set('tax-bureau', await AuditLog.open(p.taxLog, { party: 'tax-bureau', key: p.keys.get('tax-bureau')! }));
     const third = await p.train('job-3');
-    expect(third.label).toMatchObject({ status: 'rejected', reason: { code: 'E_AUDIT_BROKEN', message: expect.stringMatching(/tax-bureau's log went back: its head at the end of job job-3 is seq \d+ .* the anchor kept here from job job-2 is seq/) } });
+    expect(third.label).toMatchObject({ status: 'rejected', reason: { code: 'E_AUDIT_BROKEN', message: expect.stringMatching(/tax-bureau's log went back and forked: its anchor of job job-3 \(now offered\) and its anchor of job job-2 \(kept here\) are both at seq \d+, with hashes/) } });
   }, 240_000);
 
   it('a rolled-back party that pads its log past the kept anchor passes the exchange, but not verification', async () => {

@@ -13,7 +13,7 @@ function viewOf(party: string, role: ConsoleView['role'], approvals: JobView[] =
   return {
     party,
     role,
-    actions: { cancel: () => {}, approve: () => {}, reject: () => {}, ...(role === 'label' ? { resume: () => {} } : {}) },
+    actions: { cancel: () => {}, approve: async () => {}, reject: async () => {}, ...(role === 'label' ? { resume: () => {} } : {}) },
     jobs: () => [],
     job: async () => undefined,
     report: async () => undefined,

@@ -31,6 +31,9 @@ import { createTable, queryRows, startPostgres, type PostgresServer } from '../h
 import { loadAuditAnchors, verifyAuditLog } from '../../src/governance/audit.ts';
 import { generateKeyPair, loadPublicKey, saveKeyPair } from '../../src/governance/keys.ts';
 import { SAME_ENTERPRISE_PROBABILITY } from '../helpers/score-precision.ts';
+import { uscc } from '../helpers/ids.ts';
+import { conforms } from '../../src/schemas/check.ts';
+import { ScoreAnswer } from '../../src/service/api/score.ts';
 
 /** Two answers for one enterprise (toBeCloseTo(…, 3), 5e-4, is less than the reveal's rounding allows). */
 const SAME_ENTERPRISE = SAME_ENTERPRISE_PROBABILITY;
@@ -345,8 +348,13 @@ describe('four party services over mutual TLS', () => {
     // Total minus the bank's part would be the fund's partial score, and its policy does not allow that.
     expect(first.json.scores[2]).toMatchObject({ status: 'refused', code: 'E_SCORE_REFUSED', rule: 'partial-score.single-holder' });
     expect(first.json.scores[2].probability).toBeUndefined();
-    const again = await api('POST', '/v1/score', { model: 'e2e-1', ids: [ids[0]] });
+    expect(conforms(ScoreAnswer, first.json)).toBe(true);
+    // An ID outside the bank's book is answered on its own (unknown), the rest scored, and the answer is as /openapi.json documents it.
+    const outside = Array.from({ length: 50 }, (_, n) => uscc(n)).find((id) => !bankIds.includes(id))!;
+    const again = await api('POST', '/v1/score', { model: 'e2e-1', ids: [ids[0], outside] });
     expect(Math.abs(again.json.scores[0].probability - first.json.scores[0].probability)).toBeLessThan(SAME_ENTERPRISE);
+    expect(again.json.scores[1]).toMatchObject({ id: outside, status: 'unknown', code: 'E_SCORE_REFUSED', rule: 'id.unknown' });
+    expect(conforms(ScoreAnswer, again.json)).toBe(true);
     const bad = await api('POST', '/v1/score', { model: 'e2e-1', ids: ['91350100M000100Y44'] });
     expect(bad.status).toBe(400);
     expect(bad.json.error).toMatchObject({ code: 'E_OPTION_INVALID', field: 'ids' });

@@ -12,7 +12,7 @@ import { AuditLog } from '../../src/governance/audit.ts';
 import type { PartyGovernance } from '../../src/governance/gate.ts';
 import { generateKeyPair, type PartyKeyPair } from '../../src/governance/keys.ts';
 import { parsePolicy } from '../../src/governance/policy.ts';
-import type { JobsConfig, PartyConfig, TableConfig } from '../../src/service/config.ts';
+import type { JobsConfig, PartyConfig, ScoringConfig, TableConfig } from '../../src/service/config.ts';
 import { startPartyService, type PartyService } from '../../src/service/party-service.ts';
 import { createPartyIdentity, writePartyIdentity } from '../../src/transport/tls/certificates.ts';
 
@@ -37,6 +37,8 @@ export interface LoopbackOptions {
   readonly approvalFor?: Partial<Record<PartyName, readonly string[]>>;
   /** Per party: its job queue and approval timeout. */
   readonly jobs?: Partial<Record<PartyName, JobsConfig>>;
+  /** Per party: how often its scoring sessions exchange audit anchors. */
+  readonly scoring?: Partial<Record<PartyName, ScoringConfig>>;
 }
 
 const FIELDS: Record<string, readonly string[]> = {
@@ -121,6 +123,7 @@ export async function startLoopbackParties(options: LoopbackOptions = {}): Promi
       timeoutSeconds: 300,
       governance: await governanceOf(name),
       ...(options.jobs?.[name] ? { jobs: options.jobs[name] } : {}),
+      ...(options.scoring?.[name] ? { scoring: options.scoring[name] } : {}),
     };
     services[name] = await startPartyService(config, (line) => logs[name].push(line));
     return services[name];

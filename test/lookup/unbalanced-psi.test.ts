@@ -144,7 +144,31 @@ describe('jinqiao psi prepare / psi --prepared (CLI contract)', () => {
     expect(refused.stderr.trim().split('\n')).toHaveLength(1);
     expect(refused.stderr).toContain('evaluations');
     expect(readFileSync(join(auditDir, 'agency.jsonl'), 'utf8')).toMatch(/"oprf\.session"[\s\S]*"oprf\.refused"/);
-    expect(readFileSync(join(auditDir, 'bank.jsonl'), 'utf8')).toContain('"psi.run"');
+    // The refused session is on the bank's record too: psi.start was written before its first query.
+    const bankTypes = readFileSync(join(auditDir, 'bank.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).type);
+    expect(bankTypes).toEqual(['log.opened', 'psi.start', 'psi.run', 'psi.start']);
+  });
+
+  it("writes the bank's psi.start before its first query, and runs no session its log did not take", async () => {
+    const tags = join(dir, 'cli.tags');
+    const keyDir = join(dir, 'cli-key');
+    const bankLog = await AuditLog.open(join(dir, 'order-bank.jsonl'), { party: 'bank', key: generateKeyPair() });
+    const loggedAtFirstFrame: string[][] = [];
+    const typesOf = (file: string) => readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l).type as string);
+    const tap = (from: string) => {
+      if (from === 'bank' && loggedAtFirstFrame.length === 0) loggedAtFirstFrame.push(typesOf(bankLog.file));
+    };
+    const r = await runUnbalancedPsi({ bank: { file: bank, idColumn: 'id' }, prepared: tags, keyDir, threads: 0, bankAudit: bankLog, tap });
+    expect(loggedAtFirstFrame).toEqual([['log.opened', 'psi.start']]);
+    const entries = readFileSync(bankLog.file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(entries.map((e) => e.type)).toEqual(['log.opened', 'psi.start', 'psi.run']);
+    expect(entries[1].details).toEqual({ mode: 'prepared', keyId: r.keyId, register: registerIds.length });
+    expect(entries[2].details).toEqual({ mode: 'prepared', keyId: r.keyId, evaluated: bankIds.length, intersection: plainIntersection.length });
+
+    const frames: string[] = [];
+    const failing = { append: () => Promise.reject(new Error('the disk is full')) };
+    await expect(runUnbalancedPsi({ bank: { file: bank, idColumn: 'id' }, prepared: tags, keyDir, threads: 0, bankAudit: failing, tap: (from) => frames.push(from) })).rejects.toThrow('the disk is full');
+    expect(frames).toEqual([]);
   });
 
   it('ends bad input with one line, exit 2, and no tag file', () => {

@@ -13,6 +13,7 @@ import { runLocalTraining } from '../../src/local/training.ts';
 import { sigmoid } from '../../src/lr/sigmoid.ts';
 import { populationStabilityIndex } from '../../src/score/stability.ts';
 import { openLocalScoringSession, type LocalScoringOptions } from '../../src/local/scoring.ts';
+import { roleThreads } from '../../src/jobs/role-threads.ts';
 import { decodeMessage } from '../../src/transport/codec.ts';
 import { uscc } from '../helpers/ids.ts';
 import { REVEALED_Z_ERROR, SAME_ENTERPRISE_PROBABILITY } from '../helpers/score-precision.ts';
@@ -163,6 +164,59 @@ describe('joint scoring', () => {
     expect(populationStabilityIndex(base, base.map((v) => v * 0.5))).toBeGreaterThan(0.25);
   });
 });
+
+describe('audit anchors during a long scoring session', () => {
+  const anchorFrames = () => {
+    const frames: { from: string; to: string }[] = [];
+    const tap = (from: string, to: string, frame: Uint8Array) => void (decodeMessage(frame).t === 'audit.anchor' && frames.push({ from, to }));
+    const count = (from: string, to: string) => frames.filter((f) => f.from === from && f.to === to).length;
+    return { tap, count };
+  };
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  it.each([
+    ['on this thread', false],
+    ['in role threads', true],
+  ])('are exchanged with every agency every N requests and at the close, and with the platform at the close (%s)', async (_, threaded) => {
+    const threads = threaded ? roleThreads() : undefined;
+    try {
+      const bank = await loadFeatureTable(join(SME, 'bank.csv'), { idColumn: 'uscc', labelColumn: 'defaulted' });
+      const { tap, count } = anchorFrames();
+      const s = await session({ tap, anchorEvery: { requests: 2, minutes: 60 }, ...(threads && { roles: threads }) });
+      const perRequest: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        await s.score([bank.ids[400 + i]!]);
+        perRequest.push(count('bank', 'tax'));
+      }
+      expect(perRequest).toEqual([0, 1, 1, 2, 2]);
+      // Each agency answers each anchor with its own (empty here: the session is not governed).
+      expect([count('bank', 'social'), count('tax', 'bank'), count('social', 'bank'), count('bank', 'arbiter')]).toEqual([2, 2, 2, 0]);
+      await s.close();
+      expect([count('bank', 'tax'), count('bank', 'social'), count('tax', 'bank'), count('bank', 'arbiter'), count('arbiter', 'bank')]).toEqual([3, 3, 3, 1, 1]);
+    } finally {
+      await threads?.close();
+    }
+  });
+
+  it('are exchanged once M minutes passed with requests served, idle or not, and not again while no request comes', async () => {
+    const bank = await loadFeatureTable(join(SME, 'bank.csv'), { idColumn: 'uscc', labelColumn: 'defaulted' });
+    const { tap, count } = anchorFrames();
+    // 0.01 minutes: 600 ms.
+    const s = await session({ tap, anchorEvery: { requests: 1000, minutes: 0.01 } });
+    await s.score([bank.ids[400]!]);
+    await sleep(1500);
+    expect(count('bank', 'tax')).toBe(1);
+    expect(count('tax', 'bank')).toBe(1);
+    await sleep(1500);
+    expect(count('bank', 'tax')).toBe(1);
+    await s.score([bank.ids[401]!]);
+    await sleep(1500);
+    expect(count('bank', 'tax')).toBe(2);
+    await s.close();
+    expect(count('bank', 'tax')).toBe(3);
+  });
+});
+
 
 /** Σ w_j·clip((x_j − mean_j)/scale_j) (+ the intercept) from model-<party>.json and the raw CSV, by hand; undefined when the party holds no record of `id`. */
 function handPartialScore(party: string, id: string): number | undefined {

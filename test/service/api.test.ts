@@ -15,6 +15,8 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ERROR_CATALOGUE } from '../../src/errors.ts';
 import { authenticate } from '../../src/service/api/auth.ts';
+import { conforms } from '../../src/schemas/check.ts';
+import { ScoreAnswer } from '../../src/service/api/score.ts';
 import { openApiDocument, startApi, type ApiServer, type StartApiOptions } from '../../src/service/api/server.ts';
 import { loadPartyConfig } from '../../src/service/config.ts';
 import { startPartyService, type PartyService } from '../../src/service/party-service.ts';
@@ -145,6 +147,17 @@ describe('the API is served over HTTPS only', () => {
   it('with clientCerts optional, serves a client without a certificate', async () => {
     const lenient = await serve({ tls: { key: pem('agency.key'), cert: pem('agency.crt'), ca: [pem('client.crt')], clientCerts: 'optional' } });
     expect((await call(lenient.port, 'GET', '/v1/jobs')).status).toBe(200);
+  });
+
+  it('with clientCerts optional, answers a client presenting an untrusted certificate 403 E_PEER_UNTRUSTED and logs its subject', async () => {
+    const logged: string[] = [];
+    const lenient = await serve({ tls: { key: pem('agency.key'), cert: pem('agency.crt'), ca: [pem('client.crt')], clientCerts: 'optional' }, log: (line) => logged.push(line) });
+    const refused = await call(lenient.port, 'GET', '/v1/jobs', { tls: { cert: pem('stranger.crt'), key: pem('stranger.key') } });
+    expect(refused.status).toBe(403);
+    expect(refused.json.error).toMatchObject({ code: 'E_PEER_UNTRUSTED', message: expect.stringContaining('CN=stranger') });
+    expect(refused.json.jobs).toBeUndefined();
+    expect(logged).toEqual([expect.stringMatching(/^API: refused a request from 127\.0\.0\.1: certificate CN=stranger \(issued by CN=stranger\) is not trusted/)]);
+    expect((await call(lenient.port, 'GET', '/v1/jobs', { tls: { cert: pem('client.crt'), key: pem('client.key') } })).status).toBe(200);
   });
 });
 
@@ -312,5 +325,15 @@ describe('the OpenAPI document', () => {
     expect(doc.components.schemas.Error.properties.error.properties.code.enum).toEqual(Object.keys(ERROR_CATALOGUE));
     expect(Object.keys(doc.paths).sort()).toEqual(['/openapi.json', '/v1/approvals', '/v1/jobs', '/v1/jobs/{id}', '/v1/jobs/{id}/approve', '/v1/jobs/{id}/cancel', '/v1/jobs/{id}/metrics', '/v1/jobs/{id}/reject', '/v1/jobs/{id}/resume', '/v1/lookup', '/v1/score', '/v1/verify']);
     expect(doc.paths['/v1/jobs'].post.requestBody.content['application/json'].schema).toEqual({ $ref: '#/components/schemas/JobDefinition' });
+  });
+
+  it("lets a scoring answer hold every status the bank gives an ID, unknown (outside the bank's book) included", async () => {
+    const doc = (await openApiDocument()) as any;
+    const schema = doc.paths['/v1/score'].post.responses['200'].content['application/json'].schema;
+    expect(schema.properties.scores.items.properties.status.enum).toEqual(['scored', 'refused', 'unknown']);
+    const unknown = { id: '91350100M000100Y43', status: 'unknown', code: 'E_SCORE_REFUSED', rule: 'id.unknown', reason: '"91350100M000100Y43" is not in the bank\'s book', fallbacks: [] };
+    expect(conforms(schema, { scores: [unknown] })).toBe(true);
+    expect(conforms(ScoreAnswer, { scores: [unknown] })).toBe(true);
+    expect(conforms(schema, { scores: [{ ...unknown, status: 'lost' }] })).toBe(false);
   });
 });

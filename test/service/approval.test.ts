@@ -110,6 +110,30 @@ describe('per-job approval between party services', () => {
     expect((await verifyAuditLog(parties.audit['tax-bureau']!.file, parties.audit['tax-bureau']!.publicKey)).ok).toBe(true);
   }, 240_000);
 
+  it('audits a decision before it acts on it: a decision the audit log cannot take leaves the job awaiting approval', async () => {
+    const { bank, 'tax-bureau': tax } = parties.services;
+    const log = parties.audit['tax-bureau']!;
+    bank.submit(parties.job('unaudited-1'));
+    await eventually('the tax bureau to hold the job', () => tax.store.get('unaudited-1')?.state === 'awaiting-approval');
+    const append = log.append;
+    log.append = (type, details) => (type === 'job.approved' ? Promise.reject(new Error('the disk is full')) : append.call(log, type, details));
+    try {
+      await expect(tax.approve('unaudited-1', { operator: 'alice' })).rejects.toThrow('the disk is full');
+    } finally {
+      log.append = append;
+    }
+    // Nothing was recorded or done: no decision in the store, the bank still waits, and the operator may decide again.
+    expect(tax.store.get('unaudited-1')).toMatchObject({ state: 'awaiting-approval', phase: 'awaiting approval by tax-bureau' });
+    expect(tax.store.get('unaudited-1')!.approval!.decision).toBeUndefined();
+    expect(bank.store.get('unaudited-1')).toMatchObject({ state: 'awaiting-approval', phase: 'awaiting approval by tax-bureau' });
+    expect(auditTypes(parties, 'tax-bureau', 'unaudited-1')).toEqual([]);
+    expect(parties.logs['tax-bureau']).toContainEqual(expect.stringContaining('job unaudited-1: the approval by alice could not be audited, the job still awaits approval'));
+    const decided = await tax.approve('unaudited-1', { operator: 'alice' });
+    expect(decided).toMatchObject({ state: 'running', phase: 'approved by alice' });
+    expect(auditTypes(parties, 'tax-bureau', 'unaudited-1')[0]).toBe('job.approved');
+    expect((await bank.finished('unaudited-1')).state).toBe('succeeded');
+  }, 240_000);
+
   it("fails a rejected job at every party with the operator's reason", async () => {
     const { bank, 'tax-bureau': tax, 'social-insurance': social } = parties.services;
     bank.submit(parties.job('reject-1'));
@@ -155,7 +179,7 @@ describe('per-job approval between party services', () => {
     const waiting = await eventually('the platform to hold the job', () => arbiter.store.get('platform-1')?.state === 'awaiting-approval' && arbiter.store.get('platform-1'));
     expect(waiting.approval!.request).toEqual({ partners: ['bank', 'tax-bureau', 'social-insurance'], purpose: 'risk-monitoring', fields: [] });
     await eventually('the bank to show the wait', () => bank.store.get('platform-1')?.phase === 'awaiting approval by arbiter');
-    arbiter.reject('platform-1', { operator: 'dana', reason: 'monitoring is not in the agreement' });
+    await arbiter.reject('platform-1', { operator: 'dana', reason: 'monitoring is not in the agreement' });
     for (const service of [bank, tax, social, arbiter]) {
       const record = await service.finished('platform-1');
       expect(record, service.config.name).toMatchObject({ state: 'rejected', error: { code: 'E_JOB_REJECTED', message: expect.stringContaining("rejected by arbiter's operator: monitoring is not in the agreement") } });

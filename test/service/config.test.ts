@@ -86,6 +86,15 @@ describe('the job queue and approval settings of a party config', () => {
     await expect(config('jobs: { concurency: 2 }')).rejects.toMatchObject({ message: expect.stringContaining('field "jobs.concurency": unknown field') });
   });
 
+  it('anchors scoring sessions every 100 requests and 5 minutes unless told otherwise, and refuses bad cadences naming the field', async () => {
+    expect((await config('')).scoring).toEqual({ anchorEveryRequests: 100, anchorEveryMinutes: 5 });
+    await expect(config('scoring: { anchorEveryRequests: 20, anchorEveryMinutes: 0.5 }')).resolves.toMatchObject({ scoring: { anchorEveryRequests: 20, anchorEveryMinutes: 0.5 } });
+    await expect(config('scoring: { anchorEveryRequests: 0 }')).rejects.toMatchObject({ code: 'E_JOB_INVALID', message: expect.stringContaining('field "scoring.anchorEveryRequests": must be a whole number of requests, at least 1') });
+    await expect(config('scoring: { anchorEveryRequests: 2.5 }')).rejects.toMatchObject({ message: expect.stringContaining('field "scoring.anchorEveryRequests"') });
+    await expect(config('scoring: { anchorEveryMinutes: 0 }')).rejects.toMatchObject({ message: expect.stringContaining('field "scoring.anchorEveryMinutes": must be a positive number of minutes') });
+    await expect(config('scoring: { anchorEvery: 3 }')).rejects.toMatchObject({ message: expect.stringContaining('field "scoring.anchorEvery": unknown field') });
+  });
+
   it("refuses a policy with a partner's daily budget and no audit log, which the budget is counted from after a restart", async () => {
     const at = mkdtempSync(join(dir, 'budget-'));
     const policy = (budget: string) =>

@@ -87,7 +87,7 @@ export async function approvalRoutes(app: FastifyInstance, opts: { service: Part
     },
     async (request) => {
       const body = request.body ?? {};
-      return { job: service.approve(request.params.id, { operator: body.operator ?? API_OPERATOR, ...(body.reason === undefined ? {} : { reason: body.reason }) }) };
+      return { job: await service.approve(request.params.id, { operator: body.operator ?? API_OPERATOR, ...(body.reason === undefined ? {} : { reason: body.reason }) }) };
     },
   );
 
@@ -102,7 +102,7 @@ export async function approvalRoutes(app: FastifyInstance, opts: { service: Part
         response: { 200: Type.Object({ job: Job }) },
       },
     },
-    async (request) => ({ job: service.reject(request.params.id, { operator: request.body.operator ?? API_OPERATOR, reason: request.body.reason }) }),
+    async (request) => ({ job: await service.reject(request.params.id, { operator: request.body.operator ?? API_OPERATOR, reason: request.body.reason }) }),
   );
 }
 

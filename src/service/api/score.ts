@@ -2,6 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
+import type { EnterpriseScore } from '../../score/bank.ts';
 import type { PartyService } from '../party-service.ts';
 import type { ErrorRouteConfig } from './errors.ts';
 
@@ -16,15 +17,24 @@ const ScoreRequest = Type.Object(
   { additionalProperties: false },
 );
 
+/** Every status an `EnterpriseScore` can have: each ID of a request is answered with one. */
+const STATUSES = ['scored', 'refused', 'unknown'] as const satisfies readonly EnterpriseScore['status'][];
+// Compiles only while STATUSES lists them all.
+const everyStatus: Exclude<EnterpriseScore['status'], (typeof STATUSES)[number]> extends never ? true : false = true;
+void everyStatus;
+
 const Score = Type.Object({
   id: Type.String(),
-  status: Type.Enum(['scored', 'refused'], { type: 'string' }),
+  status: Type.Enum(STATUSES, { type: 'string', description: "scored; refused: scoring it would disclose an agency's partial score; unknown: not in the bank's book" }),
   probability: Type.Optional(Type.Number({ description: 'Probability of default (scored only)' })),
-  code: Type.Optional(Type.String({ description: 'Why not (refused only): a code of the catalogue' })),
-  rule: Type.Optional(Type.String({ description: 'The rule that refused it' })),
+  code: Type.Optional(Type.String({ description: 'Why not (refused and unknown): a code of the catalogue' })),
+  rule: Type.Optional(Type.String({ description: 'The rule that refused it (partial-score.single-holder, id.unknown)' })),
   reason: Type.Optional(Type.String()),
   fallbacks: Type.Array(Type.String(), { description: 'Agencies holding no record: their training mean was used' }),
 });
+
+/** The answer to a scoring request (200). */
+export const ScoreAnswer = Type.Object({ scores: Type.Array(Score) });
 
 export async function scoreRoutes(instance: FastifyInstance, opts: { service: PartyService }): Promise<void> {
   const app = instance.withTypeProvider<TypeBoxTypeProvider>();
@@ -39,9 +49,8 @@ export async function scoreRoutes(instance: FastifyInstance, opts: { service: Pa
         summary: "Score enterprises with the split model of a finished job (the bank's service only; the agencies answer over mutual TLS)",
         body: ScoreRequest,
         response: {
-          200: { description: 'One answer per ID, in order', ...Type.Object({ scores: Type.Array(Score) }) },
+          200: { description: 'One answer per ID, in order', ...ScoreAnswer },
           400: { description: 'Invalid request (the field is named), an unknown model, or this party is not the bank', ...ErrorRef },
-         
           502: { description: 'A partner or the protocol failed', ...ErrorRef },
           503: { description: 'Too many requests wait for this model (E_BUSY); retry after Retry-After seconds', ...ErrorRef },
         },

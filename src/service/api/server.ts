@@ -21,7 +21,10 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import type { ServerOptions as HttpsOptions } from 'node:https';
+import type { TLSSocket } from 'node:tls';
 import { errors } from '../../errors.ts';
+import { distinguishedName } from '../../transport/tls/listen.ts';
+import { describeVerifyFailure } from '../../transport/tls/reasons.ts';
 import type { Address, ClientCerts } from '../config.ts';
 import type { PartyService } from '../party-service.ts';
 import { AUTHENTICATED_PREFIX, requireAuthentication, type ExtraCredential } from './auth.ts';
@@ -154,6 +157,20 @@ export async function buildApi(service: PartyService, options: ApiOptions, https
   app.server.maxConnections = limits.maxConnections;
 
   installErrorHandling(app, log);
+  // Optional client certificates: a client without one is served, but one that presents a
+  // certificate the party does not trust is refused (Node let its handshake through), and
+  // the log names what it presented, as the partners' listener does.
+  if (https?.requestCert && !https.rejectUnauthorized) {
+    app.addHook('onRequest', async (request, reply) => {
+      const socket = request.raw.socket as TLSSocket;
+      if (socket.authorized) return;
+      const certificate = socket.getPeerCertificate();
+      if (Object.keys(certificate).length === 0) return;
+      const reason = `certificate ${distinguishedName(certificate.subject)} (issued by ${distinguishedName(certificate.issuer)}) is not trusted: ${describeVerifyFailure(String(socket.authorizationError))}`;
+      log(`API: refused a request from ${socket.remoteAddress ?? 'an unknown address'}: ${reason}`);
+      return reply.code(403).send({ error: errors.apiClientUntrusted(socket.remoteAddress ?? 'an unknown address', reason).toJSON() });
+    });
+  }
   // Every JSON answer, error or not, passes through redactPaths (schemas document; they do not filter).
   const serialize = (payload: unknown) => redactPaths(JSON.stringify(payload));
   app.setReplySerializer(serialize);
@@ -178,6 +195,7 @@ export async function buildApi(service: PartyService, options: ApiOptions, https
     if (route.url === '/openapi.json' || route.schema?.hide) return;
     const response = { ...(route.schema?.response as Record<string, unknown> | undefined) };
     if (route.url.startsWith(AUTHENTICATED_PREFIX)) response[401] ??= { description: 'Missing or wrong token (E_UNAUTHORIZED)', $ref: 'Error' };
+    response[403] ??= { description: 'With api.clientCerts: optional, the client presented a certificate this party does not trust (E_PEER_UNTRUSTED)', $ref: 'Error' };
     response[429] ??= { description: 'Too many requests from this client (E_RATE_LIMITED); retry after Retry-After seconds', $ref: 'Error' };
     route.schema = { ...route.schema, response };
   });

@@ -128,7 +128,7 @@ export async function listenChannels(options: ListenOptions): Promise<TlsListene
  * A certificate's subject or issuer as `CN=…, O=…`. The client wrote it, so it is cut to a
  * readable length and stripped of control characters before it reaches a log line.
  */
-function distinguishedName(name: Partial<Record<string, string | string[]>> | undefined): string {
+export function distinguishedName(name: Partial<Record<string, string | string[]>> | undefined): string {
   const text = Object.entries(name ?? {})
     .flatMap(([k, v]) => (v === undefined ? [] : Array.isArray(v) ? v : [v]).map((x) => `${k}=${x}`))
     .join(', ')
