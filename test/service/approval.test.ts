@@ -173,6 +173,17 @@ describe('per-job approval between party services', () => {
     expect(auditTypes(parties, 'bank', 'own-1')).toEqual(['job.rejected']);
   }, 60_000);
 
+  it('approves through the API with no body (a bare POST), recorded as api', async () => {
+    const { bank } = parties.services;
+    bank.submit(parties.job('own-2', 'credit-review'));
+    await eventually('the bank to hold its job', () => bank.store.get('own-2')?.state === 'awaiting-approval');
+    const approved = await bankApi.inject({ method: 'POST', url: '/v1/jobs/own-2/approve' });
+    expect(approved.statusCode, approved.body).toBe(200);
+    expect(approved.json().job).toMatchObject({ state: 'running', phase: 'approved by api' });
+    expect(auditTypes(parties, 'bank', 'own-2')[0]).toBe('job.approved');
+    expect(await bank.cancel('own-2', { operator: 'test' })).toBe(true);
+  }, 60_000);
+
   it("holds a job at the platform once every agency accepted it, and the platform operator's rejection reaches every party", async () => {
     const { bank, arbiter, 'tax-bureau': tax, 'social-insurance': social } = parties.services;
     bank.submit(parties.job('platform-1', 'risk-monitoring'));

@@ -11,6 +11,7 @@ import type {} from '@fastify/swagger';
 import { Type } from 'typebox';
 import type { PartyService } from '../party-service.ts';
 import type { JobRecord } from '../store.ts';
+import { noBodyIsEmpty } from './jobs.ts';
 
 const JobParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 200, description: 'the job id' }) });
 
@@ -84,6 +85,8 @@ export async function approvalRoutes(app: FastifyInstance, opts: { service: Part
         body: Type.Optional(ApproveBody),
         response: { 200: Type.Object({ job: Job }) },
       },
+      // An empty body (a bare POST with a JSON content type) approves as `api`, as cancel and resume do.
+      preValidation: noBodyIsEmpty,
     },
     async (request) => {
       const body = request.body ?? {};

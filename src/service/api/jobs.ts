@@ -50,7 +50,7 @@ const ActionBody = Type.Object(
 );
 const byOf = (body: { operator?: string } | undefined) => (body?.operator === undefined ? undefined : { operator: body.operator });
 /** A POST without a body (`jinqiao resume`, curl) names nobody: it is checked as `{}`. */
-const noBodyIsEmpty = async (request: { body: unknown }) => void (request.body ??= {});
+export const noBodyIsEmpty = async (request: { body: unknown }) => void (request.body ??= {});
 const IdParams = Type.Object({ id: Type.String({ description: 'Job id' }) });
 
 export async function jobsRoutes(instance: FastifyInstance, opts: { service: PartyService }): Promise<void> {
