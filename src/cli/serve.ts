@@ -37,6 +37,7 @@ export function serveCommand(): Command {
                 ca: await Promise.all((config.api.clientCa ?? config.tls.trust).map((f) => readFile(f))),
                 clientCerts: config.api.clientCerts,
               },
+              limits: { rateMax: config.api.requestsPerMinute, rateWindowMs: 60_000 },
               log,
             })
           : undefined;

@@ -10,6 +10,9 @@ import { Type, type Static } from 'typebox';
 import { ServiceGovernanceSchema } from './governance.ts';
 
 export const PARTY_ROLES = ['label', 'features', 'arbiter'] as const;
+/** Requests one API client address may make per minute (api.requestsPerMinute). */
+export const DEFAULT_REQUESTS_PER_MINUTE = 1200;
+
 export const CLIENT_CERTS = ['off', 'optional', 'required'] as const;
 
 /** host:port, port 0..65535 (0: any free port). The host is everything before the last colon, so `[::1]:7400` works. */
@@ -80,8 +83,11 @@ export const PartyConfigSchema = Type.Object(
           token: Type.String({ minLength: 16, writeOnly: true, description: 'The bearer token API clients send', errorMessage: 'must be at least 16 characters (a bearer token for API clients)' }),
           clientCerts: Type.Optional(Type.Enum(CLIENT_CERTS, { type: 'string', default: 'off', description: 'Ask API clients for a certificate (optional), or refuse those without one trusted by clientCa (required)' })),
           clientCa: Type.Optional(Files('Certificates that API client certificates must chain to (default: tls.trust)')),
+          requestsPerMinute: Type.Optional(
+            Type.Integer({ minimum: 1, maximum: 1_000_000, default: DEFAULT_REQUESTS_PER_MINUTE, description: 'Requests one client address may make per minute before it is answered 429 with Retry-After (a loan system scoring from one address at more than 20 a second needs more)', errorMessage: 'must be a whole number of requests per minute, 1 to 1000000 (default 1200)' }),
+          ),
         },
-        { additionalProperties: false, description: "The party's HTTPS API, served with its own key and certificate", errorMessage: { type: 'must be { listen, token, clientCerts?, clientCa? }' } },
+        { additionalProperties: false, description: "The party's HTTPS API, served with its own key and certificate", errorMessage: { type: 'must be { listen, token, clientCerts?, clientCa?, requestsPerMinute? }' } },
       ),
     ),
     timeoutSeconds: Type.Optional(Type.Number({ exclusiveMinimum: 0, default: 60, description: 'Seconds a silent peer may take before the job fails', errorMessage: 'must be a positive number of seconds' })),

@@ -14,7 +14,7 @@ import { PartnerBudgets } from '../governance/budget.ts';
 import type { PartyGovernance } from '../governance/gate.ts';
 import { loadPartyGovernance } from '../local/job-file.ts';
 import { conform } from '../schemas/check.ts';
-import { CLIENT_CERTS, PARTY_ROLES, PartyConfigSchema } from '../schemas/party-config.ts';
+import { CLIENT_CERTS, DEFAULT_REQUESTS_PER_MINUTE, PARTY_ROLES, PartyConfigSchema } from '../schemas/party-config.ts';
 
 export { CLIENT_CERTS, PARTY_ROLES };
 export type PartyRole = (typeof PARTY_ROLES)[number];
@@ -60,7 +60,7 @@ export interface PartyConfig {
    * asks API clients for a certificate (`optional`) or refuses those without one trusted by
    * `clientCa` (`required`; default `off`); `clientCa` defaults to `tls.trust`.
    */
-  readonly api: { readonly listen: Address; readonly token: string; readonly clientCerts: ClientCerts; readonly clientCa: readonly string[] | undefined } | undefined;
+  readonly api: { readonly listen: Address; readonly token: string; readonly clientCerts: ClientCerts; readonly clientCa: readonly string[] | undefined; readonly requestsPerMinute: number } | undefined;
   /** Seconds a silent peer may take before the job fails. */
   readonly timeoutSeconds: number;
   /** The party's admission gate: policy, consent, audit (see README, Governance). */
@@ -171,6 +171,7 @@ export async function loadPartyConfig(file: string): Promise<PartyConfig> {
     token: root.api.token,
     clientCerts: root.api.clientCerts ?? 'off',
     clientCa: root.api.clientCa === undefined ? undefined : paths(root.api.clientCa),
+    requestsPerMinute: root.api.requestsPerMinute ?? DEFAULT_REQUESTS_PER_MINUTE,
   };
   const partyGovernance = root.governance === undefined ? undefined : await loadPartyGovernance(root.governance, root.name, base);
   if (partyGovernance?.policy && PartnerBudgets.anyIn(partyGovernance.policy) && !partyGovernance.audit) {

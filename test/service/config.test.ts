@@ -24,7 +24,9 @@ describe('a party service refuses what it does not know, naming the field', () =
       writeFileSync(file, `name: agency\nrole: ${role}\nlisten: 127.0.0.1:0\ntls: { key: a.key, cert: a.crt, trust: [bank.crt] }\nstore: store\napi: ${api}\n`);
       return loadPartyConfig(file);
     };
-    await expect(config('{ listen: 127.0.0.1:0, token: a-token-of-16-chars }')).resolves.toMatchObject({ role: 'features', api: { token: 'a-token-of-16-chars', clientCerts: 'off', clientCa: undefined } });
+    await expect(config('{ listen: 127.0.0.1:0, token: a-token-of-16-chars }')).resolves.toMatchObject({ role: 'features', api: { token: 'a-token-of-16-chars', clientCerts: 'off', clientCa: undefined, requestsPerMinute: 1200 } });
+    await expect(config('{ listen: 127.0.0.1:0, token: a-token-of-16-chars, requestsPerMinute: 6000 }')).resolves.toMatchObject({ api: { requestsPerMinute: 6000 } });
+    await expect(config('{ listen: 127.0.0.1:0, token: a-token-of-16-chars, requestsPerMinute: 0 }')).rejects.toMatchObject({ code: 'E_JOB_INVALID', message: expect.stringContaining('field "api.requestsPerMinute": must be a whole number of requests per minute, 1 to 1000000 (default 1200)') });
     await expect(config('{ listen: 127.0.0.1:0, token: a-token-of-16-chars, clientCerts: required, clientCa: clients.crt }', 'arbiter')).resolves.toMatchObject({ api: { clientCerts: 'required', clientCa: [join(dir, 'clients.crt')] } });
     await expect(config('{ listen: 127.0.0.1:0, token: a-token-of-16-chars, clientCerts: yes }')).rejects.toMatchObject({ code: 'E_JOB_INVALID', field: 'api.clientCerts' });
     await expect(config('{ listen: 127.0.0.1:0, token: a-token-of-16-chars, tokn: x }')).rejects.toMatchObject({ code: 'E_JOB_INVALID', field: 'api.tokn' });

@@ -30,6 +30,7 @@ import type { PartyService } from '../party-service.ts';
 import { AUTHENTICATED_PREFIX, requireAuthentication, type ExtraCredential } from './auth.ts';
 import { BODY_LIMIT_BYTES, ErrorSchema, installErrorHandling, redactPaths } from './errors.ts';
 import { JobDefinitionSchema } from '../../schemas/job-definition.ts';
+import { DEFAULT_REQUESTS_PER_MINUTE } from '../../schemas/party-config.ts';
 import { JobSchema, jobsRoutes } from './jobs.ts';
 import { approvalRoutes } from './approvals.ts';
 import { lookupRoutes } from './lookup.ts';
@@ -70,7 +71,7 @@ export interface ApiLimits {
 
 export const DEFAULT_LIMITS: ApiLimits = {
   // A polling client (every 100 ms at most) and a burst of scoring requests stay far below.
-  rateMax: 1200,
+  rateMax: DEFAULT_REQUESTS_PER_MINUTE,
   rateWindowMs: 60_000,
   // A scoring request may wait its turn behind others for a while; two minutes, as before.
   connectionTimeoutMs: 120_000,
