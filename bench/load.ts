@@ -48,12 +48,14 @@ export interface LoadSizes {
   /** Training jobs after the first, run `concurrent` at a time while GET /v1/jobs is polled. */
   readonly trainingJobs: number;
   readonly concurrent: number;
+  /** Read the RSS a second time this long after the training jobs (0: not). */
+  readonly laterMs: number;
 }
 
 export const LOAD_SIZES = {
-  smoke: { sequential: 8, at8: 16, at32: 32, trainingJobs: 2, concurrent: 2 },
-  quick: { sequential: 30, at8: 120, at32: 160, trainingJobs: 3, concurrent: 3 },
-  full: { sequential: 100, at8: 400, at32: 480, trainingJobs: 9, concurrent: 3 },
+  smoke: { sequential: 8, at8: 16, at32: 32, trainingJobs: 2, concurrent: 2, laterMs: 0 },
+  quick: { sequential: 30, at8: 120, at32: 160, trainingJobs: 3, concurrent: 3, laterMs: 0 },
+  full: { sequential: 100, at8: 400, at32: 480, trainingJobs: 9, concurrent: 3, laterMs: 30_000 },
 } as const satisfies Record<string, LoadSizes>;
 
 export interface ScoringLoad {
@@ -82,7 +84,7 @@ export interface LoadBench {
   /** Scoring requests sent in all (warm-up included) before the RSS "after scoring" figure. */
   readonly scoringRequests: number;
   readonly trainingJobs: number;
-  readonly rssMB: readonly { readonly party: string; readonly idle: number; readonly afterFirstJob: number; readonly afterScoring: number; readonly afterTraining: number }[];
+  readonly rssMB: readonly { readonly party: string; readonly idle: number; readonly afterFirstJob: number; readonly afterScoring: number; readonly afterTraining: number; readonly afterTrainingLater?: number }[];
   readonly jobsList: {
     readonly idle: { readonly p50Ms: number; readonly p99Ms: number; readonly n: number };
     /** `concurrentJobs`: the most of a batch seen running at once. */
@@ -257,13 +259,16 @@ export async function benchLoad(sizes: LoadSizes, decoys = 2): Promise<LoadBench
     }
     await settle();
     const afterTraining = rss();
+    // And once more after laterMs (full mode): a retired thread's memory, and what the allocator keeps
+    // after a peak of several jobs at once, may take longer than the 2 s above to come back.
+    const afterTrainingLater = sizes.laterMs > 0 ? (await new Promise((r) => setTimeout(r, sizes.laterMs)), rss()) : undefined;
     return {
       decoys,
       firstJobSeconds,
       scoring: [sequential, at8, at32],
       scoringRequests,
       trainingJobs: 1 + sizes.trainingJobs,
-      rssMB: services.map((s) => ({ party: s.name, idle: idle[s.name]!, afterFirstJob: afterFirstJob[s.name]!, afterScoring: afterScoring[s.name]!, afterTraining: afterTraining[s.name]! })),
+      rssMB: services.map((s) => ({ party: s.name, idle: idle[s.name]!, afterFirstJob: afterFirstJob[s.name]!, afterScoring: afterScoring[s.name]!, afterTraining: afterTraining[s.name]!, ...(afterTrainingLater && { afterTrainingLater: afterTrainingLater[s.name]! }) })),
       jobsList: {
         idle: { p50Ms: quantile(listIdle, 0.5), p99Ms: quantile(listIdle, 0.99), n: listIdle.length },
         underTraining: { p50Ms: quantile(underTraining, 0.5), p99Ms: quantile(underTraining, 0.99), maxMs: Math.max(...underTraining), n: underTraining.length, concurrentJobs: mostRunning },
