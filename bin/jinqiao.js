@@ -34,4 +34,20 @@ if (process.env.NODE_COMPILE_CACHE === undefined && process.env.NODE_DISABLE_COM
   }
   if (usable && enableCompileCache(dir).status === constants.compileCacheStatus.ENABLED) process.env.NODE_COMPILE_CACHE = dir;
 }
+// A service runs for months and jobs come and go in threads: glibc's malloc raises its mmap
+// threshold each time a large block is freed, after which buffers of that size come from the
+// heaps, where they fragment, and the RSS after a few jobs at once stayed 400-500 MB above its
+// size after the first (BENCHMARKS.md, "Serving under load"). A fixed threshold of 1 MiB keeps
+// large buffers mapped, and unmapped when freed. malloc reads it when the process starts, so
+// `serve` replaces itself once with the variable set (same pid, stdio and arguments);
+// MALLOC_MMAP_THRESHOLD_ already set, or JINQIAO_KEEP_MALLOC=1, leaves malloc as it is.
+if (
+  process.platform === 'linux' &&
+  process.argv.slice(2).find((a) => !a.startsWith('-')) === 'serve' &&
+  process.env.MALLOC_MMAP_THRESHOLD_ === undefined &&
+  process.env.JINQIAO_KEEP_MALLOC === undefined &&
+  typeof process.execve === 'function'
+) {
+  process.execve(process.execPath, [process.execPath, ...process.execArgv, ...process.argv.slice(1)], { ...process.env, MALLOC_MMAP_THRESHOLD_: String(1 << 20) });
+}
 await import('../src/cli/main.ts');
