@@ -48,6 +48,11 @@ if (
   process.env.JINQIAO_KEEP_MALLOC === undefined &&
   typeof process.execve === 'function'
 ) {
-  process.execve(process.execPath, [process.execPath, ...process.execArgv, ...process.argv.slice(1)], { ...process.env, MALLOC_MMAP_THRESHOLD_: String(1 << 20) });
+  try {
+    process.execve(process.execPath, [process.execPath, ...process.execArgv, ...process.argv.slice(1)], { ...process.env, MALLOC_MMAP_THRESHOLD_: String(1 << 20) });
+  } catch (e) {
+    // Where the process may not replace itself (a sandbox), the service runs with malloc's defaults.
+    process.stderr.write(`jinqiao: warning: could not restart with a fixed malloc mmap threshold (${e.message}); the service's memory may not come back after jobs\n`);
+  }
 }
 await import('../src/cli/main.ts');
