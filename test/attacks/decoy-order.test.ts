@@ -19,17 +19,7 @@ import { openSession, trainFixture, type ScoringFixture } from './scoring-fixtur
 
 /** The agency's view: the IDs of the records it scored, per request, in the order it was asked. */
 const taxView = vi.hoisted(() => [] as string[][]);
-vi.mock('../../src/score/apply.ts', async (importOriginal) => {
-  const real = await importOriginal<typeof import('../../src/score/apply.ts')>();
-  return {
-    ...real,
-    partialScores: (...args: Parameters<typeof real.partialScores>) => {
-      const [slice, table, rows] = args;
-      if (slice.party === 'tax') taxView.push(Array.from(rows, (r) => table.ids[r]!));
-      return real.partialScores(...args);
-    },
-  };
-});
+vi.mock('../../src/score/apply.ts', async (importOriginal) => (await import('./agency-view.ts')).recordingPartialScores(importOriginal, 'tax', (ids) => taxView.push(ids)));
 
 /** The leaky variant: every permutation the identity, so slots keep the order they were built in. */
 const leaky = vi.hoisted(() => ({ on: false }));

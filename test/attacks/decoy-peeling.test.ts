@@ -20,17 +20,7 @@ import { agencies, bankSpec, openSession, trainFixture, type ScoringFixture } fr
 
 /** The agency's view: the IDs of the records it scored, per request, as the tax bureau sees them. */
 const taxView = vi.hoisted(() => [] as string[][]);
-vi.mock('../../src/score/apply.ts', async (importOriginal) => {
-  const real = await importOriginal<typeof import('../../src/score/apply.ts')>();
-  return {
-    ...real,
-    partialScores: (...args: Parameters<typeof real.partialScores>) => {
-      const [slice, table, rows] = args;
-      if (slice.party === 'tax') taxView.push(Array.from(rows, (r) => table.ids[r]!));
-      return real.partialScores(...args);
-    },
-  };
-});
+vi.mock('../../src/score/apply.ts', async (importOriginal) => (await import('./agency-view.ts')).recordingPartialScores(importOriginal, 'tax', (ids) => taxView.push(ids)));
 
 const D = 5;
 let fixture: ScoringFixture;

@@ -24,17 +24,7 @@ import type { EnterpriseScore } from '../../src/score/bank.ts';
 import { openSession, trainFixture, type ScoringFixture } from './scoring-fixture.ts';
 
 const taxScored = vi.hoisted(() => new Set<string>());
-vi.mock('../../src/score/apply.ts', async (importOriginal) => {
-  const real = await importOriginal<typeof import('../../src/score/apply.ts')>();
-  return {
-    ...real,
-    partialScores: (...args: Parameters<typeof real.partialScores>) => {
-      const [slice, table, rows] = args;
-      if (slice.party === 'tax') for (const r of rows) taxScored.add(table.ids[r]!);
-      return real.partialScores(...args);
-    },
-  };
-});
+vi.mock('../../src/score/apply.ts', async (importOriginal) => (await import('./agency-view.ts')).recordingPartialScores(importOriginal, 'tax', (ids) => ids.forEach((id) => taxScored.add(id))));
 
 let fixture: ScoringFixture;
 let taxOnly: string[];
