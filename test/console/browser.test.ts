@@ -14,7 +14,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
 import { join, resolve } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { consoleForApi, type MountedConsole } from '../../src/console/index.ts';
 import { startApi, type ApiServer } from '../../src/service/api/server.ts';
@@ -61,6 +61,14 @@ async function signIn(page: Page): Promise<void> {
   await page.fill('input[name=token]', TOKEN);
   await page.click('button[type=submit]');
   await page.waitForURL(`${base}/`);
+}
+
+/** The approvals page, reloaded until `job`'s card shows on it. */
+async function approvalCard(page: Page, job: string): Promise<Locator> {
+  await page.goto(`${base}/approvals`);
+  const card = page.locator(`section.approval[data-job="${job}"]`);
+  await expect.poll(async () => (await page.reload(), card.count()), { timeout: 120_000, interval: 1000 }).toBe(1);
+  return card;
 }
 
 async function monitoringRuns(dir: string): Promise<void> {
@@ -229,9 +237,7 @@ describe.skipIf(!haveChromium && !required)(`the operators' console in headless 
     // The bank's policy wants its operator's approval for credit-review.
     parties.bank.submit(trainingJob('approval-job', 1, 'credit-review'));
     const page = await context.newPage();
-    await page.goto(`${base}/approvals`);
-    const card = page.locator('section.approval[data-job="approval-job"]');
-    await expect.poll(async () => (await page.reload(), card.count()), { timeout: 120_000, interval: 1000 }).toBe(1);
+    const card = await approvalCard(page, 'approval-job');
     const asks = await card.locator('dl.facts').textContent();
     expect(asks).toContain('credit-review');
     expect(asks).toContain('tax-bureau');
@@ -255,9 +261,7 @@ describe.skipIf(!haveChromium && !required)(`the operators' console in headless 
   it('rejects a waiting job with a reason, from the console and from the API, and both show the reason and are audited', async () => {
     parties.bank.submit(trainingJob('rejected-job', 1, 'credit-review'));
     const page = await context.newPage();
-    await page.goto(`${base}/approvals`);
-    const card = page.locator('section.approval[data-job="rejected-job"]');
-    await expect.poll(async () => (await page.reload(), card.count()), { timeout: 120_000, interval: 1000 }).toBe(1);
+    const card = await approvalCard(page, 'rejected-job');
     expect(await page.locator('.approvals-note').textContent()).toContain('Nothing moves before you decide');
     // Without a reason the server refuses, whatever the browser let through.
     await card.locator('button[data-action=reject]').click();
