@@ -57,7 +57,8 @@ export interface BankOnlineConfig {
   readonly backend: BackendName;
   readonly keyId: string;
   readonly domain: string;
-  readonly tags: TagSet;
+  /** The agency's tags, or their promise: needed from the first answer on, so a tag file can still be loading while the bank hashes. */
+  readonly tags: TagSet | Promise<TagSet>;
   /** This session's blinding scalars, drawn ahead of time (fresh for every session; never reuse one). */
   readonly blinding?: BlindingScalars;
 }
@@ -135,12 +136,13 @@ export async function queryTags(config: BankOnlineConfig, inputs: AsyncIterable<
       if (rows === undefined || reply.points.length !== rows.length * POINT_BYTES) throw errors.protocol(`oprf.evaluated batch ${seq} does not answer the batch sent`);
       // One multiply per input (c⁻¹); a twist point, which no honest agency sends, is refused.
       const unblinded = splitOnPool(executor, reply.points, (part) => executor.unblind(backend, part, blinding.unblind));
-      await pipeline.push(unblinded, (evaluations) => {
+      await pipeline.push(unblinded, async (evaluations) => {
+        const tags = await config.tags;
         const tag = new Uint8Array(TAG_BYTES);
         for (let i = 0; i < rows.length; i++) {
           const evaluation = evaluations.subarray(i * POINT_BYTES, (i + 1) * POINT_BYTES);
           tagOf(evaluation, tag, 0);
-          const tagIndex = config.tags.indexOf(tag, 0);
+          const tagIndex = tags.indexOf(tag, 0);
           if (tagIndex >= 0) onMatch({ row: rows[i]!, tagIndex, evaluation });
         }
       });

@@ -12,8 +12,8 @@
  * Nothing in it can be read without the agency's key: tags are OPRF outputs, labels are
  * sealed under keys derived from OPRF outputs, all padded to one length.
  */
-import { readFile } from 'node:fs/promises';
-import { errors } from '../errors.ts';
+import { open, type FileHandle } from 'node:fs/promises';
+import { errors, JinqiaoError } from '../errors.ts';
 import type { IdType } from '../ids/normalise.ts';
 import { isBackendName } from '../psi/backends/index.ts';
 import type { BackendName } from '../psi/group.ts';
@@ -58,19 +58,77 @@ export async function writeTagFile(file: string, header: TagFileHeader, tags: Ta
 
 /** (Bank) Reads a tag file whole: its size is the bound on the online phase's memory. */
 export async function readTagFile(file: string): Promise<{ header: TagFileHeader; tags: TagSet }> {
-  let bytes: Buffer;
+  const opened = await openTagFile(file);
+  return { header: opened.header, tags: await opened.tags };
+}
+
+/** How much of a tag file `openTagFile` reads for its header at first (one more read if the header is longer). */
+const HEADER_READ = 64 * 1024;
+
+/**
+ * (Bank) A tag file's header, checked (kind, backend, counts, and the file's size against
+ * them, so a truncated file is refused here), and its tags, read on in the background: the
+ * online phase needs the header to start and the tags only for its first lookup, so reading
+ * 36 MB overlaps the first group operations instead of preceding them. The caller must
+ * consume `tags` (it rejects only on an I/O error after the header was read).
+ */
+export async function openTagFile(file: string): Promise<{ header: TagFileHeader; tags: Promise<TagSet> }> {
+  const unreadable = (e: unknown) => errors.fileUnreadable(file, (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message);
+  let handle: FileHandle;
   try {
-    bytes = await readFile(file);
+    handle = await open(file);
   } catch (e) {
-    throw errors.fileUnreadable(file, (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message);
+    throw unreadable(e);
   }
+  let header: TagFileHeader;
+  let start: number;
+  try {
+    const size = (await handle.stat()).size;
+    let head = await readAt(handle, 0, Math.min(size, HEADER_READ));
+    const bad = (why: string) => errors.fileUnreadable(file, `not a jinqiao tag file: ${why}`);
+    if (head.length < 12 || !head.subarray(0, 8).equals(MAGIC)) throw bad('it does not start with JQTAGS01');
+    const headerLength = head.readUInt32LE(8);
+    if (12 + headerLength > size) throw bad('the header is cut short');
+    if (12 + headerLength > head.length) head = await readAt(handle, 0, 12 + headerLength);
+    header = checkedHeader(file, head.subarray(12, 12 + headerLength));
+    start = 12 + headerLength;
+    const expected = start + header.count * (header.tagBytes + header.labelBytes);
+    if (size !== expected) throw bad(`${size} bytes where the header announces ${expected} (truncated or altered)`);
+  } catch (e) {
+    await handle.close();
+    throw e instanceof JinqiaoError ? e : unreadable(e);
+  }
+  const tags = (async () => {
+    try {
+      const body = await readAt(handle, start, header.count * (header.tagBytes + header.labelBytes));
+      const tagsEnd = header.count * header.tagBytes;
+      const labels = header.labelBytes > 0 ? { bytes: body.subarray(tagsEnd), each: header.labelBytes } : undefined;
+      return new TagSet(body.subarray(0, tagsEnd), labels);
+    } catch (e) {
+      throw unreadable(e);
+    } finally {
+      await handle.close();
+    }
+  })();
+  return { header, tags };
+}
+
+/** `length` bytes of `handle` from `position`, in as many reads as the system takes. */
+async function readAt(handle: FileHandle, position: number, length: number): Promise<Buffer> {
+  const out = Buffer.allocUnsafe(length);
+  for (let at = 0; at < length; ) {
+    const { bytesRead } = await handle.read(out, at, length - at, position + at);
+    if (bytesRead === 0) throw new Error(`the file ended ${length - at} bytes early (changed while read?)`);
+    at += bytesRead;
+  }
+  return out;
+}
+
+function checkedHeader(file: string, json: Buffer): TagFileHeader {
   const bad = (why: string) => errors.fileUnreadable(file, `not a jinqiao tag file: ${why}`);
-  if (bytes.length < 12 || !bytes.subarray(0, 8).equals(MAGIC)) throw bad('it does not start with JQTAGS01');
-  const headerLength = bytes.readUInt32LE(8);
-  if (12 + headerLength > bytes.length) throw bad('the header is cut short');
   let header: TagFileHeader;
   try {
-    header = JSON.parse(bytes.subarray(12, 12 + headerLength).toString('utf8')) as TagFileHeader;
+    header = JSON.parse(json.toString('utf8')) as TagFileHeader;
   } catch {
     throw bad('the header is not JSON');
   }
@@ -87,11 +145,5 @@ export async function readTagFile(file: string): Promise<{ header: TagFileHeader
   if (typeof header.backend !== 'string' || !isBackendName(header.backend)) throw bad('unknown backend');
   if (header.tagBytes !== TAG_BYTES) throw bad(`tags of ${String(header.tagBytes)} bytes (this version reads ${TAG_BYTES})`);
   if (!Number.isSafeInteger(header.count) || header.count < 0 || !Number.isSafeInteger(header.labelBytes) || header.labelBytes < 0) throw bad('bad counts');
-  const start = 12 + headerLength;
-  const expected = start + header.count * (header.tagBytes + header.labelBytes);
-  if (bytes.length !== expected) throw bad(`${bytes.length} bytes where the header announces ${expected} (truncated or altered)`);
-  const tagsEnd = start + header.count * header.tagBytes;
-  const tags = new Uint8Array(bytes.buffer, bytes.byteOffset + start, header.count * header.tagBytes);
-  const labels = header.labelBytes > 0 ? { bytes: new Uint8Array(bytes.buffer, bytes.byteOffset + tagsEnd, header.count * header.labelBytes), each: header.labelBytes } : undefined;
-  return { header, tags: new TagSet(tags, labels) };
+  return header;
 }

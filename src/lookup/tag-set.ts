@@ -26,9 +26,7 @@ export class TagSet {
     this.size = tags.length / TAG_BYTES;
     this.labels = labels?.bytes;
     this.labelBytes = labels?.each ?? 0;
-    this.bucketStart = new Uint32Array(BUCKETS + 1);
-    for (let i = 0; i < this.size; i++) this.bucketStart[bucketOf(tags, i * TAG_BYTES) + 1]!++;
-    for (let b = 0; b < BUCKETS; b++) this.bucketStart[b + 1]! += this.bucketStart[b]!;
+    this.bucketStart = bucketStarts(tags, this.size);
   }
 
   /** The index of the tag at `probe[offset..offset+TAG_BYTES)`, or -1. */
@@ -82,6 +80,37 @@ export function sortTags(tags: Uint8Array): { sorted: Uint8Array; origin: Uint32
     origin[distinct++] = order[i]!;
   }
   return { sorted: sorted.slice(0, distinct * TAG_BYTES), origin: origin.slice(0, distinct) };
+}
+
+/**
+ * Where each bucket starts in sorted tags: the first tag of bucket ≥ b, found by galloping
+ * from the previous bucket's start (~46 tags apart at 3M tags), about a dozen probes a bucket
+ * where counting read every tag (3M at 1M records × 3 keys: 60 ms on a cold start, which the
+ * online phase pays once). Monotone whatever the input, so `indexOf` stays within the array.
+ */
+function bucketStarts(tags: Uint8Array, size: number): Uint32Array {
+  const start = new Uint32Array(BUCKETS + 1);
+  let from = 0;
+  for (let b = 1; b < BUCKETS; b++) {
+    // Gallop: bound the first i ≥ from with bucketOf(i) ≥ b in (lo, hi].
+    let lo = from - 1;
+    let step = 1;
+    let hi = from;
+    while (hi < size && bucketOf(tags, hi * TAG_BYTES) < b) {
+      lo = hi;
+      hi = from + step;
+      step *= 2;
+    }
+    if (hi > size) hi = size;
+    while (hi - lo > 1) {
+      const mid = (lo + hi) >>> 1;
+      if (bucketOf(tags, mid * TAG_BYTES) < b) lo = mid;
+      else hi = mid;
+    }
+    start[b] = from = hi;
+  }
+  start[BUCKETS] = size;
+  return start;
 }
 
 function bucketOf(bytes: Uint8Array, offset: number): number {

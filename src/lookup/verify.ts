@@ -30,7 +30,7 @@ import { inputBatches } from './inputs.ts';
 import { answerTagQueries, queryTags } from './online.ts';
 import { ephemeralOprfKey, loadOprfKey, loadOrCreateOprfKey } from './oprf-key.ts';
 import { TAG_BYTES } from './oprf.ts';
-import { readTagFile, TAG_FILE_VERSION, writeTagFile } from './tag-file.ts';
+import { openTagFile, TAG_FILE_VERSION, writeTagFile } from './tag-file.ts';
 import type { AuditLog } from '../governance/audit.ts';
 import { prepareTags } from './prepare.ts';
 import { executorFor } from './unbalanced-psi.ts';
@@ -292,7 +292,10 @@ export async function runPreparedVerification(options: PreparedVerifyOptions): P
 }
 
 async function preparedVerification(options: PreparedVerifyOptions, executor: PsiExecutor, started: number): Promise<VerifyResult & { offlineSeconds: number; onlineSeconds: number }> {
-  const { header, tags } = await readTagFile(options.prepared);
+  // The tags load while the session starts: only its first answer needs them.
+  const { header, tags } = await openTagFile(options.prepared);
+  // Consumed by the session, or dropped with it if it fails first (an I/O error then has nobody to tell).
+  tags.catch(() => undefined);
   if (header.kind !== 'verify') throw errors.optionInvalid('--prepared', `${options.prepared} holds ${header.kind} tags, not verification tags (prepare them with psi prepare --field)`);
   const tagChecks = header.fields.map(parseFieldCheck);
   const checks = options.checks ?? tagChecks;

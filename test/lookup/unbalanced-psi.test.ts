@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { AuditLog, verifyAuditLog } from '../../src/governance/audit.ts';
 import { generateKeyPair } from '../../src/governance/keys.ts';
-import { readTagFile } from '../../src/lookup/tag-file.ts';
+import { openTagFile, readTagFile } from '../../src/lookup/tag-file.ts';
 import { prepareRegister, runUnbalancedPsi } from '../../src/lookup/unbalanced-psi.ts';
 import { BACKEND_NAMES } from '../../src/psi/backends/index.ts';
 import { jinqiao } from '../helpers/cli.ts';
@@ -97,6 +97,8 @@ describe('tag file', () => {
     const bytes = readFileSync(out);
     writeFileSync(out, bytes.subarray(0, bytes.length - 5));
     await expect(readTagFile(out)).rejects.toMatchObject({ code: 'E_FILE_UNREADABLE' });
+    // Refused with its header, before an online phase could start on it and spend evaluations.
+    await expect(openTagFile(out)).rejects.toThrow(/bytes where the header announces .* \(truncated or altered\)/);
   });
 });
 
