@@ -31,7 +31,7 @@
  * bank draws c until c⁻¹ mod ℓ has a clamped representative, and unblinds with it: 2
  * multiplies per input on the bank (blind, unblind), 1 on the agency. An E on the twist can
  * only come from an agency that deviates (it cannot be k·B for the bank's B): the bank checks
- * each E by a Jacobi symbol (whether u³ + A·u² + u is a square; about a third of a multiply,
+ * each E by a Jacobi symbol (whether u³ + A·u² + u is a square; about a ninth of a multiply,
  * backends/x25519-common.ts) and refuses the session with a protocol error instead of
  * unblinding a value that would mean nothing.
  */
