@@ -44,7 +44,7 @@ export const ERROR_CATALOGUE = {
   E_ROLE_REFUSED: { input: false, meaning: "a job asks a partner to act in a role the party's config does not bind to it (a label that is not its bank, an arbiter that is not its platform or is also a data party); `rule` names the rule" },
   E_PARTIAL_SCORE_DISCLOSURE: { input: true, meaning: "a training job would show the bank one agency's partial scores, and no policy allows it" },
   E_SCORE_REFUSED: { input: false, meaning: 'one enterprise of a scoring request is not scored; `rule` says why (the rest are)' },
-  E_KEY_INVALID: { input: true, meaning: 'a signing key file is unusable' },
+  E_KEY_INVALID: { input: true, meaning: "a key file is unusable: a signing key, or the arbiter's kept key of a model trained with --keep-encrypted" },
   E_CONSENT_FILE_INVALID: { input: true, meaning: 'a consent token file or revocation list is malformed' },
   E_CONSENT_INVALID: { input: false, meaning: "an enterprise's consent does not cover the job; `reason` says why" },
   E_AUDIT_BROKEN: { input: false, meaning: 'an audit log fails verification' },

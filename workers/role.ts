@@ -108,7 +108,7 @@ async function run(pool: SharedMatvecPool | undefined): Promise<unknown> {
         ...(task.audited && { onDecryption: (record) => ask<void>({ t: 'decryption', record }) }),
       });
     case 'arbiter':
-      return runArbiter({ backend: heBackend, params: task.params, parties: task.parties.map(channel), coefficients: task.coefficients });
+      return runArbiter({ backend: heBackend, params: task.params, parties: task.parties.map(channel), coefficients: task.coefficients, ...(task.secretKey && { secretKey: task.secretKey }) });
     case 'agencyScoring':
       return serveScoring({
         name: task.name,

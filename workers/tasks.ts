@@ -79,7 +79,7 @@ export type RoleTask = {
     }
   | { readonly role: 'features'; readonly name: string; readonly config: TrainingConfig; readonly idType: IdType; readonly table: FeatureTable; readonly label: number; readonly arbiter: number; readonly matvec: boolean }
   | { readonly role: 'trainingArbiter'; readonly params: HeParams; readonly parties: readonly number[]; readonly audited: boolean }
-  | { readonly role: 'arbiter'; readonly params: HeParams; readonly parties: readonly number[]; readonly coefficients: boolean }
+  | { readonly role: 'arbiter'; readonly params: HeParams; readonly parties: readonly number[]; readonly coefficients: boolean; readonly secretKey?: Uint8Array }
   | {
       readonly role: 'agencyScoring';
       readonly name: string;

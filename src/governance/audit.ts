@@ -92,6 +92,8 @@ export type KnownAuditEventType =
   | 'training.start'
   | 'training.run'
   | 'arbiter.run'
+  | 'arbiter.key-kept'
+  | 'arbiter.key-used'
   | 'model.export'
   | 'scoring.query'
   | 'scoring.answered'

@@ -128,6 +128,12 @@ export interface HeKeyOwner {
    * bytes each. Refuses a layout that is not a power of two or a count past its columns.
    */
   decryptCoefficients(masked: CiphertextBytes, rowsPerChunk: number, count: number): MaskedPlainBytes;
+  /**
+   * The secret key, serialised: only for the arbiter to keep a job's key when its model's
+   * weights stay encrypted (`keepEncrypted`; src/lr/kept-key.ts), so that it can decrypt
+   * that model's scores later. It never goes on a channel.
+   */
+  exportSecretKey(): Uint8Array;
   dispose(): void;
 }
 
@@ -199,7 +205,11 @@ export interface HeEvaluator {
 /** One implementation of the layer; the test suite runs once per backend. */
 export interface HeBackend {
   readonly name: 'ckks' | 'mock';
-  createKeyOwner(params: HeParams, rotationSteps: readonly number[]): Promise<HeKeyOwner>;
+  /**
+   * A key owner with a fresh key pair, or with `secretKey` (from `exportSecretKey`, same
+   * params) and fresh public, relinearisation and Galois keys made from it.
+   */
+  createKeyOwner(params: HeParams, rotationSteps: readonly number[], secretKey?: Uint8Array): Promise<HeKeyOwner>;
   createEvaluator(bundle: PublicKeyBundle): Promise<HeEvaluator>;
 }
 

@@ -19,7 +19,8 @@ import { errors } from '../errors.ts';
 import type { CiphertextBytes, HeKeyOwner, HeParams, MaskedPlainBytes, PublicKeyBundle } from './backend.ts';
 import { checkBoundBits, checkCount, checkDecryptionRoom, checkPeriod, replicate, roundMasked, roundMaskedReply } from './masking.ts';
 import { CkksCoefficients } from './ckks-coefficients.ts';
-import { createContext, levelModulusBits, loadCiphertext, loadSeal, SealScope, scoped } from './seal.ts';
+import type { SEALContext, SecretKey } from 'node-seal';
+import { createContext, guarded, levelModulusBits, loadCiphertext, loadSeal, SealScope, scoped, type Seal } from './seal.ts';
 
 export function checkRotationSteps(steps: readonly number[], slotCount: number): number[] {
   if (!Array.isArray(steps) || !steps.every((s) => Number.isInteger(s) && s !== 0 && Math.abs(s) < slotCount)) {
@@ -28,14 +29,25 @@ export function checkRotationSteps(steps: readonly number[], slotCount: number):
   return [...new Set(steps)].sort((a, b) => a - b);
 }
 
-export async function createCkksKeyOwner(params: HeParams, rotationSteps: readonly number[]): Promise<HeKeyOwner> {
+/** A kept secret key (`exportSecretKey`), loaded for `context`; bytes of another kind or other parameters are refused. */
+function loadSecretKey(seal: Seal, context: SEALContext, bytes: Uint8Array, scope: SealScope): SecretKey {
+  const key = scope.add(new seal.SecretKey());
+  guarded(
+    seal,
+    () => key.loadFromArray(context, bytes),
+    () => errors.keyInvalid('the arbiter\'s kept key', 'its bytes are not a CKKS secret key for the parameters it names', 'restore the key file the training job wrote (arbiter-key.secret); without it the encrypted model cannot be scored'),
+  );
+  return key;
+}
+
+export async function createCkksKeyOwner(params: HeParams, rotationSteps: readonly number[], kept?: Uint8Array): Promise<HeKeyOwner> {
   const seal = await loadSeal();
   const scope = new SealScope();
   try {
     const context = createContext(seal, params, scope);
     const slotCount = params.polyModulusDegree / 2;
     const steps = checkRotationSteps(rotationSteps, slotCount);
-    const keygen = scope.add(new seal.KeyGenerator(context));
+    const keygen = scope.add(kept === undefined ? new seal.KeyGenerator(context) : new seal.KeyGenerator(context, loadSecretKey(seal, context, kept, scope)));
     const secretKey = scope.add(keygen.secretKey());
     const zstd = seal.ComprModeType.zstd;
     const bundle: PublicKeyBundle = Object.freeze({
@@ -87,6 +99,7 @@ export async function createCkksKeyOwner(params: HeParams, rotationSteps: readon
         packing ??= new CkksCoefficients(seal, context, encoder, encryptor, scope.add(new seal.Evaluator(context)), scope);
         return packing.decrypt(decryptor, masked, rowsPerChunk, count);
       },
+      exportSecretKey: () => secretKey.saveToArray(zstd) as Uint8Array,
       dispose: () => scope.dispose(),
     };
   } catch (e) {

@@ -70,7 +70,13 @@ function checkMockParams(params: HeParams): void {
 }
 
 /** (Arbiter, INSECURE mock) */
-export async function createMockKeyOwner(params: HeParams, rotationSteps: readonly number[]): Promise<HeKeyOwner> {
+/** The mock's "secret key": no secret at all (its ciphertexts are plaintext), a fixed marker that restoring checks. */
+const MOCK_SECRET_KEY = new TextEncoder().encode('jinqiao/mock-he/no-secret');
+
+export async function createMockKeyOwner(params: HeParams, rotationSteps: readonly number[], kept?: Uint8Array): Promise<HeKeyOwner> {
+  if (kept !== undefined && Buffer.compare(Buffer.from(kept), Buffer.from(MOCK_SECRET_KEY)) !== 0) {
+    throw errors.keyInvalid("the arbiter's kept key", 'its bytes are not a mock-HE key', 'restore the key file the training job wrote (arbiter-key.secret)');
+  }
   checkMockParams(params);
   const slotCount = params.polyModulusDegree / 2;
   const steps = checkRotationSteps(rotationSteps, slotCount);
@@ -97,6 +103,7 @@ export async function createMockKeyOwner(params: HeParams, rotationSteps: readon
       const coefficients = fromCoefficientBytes(masked, N);
       return new Uint8Array(Float64Array.from({ length: count }, (_, c) => coefficients[sumPosition(c, rowsPerChunk)]!).buffer);
     },
+    exportSecretKey: () => MOCK_SECRET_KEY.slice(),
     dispose: () => undefined,
   };
 }

@@ -5,6 +5,8 @@
  */
 import { admitAsArbiter } from '../governance/gate.ts';
 import type { ArbiterReport } from '../lr/roles/arbiter.ts';
+import { errors } from '../errors.ts';
+import { KEPT_KEY_FILE, keptKeyText, parseKeptKey, type KeptKey } from '../lr/kept-key.ts';
 import { heParamsFor } from '../lr/protocol.ts';
 import type { Channel } from '../protocol/channel.ts';
 import { abortingPeersOnFailure } from '../protocol/abort.ts';
@@ -16,7 +18,15 @@ import type { JobSpec } from './spec.ts';
 
 export async function arbitrate(ctx: PartyJobContext, label: Channel, spec: JobSpec): Promise<ArbiterReport> {
   const channels: Channel[] = [label];
+  let kept: KeptKey | undefined;
   await abortingPeersOnFailure(channels, async () => {
+    // Scoring a model kept encrypted: its scores are decrypted under the training job's key,
+    // found before the session is accepted (a missing key ends it at once, for every party).
+    if (spec.kind === 'scoring' && spec.config.keepEncrypted) {
+      if (!ctx.loadKeptKey) throw errors.modelInvalid(spec.modelJobId, `${ctx.name} keeps no training keys, and the model's weights are encrypted under the key of that job`, 'score it through the platform that trained it');
+      kept = parseKeptKey(await ctx.loadKeptKey(spec.modelJobId), KEPT_KEY_FILE, spec.modelJobId);
+      if (kept.params.scheme !== spec.config.he) throw errors.modelInvalid(spec.modelJobId, `its weights are under a ${kept.params.scheme} key, and the session asks for ${spec.config.he}`, `score with the HE backend the model was trained with (${kept.params.scheme})`);
+    }
     if (ctx.governance) {
       const onAwaitingApproval = () => label.send(message('job.awaiting-approval', {}));
       await admitAsArbiter(ctx.governance, { jobId: spec.jobId, purpose: spec.purpose, partners: spec.parties.map((p) => ctx.institutionOf(p)), onAwaitingApproval });
@@ -30,12 +40,25 @@ export async function arbitrate(ctx: PartyJobContext, label: Channel, spec: JobS
   // log (with the ciphertext's SHA-256) before it is answered. Scoring sums degree-1 partial
   // scores, and binning per-bin label sums, under the generic decrypting arbiter.
   const roles = rolesOf(ctx);
-  const report =
-    spec.kind === 'training'
-      ? await roles.trainingArbiter(spec.jobId, { backend, params: heParamsFor(spec.config), parties: channels, onDecryption: audit && ((record) => audit.append('training.decryption', { job: spec.jobId, ...record })) })
-      : spec.kind === 'binning'
-        ? await roles.arbiter(spec.jobId, { backend, params: binningHeParams(spec), parties: channels, coefficients: true })
-        : await roles.arbiter(spec.jobId, { backend, params: heParamsFor({ ...spec.config, sigmoid: 'taylor1' }), parties: channels });
+  let report: ArbiterReport;
+  if (spec.kind === 'training') {
+    const params = heParamsFor(spec.config);
+    const trained = await roles.trainingArbiter(spec.jobId, { backend, params, parties: channels, onDecryption: audit && ((record) => audit.append('training.decryption', { job: spec.jobId, ...record })) });
+    // Weights kept encrypted: the key under which they are stays with the platform, for scoring.
+    if (trained.keptSecretKey) {
+      await ctx.outputs(spec.jobId).write(KEPT_KEY_FILE, keptKeyText({ jobId: spec.jobId, params, secretKey: trained.keptSecretKey }), { secret: true });
+      trained.keptSecretKey.fill(0);
+      await audit?.append('arbiter.key-kept', { job: spec.jobId, file: KEPT_KEY_FILE });
+    }
+    report = trained;
+  } else if (spec.kind === 'binning') {
+    report = await roles.arbiter(spec.jobId, { backend, params: binningHeParams(spec), parties: channels, coefficients: true });
+  } else if (kept) {
+    await audit?.append('arbiter.key-used', { job: spec.jobId, model: spec.modelJobId });
+    report = await roles.arbiter(spec.jobId, { backend, params: kept.params, parties: channels, secretKey: kept.secretKey });
+  } else {
+    report = await roles.arbiter(spec.jobId, { backend, params: heParamsFor({ ...spec.config, sigmoid: 'taylor1' }), parties: channels });
+  }
   await audit?.append('arbiter.run', { job: spec.jobId, kind: spec.kind, parties: [...spec.parties], decryptions: report.decryptions });
   // A job's or scoring session's end: the bank and the platform keep each other's signed head.
   await exchangeAnchors(ctx, [label], spec.jobId);

@@ -12,8 +12,8 @@ import { errors, isJinqiaoError } from '../errors.ts';
 export interface OutputFolder {
   /** The folder the files end up in ('' when they are kept in memory only). */
   readonly path: string;
-  /** Stages one file; a second file of the same name is refused. */
-  write(name: string, text: string): Promise<void>;
+  /** Stages one file; a second file of the same name is refused. `secret`: readable by its owner only (0600). */
+  write(name: string, text: string, options?: { readonly secret?: boolean }): Promise<void>;
 }
 
 export interface StagedOutputs extends OutputFolder {
@@ -49,11 +49,11 @@ export function stagedOutputs(folder: string): StagedOutputs {
   return {
     path: target,
     files,
-    async write(name, text) {
+    async write(name, text, options) {
       if (files.has(name)) throw errors.outputUnwritable(join(target, name), 'written twice by one job');
       try {
         await mkdir(staging, { recursive: true });
-        await writeFile(join(staging, name), text, { flag: 'wx' });
+        await writeFile(join(staging, name), text, { flag: 'wx', ...(options?.secret && { mode: 0o600 }) });
       } catch (e) {
         throw unwritable(e);
       }

@@ -232,7 +232,7 @@ export function roleThreads(options: RoleThreadOptions = {}): RoleThreads {
       return run(jobId, task, o.parties, { psiExecutor: noPsi, onDecryption: o.onDecryption });
     },
     arbiter(jobId, o) {
-      const task: RoleTask = { ...common(jobId, o.backend, o.parties, undefined), role: 'arbiter', params: o.params, parties: o.parties.map((_, i) => i), coefficients: o.coefficients ?? false };
+      const task: RoleTask = { ...common(jobId, o.backend, o.parties, undefined), role: 'arbiter', params: o.params, parties: o.parties.map((_, i) => i), coefficients: o.coefficients ?? false, ...(o.secretKey && { secretKey: o.secretKey }) };
       return run(jobId, task, o.parties, { psiExecutor: noPsi });
     },
     agencyScoring(jobId, o) {

@@ -60,7 +60,10 @@ export async function openScoringAsBank(ctx: PartyJobContext, job: ScoringSessio
   const idType = idTypeOf(table, job.config);
   const channels: Channel[] = [];
   return abortingPeersOnFailure(channels, async () => {
-    const spec = (table: string): JobSpec => ({ kind: 'scoring', jobId: job.sessionId, purpose, table, arbiter: job.arbiter, parties: [ctx.name, ...partyNames], idType, modelJobId: job.modelJobId, config: job.config });
+    // A model kept encrypted is scored under its training key: the spec tells the arbiter to
+    // restore it and every agency to score on its encrypted weights (its slice must agree).
+    const config: TrainingConfig = { ...job.config, keepEncrypted: slice.encryptedWeights !== undefined };
+    const spec = (table: string): JobSpec => ({ kind: 'scoring', jobId: job.sessionId, purpose, table, arbiter: job.arbiter, parties: [ctx.name, ...partyNames], idType, modelJobId: job.modelJobId, config });
     const agencies = new Map<string, Channel>();
     for (const f of job.features) {
       const channel = await ctx.connect(f.party, job.sessionId);
@@ -236,6 +239,9 @@ export async function serveScoringAsAgency(ctx: PartyJobContext, bank: Channel, 
   return abortingPeersOnFailure(channels, async () => {
     const slice = await ctx.loadModelSlice(spec.modelJobId);
     if (slice.role !== 'features') throw errors.modelInvalid(spec.modelJobId, `${ctx.name}'s slice of that job is not a feature party's`);
+    if ((slice.encryptedWeights !== undefined) !== spec.config.keepEncrypted) {
+      throw errors.modelInvalid(spec.modelJobId, spec.config.keepEncrypted ? `the bank scores it as a model kept encrypted, but ${ctx.name}'s slice holds plain weights` : `${ctx.name}'s slice holds encrypted weights, but the bank scores it as a model with plain weights`, 'score with the slices of one training job, as that job wrote them');
+    }
     const loaded = await ctx.loadTable(spec.table, { withLabel: false, features: slice.featureNames });
     const admitted = await gated(ctx, loaded, spec.jobId, spec.purpose, [spec.parties[0]!], spec.parties.filter((p) => p !== ctx.name), slice.featureNames);
     const table = admitted.table;

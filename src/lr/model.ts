@@ -86,14 +86,19 @@ export async function loadModelSlice(file: string): Promise<ModelSlice> {
   const m = json as Partial<ModelSlice>;
   if (m?.kind !== MODEL_SLICE_KIND) throw errors.modelInvalid(file, 'not a jinqiao model slice');
   if (m.version !== MODEL_SLICE_VERSION) throw errors.modelInvalid(file, `model version ${String(m.version)} is not supported (this jinqiao reads version ${MODEL_SLICE_VERSION})`);
-  if (m.encryptedWeights !== undefined) {
-    throw errors.modelInvalid(file, 'its weights were kept encrypted under the training arbiter\'s key (--keep-encrypted); scoring with encrypted slices is not available yet: retrain without --keep-encrypted');
-  }
-  if (!Array.isArray(m.featureNames) || !Array.isArray(m.weights) || m.weights.length !== m.featureNames.length || !m.weights.every(Number.isFinite)) {
-    throw errors.modelInvalid(file, 'weights must be one finite number per feature name');
-  }
   if (m.role !== 'label' && m.role !== 'features') throw errors.modelInvalid(file, 'role must be label or features');
-  if (m.role === 'label' && !Number.isFinite(m.intercept)) throw errors.modelInvalid(file, 'the label slice needs a finite intercept');
+  if (!Array.isArray(m.featureNames) || !m.featureNames.every((n) => typeof n === 'string')) throw errors.modelInvalid(file, 'featureNames must be a list of column names');
+  if (m.encryptedWeights !== undefined) {
+    // Kept encrypted (--keep-encrypted): one ciphertext, scored under the key the training arbiter kept.
+    if (typeof m.encryptedWeights !== 'string' || m.encryptedWeights === '' || !/^[A-Za-z0-9+/]+={0,2}$/.test(m.encryptedWeights)) throw errors.modelInvalid(file, 'encryptedWeights must be the base64 of one ciphertext');
+    if (!Array.isArray(m.weights) || m.weights.length !== 0 || m.intercept !== null) throw errors.modelInvalid(file, 'a slice with encryptedWeights holds no plain weights (weights [], intercept null)');
+    if (!['taylor1', 'poly2', 'poly3'].includes(m.trainedWith as string)) throw errors.modelInvalid(file, 'trainedWith must name the sigmoid it was trained with (taylor1, poly2 or poly3): it fixes the parameters of its key');
+  } else {
+    if (!Array.isArray(m.weights) || m.weights.length !== m.featureNames.length || !m.weights.every(Number.isFinite)) {
+      throw errors.modelInvalid(file, 'weights must be one finite number per feature name');
+    }
+    if (m.role === 'label' && !Number.isFinite(m.intercept)) throw errors.modelInvalid(file, 'the label slice needs a finite intercept');
+  }
   if (m.partners !== undefined && !(Array.isArray(m.partners) && m.partners.every((p) => typeof p === 'string' && p !== ''))) throw errors.modelInvalid(file, 'partners must list the names of the feature parties');
   StandardScaler.fromJSON(m.scaler, file);
   return m as ModelSlice;

@@ -36,6 +36,16 @@ export function rotationStepsFor(width: number, slotCount: number, sumsSlots: bo
   return [...steps].sort((a, b) => a - b);
 }
 
+/**
+ * Rotations a party needs to score with its weights kept encrypted (src/score/apply.ts
+ * `encryptedPartialScores`): those of its training forward product, for the slot count of
+ * the parameters its model was trained with (the training key's).
+ */
+export function keptModelRotationSteps(slice: { readonly role: 'label' | 'features'; readonly featureNames: readonly string[]; readonly trainedWith: TrainingConfig['sigmoid'] }): number[] {
+  const width = slice.featureNames.length + (slice.role === 'label' ? 1 : 0);
+  return rotationStepsFor(width, heParamsFor({ sigmoid: slice.trainedWith, he: 'ckks' } as TrainingConfig).polyModulusDegree / 2, false);
+}
+
 /** Slots of a ciphertext for the parameters of this job. */
 export function slotCountFor(config: TrainingConfig): number {
   return heParamsFor(config).polyModulusDegree / 2;

@@ -30,7 +30,8 @@ import type { PsiExecutor } from '../psi/executor.ts';
 import { POINT_BYTES, type BackendName } from '../psi/group.ts';
 import type { Channel } from '../protocol/channel.ts';
 import { message, type MessageOf } from '../protocol/messages.ts';
-import { partialScores } from './apply.ts';
+import { keptModelRotationSteps } from '../lr/protocol.ts';
+import { encryptedPartialScores, partialScores } from './apply.ts';
 import { populationStabilityIndex } from './stability.ts';
 import { answerQuery, publishPreparedSet } from './prepared-set.ts';
 
@@ -92,7 +93,10 @@ async function agency(options: AgencyScoringOptions): Promise<AgencyScoringRepor
   await bank.send(message('score.ready', { modelJobId: slice.jobId }));
   await bank.send(message('score.policy', { disclosesPartialScores: options.disclosePartialScores ?? false }));
   const arbiter = new ArbiterClient(options.arbiter);
-  const evaluator = await options.heBackend.createEvaluator(await arbiter.requestKeys([]));
+  // Weights kept encrypted (keepEncrypted): partial scores are computed on [[w]], under the
+  // training key the arbiter restored, with the rotations of the training forward product.
+  const encrypted = slice.encryptedWeights === undefined ? undefined : new Uint8Array(Buffer.from(slice.encryptedWeights, 'base64'));
+  const evaluator = await options.heBackend.createEvaluator(await arbiter.requestKeys(encrypted ? keptModelRotationSteps(slice) : []));
   arbiter.use(evaluator);
   const backend = await loadBackend(options.psiBackend);
   const prepared = { channel: bank, executor: options.psiExecutor, backend: options.psiBackend, hashDomain: `${hello.session}/score/${name}`, scalar: backend.randomScalar() };
@@ -131,10 +135,15 @@ async function agency(options: AgencyScoringOptions): Promise<AgencyScoringRepor
         rows.push(published[p]!);
       }
       await options.audit?.append('scoring.answered', { session: hello.session, request: request.request, scored: rows.length });
+      rowsScored += rows.length;
+      if (encrypted) {
+        // This agency does not know its weights, so neither its partial scores nor their drift.
+        await bank.send(message('eval.forward', { scores: encryptedPartialScores(evaluator, slice, encrypted, table, Uint32Array.from(rows), slotRows, slots) }));
+        continue;
+      }
       const scores = partialScores(slice, table, Uint32Array.from(rows));
       const laidOut = new Float64Array(slots);
       slotRows.forEach((slot, k) => (laidOut[slot] = scores[k]!));
-      rowsScored += rows.length;
       await bank.send(message('eval.forward', { scores: evaluator.encrypt(laidOut) }));
       if (request.monitor) {
         const previous = monitoring ?? options.previousMonitoring;

@@ -51,7 +51,7 @@ import { normaliseId, type IdType } from '../ids/normalise.ts';
 import { abortingPeersOnFailure } from '../protocol/abort.ts';
 import { ArbiterClient } from '../lr/arbiter-client.ts';
 import type { ModelSlice } from '../lr/model.ts';
-import { SCORE_BOUND } from '../lr/protocol.ts';
+import { keptModelRotationSteps, SCORE_BOUND } from '../lr/protocol.ts';
 import { sigmoid } from '../lr/sigmoid.ts';
 import { loadBackend } from '../psi/backends/index.ts';
 import type { PsiExecutor } from '../psi/executor.ts';
@@ -61,7 +61,7 @@ import type { Channel } from '../protocol/channel.ts';
 import { message } from '../protocol/messages.ts';
 import { securePermutation } from '../util/secure-shuffle.ts';
 import { ABSENT, type AnchorMessage } from './agency.ts';
-import { partialScores } from './apply.ts';
+import { encryptedPartialScores, partialScores } from './apply.ts';
 import { blindQuery, receivePreparedSet, type PreparedSetContext } from './prepared-set.ts';
 
 export interface BankScoringOptions {
@@ -166,6 +166,8 @@ export class BankScoringSession implements BankSession {
   readonly #rowOf = new Map<string, number>();
   #arbiter: ArbiterClient | undefined;
   #evaluator: HeEvaluator | undefined;
+  /** [[w]] of a model kept encrypted (keepEncrypted): the bank's part is computed on it. */
+  #weights: Uint8Array | undefined;
   #requests = 0;
   /** Per agency: its prepared register, keyed to positions, and the bank's session key for it. */
   readonly #registers = new Map<string, { context: PreparedSetContext; set: PointSet; size: number }>();
@@ -195,7 +197,9 @@ export class BankScoringSession implements BankSession {
         this.#discloses.set(name, (await channel.receive('score.policy')).disclosesPartialScores);
       }
       this.#arbiter = new ArbiterClient(this.#options.arbiter);
-      this.#evaluator = await this.#options.heBackend.createEvaluator(await this.#arbiter.requestKeys([]));
+      const { encryptedWeights } = this.#options.slice;
+      this.#weights = encryptedWeights === undefined ? undefined : new Uint8Array(Buffer.from(encryptedWeights, 'base64'));
+      this.#evaluator = await this.#options.heBackend.createEvaluator(await this.#arbiter.requestKeys(this.#weights ? keptModelRotationSteps(this.#options.slice) : []));
       this.#arbiter.use(this.#evaluator);
       const backend = await loadBackend(this.#options.psiBackend);
       await Promise.all(
@@ -351,14 +355,18 @@ export class BankScoringSession implements BankSession {
         await agency.channel.send(message('score.layout', { positions: new Uint8Array(agency.positions.buffer) }));
         const { scores } = await agency.channel.receive('eval.forward');
         if (!monitor) return { ...agency, scores, drift: undefined };
-        if (!this.#discloses.get(agency.name)) return { ...agency, scores, drift: 'withheld' as const };
+        // An agency whose weights are encrypted has no partial scores to compare: nothing comes.
+        if (!this.#discloses.get(agency.name) || this.#weights) return { ...agency, scores, drift: 'withheld' as const };
         const drift = await agency.channel.receive('monitor.drift');
         return { ...agency, scores, drift: drift.hasPrevious ? drift.psiIndex : undefined };
       }),
     );
     let total = parts[0]!.scores;
     for (const part of parts.slice(1)) total = evaluator.add(total, part.scores);
-    total = evaluator.addPlain(total, partialScores(slice, table, Uint32Array.from(slots, (s) => s.row)));
+    const rows = Uint32Array.from(slots, (s) => s.row);
+    total = this.#weights
+      ? evaluator.add(total, encryptedPartialScores(evaluator, slice, this.#weights, table, rows, Array.from(rows.keys()), slots.length))
+      : evaluator.addPlain(total, partialScores(slice, table, rows));
     const z = new Float64Array(slots.length);
     const S = evaluator.slotCount;
     for (let c = 0; c < total.length; c++) {

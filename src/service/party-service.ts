@@ -24,6 +24,7 @@ import { conform } from '../schemas/check.ts';
 import { JobDefinitionSchema } from '../schemas/job-definition.ts';
 import { pathText } from '../data/yaml.ts';
 import { loadModelSlice } from '../lr/model.ts';
+import { KEPT_KEY_FILE } from '../lr/kept-key.ts';
 import { PartnerBudgets } from '../governance/budget.ts';
 import { loadOrCreateDecoyKey } from '../governance/keys.ts';
 import { poolExecutor } from '../psi/executor.ts';
@@ -312,6 +313,13 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
       // finding no model (seen in the bench's scoring section, which scores at once).
       await running.get(jobId)?.done;
       return loadModelSlice(join(jobDir(jobId), `model-${config.name}.json`));
+    },
+    // (The platform) The key it kept for a model trained with keepEncrypted, among that job's outputs.
+    loadKeptKey: async (jobId) => {
+      const file = join(jobDir(jobId), KEPT_KEY_FILE);
+      return readFile(file, 'utf8').catch((e: NodeJS.ErrnoException) => {
+        throw errors.keyInvalid(file, e.code === 'ENOENT' ? `${config.name} kept no key for job ${jobId}: its weights are encrypted under that job's key, which only a platform that ran the job with keepEncrypted keeps` : e.message, 'score the model through the platform that trained it, with its store intact');
+      });
     },
     institutionOf: (party) => party,
     roleOf: (party) => config.partnerRoles.get(party),

@@ -9,13 +9,14 @@ import type { HeBackend, HeKeyOwner, HeParams } from '../../he/backend.ts';
 import type { Channel } from '../../protocol/channel.ts';
 import { message } from '../../protocol/messages.ts';
 
-export async function distributeKeys(backend: HeBackend, params: HeParams, parties: readonly Channel[]): Promise<HeKeyOwner> {
+/** With `secretKey` (a kept training key, src/lr/kept-key.ts) the keys handed out are made from it instead of a fresh pair. */
+export async function distributeKeys(backend: HeBackend, params: HeParams, parties: readonly Channel[], secretKey?: Uint8Array): Promise<HeKeyOwner> {
   const requests = await Promise.all(parties.map((c) => c.receive('he.keyRequest')));
   const steps = [...new Set(requests.flatMap((r) => r.rotationSteps))].sort((a, b) => a - b);
   for (const s of steps) {
     if (!Number.isInteger(s)) throw errors.protocol(`rotation step ${s} is not an integer`);
   }
-  const owner = await backend.createKeyOwner(params, steps);
+  const owner = await backend.createKeyOwner(params, steps, secretKey);
   try {
     const bundle = owner.publicBundle();
     const keys = message('he.publicKeys', {

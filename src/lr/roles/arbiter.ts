@@ -25,6 +25,11 @@ export interface ArbiterOptions {
   readonly parties: readonly Channel[];
   /** Serve `he.decryptCoefficients` (binning's coefficient-packed sums); refused otherwise. */
   readonly coefficients?: boolean;
+  /**
+   * Scoring a model whose weights were kept encrypted: the training job's kept secret key
+   * (src/lr/kept-key.ts), under which those weights are; `params` must be the ones it names.
+   */
+  readonly secretKey?: Uint8Array;
 }
 
 export interface ArbiterReport {
@@ -37,7 +42,7 @@ export async function runArbiter(options: ArbiterOptions): Promise<ArbiterReport
 
 async function arbiter(options: ArbiterOptions): Promise<ArbiterReport> {
   const { parties } = options;
-  const owner: HeKeyOwner = await distributeKeys(options.backend, options.params, parties);
+  const owner: HeKeyOwner = await distributeKeys(options.backend, options.params, parties, options.secretKey);
   let decryptions = 0;
   try {
     await Promise.all(

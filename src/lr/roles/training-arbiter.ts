@@ -11,7 +11,7 @@
  * - at the end (epoch = epochs): two refreshes per party (its Polyak average), the label's
  *   `validation` decryptions (two passes over at most `validationRows` values), and each
  *   party's `weights` decryption (two passes of exactly its weight count), once per job and
- *   never with `keepEncrypted`.
+ *   never with `keepEncrypted` (then the arbiter returns its secret key in the report, for its host to keep: kept-key.ts).
  * Anything else — another purpose, a size that is not the party's, an agency asking for a
  * plaintext before the end, a batch out of order, a second final reveal — is refused, and
  * the job fails (E_PROTOCOL). Every decryption is reported to `onDecryption` (the audit
@@ -58,6 +58,11 @@ export interface TrainingArbiterOptions {
 export interface TrainingArbiterReport {
   readonly decryptions: number;
   readonly refreshes: number;
+  /**
+   * With `keepEncrypted`: the job's secret key, for its host to keep (src/lr/kept-key.ts) so
+   * that the encrypted model can be scored; absent otherwise, and the key dies with the job.
+   */
+  readonly keptSecretKey?: Uint8Array;
 }
 
 export async function runTrainingArbiter(options: TrainingArbiterOptions): Promise<TrainingArbiterReport> {
@@ -68,6 +73,7 @@ async function arbiter(options: TrainingArbiterOptions): Promise<TrainingArbiter
   const { parties } = options;
   const owner: HeKeyOwner = await distributeKeys(options.backend, options.params, parties);
   const counts = { decryptions: 0, refreshes: 0 };
+  let keptSecretKey: Uint8Array | undefined;
   try {
     const plans = await Promise.all(parties.map((c) => c.receive('train.plan')));
     const plan = checkPlans(plans);
@@ -93,10 +99,12 @@ async function arbiter(options: TrainingArbiterOptions): Promise<TrainingArbiter
         }
       }),
     );
+    // Only once every party has ended its part: a failed job keeps no key.
+    if (plan.keepEncrypted) keptSecretKey = owner.exportSecretKey();
   } finally {
     owner.dispose();
   }
-  return counts;
+  return { ...counts, ...(keptSecretKey && { keptSecretKey }) };
 }
 
 /** The label's plan, once every agency's agrees with it and names its own width. */
