@@ -9,7 +9,7 @@
  * g + r with r uniform over 2^40 times the declared bound, rounded: statistically nothing
  * about g (distance <= 2^-40). It never sees a feature value, label, ID, score or gradient.
  * Assumption: it does not collude with any party; a colluding arbiter and label party would
- * unmask everything.
+ * unmask everything. It decrypts for the label party (the first channel) only.
  */
 import { errors } from '../../errors.ts';
 import type { HeBackend, HeKeyOwner, HeParams } from '../../he/backend.ts';
@@ -46,10 +46,14 @@ async function arbiter(options: ArbiterOptions): Promise<ArbiterReport> {
   let decryptions = 0;
   try {
     await Promise.all(
-      parties.map(async (channel) => {
+      parties.map(async (channel, party) => {
         for (;;) {
           const msg = await channel.next();
           if (msg.t === 'he.done') return;
+          // Scoring and binning reveal to the label party alone. An agency has nothing to
+          // decrypt; one that asks would read its own products, and under a kept training key
+          // X·[[w]] for an X it chooses is its weights (test/attacks/kept-key-agency-decrypt.test.ts).
+          if (party !== 0) throw errors.protocol(`the arbiter decrypts for the label party only; ${channel.peer} asked for ${msg.t}`);
           let values: Uint8Array;
           if (msg.t === 'he.decryptCoefficients' && options.coefficients) {
             // Coefficient packing (binning): masked uniformly over every coefficient, rounded to the grid.
