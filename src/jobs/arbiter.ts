@@ -6,7 +6,7 @@
 import { admitAsArbiter } from '../governance/gate.ts';
 import type { ArbiterReport } from '../lr/roles/arbiter.ts';
 import { errors } from '../errors.ts';
-import { KEPT_KEY_FILE, keptKeyText, parseKeptKey, type KeptKey } from '../lr/kept-key.ts';
+import { KEPT_KEY_FILE, keptKeyText, readKeptKey, type KeptKey } from '../lr/kept-key.ts';
 import { heParamsFor } from '../lr/protocol.ts';
 import type { Channel } from '../protocol/channel.ts';
 import { abortingPeersOnFailure } from '../protocol/abort.ts';
@@ -23,8 +23,8 @@ export async function arbitrate(ctx: PartyJobContext, label: Channel, spec: JobS
     // Scoring a model kept encrypted: its scores are decrypted under the training job's key,
     // found before the session is accepted (a missing key ends it at once, for every party).
     if (spec.kind === 'scoring' && spec.config.keepEncrypted) {
-      if (!ctx.loadKeptKey) throw errors.modelInvalid(spec.modelJobId, `${ctx.name} keeps no training keys, and the model's weights are encrypted under the key of that job`, 'score it through the platform that trained it');
-      kept = parseKeptKey(await ctx.loadKeptKey(spec.modelJobId), KEPT_KEY_FILE, spec.modelJobId);
+      if (!ctx.keptKeyFile) throw errors.modelInvalid(spec.modelJobId, `${ctx.name} keeps no training keys, and the model's weights are encrypted under the key of that job`, 'score it through the platform that trained it');
+      kept = await readKeptKey(ctx.keptKeyFile(spec.modelJobId), spec.modelJobId);
       if (kept.params.scheme !== spec.config.he) throw errors.modelInvalid(spec.modelJobId, `its weights are under a ${kept.params.scheme} key, and the session asks for ${spec.config.he}`, `score with the HE backend the model was trained with (${kept.params.scheme})`);
     }
     if (ctx.governance) {

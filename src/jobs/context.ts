@@ -40,11 +40,10 @@ export interface PartyJobContext {
   /** This party's slice of the model trained by job `jobId`. */
   loadModelSlice(jobId: string): Promise<ModelSlice>;
   /**
-   * (Arbiter) The text of the key it kept for job `jobId`, whose weights were kept encrypted
-   * (src/lr/kept-key.ts: `arbiter-key.secret` among that job's outputs); a clear error when
-   * there is none.
+   * (Arbiter) Where it keeps the key of job `jobId`, whose weights were kept encrypted
+   * (src/lr/kept-key.ts: `arbiter-key.secret` among that job's outputs).
    */
-  loadKeptKey?(jobId: string): Promise<string>;
+  keptKeyFile?(jobId: string): string;
   /**
    * The one role this party's configuration binds to `party` (undefined: none). Absent when
    * the host binds no roles (the in-process host runs every party of one job definition).

@@ -6,7 +6,7 @@
  * `close()` ends every party.
  */
 import type { RoleRunner } from '../jobs/role-threads.ts';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errors } from '../errors.ts';
 import { loadFeatureTable, partyNameOf } from '../data/table.ts';
@@ -115,7 +115,7 @@ export async function openLocalScoringSession(options: LocalScoringOptions): Pro
       },
       loadModelSlice: async () => sliceOf(name, role === 'label' ? 'label' : 'features'),
       // Every party is this process: the key the arbiter kept is in the model folder (kept-key.ts).
-      loadKeptKey: async () => readKeptKey(join(options.modelDir, KEPT_KEY_FILE)),
+      keptKeyFile: () => join(options.modelDir, KEPT_KEY_FILE),
       governance: options.governance,
       psiExecutor,
       ...(options.roles && { roles: options.roles }),
@@ -156,12 +156,6 @@ export async function openLocalScoringSession(options: LocalScoringOptions): Pro
       return new Map(outcomes.flatMap((o) => (o.role === 'features' && o.kind === 'scoring' ? [[o.spec.table, o.report] as const] : [])));
     },
   };
-}
-
-async function readKeptKey(file: string): Promise<string> {
-  return readFile(file, 'utf8').catch((e: NodeJS.ErrnoException) => {
-    throw errors.keyInvalid(file, e.code === 'ENOENT' ? 'no such file: the model was trained with --keep-encrypted, and its scores can only be decrypted under the key that job kept' : e.message, `give the whole --out folder of the training job, ${KEPT_KEY_FILE} included`);
-  });
 }
 
 async function loadSlices(dir: string): Promise<ModelSlice[]> {

@@ -253,7 +253,7 @@ export interface MemoryPartyOptions {
   readonly loadTable: PartyJobContext['loadTable'];
   readonly loadModelSlice: PartyJobContext['loadModelSlice'];
   /** (Arbiter) Where it finds the key it kept for an encrypted model (scoring only). */
-  readonly loadKeptKey?: PartyJobContext['loadKeptKey'];
+  readonly keptKeyFile?: PartyJobContext['keptKeyFile'];
   readonly governance: JobGovernance | undefined;
   readonly psiExecutor: PsiExecutor;
   readonly matvec?: (bundle: PublicKeyBundle) => Promise<MatvecRunner>;
@@ -272,7 +272,7 @@ export function memoryPartyContext(o: MemoryPartyOptions): PartyJobContext {
     connect: async (partner) => o.wiring.end(o.name, partner),
     loadTable: o.loadTable,
     loadModelSlice: o.loadModelSlice,
-    ...(o.loadKeptKey && { loadKeptKey: o.loadKeptKey }),
+    ...(o.keptKeyFile && { keptKeyFile: o.keptKeyFile }),
     institutionOf: (party) => o.governance?.parties.get(party)?.institution ?? party,
     governance: o.governance?.parties.get(o.name),
     psiExecutor: o.psiExecutor,

@@ -12,8 +12,10 @@
  * Whoever holds this file and any party's model slice holds that party's weights: it is the
  * platform's to keep, as its other keys, and never goes on a channel.
  */
+import { readFile } from 'node:fs/promises';
 import { errors } from '../errors.ts';
 import type { HeParams } from '../he/backend.ts';
+import { BASE64 } from './model.ts';
 
 export const KEPT_KEY_FILE = 'arbiter-key.secret';
 const KIND = 'jinqiao.arbiter-key';
@@ -44,6 +46,18 @@ export function parseKeptKey(text: string, file: string, jobId: string): KeptKey
   if (json.jobId !== jobId) throw bad(`it is the key of job ${String(json.jobId)}, not of ${jobId}`);
   const params = json.params as HeParams | undefined;
   if (typeof params !== 'object' || params === null || (params.scheme !== 'ckks' && params.scheme !== 'mock') || !Array.isArray(params.coeffModBits)) throw bad('params must be the HE parameters the key was made for');
-  if (typeof json.secretKey !== 'string' || !/^[A-Za-z0-9+/]+={0,2}$/.test(json.secretKey)) throw bad('secretKey must be base64');
+  if (typeof json.secretKey !== 'string' || !BASE64.test(json.secretKey)) throw bad('secretKey must be base64');
   return { jobId, params, secretKey: new Uint8Array(Buffer.from(json.secretKey, 'base64')) };
+}
+
+/** Reads and checks the key kept for model job `jobId` at `file`; a missing file says what it is and what to restore. */
+export async function readKeptKey(file: string, jobId: string): Promise<KeptKey> {
+  const text = await readFile(file, 'utf8').catch((e: NodeJS.ErrnoException) => {
+    throw errors.keyInvalid(
+      file,
+      e.code === 'ENOENT' ? `no such file: the model of job ${jobId} was trained with --keep-encrypted, and its scores can only be decrypted under the key that job kept` : e.message,
+      `restore the ${KEPT_KEY_FILE} the training job wrote (run in one process: the whole --out folder; a party service: the platform's job folder)`,
+    );
+  });
+  return parseKeptKey(text, file, jobId);
 }

@@ -35,6 +35,19 @@ export interface ModelSlice {
   readonly createdAt: string;
 }
 
+/** Base64 text, as slices and kept keys hold their bytes. */
+export const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
+
+/** Columns of a slice's weight vector: its features, and for the label the intercept's column of ones. */
+export function sliceWidth(slice: Pick<ModelSlice, 'role' | 'featureNames'>): number {
+  return slice.featureNames.length + (slice.role === 'label' ? 1 : 0);
+}
+
+/** [[w]] of a slice kept encrypted, as bytes; undefined for a slice with plain weights. */
+export function encryptedWeightsOf(slice: Pick<ModelSlice, 'encryptedWeights'>): Uint8Array | undefined {
+  return slice.encryptedWeights === undefined ? undefined : new Uint8Array(Buffer.from(slice.encryptedWeights, 'base64'));
+}
+
 export function modelSlice(fields: Omit<ModelSlice, 'kind' | 'version' | 'createdAt'>): ModelSlice {
   return { kind: MODEL_SLICE_KIND, version: MODEL_SLICE_VERSION, ...fields, createdAt: new Date().toISOString() };
 }
@@ -90,7 +103,7 @@ export async function loadModelSlice(file: string): Promise<ModelSlice> {
   if (!Array.isArray(m.featureNames) || !m.featureNames.every((n) => typeof n === 'string')) throw errors.modelInvalid(file, 'featureNames must be a list of column names');
   if (m.encryptedWeights !== undefined) {
     // Kept encrypted (--keep-encrypted): one ciphertext, scored under the key the training arbiter kept.
-    if (typeof m.encryptedWeights !== 'string' || m.encryptedWeights === '' || !/^[A-Za-z0-9+/]+={0,2}$/.test(m.encryptedWeights)) throw errors.modelInvalid(file, 'encryptedWeights must be the base64 of one ciphertext');
+    if (typeof m.encryptedWeights !== 'string' || m.encryptedWeights === '' || !BASE64.test(m.encryptedWeights)) throw errors.modelInvalid(file, 'encryptedWeights must be the base64 of one ciphertext');
     if (!Array.isArray(m.weights) || m.weights.length !== 0 || m.intercept !== null) throw errors.modelInvalid(file, 'a slice with encryptedWeights holds no plain weights (weights [], intercept null)');
     if (!['taylor1', 'poly2', 'poly3'].includes(m.trainedWith as string)) throw errors.modelInvalid(file, 'trainedWith must name the sigmoid it was trained with (taylor1, poly2 or poly3): it fixes the parameters of its key');
   } else {

@@ -7,6 +7,7 @@ import type { CiphertextBytes, ColumnIndex, HeEvaluator, HeParams, KeepDiagonals
 import { keptForwardSteps, rotationSteps } from '../he/diagonals.ts';
 import { ENCRYPTED_MODEL_PARAMS, ENCRYPTED_MODEL_POLY2_PARAMS } from '../he/params.ts';
 import type { TrainingConfig } from './config.ts';
+import { sliceWidth, type ModelSlice } from './model.ts';
 
 /** Computes Xᵀ[[d]] and X·[[w]]: the evaluator itself, or a worker pool holding the same keys. */
 export interface MatvecRunner {
@@ -41,9 +42,8 @@ export function rotationStepsFor(width: number, slotCount: number, sumsSlots: bo
  * `encryptedPartialScores`): those of its training forward product, for the slot count of
  * the parameters its model was trained with (the training key's).
  */
-export function keptModelRotationSteps(slice: { readonly role: 'label' | 'features'; readonly featureNames: readonly string[]; readonly trainedWith: TrainingConfig['sigmoid'] }): number[] {
-  const width = slice.featureNames.length + (slice.role === 'label' ? 1 : 0);
-  return rotationStepsFor(width, heParamsFor({ sigmoid: slice.trainedWith, he: 'ckks' } as TrainingConfig).polyModulusDegree / 2, false);
+export function keptModelRotationSteps(slice: Pick<ModelSlice, 'role' | 'featureNames' | 'trainedWith'>): number[] {
+  return rotationStepsFor(sliceWidth(slice), heParamsFor({ sigmoid: slice.trainedWith, he: 'ckks' } as TrainingConfig).polyModulusDegree / 2, false);
 }
 
 /** Slots of a ciphertext for the parameters of this job. */

@@ -24,7 +24,7 @@ import type { HeBackend } from '../he/backend.ts';
 import type { IdType } from '../ids/normalise.ts';
 import { abortingPeersOnFailure } from '../protocol/abort.ts';
 import { ArbiterClient } from '../lr/arbiter-client.ts';
-import type { ModelSlice } from '../lr/model.ts';
+import { encryptedWeightsOf, type ModelSlice } from '../lr/model.ts';
 import { loadBackend } from '../psi/backends/index.ts';
 import type { PsiExecutor } from '../psi/executor.ts';
 import { POINT_BYTES, type BackendName } from '../psi/group.ts';
@@ -95,7 +95,7 @@ async function agency(options: AgencyScoringOptions): Promise<AgencyScoringRepor
   const arbiter = new ArbiterClient(options.arbiter);
   // Weights kept encrypted (keepEncrypted): partial scores are computed on [[w]], under the
   // training key the arbiter restored, with the rotations of the training forward product.
-  const encrypted = slice.encryptedWeights === undefined ? undefined : new Uint8Array(Buffer.from(slice.encryptedWeights, 'base64'));
+  const encrypted = encryptedWeightsOf(slice);
   const evaluator = await options.heBackend.createEvaluator(await arbiter.requestKeys(encrypted ? keptModelRotationSteps(slice) : []));
   arbiter.use(evaluator);
   const backend = await loadBackend(options.psiBackend);

@@ -6,7 +6,7 @@
 import { errors } from '../errors.ts';
 import type { FeatureTable } from '../data/table.ts';
 import type { CiphertextBytes, HeEvaluator } from '../he/backend.ts';
-import type { ModelSlice } from '../lr/model.ts';
+import { sliceWidth, type ModelSlice } from '../lr/model.ts';
 import { StandardScaler } from '../lr/scaler.ts';
 
 /** Partial linear scores of `rows` of `table` (the label slice adds its intercept). */
@@ -28,7 +28,7 @@ export function partialScores(slice: ModelSlice, table: FeatureTable, rows: Uint
  */
 export function encryptedPartialScores(evaluator: HeEvaluator, slice: ModelSlice, weights: CiphertextBytes, table: FeatureTable, rows: Uint32Array, slotOf: ArrayLike<number>, slots: number): CiphertextBytes[] {
   const F = slice.featureNames.length;
-  const width = slice.role === 'label' ? F + 1 : F;
+  const width = sliceWidth(slice);
   const scaled = scaledRows(slice, table, rows);
   const X = new Float64Array(slots * width);
   for (let k = 0; k < rows.length; k++) {

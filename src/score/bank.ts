@@ -50,7 +50,7 @@ import type { HeBackend, HeEvaluator } from '../he/backend.ts';
 import { normaliseId, type IdType } from '../ids/normalise.ts';
 import { abortingPeersOnFailure } from '../protocol/abort.ts';
 import { ArbiterClient } from '../lr/arbiter-client.ts';
-import type { ModelSlice } from '../lr/model.ts';
+import { encryptedWeightsOf, type ModelSlice } from '../lr/model.ts';
 import { keptModelRotationSteps, SCORE_BOUND } from '../lr/protocol.ts';
 import { sigmoid } from '../lr/sigmoid.ts';
 import { loadBackend } from '../psi/backends/index.ts';
@@ -197,8 +197,7 @@ export class BankScoringSession implements BankSession {
         this.#discloses.set(name, (await channel.receive('score.policy')).disclosesPartialScores);
       }
       this.#arbiter = new ArbiterClient(this.#options.arbiter);
-      const { encryptedWeights } = this.#options.slice;
-      this.#weights = encryptedWeights === undefined ? undefined : new Uint8Array(Buffer.from(encryptedWeights, 'base64'));
+      this.#weights = encryptedWeightsOf(this.#options.slice);
       this.#evaluator = await this.#options.heBackend.createEvaluator(await this.#arbiter.requestKeys(this.#weights ? keptModelRotationSteps(this.#options.slice) : []));
       this.#arbiter.use(this.#evaluator);
       const backend = await loadBackend(this.#options.psiBackend);

@@ -315,12 +315,7 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
       return loadModelSlice(join(jobDir(jobId), `model-${config.name}.json`));
     },
     // (The platform) The key it kept for a model trained with keepEncrypted, among that job's outputs.
-    loadKeptKey: async (jobId) => {
-      const file = join(jobDir(jobId), KEPT_KEY_FILE);
-      return readFile(file, 'utf8').catch((e: NodeJS.ErrnoException) => {
-        throw errors.keyInvalid(file, e.code === 'ENOENT' ? `${config.name} kept no key for job ${jobId}: its weights are encrypted under that job's key, which only a platform that ran the job with keepEncrypted keeps` : e.message, 'score the model through the platform that trained it, with its store intact');
-      });
-    },
+    keptKeyFile: (jobId) => join(jobDir(jobId), KEPT_KEY_FILE),
     institutionOf: (party) => party,
     roleOf: (party) => config.partnerRoles.get(party),
     anchorsFile: (partner) => join(config.store, 'anchors', `${partner.replace(/[^A-Za-z0-9._-]/g, '_')}.jsonl`),
