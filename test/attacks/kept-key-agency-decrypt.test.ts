@@ -25,9 +25,8 @@ import { KEPT_KEY_FILE, parseKeptKey, type KeptKey } from '../../src/lr/kept-key
 import { loadModelSlice, type ModelSlice } from '../../src/lr/model.ts';
 import { keptModelRotationSteps, SCORE_BOUND } from '../../src/lr/protocol.ts';
 import { runArbiter } from '../../src/lr/roles/arbiter.ts';
-import { distributeKeys } from '../../src/lr/roles/arbiter-keys.ts';
+import { runAnyPartyArbiter } from './leaky/any-party-arbiter.ts';
 import type { Channel } from '../../src/protocol/channel.ts';
-import { message } from '../../src/protocol/messages.ts';
 import { memoryChannelPair } from '../../src/transport/memory.ts';
 
 const SME = resolve(import.meta.dirname, '../../examples/sme-credit');
@@ -58,19 +57,7 @@ beforeAll(async () => {
 }, 300_000);
 
 /** The leaky variant: the kept key's owner decrypting whatever any party sends. */
-async function leakyArbiter(parties: readonly Channel[]): Promise<void> {
-  const owner = await distributeKeys(mockBackend, kept.params, parties, kept.secretKey);
-  await Promise.all(
-    parties.map(async (channel) => {
-      for (;;) {
-        const msg = await channel.next();
-        if (msg.t === 'he.done') return;
-        if (msg.t !== 'he.decrypt') throw new Error(`unexpected ${msg.t}`);
-        await channel.send(message('he.decrypted', { request: msg.request, values: owner.decryptMasked(msg.ciphertext, msg.count, msg.boundBits) }));
-      }
-    }),
-  );
-}
+const leakyArbiter = (parties: readonly Channel[]) => runAnyPartyArbiter(mockBackend, kept.params, parties, kept.secretKey);
 
 /** The agency's program: [[w]] through the identity, decrypted as if it were a score total. */
 async function attack(arbiter: (parties: readonly Channel[]) => Promise<unknown>): Promise<Float64Array> {

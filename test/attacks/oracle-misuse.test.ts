@@ -23,7 +23,7 @@ import { resolveTrainingConfig, type TrainingConfig } from '../../src/lr/config.
 import { batchesPerEpoch, TrainingArbiterSession } from '../../src/lr/encrypted-model.ts';
 import { preparePartyData } from '../../src/lr/party-data.ts';
 import { heParamsFor, rotationStepsFor } from '../../src/lr/protocol.ts';
-import { runArbiter } from '../../src/lr/roles/arbiter.ts';
+import { runAnyPartyArbiter } from './leaky/any-party-arbiter.ts';
 import { runLabelParty } from '../../src/lr/roles/label.ts';
 import { runTrainingArbiter, type DecryptionRecord } from '../../src/lr/roles/training-arbiter.ts';
 import { epochBatches } from '../../src/lr/split.ts';
@@ -73,7 +73,7 @@ describe('decryption-oracle misuse by an agency', () => {
     const [bankSide, agencySide] = memoryChannelPair('bank', 'agency');
     const [bankToArbiter, arbiterFromBank] = memoryChannelPair('bank', 'arbiter');
     const [agencyToArbiter, arbiterFromAgency] = memoryChannelPair('agency', 'arbiter');
-    const arbiter = runArbiter({ backend: mockBackend, params: { ...DEGREE1_PARAMS, scheme: 'mock' }, parties: [arbiterFromBank, arbiterFromAgency] });
+    const arbiter = runAnyPartyArbiter(mockBackend, { ...DEGREE1_PARAMS, scheme: 'mock' }, [arbiterFromBank, arbiterFromAgency]);
     const honestBank = leakyLabel(config, bank, new Map([['agency', bankSide]]), bankToArbiter, executor);
     const attack = (async () => {
       const { residual, rows, keys, labelsOfRows } = await openAsAgency(config, agency, agencySide, agencyToArbiter, mockBackend, false, false);

@@ -19,7 +19,7 @@ import { alignAsFeatureParty, alignAsLabel } from '../../../src/lr/align.ts';
 import { resolveTrainingConfig, type TrainingConfig } from '../../../src/lr/config.ts';
 import { gatherRows, linearScores, preparePartyData, type PartyData } from '../../../src/lr/party-data.ts';
 import { inlineMatvec, rotationStepsFor, type MatvecRunner } from '../../../src/lr/protocol.ts';
-import { runArbiter } from '../../../src/lr/roles/arbiter.ts';
+import { runAnyPartyArbiter } from './any-party-arbiter.ts';
 import { epochBatches } from '../../../src/lr/split.ts';
 import { PartyWeights } from './party-weights.ts';
 import { inlineExecutor } from '../../../src/psi/executor.ts';
@@ -74,7 +74,7 @@ export async function runLeakyTraining(label: FeatureTable, agencies: readonly F
   const [bank, ...rest] = await settleParties<[LeakyRun['label'], ...LeakyPartyView[]]>([
     leakyLabel(config, label, new Map(links.map(([bankSide], k) => [`agency-${k}`, bankSide])), toArbiter[0]![0], executor, options),
     ...agencies.map((table, k) => leakyAgency(config, `agency-${k}`, table, links[k]![1], toArbiter[k + 1]![0], executor, options)),
-    runArbiter({ backend, params, parties: toArbiter.map(([, arbiterSide]) => arbiterSide) }).then(() => undefined as never),
+    runAnyPartyArbiter(backend, params, toArbiter.map(([, arbiterSide]) => arbiterSide)).then(() => undefined as never),
   ]);
   return { label: bank, agencies: rest.slice(0, agencies.length) as LeakyPartyView[] };
 }
