@@ -17,7 +17,7 @@ import { memoryChannelPair, type FrameTap } from '../transport/memory.ts';
 import { loadOprfKey, loadOrCreateOprfKey } from './oprf-key.ts';
 import { answerTagQueries, queryTags } from './online.ts';
 import { prepareTags } from './prepare.ts';
-import { readTagFile, TAG_FILE_VERSION, writeTagFile } from './tag-file.ts';
+import { openTagFile, TAG_FILE_VERSION, writeTagFile } from './tag-file.ts';
 import { TAG_BYTES } from './oprf.ts';
 
 export const PSI_DOMAIN = 'psi';
@@ -124,7 +124,10 @@ export async function runUnbalancedPsi(options: UnbalancedPsiOptions): Promise<U
   // the tag file and the bank's IDs instead of following them.
   const executor = options.executor ?? executorFor(options.threads);
   try {
-    const { header, tags } = await readTagFile(options.prepared);
+    // The tags load while the session starts, as in verify --prepared: only its first answer needs them.
+    const { header, tags } = await openTagFile(options.prepared);
+    // Consumed by the session, or dropped with it if it fails first.
+    tags.catch(() => undefined);
     const key = await loadOprfKey(options.keyDir);
     const source = await openIdSource({ file: options.bank.file, idColumn: options.bank.idColumn, idType: header.idType, strict: options.strict });
     await options.bankAudit?.append('psi.start', { mode: 'prepared', keyId: header.keyId, register: header.count });

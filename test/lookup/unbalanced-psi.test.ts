@@ -99,6 +99,11 @@ describe('tag file', () => {
     await expect(readTagFile(out)).rejects.toMatchObject({ code: 'E_FILE_UNREADABLE' });
     // Refused with its header, before an online phase could start on it and spend evaluations.
     await expect(openTagFile(out)).rejects.toThrow(/bytes where the header announces .* \(truncated or altered\)/);
+    // psi --prepared opens it the same way: refused before its first query, nothing audited as started.
+    const started: string[] = [];
+    const bankAudit = { append: (type: string) => (started.push(type), Promise.reject(new Error('psi.start written for a truncated tag file'))) };
+    await expect(runUnbalancedPsi({ bank: { file: bank, idColumn: 'id' }, prepared: out, keyDir: join(dir, 'key-cut'), threads: 0, bankAudit })).rejects.toMatchObject({ code: 'E_FILE_UNREADABLE' });
+    expect(started).toEqual([]);
   });
 });
 
