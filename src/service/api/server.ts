@@ -220,7 +220,7 @@ export async function buildApi(service: PartyService, options: ApiOptions, https
     refResolver: { buildLocalReference: (schema, _base, _fragment, i) => (typeof schema.$id === 'string' ? schema.$id : `def-${i}`) },
   });
   for (const schema of [ErrorSchema, JobDefinitionSchema, JobSchema]) app.addSchema(schema);
-  app.get('/openapi.json', { schema: { summary: 'This document', security: [] } }, async (_request, reply) => reply.type('application/json').send(JSON.stringify(app.swagger())));
+  app.get('/openapi.json', { schema: { summary: 'This document', security: [] } }, async (_request, reply) => reply.type('application/json').send(JSON.stringify(withOptionalBodies(app.swagger()))));
 
   await options.beforeRoutes?.(app, { service });
   for (const routes of [...AREA_ROUTES, ...(options.extraRoutes ?? [])]) await app.register(routes, { service });
@@ -231,7 +231,29 @@ export async function buildApi(service: PartyService, options: ApiOptions, https
 /** The OpenAPI document of the routes every service serves (what `npm run openapi` writes to docs/openapi.json). */
 export async function openApiDocument(): Promise<Record<string, unknown>> {
   const app = await buildApi(undefined as unknown as PartyService, { token: 'x'.repeat(16) });
-  const document = app.swagger() as unknown as Record<string, unknown>;
+  const document = withOptionalBodies(app.swagger());
   await app.close();
   return document;
+}
+
+type SchemaObject = { required?: string[]; $ref?: string };
+type OpenApiDocument = {
+  paths: Record<string, Record<string, { requestBody?: { required?: boolean; content: Record<string, { schema: SchemaObject }> } }>>;
+  components: { schemas: Record<string, SchemaObject> };
+};
+
+/**
+ * @fastify/swagger marks every body required. A body that requires nothing (resume, cancel,
+ * approve: `noBodyIsEmpty` takes a bare POST as `{}`) may be left out, and the document says so.
+ */
+function withOptionalBodies(swaggerDocument: unknown): Record<string, unknown> {
+  const document = swaggerDocument as OpenApiDocument;
+  const resolve = (schema: SchemaObject): SchemaObject => (schema.$ref ? resolve(document.components.schemas[schema.$ref.replace('#/components/schemas/', '')] ?? {}) : schema);
+  for (const operations of Object.values(document.paths)) {
+    for (const operation of Object.values(operations)) {
+      const body = operation.requestBody;
+      if (body && Object.values(body.content).every((c) => (resolve(c.schema).required ?? []).length === 0)) body.required = false;
+    }
+  }
+  return document as unknown as Record<string, unknown>;
 }
