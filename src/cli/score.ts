@@ -159,7 +159,7 @@ export function monitorCommand(): Command {
             `rescored ${run.summary.enterprises} enterprises: mean probability ${run.summary.meanProbability.toFixed(4)}, ${run.summary.aboveThreshold} at or above ${threshold}` +
               (run.summary.notScored > 0 ? `; ${run.summary.notScored} not scored (held by one agency whose policy does not allow disclosing its partial score)` : ''),
             previousRuns.length === 0 ? 'first run: nothing to compare with yet' : `score drift (PSI-index) ${run.scoreDrift!.toFixed(4)}; ${run.alerts.length} warnings`,
-            ...Object.entries(run.agencyDrift).map(([name, v]) => `  ${name}: drift ${v === null ? 'n/a (first run)' : v === 'withheld' ? "withheld (the agency's policy does not disclose its partial scores)" : v.toFixed(4)}`),
+            ...Object.entries(run.agencyDrift).map(([name, v]) => `  ${name}: drift ${v === null ? 'n/a (first run)' : v === 'withheld' ? "withheld (the agency's policy does not disclose its partial scores, or the model is kept encrypted)" : v.toFixed(4)}`),
             ...run.alerts.slice(0, 20).map((a) => `  ${a.reason.padEnd(12)} ${a.id}  ${a.previous.toFixed(4)} -> ${a.current.toFixed(4)}`),
             `run saved: ${file}`,
             `report: ${report}`,

@@ -154,8 +154,9 @@ export interface MonitoringScores {
   readonly scores: readonly EnterpriseScore[];
   /**
    * Per agency: PSI-index of its own partial scores against its previous run (undefined on a
-   * first run), or 'withheld' where the agency's policy does not disclose partial scores: the
-   * drift over books the bank chooses would order them (agency.ts).
+   * first run), or 'withheld' where the agency's policy does not disclose partial scores (the
+   * drift over books the bank chooses would order them, agency.ts) or the model is kept
+   * encrypted (the agency knows no partial score).
    */
   readonly agencyDrift: ReadonlyMap<string, AgencyDrift>;
 }

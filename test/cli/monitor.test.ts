@@ -249,7 +249,7 @@ describe('jinqiao monitor through the CLI', () => {
     expect(lines.slice(1)).toEqual([
       'first run: nothing to compare with yet',
       '  tax-bureau: drift n/a (first run)',
-      "  social-insurance: drift withheld (the agency's policy does not disclose its partial scores)",
+      "  social-insurance: drift withheld (the agency's policy does not disclose its partial scores, or the model is kept encrypted)",
       `run saved: ${join(runs, files[0]!)}`,
       `report: ${join(runs, 'report.html')}`,
     ]);
@@ -304,7 +304,7 @@ describe('jinqiao monitor through the CLI', () => {
     const lines = r.stdout.trim().split('\n');
     expect(lines[1]).toBe(`score drift (PSI-index) ${psi(Object.values(second!.scores), Object.values(third!.scores)).toFixed(4)}; ${expected.length} warnings`);
     expect(lines[2]).toBe(`  tax-bureau: drift ${psi(changed.agencyPartials['tax-bureau'], original.agencyPartials['tax-bureau']).toFixed(4)}`);
-    expect(lines[3]).toBe("  social-insurance: drift withheld (the agency's policy does not disclose its partial scores)");
+    expect(lines[3]).toBe("  social-insurance: drift withheld (the agency's policy does not disclose its partial scores, or the model is kept encrypted)");
     expect(lines.slice(4, 24)).toEqual(expected.slice(0, 20).map((w) => `  ${w.reason.padEnd(12)} ${w.id}  ${w.previous.toFixed(4)} -> ${w.current.toFixed(4)}`));
     expect(lines.slice(24)).toEqual([`run saved: ${join(runs, files[2]!)}`, `report: ${join(runs, 'report.html')}`]);
   }, CLI_TIMEOUT_MS);

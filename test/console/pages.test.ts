@@ -148,7 +148,7 @@ describe("the console's pages", () => {
     // An agency whose policy keeps its drift: named, with why, and no bar of its own.
     const kept = run({ agencyDrift: { 'tax-bureau': 'withheld', 'social-insurance': 0.02 } });
     const shown = unescape(scoringPage(ctxOf(viewOf('bank', 'label')), [run({}), kept]));
-    expect(shown).toContain('Drift withheld by tax-bureau: their policy does not let the bank see their partial scores');
+    expect(shown).toContain('Drift withheld by tax-bureau: either their policy does not let the bank see their partial scores');
     expect(unescape(scoringPage(ctxOf(viewOf('bank', 'label'), 'zh'), [run({}), kept]))).toContain('tax-bureau 未提供漂移');
   });
 });
