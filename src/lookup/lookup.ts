@@ -32,8 +32,7 @@ import { performance } from 'node:perf_hooks';
 import { columnIndex, openCsv } from '../data/csv.ts';
 import { errors } from '../errors.ts';
 import type { AuditLog } from '../governance/audit.ts';
-import { filterByConsent, type ConsentContext } from '../governance/consent.ts';
-import { checkJob, type DataHolderPolicy } from '../governance/policy.ts';
+import type { DataHolderPolicy } from '../governance/policy.ts';
 import type { PublicKeyRecord } from '../governance/keys.ts';
 import { detectIdType, normaliseId, type IdType, type IdTypeOption } from '../ids/normalise.ts';
 import type { PsiExecutor } from '../psi/executor.ts';
@@ -41,7 +40,7 @@ import type { BackendName } from '../psi/group.ts';
 import type { Channel } from '../protocol/channel.ts';
 import { memoryChannelPair, type FrameTap } from '../transport/memory.ts';
 import { message } from '../protocol/messages.ts';
-import { bandOf } from './bands.ts';
+import { consented, exposedValue, fieldExposures } from './exposure.ts';
 import { inputBatches } from './inputs.ts';
 import { encodeLabel, openLabel } from './label.ts';
 import { answerTagQueries, queryTags } from './online.ts';
@@ -76,50 +75,7 @@ export interface LookupRegister {
   readonly rows: ReadonlyMap<string, readonly string[]>;
 }
 
-/** How the agency answers one requested field: withheld, raw, or as a band of this relative width. */
-export type FieldExposure = 'withheld' | 'raw' | { readonly bandWidth: number };
-
-/** (Agency) How it may answer each field of `request`: as its policy exposes it for the purpose; refuses an unknown partner or purpose. */
-export function fieldExposures(governance: AgencyGovernance, request: LookupRequest): FieldExposure[] {
-  const { policy } = governance;
-  if (!policy) return request.fields.map(() => 'raw');
-  return request.fields.map((field) => {
-    const decision = checkJob(policy, { ...request, fields: [field] });
-    if (!decision.admitted) {
-      if (decision.refusal.rule.startsWith('field.')) return 'withheld';
-      throw decision.refusal;
-    }
-    const width = policy.purposes.get(request.purpose)!.banded.get(field);
-    return width === undefined ? 'raw' : { bandWidth: width };
-  });
-}
-
-/** (Agency) A register cell as the exposure says: a band where the policy bands the field (a non-numeric cell gives nothing). */
-export function exposedValue(cell: string, exposure: FieldExposure): string | null {
-  if (exposure === 'withheld') return null;
-  if (exposure === 'raw' || cell === '') return cell;
-  const n = Number(cell);
-  return Number.isFinite(n) ? bandOf(n, exposure.bandWidth) : null;
-}
-
-/** (Agency) Which of `ids` (normalised) have consent covering the request's permitted fields; all when no consent is required. */
-export function consented(governance: AgencyGovernance, request: LookupRequest, permitted: readonly string[], ids: readonly string[]): { allowed: boolean[]; excluded: number } {
-  const required = governance.consent !== undefined || (governance.policy?.purposes.get(request.purpose)?.consentRequired ?? false);
-  if (!required || permitted.length === 0) return { allowed: ids.map(() => true), excluded: 0 };
-  if (!governance.consent) throw errors.policyRefused('consent.missing', `purpose ${request.purpose} needs the enterprises' consent and the agency holds no tokens`);
-  const context: ConsentContext = {
-    trustedIssuers: governance.consent.trustedIssuers,
-    now: governance.now?.() ?? new Date(),
-    partners: [request.partner],
-    purpose: request.purpose,
-    fields: permitted,
-    revoked: governance.consent.revoked ?? new Set(),
-  };
-  const filter = filterByConsent(ids, governance.consent.tokens, context);
-  const allowed = ids.map(() => false);
-  for (const row of filter.included) allowed[row] = true;
-  return { allowed, excluded: filter.excluded };
-}
+export { consented, exposedValue, fieldExposures, type FieldExposure } from './exposure.ts';
 
 /** (Bank) One identified call: sends the IDs, returns the agency's answer per ID. */
 export async function requestLookup(channel: Channel, request: LookupRequest, ids: readonly string[]): Promise<LookupRow[]> {
