@@ -34,7 +34,7 @@ export function verifyCommand(): Command {
     .option('--prepared <tags>', "loan-book scale: the agency's verification tags from `psi prepare --field`, instead of <register.csv>")
     .option('--key <dir>', "with --prepared: the agency's key folder (it answers the online phase)")
     .option('--max-evaluations <n>', 'with --prepared: the most claim keys the agency evaluates in the session (its rate limit)')
-    .option('--audit <dir>', "with --prepared: append the agency's answers to <dir>/agency.jsonl (keys made if missing)")
+    .option('--audit <dir>', "with --prepared: append the session to <dir>/bank.jsonl (claims as salted hashes) and the agency's answers to <dir>/agency.jsonl (keys made if missing)")
     .option('--out <file>', 'write `id,field,consistent` per claim, in claim order')
     .option('--json', 'print one JSON object with the verdicts and counts on stdout')
     .addOption(new Option('--id-type <type>', 'how to read IDs').choices(['auto', 'uscc', 'plain']).default('auto'))
@@ -55,7 +55,7 @@ export function verifyCommand(): Command {
             ...(opts.field ? { checks: opts.field.map(parseFieldCheck) } : {}),
             threads: parseThreads(opts.threads),
             ...(opts.maxEvaluations === undefined ? {} : { maxEvaluations: parseNonNegativeInt('--max-evaluations', opts.maxEvaluations) }),
-            ...(audits ? { agencyAudit: audits.agency } : {}),
+            ...(audits ? { agencyAudit: audits.agency, bankAudit: audits.bank } : {}),
           });
         } else {
           if (register === undefined) throw errors.optionInvalid('<register.csv>', "missing: give the agency's register, or --prepared <tags> --key <dir>");

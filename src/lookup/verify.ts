@@ -77,6 +77,8 @@ export interface VerifyResult {
 
 interface Claim {
   readonly id: string;
+  /** The ID normalised (what the audit log hashes). */
+  readonly normalised: string;
   readonly field: string;
   readonly inputs: readonly number[];
 }
@@ -174,7 +176,7 @@ async function readClaims(options: Pick<VerifyOptions, 'claims' | 'idType'>, che
         return index;
       });
       // An empty cell is no claim: its padding is evaluated, no verdict is given.
-      if (value !== undefined) claims.push({ id: raw.trim(), field: check.field, inputs: indices });
+      if (value !== undefined) claims.push({ id: raw.trim(), normalised: id.id, field: check.field, inputs: indices });
     });
   }
   return { claims, inputs, idType };
@@ -275,6 +277,12 @@ export interface PreparedVerifyOptions {
   /** Most evaluations the agency grants the session (default: unlimited). */
   readonly maxEvaluations?: number;
   readonly agencyAudit?: AuditLog;
+  /**
+   * The bank's log: `verify.start` (key period, fields, claims) before its first query, so a
+   * session that fails is on record too, and `verify.run` (evaluations, verdicts, the
+   * enterprises as salted hashes: why it checked each is the bank's to show) once it ended.
+   */
+  readonly bankAudit?: Pick<AuditLog, 'append' | 'hashId'>;
   readonly tap?: FrameTap;
 }
 
@@ -306,6 +314,8 @@ async function preparedVerification(options: PreparedVerifyOptions, executor: Ps
   }
   const key = await loadOprfKey(options.keyDir);
   const { claims, inputs } = await readClaims({ claims: options.claims, idType: header.idType }, uniqueChecks(checks));
+  const fields = uniqueChecks(checks).map(formatFieldCheck);
+  await options.bankAudit?.append('verify.start', { mode: 'prepared', keyId: header.keyId, fields, claims: claims.length });
   const [bankEnd, agencyEnd] = memoryChannelPair('bank', 'agency', options.tap);
   const hit = new Uint8Array(inputs.length);
   const [, agency] = await Promise.all([
@@ -327,9 +337,14 @@ async function preparedVerification(options: PreparedVerifyOptions, executor: Ps
       throw e;
     }),
   ]);
+  const verdicts = claims.map((c) => ({ id: c.id, field: c.field, consistent: c.inputs.some((i) => hit[i] === 1) }));
+  if (options.bankAudit) {
+    const enterprises = [...new Set(claims.map((c) => c.normalised))].map((id) => options.bankAudit!.hashId(id));
+    await options.bankAudit.append('verify.run', { mode: 'prepared', keyId: header.keyId, fields, evaluations: agency.evaluations, claims: verdicts.length, consistent: verdicts.filter((v) => v.consistent).length, enterprises });
+  }
   const seconds = (performance.now() - started) / 1000;
   return {
-    verdicts: claims.map((c) => ({ id: c.id, field: c.field, consistent: c.inputs.some((i) => hit[i] === 1) })),
+    verdicts,
     // The register is not read online: its size is the agency's business (the tag count bounds records × fields × grids).
     registerRows: 0,
     registerInvalid: 0,

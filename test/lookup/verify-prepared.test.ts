@@ -93,5 +93,18 @@ describe('verification against prepared tags', () => {
     r = jinqiao(['verify', claimsFile, registerFile, '--prepared', cliTags, '--key', cliKey, '--id', 'id']);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('either <register.csv> or --prepared');
+    // --audit: both sides log the session; the bank's claims as salted hashes, never a value or an ID in clear.
+    const audit = join(dir, 'audit');
+    r = jinqiao(['verify', claimsFile, '--prepared', cliTags, '--key', cliKey, '--id', 'id', '--audit', audit, '--threads', '0']);
+    expect(r.code, r.stderr).toBe(0);
+    const entries = (file: string) => readFileSync(join(audit, file), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; details: Record<string, unknown> });
+    const bank = entries('bank.jsonl');
+    expect(bank.map((e) => e.type)).toEqual(['log.opened', 'verify.start', 'verify.run']);
+    expect(bank[1]!.details).toMatchObject({ mode: 'prepared', fields: ['vat:tol=0.1', 'staff'], claims: expected.length });
+    expect(bank[2]!.details).toMatchObject({ claims: expected.length, consistent: expected.filter((v) => v.consistent).length });
+    expect((bank[2]!.details.enterprises as string[]).length).toBe(new Set(claims.map((c) => c.id)).size);
+    const bankText = readFileSync(join(audit, 'bank.jsonl'), 'utf8');
+    for (const c of claims.slice(0, 50)) expect(bankText).not.toContain(c.id);
+    expect(entries('agency.jsonl').some((e) => e.type === 'verify.answered')).toBe(true);
   }, 120_000);
 });
