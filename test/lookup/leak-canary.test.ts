@@ -1,11 +1,11 @@
 /**
- * The leak canary for verification and lookup: every byte either party sends (and, for
- * blind lookup, the published labeled tag set) is searched for every planted ID, claimed
+ * The leak canary for verification and lookup: every byte either party sends (and the
+ * published tag files: prepared verification and PSI tags, blind lookup's labeled set) is searched for every planted ID, claimed
  * value and register value, in every encoding we can think of, and for the unblinded
  * H1(input) an eavesdropper could compute from a guess. Identified lookup sends IDs and
  * values by design: it is the positive control that shows the search finds them.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -13,7 +13,8 @@ import { bandKeys, verificationInput } from '../../src/lookup/bands.ts';
 import { prepareLabeledSet, runLookup } from '../../src/lookup/lookup.ts';
 import { oprfHashPrefix } from '../../src/lookup/online.ts';
 import { ephemeralOprfKey } from '../../src/lookup/oprf-key.ts';
-import { parseFieldCheck, runVerification } from '../../src/lookup/verify.ts';
+import { prepareRegister, runUnbalancedPsi } from '../../src/lookup/unbalanced-psi.ts';
+import { parseFieldCheck, preparedVerifyDomain, prepareVerification, runPreparedVerification, runVerification } from '../../src/lookup/verify.ts';
 import { loadBackend } from '../../src/psi/backends/index.ts';
 import { inlineExecutor } from '../../src/psi/executor.ts';
 import { decodeMessage } from '../../src/transport/codec.ts';
@@ -101,6 +102,39 @@ describe('verification and lookup leak canary', () => {
     ]);
     const keyId = helloKeyId(frames);
     expect(findNeedles(wire, await unblindedHashes(keyId, 'verify', inputs))).toEqual([]);
+  });
+
+  it('verification against prepared tags (loan-book scale): no ID, claimed value or register value in any message or in the tag file', async () => {
+    const checks = [parseFieldCheck('vat:tol=0.05'), parseFieldCheck('staff')];
+    const tags = join(dir, 'verify.tags');
+    const keyDir = join(dir, 'verify-key');
+    await prepareVerification({ register: { file: registerFile, idColumn: 'id' }, checks, keyDir, backend: 'x25519', out: tags, threads: 0 });
+    const frames: Buffer[] = [];
+    const r = await runPreparedVerification({ claims: { file: claimsFile, idColumn: 'id' }, prepared: tags, keyDir, threads: 0, tap: (_f, _t, frame) => frames.push(Buffer.from(frame)) });
+    expect(r.verdicts.filter((v) => v.consistent).length).toBeGreaterThan(5);
+    const wire = Buffer.concat(frames);
+    expect(wire.length).toBeGreaterThan(asked.length * 3 * 32 * 2);
+    expect(findNeedles(wire, planted)).toEqual([]);
+    expect(findNeedles(readFileSync(tags), planted)).toEqual([]);
+    const inputs = asked.flatMap((id, i) => [
+      ...bandKeys(Number(claimedVat[i % 40]), { field: 'vat', tolerance: 0.05 }).map((k) => verificationInput(id, 'vat', k)),
+      verificationInput(id, 'staff', bandKeys(Number(claimedStaff[i % 40]), { field: 'staff', tolerance: undefined })[0]!),
+    ]);
+    expect(findNeedles(wire, await unblindedHashes(helloKeyId(frames), preparedVerifyDomain(checks), inputs))).toEqual([]);
+  });
+
+  it('unbalanced PSI against prepared tags: no ID in any message or in the tag file', async () => {
+    const tags = join(dir, 'psi.tags');
+    const keyDir = join(dir, 'psi-key');
+    await prepareRegister({ file: registerFile, idColumn: 'id', keyDir, backend: 'x25519', out: tags, threads: 0 });
+    const frames: Buffer[] = [];
+    const r = await runUnbalancedPsi({ bank: { file: queriesFile, idColumn: 'id' }, prepared: tags, keyDir, threads: 0, tap: (_f, _t, frame) => frames.push(Buffer.from(frame)) });
+    expect(r.intersection).toBe(20);
+    const wire = Buffer.concat(frames);
+    expect(wire.length).toBeGreaterThan(asked.length * 32 * 2);
+    expect(findNeedles(wire, planted)).toEqual([]);
+    expect(findNeedles(readFileSync(tags), planted)).toEqual([]);
+    expect(findNeedles(wire, await unblindedHashes(helloKeyId(frames), 'psi', asked))).toEqual([]);
   });
 
   it('blind lookup: no ID or field value in any message or in the published labeled set', async () => {
