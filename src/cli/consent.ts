@@ -4,6 +4,8 @@
  * `issue` runs at the issuer (the platform) with its secret key; `verify` and `revoke` run
  * at a data holder with the issuer's public key and its revocation list.
  */
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { writeAtomically } from '../data/write.ts';
 import { errors } from '../errors.ts';
@@ -23,6 +25,7 @@ interface IssueOptions {
   notBefore?: string;
   tokenId?: string;
   out: string;
+  append?: boolean;
 }
 
 interface VerifyOptions {
@@ -51,6 +54,7 @@ export function consentCommand(): Command {
     .option('--not-before <time>', 'start of validity, ISO 8601 (default: now)')
     .option('--token-id <id>', 'token id (default: a fresh UUID)')
     .requiredOption('--out <file>', 'token file to write (one JSON line)')
+    .option('--append', 'add the token as one more line of --out (created if missing) instead of replacing it: one file holds every enterprise\'s token')
     .action((opts: IssueOptions) =>
       runCommand(async () => {
         const days = parseNonNegativeInt('--valid-days', opts.validDays);
@@ -66,7 +70,11 @@ export function consentCommand(): Command {
           notAfter: new Date(notBefore.getTime() + days * DAY_MS),
           tokenId: opts.tokenId,
         });
-        await writeAtomically(opts.out, (write) => write(encodeConsentToken(token)));
+        // Appending: the file must already be a token file (each line a token), so a wrong --out is refused, not extended.
+        const before = opts.append && existsSync(opts.out) ? await readFile(opts.out, 'utf8') : '';
+        if (before.trim() !== '') await loadConsentTokens(opts.out);
+        const kept = before === '' || before.endsWith('\n') ? before : `${before}\n`;
+        await writeAtomically(opts.out, (write) => write(kept + encodeConsentToken(token)));
         process.stdout.write(`issued:   consent token ${token.tokenId} for ${token.enterprise}\nscope:    ${scope(token)}\nvalid:    ${token.notBefore} to ${token.notAfter}\nwritten:  ${opts.out}\n`);
       }),
     );

@@ -122,6 +122,27 @@ describe('jinqiao consent', () => {
     expect(checked.stderr).toContain('consent revoked');
   });
 
+  it('collects several enterprises\' tokens in one file with --append, and refuses to append to a file that is not a token file', async () => {
+    const file = at('book.jsonl');
+    const other = uscc(43);
+    const issueTo = (who: string, extra: string[]) =>
+      cli(consentCommand, ['issue', '--issuer-key', at('platform.key'), '--enterprise', who, '--partner', 'bank-of-example', '--purpose', 'credit-modeling', '--fields', 'vat_paid_wan', '--valid-days', '30', '--out', file, ...extra]);
+    expect((await issueTo(enterprise, ['--append'])).code).toBe(0);
+    expect((await issueTo(other, ['--append'])).code).toBe(0);
+    const lines = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { enterprise: string });
+    expect(lines.map((t) => t.enterprise)).toEqual([enterprise, other]);
+    const both = await cli(consentCommand, ['verify', file, '--trust', at('platform.pub'), '--partner', 'bank-of-example', '--purpose', 'credit-modeling']);
+    expect(both.code, both.stderr).toBe(0);
+    // Without --append the file is replaced, as before.
+    expect((await issueTo(other, [])).code).toBe(0);
+    expect(readFileSync(file, 'utf8').trim().split('\n')).toHaveLength(1);
+    writeFileSync(at('not-tokens.csv'), 'id,vat\n1,2\n');
+    const wrong = await cli(consentCommand, ['issue', '--issuer-key', at('platform.key'), '--enterprise', other, '--partner', 'bank-of-example', '--purpose', 'credit-modeling', '--fields', 'vat_paid_wan', '--valid-days', '30', '--out', at('not-tokens.csv'), '--append']);
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toMatch(/not-tokens\.csv:1:/);
+    expect(readFileSync(at('not-tokens.csv'), 'utf8')).toBe('id,vat\n1,2\n');
+  });
+
   it('detects a token edited after signing', async () => {
     await issue();
     writeFileSync(at('tampered.jsonl'), readFileSync(at('token.jsonl'), 'utf8').replace('late_filings_24m', 'tax_credit_grade'));
