@@ -5,13 +5,13 @@
  * of the setup, which flatters neither side: both scale close to linearly in cores.
  */
 export interface Anchor {
-  readonly id: 'fate-psi' | 'fate-lr' | 'jinqiao-psi-10m';
+  readonly id: 'fate-psi' | 'fate-lr' | 'jinqiao-psi-10m' | 'apsi-1m' | 'secretflow-ubpsi';
   readonly what: string;
   readonly figure: string;
   readonly perCore: string;
   /** For comparison with our measured per-core figure, in the same unit. */
   readonly perCoreValue: number;
-  readonly unit: 'IDs/s per core' | 'core-seconds per epoch';
+  readonly unit: 'IDs/s per core' | 'core-seconds per epoch' | 'ms per query';
   readonly hardware: string;
   readonly source: string;
 }
@@ -46,5 +46,25 @@ export const ANCHORS: readonly Anchor[] = [
     unit: 'IDs/s per core',
     hardware: 'this 2-core machine, measured separately while other work ran on it (rerun with --psi-10m)',
     source: 'earlier run of `jinqiao psi`, not part of this run',
+  },
+  {
+    id: 'apsi-1m',
+    what: 'Microsoft APSI (labeled PSI, BFV), one query against 1M records (16M: 2.7 s)',
+    figure: '494 ms',
+    perCore: '≈ 15.8 core-seconds per query',
+    perCoreValue: 494,
+    unit: 'ms per query',
+    hardware: '32 cores',
+    source: 'published by Microsoft for APSI (figures as quoted in the issue and README.md; not re-run here). Its client downloads nothing of the register; jinqiao\'s bank holds the tag file (12 bytes per record)',
+  },
+  {
+    id: 'secretflow-ubpsi',
+    what: 'SecretFlow unbalanced PSI (ECDH-OPRF), 20M IDs against 2B, offline phase cached',
+    figure: 'online "10多分钟" (a little over 10 minutes)',
+    perCore: 'not derivable: the run\'s cores are not stated (8 cores, 16 GB recommended as the minimum)',
+    perCoreValue: Number.NaN,
+    unit: 'IDs/s per core',
+    hardware: 'not stated (8C16G recommended minimum)',
+    source: 'SecretFlow\'s Unbalanced PSI benchmark white paper (secret-flow.antgroup.com, developer/benchmark/ubpsi_benchmark); not re-run here',
   },
 ];

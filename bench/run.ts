@@ -2,7 +2,7 @@
  * `npm run bench`: the benchmark suite, micro benchmarks, worker scaling, end-to-end runs
  * and baselines in one run, so that every ratio compares figures measured together.
  *
- *   node bench/run.ts             full mode (several minutes); rewrites BENCHMARKS.md
+ *   node bench/run.ts             full mode (several minutes); writes bench/results/<date>-<machine>.md
  *   node bench/run.ts --quick     the same sections at smaller sizes (under 3 minutes)
  *   node bench/run.ts --smoke     every section at toy sizes (the test suite's check)
  *   --json                        print the results as one JSON object instead of tables
@@ -10,7 +10,7 @@
  *   --psi-10m                     add the 10M × 10M PSI run to full mode (~15 min)
  *   --unbalanced <register>x<bank>  sizes of the unbalanced-PSI section (e.g. 1000000x10000)
  *   --out <dir>                   where to write results (default bench/results)
- *   --report / --no-report        write BENCHMARKS.md (default: full mode with every section)
+ *   --report / --no-report        write that report (default: full mode with every section)
  *
  * Results go to <out>/<date>-<host>[-mode].json with the machine they were measured on.
  */
@@ -245,6 +245,13 @@ if (wanted('anchors')) {
       return { id: a.id, ours, ratio: a.perCoreValue / ours, oursNote: `${Math.round(ours).toLocaleString('en-US')} core-seconds per epoch (${(a.perCoreValue / ours).toFixed(1)}× fewer than FATE's)` };
     }
     if (a.id === 'jinqiao-psi-10m') return { id: a.id, oursNote: 'separately measured (this row is the measurement)' };
+    const ub = results.unbalancedPsi;
+    if ((a.id === 'apsi-1m' || a.id === 'secretflow-ubpsi') && ub && mode !== 'smoke') {
+      const warm = ub.onlineWarmSeconds.median;
+      const shape = `${ub.bankSize.toLocaleString('en-US')} bank IDs against ${ub.registerSize.toLocaleString('en-US')} in ${warm.toFixed(2)} s online (warm, ${ub.threads} threads)`;
+      if (a.id === 'apsi-1m') return { id: a.id, oursNote: `${shape}: ${((warm * 1000) / ub.bankSize).toFixed(2)} ms and ${((warm * 1000 * ub.threads) / ub.bankSize).toFixed(2)} core-ms per query, batched` };
+      return { id: a.id, oursNote: `${shape}: ${Math.round(ub.bankSize / warm / ub.threads).toLocaleString('en-US')} bank IDs/s per core online` };
+    }
     return { id: a.id, oursNote: mode === 'full' ? 'section not run' : `not comparable in ${mode} mode (smaller shape)` };
   });
   show('anchors');
