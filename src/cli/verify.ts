@@ -38,8 +38,8 @@ export function verifyCommand(): Command {
     .option('--audit <dir>', "with --prepared: append the agency's answers to <dir>/agency.jsonl (keys made if missing)")
     .option('--out <file>', 'write `id,field,consistent` per claim, in claim order')
     .option('--json', 'print one JSON object with the verdicts and counts on stdout (register counts are null with --prepared: the register is not read)')
-    .addOption(new Option('--id-type <type>', 'how to read IDs').choices(['auto', 'uscc', 'plain']).default('auto'))
-    .addOption(new Option('--backend <name>', 'group backend').choices([...BACKEND_NAMES]).default(DEFAULT_BACKEND))
+    .addOption(new Option('--id-type <type>', 'how to read IDs (with --prepared: the tag file says, and another is refused)').choices(['auto', 'uscc', 'plain']).default('auto'))
+    .addOption(new Option('--backend <name>', 'group backend (with --prepared: the tag file names it, and another is refused)').choices([...BACKEND_NAMES]).default(DEFAULT_BACKEND))
     .option('--threads <n>', 'worker threads (default: all cores; 0 = main thread)')
     .action((claims: string, register: string | undefined, opts: VerifyCliOptions, command: Command) =>
       runCommand(async () => {
