@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { realpath, rename, rm, stat } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve, sep } from 'node:path';
 import { errors, isJinqiaoError } from '../errors.ts';
 
 export async function writeAtomically(file: string, write: (out: (chunk: string | Uint8Array) => Promise<void>) => Promise<void>): Promise<void> {
@@ -60,7 +60,7 @@ export async function refuseInputAsOutput(option: string, out: string, inputs: r
   for (const folder of folders) {
     if (folder === undefined) continue;
     const real = await realPlace(folder.path);
-    if (place === real || dirname(place) === real) {
+    if (place === real || place.startsWith(real + sep)) {
       throw errors.optionInvalid(
         option,
         `${out} is ${place === real ? 'the folder' : 'in the folder'} ${folder.path} of ${folder.option}; writing there could replace the files it keeps`,

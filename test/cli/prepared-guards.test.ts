@@ -67,6 +67,7 @@ describe('--out never replaces an input', () => {
       [['verify', claims, register, '--id', 'id', '--field', 'vat', '--out', register], register],
       [['verify', claims, '--prepared', verifyTags, '--key', keyDir, '--id', 'id', '--out', verifyTags], verifyTags],
       [['verify', claims, '--prepared', verifyTags, '--key', keyDir, '--id', 'id', '--out', join(keyDir, 'oprf.key')], ''],
+      [['verify', claims, '--prepared', verifyTags, '--key', keyDir, '--id', 'id', '--out', join(keyDir, 'new', 'verdicts.csv')], ''],
       [['lookup', claims, register, '--id', 'id', '--fields', 'vat', '--purpose', 'p', '--out', claims], claims],
       [['lookup', claims, register, '--id', 'id', '--fields', 'vat', '--purpose', 'p', '--out', register], register],
     ];
