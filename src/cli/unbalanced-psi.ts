@@ -118,6 +118,9 @@ export async function runPreparedPsi(
 ): Promise<void> {
   if (opts.out !== undefined) await refuseInputAsOutput('--out', opts.out, [bankFile, opts.prepared], [{ option: '--key', path: opts.key }, opts.audit === undefined ? undefined : { option: '--audit', path: opts.audit }]);
   if (opts.backend !== undefined && !isBackendName(opts.backend)) throw errors.optionInvalid('--backend', `unknown backend ${opts.backend}`);
+  // Parsed before the audit folder is made: a bad value then leaves nothing behind.
+  const maxEvaluations = opts.maxEvaluations === undefined ? undefined : parseNonNegativeInt('--max-evaluations', opts.maxEvaluations);
+  const threads = parseThreads(opts.threads);
   const audits = opts.audit === undefined ? undefined : await openPartyAudits(opts.audit);
   const r = await runUnbalancedPsi({
     bank: { file: bankFile, idColumn: opts.id, encoding: opts.encoding },
@@ -125,9 +128,9 @@ export async function runPreparedPsi(
     ...(opts.backend === undefined ? {} : { backend: opts.backend }),
     ...(opts.idType === undefined ? {} : { idType: opts.idType }),
     keyDir: opts.key,
-    threads: parseThreads(opts.threads),
+    threads,
     strict: opts.strict,
-    maxEvaluations: opts.maxEvaluations === undefined ? undefined : parseNonNegativeInt('--max-evaluations', opts.maxEvaluations),
+    maxEvaluations,
     agencyAudit: audits?.agency,
     bankAudit: audits?.bank,
   });

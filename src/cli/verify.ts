@@ -49,14 +49,17 @@ export function verifyCommand(): Command {
           if (register !== undefined) throw errors.optionInvalid('--prepared', 'give either <register.csv> or --prepared, not both');
           if (opts.key === undefined) throw errors.optionInvalid('--key', "--prepared needs the agency's key folder");
           if (opts.out !== undefined) await refuseInputAsOutput('--out', opts.out, [claims, opts.prepared], [{ option: '--key', path: opts.key }, opts.audit === undefined ? undefined : { option: '--audit', path: opts.audit }]);
+          // Parsed before the audit folder is made: a bad value then leaves nothing behind.
+          const maxEvaluations = opts.maxEvaluations === undefined ? undefined : parseNonNegativeInt('--max-evaluations', opts.maxEvaluations);
+          const threads = parseThreads(opts.threads);
           const audits = opts.audit === undefined ? undefined : await openPartyAudits(opts.audit);
           r = await runPreparedVerification({
             claims: { file: claims, idColumn: opts.id },
             prepared: opts.prepared,
             keyDir: opts.key,
             ...(opts.field ? { checks: opts.field.map(parseFieldCheck) } : {}),
-            threads: parseThreads(opts.threads),
-            ...(opts.maxEvaluations === undefined ? {} : { maxEvaluations: parseNonNegativeInt('--max-evaluations', opts.maxEvaluations) }),
+            threads,
+            ...(maxEvaluations === undefined ? {} : { maxEvaluations }),
             ...(audits ? { agencyAudit: audits.agency } : {}),
             // Given on the command line: checked against the tag file, which otherwise decides.
             ...(command.getOptionValueSource('backend') === 'cli' ? { backend: opts.backend } : {}),

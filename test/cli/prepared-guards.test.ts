@@ -93,6 +93,11 @@ describe('options that would be ignored are refused', () => {
     expectRefused(r, '--audit', /only with --prepared/);
     r = jinqiao(['psi', claims, register, '--id', 'id', '--key', keyDir, '--audit', audit, '--threads', '0']);
     expectRefused(r, '--key', /only with --prepared/);
+    // A bad limit with --prepared is refused before the audit folder is made.
+    r = jinqiao(['psi', claims, '--prepared', tags, '--key', keyDir, '--id', 'id', '--audit', audit, '--max-evaluations', 'ten', '--threads', '0']);
+    expectRefused(r, '--max-evaluations', /not a whole number/);
+    r = jinqiao(['verify', claims, '--prepared', verifyTags, '--key', keyDir, '--id', 'id', '--audit', audit, '--max-evaluations', 'ten', '--threads', '0']);
+    expectRefused(r, '--max-evaluations', /not a whole number/);
     expect(() => statSync(audit)).toThrow();
   });
 
