@@ -152,13 +152,9 @@ export function formatLocation(loc: SourceLocation): string {
 }
 
 export const errors = {
-  fileUnreadable: (file: string, reason: string) =>
-    new JinqiaoError(
-      'E_FILE_UNREADABLE',
-      `${file}: cannot read the file (${reason})`,
-      'check the path and the file permissions',
-      { file },
-    ),
+  /** `hint` for a file that was read but is not what it should be (a truncated tag file). */
+  fileUnreadable: (file: string, reason: string, hint = 'check the path and the file permissions') =>
+    new JinqiaoError('E_FILE_UNREADABLE', `${file}: cannot read the file (${reason})`, hint, { file }),
   encodingUnknown: (file: string) =>
     new JinqiaoError(
       'E_FILE_ENCODING',
@@ -181,13 +177,9 @@ export const errors = {
       hint,
       { file, line: 1 },
     ),
-  idInvalid: (loc: SourceLocation, value: string, why: string) =>
-    new JinqiaoError(
-      'E_ID_INVALID',
-      `${formatLocation(loc)}: invalid ID ${shownValue(value)}: ${why}`,
-      'correct or remove the row, or run without --strict to skip and count invalid IDs',
-      loc,
-    ),
+  /** `hint` for commands without --strict (verify, lookup), where every row of the file must hold a valid ID. */
+  idInvalid: (loc: SourceLocation, value: string, why: string, hint = 'correct or remove the row, or run without --strict to skip and count invalid IDs') =>
+    new JinqiaoError('E_ID_INVALID', `${formatLocation(loc)}: invalid ID ${shownValue(value)}: ${why}`, hint, loc),
   idDuplicate: (loc: SourceLocation, firstLine: number) =>
     new JinqiaoError(
       'E_ID_DUPLICATE',
@@ -245,6 +237,20 @@ export const errors = {
     ),
   protocol: (what: string) =>
     new JinqiaoError('E_PROTOCOL', `protocol violation: ${what}`, 'the peer does not follow the protocol; check that both run the same jinqiao version'),
+  /** (Agency) An OPRF session for tags of another key period than the agency's key. */
+  oprfKeyMismatch: (tagKeyId: string, agencyKeyId: string) =>
+    new JinqiaoError(
+      'E_PROTOCOL',
+      `the bank's tags were prepared under key ${tagKeyId}; this agency's key is ${agencyKeyId}`,
+      "the tag file belongs to another key period: prepare it again with the agency's current key (`jinqiao psi prepare --key <its key folder>`), or answer with the key folder it was prepared with",
+    ),
+  /** (Agency) An OPRF session asks for more evaluations than the agency grants one session. */
+  oprfLimitExceeded: (limit: number) =>
+    new JinqiaoError(
+      'E_PROTOCOL',
+      `the session asks for more than the ${limit} evaluations this agency grants a session`,
+      'ask about fewer IDs or claims in one session, or have the agency raise its limit (`--max-evaluations` of `psi --prepared` and `verify --prepared`)',
+    ),
   messageMalformed: (what: string) =>
     new JinqiaoError('E_MESSAGE_MALFORMED', `malformed message: ${what}`, 'the peer sent bytes that are not a jinqiao message; check versions and the connection'),
   channelClosed: (peer: string, reason: string) =>

@@ -10,7 +10,8 @@ import { writeCsv } from '../lookup/csv-out.ts';
 import { runLookup, type AgencyGovernance } from '../lookup/lookup.ts';
 import { openPartyAudits } from './audit-dir.ts';
 import { collect, parseNameList } from './governance-options.ts';
-import { parseThreads } from './options.ts';
+import { parseThreads, skippedRegisterRows } from './options.ts';
+import { refuseInputAsOutput } from '../data/write.ts';
 import { runCommand } from './run-command.ts';
 
 interface LookupCliOptions {
@@ -56,6 +57,9 @@ export function lookupCommand(): Command {
         if (!isBackendName(opts.backend)) throw errors.optionInvalid('--backend', `unknown backend ${opts.backend}`);
         const fields = parseNameList('--fields', opts.fields);
         if (opts.consent !== undefined && (opts.trust ?? []).length === 0) throw errors.optionInvalid('--trust', '--consent needs the public key of at least one issuer the agency trusts');
+        if (opts.out !== undefined) {
+          await refuseInputAsOutput('--out', opts.out, [queries, register, opts.consent, ...(opts.trust ?? []), opts.revoked, opts.policy], [opts.audit === undefined ? undefined : { option: '--audit', path: opts.audit }]);
+        }
         const audits = opts.audit === undefined ? undefined : await openPartyAudits(opts.audit);
         const agency: AgencyGovernance = {
           policy: opts.policy === undefined ? undefined : await loadPolicy(opts.policy),
@@ -91,6 +95,11 @@ export function lookupCommand(): Command {
               fields,
               rows: r.ids.map((id, i) => ({ id, values: r.rows[i] })),
               evaluations: r.evaluations ?? null,
+              registerRows: r.register.rows,
+              registerInvalid: r.register.invalid,
+              registerInvalidLines: r.register.invalidLines,
+              registerRepeats: r.register.repeats,
+              registerRepeatLines: r.register.repeatLines,
               seconds: Math.round(r.seconds * 1000) / 1000,
               bytesSent: r.bytesSent,
               out: opts.out ?? null,
@@ -98,7 +107,7 @@ export function lookupCommand(): Command {
           );
           return;
         }
-        const lines = [`answered: ${r.answered} of ${r.ids.length} enterprises (${opts.blind ? 'blind' : 'identified'})`];
+        const lines = [`answered: ${r.answered} of ${r.ids.length} enterprises (${opts.blind ? 'blind' : 'identified'})`, ...skippedRegisterRows(register, r.register)];
         if (opts.out) lines.push(`written:  ${opts.out}`);
         else lines.push(['id', ...fields].join(','), ...table.map((row) => row.join(',')));
         process.stdout.write(lines.join('\n') + '\n');

@@ -49,3 +49,24 @@ export function partyName(spec: { name?: string; file: string }): string {
 export function encodingOption(): Option {
   return new Option('--encoding <name>', 'text encoding of the CSV files (default: UTF-8, or GB18030 when the bytes are not UTF-8)').choices(['auto', ...CSV_ENCODINGS]).default('auto');
 }
+
+/**
+ * The agency's options of an online session (`--key`, `--max-evaluations`, `--audit`) apply
+ * only with `--prepared`: given without it they would be ignored, so the first given is refused.
+ */
+export function refuseWithoutPrepared(options: readonly (readonly [option: string, value: unknown])[], why: string, instead: string): void {
+  const given = options.find(([, value]) => value !== undefined);
+  if (given) throw errors.optionInvalid(given[0], `applies only with --prepared (the agency's online session); ${why}`, `leave out ${given[0]}, or give --prepared <tags> instead of ${instead}`);
+}
+
+/**
+ * The summary lines of register rows skipped by the rule of `psi prepare` (verify, lookup):
+ * invalid or empty IDs, and repeats of an ID, whose first row is kept.
+ */
+export function skippedRegisterRows(file: string, report: { readonly invalid: number; readonly invalidLines: readonly number[]; readonly repeats: number; readonly repeatLines: readonly number[] }): string[] {
+  const lines: string[] = [];
+  const more = (count: number, shown: readonly number[]) => shown.join(', ') + (count > shown.length ? ', …' : '');
+  if (report.invalid > 0) lines.push(`skipped:  ${report.invalid} register rows with an invalid or empty ID in ${file} (lines ${more(report.invalid, report.invalidLines)})`);
+  if (report.repeats > 0) lines.push(`skipped:  ${report.repeats} register rows repeating an ID in ${file}, the first row of each kept (lines ${more(report.repeats, report.repeatLines)})`);
+  return lines;
+}

@@ -7,7 +7,7 @@ import { writeIntersectionIds } from '../psi/output.ts';
 import { refuseInputAsOutput } from '../data/write.ts';
 import { checkPadTo, type Reveal } from '../psi/ecdh.ts';
 import type { IdTypeOption } from '../ids/normalise.ts';
-import { encodingOption, parseNonNegativeInt, parseThreads } from './options.ts';
+import { encodingOption, parseNonNegativeInt, parseThreads, refuseWithoutPrepared } from './options.ts';
 import type { CsvEncoding } from '../data/csv.ts';
 import { runCommand } from './run-command.ts';
 import { psiPrepareCommand, runPreparedPsi } from './unbalanced-psi.ts';
@@ -38,9 +38,9 @@ export function psiCommand(): Command {
     .option('--id <column>', 'name of the ID column in both files (required)')
     .option('--out <file>', 'write the intersection IDs, one per line, as the left file spells them')
     .option('--json', 'print one JSON object with the counts and timings on stdout')
-    .addOption(new Option('--id-type <type>', 'how to read IDs: unified social credit codes, plain strings, or decide from the data').choices(['auto', 'uscc', 'plain']).default('auto'))
+    .addOption(new Option('--id-type <type>', 'how to read IDs: unified social credit codes, plain strings, or decide from the data (with --prepared: the tag file says, and another is refused)').choices(['auto', 'uscc', 'plain']).default('auto'))
     .addOption(new Option('--reveal <who>', 'who learns the intersection: both sides, the left side only, or only its size').choices(['both', 'left', 'cardinality']).default('both'))
-    .addOption(new Option('--backend <name>', 'group backend (with --prepared: the tag file names it)').choices([...BACKEND_NAMES]).default(DEFAULT_BACKEND))
+    .addOption(new Option('--backend <name>', 'group backend (with --prepared: the tag file names it, and another is refused)').choices([...BACKEND_NAMES]).default(DEFAULT_BACKEND))
     .option('--threads <n>', 'worker threads for the hot loop (default: all cores; 0 = main thread)')
     .option('--strict', 'make invalid, empty or repeated IDs an error instead of skipping and counting them')
     .option('--job-id <id>', 'job identifier bound into every hash (default: a fresh UUID)')
@@ -52,7 +52,7 @@ export function psiCommand(): Command {
     .addOption(encodingOption())
     .enablePositionalOptions()
     .addCommand(psiPrepareCommand())
-    .action((left: string, right: string | undefined, opts: PsiCliOptions) =>
+    .action((left: string, right: string | undefined, opts: PsiCliOptions, command: Command) =>
       runCommand(async () => {
         // Not a required option: commander would then demand it of `psi prepare` too.
         if (opts.id === undefined) throw errors.optionInvalid('--id', 'missing: name the ID column');
@@ -61,9 +61,19 @@ export function psiCommand(): Command {
           if (opts.key === undefined) throw errors.optionInvalid('--key', "--prepared needs the agency's key folder");
           if (opts.reveal === 'cardinality') throw errors.optionInvalid('--reveal', 'with --prepared the bank learns its IDs in common (the agency learns nothing but their count)');
           if (opts.padTo !== undefined) throw errors.optionInvalid('--pad-to', 'pads the sets of an ECDH-PSI between two tables; with --prepared the tag file fixes the agency\'s set', 'leave out --pad-to, or give <right.csv> instead of --prepared');
-          await runPreparedPsi(left, { ...opts, id: opts.id, prepared: opts.prepared, key: opts.key });
+          if (opts.jobId !== undefined) throw errors.optionInvalid('--job-id', 'binds the hashes of an ECDH-PSI between two tables; with --prepared they are bound to the tag file\'s key period', 'leave out --job-id, or give <right.csv> instead of --prepared');
+          await runPreparedPsi(left, {
+            ...opts,
+            id: opts.id,
+            prepared: opts.prepared,
+            key: opts.key,
+            // Given on the command line: checked against the tag file, which otherwise decides.
+            backend: command.getOptionValueSource('backend') === 'cli' ? opts.backend : undefined,
+            idType: command.getOptionValueSource('idType') === 'cli' ? opts.idType : undefined,
+          });
           return;
         }
+        refuseWithoutPrepared([['--key', opts.key], ['--max-evaluations', opts.maxEvaluations], ['--audit', opts.audit]], 'a psi between two tables has none', '<right.csv>');
         if (right === undefined) throw errors.optionInvalid('<right.csv>', 'missing: give the right party\'s table, or --prepared <tags>');
         if (!isBackendName(opts.backend)) throw errors.optionInvalid('--backend', `unknown backend ${opts.backend}`);
         if (opts.out !== undefined && opts.reveal === 'cardinality') {

@@ -7,6 +7,8 @@ import { writeIntersectionIds } from '../psi/output.ts';
 import { prepareRegister, runUnbalancedPsi } from '../lookup/unbalanced-psi.ts';
 import { parseFieldCheck, prepareVerification } from '../lookup/verify.ts';
 import { collect } from './governance-options.ts';
+import { refuseInputAsOutput } from '../data/write.ts';
+import type { CsvEncoding } from '../data/csv.ts';
 import { openPartyAudits } from './audit-dir.ts';
 import { parseNonNegativeInt, parseThreads } from './options.ts';
 import { runCommand } from './run-command.ts';
@@ -40,6 +42,7 @@ export function psiPrepareCommand(): Command {
     .action((register: string, opts: PrepareCliOptions) =>
       runCommand(async () => {
         if (!isBackendName(opts.backend)) throw errors.optionInvalid('--backend', `unknown backend ${opts.backend}`);
+        await refuseInputAsOutput('--out', opts.out, [register], [{ option: '--key', path: opts.key }]);
         if (opts.field !== undefined) {
           const v = await prepareVerification({
             register: { file: register, idColumn: opts.id },
@@ -49,10 +52,11 @@ export function psiPrepareCommand(): Command {
             backend: opts.backend,
             out: opts.out,
             threads: parseThreads(opts.threads),
+            strict: opts.strict,
           });
-          const summary = { tags: v.tags, rows: v.registerRows, invalid: v.registerInvalid, fields: opts.field, keyId: v.keyId, keyCreated: v.keyCreated, offlineSeconds: round(v.offlineSeconds), tagFileBytes: v.fileBytes, out: opts.out };
+          const summary = { tags: v.tags, rows: v.register.rows, invalid: v.register.invalid, invalidLines: v.register.invalidLines, repeats: v.register.repeats, repeatLines: v.register.repeatLines, fields: opts.field, keyId: v.keyId, keyCreated: v.keyCreated, offlineSeconds: round(v.offlineSeconds), tagFileBytes: v.fileBytes, out: opts.out };
           if (opts.json) process.stdout.write(JSON.stringify(summary) + '\n');
-          else process.stdout.write([`tags:     ${v.tags} values of ${v.registerRows} rows (${v.registerInvalid} invalid IDs skipped), fields ${opts.field.join(', ')}`, `key:      ${v.keyId}${v.keyCreated ? ' (new key period)' : ''}`, `time:     ${summary.offlineSeconds} s`, `written:  ${opts.out}`].join('\n') + '\n');
+          else process.stdout.write([`tags:     ${v.tags} values of ${v.register.rows} rows (${v.register.invalid} invalid, ${v.register.repeats} repeated, skipped), fields ${opts.field.join(', ')}`, `key:      ${v.keyId}${v.keyCreated ? ' (new key period)' : ''}`, `time:     ${summary.offlineSeconds} s`, `written:  ${opts.out}`].join('\n') + '\n');
           return;
         }
         const r = await prepareRegister({
@@ -96,20 +100,41 @@ export function psiPrepareCommand(): Command {
 /** The online phase, both parties in one process: called by `jinqiao psi` when --prepared is given. */
 export async function runPreparedPsi(
   bankFile: string,
-  opts: { id: string; prepared: string; key: string; out?: string; json?: boolean; threads?: string; strict?: boolean; maxEvaluations?: string; audit?: string },
+  opts: {
+    id: string;
+    prepared: string;
+    key: string;
+    out?: string;
+    json?: boolean;
+    threads?: string;
+    strict?: boolean;
+    maxEvaluations?: string;
+    audit?: string;
+    encoding: CsvEncoding | 'auto';
+    /** Given on the command line (else the tag file's): a tag file of another is refused. */
+    backend?: string;
+    idType?: IdTypeOption;
+  },
 ): Promise<void> {
+  if (opts.out !== undefined) await refuseInputAsOutput('--out', opts.out, [bankFile, opts.prepared], [{ option: '--key', path: opts.key }, opts.audit === undefined ? undefined : { option: '--audit', path: opts.audit }]);
+  if (opts.backend !== undefined && !isBackendName(opts.backend)) throw errors.optionInvalid('--backend', `unknown backend ${opts.backend}`);
+  // Parsed before the audit folder is made: a bad value then leaves nothing behind.
+  const maxEvaluations = opts.maxEvaluations === undefined ? undefined : parseNonNegativeInt('--max-evaluations', opts.maxEvaluations);
+  const threads = parseThreads(opts.threads);
   const audits = opts.audit === undefined ? undefined : await openPartyAudits(opts.audit);
   const r = await runUnbalancedPsi({
-    bank: { file: bankFile, idColumn: opts.id },
+    bank: { file: bankFile, idColumn: opts.id, encoding: opts.encoding },
     prepared: opts.prepared,
+    ...(opts.backend === undefined ? {} : { backend: opts.backend }),
+    ...(opts.idType === undefined ? {} : { idType: opts.idType }),
     keyDir: opts.key,
-    threads: parseThreads(opts.threads),
+    threads,
     strict: opts.strict,
-    maxEvaluations: opts.maxEvaluations === undefined ? undefined : parseNonNegativeInt('--max-evaluations', opts.maxEvaluations),
+    maxEvaluations,
     agencyAudit: audits?.agency,
     bankAudit: audits?.bank,
   });
-  if (opts.out !== undefined) await writeIntersectionIds({ file: bankFile, idColumn: opts.id }, r.lines, opts.out);
+  if (opts.out !== undefined) await writeIntersectionIds({ file: bankFile, idColumn: opts.id, encoding: opts.encoding }, r.lines, opts.out);
   const summary = {
     intersection: r.intersection,
     bank: r.bank.rowsRead,

@@ -4,7 +4,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { rename, rm, stat } from 'node:fs/promises';
+import { realpath, rename, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join, resolve, sep } from 'node:path';
 import { errors, isJinqiaoError } from '../errors.ts';
 
 export async function writeAtomically(file: string, write: (out: (chunk: string | Uint8Array) => Promise<void>) => Promise<void>): Promise<void> {
@@ -32,17 +33,50 @@ export async function writeAtomically(file: string, write: (out: (chunk: string 
   }
 }
 
+/** A folder whose files a command reads or keeps (a key folder, an audit folder), with the option that names it. */
+export interface GuardedFolder {
+  readonly option: string;
+  readonly path: string;
+}
+
 /**
  * Refuses an output that is one of the inputs (the same file however it is spelled:
- * another relative path, a symbolic or hard link): the rename would replace the input.
+ * another relative path, a symbolic or hard link), or that is, or lies in, one of `folders`
+ * (whose files may not exist yet: the key `psi prepare` makes): the rename would replace it.
+ * Every command calls it before it writes anything. Undefined inputs are options not given.
  */
-export async function refuseInputAsOutput(option: string, out: string, inputs: readonly string[]): Promise<void> {
+export async function refuseInputAsOutput(option: string, out: string, inputs: readonly (string | undefined)[], folders: readonly (GuardedFolder | undefined)[] = []): Promise<void> {
   const target = await stat(out).catch(() => undefined);
-  if (!target) return;
-  for (const input of inputs) {
-    const source = await stat(input).catch(() => undefined);
-    if (source && source.dev === target.dev && source.ino === target.ino) {
-      throw errors.optionInvalid(option, `${out} is the input file ${input}; writing there would replace it`, `name a new file for ${option}`);
+  if (target) {
+    for (const input of inputs) {
+      if (input === undefined) continue;
+      const source = await stat(input).catch(() => undefined);
+      if (source && source.dev === target.dev && source.ino === target.ino) {
+        throw errors.optionInvalid(option, `${out} is the input file ${input}; writing there would replace it`, `name a new file for ${option}`);
+      }
     }
+  }
+  const place = await realPlace(out);
+  for (const folder of folders) {
+    if (folder === undefined) continue;
+    const real = await realPlace(folder.path);
+    if (place === real || place.startsWith(real + sep)) {
+      throw errors.optionInvalid(
+        option,
+        `${out} is ${place === real ? 'the folder' : 'in the folder'} ${folder.path} of ${folder.option}; writing there could replace the files it keeps`,
+        `name a file outside ${folder.path} for ${option}`,
+      );
+    }
+  }
+}
+
+/** The real path of `path`, or of its nearest existing ancestor with the rest appended (a file not made yet). */
+async function realPlace(path: string): Promise<string> {
+  const absolute = resolve(path);
+  try {
+    return await realpath(absolute);
+  } catch {
+    const parent = dirname(absolute);
+    return parent === absolute ? absolute : join(await realPlace(parent), basename(absolute));
   }
 }

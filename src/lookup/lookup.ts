@@ -49,6 +49,7 @@ import { ephemeralOprfKey, type OprfKey } from './oprf-key.ts';
 import { prepareTags } from './prepare.ts';
 import type { TagSet } from './tag-set.ts';
 import { executorFor } from './unbalanced-psi.ts';
+import { RegisterRows, type RegisterReport } from './register-rows.ts';
 
 /** What the agency applies to every call: its policy, the consent tokens it holds, its audit log. */
 export interface AgencyGovernance {
@@ -202,6 +203,8 @@ export interface LookupResult {
   readonly seconds: number;
   /** Blind mode: OPRF evaluations the agency performed. */
   readonly evaluations: number | undefined;
+  /** What reading the register found (rows skipped as `RegisterRows` says). */
+  readonly register: RegisterReport;
   readonly bytesSent: number;
 }
 
@@ -262,6 +265,7 @@ export async function runLookup(options: LookupOptions): Promise<LookupResult> {
     answered: rows.filter((r) => r.some((v) => v !== null)).length,
     seconds: (performance.now() - started) / 1000,
     evaluations,
+    register: register.report,
     bytesSent: bankEnd.bytesSent + agencyEnd.bytesSent,
   };
 }
@@ -277,24 +281,25 @@ async function readQueries(source: { file: string; idColumn: string }, idTypeOpt
   const normalised: string[] = [];
   for (const row of rows) {
     const n = normaliseId(row.fields[col]!, idType);
-    if (!n.ok) throw errors.idInvalid({ file: source.file, line: row.line, column: row.columnOf(col), columnName: source.idColumn }, row.fields[col]!, n.why);
+    if (!n.ok) throw errors.idInvalid({ file: source.file, line: row.line, column: row.columnOf(col), columnName: source.idColumn }, row.fields[col]!, n.why, 'correct or remove the row: every query needs a valid ID (give --id-type plain if the IDs are not unified social credit codes)');
     raw.push(row.fields[col]!.trim());
     normalised.push(n.id);
   }
   return { raw, normalised, idType };
 }
 
-/** (Agency) Its register in memory, keyed by normalised ID (the first row of a repeated ID wins). */
-async function readRegister(source: { file: string; idColumn: string }, idType: IdType, fields: readonly string[]): Promise<LookupRegister> {
+/** (Agency) Its register in memory, keyed by normalised ID (rows kept as `RegisterRows` says: the first row of a repeated ID). */
+async function readRegister(source: { file: string; idColumn: string }, idType: IdType, fields: readonly string[]): Promise<LookupRegister & { report: RegisterReport }> {
   const table = await openCsv(source.file);
   const col = columnIndex(table, source.idColumn);
-  for (const f of fields) columnIndex(table, f);
+  for (const f of fields) columnIndex(table, f, 'name existing columns of the register with --fields');
   const rows = new Map<string, readonly string[]>();
+  const kept = new RegisterRows();
   for await (const chunk of table.chunks) {
     for (const row of chunk) {
       const n = normaliseId(row.fields[col]!, idType);
-      if (n.ok && !rows.has(n.id)) rows.set(n.id, row.fields.map((v) => v.trim()));
+      if (kept.keep(row.line, n.ok ? n.id : undefined) && n.ok) rows.set(n.id, row.fields.map((v) => v.trim()));
     }
   }
-  return { idType, columns: table.header, rows };
+  return { idType, columns: table.header, rows, report: kept.report };
 }

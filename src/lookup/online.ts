@@ -11,7 +11,7 @@
  * records). Memory on the bank side is the tag set plus one batch per worker in flight; the
  * agency holds nothing per session but the count.
  */
-import { errors } from '../errors.ts';
+import { errors, isJinqiaoError } from '../errors.ts';
 import { OrderedPipeline, type OwnIdBatch } from '../psi/ecdh.ts';
 import { inlineExecutor, type PsiExecutor } from '../psi/executor.ts';
 import { jobHashPrefix, POINT_BYTES, type BackendName } from '../psi/group.ts';
@@ -176,7 +176,7 @@ export interface AgencyOnlineConfig {
 export async function answerTagQueries(config: AgencyOnlineConfig): Promise<{ evaluations: number; domain: string }> {
   const { channel, executor, key } = config;
   const hello = config.hello ?? (await channel.receive('oprf.hello'));
-  if (hello.keyId !== key.keyId) throw errors.protocol(`the bank's tags were prepared under key ${hello.keyId}; this agency's key is ${key.keyId} (prepare the tag file again)`);
+  if (hello.keyId !== key.keyId) throw errors.oprfKeyMismatch(hello.keyId, key.keyId);
   if (hello.backend !== key.backend) throw errors.protocol(`the bank asks for backend ${hello.backend}; the key is for ${key.backend}`);
   if (!config.domains.includes(hello.domain)) throw errors.protocol(`this agency does not answer domain ${JSON.stringify(hello.domain)}`);
   let evaluations = 0;
@@ -186,7 +186,7 @@ export async function answerTagQueries(config: AgencyOnlineConfig): Promise<{ ev
     if (batch.seq !== seq) throw errors.protocol(`oprf.blinded batch ${batch.seq} out of order (expected ${seq})`);
     if (batch.points.length % POINT_BYTES !== 0) throw errors.protocol('oprf.blinded points are not whole 32-byte values');
     evaluations += batch.points.length / POINT_BYTES;
-    if (evaluations > config.maxEvaluations) throw errors.protocol(`the session asks for more than the ${config.maxEvaluations} evaluations this agency grants`);
+    if (evaluations > config.maxEvaluations) throw errors.oprfLimitExceeded(config.maxEvaluations);
     const last = batch.last;
     await config.beforeAnswer?.({ seq, evaluations: batch.points.length / POINT_BYTES, total: evaluations, last });
     await pipeline.push(splitOnPool(executor, batch.points, (part) => executor.reblind(key.backend, part, key.scalar)), (points) =>
@@ -196,6 +196,18 @@ export async function answerTagQueries(config: AgencyOnlineConfig): Promise<{ ev
   }
   await pipeline.drain();
   return { evaluations, domain: hello.domain };
+}
+
+/**
+ * Both ends of an in-process session: their results, or the failure that ended it. When one
+ * end fails, the other then fails too on the closed channel; that second failure is only an
+ * echo, so the first end's error (an agency's refusal, a bank's bad input) is what is thrown.
+ */
+export async function bothEnds<B, A>(bank: Promise<B>, agency: Promise<A>): Promise<[B, A]> {
+  const [b, a] = await Promise.allSettled([bank, agency]);
+  if (b.status === 'fulfilled' && a.status === 'fulfilled') return [b.value, a.value];
+  const failures = [b, a].flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+  throw failures.find((e) => !isJinqiaoError(e) || e.code !== 'E_CHANNEL_CLOSED') ?? failures[0];
 }
 
 /**

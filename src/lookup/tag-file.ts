@@ -45,15 +45,42 @@ export interface TagFileHeader {
   readonly offlineSeconds: number;
 }
 
-export async function writeTagFile(file: string, header: TagFileHeader, tags: TagSet): Promise<void> {
+/** Writes the tag file atomically; returns its size in bytes (header included). */
+export async function writeTagFile(file: string, header: TagFileHeader, tags: TagSet): Promise<number> {
   const json = Buffer.from(JSON.stringify(header));
   const length = Buffer.alloc(4);
   length.writeUInt32LE(json.length);
+  const head = Buffer.concat([MAGIC, length, json]);
   await writeAtomically(file, async (write) => {
-    await write(Buffer.concat([MAGIC, length, json]));
+    await write(head);
     await write(tags.tags);
     if (tags.labels) await write(tags.labels);
   });
+  return head.length + tags.tags.length + (tags.labels?.length ?? 0);
+}
+
+/** What a tag file that was read but cannot be used should make its user do. */
+const PREPARE_AGAIN = 'the tag file is truncated or altered, or is not one: prepare it again with `jinqiao psi prepare` (the same --key and options)';
+
+/** (Agency, in-process runs) Refuses a tag file prepared under another key than the one in `keyDir`. */
+export function checkTagFileKey(file: string, header: TagFileHeader, keyDir: string, key: { readonly keyId: string }): void {
+  if (header.keyId !== key.keyId) {
+    throw errors.optionInvalid(
+      '--key',
+      `${file} was prepared under key ${header.keyId}; the key in ${keyDir} is ${key.keyId}`,
+      `give the --key folder ${file} was prepared with, or prepare the tags again with this key (\`jinqiao psi prepare … --key ${keyDir}\`)`,
+    );
+  }
+}
+
+/** Refuses a tag file of another backend or ID type than the caller asked for on its command line (the tag file decides both). */
+export function checkTagFileFits(file: string, header: TagFileHeader, asked: { readonly backend?: string; readonly idType?: string }): void {
+  if (asked.backend !== undefined && asked.backend !== header.backend) {
+    throw errors.optionInvalid('--backend', `${file} was prepared with backend ${header.backend}, not ${asked.backend}`, `leave out --backend (the tag file names it), or prepare the tags again with --backend ${asked.backend}`);
+  }
+  if (asked.idType !== undefined && asked.idType !== 'auto' && asked.idType !== header.idType) {
+    throw errors.optionInvalid('--id-type', `${file} holds ${header.idType} IDs, not ${asked.idType}`, `leave out --id-type (IDs are read as the tag file says), or prepare the tags again with --id-type ${asked.idType}`);
+  }
 }
 
 /** (Bank) Reads a tag file whole: its size is the bound on the online phase's memory. */
@@ -85,7 +112,7 @@ export async function openTagFile(file: string): Promise<{ header: TagFileHeader
   try {
     const size = (await handle.stat()).size;
     let head = await readAt(handle, 0, Math.min(size, HEADER_READ));
-    const bad = (why: string) => errors.fileUnreadable(file, `not a jinqiao tag file: ${why}`);
+    const bad = (why: string) => errors.fileUnreadable(file, `not a jinqiao tag file: ${why}`, PREPARE_AGAIN);
     if (head.length < 12 || !head.subarray(0, 8).equals(MAGIC)) throw bad('it does not start with JQTAGS01');
     const headerLength = head.readUInt32LE(8);
     if (12 + headerLength > size) throw bad('the header is cut short');
@@ -125,13 +152,14 @@ async function readAt(handle: FileHandle, position: number, length: number): Pro
 }
 
 function checkedHeader(file: string, json: Buffer): TagFileHeader {
-  const bad = (why: string) => errors.fileUnreadable(file, `not a jinqiao tag file: ${why}`);
+  const bad = (why: string) => errors.fileUnreadable(file, `not a jinqiao tag file: ${why}`, PREPARE_AGAIN);
   let header: TagFileHeader;
   try {
     header = JSON.parse(json.toString('utf8')) as TagFileHeader;
   } catch {
     throw bad('the header is not JSON');
   }
+  if (header === null || typeof header !== 'object') throw bad('the header is not a JSON object');
   if (header.version !== TAG_FILE_VERSION) {
     const older = typeof header.version === 'number' && header.version < TAG_FILE_VERSION;
     throw errors.fileUnreadable(
@@ -139,11 +167,16 @@ function checkedHeader(file: string, json: Buffer): TagFileHeader {
       older
         ? `a tag file of version ${header.version}, made by an earlier jinqiao whose IDs hash differently, so its tags would match nothing; this version reads version ${TAG_FILE_VERSION}: the agency must prepare the tags again (\`jinqiao psi prepare\` with the same --key and options)`
         : `not a jinqiao tag file this version reads: version ${String(header.version)} is not ${TAG_FILE_VERSION} (a newer jinqiao made it?)`,
+      older ? 'prepare the tag file again with this version of jinqiao' : 'read it with the jinqiao that made it, or prepare the tags again with this one',
     );
   }
   if (header.kind !== 'psi' && header.kind !== 'lookup' && header.kind !== 'verify') throw bad('unknown kind');
   if (typeof header.backend !== 'string' || !isBackendName(header.backend)) throw bad('unknown backend');
   if (header.tagBytes !== TAG_BYTES) throw bad(`tags of ${String(header.tagBytes)} bytes (this version reads ${TAG_BYTES})`);
   if (!Number.isSafeInteger(header.count) || header.count < 0 || !Number.isSafeInteger(header.labelBytes) || header.labelBytes < 0) throw bad('bad counts');
+  if (typeof header.keyId !== 'string' || typeof header.domain !== 'string') throw bad('the key id or domain is not a string');
+  if (header.idType !== 'uscc' && header.idType !== 'plain') throw bad(`unknown ID type ${JSON.stringify(header.idType)}`);
+  if (!Array.isArray(header.fields) || header.fields.some((f) => typeof f !== 'string')) throw bad('the fields are not a list of names');
+  if (typeof header.offlineSeconds !== 'number' || !Number.isFinite(header.offlineSeconds) || header.offlineSeconds < 0) throw bad(`offlineSeconds ${JSON.stringify(header.offlineSeconds)} is not a number of seconds`);
   return header;
 }

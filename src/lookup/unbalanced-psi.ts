@@ -15,9 +15,11 @@ import { openIdSource, type IdSourceReport } from '../psi/source.ts';
 import type { AuditLog } from '../governance/audit.ts';
 import { memoryChannelPair, type FrameTap } from '../transport/memory.ts';
 import { loadOprfKey, loadOrCreateOprfKey } from './oprf-key.ts';
-import { answerTagQueries, queryTags } from './online.ts';
+import { answerTagQueries, bothEnds, queryTags } from './online.ts';
 import { prepareTags } from './prepare.ts';
-import { openTagFile, TAG_FILE_VERSION, writeTagFile } from './tag-file.ts';
+import { checkTagFileFits, checkTagFileKey, openTagFile, TAG_FILE_VERSION, writeTagFile } from './tag-file.ts';
+import { errors } from '../errors.ts';
+import type { CsvOptions } from '../data/csv.ts';
 import { TAG_BYTES } from './oprf.ts';
 
 export const PSI_DOMAIN = 'psi';
@@ -56,7 +58,7 @@ export async function prepareRegister(options: PrepareRegisterOptions): Promise<
   try {
     const prepared = await prepareTags({ executor, key, domain: PSI_DOMAIN }, source.batches);
     const offlineSeconds = (performance.now() - started) / 1000;
-    await writeTagFile(
+    const fileBytes = await writeTagFile(
       options.out,
       {
         version: TAG_FILE_VERSION,
@@ -74,14 +76,18 @@ export async function prepareRegister(options: PrepareRegisterOptions): Promise<
       prepared.tags,
     );
     source.report.duplicates = prepared.repeats;
-    return { keyId: key.keyId, keyCreated: created, tags: prepared.tags.size, repeats: prepared.repeats, register: source.report, offlineSeconds, fileBytes: prepared.tags.tags.length };
+    return { keyId: key.keyId, keyCreated: created, tags: prepared.tags.size, repeats: prepared.repeats, register: source.report, offlineSeconds, fileBytes };
   } finally {
     await executor.close();
   }
 }
 
 export interface UnbalancedPsiOptions {
-  readonly bank: { readonly file: string; readonly idColumn: string };
+  readonly bank: { readonly file: string; readonly idColumn: string; readonly encoding?: CsvOptions['encoding'] };
+  /** The group backend the caller expects (the tag file names it): a tag file of another is refused. */
+  readonly backend?: BackendName;
+  /** How the caller expects IDs read (the tag file says): a tag file of another ID type is refused. */
+  readonly idType?: IdTypeOption;
   /** The agency's tag file. */
   readonly prepared: string;
   /** The agency's key folder (it answers the online session). */
@@ -128,12 +134,21 @@ export async function runUnbalancedPsi(options: UnbalancedPsiOptions): Promise<U
     const { header, tags } = await openTagFile(options.prepared);
     // Consumed by the session, or dropped with it if it fails first.
     tags.catch(() => undefined);
+    if (header.kind !== 'psi') {
+      throw errors.optionInvalid(
+        '--prepared',
+        `${options.prepared} holds ${header.kind === 'verify' ? 'verification' : 'labeled lookup'} tags, not PSI tags`,
+        header.kind === 'verify' ? `check claims against it with \`jinqiao verify <claims.csv> --prepared ${options.prepared}\`, or give PSI tags (\`jinqiao psi prepare\` without --field)` : 'give PSI tags (`jinqiao psi prepare` without --field)',
+      );
+    }
+    checkTagFileFits(options.prepared, header, options);
     const key = await loadOprfKey(options.keyDir);
-    const source = await openIdSource({ file: options.bank.file, idColumn: options.bank.idColumn, idType: header.idType, strict: options.strict });
+    checkTagFileKey(options.prepared, header, options.keyDir, key);
+    const source = await openIdSource({ file: options.bank.file, idColumn: options.bank.idColumn, idType: header.idType, strict: options.strict, encoding: options.bank.encoding });
     await options.bankAudit?.append('psi.start', { mode: 'prepared', keyId: header.keyId, register: header.count });
     const [bankEnd, agencyEnd] = memoryChannelPair('bank', 'agency', options.tap);
     const lines: number[] = [];
-    const [bank, agency] = await Promise.all([
+    const [bank, agency] = await bothEnds(
       queryTags({ channel: bankEnd, executor, backend: header.backend, keyId: header.keyId, domain: header.domain, tags }, source.batches, (m) => lines.push(m.row)).catch((e) => {
         bankEnd.close(String((e as Error).message));
         throw e;
@@ -149,7 +164,7 @@ export async function runUnbalancedPsi(options: UnbalancedPsiOptions): Promise<U
           throw e;
         },
       ),
-    ]);
+    );
     for (const [row, first] of bank.repeats) source.duplicate(row, first);
     const sorted = Uint32Array.from(lines).sort();
     await options.bankAudit?.append('psi.run', { mode: 'prepared', keyId: header.keyId, evaluated: agency.evaluations, intersection: sorted.length });

@@ -27,10 +27,11 @@ import type { BackendName } from '../psi/group.ts';
 import { memoryChannelPair, type FrameTap } from '../transport/memory.ts';
 import { bandKeys, paddingKey, verificationInput, type FieldCheck } from './bands.ts';
 import { inputBatches } from './inputs.ts';
-import { answerTagQueries, queryTags } from './online.ts';
+import { answerTagQueries, bothEnds, queryTags } from './online.ts';
 import { ephemeralOprfKey, loadOprfKey, loadOrCreateOprfKey } from './oprf-key.ts';
 import { TAG_BYTES } from './oprf.ts';
-import { openTagFile, TAG_FILE_VERSION, writeTagFile } from './tag-file.ts';
+import { checkTagFileFits, checkTagFileKey, openTagFile, TAG_FILE_VERSION, writeTagFile } from './tag-file.ts';
+import { RegisterRows, type RegisterReport } from './register-rows.ts';
 import type { AuditLog } from '../governance/audit.ts';
 import { prepareTags } from './prepare.ts';
 import { executorFor } from './unbalanced-psi.ts';
@@ -66,9 +67,8 @@ export interface ClaimVerdict {
 
 export interface VerifyResult {
   readonly verdicts: readonly ClaimVerdict[];
-  readonly registerRows: number;
-  /** Register rows skipped for an invalid or empty ID. */
-  readonly registerInvalid: number;
+  /** What reading the register found; undefined against prepared tags, where the register is not read (the agency's business). */
+  readonly register: RegisterReport | undefined;
   readonly tags: number;
   readonly evaluations: number;
   readonly seconds: number;
@@ -86,7 +86,7 @@ interface Claim {
 /** Both parties in one process: the agency prepares its tags with a key for this run only, then answers the bank. */
 export async function runVerification(options: VerifyOptions): Promise<VerifyResult> {
   const started = performance.now();
-  const fields = uniqueChecks(options.checks);
+  const fields = uniqueChecks(options.checks, options.claims.idColumn);
   const { claims, inputs, idType } = await readClaims(options, fields);
   const key = await ephemeralOprfKey(options.backend);
   const executor = executorFor(options.threads);
@@ -95,7 +95,7 @@ export async function runVerification(options: VerifyOptions): Promise<VerifyRes
     const prepared = await prepareTags({ executor, key, domain: VERIFY_DOMAIN }, inputBatches(register.inputs));
     const [bankEnd, agencyEnd] = memoryChannelPair('bank', 'agency', options.tap);
     const hit = new Uint8Array(inputs.length);
-    const [, agency] = await Promise.all([
+    const [, agency] = await bothEnds(
       queryTags({ channel: bankEnd, executor, backend: key.backend, keyId: key.keyId, domain: VERIFY_DOMAIN, tags: prepared.tags }, inputBatches(inputs), (m) => (hit[m.row] = 1)).catch((e) => {
         bankEnd.close((e as Error).message);
         throw e;
@@ -104,11 +104,10 @@ export async function runVerification(options: VerifyOptions): Promise<VerifyRes
         agencyEnd.close((e as Error).message);
         throw e;
       }),
-    ]);
+    );
     return {
       verdicts: claims.map((c) => ({ id: c.id, field: c.field, consistent: c.inputs.some((i) => hit[i] === 1) })),
-      registerRows: register.rows,
-      registerInvalid: register.invalid,
+      register: register.report,
       tags: prepared.tags.size,
       evaluations: agency.evaluations,
       seconds: (performance.now() - started) / 1000,
@@ -124,8 +123,10 @@ function keysOfField(check: FieldCheck): readonly string[] {
   return bandKeys(1, check);
 }
 
-function uniqueChecks(checks: readonly FieldCheck[]): FieldCheck[] {
+function uniqueChecks(checks: readonly FieldCheck[], idColumn: string): FieldCheck[] {
   if (checks.length === 0) throw errors.optionInvalid('--field', 'name at least one field to verify');
+  const id = checks.find((c) => c.field === idColumn);
+  if (id !== undefined) throw errors.optionInvalid('--field', `${JSON.stringify(id.field)} is the ID column (--id), not a declared value`, 'name the columns of declared values with --field');
   const names = checks.map((c) => c.field);
   const twice = names.find((n, i) => names.indexOf(n) !== i);
   if (twice !== undefined) throw errors.optionInvalid('--field', `${JSON.stringify(twice)} is given twice`);
@@ -137,7 +138,7 @@ async function readClaims(options: Pick<VerifyOptions, 'claims' | 'idType'>, che
   const { file, idColumn } = options.claims;
   const table = await openCsv(file);
   const idCol = columnIndex(table, idColumn);
-  const cols = checks.map((c) => columnIndex(table, c.field));
+  const cols = checks.map((c) => columnIndex(table, c.field, FIELD_HINT));
   const rows: CsvRow[] = [];
   for await (const chunk of table.chunks) rows.push(...chunk);
   const idType = options.idType === 'uscc' || options.idType === 'plain' ? options.idType : detectIdType(rows.map((r) => r.fields[idCol]!));
@@ -160,7 +161,7 @@ async function readClaims(options: Pick<VerifyOptions, 'claims' | 'idType'>, che
   for (const row of rows) {
     const raw = row.fields[idCol]!;
     const id = normaliseId(raw, idType);
-    if (!id.ok) throw errors.idInvalid({ file, line: row.line, column: row.columnOf(idCol), columnName: idColumn }, raw, id.why);
+    if (!id.ok) throw errors.idInvalid({ file, line: row.line, column: row.columnOf(idCol), columnName: idColumn }, raw, id.why, CLAIM_ID_HINT);
     checks.forEach((check, k) => {
       const cell = row.fields[cols[k]!]!.trim();
       const value = cell === '' ? undefined : parseNumber(cell);
@@ -182,25 +183,24 @@ async function readClaims(options: Pick<VerifyOptions, 'claims' | 'idType'>, che
   return { claims, inputs, idType };
 }
 
-/** (Agency) The inputs of every value it holds for the checked fields; a non-numeric value is an error. */
-async function registerInputs(options: Pick<VerifyOptions, 'register'>, checks: readonly FieldCheck[], idTypeOption: IdType | 'auto'): Promise<{ inputs: string[]; rows: number; invalid: number; idType: IdType }> {
+const FIELD_HINT = 'name an existing column with --field (or leave --field out with --prepared: every field of the tag file)';
+const CLAIM_ID_HINT = 'correct or remove the row: every claim needs a valid ID (give --id-type plain if the IDs are not unified social credit codes)';
+
+/** (Agency) The inputs of every value it holds for the checked fields (rows kept as `RegisterRows` says); a non-numeric value is an error. */
+async function registerInputs(options: Pick<VerifyOptions, 'register'> & { readonly strict?: boolean }, checks: readonly FieldCheck[], idTypeOption: IdType | 'auto'): Promise<{ inputs: string[]; report: RegisterReport; idType: IdType }> {
   const { file, idColumn } = options.register;
   let idType: IdType | undefined = idTypeOption === 'auto' ? undefined : idTypeOption;
   const table = await openCsv(file);
   const idCol = columnIndex(table, idColumn);
-  const cols = checks.map((c) => columnIndex(table, c.field));
+  const cols = checks.map((c) => columnIndex(table, c.field, FIELD_HINT));
   const inputs: string[] = [];
-  let rows = 0;
-  let invalid = 0;
+  const kept = new RegisterRows();
   for await (const chunk of table.chunks) {
     idType ??= detectIdType(chunk.slice(0, 1000).map((r) => r.fields[idCol]!));
     for (const row of chunk) {
-      rows++;
       const id = normaliseId(row.fields[idCol]!, idType);
-      if (!id.ok) {
-        invalid++;
-        continue;
-      }
+      if (!id.ok && options.strict) throw errors.idInvalid({ file, line: row.line, column: row.columnOf(idCol), columnName: idColumn }, row.fields[idCol]!, id.why);
+      if (!kept.keep(row.line, id.ok ? id.id : undefined) || !id.ok) continue;
       checks.forEach((check, k) => {
         const cell = row.fields[cols[k]!]!.trim();
         if (cell === '') return;
@@ -210,7 +210,7 @@ async function registerInputs(options: Pick<VerifyOptions, 'register'>, checks: 
       });
     }
   }
-  return { inputs, rows, invalid, idType: idType ?? 'plain' };
+  return { inputs, report: kept.report, idType: idType ?? 'plain' };
 }
 
 function parseNumber(cell: string): number | undefined {
@@ -237,6 +237,8 @@ export interface PrepareVerificationOptions {
   readonly backend: BackendName;
   readonly out: string;
   readonly threads?: number;
+  /** Make an invalid or empty register ID an error instead of skipping and counting it. */
+  readonly strict?: boolean;
 }
 
 /**
@@ -244,9 +246,9 @@ export interface PrepareVerificationOptions {
  * fields of its register, under the key in `keyDir`, written to `out`: what `verify
  * --prepared` answers from, at loan-book scale, without touching the register again.
  */
-export async function prepareVerification(options: PrepareVerificationOptions): Promise<{ keyId: string; keyCreated: boolean; tags: number; registerRows: number; registerInvalid: number; offlineSeconds: number; fileBytes: number }> {
+export async function prepareVerification(options: PrepareVerificationOptions): Promise<{ keyId: string; keyCreated: boolean; tags: number; register: RegisterReport; offlineSeconds: number; fileBytes: number }> {
   const started = performance.now();
-  const checks = uniqueChecks(options.checks);
+  const checks = uniqueChecks(options.checks, options.register.idColumn);
   const { key, created } = await loadOrCreateOprfKey(options.keyDir, options.backend);
   const register = await registerInputs(options, checks, options.idType === 'uscc' || options.idType === 'plain' ? options.idType : 'auto');
   const executor = executorFor(options.threads);
@@ -254,12 +256,12 @@ export async function prepareVerification(options: PrepareVerificationOptions): 
     const domain = preparedVerifyDomain(checks);
     const prepared = await prepareTags({ executor, key, domain }, inputBatches(register.inputs));
     const offlineSeconds = (performance.now() - started) / 1000;
-    await writeTagFile(
+    const fileBytes = await writeTagFile(
       options.out,
       { version: TAG_FILE_VERSION, kind: 'verify', keyId: key.keyId, backend: key.backend, domain, idType: register.idType, count: prepared.tags.size, tagBytes: TAG_BYTES, labelBytes: 0, fields: checks.map(formatFieldCheck), offlineSeconds },
       prepared.tags,
     );
-    return { keyId: key.keyId, keyCreated: created, tags: prepared.tags.size, registerRows: register.rows, registerInvalid: register.invalid, offlineSeconds, fileBytes: prepared.tags.tags.length };
+    return { keyId: key.keyId, keyCreated: created, tags: prepared.tags.size, register: register.report, offlineSeconds, fileBytes };
   } finally {
     await executor.close();
   }
@@ -284,6 +286,10 @@ export interface PreparedVerifyOptions {
    */
   readonly bankAudit?: Pick<AuditLog, 'append' | 'hashId'>;
   readonly tap?: FrameTap;
+  /** The group backend the caller expects (the tag file names it): a tag file of another is refused. */
+  readonly backend?: BackendName;
+  /** How the caller expects IDs read (the tag file says): a tag file of another ID type is refused. */
+  readonly idType?: IdTypeOption;
 }
 
 /** Blind verification against prepared tags, both parties in one process: online cost only (one agency multiply per claim key). */
@@ -305,6 +311,7 @@ async function preparedVerification(options: PreparedVerifyOptions, executor: Ps
   // Consumed by the session, or dropped with it if it fails first (an I/O error then has nobody to tell).
   tags.catch(() => undefined);
   if (header.kind !== 'verify') throw errors.optionInvalid('--prepared', `${options.prepared} holds ${header.kind} tags, not verification tags (prepare them with psi prepare --field)`);
+  checkTagFileFits(options.prepared, header, options);
   const tagChecks = header.fields.map(parseFieldCheck);
   const checks = options.checks ?? tagChecks;
   for (const c of checks) {
@@ -313,12 +320,13 @@ async function preparedVerification(options: PreparedVerifyOptions, executor: Ps
     if (match.tolerance !== c.tolerance) throw errors.optionInvalid('--field', `${options.prepared} checks ${formatFieldCheck(match)}, not ${formatFieldCheck(c)}`);
   }
   const key = await loadOprfKey(options.keyDir);
-  const { claims, inputs } = await readClaims({ claims: options.claims, idType: header.idType }, uniqueChecks(checks));
-  const fields = uniqueChecks(checks).map(formatFieldCheck);
+  checkTagFileKey(options.prepared, header, options.keyDir, key);
+  const { claims, inputs } = await readClaims({ claims: options.claims, idType: header.idType }, uniqueChecks(checks, options.claims.idColumn));
+  const fields = uniqueChecks(checks, options.claims.idColumn).map(formatFieldCheck);
   await options.bankAudit?.append('verify.start', { mode: 'prepared', keyId: header.keyId, fields, claims: claims.length });
   const [bankEnd, agencyEnd] = memoryChannelPair('bank', 'agency', options.tap);
   const hit = new Uint8Array(inputs.length);
-  const [, agency] = await Promise.all([
+  const [, agency] = await bothEnds(
     queryTags({ channel: bankEnd, executor, backend: header.backend, keyId: header.keyId, domain: header.domain, tags }, inputBatches(inputs), (m) => (hit[m.row] = 1)).catch((e) => {
       bankEnd.close((e as Error).message);
       throw e;
@@ -336,7 +344,7 @@ async function preparedVerification(options: PreparedVerifyOptions, executor: Ps
       agencyEnd.close((e as Error).message);
       throw e;
     }),
-  ]);
+  );
   const verdicts = claims.map((c) => ({ id: c.id, field: c.field, consistent: c.inputs.some((i) => hit[i] === 1) }));
   if (options.bankAudit) {
     const enterprises = [...new Set(claims.map((c) => c.normalised))].map((id) => options.bankAudit!.hashId(id));
@@ -346,8 +354,7 @@ async function preparedVerification(options: PreparedVerifyOptions, executor: Ps
   return {
     verdicts,
     // The register is not read online: its size is the agency's business (the tag count bounds records × fields × grids).
-    registerRows: 0,
-    registerInvalid: 0,
+    register: undefined,
     tags: header.count,
     evaluations: agency.evaluations,
     seconds,

@@ -211,4 +211,19 @@ describe('jinqiao lookup (CLI contract)', () => {
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(existsSync(out)).toBe(false);
   });
+
+  it('reads a register as psi prepare does: a repeated ID keeps its first row, invalid IDs are skipped, both counted', () => {
+    const repeated = join(dir, 'repeated-register.csv');
+    writeFileSync(repeated, `uscc,vat_paid_wan\n${uscc(1)},5\nnot-an-id,9\n${uscc(1)},6\n`);
+    const queriesFile = join(dir, 'repeated-queries.csv');
+    writeFileSync(queriesFile, `uscc\n${uscc(1)}\n`);
+    for (const mode of [[], ['--blind']]) {
+      const r = jinqiao(['lookup', queriesFile, repeated, '--id', 'uscc', '--id-type', 'uscc', '--fields', 'vat_paid_wan', '--purpose', 'p', '--threads', '0', '--json', ...mode]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout)).toMatchObject({ rows: [{ id: uscc(1), values: ['5'] }], registerRows: 3, registerInvalid: 1, registerInvalidLines: [3], registerRepeats: 1, registerRepeatLines: [4] });
+    }
+    const r = jinqiao(['lookup', queriesFile, repeated, '--id', 'uscc', '--id-type', 'uscc', '--fields', 'vat_paid_wan', '--purpose', 'p', '--threads', '0']);
+    expect(r.stdout).toMatch(/skipped: +1 register rows with an invalid or empty ID .*\(lines 3\)/);
+    expect(r.stdout).toMatch(/skipped: +1 register rows repeating an ID .*first row of each kept \(lines 4\)/);
+  });
 });

@@ -53,7 +53,7 @@ describe('verification against prepared tags', () => {
 
   it('gives exactly the plain-set answer, as the in-process run does, with one agency evaluation per claim key', async () => {
     const prepared = await prepareVerification({ register: { file: registerFile, idColumn: 'id' }, checks, keyDir, backend: 'x25519', out: tags, threads: 0 });
-    expect(prepared.registerRows).toBe(600);
+    expect(prepared.register.rows).toBe(600);
     const r = await runPreparedVerification({ claims: { file: claimsFile, idColumn: 'id' }, prepared: tags, keyDir, threads: 0 });
     const expected = plainAnswer(['vat', 'staff']);
     expect(r.verdicts).toEqual(expected);

@@ -167,4 +167,32 @@ describe('jinqiao verify (CLI contract)', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('E_COLUMN_MISSING');
   });
+
+  it('reads a register as psi prepare does: a repeated ID keeps its first row, invalid IDs are skipped, both counted', () => {
+    const repeated = join(dir, 'repeated-register.csv');
+    // USCC 1 twice with two values: only the first (5) is the register's; line 5's ID is invalid.
+    writeFileSync(repeated, `id,vat\n${uscc(1)},5\n${uscc(2)},8\n${uscc(1)},6\nnot-an-id,9\n`);
+    const claimsFile = join(dir, 'repeated-claims.csv');
+    writeFileSync(claimsFile, `id,vat\n${uscc(1)},6\n${uscc(1)},5\n`);
+    const out = join(dir, 'repeated-verdicts.csv');
+    let r = jinqiao(['verify', claimsFile, repeated, '--id', 'id', '--field', 'vat', '--id-type', 'uscc', '--out', out, '--threads', '0', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ consistent: 1, registerRows: 4, registerInvalid: 1, registerInvalidLines: [5], registerRepeats: 1, registerRepeatLines: [4] });
+    expect(readFileSync(out, 'utf8')).toBe(`id,field,consistent\n${uscc(1)},vat,false\n${uscc(1)},vat,true\n`);
+    r = jinqiao(['verify', claimsFile, repeated, '--id', 'id', '--field', 'vat', '--id-type', 'uscc', '--threads', '0']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('1 register rows with an invalid or empty ID');
+    expect(r.stdout).toContain('1 register rows repeating an ID');
+    // The prepared tags follow the same rule, and psi prepare reports it.
+    const tags = join(dir, 'repeated.tags');
+    r = jinqiao(['psi', 'prepare', repeated, '--id', 'id', '--id-type', 'uscc', '--key', join(dir, 'repeated-key'), '--out', tags, '--field', 'vat', '--threads', '0', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ rows: 4, invalid: 1, repeats: 1, repeatLines: [4] });
+    const strict = jinqiao(['psi', 'prepare', repeated, '--id', 'id', '--id-type', 'uscc', '--key', join(dir, 'repeated-key'), '--out', join(dir, 'strict.tags'), '--field', 'vat', '--strict', '--threads', '0']);
+    expect(strict.code).toBe(2);
+    expect(strict.stderr).toContain(`${repeated}:5:1`);
+    r = jinqiao(['verify', claimsFile, '--prepared', tags, '--key', join(dir, 'repeated-key'), '--id', 'id', '--threads', '0', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).verdicts.map((v: { consistent: boolean }) => v.consistent)).toEqual([false, true]);
+  });
 });
