@@ -26,7 +26,7 @@
 import { randomUUID } from 'node:crypto';
 import { errors } from '../errors.ts';
 import { detectIdType, normaliseId, type IdType } from '../ids/normalise.ts';
-import { bandKeys, keysPerClaim, paddingKey, verifiableBandedTolerance, verificationInput, type FieldCheck } from '../lookup/bands.ts';
+import { bandedTolerances, claimKeys, GRIDS, paddingKey, registerKeys, verifiableBandedTolerance, verificationInput, type FieldCheck } from '../lookup/bands.ts';
 import { inputBatches } from '../lookup/inputs.ts';
 import { openLabel } from '../lookup/label.ts';
 import { consented, fieldExposures } from '../lookup/exposure.ts';
@@ -48,7 +48,7 @@ import type { PartyJobContext } from './context.ts';
 export const LOOKUP_SESSION_PREFIX = 'lookup/';
 export type LookupMode = 'verify' | 'identified' | 'blind';
 
-/** Evaluations an agency grants one call (a call of 10k claims with tolerances needs 20k). */
+/** Evaluations an agency grants one call (one per claim). */
 export const MAX_EVALUATIONS_PER_CALL = 200_000;
 /** Calls one session queues before it refuses more (E_BUSY). */
 export const MAX_WAITING_CALLS = 64;
@@ -139,7 +139,7 @@ export class BankLookupSession {
     });
   }
 
-  /** Enterprises in the agency's tags (verify: records × fields × grids), for reports. */
+  /** Tags the agency sent (verify: records × fields, × `GRIDS` for a tolerance field), for reports. */
   get tagCount(): number {
     return this.#tags?.size ?? 0;
   }
@@ -187,10 +187,9 @@ export class BankLookupSession {
   verify(claims: readonly Claim[]): Promise<boolean[]> {
     if (this.spec.mode !== 'verify') return Promise.reject(errors.protocol('not a verification session'));
     let inputs: string[];
-    let claimInputs: number[][];
+    let claimInputs: number[];
     try {
       const checks = new Map(this.spec.fields.map((f) => [f.field, f]));
-      const perClaim = keysPerClaim(this.spec.fields);
       const ids = this.#normalise(
         claims.map((c) => c.id),
         'claims',
@@ -201,14 +200,16 @@ export class BankLookupSession {
         const check = checks.get(claim.field);
         if (!check) throw Object.assign(errors.jobInvalid('request', `claims[${i}].field`, `${JSON.stringify(claim.field)} is not a field of this verification`), { beforeSend: true });
         if (!Number.isFinite(claim.value)) throw Object.assign(errors.jobInvalid('request', `claims[${i}].value`, 'must be a finite number'), { beforeSend: true });
-        const keys = bandKeys(claim.value, check).map((key) => {
-          const input = verificationInput(ids[i]!, claim.field, key);
-          let at = index.get(input);
-          if (at === undefined) index.set(input, (at = inputs.push(input) - 1));
-          return at;
-        });
-        for (let k = keys.length; k < perClaim; k++) inputs.push(verificationInput(ids[i]!, claim.field, paddingKey()));
-        return keys;
+        // One key per claim, exact or tolerance, so the count says how many claims, not which
+        // fields (test/attacks/verify-field-count.test.ts). A key already in the call is
+        // evaluated once (one blinding scalar per call would show two equal points) and its
+        // place taken by a fresh padding key: dropping it would tell the agency the call names
+        // an enterprise twice (test/attacks/verify-repeat-count.test.ts).
+        const input = verificationInput(ids[i]!, claim.field, claimKeys(claim.value, check)[0]);
+        let at = index.get(input);
+        if (at === undefined) index.set(input, (at = inputs.push(input) - 1));
+        else inputs.push(verificationInput(ids[i]!, claim.field, paddingKey()));
+        return at;
       });
     } catch (e) {
       return Promise.reject(e);
@@ -217,7 +218,7 @@ export class BankLookupSession {
       await this.#ctx.governance?.audit?.append('verify.requested', { agency: this.spec.agency, purpose: this.spec.purpose, fields: this.spec.fields.map((f) => f.field), claims: claims.length });
       const hit = new Uint8Array(inputs.length);
       await queryTags({ channel: this.#channel, executor: smallJobsInline(this.#ctx.psiExecutor), backend: this.spec.backend, keyId: this.#keyId, domain: this.#domain, tags: this.#tags!, blinding: await this.#blinding() }, inputBatches(inputs), (m) => (hit[m.row] = 1));
-      return claimInputs.map((keys) => keys.some((k) => hit[k] === 1));
+      return claimInputs.map((at) => hit[at] === 1);
     });
   }
 
@@ -433,7 +434,10 @@ export async function serveLookupAsAgency(ctx: PartyJobContext, bank: Channel, s
         if (exposure === 'withheld') throw errors.policyRefused('field.not-exposed', `${field} is not exposed to ${partner} for ${open.purpose}`);
         if (typeof exposure === 'object' && !verifiableBandedTolerance(exposure.bandWidth, tolerance)) {
           const b = exposure.bandWidth;
-          throw errors.policyRefused('field.banded', `${field} is answered only in bands of ×${1 + b}; verify it with a tolerance r whose 1 + r is a whole power of ${1 + b} (r = ${b}, ${Number(((1 + b) ** 2 - 1).toPrecision(12))}, …): grids of other widths would together narrow the value below its band`);
+          throw errors.policyRefused(
+            'field.banded',
+            `${field} is answered only in bands of ×${1 + b}; verify it with a tolerance r whose 1 + r is (${1 + b})^(${(GRIDS - 1) / 2}·m) for a whole m ≥ 1 (r = ${bandedTolerances(b).join(', ')}, …), so that every edge of its ${GRIDS} grids is a band edge: other grids would together narrow the value below its band`,
+          );
         }
       });
       const ids = [...register.rows.keys()];
@@ -446,7 +450,7 @@ export async function serveLookupAsAgency(ctx: PartyJobContext, bank: Channel, s
           const cell = row[k]!;
           if (cell === '') return;
           const check = { field, tolerance: open.tolerances[k] === 0 ? undefined : open.tolerances[k] };
-          for (const band of bandKeys(Number(cell), check)) inputs.push(verificationInput(id, field, band));
+          for (const band of registerKeys(Number(cell), check)) inputs.push(verificationInput(id, field, band));
         });
       });
       const prepared = await prepareTags({ executor: ctx.psiExecutor, key, domain: VERIFY_DOMAIN }, inputBatches(inputs));

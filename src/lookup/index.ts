@@ -7,7 +7,7 @@ export { answerTagQueries, oprfHashPrefix, queryTags, type AgencyOnlineConfig, t
 export { inputBatches } from './inputs.ts';
 export { encodeLabel, openLabel, sealLabel, sealedLabelBytes } from './label.ts';
 export { prepareRegister, runUnbalancedPsi, PSI_DOMAIN, type PrepareRegisterOptions, type PrepareRegisterResult, type UnbalancedPsiOptions, type UnbalancedPsiResult } from './unbalanced-psi.ts';
-export { bandKeys, bandOf, verificationInput, type FieldCheck } from './bands.ts';
+export { bandOf, claimKeys, GRIDS, registerKeys, verificationInput, type FieldCheck } from './bands.ts';
 export { parseFieldCheck, runVerification, VERIFY_DOMAIN, type ClaimVerdict, type VerifyOptions, type VerifyResult } from './verify.ts';
 export {
   answerLookup,

@@ -3,20 +3,22 @@
  * and learns, per claim, only consistent / not consistent.
  *
  * The agency publishes OPRF tags of (id ‖ field ‖ band key) for every value of its register
- * (bands.ts: one key for equality, one per grid for a tolerance); the bank evaluates the
- * keys of its claims online (online.ts) and a claim is consistent when one of its keys is
- * among the tags.
+ * (bands.ts: one key for equality, one per grid, `GRIDS` of them, for a tolerance); the bank
+ * evaluates ONE key per claim online (online.ts: for a tolerance, the grid in which its claim
+ * lies farthest from a band edge) and a claim is consistent when its key is among the tags.
  *
  *   agency          tags T = {F_k(id ‖ field ‖ key)} over its records      (offline)
  *   agency → bank   T                                                       (published)
  *   bank ↔ agency   one OPRF session over the claims' keys                 (oprf.*)
  *
  * Who learns what (honest-but-curious; DDH, random oracles): the agency, the number of keys
- * evaluated (claims × grids), nothing about which enterprise, field or value; the bank, per
- * claim, whether it is consistent, and the number of tags (records × fields). What no
- * protocol can stop: a bank may evaluate keys of values nobody declared, so every session's
- * evaluations are counted against a limit and audited by the agency, and each enterprise's
- * value is only as hidden as the number of bands a bank could try.
+ * evaluated (rows × fields: one per claim, exact or tolerance, and one per empty cell or
+ * repeated key), nothing about which enterprise, field or value; the bank, per claim, whether
+ * it is consistent (its one key's hit is the verdict: with a key per grid, which grid matched
+ * said more), and the number of tags (records × fields × grids). What no protocol can stop: a
+ * bank may evaluate keys of values nobody declared, so every session's evaluations are
+ * counted against a limit and audited by the agency, and each enterprise's value is only as
+ * hidden as the number of bands a bank could try.
  */
 import { performance } from 'node:perf_hooks';
 import { columnIndex, openCsv, type CsvRow } from '../data/csv.ts';
@@ -25,7 +27,7 @@ import { detectIdType, normaliseId, type IdType, type IdTypeOption } from '../id
 import type { PsiExecutor } from '../psi/executor.ts';
 import type { BackendName } from '../psi/group.ts';
 import { memoryChannelPair, type FrameTap } from '../transport/memory.ts';
-import { bandKeys, paddingKey, verificationInput, type FieldCheck } from './bands.ts';
+import { claimKeys, GRIDS, paddingKey, registerKeys, verificationInput, type FieldCheck } from './bands.ts';
 import { inputBatches } from './inputs.ts';
 import { answerTagQueries, bothEnds, queryTags } from './online.ts';
 import { ephemeralOprfKey, loadOprfKey, loadOrCreateOprfKey } from './oprf-key.ts';
@@ -36,7 +38,12 @@ import type { AuditLog } from '../governance/audit.ts';
 import { prepareTags } from './prepare.ts';
 import { executorFor } from './unbalanced-psi.ts';
 
-export const VERIFY_DOMAIN = 'verify';
+/**
+ * The OPRF domain of verification tags. It names the protocol: tags of the earlier one (domain
+ * `verify`, a key for each of two grids per tolerance claim) match nothing under it, so an old
+ * tag file or agency is refused, never answered with wrong verdicts.
+ */
+export const VERIFY_DOMAIN = `verify/one-key-${GRIDS}-grids`;
 
 /** `name` or `name:tol=r` (a relative tolerance, 0 < r ≤ 10). */
 export function parseFieldCheck(spec: string): FieldCheck {
@@ -80,7 +87,8 @@ interface Claim {
   /** The ID normalised (what the audit log hashes). */
   readonly normalised: string;
   readonly field: string;
-  readonly inputs: readonly number[];
+  /** Its key's place among the inputs evaluated. */
+  readonly input: number;
 }
 
 /** Both parties in one process: the agency prepares its tags with a key for this run only, then answers the bank. */
@@ -106,7 +114,7 @@ export async function runVerification(options: VerifyOptions): Promise<VerifyRes
       }),
     );
     return {
-      verdicts: claims.map((c) => ({ id: c.id, field: c.field, consistent: c.inputs.some((i) => hit[i] === 1) })),
+      verdicts: claims.map((c) => ({ id: c.id, field: c.field, consistent: hit[c.input] === 1 })),
       register: register.report,
       tags: prepared.tags.size,
       evaluations: agency.evaluations,
@@ -116,11 +124,6 @@ export async function runVerification(options: VerifyOptions): Promise<VerifyRes
   } finally {
     await executor.close();
   }
-}
-
-/** How many keys a claim of `check` takes (bandKeys of any value: two grids, or one key). */
-function keysOfField(check: FieldCheck): readonly string[] {
-  return bandKeys(1, check);
 }
 
 function uniqueChecks(checks: readonly FieldCheck[], idColumn: string): FieldCheck[] {
@@ -145,19 +148,13 @@ async function readClaims(options: Pick<VerifyOptions, 'claims' | 'idType'>, che
   const claims: Claim[] = [];
   const inputs: string[] = [];
   const inputIndex = new Map<string, number>();
-  // Every row takes the same keys whatever it claims: each checked field its own number (two
-  // grids with a tolerance, one key without), an empty cell as many padding keys that match
-  // nothing. The count the agency sees is then rows × that sum, which tells neither which
-  // fields a row claims nor how many cells are empty (one key for an exact claim against two
-  // for a tolerance read every one-claim call: test/attacks/verify-field-count.test.ts).
-  const pads = new Map<string, string>();
-  const padFor = (id: string, field: string, j: number): string => {
-    // A repeated row repeats its padding too, so it is evaluated once like its band keys.
-    const slot = verificationInput(id, field, `empty:${j}`);
-    let pad = pads.get(slot);
-    if (pad === undefined) pads.set(slot, (pad = paddingKey()));
-    return pad;
-  };
+  // Every row takes one key per checked field whatever it claims: a claim its one key, an
+  // empty cell a padding key that matches nothing. The count the agency sees is then rows ×
+  // fields, which tells neither which fields a row claims nor how many cells are empty
+  // (test/attacks/verify-field-count.test.ts). A key already in the file (the same claim
+  // again) is evaluated once, with one blinding scalar per run two equal points would show,
+  // and its place taken by a fresh padding key: dropping it would change the count
+  // (test/attacks/verify-repeat-count.test.ts).
   for (const row of rows) {
     const raw = row.fields[idCol]!;
     const id = normaliseId(raw, idType);
@@ -166,18 +163,16 @@ async function readClaims(options: Pick<VerifyOptions, 'claims' | 'idType'>, che
       const cell = row.fields[cols[k]!]!.trim();
       const value = cell === '' ? undefined : parseNumber(cell);
       if (cell !== '' && value === undefined) throw errors.valueNotNumeric({ file, line: row.line, column: row.columnOf(cols[k]!), columnName: check.field }, cell);
-      const keys = value === undefined ? keysOfField(check).map((_, j) => padFor(id.id, check.field, j)) : bandKeys(value, check);
-      const indices = keys.map((key) => {
-        const input = verificationInput(id.id, check.field, key);
-        let index = inputIndex.get(input);
-        if (index === undefined) {
-          index = inputs.push(input) - 1;
-          inputIndex.set(input, index);
-        }
-        return index;
-      });
       // An empty cell is no claim: its padding is evaluated, no verdict is given.
-      if (value !== undefined) claims.push({ id: raw.trim(), normalised: id.id, field: check.field, inputs: indices });
+      if (value === undefined) {
+        inputs.push(verificationInput(id.id, check.field, paddingKey()));
+        return;
+      }
+      const input = verificationInput(id.id, check.field, claimKeys(value, check)[0]);
+      let index = inputIndex.get(input);
+      if (index === undefined) inputIndex.set(input, (index = inputs.push(input) - 1));
+      else inputs.push(verificationInput(id.id, check.field, paddingKey()));
+      claims.push({ id: raw.trim(), normalised: id.id, field: check.field, input: index });
     });
   }
   return { claims, inputs, idType };
@@ -206,7 +201,7 @@ async function registerInputs(options: Pick<VerifyOptions, 'register'> & { reado
         if (cell === '') return;
         const value = parseNumber(cell);
         if (value === undefined) throw errors.valueNotNumeric({ file, line: row.line, column: row.columnOf(cols[k]!), columnName: check.field }, cell);
-        for (const key of bandKeys(value, check)) inputs.push(verificationInput(id.id, check.field, key));
+        for (const key of registerKeys(value, check)) inputs.push(verificationInput(id.id, check.field, key));
       });
     }
   }
@@ -313,6 +308,11 @@ async function preparedVerification(options: PreparedVerifyOptions, executor: Ps
   if (header.kind !== 'verify') throw errors.optionInvalid('--prepared', `${options.prepared} holds ${header.kind} tags, not verification tags (prepare them with psi prepare --field)`);
   checkTagFileFits(options.prepared, header, options);
   const tagChecks = header.fields.map(parseFieldCheck);
+  const domain = preparedVerifyDomain(tagChecks);
+  if (header.domain !== domain) {
+    const earlier = header.domain.startsWith('verify:') ? ' by an earlier jinqiao, for two keys per tolerance claim, which this version no longer evaluates' : '';
+    throw errors.optionInvalid('--prepared', `${options.prepared} holds verification tags of domain ${header.domain}, not ${domain}: they were made${earlier || ' for another protocol'}`, 'prepare the tags again with `jinqiao psi prepare --field` (same --key and fields) and verify against the new file');
+  }
   const checks = options.checks ?? tagChecks;
   for (const c of checks) {
     const match = tagChecks.find((t) => t.field === c.field);
@@ -335,7 +335,7 @@ async function preparedVerification(options: PreparedVerifyOptions, executor: Ps
       channel: agencyEnd,
       executor,
       key,
-      domains: [preparedVerifyDomain(tagChecks)],
+      domains: [domain],
       maxEvaluations: options.maxEvaluations ?? Number.MAX_SAFE_INTEGER,
       beforeAnswer: async (batch) => {
         await options.agencyAudit?.append('verify.answered', { keyId: key.keyId, batch: batch.seq, evaluations: batch.evaluations, last: batch.last });
@@ -345,7 +345,7 @@ async function preparedVerification(options: PreparedVerifyOptions, executor: Ps
       throw e;
     }),
   );
-  const verdicts = claims.map((c) => ({ id: c.id, field: c.field, consistent: c.inputs.some((i) => hit[i] === 1) }));
+  const verdicts = claims.map((c) => ({ id: c.id, field: c.field, consistent: hit[c.input] === 1 }));
   if (options.bankAudit) {
     const enterprises = [...new Set(claims.map((c) => c.normalised))].map((id) => options.bankAudit!.hashId(id));
     await options.bankAudit.append('verify.run', { mode: 'prepared', keyId: header.keyId, fields, evaluations: agency.evaluations, claims: verdicts.length, consistent: verdicts.filter((v) => v.consistent).length, enterprises });

@@ -7,7 +7,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { bandKeys } from '../../src/lookup/bands.ts';
+import { claimKeys, GRIDS, registerKeys } from '../../src/lookup/bands.ts';
+import { readTagFile, writeTagFile } from '../../src/lookup/tag-file.ts';
 import { parseFieldCheck, prepareVerification, runPreparedVerification, runVerification } from '../../src/lookup/verify.ts';
 import { SeededRng } from '../../src/util/rng.ts';
 import { jinqiao } from '../helpers/cli.ts';
@@ -34,15 +35,14 @@ writeFileSync(registerFile, csv(register));
 writeFileSync(claimsFile, csv(claims));
 const checks = [parseFieldCheck('vat:tol=0.1'), parseFieldCheck('staff')];
 
-/** The answer on plain sets: a claim is consistent when its band keys meet the register's value's. */
+/** The answer on plain sets: a claim is consistent when its one key is among the register value's keys. */
 function plainAnswer(fields: readonly ('vat' | 'staff')[]) {
   const held = new Map(register.map((r) => [r.id, r]));
   return claims.flatMap((c) =>
     fields.flatMap((field) => {
       const check = field === 'vat' ? { field, tolerance: 0.1 } : { field, tolerance: undefined };
       const actual = held.get(c.id)?.[field];
-      const mine = new Set(bandKeys(Number(c[field]), check));
-      return [{ id: c.id, field, consistent: actual !== undefined && actual !== '' && bandKeys(Number(actual), check).some((k) => mine.has(k)) }];
+      return [{ id: c.id, field, consistent: actual !== undefined && actual !== '' && registerKeys(Number(actual), check).includes(claimKeys(Number(c[field]), check)[0]) }];
     }),
   );
 }
@@ -61,8 +61,10 @@ describe('verification against prepared tags', () => {
     expect(expected.filter((v) => !v.consistent).length).toBeGreaterThan(200);
     const inProcess = await runVerification({ claims: { file: claimsFile, idColumn: 'id' }, register: { file: registerFile, idColumn: 'id' }, checks, backend: 'x25519', threads: 0 });
     expect(r.verdicts).toEqual(inProcess.verdicts);
-    // The tags hold every value once per grid: vat twice (two grids), staff once.
-    expect(prepared.tags).toBe(register.filter((x) => x.vat !== '').length * 2 + register.length);
+    // The tags hold every value once per grid: vat in each of the GRIDS grids, staff once;
+    // the agency evaluates one key per row and field (claim or padding).
+    expect(prepared.tags).toBe(register.filter((x) => x.vat !== '').length * GRIDS + register.length);
+    expect(r.evaluations).toBe(claims.length * 2);
     expect(r.offlineSeconds).toBeGreaterThan(0);
   }, 120_000);
 
@@ -74,6 +76,18 @@ describe('verification against prepared tags', () => {
       message: expect.stringContaining('vat:tol=0.1'),
     });
     await expect(runPreparedVerification({ claims: { file: claimsFile, idColumn: 'id' }, prepared: tags, keyDir, checks: [parseFieldCheck('capital')], threads: 0 })).rejects.toMatchObject({ code: 'E_OPTION_INVALID' });
+  }, 60_000);
+
+  it('refuses a verification tag file of the earlier two-key protocol, asking for the tags to be prepared again', async () => {
+    // The same tags under the header an earlier jinqiao wrote: domain verify:[fields], whose tags hold two grids per tolerance value.
+    const { header, tags: set } = await readTagFile(tags);
+    const old = join(dir, 'two-key.tags');
+    await writeTagFile(old, { ...header, domain: `verify:${JSON.stringify(header.fields)}` }, set);
+    await expect(runPreparedVerification({ claims: { file: claimsFile, idColumn: 'id' }, prepared: old, keyDir, threads: 0 })).rejects.toMatchObject({
+      code: 'E_OPTION_INVALID',
+      message: expect.stringContaining('earlier jinqiao, for two keys per tolerance claim'),
+      hint: expect.stringContaining('prepare the tags again'),
+    });
   }, 60_000);
 
   it('CLI: psi prepare --field, then verify --prepared writes the same verdicts', () => {
