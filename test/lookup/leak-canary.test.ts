@@ -9,12 +9,12 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { bandKeys, verificationInput } from '../../src/lookup/bands.ts';
+import { claimKeys, verificationInput } from '../../src/lookup/bands.ts';
 import { prepareLabeledSet, runLookup } from '../../src/lookup/lookup.ts';
 import { oprfHashPrefix } from '../../src/lookup/online.ts';
 import { ephemeralOprfKey } from '../../src/lookup/oprf-key.ts';
 import { prepareRegister, runUnbalancedPsi } from '../../src/lookup/unbalanced-psi.ts';
-import { parseFieldCheck, preparedVerifyDomain, prepareVerification, runPreparedVerification, runVerification } from '../../src/lookup/verify.ts';
+import { parseFieldCheck, preparedVerifyDomain, prepareVerification, runPreparedVerification, runVerification, VERIFY_DOMAIN } from '../../src/lookup/verify.ts';
 import { loadBackend } from '../../src/psi/backends/index.ts';
 import { inlineExecutor } from '../../src/psi/executor.ts';
 import { decodeMessage } from '../../src/transport/codec.ts';
@@ -94,14 +94,14 @@ describe('verification and lookup leak canary', () => {
     });
     expect(r.verdicts.filter((v) => v.consistent).length).toBeGreaterThan(5);
     const wire = Buffer.concat(frames);
-    expect(wire.length).toBeGreaterThan(asked.length * 3 * 32 * 2);
+    expect(wire.length).toBeGreaterThan(asked.length * 2 * 32 * 2);
     expect(findNeedles(wire, planted)).toEqual([]);
     const inputs = asked.flatMap((id, i) => [
-      ...bandKeys(Number(claimedVat[i % 40]), { field: 'vat', tolerance: 0.05 }).map((k) => verificationInput(id, 'vat', k)),
-      verificationInput(id, 'staff', bandKeys(Number(claimedStaff[i % 40]), { field: 'staff', tolerance: undefined })[0]!),
+      verificationInput(id, 'vat', claimKeys(Number(claimedVat[i % 40]), { field: 'vat', tolerance: 0.05 })[0]),
+      verificationInput(id, 'staff', claimKeys(Number(claimedStaff[i % 40]), { field: 'staff', tolerance: undefined })[0]),
     ]);
     const keyId = helloKeyId(frames);
-    expect(findNeedles(wire, await unblindedHashes(keyId, 'verify', inputs))).toEqual([]);
+    expect(findNeedles(wire, await unblindedHashes(keyId, VERIFY_DOMAIN, inputs))).toEqual([]);
   });
 
   it('verification against prepared tags (loan-book scale): no ID, claimed value or register value in any message or in the tag file', async () => {
@@ -113,12 +113,12 @@ describe('verification and lookup leak canary', () => {
     const r = await runPreparedVerification({ claims: { file: claimsFile, idColumn: 'id' }, prepared: tags, keyDir, threads: 0, tap: (_f, _t, frame) => frames.push(Buffer.from(frame)) });
     expect(r.verdicts.filter((v) => v.consistent).length).toBeGreaterThan(5);
     const wire = Buffer.concat(frames);
-    expect(wire.length).toBeGreaterThan(asked.length * 3 * 32 * 2);
+    expect(wire.length).toBeGreaterThan(asked.length * 2 * 32 * 2);
     expect(findNeedles(wire, planted)).toEqual([]);
     expect(findNeedles(readFileSync(tags), planted)).toEqual([]);
     const inputs = asked.flatMap((id, i) => [
-      ...bandKeys(Number(claimedVat[i % 40]), { field: 'vat', tolerance: 0.05 }).map((k) => verificationInput(id, 'vat', k)),
-      verificationInput(id, 'staff', bandKeys(Number(claimedStaff[i % 40]), { field: 'staff', tolerance: undefined })[0]!),
+      verificationInput(id, 'vat', claimKeys(Number(claimedVat[i % 40]), { field: 'vat', tolerance: 0.05 })[0]),
+      verificationInput(id, 'staff', claimKeys(Number(claimedStaff[i % 40]), { field: 'staff', tolerance: undefined })[0]),
     ]);
     expect(findNeedles(wire, await unblindedHashes(helloKeyId(frames), preparedVerifyDomain(checks), inputs))).toEqual([]);
   });
