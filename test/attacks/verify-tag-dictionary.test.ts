@@ -19,7 +19,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
-import { bandKeys, verificationInput } from '../../src/lookup/bands.ts';
+import { gridWidth, registerKeys, verificationInput } from '../../src/lookup/bands.ts';
 import { oprfHashPrefix } from '../../src/lookup/online.ts';
 import { tagOf, TAG_BYTES } from '../../src/lookup/oprf.ts';
 import { readTagFile } from '../../src/lookup/tag-file.ts';
@@ -78,7 +78,8 @@ async function dictionary(file: string): Promise<{ staff: (number | undefined)[]
     tagOf(point, tag, 0);
     return tags.indexOf(tag, 0) >= 0;
   };
-  const grid0 = Array.from({ length: Math.ceil((HIGH - LOW) / (2 * Math.log1p(VAT.tolerance!))) + 4 }, (_, j) => `g0:+${Math.floor(LOW / (2 * Math.log1p(VAT.tolerance!))) - 2 + j}`);
+  const W = gridWidth(VAT.tolerance!);
+  const grid0 = Array.from({ length: Math.ceil((HIGH - LOW) / W) + 4 }, (_, j) => `g0:+${Math.floor(LOW / W) - 2 + j}`);
   return {
     staff: ids.map((id) => Array.from({ length: 500 }, (_, s) => s).find((s) => held(verificationInput(id, STAFF.field, `eq:${s}`)))),
     vatBand: ids.map((id) => grid0.find((key) => held(verificationInput(id, VAT.field, key)))),
@@ -104,7 +105,7 @@ describe('attack: reading register values off a verification tag file by diction
     const found = await dictionary(file);
     ids.forEach((_, e) => {
       expect(found.staff[e]).toBe(staff[e]);
-      expect(found.vatBand[e]).toBe(bandKeys(vat[e]!, VAT)[0]);
+      expect(found.vatBand[e]).toBe(registerKeys(vat[e]!, VAT)[0]);
     });
   }, 60_000);
 
