@@ -187,7 +187,7 @@ export class BankLookupSession {
   verify(claims: readonly Claim[]): Promise<boolean[]> {
     if (this.spec.mode !== 'verify') return Promise.reject(errors.protocol('not a verification session'));
     let inputs: string[];
-    let claimInputs: number[];
+    let claimInputs: number[][];
     try {
       const checks = new Map(this.spec.fields.map((f) => [f.field, f]));
       const ids = this.#normalise(
@@ -205,11 +205,13 @@ export class BankLookupSession {
         // evaluated once (one blinding scalar per call would show two equal points) and its
         // place taken by a fresh padding key: dropping it would tell the agency the call names
         // an enterprise twice (test/attacks/verify-repeat-count.test.ts).
-        const input = verificationInput(ids[i]!, claim.field, claimKeys(claim.value, check)[0]);
-        let at = index.get(input);
-        if (at === undefined) index.set(input, (at = inputs.push(input) - 1));
-        else inputs.push(verificationInput(ids[i]!, claim.field, paddingKey()));
-        return at;
+        return claimKeys(claim.value, check).map((key) => {
+          const input = verificationInput(ids[i]!, claim.field, key);
+          let at = index.get(input);
+          if (at === undefined) index.set(input, (at = inputs.push(input) - 1));
+          else inputs.push(verificationInput(ids[i]!, claim.field, paddingKey()));
+          return at;
+        });
       });
     } catch (e) {
       return Promise.reject(e);
@@ -218,7 +220,7 @@ export class BankLookupSession {
       await this.#ctx.governance?.audit?.append('verify.requested', { agency: this.spec.agency, purpose: this.spec.purpose, fields: this.spec.fields.map((f) => f.field), claims: claims.length });
       const hit = new Uint8Array(inputs.length);
       await queryTags({ channel: this.#channel, executor: smallJobsInline(this.#ctx.psiExecutor), backend: this.spec.backend, keyId: this.#keyId, domain: this.#domain, tags: this.#tags!, blinding: await this.#blinding() }, inputBatches(inputs), (m) => (hit[m.row] = 1));
-      return claimInputs.map((at) => hit[at] === 1);
+      return claimInputs.map((keys) => keys.some((at) => hit[at] === 1));
     });
   }
 

@@ -61,10 +61,12 @@ export function registerKeys(value: number, check: FieldCheck): string[] {
 
 /**
  * (Bank) The keys a claim is evaluated on: one, whatever the field. With a tolerance, the key
- * of the grid in which the claim lies farthest from a band edge (the lowest grid on a tie);
- * one key of `registerKeys`, so the verdict is "the claim's key is among the tags".
+ * of the grid in which the claim lies farthest from a band edge (the lowest grid on a tie),
+ * one of `registerKeys`, so the verdict is "the claim's key is among the tags". A list, as
+ * `registerKeys` returns, so callers treat a claim's keys as the attack tests' leaky
+ * variants (a key per grid) do.
  */
-export function claimKeys(value: number, check: FieldCheck): [string] {
+export function claimKeys(value: number, check: FieldCheck): string[] {
   if (check.tolerance === undefined) return [`eq:${String(value === 0 ? 0 : value)}`];
   if (value === 0) return ['g0:0'];
   const t = Math.log(Math.abs(value)) / gridWidth(check.tolerance);

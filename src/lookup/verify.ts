@@ -87,8 +87,8 @@ interface Claim {
   /** The ID normalised (what the audit log hashes). */
   readonly normalised: string;
   readonly field: string;
-  /** Its key's place among the inputs evaluated. */
-  readonly input: number;
+  /** Its keys' places among the inputs evaluated (one key: bands.ts `claimKeys`). */
+  readonly inputs: readonly number[];
 }
 
 /** Both parties in one process: the agency prepares its tags with a key for this run only, then answers the bank. */
@@ -114,7 +114,7 @@ export async function runVerification(options: VerifyOptions): Promise<VerifyRes
       }),
     );
     return {
-      verdicts: claims.map((c) => ({ id: c.id, field: c.field, consistent: hit[c.input] === 1 })),
+      verdicts: claims.map((c) => ({ id: c.id, field: c.field, consistent: c.inputs.some((i) => hit[i] === 1) })),
       register: register.report,
       tags: prepared.tags.size,
       evaluations: agency.evaluations,
@@ -149,7 +149,7 @@ async function readClaims(options: Pick<VerifyOptions, 'claims' | 'idType'>, che
   const inputs: string[] = [];
   const inputIndex = new Map<string, number>();
   // Every row takes one key per checked field whatever it claims: a claim its one key, an
-  // empty cell a padding key that matches nothing. The count the agency sees is then rows ×
+  // empty cell as many padding keys (one) that match nothing. The count the agency sees is then rows ×
   // fields, which tells neither which fields a row claims nor how many cells are empty
   // (test/attacks/verify-field-count.test.ts). A key already in the file (the same claim
   // again) is evaluated once, with one blinding scalar per run two equal points would show,
@@ -165,14 +165,17 @@ async function readClaims(options: Pick<VerifyOptions, 'claims' | 'idType'>, che
       if (cell !== '' && value === undefined) throw errors.valueNotNumeric({ file, line: row.line, column: row.columnOf(cols[k]!), columnName: check.field }, cell);
       // An empty cell is no claim: its padding is evaluated, no verdict is given.
       if (value === undefined) {
-        inputs.push(verificationInput(id.id, check.field, paddingKey()));
+        for (let j = claimKeys(1, check).length; j > 0; j--) inputs.push(verificationInput(id.id, check.field, paddingKey()));
         return;
       }
-      const input = verificationInput(id.id, check.field, claimKeys(value, check)[0]);
-      let index = inputIndex.get(input);
-      if (index === undefined) inputIndex.set(input, (index = inputs.push(input) - 1));
-      else inputs.push(verificationInput(id.id, check.field, paddingKey()));
-      claims.push({ id: raw.trim(), normalised: id.id, field: check.field, input: index });
+      const indices = claimKeys(value, check).map((key) => {
+        const input = verificationInput(id.id, check.field, key);
+        let index = inputIndex.get(input);
+        if (index === undefined) inputIndex.set(input, (index = inputs.push(input) - 1));
+        else inputs.push(verificationInput(id.id, check.field, paddingKey()));
+        return index;
+      });
+      claims.push({ id: raw.trim(), normalised: id.id, field: check.field, inputs: indices });
     });
   }
   return { claims, inputs, idType };
@@ -345,7 +348,7 @@ async function preparedVerification(options: PreparedVerifyOptions, executor: Ps
       throw e;
     }),
   );
-  const verdicts = claims.map((c) => ({ id: c.id, field: c.field, consistent: hit[c.input] === 1 }));
+  const verdicts = claims.map((c) => ({ id: c.id, field: c.field, consistent: c.inputs.some((i) => hit[i] === 1) }));
   if (options.bankAudit) {
     const enterprises = [...new Set(claims.map((c) => c.normalised))].map((id) => options.bankAudit!.hashId(id));
     await options.bankAudit.append('verify.run', { mode: 'prepared', keyId: header.keyId, fields, evaluations: agency.evaluations, claims: verdicts.length, consistent: verdicts.filter((v) => v.consistent).length, enterprises });

@@ -1,27 +1,27 @@
 /**
  * Attack: which field a verification call claims, from its count (the agency's view). A
- * session checks VAT within 10% (two keys per claim, one per grid) and the staff count
- * exactly (one key). The bank verifies one enterprise per call, declaring its VAT or its
- * staff count; the agency sees how many blinded points each call sends.
+ * session checks VAT within 10% and the staff count exactly. The bank verifies one enterprise
+ * per call, declaring its VAT or its staff count; the agency sees how many blinded points
+ * each call sends.
  *
  * Success measure: accuracy of the agency's guess of the field (chance: ½; half the calls
  * claim each).
  *
- * Positive control: claims sent with their own keys only — two points say VAT, one says
- * staff, and every call is read. Real protocol: in a session that mixes tolerance and exact
- * fields every claim takes two keys (an exact claim a padding key that matches nothing), so
- * every call sends two points and the agency is at chance. What the count still says is the
- * number of claims.
+ * Positive control: a tolerance claim sent with a key per grid (as the agency holds them),
+ * an exact one with its one key, unpadded: the count says VAT or staff, and every call is
+ * read. Real protocol: every claim takes one key, exact or tolerance (a tolerance claim its
+ * grid's key: bands.ts `claimKeys`), so every call sends one point and the agency is at
+ * chance. What the count still says is the number of claims.
  */
 import { describe, expect, it, vi } from 'vitest';
 import { uscc } from '../helpers/ids.ts';
 import { openSession, taxPolicy, type Register } from './lookup-fixture.ts';
 
-/** The leaky variant: no padding, each claim sends its own keys only. */
+/** The leaky variant: a tolerance claim takes every grid's key, an exact one its own key, no padding. */
 const leaky = vi.hoisted(() => ({ on: false }));
 vi.mock('../../src/lookup/bands.ts', async (importOriginal) => {
   const real = await importOriginal<typeof import('../../src/lookup/bands.ts')>();
-  return { ...real, keysPerClaim: (...args: Parameters<typeof real.keysPerClaim>) => (leaky.on ? 0 : real.keysPerClaim(...args)) };
+  return { ...real, claimKeys: (...args: Parameters<typeof real.claimKeys>) => (leaky.on ? real.registerKeys(...args) : real.claimKeys(...args)) };
 });
 
 const N = 20;
@@ -57,7 +57,7 @@ describe('attack: the agency reads the claimed field off the number of keys a ca
     }
   }, 60_000);
 
-  it('with every claim padded to two keys, the agency is at chance', async () => {
+  it('with one key per claim, tolerance or exact, the agency is at chance', async () => {
     expect(await attack()).toBe(0.5);
   }, 60_000);
 });

@@ -42,7 +42,7 @@ function plainAnswer(fields: readonly ('vat' | 'staff')[]) {
     fields.flatMap((field) => {
       const check = field === 'vat' ? { field, tolerance: 0.1 } : { field, tolerance: undefined };
       const actual = held.get(c.id)?.[field];
-      return [{ id: c.id, field, consistent: actual !== undefined && actual !== '' && registerKeys(Number(actual), check).includes(claimKeys(Number(c[field]), check)[0]) }];
+      return [{ id: c.id, field, consistent: actual !== undefined && actual !== '' && claimKeys(Number(c[field]), check).some((k) => registerKeys(Number(actual), check).includes(k)) }];
     }),
   );
 }
