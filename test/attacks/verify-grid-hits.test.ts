@@ -1,32 +1,37 @@
 /**
- * Attack: reading which grid agreed, not just whether one did (the bank's view). A claim
- * checked within a tolerance r takes two keys, one per band grid (width W = 2·ln(1 + r),
- * offset by half a band), and the verdict is "consistent" when either key is among the
- * agency's tags. The README promises the bank one bit per claim. But the bank unblinds each
- * key's evaluation itself and looks each tag up on its own: it knows which of the two keys
- * matched. On the half-band cells h = ⌊ln v / (W/2)⌋, a consistent claim in cell h has the
- * register's value in cell h − 1, h or h + 1, and the three cells give three different
- * patterns (grid 0 only, both, grid 1 only): one claim places the value in a cell of
- * log-width ln(1 + r), where the verdict alone leaves three.
+ * Attack: reading which grid agreed, not just whether one did (the bank's view). The agency
+ * holds every value's key in each of K offset band grids; the README promises the bank one
+ * bit per claim. The bank unblinds each key's evaluation itself and looks each tag up on its
+ * own, so were a claim evaluated on several grids' keys (jinqiao evaluated two), it would
+ * know which of them matched: on the half-band cells h = ⌊ln v / ln(1 + r)⌋, a claim in cell
+ * h against a register value in h − 1, h or h + 1 gives three different patterns, and one
+ * claim places the value in a cell of log-width ln(1 + r), where the verdict alone leaves it
+ * among the three.
  *
  * Its view: its own claims, the tags of the session and the evaluations it unblinds (what
  * the real `BankLookupSession` computes: each input's hit, recorded as `queryTags` reports
- * it). Success measure: over claims that are all consistent, with the register's value
- * placed uniformly in one of the three cells the verdict allows, the fraction whose cell the
- * bank names (chance, from the verdict alone: ⅓).
+ * it). Success measure: with the register's value placed uniformly in one of the three cells
+ * around each claim, the fraction of claims whose cell the bank names, guessing a cell whose
+ * middle would give what it saw; the same guess from the verdicts alone is the reference.
  *
- * Calibration: naming the cell from the verdicts alone stays at ⅓. Real protocol: the per-key
- * hits name every cell — this test FAILS on the current code (a leak, not yet fixed: one key
- * per claim, on the grid where the claim lies at least a quarter band from an edge, would
- * leave the bank its verdict and nothing more).
+ * Positive control: claims evaluated on every grid's key (bands.ts `claimKeys` replaced by
+ * `registerKeys`): the per-key hits name 52 of 60 cells, the verdicts 16. Real
+ * protocol: one key per claim, so its hit is the verdict, and the bank names the cell exactly
+ * as often as from the verdicts.
  */
 import { describe, expect, it, vi } from 'vitest';
 import { uscc } from '../helpers/ids.ts';
-import { bandKeys, type FieldCheck } from '../../src/lookup/bands.ts';
+import { claimKeys, registerKeys, type FieldCheck } from '../../src/lookup/bands.ts';
 import { openSession, taxPolicy, type Register } from './lookup-fixture.ts';
 
 /** What the bank's own code computes per input: the rows `queryTags` reports as hits. */
 const hits = vi.hoisted(() => ({ rows: [] as number[][] }));
+/** The leaky variant: a claim is evaluated on every grid's key, as the agency holds them. */
+const leaky = vi.hoisted(() => ({ on: false }));
+vi.mock('../../src/lookup/bands.ts', async (importOriginal) => {
+  const real = await importOriginal<typeof import('../../src/lookup/bands.ts')>();
+  return { ...real, claimKeys: (...args: Parameters<typeof real.claimKeys>) => (leaky.on ? real.registerKeys(...args) : real.claimKeys(...args)) };
+});
 vi.mock('../../src/lookup/online.ts', async (importOriginal) => {
   const real = await importOriginal<typeof import('../../src/lookup/online.ts')>();
   return {
@@ -63,48 +68,60 @@ const valueIn = (h: number, at: number) => Math.exp((h + 0.05 + 0.9 * at) * HALF
 const rand = mulberry32(20261203);
 const ids = Array.from({ length: N }, (_, i) => uscc(231_000 + i));
 const claims = ids.map(() => valueIn(Math.floor(60 + 40 * rand()), rand()));
-/** The register's value: uniformly in one of the three cells a consistent verdict allows. */
+/** The register's value: uniformly in one of the three cells around the claim's. */
 const truth = claims.map((c) => cellOf(c) - 1 + Math.floor(3 * rand()));
 const values = truth.map((h) => valueIn(h, rand()));
 const register: Register = { ids, fields: { vat_paid_wan: values, staff: values.map(() => 1), registered_capital_wan: values } };
 
-/** The bank's guess of a value's cell from which of the claim's two keys matched. */
-function cellFromKeys(claim: number, matched: readonly boolean[]): number | undefined {
-  const mine = bandKeys(claim, CHECK);
-  const h = cellOf(claim);
-  return [h - 1, h, h + 1].find((cand) => {
-    const theirs = bandKeys(valueIn(cand, 0.5), CHECK);
-    return mine.every((key, j) => (key === theirs[j]) === matched[j]);
-  });
-}
+/** Where in a cell the bank tries the register's value: 20 points across it. */
+const SPOTS = Array.from({ length: 20 }, (_, j) => (j + 0.5) / 20);
 
-async function attack(view: 'verdict' | 'keys'): Promise<number> {
+/** (Bank) The most likely of the three cells around the claim's (the first on a tie): the one where most values would give `seen` (one bit per key, or the verdict). */
+function guessCell(claim: number, seen: readonly boolean[], predict: (claim: number, value: number) => boolean[]): number {
+  const h = cellOf(claim);
+  const fits = (cand: number) => SPOTS.filter((at) => predict(claim, valueIn(cand, at)).every((bit, j) => bit === seen[j])).length;
+  return [h, h - 1, h + 1].reduce((best, cand) => (fits(cand) > fits(best) ? cand : best));
+}
+const keyHits = (claim: number, value: number) => claimKeys(claim, CHECK).map((key) => registerKeys(value, CHECK).includes(key));
+const verdictOf = (claim: number, value: number) => [keyHits(claim, value).some(Boolean)];
+
+/** Rates at which the bank names the register value's cell: from the per-key hits it computes, and from the verdicts alone. */
+async function attack(): Promise<{ keys: number; verdicts: number }> {
   hits.rows.length = 0;
   const { session, served } = await openSession(register, await taxPolicy(0.25), 'verify', [CHECK]);
   const verdicts = await session.verify(ids.map((id, i) => ({ id, field: CHECK.field, value: claims[i]! })));
   await session.close();
   await served;
-  expect(verdicts.every(Boolean)).toBe(true);
   expect(hits.rows).toHaveLength(1);
   const matched = new Set(hits.rows[0]);
-  let named = 0;
+  let [fromKeys, fromVerdicts, at] = [0, 0, 0];
   claims.forEach((c, i) => {
-    // Inputs are the claims' keys in claim order, two each (every claim here is distinct).
-    const guess = view === 'keys' ? cellFromKeys(c, [matched.has(2 * i), matched.has(2 * i + 1)]) : cellOf(c);
-    if (guess === truth[i]) named++;
+    // Inputs are the claims' keys in claim order (every claim here is distinct).
+    const seen = claimKeys(c, CHECK).map(() => matched.has(at++));
+    expect(seen.some(Boolean)).toBe(verdicts[i]);
+    if (guessCell(c, seen, keyHits) === truth[i]) fromKeys++;
+    if (guessCell(c, [verdicts[i]!], verdictOf) === truth[i]) fromVerdicts++;
   });
-  return named / N;
+  return { keys: fromKeys / N, verdicts: fromVerdicts / N };
 }
 
 describe("attack: the bank reads which band grid matched a verification claim, not just the claim's verdict", () => {
-  it('calibration: from the verdicts alone the bank names the cell at chance (⅓)', async () => {
-    const rate = await attack('verdict');
-    expect(rate).toBeGreaterThan(0.15);
-    expect(rate).toBeLessThan(0.5);
+  it('positive control: with a key per grid, the per-key hits name the cell far more often than the verdicts', async () => {
+    leaky.on = true;
+    try {
+      const rate = await attack();
+      // Measured 52/60 cells named from the keys, 16/60 from the verdicts.
+      expect(rate.verdicts).toBeLessThan(0.5);
+      expect(rate.keys).toBeGreaterThan(0.75);
+    } finally {
+      leaky.on = false;
+    }
   }, 60_000);
 
-  it('real protocol: the per-key hits it computes itself tell it no more than the verdict', async () => {
-    // Measured 1.0 on the current code: every cell named (see the header). Left failing on purpose.
-    expect(await attack('keys')).toBeLessThan(0.5);
+  it('real protocol: one key per claim, whose hit tells the bank no more than the verdict', async () => {
+    const rate = await attack();
+    // Measured 28/60 both ways (the verdict's bit: the claim's band is wider than one cell, narrower than three).
+    expect(rate.keys).toBe(rate.verdicts);
+    expect(rate.verdicts).toBeLessThan(0.6);
   }, 60_000);
 });
