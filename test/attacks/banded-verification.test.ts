@@ -4,10 +4,11 @@
  * log grid, and the README promises that verification gives no more than that band (rule
  * `field.banded`). The bank opens verification sessions on the field, each with another
  * tolerance r, and in each sweeps claims across the plausible range for the enterprises it
- * targets. With the two offset grids of width 2·ln(1 + r), a claim in the half-band cell h
- * is consistent exactly when the register's value lies in cell h − 1, h or h + 1, so the
- * sweep gives the value's cell: an interval of log-width ln(1 + r). Intersecting the cells
- * of grids of different widths (a vernier) narrows the value down.
+ * targets. A claim is evaluated on one key, of the grid in whose band it sits most centrally
+ * (K = 4 grids of width W = (8/3)·ln(1 + r), offset by W/4), and is consistent exactly when
+ * the register's value lies in that band: a claim at the centre of every band of every grid
+ * pins the value to a cell of log-width W/4 = (2/3)·ln(1 + r). Intersecting the cells of
+ * grids of different widths (a vernier) narrows the value down.
  *
  * Its view: its own claims and the verdicts (the session's tags and OPRF answers, through
  * the real `BankLookupSession`). Success measure: the log-width of the interval the bank
@@ -16,12 +17,13 @@
  *
  * Positive control: the agency's earlier rule, "a tolerance at least the band width",
  * admits every r ≥ 0.25, and eight sessions pin the value to well under half its band.
- * Real protocol: only tolerances whose factor 1 + r is a whole power of 1.25 are admitted,
- * whose grids' edges are all edges of the policy's grid; every other is refused with
- * `field.banded`, and the admitted ones never pin the value tighter than its band.
+ * Real protocol: only tolerances whose grids' offset W/4 is a whole number of policy bands
+ * (1 + r = 1.25^(1.5·m)) are admitted, so that every edge of every grid is an edge of the
+ * policy's grid; every other is refused with `field.banded`, and the admitted ones never pin
+ * the value tighter than its band.
  */
 import { describe, expect, it, vi } from 'vitest';
-import type { FieldCheck } from '../../src/lookup/bands.ts';
+import { gridWidth, GRIDS, type FieldCheck } from '../../src/lookup/bands.ts';
 import { uscc } from '../helpers/ids.ts';
 import { openSession, taxPolicy, type Register } from './lookup-fixture.ts';
 
@@ -50,25 +52,26 @@ const targets = Array.from({ length: TARGETS }, (_, i) => i * 3);
 type Interval = readonly [number, number];
 
 /**
- * (Bank) One session at tolerance r: for each target, claims at the middle of every
- * half-band cell of the range; the consistent cells are h − 1, h, h + 1 around the
- * register's cell h. Returns each target's cell as an interval of ln(value).
+ * (Bank) One session at tolerance r: for each target, a claim at the centre of every band of
+ * every grid over the range, each of which the bank evaluates on that band's key; the value
+ * lies in the band of every consistent claim. Returns each target's intersection of them as
+ * an interval of ln(value).
  */
 async function sweep(policy: Awaited<ReturnType<typeof taxPolicy>>, tolerance: number): Promise<Interval[]> {
   const check: FieldCheck = { field: FIELD, tolerance };
   const { session, served } = await openSession(register, policy, 'verify', [check]);
-  const cell = Math.log1p(tolerance);
-  const cells: number[] = [];
-  for (let h = Math.floor(LOW / cell) - 2; h <= Math.floor(HIGH / cell) + 2; h++) cells.push(h);
-  const claims = targets.flatMap((t) => cells.map((h) => ({ id: ids[t]!, field: FIELD, value: Math.exp((h + 0.5) * cell) })));
+  const W = gridWidth(tolerance);
+  // Band centres of all grids are W/K apart: centre n is that of band ⌊n/K⌋ of grid n mod K.
+  const centres: number[] = [];
+  for (let n = Math.floor((LOW / W - 1) * GRIDS); n <= Math.ceil((HIGH / W + 1) * GRIDS); n++) centres.push((n / GRIDS + 0.5) * W);
+  const claims = targets.flatMap((t) => centres.map((x) => ({ id: ids[t]!, field: FIELD, value: Math.exp(x) })));
   const verdicts = await session.verify(claims);
   await session.close();
   await served;
   return targets.map((_, k) => {
-    const hits = cells.filter((_, j) => verdicts[k * cells.length + j]);
-    expect(hits.length, 'the register cell and its two neighbours').toBe(3);
-    const h = hits[1]!;
-    return [h * cell, (h + 1) * cell] as const;
+    const hits = centres.filter((_, j) => verdicts[k * centres.length + j]);
+    expect(hits.length, 'the band of each grid that holds the value').toBe(GRIDS);
+    return [Math.max(...hits) - W / 2, Math.min(...hits) + W / 2] as const;
   });
 }
 
@@ -102,12 +105,13 @@ describe('attack: narrowing a banded field by verifying it at several tolerances
     }
   }, 60_000);
 
-  it('refuses every tolerance whose grid is not made of the band grid, and the admitted ones never narrow the value below its band', async () => {
+  it('refuses every tolerance whose grids are not made of the band grid, and the admitted ones never narrow the value below its band', async () => {
     const policy = await taxPolicy(BAND);
-    for (const r of [0.26, 0.3, 0.5, 0.6, 1]) {
+    // The band width itself and its square, admitted with two keys per claim, give grids offset by 2/3 and 4/3 of a band.
+    for (const r of [BAND, (1 + BAND) ** 2 - 1, 0.26, 0.3, 0.5, 0.6, 1]) {
       await expect(openSession(register, policy, 'verify', [{ field: FIELD, tolerance: r }]), `tolerance ${r}`).rejects.toMatchObject({ code: 'E_POLICY_REFUSED', message: expect.stringContaining(`${FIELD}`) });
     }
-    const widths = await vernier([BAND, (1 + BAND) ** 2 - 1, (1 + BAND) ** 3 - 1]);
+    const widths = await vernier([(1 + BAND) ** 1.5 - 1, (1 + BAND) ** 3 - 1, (1 + BAND) ** 4.5 - 1]);
     for (const w of widths) expect(w).toBeGreaterThanOrEqual(1 - 1e-9);
   }, 60_000);
 });
