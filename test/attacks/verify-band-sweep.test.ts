@@ -1,15 +1,15 @@
 /**
  * Attack: sweeping the bands of a field (the bank's view). Verification answers one bit per
- * claim, but the bank chooses the claims: for one enterprise it claims a value in every
- * half-band cell of a field's plausible range (a claim in cell h is consistent exactly when
- * the register's value lies in cell h − 1, h or h + 1), or every integer of an exact field,
- * and reads the register's value off the verdicts. No protocol tells a declared value from
+ * claim, but the bank chooses the claims: for one enterprise it claims a value at the centre
+ * of every band of every grid over a field's plausible range (such a claim is evaluated on
+ * that band's key and is consistent exactly when the register's value lies in the band), or
+ * every integer of an exact field, and reads the register's value off the verdicts. No protocol tells a declared value from
  * an invented one; the README's bound is the agency's evaluation limit and its audit log.
  *
  * Its view: the agency's prepared tag file, its own claims file and the verdicts (the
  * OPRF answers), through the real `runPreparedVerification` (`verify --prepared`).
- * Success measure: targets whose VAT cell (log-width ln 1.1) and exact staff count the
- * bank recovers.
+ * Success measure: targets whose VAT cell (the intersection of the consistent bands, of
+ * log-width W/4 = (2/3)·ln 1.1) and exact staff count the bank recovers.
  *
  * Positive control: no `--max-evaluations` — every target is recovered. Real protocol with
  * `--max-evaluations` set to what the bank's declared claims need: the sweep is refused
@@ -32,6 +32,7 @@ import { MAX_EVALUATIONS_PER_CALL } from '../../src/jobs/lookup.ts';
 import { AuditLog } from '../../src/governance/audit.ts';
 import { PartnerBudgets } from '../../src/governance/budget.ts';
 import { generateKeyPair } from '../../src/governance/keys.ts';
+import { gridWidth, GRIDS } from '../../src/lookup/bands.ts';
 import { parseFieldCheck, prepareVerification, runPreparedVerification } from '../../src/lookup/verify.ts';
 import { uscc } from '../helpers/ids.ts';
 import { openSession, taxPolicy, type Register } from './lookup-fixture.ts';
@@ -45,7 +46,7 @@ const [LOW, HIGH] = [Math.log(10), Math.log(1e4)];
 const vat = ids.map((_, i) => Math.exp(LOW + (HIGH - LOW) * ((i * 0.6180339887) % 1)));
 const staff = ids.map((_, i) => (i * 7919 + 13) % STAFF_VALUES);
 const TOLERANCE = 0.1;
-const CELL = Math.log1p(TOLERANCE);
+const W = gridWidth(TOLERANCE);
 const tags = join(dir, 'verify.tags');
 const keyDir = join(dir, 'key');
 
@@ -55,28 +56,30 @@ beforeAll(async () => {
   await prepareVerification({ register: { file: register, idColumn: 'uscc' }, checks: [parseFieldCheck(`vat:tol=${TOLERANCE}`), parseFieldCheck('staff')], keyDir, backend: 'x25519', out: tags, threads: 0 });
 }, 60_000);
 
-const cells: number[] = [];
-for (let h = Math.floor(LOW / CELL) - 2; h <= Math.floor(HIGH / CELL) + 2; h++) cells.push(h);
+/** ln of every band centre of every grid over the range: centre n is that of band ⌊n/K⌋ of grid n mod K, W/K apart. */
+const centres: number[] = [];
+for (let n = Math.floor((LOW / W - 1) * GRIDS); n <= Math.ceil((HIGH / W + 1) * GRIDS); n++) centres.push((n / GRIDS + 0.5) * W);
 
 /**
- * (Bank) A claims file that sweeps every VAT cell (unless `withVat` is false) and every staff
+ * (Bank) A claims file that sweeps every VAT band centre (unless `withVat` is false) and every staff
  * count of `targets`, one row per guess. Every row takes the same keys, an empty cell padding
  * keys, so a staff-only sweep leaves the VAT rows out: they would cost evaluations and test nothing.
  */
 function sweepFile(targets: readonly number[], staffGuesses: (target: number) => readonly number[] = () => Array.from({ length: STAFF_VALUES }, (_, s) => s), withVat = true): string {
-  const rows = targets.flatMap((t) => [...(withVat ? cells.map((h) => `${ids[t]},${Math.exp((h + 0.5) * CELL)},`) : []), ...staffGuesses(t).map((s) => `${ids[t]},,${s}`)]);
+  const rows = targets.flatMap((t) => [...(withVat ? centres.map((x) => `${ids[t]},${Math.exp(x)},`) : []), ...staffGuesses(t).map((s) => `${ids[t]},,${s}`)]);
   const file = join(dir, `claims-${Math.random().toString(36).slice(2)}.csv`);
   writeFileSync(file, 'uscc,vat,staff\n' + rows.join('\n') + '\n');
   return file;
 }
 
-/** (Bank) What the verdicts give away: per target, the VAT cell's interval of ln(value) (if pinned) and the staff count (if hit). */
+/** (Bank) What the verdicts give away: per target, the VAT cell as an interval of ln(value) (the consistent bands' intersection, if any) and the staff count (if hit). */
 function readSweep(verdicts: readonly { id: string; field: string; consistent: boolean }[], targets: readonly number[]) {
   return targets.map((t) => {
     const mine = verdicts.filter((v) => v.id === ids[t]);
-    const vatHits = mine.filter((v) => v.field === 'vat').flatMap((v, j) => (v.consistent ? [cells[j]!] : []));
+    const vatHits = mine.filter((v) => v.field === 'vat').flatMap((v, j) => (v.consistent ? [centres[j]!] : []));
     const staffRows = mine.filter((v) => v.field === 'staff');
-    return { vatCell: vatHits.length === 3 ? vatHits[1]! : undefined, staffHit: staffRows.findIndex((v) => v.consistent), staffRows };
+    const vatCell = vatHits.length === GRIDS ? ([Math.max(...vatHits) - W / 2, Math.min(...vatHits) + W / 2] as const) : undefined;
+    return { vatCell, staffHit: staffRows.findIndex((v) => v.consistent), staffRows };
   });
 }
 
@@ -87,17 +90,18 @@ describe('attack: sweeping the bands of a field', () => {
     const r = await runPreparedVerification({ claims: { file: sweepFile(targets), idColumn: 'uscc' }, prepared: tags, keyDir, threads: 0 });
     const found = readSweep(r.verdicts, targets);
     targets.forEach((t, k) => {
-      const h = found[k]!.vatCell;
-      expect(h, `VAT cell of target ${t}`).toBeDefined();
-      expect(Math.log(vat[t]!)).toBeGreaterThanOrEqual(h! * CELL);
-      expect(Math.log(vat[t]!)).toBeLessThan((h! + 1) * CELL);
+      const cell = found[k]!.vatCell;
+      expect(cell, `VAT cell of target ${t}`).toBeDefined();
+      expect(cell![1] - cell![0]).toBeCloseTo(W / GRIDS, 12);
+      expect(Math.log(vat[t]!)).toBeGreaterThanOrEqual(cell![0]);
+      expect(Math.log(vat[t]!)).toBeLessThan(cell![1]);
       expect(found[k]!.staffHit).toBe(staff[t]);
     });
   }, 60_000);
 
   it('with --max-evaluations at what the declared claims need, the sweep is refused before any key is evaluated, and nothing is logged as answered', async () => {
-    // The bank's declared business: one VAT claim (two keys) and one staff claim (one key) per target.
-    const declared = targets.length * 3;
+    // The bank's declared business: one row per target, a VAT and a staff claim (one key each).
+    const declared = targets.length * 2;
     const auditDir = mkdtempSync(join(dir, 'audit-'));
     const audit = await AuditLog.open(join(auditDir, 'agency.jsonl'), { party: 'tax-bureau', key: generateKeyPair() });
     await expect(runPreparedVerification({ claims: { file: sweepFile(targets), idColumn: 'uscc' }, prepared: tags, keyDir, threads: 0, maxEvaluations: declared, agencyAudit: audit })).rejects.toThrow(
