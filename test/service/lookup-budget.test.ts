@@ -27,12 +27,12 @@ const N = 20;
 const ids = Array.from({ length: N }, (_, i) => uscc(7300 + i));
 const vat = ids.map((_, i) => 1_234_567.25 + i * 1_001.5);
 const staff = ids.map((_, i) => 10_000_000 + i * 7919);
-const BANK_BUDGET = 20;
-const BANK_B_BUDGET = 12;
+const BANK_BUDGET = 14;
+const BANK_B_BUDGET = 8;
 const TOKEN = 'budget-test-token-0123456789';
 const auditFile = join(dir, 'tax-bureau.audit.jsonl');
 const common = { agency: 'tax-bureau', table: 'register', purpose: 'loan-verification' };
-// Two fields, one with a tolerance: every claim takes two keys, so an enterprise's two claims take 4 evaluations.
+// Two fields, one with a tolerance: every claim takes one key, so an enterprise's two claims take 2 evaluations.
 const verifyFields = [
   { field: 'vat_paid_wan', tolerance: 0.1 },
   { field: 'staff', tolerance: undefined },
@@ -155,23 +155,23 @@ describe("a partner's daily budget at an agency, through the party services", ()
   it('answers up to the budget across modes and sessions, then refuses the call that would cross it, before evaluating it; another partner is unaffected', async () => {
     const { verdicts } = await bank().verify({ ...common, fields: verifyFields, claims: claimsOf([0, 1]) });
     expect(verdicts.map((v) => v.consistent)).toEqual([true, true, true, false]);
-    expect(answeredTo('bank')).toBe(8);
+    expect(answeredTo('bank')).toBe(4);
     const identified = await bank().lookup({ ...common, fields: ['vat_paid_wan'], ids: [ids[2]!, ids[3]!, ids[4]!] });
     expect(identified.rows.map((r) => r.values.vat_paid_wan)).toEqual([String(vat[2]), String(vat[3]), String(vat[4])]);
     const blind = await bank().lookup({ ...common, fields: ['vat_paid_wan'], ids: [ids[5]!, ids[6]!, ids[7]!], blind: true });
     expect(blind.rows.map((r) => r.values.vat_paid_wan)).toEqual([String(vat[5]), String(vat[6]), String(vat[7])]);
     await bank().verify({ ...common, fields: verifyFields, claims: claimsOf([8]) });
-    expect(answeredTo('bank')).toBe(18);
+    expect(answeredTo('bank')).toBe(12);
 
-    // 18 + 4 > 20: refused before the batch is evaluated (no answer, no answered entry), with the seconds to midnight.
-    const refusal = await bank().verify({ ...common, fields: verifyFields, claims: claimsOf([9]) }).catch((e: unknown) => e);
+    // 12 + 4 > 14: refused before the batch is evaluated (no answer, no answered entry), with the seconds to midnight.
+    const refusal = await bank().verify({ ...common, fields: verifyFields, claims: claimsOf([9, 10]) }).catch((e: unknown) => e);
     expect(refusal).toMatchObject(budgetRefusal);
     const retry = (refusal as { retryAfterSeconds: number }).retryAfterSeconds;
     expect(retry).toBeGreaterThanOrEqual(toMidnight() - 30);
     expect(retry).toBeLessThanOrEqual(toMidnight() + 1);
-    expect(answeredTo('bank')).toBe(18);
+    expect(answeredTo('bank')).toBe(12);
 
-    // 18 + 2 = 20 is within it: the identified session answers; then nothing is left, in any mode.
+    // 12 + 2 = 14 is within it: the identified session answers; then nothing is left, in any mode.
     const last = await bank().lookup({ ...common, fields: ['staff'], ids: [ids[10]!, ids[11]!] });
     expect(last.rows.map((r) => r.values.staff)).toEqual([String(staff[10]), String(staff[11])]);
     expect(answeredTo('bank')).toBe(BANK_BUDGET);
@@ -196,7 +196,7 @@ describe("a partner's daily budget at an agency, through the party services", ()
     // bank-b's budget is its own.
     const b = await bankB().verify({ ...common, fields: verifyFields, claims: claimsOf([13, 14]) });
     expect(b.verdicts.map((v) => v.consistent)).toEqual([true, false, true, true]);
-    expect(answeredTo('bank-b')).toBe(8);
+    expect(answeredTo('bank-b')).toBe(4);
   }, 120_000);
 
   it('after a restart of the agency the counts are rebuilt from its audit log: the bank is still refused, bank-b has exactly its remainder', async () => {
@@ -210,7 +210,7 @@ describe("a partner's daily budget at an agency, through the party services", ()
     expectTooMany(await verifyOverApi(bank(), [15]));
     expect(answeredTo('bank')).toBe(BANK_BUDGET);
 
-    // bank-b had 8 of 12: 4 more are answered, the next is refused.
+    // bank-b had 4 of 8: 4 more are answered, the next is refused.
     const rows = await bankB().lookup({ ...common, fields: ['vat_paid_wan'], ids: [ids[15]!, ids[16]!, ids[17]!, ids[18]!] });
     expect(rows.rows.every((r) => r.answered)).toBe(true);
     expect(answeredTo('bank-b')).toBe(BANK_B_BUDGET);
