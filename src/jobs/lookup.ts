@@ -205,6 +205,7 @@ export class BankLookupSession {
           const input = verificationInput(ids[i]!, claim.field, key);
           let at = index.get(input);
           if (at === undefined) index.set(input, (at = inputs.push(input) - 1));
+          else inputs.push(verificationInput(ids[i]!, claim.field, paddingKey()));
           return at;
         });
         for (let k = keys.length; k < perClaim; k++) inputs.push(verificationInput(ids[i]!, claim.field, paddingKey()));
@@ -239,7 +240,7 @@ export class BankLookupSession {
       const tags = this.#tags!;
       let altered = 0;
       await queryTags({ channel: this.#channel, executor: smallJobsInline(this.#ctx.psiExecutor), backend: this.spec.backend, keyId: this.#keyId, domain: this.#domain, tags, blinding: await this.#blinding() }, inputBatches(normalised), (m) => {
-        const label = openLabel(labelKeyOf(m.evaluation), tags.label(m.tagIndex));
+        const label = openLabel(labelKeyOf(m.evaluation), tags.label(m.tagIndex), fields.length);
         // A label altered after sealing. Failing the call would tell the agency that an enterprise whose label it altered was asked
         // about (test/attacks/blind-lookup-selective-failure.test.ts): the call goes on, the enterprise comes back unanswered, and
         // only the bank's own log says why.

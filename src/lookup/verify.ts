@@ -173,7 +173,7 @@ async function readClaims(options: Pick<VerifyOptions, 'claims' | 'idType'>, che
         if (index === undefined) {
           index = inputs.push(input) - 1;
           inputIndex.set(input, index);
-        }
+        } else inputs.push(verificationInput(id.id, check.field, paddingKey()));
         return index;
       });
       // An empty cell is no claim: its padding is evaluated, no verdict is given.

@@ -16,9 +16,9 @@
  * (service), a count not divisible by three (`verify`).
  *
  * Calibration: calls and files whose claims are all distinct never look like repeats.
- * Real protocol: this test FAILS on the current code (a leak, not yet fixed: a repeated key
- * should be replaced by a fresh padding key instead of dropped, so the count stays claims ×
- * keys per claim (rows × keys per row) whatever repeats).
+ * Real protocol: a repeated key is now replaced by a fresh padding key instead of dropped,
+ * so the count stays claims × keys per claim (rows × keys per row) whatever repeats; the
+ * protocol that dropped it failed this test (0.83 through the services, 1.0 in-process).
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -115,12 +115,12 @@ describe('attack: the agency tells from its count that a verification names one 
   }, 120_000);
 
   it('real protocol, party services: the count of a call says nothing of repeats (chance ½)', async () => {
-    // Measured 0.83 on the current code (every repeat of a staff count flagged, VAT repeats sharing one grid key too; no false alarm). Left failing on purpose.
+    // Measured 0.83 while repeats were dropped (every repeat of a staff count flagged, VAT repeats sharing one grid key too; no false alarm).
     expect((await serviceAttack(true)).accuracy).toBeLessThanOrEqual(0.75);
   }, 120_000);
 
   it('real protocol, `verify`: the count of a run says nothing of repeats (chance ½)', async () => {
-    // Measured 1.0 on the current code. Left failing on purpose.
+    // Measured 1.0 while repeats were dropped.
     expect((await fileAttack(true)).accuracy).toBeLessThanOrEqual(0.75);
   }, 120_000);
 });
