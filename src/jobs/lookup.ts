@@ -10,6 +10,7 @@
  *   per call        oprf.*          verify, blind: one OPRF session with a fresh blinding scalar
  *                   lookup.request / lookup.reply    identified
  *   bank → agency   lookup.close
+ *   agency → bank   job.abort       "lookup session expired: …", at the agency's limit (below)
  *
  * The agency's key lives for the session only (never stored): its tags are good for that
  * session's calls and nothing else. Every call is appended to the agency's audit log before
@@ -18,13 +19,16 @@
  * against the institution on the caller's certificate, never a name in a message. Beside the
  * per-call limit, a partner's daily budget (policy `evaluationsPerDay`, governance/budget.ts)
  * is charged before each batch or request is answered, across all the partner's sessions.
+ * A session lives at most the agency's `lookup.maxSessionSeconds` (and `maxSessionCalls`):
+ * then the agency ends it between calls, audited with the reason, and the bank's next call
+ * opens a new one, so consent revocations, policy changes and register updates reach it.
  *
  * What each side learns is what the in-process commands say (src/lookup/verify.ts,
  * lookup.ts): in verify and blind mode the agency sees counts only; in identified mode it
  * sees the enterprises the bank names, by design.
  */
 import { randomUUID } from 'node:crypto';
-import { errors } from '../errors.ts';
+import { errors, isJinqiaoError } from '../errors.ts';
 import { detectIdType, normaliseId, type IdType } from '../ids/normalise.ts';
 import { bandKeys, keysPerClaim, paddingKey, verifiableBandedTolerance, verificationInput, type FieldCheck } from '../lookup/bands.ts';
 import { inputBatches } from '../lookup/inputs.ts';
@@ -40,7 +44,7 @@ import { isBackendName } from '../psi/backends/index.ts';
 import type { BackendName } from '../psi/group.ts';
 import { unlessAborted, type Channel } from '../protocol/channel.ts';
 import { abortingPeersOnFailure } from '../protocol/abort.ts';
-import { message } from '../protocol/messages.ts';
+import { message, type Message } from '../protocol/messages.ts';
 import type { PartyJobContext } from './context.ts';
 
 /** Session ids of lookup sessions start with this: the agency's host dispatches on it. */
@@ -53,6 +57,20 @@ export const MAX_EVALUATIONS_PER_CALL = 200_000;
 export const MAX_WAITING_CALLS = 64;
 /** Tags per `lookup.tags` message (12 bytes each, plus a label in blind mode). */
 const TAGS_PER_MESSAGE = 1 << 18;
+
+/**
+ * (Agency) How long a session a bank opened lives. Its tags, consent and policy are those of
+ * the moment it opened, so the agency ends it after `maxSessionSeconds` (or
+ * `maxSessionCalls` calls) and the bank's next call opens a new one under what holds then.
+ */
+export interface LookupSessionLimits {
+  readonly maxSessionSeconds: number;
+  /** undefined: no limit on calls. */
+  readonly maxSessionCalls: number | undefined;
+}
+
+/** The start of the reason an agency gives when it ends a session at its limit (the bank reopens on it). */
+export const SESSION_EXPIRED = 'lookup session expired';
 
 export function isLookupSession(jobId: string): boolean {
   return jobId.startsWith(LOOKUP_SESSION_PREFIX);
@@ -276,9 +294,13 @@ export class LookupSessions {
     this.#onClosed = onClosed;
   }
 
+  #keyOf(spec: LookupSessionSpec): string {
+    return JSON.stringify([spec.agency, spec.table, spec.mode, spec.purpose, spec.fields.map((f) => [f.field, f.tolerance ?? null]), spec.idType, spec.backend]);
+  }
+
   /** The open session for `spec`, opened if there is none (or the last one failed). */
   session(spec: LookupSessionSpec): Promise<BankLookupSession> {
-    const key = JSON.stringify([spec.agency, spec.table, spec.mode, spec.purpose, spec.fields.map((f) => [f.field, f.tolerance ?? null]), spec.idType, spec.backend]);
+    const key = this.#keyOf(spec);
     const open = this.#open.get(key);
     if (open) {
       return open.then(
@@ -301,19 +323,35 @@ export class LookupSessions {
     return opening;
   }
 
+  /**
+   * `run` on the open session for `spec`. A session the agency ended while it sat idle (at
+   * its maximum age or number of calls, or a restart) is often seen only when the next call
+   * is sent on it: such a call goes once more, on a new session. The agency answered none of
+   * it (it ends a session between calls only), so the second try tells it nothing the first
+   * did not; the call is in the bank's log once per try.
+   */
+  async #onSession<T>(spec: LookupSessionSpec, run: (session: BankLookupSession) => Promise<T>): Promise<T> {
+    const reused = this.#open.has(this.#keyOf(spec));
+    const session = await this.session(spec);
+    try {
+      return await run(session);
+    } catch (e) {
+      if (!reused || !isJinqiaoError(e) || e.code !== 'E_CHANNEL_CLOSED') throw e;
+      return run(await this.session(spec));
+    }
+  }
+
   /** `POST /v1/verify`: each claim checked against the agency's register, in claim order. */
   async verify(call: VerifyCall): Promise<{ verdicts: { id: string; field: string; consistent: boolean }[] }> {
     const spec = lookupSpecOf({ ...call, mode: 'verify', ids: call.claims.map((c) => c.id) });
-    const session = await this.session(spec);
-    const bits = await session.verify(call.claims);
+    const bits = await this.#onSession(spec, (session) => session.verify(call.claims));
     return { verdicts: call.claims.map((c, i) => ({ id: c.id, field: c.field, consistent: bits[i]! })) };
   }
 
   /** `POST /v1/lookup`: the fields the agency answers for each enterprise, in query order (null: not answered). */
   async lookup(call: LookupCall): Promise<{ rows: { id: string; answered: boolean; values: Record<string, string | null> }[] }> {
     const spec = lookupSpecOf({ ...call, mode: call.blind ? 'blind' : 'identified', fields: call.fields.map((field) => ({ field, tolerance: undefined })) });
-    const session = await this.session(spec);
-    const rows = await session.lookup(call.ids);
+    const rows = await this.#onSession(spec, (session) => session.lookup(call.ids));
     return { rows: call.ids.map((id, i) => ({ id, answered: rows[i]!.some((v) => v !== null), values: Object.fromEntries(call.fields.map((f, k) => [f, rows[i]![k] ?? null])) })) };
   }
 
@@ -389,10 +427,37 @@ export interface AgencyLookupReport {
   readonly mode: LookupMode;
   readonly calls: number;
   readonly evaluations: number;
+  /** Why the agency ended the session at its limit (undefined: the bank closed it). */
+  readonly expired?: string;
 }
 
-/** (Agency) Serves one lookup session the bank opened on `bank`, until the bank closes it. */
-export async function serveLookupAsAgency(ctx: PartyJobContext, bank: Channel, sessionId: string): Promise<AgencyLookupReport> {
+/** Why a session opened at `openedAt` that has served `calls` calls is over, or undefined while it is not. */
+function expiryOf(limits: LookupSessionLimits | undefined, openedAt: number, calls: number): string | undefined {
+  if (!limits) return undefined;
+  if (Date.now() - openedAt >= limits.maxSessionSeconds * 1000) return `it reached the agency's maximum session age of ${limits.maxSessionSeconds} s (lookup.maxSessionSeconds); the next call opens a new session`;
+  if (limits.maxSessionCalls !== undefined && calls >= limits.maxSessionCalls) return `it reached the agency's maximum of ${limits.maxSessionCalls} calls per session (lookup.maxSessionCalls); the next call opens a new session`;
+  return undefined;
+}
+
+/** The bank's next message, or undefined when `deadline` (epoch ms) passes first; a message that comes later is dropped with the session. */
+async function beforeDeadline(arrival: Promise<Message>, deadline: number): Promise<Message | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeUp = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), Math.max(0, deadline - Date.now()))));
+  try {
+    const first = await Promise.race([arrival, timeUp]);
+    if (first === undefined) arrival.catch(() => {});
+    return first;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * (Agency) Serves one lookup session the bank opened on `bank`, until the bank closes it or
+ * the session reaches `limits` (then ended between calls, never during one).
+ */
+export async function serveLookupAsAgency(ctx: PartyJobContext, bank: Channel, sessionId: string, limits?: LookupSessionLimits): Promise<AgencyLookupReport> {
+  const openedAt = Date.now();
   return abortingPeersOnFailure([bank], async () => {
     const open = await bank.receive('lookup.open');
     const bad = (field: string, why: string) => errors.jobInvalid(`lookup.open from ${bank.peer}`, field, why);
@@ -461,7 +526,18 @@ export async function serveLookupAsAgency(ctx: PartyJobContext, bank: Channel, s
     const domain = mode === 'verify' ? VERIFY_DOMAIN : `lookup:${open.purpose}`;
     const tokensByEnterprise = indexTokens(governance);
     for (;;) {
-      const next = unlessAborted(await bank.next(), bank.peer);
+      const expired = expiryOf(limits, openedAt, calls);
+      if (expired !== undefined) {
+        await audit?.append('lookup.expired', { session: sessionId, partner, purpose: open.purpose, mode, calls, evaluations, reason: expired });
+        await bank.send(message('job.abort', { reason: `${SESSION_EXPIRED}: ${expired}` })).catch(() => {});
+        bank.close(`${SESSION_EXPIRED}: ${expired}`);
+        return { mode, calls, evaluations, expired };
+      }
+      const arrival = bank.next();
+      const arrived = limits ? await beforeDeadline(arrival, openedAt + limits.maxSessionSeconds * 1000) : await arrival;
+      // The session's time ran out while it was idle: ended at the top of the loop.
+      if (arrived === undefined) continue;
+      const next = unlessAborted(arrived, bank.peer);
       if (next.t === 'lookup.close') break;
       calls++;
       if (next.t === 'lookup.request' && mode === 'identified') {

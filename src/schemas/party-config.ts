@@ -101,6 +101,17 @@ export const PartyConfigSchema = Type.Object(
         { additionalProperties: false, description: "The job queue and operators' approvals", errorMessage: { type: 'must be { concurrency?, approvalTimeoutSeconds? }' } },
       ),
     ),
+    lookup: Type.Optional(
+      Type.Object(
+        {
+          maxSessionSeconds: Type.Optional(
+            Type.Number({ exclusiveMinimum: 0, default: 3600, description: "(Agency) A verification or lookup session a bank opened ends after this many seconds; the bank's next call opens a new one, under the policy, consent and register of that moment", errorMessage: 'must be a positive number of seconds (default 3600, an hour)' }),
+          ),
+          maxSessionCalls: Type.Optional(Type.Integer({ minimum: 1, description: '(Agency) ... or after this many calls, whichever comes first (default: no limit on calls)', errorMessage: 'must be a whole number of calls, at least 1' })),
+        },
+        { additionalProperties: false, description: 'Verification and interface calls: how long a session a bank opened lives before this agency ends it', errorMessage: { type: 'must be { maxSessionSeconds?, maxSessionCalls? }' } },
+      ),
+    ),
     scoring: Type.Optional(
       Type.Object(
         {

@@ -14,6 +14,7 @@ import { PartnerBudgets } from '../governance/budget.ts';
 import type { PartyGovernance } from '../governance/gate.ts';
 import { loadPartyGovernance } from '../local/job-file.ts';
 import { conform } from '../schemas/check.ts';
+import type { LookupSessionLimits } from '../jobs/lookup.ts';
 import { CLIENT_CERTS, DEFAULT_REQUESTS_PER_MINUTE, PARTY_ROLES, PartyConfigSchema } from '../schemas/party-config.ts';
 
 export { CLIENT_CERTS, PARTY_ROLES };
@@ -69,6 +70,12 @@ export interface PartyConfig {
   readonly jobs?: JobsConfig;
   /** How often the bank's scoring sessions exchange audit anchors; default `scoringDefaults()`. */
   readonly scoring?: ScoringConfig;
+  /** (Agency) How long a lookup session a bank opened lives; default `lookupDefaults()`. */
+  readonly lookup?: LookupSessionLimits;
+}
+
+export function lookupDefaults(): LookupSessionLimits {
+  return { maxSessionSeconds: 3600, maxSessionCalls: undefined };
 }
 
 export interface ScoringConfig {
@@ -194,6 +201,7 @@ export async function loadPartyConfig(file: string): Promise<PartyConfig> {
     api,
     timeoutSeconds: root.timeoutSeconds ?? 60,
     jobs,
+    lookup: { maxSessionSeconds: root.lookup?.maxSessionSeconds ?? lookupDefaults().maxSessionSeconds, maxSessionCalls: root.lookup?.maxSessionCalls },
     scoring: { anchorEveryRequests: root.scoring?.anchorEveryRequests ?? scoringDefaults().anchorEveryRequests, anchorEveryMinutes: root.scoring?.anchorEveryMinutes ?? scoringDefaults().anchorEveryMinutes },
   };
 }

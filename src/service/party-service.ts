@@ -42,7 +42,7 @@ import { trainAsLabel } from '../jobs/training.ts';
 import { inThreadRoles, roleThreads, type RoleRunner } from '../jobs/role-threads.ts';
 import { SharedMatvecPool } from '../he/pool.ts';
 import type { ApprovalRequest, OperatorDecision } from '../governance/gate.ts';
-import { jobsDefaults, scoringDefaults, type PartyConfig } from './config.ts';
+import { jobsDefaults, lookupDefaults, scoringDefaults, type PartyConfig } from './config.ts';
 import { PostgresJobStore } from './pg-store.ts';
 import { ACTIVE_STATES, SqliteJobStore, type JobRecord, type JobState, type JobStore } from './store.ts';
 
@@ -556,8 +556,8 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
   /** (Features) A verification or lookup session the bank opened: answered under this party's policy and audit log. */
   const serveLookup = async (bank: TlsChannel, sessionId: string) => {
     try {
-      const report = await serveLookupAsAgency(context, bank, sessionId);
-      log(`lookup session ${sessionId}: ${report.mode}, ${report.calls} calls, ${report.evaluations} evaluations`);
+      const report = await serveLookupAsAgency(context, bank, sessionId, config.lookup ?? lookupDefaults());
+      log(`lookup session ${sessionId}: ${report.mode}, ${report.calls} calls, ${report.evaluations} evaluations${report.expired ? `; ended: ${report.expired}` : ''}`);
     } catch (e) {
       log(`lookup session ${sessionId} from ${bank.peerName}: ${(e as Error).message}`);
     }
