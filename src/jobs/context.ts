@@ -13,6 +13,9 @@ import type { ProgressListener } from '../lr/progress.ts';
 import type { MatvecRunner } from '../lr/protocol.ts';
 import type { Channel } from '../protocol/channel.ts';
 import type { PsiExecutor } from '../psi/executor.ts';
+import type { OprfKey } from '../lookup/oprf-key.ts';
+import type { TagFileHeader } from '../lookup/tag-file.ts';
+import type { TagSet } from '../lookup/tag-set.ts';
 import type { OutputFolder } from './output-folder.ts';
 import { inThreadRoles, type RoleRunner } from './role-threads.ts';
 
@@ -69,8 +72,29 @@ export interface PartyJobContext {
    * thread, retired when the role ends, so the job's CKKS memory goes with it. Absent: this thread.
    */
   readonly roles?: RoleRunner;
+  /** (Agency) The tag file prepared of `table` for unbalanced PSI, with its key (undefined: the table has none). */
+  preparedPsi?(table: string): Promise<PreparedPsi | undefined>;
+  /** (Label) Where it keeps agencies' PSI tags between sessions (absent: fetched at every session). */
+  readonly psiTagCache?: PsiTagCache;
   /** (Label) The partners whose operators job `jobId` now waits for (empty: none any more). */
   readonly onAwaitingApproval?: (jobId: string, parties: readonly string[]) => void;
+}
+
+/** (Agency) A table's PSI tags, prepared once per key period (`jinqiao psi prepare`), and the key they were made with. */
+export interface PreparedPsi {
+  readonly header: TagFileHeader;
+  readonly key: OprfKey;
+  /** SHA-256 of the sorted tags (tag-file.ts `tagsDigest`). */
+  readonly digest: string;
+  readonly tags: TagSet;
+}
+
+/** (Label) Its copies of agencies' PSI tags, one per agency, table, key period and digest. */
+export interface PsiTagCache {
+  /** The copy of `agency`'s tags for `table` with this key id and digest, if it has it. */
+  get(agency: string, table: string, keyId: string, digest: string): Promise<TagSet | undefined>;
+  /** Keeps `tags` (replacing the copies of earlier key periods or digests of that agency's table). */
+  put(agency: string, table: string, header: TagFileHeader, digest: string, tags: TagSet): Promise<void>;
 }
 
 /** Where the host runs a role's protocol: its worker threads, or this thread. */

@@ -7,13 +7,19 @@
  *   bank → agency   lookup.open     mode, purpose, table, field names and tolerances
  *   agency → bank   lookup.ready    (policy and consent checked, tags prepared) key period, domain
  *   agency → bank   lookup.tags     the session's OPRF tags (verify, blind), in slices
+ *   psi instead:    lookup.offer    (policy checked) the table's prepared tag file: key id, count, digest
+ *                   lookup.want     the bank: whether it needs the tags or keeps this copy already
+ *                   lookup.tags     the prepared tags, if wanted
  *   per call        oprf.*          verify, blind: one OPRF session with a fresh blinding scalar
  *                   lookup.request / lookup.reply    identified
  *   bank → agency   lookup.close
  *   agency → bank   job.abort       "lookup session expired: …", at the agency's limit (below)
  *
- * The agency's key lives for the session only (never stored): its tags are good for that
- * session's calls and nothing else. Every call is appended to the agency's audit log before
+ * In verify and blind mode the agency's key lives for the session only (never stored): its
+ * tags are good for that session's calls and nothing else. In psi mode (unbalanced PSI: which
+ * of the bank's IDs the agency holds) the tags were prepared once per key period with
+ * `jinqiao psi prepare` and the key is the agency's persistent one: the bank fetches the tags
+ * once per key period (and digest), keeps them, and each call is one OPRF round. Every call is appended to the agency's audit log before
  * its answer leaves (identified: the enterprises as salted hashes and what was answered;
  * verify, blind: the number of evaluations, batch by batch), and the policy is checked
  * against the institution on the caller's certificate, never a name in a message. Beside the
@@ -29,6 +35,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { errors, isJinqiaoError } from '../errors.ts';
+import { checkMembership } from '../governance/policy.ts';
 import { detectIdType, normaliseId, type IdType } from '../ids/normalise.ts';
 import { bandKeys, keysPerClaim, paddingKey, verifiableBandedTolerance, verificationInput, type FieldCheck } from '../lookup/bands.ts';
 import { inputBatches } from '../lookup/inputs.ts';
@@ -39,17 +46,19 @@ import { blindingScalars, labelKeyOf, TAG_BYTES, type BlindingScalars } from '..
 import { ephemeralOprfKey } from '../lookup/oprf-key.ts';
 import { prepareTags } from '../lookup/prepare.ts';
 import { TagSet } from '../lookup/tag-set.ts';
+import { TAG_FILE_VERSION, tagsDigest, type TagFileHeader } from '../lookup/tag-file.ts';
+import { PSI_DOMAIN } from '../lookup/unbalanced-psi.ts';
 import { VERIFY_DOMAIN } from '../lookup/verify.ts';
 import { isBackendName } from '../psi/backends/index.ts';
 import type { BackendName } from '../psi/group.ts';
 import { unlessAborted, type Channel } from '../protocol/channel.ts';
 import { abortingPeersOnFailure } from '../protocol/abort.ts';
 import { message, type Message } from '../protocol/messages.ts';
-import type { PartyJobContext } from './context.ts';
+import type { PartyJobContext, PreparedPsi } from './context.ts';
 
 /** Session ids of lookup sessions start with this: the agency's host dispatches on it. */
 export const LOOKUP_SESSION_PREFIX = 'lookup/';
-export type LookupMode = 'verify' | 'identified' | 'blind';
+export type LookupMode = 'verify' | 'identified' | 'blind' | 'psi';
 
 /** Evaluations an agency grants one call (a call of 10k claims with tolerances needs 20k). */
 export const MAX_EVALUATIONS_PER_CALL = 200_000;
@@ -103,6 +112,9 @@ export class BankLookupSession {
   #tags: TagSet | undefined;
   #keyId = '';
   #domain = '';
+  /** The OPRF group and ID type of the session: the spec's, or (psi) those of the agency's tag file. */
+  #backend: BackendName;
+  #idType: IdType;
   #ctx: PartyJobContext;
   #tail: Promise<unknown> = Promise.resolve();
   #waiting = 0;
@@ -115,6 +127,8 @@ export class BankLookupSession {
     this.spec = spec;
     this.sessionId = sessionId;
     this.#channel = channel;
+    this.#backend = spec.backend;
+    this.#idType = spec.idType;
   }
 
   /** Connects to the agency and waits until it has admitted the session and sent its tags. */
@@ -126,27 +140,17 @@ export class BankLookupSession {
         message('lookup.open', { mode: spec.mode, purpose: spec.purpose, table: spec.table, fields: spec.fields.map((f) => f.field), tolerances: spec.fields.map((f) => f.tolerance ?? 0), idType: spec.idType, backend: spec.backend }),
       );
       const session = new BankLookupSession(ctx, spec, sessionId, channel);
+      if (spec.mode === 'psi') {
+        await session.#fetchPreparedTags();
+        return session;
+      }
       const ready = await channel.receive('lookup.ready');
       if (spec.mode !== 'identified') {
         if (ready.backend !== spec.backend) throw errors.protocol(`${spec.agency} keyed the session for backend ${ready.backend}, not ${spec.backend}`);
         const expected = spec.mode === 'verify' ? VERIFY_DOMAIN : `lookup:${spec.purpose}`;
         if (ready.domain !== expected) throw errors.protocol(`${spec.agency} prepared tags for domain ${ready.domain}, not ${expected}`);
         if (spec.mode === 'blind' && ready.labelBytes === 0 && ready.count > 0) throw errors.protocol('a blind lookup session needs sealed labels');
-        const tags = new Uint8Array(ready.count * TAG_BYTES);
-        const labels = new Uint8Array(spec.mode === 'blind' ? ready.count * ready.labelBytes : 0);
-        let have = 0;
-        for (let seq = 0; ; seq++) {
-          const part = await channel.receive('lookup.tags');
-          const n = part.tags.length / TAG_BYTES;
-          if (part.seq !== seq || !Number.isInteger(n) || have + n > ready.count || part.labels.length !== (spec.mode === 'blind' ? n * ready.labelBytes : 0)) {
-            throw errors.protocol(`lookup.tags slice ${part.seq} does not fit the ${ready.count} tags announced`);
-          }
-          tags.set(part.tags, have * TAG_BYTES);
-          if (spec.mode === 'blind') labels.set(part.labels, have * ready.labelBytes);
-          have += n;
-          if (part.last) break;
-        }
-        if (have !== ready.count) throw errors.protocol(`${spec.agency} sent ${have} of the ${ready.count} tags it announced`);
+        const { tags, labels } = await receiveTags(channel, spec.agency, ready.count, spec.mode === 'blind' ? ready.labelBytes : 0);
         session.#tags = new TagSet(tags, spec.mode === 'blind' ? { bytes: labels, each: ready.labelBytes } : undefined);
         session.#keyId = ready.keyId;
         session.#nextBlinding = blindingScalars(spec.backend);
@@ -156,6 +160,37 @@ export class BankLookupSession {
     });
   }
 
+  /**
+   * (psi) The agency's offer of its prepared tags: the copy kept from an earlier session if
+   * it is this one (same key id and digest), else fetched, checked against the digest and kept.
+   */
+  async #fetchPreparedTags(): Promise<void> {
+    const { agency, table } = this.spec;
+    const offer = await this.#channel.receive('lookup.offer');
+    if (offer.domain !== PSI_DOMAIN) throw errors.protocol(`${agency} offered tags for domain ${offer.domain}, not ${PSI_DOMAIN}`);
+    if (!isBackendName(offer.backend)) throw errors.protocol(`${agency} offered tags for an unknown backend ${JSON.stringify(offer.backend)}`);
+    if (offer.idType !== 'uscc' && offer.idType !== 'plain') throw errors.protocol(`${agency} offered tags of an unknown ID type ${JSON.stringify(offer.idType)}`);
+    if (!/^[0-9a-f]{64}$/.test(offer.digest)) throw errors.protocol(`${agency} offered tags without a SHA-256 digest`);
+    const cache = this.#ctx.psiTagCache;
+    let tags = await cache?.get(agency, table, offer.keyId, offer.digest);
+    await this.#channel.send(message('lookup.want', { tags: tags === undefined }));
+    if (tags === undefined) {
+      const received = await receiveTags(this.#channel, agency, offer.count, 0);
+      if (tagsDigest(received.tags) !== offer.digest) throw errors.protocol(`the tags ${agency} sent are not those it offered (their SHA-256 differs)`);
+      tags = new TagSet(received.tags);
+      const header: TagFileHeader = { version: TAG_FILE_VERSION, kind: 'psi', keyId: offer.keyId, backend: offer.backend, domain: offer.domain, idType: offer.idType, count: offer.count, tagBytes: TAG_BYTES, labelBytes: 0, fields: [], offlineSeconds: 0 };
+      await cache?.put(agency, table, header, offer.digest, tags);
+    } else if (tags.size !== offer.count) {
+      throw errors.protocol(`the kept copy of ${agency}'s tags holds ${tags.size} tags, the offer ${offer.count}`);
+    }
+    this.#tags = tags;
+    this.#keyId = offer.keyId;
+    this.#domain = offer.domain;
+    this.#backend = offer.backend;
+    this.#idType = offer.idType;
+    this.#nextBlinding = blindingScalars(this.#backend);
+  }
+
   /** Enterprises in the agency's tags (verify: records × fields × grids), for reports. */
   get tagCount(): number {
     return this.#tags?.size ?? 0;
@@ -163,9 +198,9 @@ export class BankLookupSession {
 
   /** Fresh blinding scalars for this call; the next call's are drawn now, while the agency works. */
   async #blinding(): Promise<BlindingScalars> {
-    const ready = this.#nextBlinding ?? blindingScalars(this.spec.backend);
+    const ready = this.#nextBlinding ?? blindingScalars(this.#backend);
     // Drawn after this call's messages are on their way (the draw is ~10 ms of BigInt arithmetic).
-    this.#nextBlinding = new Promise((resolve) => setImmediate(resolve)).then(() => blindingScalars(this.spec.backend));
+    this.#nextBlinding = new Promise((resolve) => setImmediate(resolve)).then(() => blindingScalars(this.#backend));
     this.#nextBlinding.catch(() => {});
     return ready;
   }
@@ -194,8 +229,8 @@ export class BankLookupSession {
   /** IDs normalised as the session reads them; a bad one refuses the call before anything is sent. */
   #normalise(ids: readonly string[], what: string): string[] {
     return ids.map((raw, i) => {
-      const n = normaliseId(raw, this.spec.idType);
-      if (!n.ok) throw Object.assign(errors.jobInvalid('request', `${what}[${i}].id`, `${JSON.stringify(raw)} is not a valid ${this.spec.idType} ID: ${n.why}`), { beforeSend: true });
+      const n = normaliseId(raw, this.#idType);
+      if (!n.ok) throw Object.assign(errors.jobInvalid('request', `${what}[${i}]${what === 'claims' ? '.id' : ''}`, `${JSON.stringify(raw)} is not a valid ${this.#idType} ID: ${n.why}`), { beforeSend: true });
       return n.id;
     });
   }
@@ -233,14 +268,14 @@ export class BankLookupSession {
     return this.#turn(async () => {
       await this.#ctx.governance?.audit?.append('verify.requested', { agency: this.spec.agency, purpose: this.spec.purpose, fields: this.spec.fields.map((f) => f.field), claims: claims.length });
       const hit = new Uint8Array(inputs.length);
-      await queryTags({ channel: this.#channel, executor: smallJobsInline(this.#ctx.psiExecutor), backend: this.spec.backend, keyId: this.#keyId, domain: this.#domain, tags: this.#tags!, blinding: await this.#blinding() }, inputBatches(inputs), (m) => (hit[m.row] = 1));
+      await queryTags({ channel: this.#channel, executor: smallJobsInline(this.#ctx.psiExecutor), backend: this.#backend, keyId: this.#keyId, domain: this.#domain, tags: this.#tags!, blinding: await this.#blinding() }, inputBatches(inputs), (m) => (hit[m.row] = 1));
       return claimInputs.map((keys) => keys.some((k) => hit[k] === 1));
     });
   }
 
   /** (identified, blind) The fields of each enterprise the agency answers for, in query order (null: no answer). */
   lookup(ids: readonly string[]): Promise<LookupRow[]> {
-    if (this.spec.mode === 'verify') return Promise.reject(errors.protocol('not a lookup session'));
+    if (this.spec.mode !== 'identified' && this.spec.mode !== 'blind') return Promise.reject(errors.protocol('not a lookup session'));
     let normalised: string[];
     try {
       normalised = this.#normalise(ids, 'ids');
@@ -255,7 +290,7 @@ export class BankLookupSession {
       const found: (LookupRow | undefined)[] = normalised.map(() => undefined);
       const tags = this.#tags!;
       let altered = 0;
-      await queryTags({ channel: this.#channel, executor: smallJobsInline(this.#ctx.psiExecutor), backend: this.spec.backend, keyId: this.#keyId, domain: this.#domain, tags, blinding: await this.#blinding() }, inputBatches(normalised), (m) => {
+      await queryTags({ channel: this.#channel, executor: smallJobsInline(this.#ctx.psiExecutor), backend: this.#backend, keyId: this.#keyId, domain: this.#domain, tags, blinding: await this.#blinding() }, inputBatches(normalised), (m) => {
         const label = openLabel(labelKeyOf(m.evaluation), tags.label(m.tagIndex));
         // A label altered after sealing. Failing the call would tell the agency that an enterprise whose label it altered was asked
         // about (test/attacks/blind-lookup-selective-failure.test.ts): the call goes on, the enterprise comes back unanswered, and
@@ -269,6 +304,25 @@ export class BankLookupSession {
         const first = firstOf.get(id) ?? (firstOf.set(id, i), i);
         return found[first] ?? fields.map(() => null);
       });
+    });
+  }
+
+  /** (psi) Whether the agency holds each ID, in order. */
+  psi(ids: readonly string[]): Promise<boolean[]> {
+    if (this.spec.mode !== 'psi') return Promise.reject(errors.protocol('not a PSI session'));
+    let normalised: string[];
+    try {
+      normalised = this.#normalise(ids, 'ids');
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.#turn(async () => {
+      const audit = this.#ctx.governance?.audit;
+      await audit?.append('psi.requested', { agency: this.spec.agency, table: this.spec.table, purpose: this.spec.purpose, keyId: this.#keyId, enterprises: normalised.map((id) => audit.hashId(id)) });
+      const held = normalised.map(() => false);
+      const result = await queryTags({ channel: this.#channel, executor: smallJobsInline(this.#ctx.psiExecutor), backend: this.#backend, keyId: this.#keyId, domain: this.#domain, tags: this.#tags!, blinding: await this.#blinding() }, inputBatches(normalised), (m) => (held[m.row] = true));
+      for (const [row, first] of result.repeats) held[row] = held[first]!;
+      return held;
     });
   }
 
@@ -355,6 +409,15 @@ export class LookupSessions {
     return { rows: call.ids.map((id, i) => ({ id, answered: rows[i]!.some((v) => v !== null), values: Object.fromEntries(call.fields.map((f, k) => [f, rows[i]![k] ?? null])) })) };
   }
 
+  /** `POST /v1/psi`: whether the agency holds each ID, in order, against its tags prepared once per key period. */
+  async psi(call: PsiCall): Promise<{ rows: { id: string; held: boolean }[] }> {
+    if (call.ids.length === 0) throw errors.jobInvalid('request', 'ids', 'name at least one ID');
+    // The agency's tag file fixes the group and the ID type; these only key the session.
+    const spec: LookupSessionSpec = { agency: call.agency, table: call.table, mode: 'psi', purpose: call.purpose, fields: [], idType: 'plain', backend: 'x25519' };
+    const held = await this.#onSession(spec, (session) => session.psi(call.ids));
+    return { rows: call.ids.map((id, i) => ({ id, held: held[i]! })) };
+  }
+
   async #retire(session: BankLookupSession): Promise<void> {
     await session.close().catch(() => {});
     await this.#onClosed(session.sessionId);
@@ -389,6 +452,13 @@ export interface LookupCall extends AgencyCall {
   readonly ids: readonly string[];
   /** Labeled PSI: the agency learns neither the enterprises nor the answers. */
   readonly blind?: boolean;
+}
+
+export interface PsiCall {
+  readonly agency: string;
+  readonly table: string;
+  readonly purpose: string;
+  readonly ids: readonly string[];
 }
 
 /** The request of `POST /v1/verify` or `/v1/lookup` checked and turned into a session spec (bank side). */
@@ -461,15 +531,17 @@ export async function serveLookupAsAgency(ctx: PartyJobContext, bank: Channel, s
   return abortingPeersOnFailure([bank], async () => {
     const open = await bank.receive('lookup.open');
     const bad = (field: string, why: string) => errors.jobInvalid(`lookup.open from ${bank.peer}`, field, why);
-    if (open.mode !== 'verify' && open.mode !== 'identified' && open.mode !== 'blind') throw bad('mode', 'must be verify, identified or blind');
-    if (open.idType !== 'uscc' && open.idType !== 'plain') throw bad('idType', 'must be uscc or plain');
-    if (open.fields.length === 0 || open.tolerances.length !== open.fields.length) throw bad('fields', 'one tolerance per field, at least one field');
+    if (open.mode !== 'verify' && open.mode !== 'identified' && open.mode !== 'blind' && open.mode !== 'psi') throw bad('mode', 'must be verify, identified, blind or psi');
     const mode = open.mode as LookupMode;
-    const idType: IdType = open.idType;
+    if (mode === 'psi' ? open.fields.length !== 0 : open.idType !== 'uscc' && open.idType !== 'plain') throw bad(mode === 'psi' ? 'fields' : 'idType', mode === 'psi' ? 'a PSI session asks for no field' : 'must be uscc or plain');
+    if (mode !== 'psi' && (open.fields.length === 0 || open.tolerances.length !== open.fields.length)) throw bad('fields', 'one tolerance per field, at least one field');
+    const idType: IdType = open.idType === 'uscc' ? 'uscc' : 'plain';
     // The policy is checked against the certificate's institution, never a name in a message.
     const partner = ctx.institutionOf(bank.peer);
     const governance = agencyGovernance(ctx);
     const request = { partner, purpose: open.purpose, fields: open.fields };
+    // A PSI reveals membership only: the partner must be granted the purpose (policy.ts checkMembership).
+    if (mode === 'psi' && governance.policy) checkMembership(governance.policy, request);
     const exposures = fieldExposures(governance, request);
     const audit = governance.audit;
     // The partner's daily budget, shared by all its sessions: each batch (identified: each
@@ -483,12 +555,13 @@ export async function serveLookupAsAgency(ctx: PartyJobContext, bank: Channel, s
       throw c.refusal;
     };
     await charge(0, 'a new session');
-    const table = await ctx.loadTable(open.table, { withLabel: false, features: open.fields });
-    const register = registerOf(table, idType);
-    if (!isBackendName(open.backend)) throw bad('backend', `unknown backend ${JSON.stringify(open.backend)}`);
-    const key = await ephemeralOprfKey(open.backend);
     let evaluations = 0;
     let calls = 0;
+    // (psi) The register is never read: the tags were prepared of it once per key period.
+    const prepared = mode === 'psi' ? await offerPreparedTags(ctx, bank, sessionId, partner, open.table, open.purpose) : undefined;
+    const register = prepared ? undefined : registerOf(await ctx.loadTable(open.table, { withLabel: false, features: open.fields }), idType);
+    if (!prepared && !isBackendName(open.backend)) throw bad('backend', `unknown backend ${JSON.stringify(open.backend)}`);
+    const key = prepared?.key ?? (await ephemeralOprfKey(open.backend as BackendName));
 
     if (mode === 'verify') {
       open.fields.forEach((field, k) => {
@@ -500,12 +573,12 @@ export async function serveLookupAsAgency(ctx: PartyJobContext, bank: Channel, s
           throw errors.policyRefused('field.banded', `${field} is answered only in bands of ×${1 + b}; verify it with a tolerance r whose 1 + r is a whole power of ${1 + b} (r = ${b}, ${Number(((1 + b) ** 2 - 1).toPrecision(12))}, …): grids of other widths would together narrow the value below its band`);
         }
       });
-      const ids = [...register.rows.keys()];
+      const ids = [...register!.rows.keys()];
       const consent = consented(governance, request, open.fields, ids);
       const inputs: string[] = [];
       ids.forEach((id, i) => {
         if (!consent.allowed[i]) return;
-        const row = register.rows.get(id)!;
+        const row = register!.rows.get(id)!;
         open.fields.forEach((field, k) => {
           const cell = row[k]!;
           if (cell === '') return;
@@ -517,13 +590,13 @@ export async function serveLookupAsAgency(ctx: PartyJobContext, bank: Channel, s
       await audit?.append('verify.prepared', { session: sessionId, partner, purpose: open.purpose, fields: [...open.fields], keyId: key.keyId, records: ids.length - consent.excluded, consentExcluded: consent.excluded, tags: prepared.tags.size });
       await sendTags(bank, prepared.tags, key.keyId, key.backend, VERIFY_DOMAIN);
     } else if (mode === 'blind') {
-      const set = await prepareLabeledSet({ executor: ctx.psiExecutor, key }, register, request, governance);
+      const set = await prepareLabeledSet({ executor: ctx.psiExecutor, key }, register!, request, governance);
       await sendTags(bank, set.tags, key.keyId, key.backend, set.domain);
-    } else {
+    } else if (mode === 'identified') {
       await bank.send(message('lookup.ready', { keyId: '', backend: '', domain: '', count: 0, labelBytes: 0 }));
     }
 
-    const domain = mode === 'verify' ? VERIFY_DOMAIN : `lookup:${open.purpose}`;
+    const domain = mode === 'verify' ? VERIFY_DOMAIN : mode === 'psi' ? PSI_DOMAIN : `lookup:${open.purpose}`;
     const tokensByEnterprise = indexTokens(governance);
     for (;;) {
       const expired = expiryOf(limits, openedAt, calls);
@@ -543,7 +616,7 @@ export async function serveLookupAsAgency(ctx: PartyJobContext, bank: Channel, s
       if (next.t === 'lookup.request' && mode === 'identified') {
         if (next.purpose !== open.purpose || next.fields.length !== open.fields.length || next.fields.some((f, k) => f !== open.fields[k])) throw errors.protocol('a lookup.request must ask for the purpose and fields its session opened');
         await charge(next.ids.length, `call ${calls} of this session`);
-        await answerLookupRequest(bank, { ...next, partner }, register, withTokensOf(governance, tokensByEnterprise, next.ids, idType));
+        await answerLookupRequest(bank, { ...next, partner }, register!, withTokensOf(governance, tokensByEnterprise, next.ids, idType));
         continue;
       }
       if (next.t === 'oprf.hello' && mode !== 'identified') {
@@ -556,7 +629,7 @@ export async function serveLookupAsAgency(ctx: PartyJobContext, bank: Channel, s
           hello: next,
           beforeAnswer: async (batch) => {
             await charge(batch.evaluations, `call ${calls} of this session${batch.seq > 0 ? ` (its batch ${batch.seq + 1})` : ''}`);
-            await audit?.append(mode === 'verify' ? 'verify.answered' : 'lookup.session', { session: sessionId, partner, purpose: open.purpose, call: calls, batch: batch.seq, evaluations: batch.evaluations, last: batch.last });
+            await audit?.append(mode === 'verify' ? 'verify.answered' : mode === 'psi' ? 'psi.answered' : 'lookup.session', { session: sessionId, partner, purpose: open.purpose, call: calls, batch: batch.seq, evaluations: batch.evaluations, last: batch.last });
           },
         });
         evaluations += answered.evaluations;
@@ -567,6 +640,24 @@ export async function serveLookupAsAgency(ctx: PartyJobContext, bank: Channel, s
     bank.close('lookup session over');
     return { mode, calls, evaluations };
   });
+}
+
+/**
+ * (Agency, psi) Offers the bank the tags prepared of `table` once per key period and sends
+ * them if it keeps no copy of these (same key id and digest); returns what the session's
+ * calls are answered with. The offer and whether the tags were sent are in the audit log.
+ */
+async function offerPreparedTags(ctx: PartyJobContext, bank: Channel, sessionId: string, partner: string, table: string, purpose: string): Promise<PreparedPsi> {
+  const prepared = await ctx.preparedPsi?.(table);
+  if (!prepared) {
+    throw errors.jobInvalid(`lookup.open from ${bank.peer}`, 'table', `${ctx.name} answers no PSI for table ${JSON.stringify(table)}: its operator names a tag file prepared with \`jinqiao psi prepare\` and its key folder under tables.${table}.psi in its config`);
+  }
+  const { header, digest, tags } = prepared;
+  await bank.send(message('lookup.offer', { keyId: header.keyId, backend: header.backend, domain: header.domain, idType: header.idType, count: header.count, digest }));
+  const want = await bank.receive('lookup.want');
+  await ctx.governance?.audit?.append('psi.offered', { session: sessionId, partner, purpose, table, keyId: header.keyId, digest, tags: header.count, sent: want.tags });
+  if (want.tags) await sendTagSlices(bank, tags);
+  return prepared;
 }
 
 /**
@@ -616,6 +707,11 @@ function registerOf(table: { readonly ids: readonly string[]; readonly values: F
 
 async function sendTags(bank: Channel, tags: TagSet, keyId: string, backend: BackendName, domain: string): Promise<void> {
   await bank.send(message('lookup.ready', { keyId, backend, domain, count: tags.size, labelBytes: tags.labelBytes }));
+  await sendTagSlices(bank, tags);
+}
+
+/** (Agency) `tags` (and their labels) as `lookup.tags` slices. */
+async function sendTagSlices(bank: Channel, tags: TagSet): Promise<void> {
   for (let start = 0, seq = 0; ; start += TAGS_PER_MESSAGE, seq++) {
     const end = Math.min(tags.size, start + TAGS_PER_MESSAGE);
     const labels = tags.labels ? tags.labels.subarray(start * tags.labelBytes, end * tags.labelBytes) : new Uint8Array(0);
@@ -623,4 +719,24 @@ async function sendTags(bank: Channel, tags: TagSet, keyId: string, backend: Bac
     await bank.send(message('lookup.tags', { seq, tags: tags.tags.subarray(start * TAG_BYTES, end * TAG_BYTES), labels, last }));
     if (last) return;
   }
+}
+
+/** (Bank) The `count` tags (and labels of `labelBytes` each) an agency announced, from their `lookup.tags` slices. */
+async function receiveTags(channel: Channel, agency: string, count: number, labelBytes: number): Promise<{ tags: Uint8Array; labels: Uint8Array }> {
+  const tags = new Uint8Array(count * TAG_BYTES);
+  const labels = new Uint8Array(count * labelBytes);
+  let have = 0;
+  for (let seq = 0; ; seq++) {
+    const part = await channel.receive('lookup.tags');
+    const n = part.tags.length / TAG_BYTES;
+    if (part.seq !== seq || !Number.isInteger(n) || have + n > count || part.labels.length !== n * labelBytes) {
+      throw errors.protocol(`lookup.tags slice ${part.seq} does not fit the ${count} tags announced`);
+    }
+    tags.set(part.tags, have * TAG_BYTES);
+    labels.set(part.labels, have * labelBytes);
+    have += n;
+    if (part.last) break;
+  }
+  if (have !== count) throw errors.protocol(`${agency} sent ${have} of the ${count} tags it announced`);
+  return { tags, labels };
 }

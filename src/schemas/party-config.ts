@@ -44,8 +44,17 @@ const TableSchema = Type.Object(
     id: Type.String({ minLength: 1, description: 'The ID column' }),
     label: Type.Optional(Type.String({ minLength: 1, description: 'The 0/1 outcome column (the bank)' })),
     features: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: 'Feature columns (default: every column but the ID and label)' })),
+    psi: Type.Optional(
+      Type.Object(
+        {
+          tags: File('(Agency) The tag file `jinqiao psi prepare` made of this table, relative to this config'),
+          key: File('(Agency) The --key folder (key period) it was prepared with, holding oprf.key'),
+        },
+        { additionalProperties: false, description: "(Agency) Answer banks' unbalanced PSI (POST /v1/psi at the bank) against this prepared tag file", errorMessage: { type: 'must be { tags, key }' } },
+      ),
+    ),
   },
-  { additionalProperties: false, errorMessage: { type: 'must be { file | postgres, id, label?, features? }' } },
+  { additionalProperties: false, errorMessage: { type: 'must be { file | postgres, id, label?, features?, psi? }' } },
 );
 
 /** A party service's configuration file. */

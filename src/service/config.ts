@@ -14,6 +14,8 @@ import { PartnerBudgets } from '../governance/budget.ts';
 import type { PartyGovernance } from '../governance/gate.ts';
 import { loadPartyGovernance } from '../local/job-file.ts';
 import { conform } from '../schemas/check.ts';
+import { loadOprfKey } from '../lookup/oprf-key.ts';
+import { readTagFileHeader } from '../lookup/tag-file.ts';
 import type { LookupSessionLimits } from '../jobs/lookup.ts';
 import { CLIENT_CERTS, DEFAULT_REQUESTS_PER_MINUTE, PARTY_ROLES, PartyConfigSchema } from '../schemas/party-config.ts';
 
@@ -34,6 +36,15 @@ export interface TableConfig {
   readonly idColumn: string;
   readonly labelColumn?: string;
   readonly features?: readonly string[];
+  /** (Agency) The tag file prepared of this table once per key period, and its key folder: answers unbalanced PSI. */
+  readonly psi?: PreparedPsiConfig;
+}
+
+export interface PreparedPsiConfig {
+  readonly tags: string;
+  readonly keyDir: string;
+  /** The key period both belong to (checked when the config is loaded). */
+  readonly keyId: string;
 }
 
 export interface PartyConfig {
@@ -154,6 +165,24 @@ export async function loadPartyConfig(file: string): Promise<PartyConfig> {
   }
 
   const tables = new Map<string, TableConfig>();
+  const preparedPsi = async (name: string, spec: { tags: string; key: string }): Promise<PreparedPsiConfig> => {
+    if (role !== 'features') throw bad(['tables', name, 'psi'], `only an agency (role features) answers unbalanced PSI from a prepared tag file; ${root.name} is ${role}: remove psi here`);
+    const tags = resolve(base, spec.tags);
+    const keyDir = resolve(base, spec.key);
+    const header = await readTagFileHeader(tags).catch((e: Error) => {
+      throw bad(['tables', name, 'psi', 'tags'], `${e.message}; name the file \`jinqiao psi prepare <register> --id <column> --key <folder> --out <file>\` wrote`);
+    });
+    if (header.kind !== 'psi') {
+      throw bad(['tables', name, 'psi', 'tags'], `${tags} is a ${header.kind} tag file (${header.kind === 'verify' ? 'prepared with --field, for verification' : 'a labeled set, for blind lookup'}), not one for PSI: prepare one with \`jinqiao psi prepare <register> --id <column> --key <folder> --out <file>\`, without --field`);
+    }
+    const key = await loadOprfKey(keyDir).catch((e: Error) => {
+      throw bad(['tables', name, 'psi', 'key'], `${e.message}; name the --key folder ${tags} was prepared with`);
+    });
+    if (key.keyId !== header.keyId) {
+      throw bad(['tables', name, 'psi', 'key'], `the key in ${keyDir} (key id ${key.keyId}) is not the one ${tags} was prepared with (key id ${header.keyId}): name the --key folder used with \`jinqiao psi prepare\`, or prepare the tags again with this one (a new key period)`);
+    }
+    return { tags, keyDir, keyId: key.keyId };
+  };
   for (const [name, spec] of Object.entries(root.tables ?? {})) {
     if ((spec.file === undefined) === (spec.postgres === undefined)) throw bad(['tables', name], 'needs exactly one of file (CSV) and postgres (a postgresql:// URL, with table or query)');
     if (spec.postgres !== undefined && (spec.table === undefined) === (spec.query === undefined)) throw bad(['tables', name], 'a PostgreSQL source needs exactly one of table and query');
@@ -170,6 +199,7 @@ export async function loadPartyConfig(file: string): Promise<PartyConfig> {
       idColumn: spec.id,
       ...(spec.label === undefined ? {} : { labelColumn: spec.label }),
       ...(spec.features === undefined ? {} : { features: spec.features }),
+      ...(spec.psi === undefined ? {} : { psi: await preparedPsi(name, spec.psi) }),
     });
   }
 
