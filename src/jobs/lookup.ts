@@ -48,13 +48,13 @@ import { prepareTags } from '../lookup/prepare.ts';
 import { TagSet } from '../lookup/tag-set.ts';
 import { TAG_FILE_VERSION, tagsDigest, type TagFileHeader } from '../lookup/tag-file.ts';
 import { PSI_DOMAIN } from '../lookup/unbalanced-psi.ts';
-import { VERIFY_DOMAIN } from '../lookup/verify.ts';
+import { formatFieldCheck, parseFieldCheck, VERIFY_DOMAIN } from '../lookup/verify.ts';
 import { isBackendName } from '../psi/backends/index.ts';
 import type { BackendName } from '../psi/group.ts';
-import { unlessAborted, type Channel } from '../protocol/channel.ts';
+import { expectType, unlessAborted, type Channel } from '../protocol/channel.ts';
 import { abortingPeersOnFailure } from '../protocol/abort.ts';
-import { message, type Message } from '../protocol/messages.ts';
-import type { PartyJobContext, PreparedPsi } from './context.ts';
+import { message, type Message, type MessageOf } from '../protocol/messages.ts';
+import type { PartyJobContext, PreparedTags } from './context.ts';
 
 /** Session ids of lookup sessions start with this: the agency's host dispatches on it. */
 export const LOOKUP_SESSION_PREFIX = 'lookup/';
@@ -141,10 +141,16 @@ export class BankLookupSession {
       );
       const session = new BankLookupSession(ctx, spec, sessionId, channel);
       if (spec.mode === 'psi') {
-        await session.#fetchPreparedTags();
+        await session.#fetchPreparedTags(await channel.receive('lookup.offer'));
         return session;
       }
-      const ready = await channel.receive('lookup.ready');
+      // A verification session is answered from the agency's prepared tags when it has some for these checks.
+      const first = await channel.next();
+      if (spec.mode === 'verify' && first.t === 'lookup.offer') {
+        await session.#fetchPreparedTags(first);
+        return session;
+      }
+      const ready = expectType(first, 'lookup.ready', spec.agency);
       if (spec.mode !== 'identified') {
         if (ready.backend !== spec.backend) throw errors.protocol(`${spec.agency} keyed the session for backend ${ready.backend}, not ${spec.backend}`);
         const expected = spec.mode === 'verify' ? VERIFY_DOMAIN : `lookup:${spec.purpose}`;
@@ -161,24 +167,28 @@ export class BankLookupSession {
   }
 
   /**
-   * (psi) The agency's offer of its prepared tags: the copy kept from an earlier session if
-   * it is this one (same key id and digest), else fetched, checked against the digest and kept.
+   * (psi, verify) The agency's offer of its prepared tags: the copy kept from an earlier
+   * session if it is this one (same key id and digest), else fetched, checked against the
+   * digest and kept.
    */
-  async #fetchPreparedTags(): Promise<void> {
+  async #fetchPreparedTags(offer: MessageOf<'lookup.offer'>): Promise<void> {
     const { agency, table } = this.spec;
-    const offer = await this.#channel.receive('lookup.offer');
-    if (offer.domain !== PSI_DOMAIN) throw errors.protocol(`${agency} offered tags for domain ${offer.domain}, not ${PSI_DOMAIN}`);
+    const kind = this.spec.mode === 'psi' ? 'psi' : 'verify';
+    if (kind === 'psi' ? offer.domain !== PSI_DOMAIN : !checksAnswered(offer.domain, this.spec.fields)) {
+      throw errors.protocol(`${agency} offered tags for domain ${offer.domain}, which does not check ${kind === 'psi' ? 'membership' : this.spec.fields.map(formatFieldCheck).join(', ')}`);
+    }
     if (!isBackendName(offer.backend)) throw errors.protocol(`${agency} offered tags for an unknown backend ${JSON.stringify(offer.backend)}`);
     if (offer.idType !== 'uscc' && offer.idType !== 'plain') throw errors.protocol(`${agency} offered tags of an unknown ID type ${JSON.stringify(offer.idType)}`);
     if (!/^[0-9a-f]{64}$/.test(offer.digest)) throw errors.protocol(`${agency} offered tags without a SHA-256 digest`);
-    const cache = this.#ctx.psiTagCache;
-    let tags = await cache?.get(agency, table, offer.keyId, offer.digest);
+    const cache = this.#ctx.keptTags;
+    let tags = await cache?.get(agency, table, kind, offer.keyId, offer.digest);
     await this.#channel.send(message('lookup.want', { tags: tags === undefined }));
     if (tags === undefined) {
       const received = await receiveTags(this.#channel, agency, offer.count, 0);
       if (tagsDigest(received.tags) !== offer.digest) throw errors.protocol(`the tags ${agency} sent are not those it offered (their SHA-256 differs)`);
       tags = new TagSet(received.tags);
-      const header: TagFileHeader = { version: TAG_FILE_VERSION, kind: 'psi', keyId: offer.keyId, backend: offer.backend, domain: offer.domain, idType: offer.idType, count: offer.count, tagBytes: TAG_BYTES, labelBytes: 0, fields: [], offlineSeconds: 0 };
+      const fields = kind === 'verify' ? (JSON.parse(offer.domain.slice(VERIFY_DOMAIN.length + 1)) as string[]) : [];
+      const header: TagFileHeader = { version: TAG_FILE_VERSION, kind, keyId: offer.keyId, backend: offer.backend, domain: offer.domain, idType: offer.idType, count: offer.count, tagBytes: TAG_BYTES, labelBytes: 0, fields, offlineSeconds: 0 };
       await cache?.put(agency, table, header, offer.digest, tags);
     } else if (tags.size !== offer.count) {
       throw errors.protocol(`the kept copy of ${agency}'s tags holds ${tags.size} tags, the offer ${offer.count}`);
@@ -557,12 +567,6 @@ export async function serveLookupAsAgency(ctx: PartyJobContext, bank: Channel, s
     await charge(0, 'a new session');
     let evaluations = 0;
     let calls = 0;
-    // (psi) The register is never read: the tags were prepared of it once per key period.
-    const prepared = mode === 'psi' ? await offerPreparedTags(ctx, bank, sessionId, partner, open.table, open.purpose) : undefined;
-    const register = prepared ? undefined : registerOf(await ctx.loadTable(open.table, { withLabel: false, features: open.fields }), idType);
-    if (!prepared && !isBackendName(open.backend)) throw bad('backend', `unknown backend ${JSON.stringify(open.backend)}`);
-    const key = prepared?.key ?? (await ephemeralOprfKey(open.backend as BackendName));
-
     if (mode === 'verify') {
       open.fields.forEach((field, k) => {
         const exposure = exposures[k]!;
@@ -573,6 +577,16 @@ export async function serveLookupAsAgency(ctx: PartyJobContext, bank: Channel, s
           throw errors.policyRefused('field.banded', `${field} is answered only in bands of ×${1 + b}; verify it with a tolerance r whose 1 + r is a whole power of ${1 + b} (r = ${b}, ${Number(((1 + b) ** 2 - 1).toPrecision(12))}, …): grids of other widths would together narrow the value below its band`);
         }
       });
+    }
+    // Tags prepared once per key period, when the table has them (psi: it must): the register is
+    // then not read, and the bank fetches the tags only if it keeps no copy of these.
+    const prepared = mode === 'psi' ? await preparedPsiOf(ctx, bank, open.table) : mode === 'verify' ? await preparedVerificationFor(ctx, governance, open) : undefined;
+    if (prepared) await offerPreparedTags(ctx, bank, sessionId, partner, open.table, open.purpose, prepared);
+    const register = prepared ? undefined : registerOf(await ctx.loadTable(open.table, { withLabel: false, features: open.fields }), idType);
+    if (!prepared && !isBackendName(open.backend)) throw bad('backend', `unknown backend ${JSON.stringify(open.backend)}`);
+    const key = prepared?.key ?? (await ephemeralOprfKey(open.backend as BackendName));
+
+    if (mode === 'verify' && !prepared) {
       const ids = [...register!.rows.keys()];
       const consent = consented(governance, request, open.fields, ids);
       const inputs: string[] = [];
@@ -596,7 +610,7 @@ export async function serveLookupAsAgency(ctx: PartyJobContext, bank: Channel, s
       await bank.send(message('lookup.ready', { keyId: '', backend: '', domain: '', count: 0, labelBytes: 0 }));
     }
 
-    const domain = mode === 'verify' ? VERIFY_DOMAIN : mode === 'psi' ? PSI_DOMAIN : `lookup:${open.purpose}`;
+    const domain = prepared?.header.domain ?? (mode === 'verify' ? VERIFY_DOMAIN : `lookup:${open.purpose}`);
     const tokensByEnterprise = indexTokens(governance);
     for (;;) {
       const expired = expiryOf(limits, openedAt, calls);
@@ -642,22 +656,42 @@ export async function serveLookupAsAgency(ctx: PartyJobContext, bank: Channel, s
   });
 }
 
-/**
- * (Agency, psi) Offers the bank the tags prepared of `table` once per key period and sends
- * them if it keeps no copy of these (same key id and digest); returns what the session's
- * calls are answered with. The offer and whether the tags were sent are in the audit log.
- */
-async function offerPreparedTags(ctx: PartyJobContext, bank: Channel, sessionId: string, partner: string, table: string, purpose: string): Promise<PreparedPsi> {
-  const prepared = await ctx.preparedPsi?.(table);
+/** (Agency, psi) The table's PSI tags; a table without them is refused, naming the config key that adds them. */
+async function preparedPsiOf(ctx: PartyJobContext, bank: Channel, table: string): Promise<PreparedTags> {
+  const prepared = await ctx.preparedTags?.(table, 'psi');
   if (!prepared) {
     throw errors.jobInvalid(`lookup.open from ${bank.peer}`, 'table', `${ctx.name} answers no PSI for table ${JSON.stringify(table)}: its operator names a tag file prepared with \`jinqiao psi prepare\` and its key folder under tables.${table}.psi in its config`);
   }
+  return prepared;
+}
+
+/**
+ * (Agency, verify) The table's prepared verification tags if they answer this session: they
+ * check every field asked for at the tolerance asked for, and no consent is required (they
+ * were prepared over the whole register, not per consenting enterprise). Otherwise the
+ * session prepares its own tags, as without a file.
+ */
+async function preparedVerificationFor(ctx: PartyJobContext, governance: AgencyGovernance, open: MessageOf<'lookup.open'>): Promise<PreparedTags | undefined> {
+  const prepared = await ctx.preparedTags?.(open.table, 'verify');
+  if (!prepared) return undefined;
+  const consentRequired = governance.consent !== undefined || (governance.policy?.purposes.get(open.purpose)?.consentRequired ?? false);
+  if (consentRequired) return undefined;
+  const checks = prepared.header.fields.map(parseFieldCheck);
+  const covered = open.fields.every((field, k) => checks.some((c) => c.field === field && (c.tolerance ?? 0) === open.tolerances[k]));
+  return covered ? prepared : undefined;
+}
+
+/**
+ * (Agency) Offers the bank tags prepared once per key period and sends them if it keeps no
+ * copy of these (same key id and digest). The offer, and whether the tags were sent, are in
+ * the audit log (`psi.offered`, `verify.offered`).
+ */
+async function offerPreparedTags(ctx: PartyJobContext, bank: Channel, sessionId: string, partner: string, table: string, purpose: string, prepared: PreparedTags): Promise<void> {
   const { header, digest, tags } = prepared;
   await bank.send(message('lookup.offer', { keyId: header.keyId, backend: header.backend, domain: header.domain, idType: header.idType, count: header.count, digest }));
   const want = await bank.receive('lookup.want');
-  await ctx.governance?.audit?.append('psi.offered', { session: sessionId, partner, purpose, table, keyId: header.keyId, digest, tags: header.count, sent: want.tags });
+  await ctx.governance?.audit?.append(`${header.kind}.offered`, { session: sessionId, partner, purpose, table, keyId: header.keyId, digest, tags: header.count, sent: want.tags });
   if (want.tags) await sendTagSlices(bank, tags);
-  return prepared;
 }
 
 /**
@@ -739,4 +773,22 @@ async function receiveTags(channel: Channel, agency: string, count: number, labe
   }
   if (have !== count) throw errors.protocol(`${agency} sent ${have} of the ${count} tags it announced`);
   return { tags, labels };
+}
+
+/**
+ * (Bank) Whether prepared verification tags of `domain` (verify.ts `preparedVerifyDomain`: the
+ * checks they were made for) check every field of the session at its tolerance: a claim
+ * checked under other checks would match nothing, and read as inconsistent.
+ */
+function checksAnswered(domain: string, fields: readonly FieldCheck[]): boolean {
+  if (!domain.startsWith(`${VERIFY_DOMAIN}:`)) return false;
+  let checks: FieldCheck[];
+  try {
+    const listed = JSON.parse(domain.slice(VERIFY_DOMAIN.length + 1)) as unknown;
+    if (!Array.isArray(listed) || !listed.every((c) => typeof c === 'string')) return false;
+    checks = listed.map(parseFieldCheck);
+  } catch {
+    return false;
+  }
+  return fields.every((f) => checks.some((c) => c.field === f.field && c.tolerance === f.tolerance));
 }

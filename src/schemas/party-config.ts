@@ -53,8 +53,21 @@ const TableSchema = Type.Object(
         { additionalProperties: false, description: "(Agency) Answer banks' unbalanced PSI (POST /v1/psi at the bank) against this prepared tag file", errorMessage: { type: 'must be { tags, key }' } },
       ),
     ),
+    verify: Type.Optional(
+      Type.Object(
+        {
+          tags: File('(Agency) The verification tag file `jinqiao psi prepare --field …` made of this table, relative to this config'),
+          key: File('(Agency) The --key folder (key period) it was prepared with, holding oprf.key'),
+        },
+        {
+          additionalProperties: false,
+          description: "(Agency) Answer banks' verification (POST /v1/verify at the bank) of the fields and tolerances this tag file was prepared for from it, instead of preparing tags for every session",
+          errorMessage: { type: 'must be { tags, key }' },
+        },
+      ),
+    ),
   },
-  { additionalProperties: false, errorMessage: { type: 'must be { file | postgres, id, label?, features?, psi? }' } },
+  { additionalProperties: false, errorMessage: { type: 'must be { file | postgres, id, label?, features?, psi?, verify? }' } },
 );
 
 /** A party service's configuration file. */

@@ -37,10 +37,12 @@ export interface TableConfig {
   readonly labelColumn?: string;
   readonly features?: readonly string[];
   /** (Agency) The tag file prepared of this table once per key period, and its key folder: answers unbalanced PSI. */
-  readonly psi?: PreparedPsiConfig;
+  readonly psi?: PreparedTagsConfig;
+  /** (Agency) The verification tag file prepared of this table (`psi prepare --field`) and its key folder. */
+  readonly verify?: PreparedTagsConfig;
 }
 
-export interface PreparedPsiConfig {
+export interface PreparedTagsConfig {
   readonly tags: string;
   readonly keyDir: string;
   /** The key period both belong to (checked when the config is loaded). */
@@ -165,21 +167,23 @@ export async function loadPartyConfig(file: string): Promise<PartyConfig> {
   }
 
   const tables = new Map<string, TableConfig>();
-  const preparedPsi = async (name: string, spec: { tags: string; key: string }): Promise<PreparedPsiConfig> => {
-    if (role !== 'features') throw bad(['tables', name, 'psi'], `only an agency (role features) answers unbalanced PSI from a prepared tag file; ${root.name} is ${role}: remove psi here`);
+  const preparedTags = async (name: string, kind: 'psi' | 'verify', spec: { tags: string; key: string }): Promise<PreparedTagsConfig> => {
+    if (role !== 'features') throw bad(['tables', name, kind], `only an agency (role features) answers from a prepared tag file; ${root.name} is ${role}: remove ${kind} here`);
     const tags = resolve(base, spec.tags);
     const keyDir = resolve(base, spec.key);
+    const how = kind === 'psi' ? '`jinqiao psi prepare <register> --id <column> --key <folder> --out <file>`' : '`jinqiao psi prepare <register> --id <column> --key <folder> --out <file> --field <name>[:tol=r] …`';
     const header = await readTagFileHeader(tags).catch((e: Error) => {
-      throw bad(['tables', name, 'psi', 'tags'], `${e.message}; name the file \`jinqiao psi prepare <register> --id <column> --key <folder> --out <file>\` wrote`);
+      throw bad(['tables', name, kind, 'tags'], `${e.message}; name the file ${how} wrote`);
     });
-    if (header.kind !== 'psi') {
-      throw bad(['tables', name, 'psi', 'tags'], `${tags} is a ${header.kind} tag file (${header.kind === 'verify' ? 'prepared with --field, for verification' : 'a labeled set, for blind lookup'}), not one for PSI: prepare one with \`jinqiao psi prepare <register> --id <column> --key <folder> --out <file>\`, without --field`);
+    if (header.kind !== kind) {
+      const what = header.kind === 'verify' ? 'prepared with --field, for verification' : header.kind === 'psi' ? 'prepared without --field, for PSI' : 'a labeled set, for blind lookup';
+      throw bad(['tables', name, kind, 'tags'], `${tags} is a ${header.kind} tag file (${what}), not one for ${kind === 'psi' ? 'PSI' : 'verification'}: prepare one with ${how}`);
     }
     const key = await loadOprfKey(keyDir).catch((e: Error) => {
-      throw bad(['tables', name, 'psi', 'key'], `${e.message}; name the --key folder ${tags} was prepared with`);
+      throw bad(['tables', name, kind, 'key'], `${e.message}; name the --key folder ${tags} was prepared with`);
     });
     if (key.keyId !== header.keyId) {
-      throw bad(['tables', name, 'psi', 'key'], `the key in ${keyDir} (key id ${key.keyId}) is not the one ${tags} was prepared with (key id ${header.keyId}): name the --key folder used with \`jinqiao psi prepare\`, or prepare the tags again with this one (a new key period)`);
+      throw bad(['tables', name, kind, 'key'], `the key in ${keyDir} (key id ${key.keyId}) is not the one ${tags} was prepared with (key id ${header.keyId}): name the --key folder used with \`jinqiao psi prepare\`, or prepare the tags again with this one (a new key period)`);
     }
     return { tags, keyDir, keyId: key.keyId };
   };
@@ -199,7 +203,8 @@ export async function loadPartyConfig(file: string): Promise<PartyConfig> {
       idColumn: spec.id,
       ...(spec.label === undefined ? {} : { labelColumn: spec.label }),
       ...(spec.features === undefined ? {} : { features: spec.features }),
-      ...(spec.psi === undefined ? {} : { psi: await preparedPsi(name, spec.psi) }),
+      ...(spec.psi === undefined ? {} : { psi: await preparedTags(name, 'psi', spec.psi) }),
+      ...(spec.verify === undefined ? {} : { verify: await preparedTags(name, 'verify', spec.verify) }),
     });
   }
 

@@ -32,11 +32,11 @@ import type { Channel } from '../protocol/channel.ts';
 import { message } from '../protocol/messages.ts';
 import type { BankSession, EnterpriseScore } from '../score/bank.ts';
 import { connectChannel, listenChannels, type TlsChannel, type TlsListener, type TlsPartyConfig } from '../transport/tls/index.ts';
-import type { LoadedTable, PartyJobContext, PreparedPsi } from '../jobs/context.ts';
+import type { LoadedTable, PartyJobContext, PreparedKind, PreparedTags } from '../jobs/context.ts';
 import { stagedOutputs, type StagedOutputs } from '../jobs/output-folder.ts';
 import { joinJob, type PartnerOutcome } from '../jobs/partner.ts';
 import { isLookupSession, LookupSessions, serveLookupAsAgency, type LookupCall, type PsiCall, type VerifyCall } from '../jobs/lookup.ts';
-import { psiTagCache } from './psi-tag-cache.ts';
+import { keptTags } from './kept-tags.ts';
 import { readTagFile, tagsDigest } from '../lookup/tag-file.ts';
 import { loadOprfKey } from '../lookup/oprf-key.ts';
 import type { FrameTap } from '../transport/memory.ts';
@@ -220,28 +220,28 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
   };
 
   /**
-   * (Agency) Each table's prepared PSI tags, read once and again only when the file changes
+   * (Agency) Each table's prepared tags (PSI, verification), read once and again only when the file changes
    * (an operator who prepares it anew, in the same key period or the next, needs no restart).
    */
-  const preparedTags = new Map<string, { readonly stamp: string; readonly prepared: PreparedPsi }>();
-  const preparedPsi = async (name: string): Promise<PreparedPsi | undefined> => {
+  const preparedByTable = new Map<string, { readonly stamp: string; readonly prepared: PreparedTags }>();
+  const preparedTags = async (name: string, kind: PreparedKind): Promise<PreparedTags | undefined> => {
     const table = config.tables.get(name);
     if (!table) throw errors.tableUnknown(config.name, name, [...config.tables.keys()]);
-    const psi = table.psi;
+    const psi = table[kind];
     if (!psi) return undefined;
     const info = await stat(psi.tags).catch((e: Error) => {
-      throw errors.fileUnreadable(psi.tags, `${e.message} (tables.${name}.psi.tags in ${config.name}'s config)`);
+      throw errors.fileUnreadable(psi.tags, `${e.message} (tables.${name}.${kind}.tags in ${config.name}'s config)`);
     });
     const stamp = `${info.size}/${info.mtimeMs}`;
-    const kept = preparedTags.get(name);
+    const kept = preparedByTable.get(`${kind}/${name}`);
     if (kept?.stamp === stamp) return kept.prepared;
     const { header, tags } = await readTagFile(psi.tags);
     const key = await loadOprfKey(psi.keyDir);
-    if (header.kind !== 'psi' || key.keyId !== header.keyId) {
-      throw errors.keyInvalid(psi.tags, `the tag file changed since the service started and no longer belongs to the key in ${psi.keyDir} (tables.${name}.psi)`, 'prepare it again with that --key folder, or restart the service with the config naming the new folder');
+    if (header.kind !== kind || key.keyId !== header.keyId) {
+      throw errors.keyInvalid(psi.tags, `the tag file changed since the service started and is no longer ${kind} tags of the key in ${psi.keyDir} (tables.${name}.${kind})`, 'prepare it again with that --key folder, or restart the service with the config naming the new folder');
     }
-    const prepared: PreparedPsi = { header, key, digest: tagsDigest(tags.tags), tags };
-    preparedTags.set(name, { stamp, prepared });
+    const prepared: PreparedTags = { header, key, digest: tagsDigest(tags.tags), tags };
+    preparedByTable.set(`${kind}/${name}`, { stamp, prepared });
     return prepared;
   };
 
@@ -338,8 +338,8 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
       return channel;
     },
     loadTable: (name, columns) => loadTable(name, columns.withLabel, columns.features),
-    preparedPsi: (table) => preparedPsi(table),
-    psiTagCache: config.role === 'label' ? psiTagCache(join(config.store, 'psi-tags')) : undefined,
+    preparedTags: (table, kind) => preparedTags(table, kind),
+    keptTags: config.role === 'label' ? keptTags(join(config.store, 'prepared-tags')) : undefined,
     loadModelSlice: async (jobId) => {
       // The bank ends a training job when its own part is done; this party may still be
       // writing its slice. A scoring session opened right then waits for that, instead of

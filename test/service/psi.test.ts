@@ -82,7 +82,7 @@ const entries = () =>
 const offers = () => entries().filter((e) => e.type === 'psi.offered');
 const evaluated = () => entries().filter((e) => e.type === 'psi.answered').reduce((n, e) => n + Number(e.details.evaluations), 0);
 const keptCopies = () => {
-  const at = join(dir, 'store-bank', 'psi-tags', 'tax-bureau', 'register');
+  const at = join(dir, 'store-bank', 'prepared-tags', 'tax-bureau', 'register', 'psi');
   return existsSync(at) ? readdirSync(at) : [];
 };
 
