@@ -390,9 +390,11 @@ export class LookupSessions {
   /**
    * `run` on the open session for `spec`. A session the agency ended while it sat idle (at
    * its maximum age or number of calls, or a restart) is often seen only when the next call
-   * is sent on it: such a call goes once more, on a new session. The agency answered none of
-   * it (it ends a session between calls only), so the second try tells it nothing the first
-   * did not; the call is in the bank's log once per try.
+   * is sent on it: such a call goes once more, on a new session. An agency that ended the
+   * session at its limit answered none of the call (it ends sessions between calls only); one
+   * whose connection broke mid-call may have answered part of it, and then sees the same
+   * count again (charged to the budget again): the second try tells it nothing the first did
+   * not. The call is in the bank's log once per try.
    */
   async #onSession<T>(spec: LookupSessionSpec, run: (session: BankLookupSession) => Promise<T>): Promise<T> {
     const reused = this.#open.has(this.#keyOf(spec));

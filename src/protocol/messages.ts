@@ -158,8 +158,9 @@ export const MESSAGE_SCHEMAS = {
   /**
    * (Bank → agency, first on a lookup session between party services) What the session is
    * for: `verify` (blind verification of `fields`, each within its relative tolerance, 0 for
-   * equality), `identified` or `blind` lookup of `fields`; the agency's table, the purpose its
-   * policy checks, and how IDs are read. Names only: no ID or value.
+   * equality), `identified` or `blind` lookup of `fields`, or `psi` (membership, no field);
+   * the agency's table, the purpose its policy checks, and how IDs are read (psi: the agency's
+   * tag file sets the ID type and group, and these two are not read). Names only: no ID or value.
    */
   'lookup.open': { version: 1, fields: { mode: 'string', purpose: 'string', table: 'string', fields: 'string[]', tolerances: 'number[]', idType: 'string', backend: 'string' } },
   /**
