@@ -7,9 +7,10 @@
  *   bank → agency   lookup.open     mode, purpose, table, field names and tolerances
  *   agency → bank   lookup.ready    (policy and consent checked, tags prepared) key period, domain
  *   agency → bank   lookup.tags     the session's OPRF tags (verify, blind), in slices
- *   psi instead:    lookup.offer    (policy checked) the table's prepared tag file: key id, count, digest
- *                   lookup.want     the bank: whether it needs the tags or keeps this copy already
- *                   lookup.tags     the prepared tags, if wanted
+ *   psi, and verify from prepared tags, instead of lookup.ready:
+ *   agency → bank   lookup.offer    (policy checked) the table's prepared tag file: key id, count, digest
+ *   bank → agency   lookup.want     whether it needs the tags or keeps this copy already
+ *   agency → bank   lookup.tags     the prepared tags, if wanted
  *   per call        oprf.*          verify, blind: one OPRF session with a fresh blinding scalar
  *                   lookup.request / lookup.reply    identified
  *   bank → agency   lookup.close
@@ -17,11 +18,13 @@
  *
  * In verify and blind mode the agency's key lives for the session only (never stored): its
  * tags are good for that session's calls and nothing else. In psi mode (unbalanced PSI: which
- * of the bank's IDs the agency holds) the tags were prepared once per key period with
- * `jinqiao psi prepare` and the key is the agency's persistent one: the bank fetches the tags
- * once per key period (and digest), keeps them, and each call is one OPRF round. Every call is appended to the agency's audit log before
- * its answer leaves (identified: the enterprises as salted hashes and what was answered;
- * verify, blind: the number of evaluations, batch by batch), and the policy is checked
+ * of the bank's IDs the agency holds), and in verify mode where the agency's config names a
+ * verification tag file holding the session's checks, the tags were prepared once per key
+ * period with `jinqiao psi prepare` and the key is the agency's persistent one: the bank
+ * fetches the tags once per key period (and digest), keeps them, and each call is one OPRF
+ * round. Every call is appended to the agency's audit log before its answer leaves
+ * (identified: the enterprises as salted hashes and what was answered; verify, blind, psi:
+ * the number of evaluations, batch by batch), and the policy is checked
  * against the institution on the caller's certificate, never a name in a message. Beside the
  * per-call limit, a partner's daily budget (policy `evaluationsPerDay`, governance/budget.ts)
  * is charged before each batch or request is answered, across all the partner's sessions.
@@ -30,8 +33,8 @@
  * opens a new one, so consent revocations, policy changes and register updates reach it.
  *
  * What each side learns is what the in-process commands say (src/lookup/verify.ts,
- * lookup.ts): in verify and blind mode the agency sees counts only; in identified mode it
- * sees the enterprises the bank names, by design.
+ * lookup.ts, unbalanced-psi.ts): in verify, blind and psi mode the agency sees counts only;
+ * in identified mode it sees the enterprises the bank names, by design.
  */
 import { randomUUID } from 'node:crypto';
 import { errors, isJinqiaoError } from '../errors.ts';
@@ -79,7 +82,7 @@ export interface LookupSessionLimits {
 }
 
 /** The start of the reason an agency gives when it ends a session at its limit (the bank reopens on it). */
-export const SESSION_EXPIRED = 'lookup session expired';
+const SESSION_EXPIRED = 'lookup session expired';
 
 export function isLookupSession(jobId: string): boolean {
   return jobId.startsWith(LOOKUP_SESSION_PREFIX);
