@@ -206,6 +206,17 @@ describe('unbalanced PSI between party services', () => {
     expect(keptCopies()[0]).toContain((await readTagFileHeader(join(dir, 'register-2027q1.tags'))).keyId);
   }, 120_000);
 
+  it('fetches the tags again when the kept copy was altered on disk, never answering from it', async () => {
+    const at = join(dir, 'store-bank', 'prepared-tags', 'tax-bureau', 'register', 'psi', keptCopies()[0]!);
+    const bytes = readFileSync(at);
+    bytes[bytes.length - 1]! ^= 0xff;
+    writeFileSync(at, bytes);
+    const before = tagBytesSent;
+    expect((await bank.psi({ ...call, ids: bankIds })).rows).toEqual(plain(bankIds));
+    expect(tagBytesSent).toBeGreaterThan(before);
+    expect(offers().at(-1)!.details.sent).toBe(true);
+  }, 120_000);
+
   it('refuses at start a config naming a missing tag file, one of the wrong kind, or a key folder of another key period', async () => {
     const refused = async (psi: { tags: string; key: string }) => {
       writeFileSync(join(dir, 'bad.json'), JSON.stringify(agencyConfig(psi)));
