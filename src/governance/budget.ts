@@ -19,7 +19,7 @@
  *
  * Surviving a restart: the ledger is rebuilt from the agency's audit log (`fromAuditLog`),
  * not kept in the service's store. That is sound because the runner appends each answer's
- * entry (`verify.answered`, `lookup.session`: partner and evaluations; `lookup.answered`:
+ * entry (`verify.answered`, `lookup.session`, `psi.answered`: partner and evaluations; `lookup.answered`:
  * partner and enterprises queried) and waits for it to be synced before the answer leaves:
  * every answer given is in the log, so the rebuilt count is never lower than the truth (a
  * crash between the entry and the answer over-counts by that batch, in the agency's
@@ -130,6 +130,6 @@ function dayOf(time: Date): string {
 function answersOf(entry: AuditEntry): { partner: string; count: number } | undefined {
   const { partner, evaluations, queried } = entry.details as { partner?: unknown; evaluations?: unknown; queried?: unknown };
   if (typeof partner !== 'string') return undefined;
-  const count = entry.type === 'verify.answered' || entry.type === 'lookup.session' ? evaluations : entry.type === 'lookup.answered' ? queried : undefined;
+  const count = entry.type === 'verify.answered' || entry.type === 'lookup.session' || entry.type === 'psi.answered' ? evaluations : entry.type === 'lookup.answered' ? queried : undefined;
   return typeof count === 'number' && Number.isInteger(count) && count > 0 ? { partner, count } : undefined;
 }

@@ -104,6 +104,7 @@ export const POLICY_RULES = {
   'field.sensitive-not-granted': 'a sensitive field needs an explicit grant to this partner',
   'field.banded': 'a banded field is verified only at a tolerance r whose 1 + r is a whole power of its band factor',
   'partner.daily-budget': "the partner's interface calls and verifications today would exceed its evaluationsPerDay",
+  'membership.consent-required': "a purpose that needs the enterprises' consent cannot be answered from a tag file prepared over the whole register (unbalanced PSI)",
 } as const;
 export type PolicyRule = keyof typeof POLICY_RULES;
 export type PolicyRefusal = JinqiaoError & { readonly rule: PolicyRule };
@@ -126,20 +127,42 @@ export interface JobAdmission {
 
 export type JobDecision = JobAdmission | { readonly admitted: false; readonly refusal: PolicyRefusal };
 
+/** The partner and purpose of a request if the policy grants that purpose to that partner, else the refusal. */
+function grantedPurpose(policy: DataHolderPolicy, partnerId: string, purposeName: string): { partner: PartnerRule; purpose: PurposeRule } | PolicyRefusal {
+  const partner = policy.partners.find((p) => p.id === partnerId || p.keyId === partnerId);
+  if (partner === undefined) return errors.policyRefused('partner.unknown', `${policy.party} does not work with partner ${JSON.stringify(partnerId)}`);
+  const purpose = policy.purposes.get(purposeName);
+  if (purpose === undefined) {
+    return errors.policyRefused('purpose.undeclared', `${policy.party} does not accept purpose ${JSON.stringify(purposeName)} (accepted: ${[...policy.purposes.keys()].join(', ')})`);
+  }
+  if (!partner.purposes.includes(purpose.name)) {
+    return errors.policyRefused('purpose.not-granted', `partner ${partner.id ?? partner.keyId} may not use purpose ${purpose.name} (granted: ${partner.purposes.join(', ')})`);
+  }
+  return { partner, purpose };
+}
+
+/**
+ * (Data-holder side) Refuses a membership test (unbalanced PSI against a prepared tag file),
+ * which reveals whether the holder has a record of each enterprise asked about and no field:
+ * the partner must be granted the purpose, and a purpose that needs consent is refused,
+ * since the tags were prepared once over the whole register, not per consenting enterprise.
+ */
+export function checkMembership(policy: DataHolderPolicy, request: { readonly partner: string; readonly purpose: string }): void {
+  const granted = grantedPurpose(policy, request.partner, request.purpose);
+  if (granted instanceof Error) throw granted;
+  if (granted.purpose.consentRequired) {
+    throw errors.policyRefused('membership.consent-required', `purpose ${granted.purpose.name} needs the enterprises' consent, and the tag file was prepared over the whole register: ask for membership under a purpose without consentRequired, or use a blind lookup (POST /v1/lookup, blind), whose tags hold consenting enterprises only`);
+  }
+}
+
 /** (Data-holder side) Admits `request` or names the first rule that refuses it. */
 export function checkJob(policy: DataHolderPolicy, request: JobRequest): JobDecision {
   const fields = validRequest(request);
   const refuse = (rule: PolicyRule, why: string): JobDecision => ({ admitted: false, refusal: errors.policyRefused(rule, why) });
-  const partner = policy.partners.find((p) => p.id === request.partner || p.keyId === request.partner);
-  if (partner === undefined) return refuse('partner.unknown', `${policy.party} does not work with partner ${JSON.stringify(request.partner)}`);
-  const purpose = policy.purposes.get(request.purpose);
-  if (purpose === undefined) {
-    return refuse('purpose.undeclared', `${policy.party} does not accept purpose ${JSON.stringify(request.purpose)} (accepted: ${[...policy.purposes.keys()].join(', ')})`);
-  }
+  const granted = grantedPurpose(policy, request.partner, request.purpose);
+  if (granted instanceof Error) return { admitted: false, refusal: granted };
+  const { partner, purpose } = granted;
   const partnerName = partner.id ?? partner.keyId;
-  if (!partner.purposes.includes(purpose.name)) {
-    return refuse('purpose.not-granted', `partner ${partnerName} may not use purpose ${purpose.name} (granted: ${partner.purposes.join(', ')})`);
-  }
   const restricted = fields.filter((f) => policy.fields.get(f) === 'restricted');
   if (restricted.length > 0) return refuse('field.restricted', `${list(restricted)} ${restricted.length === 1 ? 'is' : 'are'} restricted and never usable`);
   const notExposed = fields.filter((f) => !purpose.fields.includes(f));

@@ -13,6 +13,9 @@ import type { ProgressListener } from '../lr/progress.ts';
 import type { MatvecRunner } from '../lr/protocol.ts';
 import type { Channel } from '../protocol/channel.ts';
 import type { PsiExecutor } from '../psi/executor.ts';
+import type { OprfKey } from '../lookup/oprf-key.ts';
+import type { TagFileHeader } from '../lookup/tag-file.ts';
+import type { TagSet } from '../lookup/tag-set.ts';
 import type { OutputFolder } from './output-folder.ts';
 import { inThreadRoles, type RoleRunner } from './role-threads.ts';
 
@@ -69,8 +72,32 @@ export interface PartyJobContext {
    * thread, retired when the role ends, so the job's CKKS memory goes with it. Absent: this thread.
    */
   readonly roles?: RoleRunner;
+  /** (Agency) The tag file of this kind prepared of `table` (unbalanced PSI, verification), with its key (undefined: the table has none). */
+  preparedTags?(table: string, kind: PreparedKind): Promise<PreparedTags | undefined>;
+  /** (Label) Where it keeps agencies' prepared tags between sessions (absent: fetched at every session). */
+  readonly keptTags?: KeptTags;
   /** (Label) The partners whose operators job `jobId` now waits for (empty: none any more). */
   readonly onAwaitingApproval?: (jobId: string, parties: readonly string[]) => void;
+}
+
+/** What a prepared tag file is for: unbalanced PSI (`psi prepare`), verification (`psi prepare --field`). */
+export type PreparedKind = 'psi' | 'verify';
+
+/** (Agency) A table's tags, prepared once per key period (`jinqiao psi prepare`), and the key they were made with. */
+export interface PreparedTags {
+  readonly header: TagFileHeader;
+  readonly key: OprfKey;
+  /** SHA-256 of the sorted tags (tag-file.ts `tagsDigest`). */
+  readonly digest: string;
+  readonly tags: TagSet;
+}
+
+/** (Label) Its copies of agencies' prepared tags, one per agency, table and kind (the latest key period and digest). */
+export interface KeptTags {
+  /** The copy of `agency`'s tags of this kind for `table` with this key id and digest, if it has it. */
+  get(agency: string, table: string, kind: PreparedKind, keyId: string, digest: string): Promise<TagSet | undefined>;
+  /** Keeps `tags` (replacing the copies of earlier key periods or digests of that agency's table and kind). */
+  put(agency: string, table: string, header: TagFileHeader, digest: string, tags: TagSet): Promise<void>;
 }
 
 /** Where the host runs a role's protocol: its worker threads, or this thread. */

@@ -33,8 +33,14 @@ export function sealLabel(key: Uint8Array, plain: Uint8Array, plainBytes: number
   return Buffer.concat([nonce, body, cipher.getAuthTag()]);
 }
 
-/** (Bank) Opens a label with the key of its OPRF output; undefined when it does not authenticate. */
-export function openLabel(key: Uint8Array, sealed: Uint8Array): (string | null)[] | undefined {
+/**
+ * (Bank) Opens a label with the key of its OPRF output; undefined when it does not
+ * authenticate, or authenticates but is not `fields` strings or nulls. Both are the agency's
+ * doing (it holds the key every label is sealed under), and the bank treats them alike: an
+ * error on the second would tell a deviating agency which enterprise was asked about
+ * (test/attacks/blind-lookup-malformed-label.test.ts).
+ */
+export function openLabel(key: Uint8Array, sealed: Uint8Array, fields: number): (string | null)[] | undefined {
   const nonce = sealed.subarray(0, NONCE_BYTES);
   const body = sealed.subarray(NONCE_BYTES, sealed.length - GCM_TAG_BYTES);
   const decipher = createDecipheriv('aes-256-gcm', key, nonce);
@@ -45,6 +51,11 @@ export function openLabel(key: Uint8Array, sealed: Uint8Array): (string | null)[
   } catch {
     return undefined;
   }
-  const length = padded.readUInt32LE(0);
-  return JSON.parse(padded.subarray(LENGTH_BYTES, LENGTH_BYTES + length).toString('utf8')) as (string | null)[];
+  try {
+    const length = padded.readUInt32LE(0);
+    const values: unknown = JSON.parse(padded.subarray(LENGTH_BYTES, LENGTH_BYTES + length).toString('utf8'));
+    return Array.isArray(values) && values.length === fields && values.every((v) => v === null || typeof v === 'string') ? (values as (string | null)[]) : undefined;
+  } catch {
+    return undefined;
+  }
 }

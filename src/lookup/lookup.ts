@@ -238,7 +238,7 @@ export async function runLookup(options: LookupOptions): Promise<LookupResult> {
       let altered = 0;
       const [, agency] = await Promise.all([
         queryTags({ channel: bankEnd, executor, backend: key.backend, keyId: set.keyId, domain: set.domain, tags: set.tags }, inputBatches(queries.normalised), (m) => {
-          const label = openLabel(labelKeyOf(m.evaluation), set.tags.label(m.tagIndex));
+          const label = openLabel(labelKeyOf(m.evaluation), set.tags.label(m.tagIndex), options.request.fields.length);
           // A tag that matches but a label that does not open: the set was altered after sealing. The enterprise comes back
           // unanswered and the run goes on, as through the services (src/jobs/lookup.ts): failing would tell the agency it was asked about.
           if (label === undefined) altered++;

@@ -12,6 +12,7 @@
  * Nothing in it can be read without the agency's key: tags are OPRF outputs, labels are
  * sealed under keys derived from OPRF outputs, all padded to one length.
  */
+import { createHash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
 import { errors, JinqiaoError } from '../errors.ts';
 import type { IdType } from '../ids/normalise.ts';
@@ -89,6 +90,17 @@ export async function readTagFile(file: string): Promise<{ header: TagFileHeader
   return { header: opened.header, tags: await opened.tags };
 }
 
+/** (Agency) A tag file's header alone, checked as `openTagFile` checks it (a service names the file in its config and reads the tags later). */
+export async function readTagFileHeader(file: string): Promise<TagFileHeader> {
+  const opened = await openTagFile(file, { header: true });
+  return opened.header;
+}
+
+/** SHA-256 of sorted tags, hex: what a bank compares to know its copy of an agency's tags is the one offered. */
+export function tagsDigest(tags: Uint8Array): string {
+  return createHash('sha256').update(tags).digest('hex');
+}
+
 /** How much of a tag file `openTagFile` reads for its header at first (one more read if the header is longer). */
 const HEADER_READ = 64 * 1024;
 
@@ -99,7 +111,9 @@ const HEADER_READ = 64 * 1024;
  * 36 MB overlaps the first group operations instead of preceding them. The caller must
  * consume `tags` (it rejects only on an I/O error after the header was read).
  */
-export async function openTagFile(file: string): Promise<{ header: TagFileHeader; tags: Promise<TagSet> }> {
+export async function openTagFile(file: string): Promise<{ header: TagFileHeader; tags: Promise<TagSet> }>;
+export async function openTagFile(file: string, only: { header: true }): Promise<{ header: TagFileHeader }>;
+export async function openTagFile(file: string, only?: { header: true }): Promise<{ header: TagFileHeader; tags?: Promise<TagSet> }> {
   const unreadable = (e: unknown) => errors.fileUnreadable(file, (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message);
   let handle: FileHandle;
   try {
@@ -124,6 +138,10 @@ export async function openTagFile(file: string): Promise<{ header: TagFileHeader
   } catch (e) {
     await handle.close();
     throw e instanceof JinqiaoError ? e : unreadable(e);
+  }
+  if (only?.header) {
+    await handle.close();
+    return { header };
   }
   const tags = (async () => {
     try {

@@ -32,7 +32,7 @@ import { inputBatches } from './inputs.ts';
 import { answerTagQueries, bothEnds, queryTags } from './online.ts';
 import { ephemeralOprfKey, loadOprfKey, loadOrCreateOprfKey } from './oprf-key.ts';
 import { TAG_BYTES } from './oprf.ts';
-import { checkTagFileFits, checkTagFileKey, openTagFile, TAG_FILE_VERSION, writeTagFile } from './tag-file.ts';
+import { checkTagFileFits, checkTagFileKey, openTagFile, TAG_FILE_VERSION, writeTagFile, type TagFileHeader } from './tag-file.ts';
 import { RegisterRows, type RegisterReport } from './register-rows.ts';
 import type { AuditLog } from '../governance/audit.ts';
 import { prepareTags } from './prepare.ts';
@@ -227,6 +227,24 @@ export function preparedVerifyDomain(checks: readonly FieldCheck[]): string {
   return `${VERIFY_DOMAIN}:${JSON.stringify(checks.map(formatFieldCheck))}`;
 }
 
+/**
+ * Why a verification tag file cannot be answered from under this version's protocol (its
+ * domain is not the one of its fields: `preparedVerifyDomain`), or undefined when it can.
+ * Tags of the earlier two-key protocol would give wrong verdicts, not none: each value's
+ * keys were of two grids of another width.
+ */
+export function staleVerificationTags(header: Pick<TagFileHeader, 'domain' | 'fields'>): string | undefined {
+  const expected = preparedVerifyDomain(header.fields.map(parseFieldCheck));
+  if (header.domain === expected) return undefined;
+  if (header.domain.startsWith(`${EARLIER_VERIFY_DOMAIN}:`)) return `holds verification tags made by an earlier jinqiao, for two keys per tolerance claim (domain ${header.domain}), which this version no longer evaluates`;
+  return `holds verification tags of domain ${header.domain}, not ${expected}, the domain of its fields under this version's protocol`;
+}
+
+/** The domain of verification tags before one key per claim. */
+const EARLIER_VERIFY_DOMAIN = 'verify';
+/** What to do with a stale verification tag file. */
+export const PREPARE_AGAIN = 'prepare the tags again with `jinqiao psi prepare <register> --id <column> --key <folder> --out <file> --field <name>[:tol=r] …` (same key and fields)';
+
 export interface PrepareVerificationOptions {
   readonly register: { readonly file: string; readonly idColumn: string };
   readonly checks: readonly FieldCheck[];
@@ -312,10 +330,8 @@ async function preparedVerification(options: PreparedVerifyOptions, executor: Ps
   checkTagFileFits(options.prepared, header, options);
   const tagChecks = header.fields.map(parseFieldCheck);
   const domain = preparedVerifyDomain(tagChecks);
-  if (header.domain !== domain) {
-    const earlier = header.domain.startsWith('verify:') ? ' by an earlier jinqiao, for two keys per tolerance claim, which this version no longer evaluates' : '';
-    throw errors.optionInvalid('--prepared', `${options.prepared} holds verification tags of domain ${header.domain}, not ${domain}: they were made${earlier || ' for another protocol'}`, 'prepare the tags again with `jinqiao psi prepare --field` (same --key and fields) and verify against the new file');
-  }
+  const stale = staleVerificationTags(header);
+  if (stale !== undefined) throw errors.optionInvalid('--prepared', `${options.prepared} ${stale}`, `${PREPARE_AGAIN} and verify against the new file`);
   const checks = options.checks ?? tagChecks;
   for (const c of checks) {
     const match = tagChecks.find((t) => t.field === c.field);

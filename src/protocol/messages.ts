@@ -158,8 +158,9 @@ export const MESSAGE_SCHEMAS = {
   /**
    * (Bank → agency, first on a lookup session between party services) What the session is
    * for: `verify` (blind verification of `fields`, each within its relative tolerance, 0 for
-   * equality), `identified` or `blind` lookup of `fields`; the agency's table, the purpose its
-   * policy checks, and how IDs are read. Names only: no ID or value.
+   * equality), `identified` or `blind` lookup of `fields`, or `psi` (membership, no field);
+   * the agency's table, the purpose its policy checks, and how IDs are read (psi: the agency's
+   * tag file sets the ID type and group, and these two are not read). Names only: no ID or value.
    */
   'lookup.open': { version: 1, fields: { mode: 'string', purpose: 'string', table: 'string', fields: 'string[]', tolerances: 'number[]', idType: 'string', backend: 'string' } },
   /**
@@ -170,6 +171,15 @@ export const MESSAGE_SCHEMAS = {
   'lookup.ready': { version: 1, fields: { keyId: 'string', backend: 'string', domain: 'string', count: 'uint', labelBytes: 'uint' } },
   /** (Agency → bank) A slice of the session's sorted OPRF tags (and sealed labels, blind mode): pseudo-random without the agency's key. */
   'lookup.tags': { version: 1, fields: { seq: 'uint', tags: 'bytes', labels: 'bytes', last: 'bool' } },
+  /**
+   * (Agency → bank, a `psi` session) The session is admitted against the tag file the agency
+   * prepared for the table once per key period: its key id, backend, domain, ID type, tag
+   * count and `digest` (SHA-256 of its sorted tags, hex), by which the bank knows whether
+   * the copy it keeps is this one.
+   */
+  'lookup.offer': { version: 1, fields: { keyId: 'string', backend: 'string', domain: 'string', idType: 'string', count: 'uint', digest: 'string' } },
+  /** (Bank → agency) Whether it needs the offered tags sent (`lookup.tags`, no labels) or keeps them already. */
+  'lookup.want': { version: 1, fields: { tags: 'bool' } },
   /** (Bank → agency) The session ends. */
   'lookup.close': { version: 1, fields: {} },
   /** (First message on a connection between party services) Which job, and who is speaking. */

@@ -44,8 +44,30 @@ const TableSchema = Type.Object(
     id: Type.String({ minLength: 1, description: 'The ID column' }),
     label: Type.Optional(Type.String({ minLength: 1, description: 'The 0/1 outcome column (the bank)' })),
     features: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: 'Feature columns (default: every column but the ID and label)' })),
+    psi: Type.Optional(
+      Type.Object(
+        {
+          tags: File('(Agency) The tag file `jinqiao psi prepare` made of this table, relative to this config'),
+          key: File('(Agency) The --key folder (key period) it was prepared with, holding oprf.key'),
+        },
+        { additionalProperties: false, description: "(Agency) Answer banks' unbalanced PSI (POST /v1/psi at the bank) against this prepared tag file", errorMessage: { type: 'must be { tags, key }' } },
+      ),
+    ),
+    verify: Type.Optional(
+      Type.Object(
+        {
+          tags: File('(Agency) The verification tag file `jinqiao psi prepare --field …` made of this table, relative to this config'),
+          key: File('(Agency) The --key folder (key period) it was prepared with, holding oprf.key'),
+        },
+        {
+          additionalProperties: false,
+          description: "(Agency) Answer banks' verification (POST /v1/verify at the bank) of the fields and tolerances this tag file was prepared for from it, instead of preparing tags for every session",
+          errorMessage: { type: 'must be { tags, key }' },
+        },
+      ),
+    ),
   },
-  { additionalProperties: false, errorMessage: { type: 'must be { file | postgres, id, label?, features? }' } },
+  { additionalProperties: false, errorMessage: { type: 'must be { file | postgres, id, label?, features?, psi?, verify? }' } },
 );
 
 /** A party service's configuration file. */
@@ -99,6 +121,17 @@ export const PartyConfigSchema = Type.Object(
           approvalTimeoutSeconds: Type.Optional(Type.Number({ exclusiveMinimum: 0, default: 86_400, description: "Seconds a job waits for this party's operator to approve it", errorMessage: 'must be a positive number of seconds (default 86400, a day)' })),
         },
         { additionalProperties: false, description: "The job queue and operators' approvals", errorMessage: { type: 'must be { concurrency?, approvalTimeoutSeconds? }' } },
+      ),
+    ),
+    lookup: Type.Optional(
+      Type.Object(
+        {
+          maxSessionSeconds: Type.Optional(
+            Type.Number({ exclusiveMinimum: 0, default: 3600, description: "(Agency) A verification or lookup session a bank opened ends after this many seconds; the bank's next call opens a new one, under the policy, consent and register of that moment", errorMessage: 'must be a positive number of seconds (default 3600, an hour)' }),
+          ),
+          maxSessionCalls: Type.Optional(Type.Integer({ minimum: 1, description: '(Agency) ... or after this many calls, whichever comes first (default: no limit on calls)', errorMessage: 'must be a whole number of calls, at least 1' })),
+        },
+        { additionalProperties: false, description: 'Verification and interface calls: how long a session a bank opened lives before this agency ends it', errorMessage: { type: 'must be { maxSessionSeconds?, maxSessionCalls? }' } },
       ),
     ),
     scoring: Type.Optional(

@@ -14,6 +14,10 @@ import { PartnerBudgets } from '../governance/budget.ts';
 import type { PartyGovernance } from '../governance/gate.ts';
 import { loadPartyGovernance } from '../local/job-file.ts';
 import { conform } from '../schemas/check.ts';
+import { loadOprfKey } from '../lookup/oprf-key.ts';
+import { readTagFileHeader } from '../lookup/tag-file.ts';
+import { PREPARE_AGAIN, staleVerificationTags } from '../lookup/verify.ts';
+import type { LookupSessionLimits } from '../jobs/lookup.ts';
 import { CLIENT_CERTS, DEFAULT_REQUESTS_PER_MINUTE, PARTY_ROLES, PartyConfigSchema } from '../schemas/party-config.ts';
 
 export { CLIENT_CERTS, PARTY_ROLES };
@@ -33,6 +37,17 @@ export interface TableConfig {
   readonly idColumn: string;
   readonly labelColumn?: string;
   readonly features?: readonly string[];
+  /** (Agency) The tag file prepared of this table once per key period, and its key folder: answers unbalanced PSI. */
+  readonly psi?: PreparedTagsConfig;
+  /** (Agency) The verification tag file prepared of this table (`psi prepare --field`) and its key folder. */
+  readonly verify?: PreparedTagsConfig;
+}
+
+export interface PreparedTagsConfig {
+  readonly tags: string;
+  readonly keyDir: string;
+  /** The key period both belong to (checked when the config is loaded). */
+  readonly keyId: string;
 }
 
 export interface PartyConfig {
@@ -69,6 +84,12 @@ export interface PartyConfig {
   readonly jobs?: JobsConfig;
   /** How often the bank's scoring sessions exchange audit anchors; default `scoringDefaults()`. */
   readonly scoring?: ScoringConfig;
+  /** (Agency) How long a lookup session a bank opened lives; default `lookupDefaults()`. */
+  readonly lookup?: LookupSessionLimits;
+}
+
+export function lookupDefaults(): LookupSessionLimits {
+  return { maxSessionSeconds: 3600, maxSessionCalls: undefined };
 }
 
 export interface ScoringConfig {
@@ -147,6 +168,28 @@ export async function loadPartyConfig(file: string): Promise<PartyConfig> {
   }
 
   const tables = new Map<string, TableConfig>();
+  const preparedTags = async (name: string, kind: 'psi' | 'verify', spec: { tags: string; key: string }): Promise<PreparedTagsConfig> => {
+    if (role !== 'features') throw bad(['tables', name, kind], `only an agency (role features) answers from a prepared tag file; ${root.name} is ${role}: remove ${kind} here`);
+    const tags = resolve(base, spec.tags);
+    const keyDir = resolve(base, spec.key);
+    const how = kind === 'psi' ? '`jinqiao psi prepare <register> --id <column> --key <folder> --out <file>`' : '`jinqiao psi prepare <register> --id <column> --key <folder> --out <file> --field <name>[:tol=r] …`';
+    const header = await readTagFileHeader(tags).catch((e: Error) => {
+      throw bad(['tables', name, kind, 'tags'], `${e.message}; name the file ${how} wrote`);
+    });
+    if (header.kind !== kind) {
+      const what = header.kind === 'verify' ? 'prepared with --field, for verification' : header.kind === 'psi' ? 'prepared without --field, for PSI' : 'a labeled set, for blind lookup';
+      throw bad(['tables', name, kind, 'tags'], `${tags} is a ${header.kind} tag file (${what}), not one for ${kind === 'psi' ? 'PSI' : 'verification'}: prepare one with ${how}`);
+    }
+    const stale = kind === 'verify' ? staleVerificationTags(header) : undefined;
+    if (stale !== undefined) throw bad(['tables', name, kind, 'tags'], `${tags} ${stale}: ${PREPARE_AGAIN}`);
+    const key = await loadOprfKey(keyDir).catch((e: Error) => {
+      throw bad(['tables', name, kind, 'key'], `${e.message}; name the --key folder ${tags} was prepared with`);
+    });
+    if (key.keyId !== header.keyId) {
+      throw bad(['tables', name, kind, 'key'], `the key in ${keyDir} (key id ${key.keyId}) is not the one ${tags} was prepared with (key id ${header.keyId}): name the --key folder used with \`jinqiao psi prepare\`, or prepare the tags again with this one (a new key period)`);
+    }
+    return { tags, keyDir, keyId: key.keyId };
+  };
   for (const [name, spec] of Object.entries(root.tables ?? {})) {
     if ((spec.file === undefined) === (spec.postgres === undefined)) throw bad(['tables', name], 'needs exactly one of file (CSV) and postgres (a postgresql:// URL, with table or query)');
     if (spec.postgres !== undefined && (spec.table === undefined) === (spec.query === undefined)) throw bad(['tables', name], 'a PostgreSQL source needs exactly one of table and query');
@@ -163,6 +206,8 @@ export async function loadPartyConfig(file: string): Promise<PartyConfig> {
       idColumn: spec.id,
       ...(spec.label === undefined ? {} : { labelColumn: spec.label }),
       ...(spec.features === undefined ? {} : { features: spec.features }),
+      ...(spec.psi === undefined ? {} : { psi: await preparedTags(name, 'psi', spec.psi) }),
+      ...(spec.verify === undefined ? {} : { verify: await preparedTags(name, 'verify', spec.verify) }),
     });
   }
 
@@ -194,6 +239,7 @@ export async function loadPartyConfig(file: string): Promise<PartyConfig> {
     api,
     timeoutSeconds: root.timeoutSeconds ?? 60,
     jobs,
+    lookup: { maxSessionSeconds: root.lookup?.maxSessionSeconds ?? lookupDefaults().maxSessionSeconds, maxSessionCalls: root.lookup?.maxSessionCalls },
     scoring: { anchorEveryRequests: root.scoring?.anchorEveryRequests ?? scoringDefaults().anchorEveryRequests, anchorEveryMinutes: root.scoring?.anchorEveryMinutes ?? scoringDefaults().anchorEveryMinutes },
   };
 }

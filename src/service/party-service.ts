@@ -13,7 +13,7 @@
  * protocol messages of psi/, lr/ and he/, inside TLS 1.3.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errors, isJinqiaoError } from '../errors.ts';
 import { loadFeatureTable } from '../data/table.ts';
@@ -32,17 +32,20 @@ import type { Channel } from '../protocol/channel.ts';
 import { message } from '../protocol/messages.ts';
 import type { BankSession, EnterpriseScore } from '../score/bank.ts';
 import { connectChannel, listenChannels, type TlsChannel, type TlsListener, type TlsPartyConfig } from '../transport/tls/index.ts';
-import type { LoadedTable, PartyJobContext } from '../jobs/context.ts';
+import type { LoadedTable, PartyJobContext, PreparedKind, PreparedTags } from '../jobs/context.ts';
 import { stagedOutputs, type StagedOutputs } from '../jobs/output-folder.ts';
 import { joinJob, type PartnerOutcome } from '../jobs/partner.ts';
-import { isLookupSession, LookupSessions, serveLookupAsAgency, type LookupCall, type VerifyCall } from '../jobs/lookup.ts';
+import { isLookupSession, LookupSessions, serveLookupAsAgency, type LookupCall, type PsiCall, type VerifyCall } from '../jobs/lookup.ts';
+import { keptTags } from './kept-tags.ts';
+import { readTagFile, tagsDigest } from '../lookup/tag-file.ts';
+import { loadOprfKey } from '../lookup/oprf-key.ts';
 import type { FrameTap } from '../transport/memory.ts';
 import { openScoringAsBank } from '../jobs/scoring.ts';
 import { trainAsLabel } from '../jobs/training.ts';
 import { inThreadRoles, roleThreads, type RoleRunner } from '../jobs/role-threads.ts';
 import { SharedMatvecPool } from '../he/pool.ts';
 import type { ApprovalRequest, OperatorDecision } from '../governance/gate.ts';
-import { jobsDefaults, scoringDefaults, type PartyConfig } from './config.ts';
+import { jobsDefaults, lookupDefaults, scoringDefaults, type PartyConfig } from './config.ts';
 import { PostgresJobStore } from './pg-store.ts';
 import { ACTIVE_STATES, SqliteJobStore, type JobRecord, type JobState, type JobStore } from './store.ts';
 
@@ -109,6 +112,8 @@ export interface PartyService {
   verify(call: VerifyCall): ReturnType<LookupSessions['verify']>;
   /** (Label) An interface call, identified or blind, an agency answering over TLS under its policy (`POST /v1/lookup`). */
   lookup(call: LookupCall): ReturnType<LookupSessions['lookup']>;
+  /** (Label) Unbalanced PSI: which IDs an agency holds, against its tags prepared once per key period (`POST /v1/psi`). */
+  psi(call: PsiCall): ReturnType<LookupSessions['psi']>;
   /** Resolves when a job of this party ends (for tests and `--wait`). */
   finished(jobId: string): Promise<JobRecord>;
   close(): Promise<void>;
@@ -215,6 +220,32 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
   };
 
   /**
+   * (Agency) Each table's prepared tags (PSI, verification), read once and again only when the file changes
+   * (an operator who prepares it anew, in the same key period or the next, needs no restart).
+   */
+  const preparedByTable = new Map<string, { readonly stamp: string; readonly prepared: PreparedTags }>();
+  const preparedTags = async (name: string, kind: PreparedKind): Promise<PreparedTags | undefined> => {
+    const table = config.tables.get(name);
+    if (!table) throw errors.tableUnknown(config.name, name, [...config.tables.keys()]);
+    const psi = table[kind];
+    if (!psi) return undefined;
+    const info = await stat(psi.tags).catch((e: Error) => {
+      throw errors.fileUnreadable(psi.tags, `${e.message} (tables.${name}.${kind}.tags in ${config.name}'s config)`);
+    });
+    const stamp = `${info.size}/${info.mtimeMs}`;
+    const kept = preparedByTable.get(`${kind}/${name}`);
+    if (kept?.stamp === stamp) return kept.prepared;
+    const { header, tags } = await readTagFile(psi.tags);
+    const key = await loadOprfKey(psi.keyDir);
+    if (header.kind !== kind || key.keyId !== header.keyId) {
+      throw errors.keyInvalid(psi.tags, `the tag file changed since the service started and is no longer ${kind} tags of the key in ${psi.keyDir} (tables.${name}.${kind})`, 'prepare it again with that --key folder, or restart the service with the config naming the new folder');
+    }
+    const prepared: PreparedTags = { header, key, digest: tagsDigest(tags.tags), tags };
+    preparedByTable.set(`${kind}/${name}`, { stamp, prepared });
+    return prepared;
+  };
+
+  /**
    * Jobs waiting for this party's operator, by job. The gate asks (governance.approval) and
    * waits; approve() and reject() take the waiter, audit the decision, then settle it.
    */
@@ -307,6 +338,8 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
       return channel;
     },
     loadTable: (name, columns) => loadTable(name, columns.withLabel, columns.features),
+    preparedTags: (table, kind) => preparedTags(table, kind),
+    keptTags: config.role === 'label' ? keptTags(join(config.store, 'prepared-tags')) : undefined,
     loadModelSlice: async (jobId) => {
       // The bank ends a training job when its own part is done; this party may still be
       // writing its slice. A scoring session opened right then waits for that, instead of
@@ -556,8 +589,8 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
   /** (Features) A verification or lookup session the bank opened: answered under this party's policy and audit log. */
   const serveLookup = async (bank: TlsChannel, sessionId: string) => {
     try {
-      const report = await serveLookupAsAgency(context, bank, sessionId);
-      log(`lookup session ${sessionId}: ${report.mode}, ${report.calls} calls, ${report.evaluations} evaluations`);
+      const report = await serveLookupAsAgency(context, bank, sessionId, config.lookup ?? lookupDefaults());
+      log(`lookup session ${sessionId}: ${report.mode}, ${report.calls} calls, ${report.evaluations} evaluations${report.expired ? `; ended: ${report.expired}` : ''}`);
     } catch (e) {
       log(`lookup session ${sessionId} from ${bank.peerName}: ${(e as Error).message}`);
     }
@@ -693,6 +726,10 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
     lookup(call) {
       if (config.role !== 'label') throw errors.optionInvalid('role', 'lookup requests go to the label party (the bank)');
       return lookups.lookup(call);
+    },
+    psi(call) {
+      if (config.role !== 'label') throw errors.optionInvalid('role', 'PSI requests go to the label party (the bank)');
+      return lookups.psi(call);
     },
     finished(jobId) {
       const entry = running.get(jobId);

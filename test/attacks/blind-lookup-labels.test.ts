@@ -48,9 +48,9 @@ vi.mock('../../src/lookup/label.ts', async (importOriginal) => {
   const real = await importOriginal<typeof import('../../src/lookup/label.ts')>();
   return {
     ...real,
-    openLabel: (key: Uint8Array, sealed: Uint8Array) => {
+    openLabel: (key: Uint8Array, sealed: Uint8Array, fields: number) => {
       bankKeys.push(Uint8Array.from(key));
-      return real.openLabel(key, sealed);
+      return real.openLabel(key, sealed, fields);
     },
   };
 });
@@ -96,7 +96,7 @@ async function attack(): Promise<{ opened: number; answered: number; labels: num
   for (let i = 0; i < ready.count; i++) {
     const sealed = labels.subarray(i * ready.labelBytes, (i + 1) * ready.labelBytes);
     for (const key of await candidateKeys(tags.subarray(i * TAG_BYTES, (i + 1) * TAG_BYTES), prefix)) {
-      if (openLabel(key, sealed) !== undefined) {
+      if (openLabel(key, sealed, 2) !== undefined) {
         opened++;
         break;
       }

@@ -14,11 +14,11 @@
  * the target" over sessions, half of which asked about it (chance: ½).
  *
  * Calibration: the same agency sealing a well-formed label (every field null) leaves every
- * session ending alike, at chance. Real protocol with a malformed label: this test FAILS on
- * the current code (a leak, not yet fixed: `openLabel` parses the plaintext with
- * `JSON.parse` outside its try and nothing checks the shape, so a malformed label throws out
- * of the bank's `onMatch` and fails the call; it should be treated like a label that does
- * not authenticate: unanswered, logged in the bank's own log, the call goes on).
+ * session ending alike, at chance. Real protocol with a malformed label: `openLabel` now
+ * treats a label that authenticates but is not the call's number of strings or nulls like one
+ * that does not authenticate (unanswered, logged in the bank's own log, the call goes on).
+ * Before, it parsed the plaintext outside its try and checked no shape, so a malformed label
+ * threw out of the bank's `onMatch` and failed the call: 1.0 against chance ½.
  */
 import { describe, expect, it, vi } from 'vitest';
 import { oprfHashPrefix } from '../../src/lookup/online.ts';
@@ -99,7 +99,7 @@ describe('attack: a deviating agency seals a malformed label to learn whether th
   }, 60_000);
 
   it('real protocol: a label that authenticates but does not parse leaves the agency at chance', async () => {
-    // Measured 1.0 on the current code: the bank's call fails exactly when it asked about the target. Left failing on purpose.
+    // Measured 1.0 before the fix: the bank's call failed exactly when it asked about the target.
     expect(await attack(Buffer.from('{'))).toBe(0.5);
   }, 60_000);
 });

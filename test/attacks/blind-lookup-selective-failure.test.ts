@@ -38,8 +38,8 @@ vi.mock('../../src/lookup/label.ts', async (importOriginal) => {
   const real = await importOriginal<typeof import('../../src/lookup/label.ts')>();
   return {
     ...real,
-    openLabel: (key: Uint8Array, sealed: Uint8Array) => {
-      const label = real.openLabel(key, sealed);
+    openLabel: (key: Uint8Array, sealed: Uint8Array, fields: number) => {
+      const label = real.openLabel(key, sealed, fields);
       if (label === undefined && leaky.on) throw errors.protocol('a label of the labeled tag set does not authenticate');
       return label;
     },

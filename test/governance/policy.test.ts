@@ -5,7 +5,7 @@ import { bytesToHex } from '@noble/hashes/utils.js';
 import { describe, expect, it } from 'vitest';
 import { isJinqiaoError } from '../../src/errors.ts';
 import { generateKeyPair, saveKeyPair } from '../../src/governance/keys.ts';
-import { checkJob, loadPolicy, parsePolicy, type JobDecision } from '../../src/governance/policy.ts';
+import { checkJob, checkMembership, loadPolicy, parsePolicy, type JobDecision } from '../../src/governance/policy.ts';
 
 const bank = generateKeyPair();
 const insurer = generateKeyPair();
@@ -144,5 +144,27 @@ describe('loading a policy file', () => {
 
   it('reports YAML syntax errors with line and column', async () => {
     expect(await loadError('party: x\nfields: [a\n')).toMatch(/^p\.yaml:\d+:\d+: field "\(syntax\)"/);
+  });
+});
+
+describe('a membership test (unbalanced PSI against prepared tags)', () => {
+  const ruleOf = (request: { partner: string; purpose: string }) => {
+    try {
+      checkMembership(policy, request);
+      return 'admitted';
+    } catch (e) {
+      return (e as { rule?: string }).rule;
+    }
+  };
+
+  it('is admitted for a partner granted a purpose that needs no consent, whatever fields the purpose exposes', () => {
+    expect(ruleOf({ partner: insurer.keyId, purpose: 'loan-verification' })).toBe('admitted');
+  });
+
+  it('is refused for an unknown partner, an undeclared or ungranted purpose, and a purpose that needs consent (the tags cover the whole register)', () => {
+    expect(ruleOf({ partner: 'someone-else', purpose: 'loan-verification' })).toBe('partner.unknown');
+    expect(ruleOf({ partner: insurer.keyId, purpose: 'marketing' })).toBe('purpose.undeclared');
+    expect(ruleOf({ partner: 'bank-of-example', purpose: 'loan-verification' })).toBe('purpose.not-granted');
+    expect(ruleOf({ partner: insurer.keyId, purpose: 'credit-modeling' })).toBe('membership.consent-required');
   });
 });

@@ -9,8 +9,10 @@ describe('sealed labels', () => {
   const width = Math.max(short.length, long.length);
 
   it('open to the fields sealed, under the key only', () => {
-    expect(openLabel(key, sealLabel(key, long, width))).toEqual(['1234567.25', 'C39']);
-    expect(openLabel(randomBytes(32), sealLabel(key, long, width))).toBeUndefined();
+    expect(openLabel(key, sealLabel(key, long, width), 2)).toEqual(['1234567.25', 'C39']);
+    // Authentic, but not the number of fields the call asked for: not a label of this call.
+    expect(openLabel(key, sealLabel(key, long, width), 3)).toBeUndefined();
+    expect(openLabel(randomBytes(32), sealLabel(key, long, width), 2)).toBeUndefined();
   });
 
   it('all have one length, whatever the values', () => {
@@ -23,7 +25,7 @@ describe('sealed labels', () => {
     for (const at of [0, 14, sealed.length - 1]) {
       const altered = Uint8Array.from(sealed);
       altered[at]! ^= 1;
-      expect(openLabel(key, altered)).toBeUndefined();
+      expect(openLabel(key, altered, 2)).toBeUndefined();
     }
   });
 });

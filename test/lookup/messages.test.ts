@@ -21,6 +21,8 @@ describe('OPRF and lookup messages', () => {
       message('lookup.open', { mode: 'verify', purpose: 'loan-verification', table: 'register', fields: ['vat_paid_wan', 'staff'], tolerances: [0.1, 0], idType: 'uscc', backend: 'x25519' }),
       message('lookup.ready', { keyId: '0'.repeat(32), backend: 'x25519', domain: 'verify', count: 2, labelBytes: 0 }),
       message('lookup.tags', { seq: 0, tags: new Uint8Array(24).fill(9), labels: new Uint8Array(0), last: true }),
+      message('lookup.offer', { keyId: '0'.repeat(32), backend: 'x25519', domain: 'psi', idType: 'uscc', count: 2, digest: 'ab'.repeat(32) }),
+      message('lookup.want', { tags: false }),
       message('lookup.close', {}),
     ];
     for (const m of msgs) expect(plain(decodeMessage(encodeMessage(m)))).toEqual(plain(m));

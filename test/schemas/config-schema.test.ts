@@ -48,7 +48,7 @@ describe('a file that breaks its schema', () => {
 
   it('names file:line:column of the field, an unknown one with the names it could be', async () => {
     const message = await configError(PARTY + 'tables:\n  customers:\n    file: bank.csv\n    id: uscc\n    labelz: defaulted\n');
-    expect(message).toMatch(/f\d+\.yaml:13:5: field "tables\.customers\.labelz": unknown field \(expected one of: file, postgres, table, query, id, label, features\)$/);
+    expect(message).toMatch(/f\d+\.yaml:13:5: field "tables\.customers\.labelz": unknown field \(expected one of: file, postgres, table, query, id, label, features, psi, verify\)$/);
     expect(await jobError(JOB.replace('epochs', 'epoch'))).toMatch(/f\d+\.yaml:5:3: field "training\.epoch": unknown parameter \(expected one of: seed, epochs, /);
   });
 

@@ -323,7 +323,7 @@ describe('the OpenAPI document', () => {
     const doc = generated as any;
     expect(doc.openapi).toBe('3.1.0');
     expect(doc.components.schemas.Error.properties.error.properties.code.enum).toEqual(Object.keys(ERROR_CATALOGUE));
-    expect(Object.keys(doc.paths).sort()).toEqual(['/openapi.json', '/v1/approvals', '/v1/jobs', '/v1/jobs/{id}', '/v1/jobs/{id}/approve', '/v1/jobs/{id}/cancel', '/v1/jobs/{id}/metrics', '/v1/jobs/{id}/reject', '/v1/jobs/{id}/resume', '/v1/lookup', '/v1/score', '/v1/verify']);
+    expect(Object.keys(doc.paths).sort()).toEqual(['/openapi.json', '/v1/approvals', '/v1/jobs', '/v1/jobs/{id}', '/v1/jobs/{id}/approve', '/v1/jobs/{id}/cancel', '/v1/jobs/{id}/metrics', '/v1/jobs/{id}/reject', '/v1/jobs/{id}/resume', '/v1/lookup', '/v1/psi', '/v1/score', '/v1/verify']);
     expect(doc.paths['/v1/jobs'].post.requestBody.content['application/json'].schema).toEqual({ $ref: '#/components/schemas/JobDefinition' });
     // A bare POST resumes, cancels or approves as `api` (test/service/approval.test.ts, operator-actions.test.ts): its body is optional.
     const bodyRequired = Object.fromEntries(Object.entries(doc.paths).flatMap(([path, ops]: [string, any]) => (ops.post?.requestBody ? [[path, ops.post.requestBody.required]] : [])));
@@ -334,6 +334,7 @@ describe('the OpenAPI document', () => {
       '/v1/jobs/{id}/reject': true,
       '/v1/jobs/{id}/resume': false,
       '/v1/lookup': true,
+      '/v1/psi': true,
       '/v1/score': true,
       '/v1/verify': true,
     });

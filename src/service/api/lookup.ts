@@ -3,7 +3,8 @@
  * their mutual-TLS channel, the agency answering under its own policy (consent, purpose,
  * fields, banding) and appending each call to its audit log before it answers
  * (src/jobs/lookup.ts). Verification and blind lookup show the agency counts only. An agency
- * may cap each bank's answers per UTC day (policy evaluationsPerDay): past it, 429.
+ * may cap each bank's answers per UTC day (policy evaluationsPerDay): past it, 429. `/v1/psi`
+ * (unbalanced PSI) answers against tags the agency prepared once per key period.
  */
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -59,6 +60,16 @@ const LookupRequest = Type.Object(
   { additionalProperties: false },
 );
 
+const PsiRequest = Type.Object(
+  {
+    agency: Common.agency,
+    table: Type.String({ minLength: 1, description: "The agency's table, as its config names it; the agency must have prepared its tags (tables.<name>.psi)" }),
+    purpose: Common.purpose,
+    ids: Type.Array(Type.String({ minLength: 1 }), { minItems: 1, maxItems: 200_000, description: "The bank's IDs, read as the agency's tag file reads them (its ID type)" }),
+  },
+  { additionalProperties: false },
+);
+
 const Verdict = Type.Object({ id: Type.String(), field: Type.String(), consistent: Type.Boolean() });
 const Row = Type.Object({
   id: Type.String(),
@@ -103,6 +114,23 @@ export async function lookupRoutes(instance: FastifyInstance, opts: { service: P
         ...(b.idType ? { idType: b.idType } : {}),
         ...(b.backend ? { backend: b.backend } : {}),
       });
+    },
+  );
+  app.post(
+    '/v1/psi',
+    {
+      config,
+      schema: {
+        tags: ['lookup'],
+        summary:
+          "Unbalanced PSI: which of the bank's IDs an agency holds, against tags it prepared once per key period (fetched once per key period and kept); the bank learns membership and the register's size, the agency only how many IDs",
+        body: PsiRequest,
+        response: { 200: { description: 'One row per ID, in order', ...Type.Object({ rows: Type.Array(Type.Object({ id: Type.String(), held: Type.Boolean({ description: 'The agency holds a record of this ID' }) })) }) }, ...failures },
+      },
+    },
+    async (request) => {
+      const b = request.body;
+      return service.psi({ agency: b.agency, table: b.table, purpose: b.purpose, ids: b.ids });
     },
   );
   app.post(
