@@ -23,10 +23,11 @@
  *
  * For r = 0.1: a claim within ×1.1 of the register is always consistent, one ×1.289 or more
  * away never is. Who learns what: the bank one bit per claim, "a lies in this band"; with a
- * key per grid it would also learn which grids matched, placing a in a fraction of a band, as
- * it did when a claim took two keys (test/attacks/verify-grid-hits.test.ts). The agency: one
- * evaluation per claim, whatever the field. Both sides compute ln with V8's fdlibm-derived Math.log, the same bits on every
- * platform; a value exactly on an edge falls in the upper band on both sides.
+ * key per grid it would also learn which grids matched, placing a within a fraction of a
+ * band, as it did when a claim took two keys (test/attacks/verify-grid-hits.test.ts). The
+ * agency: one evaluation per claim, whatever the field. Both sides compute ln with V8's
+ * fdlibm-derived Math.log, the same bits on every platform; a value exactly on an edge falls
+ * in the upper band on both sides.
  */
 import { randomBytes } from 'node:crypto';
 
