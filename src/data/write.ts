@@ -20,8 +20,11 @@ export async function writeAtomically(file: string, write: (out: (chunk: string 
     await write(
       (chunk) =>
         new Promise<void>((resolve, reject) => {
-          if (stream.write(chunk)) resolve();
-          else stream.once('drain', resolve).once('error', reject);
+          if (stream.write(chunk)) return resolve();
+          // Each wait takes its listeners off again: a large output waits thousands of times.
+          const onError = (e: Error) => (stream.off('drain', onDrain), reject(e));
+          const onDrain = () => (stream.off('error', onError), resolve());
+          stream.once('drain', onDrain).once('error', onError);
         }),
     );
     await new Promise<void>((resolve, reject) => stream.end((e?: Error | null) => (e ? reject(e) : resolve())));
