@@ -97,6 +97,6 @@ describe('benchmark suite (npm run bench)', () => {
     expect(paillier.wallClockRatio).toBeGreaterThan(0);
     expect(r.baselines!.plaintext[0]!.slowdown).toBeGreaterThan(1);
     expect(r.baselines!.referenceBackend.multiplySlowdown).toBeGreaterThan(1);
-    expect(r.anchors!.map((a) => a.id)).toEqual(['fate-psi', 'fate-lr', 'jinqiao-psi-10m']);
+    expect(r.anchors!.map((a) => a.id)).toEqual(['fate-psi', 'fate-lr', 'jinqiao-psi-10m', 'apsi-1m', 'secretflow-ubpsi']);
   });
 });
