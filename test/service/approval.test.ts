@@ -115,6 +115,8 @@ describe('per-job approval between party services', () => {
     const log = parties.audit['tax-bureau']!;
     bank.submit(parties.job('unaudited-1'));
     await eventually('the tax bureau to hold the job', () => tax.store.get('unaudited-1')?.state === 'awaiting-approval');
+    // The bank hears of it by message: under load that can come after the tax bureau's own store changed.
+    await eventually('the bank to show the job awaiting approval', () => bank.store.get('unaudited-1')?.state === 'awaiting-approval');
     const append = log.append;
     log.append = (type, details) => (type === 'job.approved' ? Promise.reject(new Error('the disk is full')) : append.call(log, type, details));
     try {
