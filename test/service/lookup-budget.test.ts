@@ -10,7 +10,7 @@
  * counts are rebuilt from the audit log: the bank is still refused, and bank-b has exactly
  * its remainder left.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -21,6 +21,7 @@ import { loadPartyConfig } from '../../src/service/config.ts';
 import { startPartyService, type PartyService } from '../../src/service/party-service.ts';
 import { createPartyIdentity, writePartyIdentity } from '../../src/transport/tls/certificates.ts';
 import { uscc } from '../helpers/ids.ts';
+import { auditEntries, loopbackConfig } from '../helpers/loopback-config.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'jinqiao-service-budget-'));
 const N = 20;
@@ -45,15 +46,7 @@ const claimsOf = (asked: readonly number[]) => asked.flatMap((i) => [
 let tax: PartyService;
 const banks = new Map<string, PartyService>();
 
-const base = (name: string, role: string, extra: Record<string, unknown>) => ({
-  name,
-  role,
-  listen: '127.0.0.1:0',
-  tls: { key: `${name}.key`, cert: `${name}.crt`, trust: ['bank.crt', 'bank-b.crt', 'tax-bureau.crt'] },
-  store: `store-${name}`,
-  timeoutSeconds: 60,
-  ...extra,
-});
+const base = (name: string, role: string, extra: Record<string, unknown>) => loopbackConfig(name, role, extra, ['bank', 'bank-b', 'tax-bureau']);
 
 async function startAgency(): Promise<void> {
   tax = await startPartyService(await loadPartyConfig(join(dir, 'tax-bureau.json')), () => {});
@@ -69,12 +62,7 @@ async function startBanks(): Promise<void> {
 const bank = () => banks.get('bank')!;
 const bankB = () => banks.get('bank-b')!;
 
-/** The agency's audit entries, parsed. */
-const entries = () =>
-  readFileSync(auditFile, 'utf8')
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as { type: string; time: string; details: Record<string, unknown> });
+const entries = () => auditEntries(auditFile);
 
 /** Answers the agency's log records as given to `partner`: evaluations (verify, blind), enterprises queried (identified). */
 const answeredTo = (partner: string) =>

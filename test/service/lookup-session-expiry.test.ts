@@ -5,7 +5,7 @@
  * succeeds on a new one, which sees the register as it is then (what the limit is for:
  * register updates, consent and policy reach a long-lived bank only through new sessions).
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -16,6 +16,7 @@ import { loadPartyConfig } from '../../src/service/config.ts';
 import { startPartyService, type PartyService } from '../../src/service/party-service.ts';
 import { createPartyIdentity, writePartyIdentity } from '../../src/transport/tls/certificates.ts';
 import { uscc } from '../helpers/ids.ts';
+import { auditEntries, loopbackConfig } from '../helpers/loopback-config.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'jinqiao-service-expiry-'));
 const ids = Array.from({ length: 12 }, (_, i) => uscc(7600 + i));
@@ -30,24 +31,11 @@ const agencyLog: string[] = [];
 
 const writeRegister = (vat: (i: number) => number) => writeFileSync(join(dir, 'register.csv'), 'uscc,vat_paid_wan\n' + ids.map((id, i) => `${id},${vat(i)}`).join('\n') + '\n');
 
-const entries = () =>
-  readFileSync(auditFile, 'utf8')
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as { type: string; details: Record<string, unknown> });
+const entries = () => auditEntries(auditFile);
 
 /** The sessions the agency served, by the first audit entry naming each. */
 const sessionsSeen = () => [...new Set(entries().flatMap((e) => (typeof e.details.session === 'string' && (e.type === 'lookup.session' || e.type === 'lookup.expired') ? [e.details.session] : [])))];
 
-const base = (name: string, role: string, extra: Record<string, unknown>) => ({
-  name,
-  role,
-  listen: '127.0.0.1:0',
-  tls: { key: `${name}.key`, cert: `${name}.crt`, trust: ['bank.crt', 'tax-bureau.crt'] },
-  store: `store-${name}`,
-  timeoutSeconds: 60,
-  ...extra,
-});
 
 beforeAll(async () => {
   for (const name of ['bank', 'tax-bureau']) await writePartyIdentity(dir, await createPartyIdentity({ name }));
@@ -69,7 +57,7 @@ partners:
   writeFileSync(
     join(dir, 'tax-bureau.json'),
     JSON.stringify(
-      base('tax-bureau', 'features', {
+      loopbackConfig('tax-bureau', 'features', {
         tables: { register: { file: 'register.csv', id: 'uscc' } },
         governance: { institution: 'tax-bureau', policy: 'tax-policy.yaml', audit: 'tax-bureau.audit.jsonl', key: 'tax-gov.key' },
         lookup: { maxSessionSeconds: MAX_SECONDS, maxSessionCalls: MAX_CALLS },
@@ -77,7 +65,7 @@ partners:
     ),
   );
   tax = await startPartyService(await loadPartyConfig(join(dir, 'tax-bureau.json')), (line) => agencyLog.push(line));
-  writeFileSync(join(dir, 'bank.json'), JSON.stringify(base('bank', 'label', { partners: { 'tax-bureau': `127.0.0.1:${tax.tlsPort}` }, tables: {} })));
+  writeFileSync(join(dir, 'bank.json'), JSON.stringify(loopbackConfig('bank', 'label', { partners: { 'tax-bureau': `127.0.0.1:${tax.tlsPort}` }, tables: {} })));
   bank = await startPartyService(await loadPartyConfig(join(dir, 'bank.json')), () => {});
 }, 60_000);
 
@@ -124,9 +112,9 @@ describe('lookup sessions end at the agency’s limits, and the bank reopens the
   }, 60_000);
 
   it('refuses a limit that is not a positive number, naming the config key', async () => {
-    writeFileSync(join(dir, 'bad.json'), JSON.stringify(base('tax-bureau', 'features', { tables: {}, lookup: { maxSessionSeconds: 0 } })));
+    writeFileSync(join(dir, 'bad.json'), JSON.stringify(loopbackConfig('tax-bureau', 'features', { tables: {}, lookup: { maxSessionSeconds: 0 } })));
     await expect(loadPartyConfig(join(dir, 'bad.json'))).rejects.toMatchObject({ code: 'E_JOB_INVALID', field: 'lookup.maxSessionSeconds' });
-    writeFileSync(join(dir, 'bad.json'), JSON.stringify(base('tax-bureau', 'features', { tables: {}, lookup: { maxSessionCalls: 1.5 } })));
+    writeFileSync(join(dir, 'bad.json'), JSON.stringify(loopbackConfig('tax-bureau', 'features', { tables: {}, lookup: { maxSessionCalls: 1.5 } })));
     await expect(loadPartyConfig(join(dir, 'bad.json'))).rejects.toMatchObject({ code: 'E_JOB_INVALID', field: 'lookup.maxSessionCalls' });
   });
 });

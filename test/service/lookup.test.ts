@@ -25,6 +25,7 @@ import { decodeMessage } from '../../src/transport/codec.ts';
 import { createPartyIdentity, writePartyIdentity } from '../../src/transport/tls/certificates.ts';
 import { findNeedles } from '../helpers/canary.ts';
 import { uscc } from '../helpers/ids.ts';
+import { auditEntries, loopbackConfig } from '../helpers/loopback-config.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'jinqiao-service-lookup-'));
 const N = 60;
@@ -46,11 +47,7 @@ let auditFile: string;
 /** For each agency answer frame: the audit entry types its log held when it left. */
 const answers: { type: string; logged: string[] }[] = [];
 
-const auditTypes = () =>
-  readFileSync(auditFile, 'utf8')
-    .trim()
-    .split('\n')
-    .map((l) => (JSON.parse(l) as { type: string }).type);
+const auditTypes = () => auditEntries(auditFile).map((e) => e.type);
 
 beforeAll(async () => {
   for (const name of ['bank', 'tax-bureau']) await writePartyIdentity(dir, await createPartyIdentity({ name }));
@@ -85,19 +82,10 @@ partners:
     );
   writeFileSync(join(dir, 'consent.jsonl'), tokens.join('\n') + '\n');
   auditFile = join(dir, 'tax-bureau.audit.jsonl');
-  const base = (name: string, role: string, extra: Record<string, unknown>) => ({
-    name,
-    role,
-    listen: '127.0.0.1:0',
-    tls: { key: `${name}.key`, cert: `${name}.crt`, trust: ['bank.crt', 'tax-bureau.crt'] },
-    store: `store-${name}`,
-    timeoutSeconds: 60,
-    ...extra,
-  });
   writeFileSync(
     join(dir, 'tax-bureau.json'),
     JSON.stringify(
-      base('tax-bureau', 'features', {
+      loopbackConfig('tax-bureau', 'features', {
         tables: { register: { file: 'register.csv', id: 'uscc' } },
         governance: { institution: 'tax-bureau', policy: 'tax-policy.yaml', consent: 'consent.jsonl', trust: 'platform.pub', audit: 'tax-bureau.audit.jsonl', key: 'tax-gov.key' },
       }),
@@ -110,7 +98,7 @@ partners:
     if (t === 'oprf.evaluated' || t === 'lookup.reply' || t === 'lookup.tags') answers.push({ type: t, logged: auditTypes() });
   };
   tax = await startPartyService(await loadPartyConfig(join(dir, 'tax-bureau.json')), () => {}, { tap: tap('tax-bureau') });
-  writeFileSync(join(dir, 'bank.json'), JSON.stringify(base('bank', 'label', { partners: { 'tax-bureau': `127.0.0.1:${tax.tlsPort}` }, tables: {} })));
+  writeFileSync(join(dir, 'bank.json'), JSON.stringify(loopbackConfig('bank', 'label', { partners: { 'tax-bureau': `127.0.0.1:${tax.tlsPort}` }, tables: {} })));
   bank = await startPartyService(await loadPartyConfig(join(dir, 'bank.json')), () => {}, { tap: tap('bank') });
 }, 60_000);
 

@@ -25,6 +25,7 @@ import { decodeMessage } from '../../src/transport/codec.ts';
 import { createPartyIdentity, writePartyIdentity } from '../../src/transport/tls/certificates.ts';
 import { findNeedles } from '../helpers/canary.ts';
 import { uscc } from '../helpers/ids.ts';
+import { auditEntries, loopbackConfig } from '../helpers/loopback-config.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'jinqiao-service-psi-'));
 const register = Array.from({ length: 400 }, (_, i) => uscc(8000 + i));
@@ -42,18 +43,9 @@ let bank: PartyService;
 let tagBytesSent = 0;
 const bankFrames: Buffer[] = [];
 
-const base = (name: string, role: string, extra: Record<string, unknown>) => ({
-  name,
-  role,
-  listen: '127.0.0.1:0',
-  tls: { key: `${name}.key`, cert: `${name}.crt`, trust: ['bank.crt', 'tax-bureau.crt'] },
-  store: `store-${name}`,
-  timeoutSeconds: 60,
-  ...extra,
-});
 
 const agencyConfig = (psi: { tags: string; key: string }) =>
-  base('tax-bureau', 'features', {
+  loopbackConfig('tax-bureau', 'features', {
     tables: { register: { file: 'register.csv', id: 'uscc', psi } },
     governance: { institution: 'tax-bureau', policy: 'tax-policy.yaml', audit: 'tax-bureau.audit.jsonl', key: 'tax-gov.key' },
     // One call per session: every call opens a new one, which must find the tags the bank kept.
@@ -70,15 +62,11 @@ async function startAgency(psi: { tags: string; key: string }): Promise<void> {
 }
 
 async function startBank(): Promise<void> {
-  writeFileSync(join(dir, 'bank.json'), JSON.stringify(base('bank', 'label', { partners: { 'tax-bureau': `127.0.0.1:${tax.tlsPort}` }, tables: {} })));
+  writeFileSync(join(dir, 'bank.json'), JSON.stringify(loopbackConfig('bank', 'label', { partners: { 'tax-bureau': `127.0.0.1:${tax.tlsPort}` }, tables: {} })));
   bank = await startPartyService(await loadPartyConfig(join(dir, 'bank.json')), () => {}, { tap: (_from, _to, frame) => void bankFrames.push(Buffer.from(frame)) });
 }
 
-const entries = () =>
-  readFileSync(auditFile, 'utf8')
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as { type: string; details: Record<string, unknown> });
+const entries = () => auditEntries(auditFile);
 const offers = () => entries().filter((e) => e.type === 'psi.offered');
 const evaluated = () => entries().filter((e) => e.type === 'psi.answered').reduce((n, e) => n + Number(e.details.evaluations), 0);
 const keptCopies = () => {

@@ -8,7 +8,7 @@
  * before; a config naming a PSI tag file as verification tags, or verification tags of the
  * earlier two-key protocol, is refused at start.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -21,6 +21,7 @@ import { startPartyService, type PartyService } from '../../src/service/party-se
 import { decodeMessage } from '../../src/transport/codec.ts';
 import { createPartyIdentity, writePartyIdentity } from '../../src/transport/tls/certificates.ts';
 import { uscc } from '../helpers/ids.ts';
+import { auditEntries, loopbackConfig } from '../helpers/loopback-config.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'jinqiao-service-verify-prepared-'));
 const N = 80;
@@ -37,28 +38,15 @@ let tax: PartyService;
 let bank: PartyService;
 let tagFrames = 0;
 
-const base = (name: string, role: string, extra: Record<string, unknown>) => ({
-  name,
-  role,
-  listen: '127.0.0.1:0',
-  tls: { key: `${name}.key`, cert: `${name}.crt`, trust: ['bank.crt', 'tax-bureau.crt'] },
-  store: `store-${name}`,
-  timeoutSeconds: 60,
-  ...extra,
-});
 
 const agencyConfig = (verify: { tags: string; key: string }) =>
-  base('tax-bureau', 'features', {
+  loopbackConfig('tax-bureau', 'features', {
     tables: { register: { file: 'register.csv', id: 'uscc', verify }, live: { file: 'register.csv', id: 'uscc' } },
     governance: { institution: 'tax-bureau', policy: 'tax-policy.yaml', audit: 'tax-bureau.audit.jsonl', key: 'tax-gov.key' },
     lookup: { maxSessionCalls: 1 },
   });
 
-const entries = () =>
-  readFileSync(auditFile, 'utf8')
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as { type: string; details: Record<string, unknown> });
+const entries = () => auditEntries(auditFile);
 
 beforeAll(async () => {
   for (const name of ['bank', 'tax-bureau']) await writePartyIdentity(dir, await createPartyIdentity({ name }));
@@ -84,7 +72,7 @@ partners:
       if (decodeMessage(frame).t === 'lookup.tags') tagFrames++;
     },
   });
-  writeFileSync(join(dir, 'bank.json'), JSON.stringify(base('bank', 'label', { partners: { 'tax-bureau': `127.0.0.1:${tax.tlsPort}` }, tables: {} })));
+  writeFileSync(join(dir, 'bank.json'), JSON.stringify(loopbackConfig('bank', 'label', { partners: { 'tax-bureau': `127.0.0.1:${tax.tlsPort}` }, tables: {} })));
   bank = await startPartyService(await loadPartyConfig(join(dir, 'bank.json')), () => {});
 }, 60_000);
 
