@@ -21,17 +21,14 @@
  * threw out of the bank's `onMatch` and failed the call: 1.0 against chance ½.
  */
 import { describe, expect, it, vi } from 'vitest';
-import { oprfHashPrefix } from '../../src/lookup/online.ts';
-import { labelKeyOf, tagOf, TAG_BYTES } from '../../src/lookup/oprf.ts';
+import { labelKeyOf } from '../../src/lookup/oprf.ts';
 import { encodeLabel, sealedLabelBytes, sealLabel } from '../../src/lookup/label.ts';
 import type { OprfKey } from '../../src/lookup/oprf-key.ts';
-import { TagSet } from '../../src/lookup/tag-set.ts';
 import { loadBackend } from '../../src/psi/backends/index.ts';
-import { hashAndBlind } from '../../src/psi/batch.ts';
 import type { GroupBackend } from '../../src/psi/group.ts';
 import type { Message } from '../../src/protocol/messages.ts';
 import { uscc } from '../helpers/ids.ts';
-import { openSession, PURPOSE, taxPolicy, type Register } from './lookup-fixture.ts';
+import { labelOf, openSession, taxPolicy, type Register } from './lookup-fixture.ts';
 
 /** The agency's own keys, as it draws them (one per session). */
 const agencyKeys = vi.hoisted(() => [] as unknown[]);
@@ -57,15 +54,7 @@ const register: Register = { ids, fields: { vat_paid_wan: vat, staff: vat.map((_
 function resealLabelOf(group: GroupBackend, target: string, plaintext: Uint8Array): (message: Message) => Message {
   return (message) => {
     if (message.t !== 'lookup.tags') return message;
-    const key = agencyKeys.at(-1) as OprfKey;
-    const input = Buffer.from(target);
-    const evaluation = hashAndBlind(group, oprfHashPrefix(key.keyId, `lookup:${PURPOSE}`), { bytes: input, offsets: Uint32Array.of(0, input.length) }, key.scalar);
-    const tag = new Uint8Array(TAG_BYTES);
-    tagOf(evaluation, tag, 0);
-    const at = new TagSet(Uint8Array.from(message.tags)).indexOf(tag, 0);
-    expect(at).toBeGreaterThanOrEqual(0);
-    const labels = Uint8Array.from(message.labels);
-    const each = labels.length / (message.tags.length / TAG_BYTES);
+    const { labels, at, each, evaluation } = labelOf(group, agencyKeys.at(-1) as OprfKey, target, message);
     const plainBytes = each - sealedLabelBytes(0);
     expect(plaintext.length).toBeLessThanOrEqual(plainBytes);
     labels.set(sealLabel(labelKeyOf(evaluation), plaintext, plainBytes), at * each);

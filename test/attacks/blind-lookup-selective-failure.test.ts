@@ -19,16 +19,12 @@
  */
 import { describe, expect, it, vi } from 'vitest';
 import { errors } from '../../src/errors.ts';
-import { oprfHashPrefix } from '../../src/lookup/online.ts';
-import { tagOf, TAG_BYTES } from '../../src/lookup/oprf.ts';
 import type { OprfKey } from '../../src/lookup/oprf-key.ts';
-import { TagSet } from '../../src/lookup/tag-set.ts';
 import { loadBackend } from '../../src/psi/backends/index.ts';
-import { hashAndBlind } from '../../src/psi/batch.ts';
 import type { GroupBackend } from '../../src/psi/group.ts';
 import type { Message } from '../../src/protocol/messages.ts';
 import { uscc } from '../helpers/ids.ts';
-import { openSession, PURPOSE, taxPolicy, type Register } from './lookup-fixture.ts';
+import { labelOf, openSession, taxPolicy, type Register } from './lookup-fixture.ts';
 
 /** The leaky variant: the bank fails the call on a label that does not authenticate. */
 const leaky = vi.hoisted(() => ({ on: false }));
@@ -67,15 +63,7 @@ const register: Register = { ids, fields: { vat_paid_wan: vat, staff: vat.map((_
 function alterLabelOf(group: GroupBackend, target: string): (message: Message) => Message {
   return (message) => {
     if (message.t !== 'lookup.tags') return message;
-    const key = agencyKeys.at(-1) as OprfKey;
-    const input = Buffer.from(target);
-    const evaluation = hashAndBlind(group, oprfHashPrefix(key.keyId, `lookup:${PURPOSE}`), { bytes: input, offsets: Uint32Array.of(0, input.length) }, key.scalar);
-    const tag = new Uint8Array(TAG_BYTES);
-    tagOf(evaluation, tag, 0);
-    const at = new TagSet(Uint8Array.from(message.tags)).indexOf(tag, 0);
-    expect(at).toBeGreaterThanOrEqual(0);
-    const labels = Uint8Array.from(message.labels);
-    const each = labels.length / (message.tags.length / TAG_BYTES);
+    const { labels, at, each } = labelOf(group, agencyKeys.at(-1) as OprfKey, target, message);
     labels[(at + 1) * each - 1]! ^= 1;
     return { ...message, labels };
   };

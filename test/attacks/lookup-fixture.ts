@@ -20,6 +20,14 @@ import type { Channel } from '../../src/protocol/channel.ts';
 import type { Message } from '../../src/protocol/messages.ts';
 import type { BackendName } from '../../src/psi/group.ts';
 import { decodeMessage } from '../../src/transport/codec.ts';
+import { expect } from 'vitest';
+import { oprfHashPrefix } from '../../src/lookup/online.ts';
+import { tagOf, TAG_BYTES } from '../../src/lookup/oprf.ts';
+import type { OprfKey } from '../../src/lookup/oprf-key.ts';
+import { TagSet } from '../../src/lookup/tag-set.ts';
+import { hashAndBlind } from '../../src/psi/batch.ts';
+import type { GroupBackend } from '../../src/psi/group.ts';
+import type { MessageOf } from '../../src/protocol/messages.ts';
 import { memoryChannelPair } from '../../src/transport/memory.ts';
 
 export const PURPOSE = 'loan-verification';
@@ -114,4 +122,20 @@ export async function openSession(
   const spec: LookupSessionSpec = { agency: 'tax-bureau', table: 'register', mode, purpose: PURPOSE, fields, idType: 'uscc', backend };
   const session = await BankLookupSession.open(bankContext, spec, sessionId);
   return { session, served, frames };
+}
+
+/**
+ * (A deviating agency) Where `target`'s sealed label lies in a blind session's `lookup.tags`
+ * slice, found by its own tag under its own `key`: a copy of the slice's labels, the label's
+ * index and size there, and the target's OPRF evaluation (what its label key derives from).
+ */
+export function labelOf(group: GroupBackend, key: OprfKey, target: string, message: MessageOf<'lookup.tags'>): { labels: Uint8Array; at: number; each: number; evaluation: Uint8Array } {
+  const input = Buffer.from(target);
+  const evaluation = hashAndBlind(group, oprfHashPrefix(key.keyId, `lookup:${PURPOSE}`), { bytes: input, offsets: Uint32Array.of(0, input.length) }, key.scalar);
+  const tag = new Uint8Array(TAG_BYTES);
+  tagOf(evaluation, tag, 0);
+  const at = new TagSet(Uint8Array.from(message.tags)).indexOf(tag, 0);
+  expect(at).toBeGreaterThanOrEqual(0);
+  const labels = Uint8Array.from(message.labels);
+  return { labels, at, each: labels.length / (message.tags.length / TAG_BYTES), evaluation };
 }
