@@ -43,7 +43,7 @@ import { detectIdType, normaliseId, type IdType } from '../ids/normalise.ts';
 import { bandedTolerances, claimKeys, GRIDS, paddingKey, registerKeys, verifiableBandedTolerance, verificationInput, type FieldCheck } from '../lookup/bands.ts';
 import { inputBatches } from '../lookup/inputs.ts';
 import { openLabel } from '../lookup/label.ts';
-import { consented, fieldExposures } from '../lookup/exposure.ts';
+import { consented, consentRequired, fieldExposures } from '../lookup/exposure.ts';
 import { answerLookupRequest, prepareLabeledSet, requestLookup, type AgencyGovernance, type LookupRegister, type LookupRow } from '../lookup/lookup.ts';
 import { answerTagQueries, queryTags, smallJobsInline } from '../lookup/online.ts';
 import { blindingScalars, labelKeyOf, TAG_BYTES, type BlindingScalars } from '../lookup/oprf.ts';
@@ -52,7 +52,7 @@ import { prepareTags } from '../lookup/prepare.ts';
 import { TagSet } from '../lookup/tag-set.ts';
 import { TAG_FILE_VERSION, tagsDigest, type TagFileHeader } from '../lookup/tag-file.ts';
 import { PSI_DOMAIN } from '../lookup/unbalanced-psi.ts';
-import { formatFieldCheck, parseFieldCheck, VERIFY_DOMAIN } from '../lookup/verify.ts';
+import { checksOfVerifyDomain, formatFieldCheck, parseFieldCheck, VERIFY_DOMAIN } from '../lookup/verify.ts';
 import { isBackendName } from '../psi/backends/index.ts';
 import type { BackendName } from '../psi/group.ts';
 import { expectType, unlessAborted, type Channel } from '../protocol/channel.ts';
@@ -191,7 +191,7 @@ export class BankLookupSession {
       const received = await receiveTags(this.#channel, agency, offer.count, 0);
       if (tagsDigest(received.tags) !== offer.digest) throw errors.protocol(`the tags ${agency} sent are not those it offered (their SHA-256 differs)`);
       tags = new TagSet(received.tags);
-      const fields = kind === 'verify' ? (JSON.parse(offer.domain.slice(VERIFY_DOMAIN.length + 1)) as string[]) : [];
+      const fields = kind === 'verify' ? checksOfVerifyDomain(offer.domain)! : [];
       const header: TagFileHeader = { version: TAG_FILE_VERSION, kind, keyId: offer.keyId, backend: offer.backend, domain: offer.domain, idType: offer.idType, count: offer.count, tagBytes: TAG_BYTES, labelBytes: 0, fields, offlineSeconds: 0 };
       await cache?.put(agency, table, header, offer.digest, tags);
     } else if (tags.size !== offer.count) {
@@ -686,8 +686,7 @@ async function preparedPsiOf(ctx: PartyJobContext, bank: Channel, table: string)
 async function preparedVerificationFor(ctx: PartyJobContext, governance: AgencyGovernance, open: MessageOf<'lookup.open'>): Promise<PreparedTags | undefined> {
   const prepared = await ctx.preparedTags?.(open.table, 'verify');
   if (!prepared) return undefined;
-  const consentRequired = governance.consent !== undefined || (governance.policy?.purposes.get(open.purpose)?.consentRequired ?? false);
-  if (consentRequired) return undefined;
+  if (consentRequired(governance, open.purpose)) return undefined;
   const checks = prepared.header.fields.map(parseFieldCheck);
   const covered = open.fields.every((field, k) => checks.some((c) => c.field === field && (c.tolerance ?? 0) === open.tolerances[k]));
   return covered ? prepared : undefined;
@@ -793,14 +792,6 @@ async function receiveTags(channel: Channel, agency: string, count: number, labe
  * checked under other checks would match nothing, and read as inconsistent.
  */
 function checksAnswered(domain: string, fields: readonly FieldCheck[]): boolean {
-  if (!domain.startsWith(`${VERIFY_DOMAIN}:`)) return false;
-  let checks: FieldCheck[];
-  try {
-    const listed = JSON.parse(domain.slice(VERIFY_DOMAIN.length + 1)) as unknown;
-    if (!Array.isArray(listed) || !listed.every((c) => typeof c === 'string')) return false;
-    checks = listed.map(parseFieldCheck);
-  } catch {
-    return false;
-  }
-  return fields.every((f) => checks.some((c) => c.field === f.field && c.tolerance === f.tolerance));
+  const checks = checksOfVerifyDomain(domain)?.map(parseFieldCheck);
+  return checks !== undefined && fields.every((f) => checks.some((c) => c.field === f.field && c.tolerance === f.tolerance));
 }

@@ -48,10 +48,14 @@ export function exposedValue(cell: string, exposure: FieldExposure): string | nu
   return Number.isFinite(n) ? bandOf(n, exposure.bandWidth) : null;
 }
 
+/** (Agency) Whether calls for `purpose` need each enterprise's consent: the agency holds tokens, or its policy asks for them. */
+export function consentRequired(governance: AgencyGovernance, purpose: string): boolean {
+  return governance.consent !== undefined || (governance.policy?.purposes.get(purpose)?.consentRequired ?? false);
+}
+
 /** (Agency) Which of `ids` (normalised) have consent covering the request's permitted fields (at least one); all when no consent is required. */
 export function consented(governance: AgencyGovernance, request: LookupRequest, permitted: readonly string[], ids: readonly string[]): { allowed: boolean[]; excluded: number } {
-  const required = governance.consent !== undefined || (governance.policy?.purposes.get(request.purpose)?.consentRequired ?? false);
-  if (!required) return { allowed: ids.map(() => true), excluded: 0 };
+  if (!consentRequired(governance, request.purpose)) return { allowed: ids.map(() => true), excluded: 0 };
   // Consent is given for fields: with none permitted there is nothing it could cover (fieldExposures refuses such a call first).
   if (permitted.length === 0) return { allowed: ids.map(() => false), excluded: ids.length };
   if (!governance.consent) throw errors.policyRefused('consent.missing', `purpose ${request.purpose} needs the enterprises' consent and the agency holds no tokens`);

@@ -227,6 +227,19 @@ export function preparedVerifyDomain(checks: readonly FieldCheck[]): string {
   return `${VERIFY_DOMAIN}:${JSON.stringify(checks.map(formatFieldCheck))}`;
 }
 
+/** The checks `preparedVerifyDomain` wrote into `domain`, as `name` / `name:tol=r`; undefined for any other domain. */
+export function checksOfVerifyDomain(domain: string): string[] | undefined {
+  if (!domain.startsWith(`${VERIFY_DOMAIN}:`)) return undefined;
+  try {
+    const listed = JSON.parse(domain.slice(VERIFY_DOMAIN.length + 1)) as unknown;
+    if (!Array.isArray(listed) || !listed.every((c) => typeof c === 'string')) return undefined;
+    listed.forEach(parseFieldCheck);
+    return listed;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Why a verification tag file cannot be answered from under this version's protocol (its
  * domain is not the one of its fields: `preparedVerifyDomain`), or undefined when it can.
@@ -340,8 +353,9 @@ async function preparedVerification(options: PreparedVerifyOptions, executor: Ps
   }
   const key = await loadOprfKey(options.keyDir);
   checkTagFileKey(options.prepared, header, options.keyDir, key);
-  const { claims, inputs } = await readClaims({ claims: options.claims, idType: header.idType }, uniqueChecks(checks, options.claims.idColumn));
-  const fields = uniqueChecks(checks, options.claims.idColumn).map(formatFieldCheck);
+  const unique = uniqueChecks(checks, options.claims.idColumn);
+  const { claims, inputs } = await readClaims({ claims: options.claims, idType: header.idType }, unique);
+  const fields = unique.map(formatFieldCheck);
   await options.bankAudit?.append('verify.start', { mode: 'prepared', keyId: header.keyId, fields, claims: claims.length });
   const [bankEnd, agencyEnd] = memoryChannelPair('bank', 'agency', options.tap);
   const hit = new Uint8Array(inputs.length);
