@@ -227,18 +227,18 @@ export async function startPartyService(config: PartyConfig, log: (line: string)
   const preparedTags = async (name: string, kind: PreparedKind): Promise<PreparedTags | undefined> => {
     const table = config.tables.get(name);
     if (!table) throw errors.tableUnknown(config.name, name, [...config.tables.keys()]);
-    const psi = table[kind];
-    if (!psi) return undefined;
-    const info = await stat(psi.tags).catch((e: Error) => {
-      throw errors.fileUnreadable(psi.tags, `${e.message} (tables.${name}.${kind}.tags in ${config.name}'s config)`);
+    const file = table[kind];
+    if (!file) return undefined;
+    const info = await stat(file.tags).catch((e: Error) => {
+      throw errors.fileUnreadable(file.tags, `${e.message} (tables.${name}.${kind}.tags in ${config.name}'s config)`);
     });
     const stamp = `${info.size}/${info.mtimeMs}`;
     const kept = preparedByTable.get(`${kind}/${name}`);
     if (kept?.stamp === stamp) return kept.prepared;
-    const { header, tags } = await readTagFile(psi.tags);
-    const key = await loadOprfKey(psi.keyDir);
+    const { header, tags } = await readTagFile(file.tags);
+    const key = await loadOprfKey(file.keyDir);
     if (header.kind !== kind || key.keyId !== header.keyId) {
-      throw errors.keyInvalid(psi.tags, `the tag file changed since the service started and is no longer ${kind} tags of the key in ${psi.keyDir} (tables.${name}.${kind})`, 'prepare it again with that --key folder, or restart the service with the config naming the new folder');
+      throw errors.keyInvalid(file.tags, `the tag file changed since the service started and is no longer ${kind} tags of the key in ${file.keyDir} (tables.${name}.${kind})`, 'prepare it again with that --key folder, or restart the service with the config naming the new folder');
     }
     const prepared: PreparedTags = { header, key, digest: tagsDigest(tags.tags), tags };
     preparedByTable.set(`${kind}/${name}`, { stamp, prepared });
